@@ -1,0 +1,229 @@
+import { z } from 'zod';
+import { ERROR_CODE_LIST } from './errors.js';
+import { BlobDigestSchema, DeviceIdSchema, GroupIdSchema, UserIdSchema } from './ids.js';
+import { EpochSchema, RequestIdSchema, SeqSchema } from './schemas.js';
+
+/**
+ * WebSocket frames. Every frame is one binary WebSocket message:
+ *
+ *   byte 0       frame format (FRAME_FORMAT = 1)
+ *   bytes 1..4   header length H, uint32 big-endian
+ *   bytes 5..    H bytes of UTF-8 JSON header, validated by the schemas below
+ *   rest         payload: opaque bytes (MLS messages), possibly several parts
+ *                whose lengths the header lists in `parts`
+ *
+ * Ciphertext is never base64-encoded or parsed as JSON.
+ */
+
+export const FRAME_FORMAT = 1;
+export const FRAME_PREFIX = 5;
+export const MAX_HEADER_BYTES = 256 * 1024;
+export const MAX_GROUP_DEVICES = 5000;
+
+const Parts = z.array(z.number().int().min(0)).min(1).max(3);
+const DeviceList = z
+  .array(DeviceIdSchema)
+  .max(MAX_GROUP_DEVICES)
+  .refine((ids) => new Set(ids).size === ids.length, 'device ids must be unique');
+
+/* ---------- client → server ---------- */
+
+export const HelloFrameSchema = z.object({
+  t: z.literal('hello'),
+  versions: z.array(z.number().int().min(1).max(0xffff)).min(1).max(16),
+  token: z.string().min(1).max(256),
+});
+
+/** An application or proposal message for a group. */
+export const SendFrameSchema = z.object({
+  t: z.literal('send'),
+  rid: RequestIdSchema,
+  group: GroupIdSchema,
+  /** Encrypted attachments this message refers to (keeps them from garbage collection). */
+  blobs: z.array(BlobDigestSchema).max(32).optional(),
+});
+
+/**
+ * A commit. The server cannot read an encrypted handshake, so the client states
+ * the member device list the commit produces; parts are [commit, welcome, groupInfo]
+ * (a zero length means absent).
+ */
+export const CommitFrameSchema = z.object({
+  t: z.literal('commit'),
+  rid: RequestIdSchema,
+  group: GroupIdSchema,
+  devices: DeviceList.refine((d) => d.length >= 1, 'a group needs at least one device'),
+  welcomeTo: DeviceList,
+  parts: Parts,
+});
+
+/** Cumulative acknowledgement: everything in `group` up to and including `seq` is stored. */
+export const AckFrameSchema = z.object({
+  t: z.literal('ack'),
+  group: GroupIdSchema,
+  seq: SeqSchema,
+});
+
+export const PingFrameSchema = z.object({ t: z.literal('ping'), rid: RequestIdSchema });
+
+export const ClientFrameSchema = z.discriminatedUnion('t', [
+  HelloFrameSchema,
+  SendFrameSchema,
+  CommitFrameSchema,
+  AckFrameSchema,
+  PingFrameSchema,
+]);
+export type ClientFrame = z.infer<typeof ClientFrameSchema>;
+export type HelloFrame = z.infer<typeof HelloFrameSchema>;
+export type SendFrame = z.infer<typeof SendFrameSchema>;
+export type CommitFrame = z.infer<typeof CommitFrameSchema>;
+export type AckFrame = z.infer<typeof AckFrameSchema>;
+
+/* ---------- server → client ---------- */
+
+export const ReadyFrameSchema = z.object({
+  t: z.literal('ready'),
+  version: z.number().int(),
+  userId: UserIdSchema,
+  deviceId: DeviceIdSchema,
+  keyPackages: z.object({ available: z.number().int(), low: z.boolean() }),
+});
+
+export const OkFrameSchema = z.object({
+  t: z.literal('ok'),
+  rid: RequestIdSchema,
+  seq: SeqSchema.optional(),
+  epoch: EpochSchema.optional(),
+});
+
+export const ErrorFrameSchema = z.object({
+  t: z.literal('error'),
+  rid: RequestIdSchema.optional(),
+  code: z.enum(ERROR_CODE_LIST as [string, ...string[]]),
+  message: z.string(),
+  retryable: z.boolean(),
+  detail: z.record(z.string(), z.unknown()).optional(),
+});
+
+export const MessageKindSchema = z.enum(['application', 'proposal', 'commit', 'welcome']);
+export type MessageKind = z.infer<typeof MessageKindSchema>;
+
+/**
+ * A delivered group message. For kind "welcome" the payload has parts
+ * [welcome, groupInfo]; otherwise one part, the MLS message.
+ */
+export const MsgFrameSchema = z.object({
+  t: z.literal('msg'),
+  group: GroupIdSchema,
+  seq: SeqSchema,
+  kind: MessageKindSchema,
+  epoch: EpochSchema,
+  parts: Parts.optional(),
+});
+
+/** Sent once the backlog present at connect time has been delivered. */
+export const SyncedFrameSchema = z.object({ t: z.literal('synced') });
+
+export const KeyPackagesLowFrameSchema = z.object({ t: z.literal('key_packages_low'), available: z.number().int() });
+
+export const PongFrameSchema = z.object({ t: z.literal('pong'), rid: RequestIdSchema });
+
+export const ServerFrameSchema = z.discriminatedUnion('t', [
+  ReadyFrameSchema,
+  OkFrameSchema,
+  ErrorFrameSchema,
+  MsgFrameSchema,
+  SyncedFrameSchema,
+  KeyPackagesLowFrameSchema,
+  PongFrameSchema,
+]);
+export type ServerFrame = z.infer<typeof ServerFrameSchema>;
+export type MsgFrame = z.infer<typeof MsgFrameSchema>;
+export type ErrorFrame = z.infer<typeof ErrorFrameSchema>;
+export type ReadyFrame = z.infer<typeof ReadyFrameSchema>;
+
+/* ---------- codec ---------- */
+
+export class FrameError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FrameError';
+  }
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Encodes a header object and optional payload parts into one binary frame. */
+export function encodeFrame(header: object, payload: readonly Uint8Array[] = []): Uint8Array {
+  const h = encoder.encode(JSON.stringify(header));
+  let len = FRAME_PREFIX + h.length;
+  for (const p of payload) len += p.length;
+  const out = new Uint8Array(len);
+  out[0] = FRAME_FORMAT;
+  new DataView(out.buffer).setUint32(1, h.length);
+  out.set(h, FRAME_PREFIX);
+  let o = FRAME_PREFIX + h.length;
+  for (const p of payload) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+export interface RawFrame {
+  header: unknown;
+  payload: Uint8Array;
+}
+
+/** Splits a binary frame into its JSON header (unvalidated) and payload. */
+export function splitFrame(data: Uint8Array): RawFrame {
+  if (data.length < FRAME_PREFIX) throw new FrameError('frame too short');
+  if (data[0] !== FRAME_FORMAT) throw new FrameError(`unknown frame format ${data[0]}`);
+  const headerLength = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(1);
+  if (headerLength > MAX_HEADER_BYTES) throw new FrameError('frame header too large');
+  if (FRAME_PREFIX + headerLength > data.length) throw new FrameError('frame header overruns frame');
+  let header: unknown;
+  try {
+    header = JSON.parse(decoder.decode(data.subarray(FRAME_PREFIX, FRAME_PREFIX + headerLength)));
+  } catch (cause) {
+    throw new FrameError('frame header is not valid UTF-8 JSON', { cause });
+  }
+  return { header, payload: data.subarray(FRAME_PREFIX + headerLength) };
+}
+
+/** Splits a payload by the part lengths a header declared; throws if they do not add up. */
+export function splitParts(payload: Uint8Array, parts: readonly number[]): Uint8Array[] {
+  let total = 0;
+  for (const p of parts) total += p;
+  if (total !== payload.length) throw new FrameError('payload parts do not add up');
+  const out: Uint8Array[] = [];
+  let o = 0;
+  for (const p of parts) {
+    out.push(payload.subarray(o, o + p));
+    o += p;
+  }
+  return out;
+}
+
+export type DecodeResult<T> = { ok: true; frame: T; payload: Uint8Array } | { ok: false; error: string };
+
+function decodeWith<T>(schema: z.ZodType<T>, data: Uint8Array): DecodeResult<T> {
+  let raw: RawFrame;
+  try {
+    raw = splitFrame(data);
+  } catch (err) {
+    return { ok: false, error: err instanceof Error ? err.message : 'invalid frame' };
+  }
+  const parsed = schema.safeParse(raw.header);
+  if (!parsed.success) return { ok: false, error: `invalid frame header: ${z.prettifyError(parsed.error).slice(0, 300)}` };
+  return { ok: true, frame: parsed.data, payload: raw.payload };
+}
+
+export function decodeClientFrame(data: Uint8Array): DecodeResult<ClientFrame> {
+  return decodeWith(ClientFrameSchema, data);
+}
+
+export function decodeServerFrame(data: Uint8Array): DecodeResult<ServerFrame> {
+  return decodeWith(ServerFrameSchema, data);
+}

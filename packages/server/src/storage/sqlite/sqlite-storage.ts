@@ -1,0 +1,523 @@
+import Database from 'better-sqlite3';
+import type { BlobDigest, DeviceId, GroupId, MessageKind, UserId } from '@parley/protocol';
+import {
+  StorageError,
+  type AppendCommitInput,
+  type AppendMessageInput,
+  type AppendResult,
+  type BlobRecord,
+  type ClaimedKeyPackage,
+  type CommitResult,
+  type DeviceRecord,
+  type GroupRecord,
+  type KeyPackageCount,
+  type KeyPackageIn,
+  type NewDevice,
+  type NewSession,
+  type SessionRecord,
+  type Storage,
+  type StorageHealth,
+  type StoredMessage,
+  type SweepResult,
+  type UserRecord,
+} from '../storage.js';
+import { SQLITE_MIGRATIONS } from './migrations.js';
+import { SqliteWriteQueue } from './write-queue.js';
+
+type Row = Record<string, unknown>;
+
+function str(row: Row, key: string): string {
+  const v = row[key];
+  if (typeof v !== 'string') throw new Error(`storage row: ${key} is not text`);
+  return v;
+}
+function num(row: Row, key: string): number {
+  const v = row[key];
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v !== 'number') throw new Error(`storage row: ${key} is not a number`);
+  return v;
+}
+function bytes(row: Row, key: string): Uint8Array {
+  const v = row[key];
+  if (!(v instanceof Uint8Array)) throw new Error(`storage row: ${key} is not a blob`);
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+const KINDS: readonly string[] = ['application', 'proposal', 'commit', 'welcome'];
+function kind(row: Row): MessageKind {
+  const v = str(row, 'kind');
+  if (!KINDS.includes(v)) throw new Error('storage row: unknown message kind');
+  return v as MessageKind;
+}
+
+function toUser(row: Row): UserRecord {
+  return {
+    id: str(row, 'id') as UserId,
+    username: str(row, 'username'),
+    skeleton: str(row, 'skeleton'),
+    passwordHash: str(row, 'password_hash'),
+    createdDay: str(row, 'created_day'),
+  };
+}
+function toDevice(row: Row): DeviceRecord {
+  return {
+    id: str(row, 'id') as DeviceId,
+    userId: str(row, 'user_id') as UserId,
+    name: str(row, 'name'),
+    signatureKey: bytes(row, 'signature_key'),
+    createdDay: str(row, 'created_day'),
+    revoked: num(row, 'revoked') !== 0,
+  };
+}
+function toGroup(row: Row): GroupRecord {
+  return { id: str(row, 'id') as GroupId, epoch: num(row, 'epoch'), lastSeq: num(row, 'last_seq') };
+}
+
+function isUniqueViolation(err: unknown): boolean {
+  return err instanceof Error && 'code' in err && String((err as { code: unknown }).code).startsWith('SQLITE_CONSTRAINT');
+}
+
+export interface SqliteStorageOptions {
+  /** File path, or ':memory:'. */
+  path: string;
+}
+
+/**
+ * Embedded default storage on SQLite (WAL). Reads run directly; writes are
+ * queued and committed together once per event-loop tick in one transaction,
+ * each inside its own savepoint so one failing write does not undo the others.
+ */
+export class SqliteStorage implements Storage {
+  readonly kind = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly writes: SqliteWriteQueue;
+
+  constructor(options: SqliteStorageOptions) {
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.pragma('busy_timeout = 5000');
+    // Freed pages are zeroed so deleted ciphertext does not linger in the file.
+    this.db.pragma('secure_delete = ON');
+    this.writes = new SqliteWriteQueue(this.db);
+  }
+
+  async migrate(): Promise<void> {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+    const applied = new Set(
+      (this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => num(r, 'version')),
+    );
+    for (const m of SQLITE_MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(m.version, m.name);
+      })();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.writes.drain();
+    if (this.db.open) {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+      this.db.close();
+    }
+  }
+
+  async health(): Promise<StorageHealth> {
+    try {
+      this.db.prepare('SELECT 1').get();
+      return { kind: 'sqlite', ok: true };
+    } catch {
+      return { kind: 'sqlite', ok: false };
+    }
+  }
+
+  /* ---------- accounts ---------- */
+
+  createAccount(user: UserRecord, device: NewDevice, session: NewSession): Promise<void> {
+    return this.writes.run(() => {
+      try {
+        this.db
+          .prepare('INSERT INTO users (id, username, skeleton, password_hash, created_day) VALUES (?, ?, ?, ?, ?)')
+          .run(user.id, user.username, user.skeleton, user.passwordHash, user.createdDay);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StorageError('username_taken', 'username taken');
+        throw err;
+      }
+      this.insertDevice(user.id, device, user.createdDay);
+      this.insertSession(user.id, device.id, session);
+    });
+  }
+
+  private insertDevice(userId: UserId, device: NewDevice, createdDay: string): void {
+    try {
+      this.db
+        .prepare('INSERT INTO devices (id, user_id, name, signature_key, created_day, revoked) VALUES (?, ?, ?, ?, ?, 0)')
+        .run(device.id, userId, device.name, device.signatureKey, createdDay);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new StorageError('device_exists', 'device exists');
+      throw err;
+    }
+  }
+
+  private insertSession(userId: UserId, deviceId: DeviceId, session: NewSession): void {
+    this.db
+      .prepare('INSERT INTO sessions (token_hash, user_id, device_id, expires_at) VALUES (?, ?, ?, ?)')
+      .run(session.tokenHash, userId, deviceId, session.expiresAt);
+  }
+
+  async getUserByUsername(normalized: string): Promise<UserRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(normalized) as Row | undefined;
+    return row ? toUser(row) : undefined;
+  }
+
+  async getUserById(id: UserId): Promise<UserRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    return row ? toUser(row) : undefined;
+  }
+
+  async skeletonTaken(skeleton: string): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM users WHERE skeleton = ?').get(skeleton) !== undefined;
+  }
+
+  addDevice(userId: UserId, device: NewDevice, createdDay: string, session: NewSession): Promise<void> {
+    return this.writes.run(() => {
+      if (this.db.prepare('SELECT 1 FROM users WHERE id = ?').get(userId) === undefined) {
+        throw new StorageError('not_found', 'user not found');
+      }
+      this.insertDevice(userId, device, createdDay);
+      this.insertSession(userId, device.id, session);
+    });
+  }
+
+  addSession(userId: UserId, deviceId: DeviceId, session: NewSession): Promise<void> {
+    return this.writes.run(() => {
+      const row = this.db.prepare('SELECT revoked FROM devices WHERE id = ? AND user_id = ?').get(deviceId, userId) as Row | undefined;
+      if (!row) throw new StorageError('not_found', 'device not found');
+      if (num(row, 'revoked') !== 0) throw new StorageError('device_revoked', 'device revoked');
+      this.insertSession(userId, deviceId, session);
+    });
+  }
+
+  async getDevice(id: DeviceId): Promise<DeviceRecord | undefined> {
+    const row = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as Row | undefined;
+    return row ? toDevice(row) : undefined;
+  }
+
+  async listDevices(userId: UserId): Promise<DeviceRecord[]> {
+    return (this.db.prepare('SELECT * FROM devices WHERE user_id = ? ORDER BY rowid').all(userId) as Row[]).map(toDevice);
+  }
+
+  revokeDevice(id: DeviceId): Promise<GroupId[]> {
+    return this.writes.run(() => {
+      const row = this.db.prepare('SELECT revoked FROM devices WHERE id = ?').get(id) as Row | undefined;
+      if (!row) throw new StorageError('not_found', 'device not found');
+      this.db.prepare('UPDATE devices SET revoked = 1 WHERE id = ?').run(id);
+      this.db.prepare('DELETE FROM sessions WHERE device_id = ?').run(id);
+      this.db.prepare('DELETE FROM key_packages WHERE device_id = ?').run(id);
+      const messageIds = (this.db.prepare('SELECT message_id FROM mailbox WHERE device_id = ?').all(id) as Row[]).map((r) =>
+        num(r, 'message_id'),
+      );
+      this.db.prepare('DELETE FROM mailbox WHERE device_id = ?').run(id);
+      const orphan = this.db.prepare('DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM mailbox WHERE message_id = ?)');
+      for (const mid of messageIds) orphan.run(mid, mid);
+      const groups = (this.db.prepare('SELECT group_id FROM group_devices WHERE device_id = ?').all(id) as Row[]).map(
+        (r) => str(r, 'group_id') as GroupId,
+      );
+      this.db.prepare('DELETE FROM group_devices WHERE device_id = ?').run(id);
+      return groups;
+    });
+  }
+
+  async getSession(tokenHash: Uint8Array, now: number): Promise<SessionRecord | undefined> {
+    const row = this.db
+      .prepare(
+        `SELECT s.user_id, s.device_id, s.expires_at FROM sessions s JOIN devices d ON d.id = s.device_id
+         WHERE s.token_hash = ? AND s.expires_at > ? AND d.revoked = 0`,
+      )
+      .get(tokenHash, now) as Row | undefined;
+    if (!row) return undefined;
+    return { userId: str(row, 'user_id') as UserId, deviceId: str(row, 'device_id') as DeviceId, expiresAt: num(row, 'expires_at') };
+  }
+
+  deleteSession(tokenHash: Uint8Array): Promise<void> {
+    return this.writes.run(() => {
+      this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
+    });
+  }
+
+  /* ---------- key packages ---------- */
+
+  addKeyPackages(deviceId: DeviceId, packages: readonly KeyPackageIn[], lastResort: KeyPackageIn | undefined, max: number): Promise<KeyPackageCount> {
+    return this.writes.run(() => {
+      const dev = this.db.prepare('SELECT revoked FROM devices WHERE id = ?').get(deviceId) as Row | undefined;
+      if (!dev) throw new StorageError('not_found', 'device not found');
+      if (num(dev, 'revoked') !== 0) throw new StorageError('device_revoked', 'device revoked');
+      const existing = num(
+        this.db.prepare('SELECT COUNT(*) AS n FROM key_packages WHERE device_id = ? AND last_resort = 0').get(deviceId) as Row,
+        'n',
+      );
+      if (existing + packages.length > max) {
+        throw new StorageError('too_many_key_packages', `at most ${max} key packages may be stored`, { max, existing });
+      }
+      const insert = this.db.prepare('INSERT INTO key_packages (device_id, ciphersuite, expires_at, last_resort, data) VALUES (?, ?, ?, ?, ?)');
+      for (const p of packages) insert.run(deviceId, p.ciphersuite, p.expiresAt, 0, p.data);
+      if (lastResort) {
+        this.db.prepare('DELETE FROM key_packages WHERE device_id = ? AND last_resort = 1').run(deviceId);
+        insert.run(deviceId, lastResort.ciphersuite, lastResort.expiresAt, 1, lastResort.data);
+      }
+      return this.countSync(deviceId, 0);
+    });
+  }
+
+  private countSync(deviceId: DeviceId, now: number): KeyPackageCount {
+    const row = this.db
+      .prepare(
+        `SELECT COALESCE(SUM(CASE WHEN last_resort = 0 THEN 1 ELSE 0 END), 0) AS available,
+                COALESCE(SUM(last_resort), 0) AS lr
+         FROM key_packages WHERE device_id = ? AND expires_at > ?`,
+      )
+      .get(deviceId, now) as Row;
+    return { available: num(row, 'available'), lastResort: num(row, 'lr') > 0 };
+  }
+
+  claimKeyPackages(deviceIds: readonly DeviceId[], now: number): Promise<ClaimedKeyPackage[]> {
+    return this.writes.run(() => {
+      const out: ClaimedKeyPackage[] = [];
+      const active = this.db.prepare('SELECT 1 FROM devices WHERE id = ? AND revoked = 0');
+      const pick = this.db.prepare(
+        `SELECT id, ciphersuite, data, last_resort FROM key_packages
+         WHERE device_id = ? AND expires_at > ? ORDER BY last_resort ASC, id ASC LIMIT 1`,
+      );
+      const consume = this.db.prepare('DELETE FROM key_packages WHERE id = ?');
+      for (const deviceId of deviceIds) {
+        if (active.get(deviceId) === undefined) continue;
+        const row = pick.get(deviceId, now) as Row | undefined;
+        if (!row) continue;
+        const lastResort = num(row, 'last_resort') !== 0;
+        if (!lastResort) consume.run(num(row, 'id'));
+        out.push({ deviceId, ciphersuite: num(row, 'ciphersuite'), data: bytes(row, 'data'), lastResort });
+      }
+      return out;
+    });
+  }
+
+  async countKeyPackages(deviceId: DeviceId, now: number): Promise<KeyPackageCount> {
+    return this.countSync(deviceId, now);
+  }
+
+  /* ---------- groups ---------- */
+
+  createGroup(id: GroupId, creator: DeviceId): Promise<GroupRecord> {
+    return this.writes.run(() => {
+      try {
+        this.db.prepare('INSERT INTO mls_groups (id, epoch, last_seq) VALUES (?, 0, 0)').run(id);
+      } catch (err) {
+        if (isUniqueViolation(err)) throw new StorageError('group_exists', 'group exists');
+        throw err;
+      }
+      this.db.prepare('INSERT INTO group_devices (group_id, device_id) VALUES (?, ?)').run(id, creator);
+      return { id, epoch: 0, lastSeq: 0 };
+    });
+  }
+
+  async getGroup(id: GroupId): Promise<GroupRecord | undefined> {
+    const row = this.db.prepare('SELECT id, epoch, last_seq FROM mls_groups WHERE id = ?').get(id) as Row | undefined;
+    return row ? toGroup(row) : undefined;
+  }
+
+  async groupDevices(id: GroupId): Promise<DeviceId[]> {
+    return this.groupDevicesSync(id);
+  }
+
+  private groupDevicesSync(id: GroupId): DeviceId[] {
+    return (this.db.prepare('SELECT device_id FROM group_devices WHERE group_id = ? ORDER BY device_id').all(id) as Row[]).map(
+      (r) => str(r, 'device_id') as DeviceId,
+    );
+  }
+
+  async isMember(id: GroupId, deviceId: DeviceId): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM group_devices WHERE group_id = ? AND device_id = ?').get(id, deviceId) !== undefined;
+  }
+
+  async groupsOfDevice(deviceId: DeviceId): Promise<GroupRecord[]> {
+    return (
+      this.db
+        .prepare(
+          `SELECT g.id, g.epoch, g.last_seq FROM group_devices d JOIN mls_groups g ON g.id = d.group_id
+           WHERE d.device_id = ? ORDER BY g.id`,
+        )
+        .all(deviceId) as Row[]
+    ).map(toGroup);
+  }
+
+  async getGroupInfo(id: GroupId): Promise<Uint8Array | undefined> {
+    const row = this.db.prepare('SELECT group_info FROM mls_groups WHERE id = ?').get(id) as Row | undefined;
+    if (!row || row['group_info'] === null) return undefined;
+    return bytes(row, 'group_info');
+  }
+
+  private lockedGroup(id: GroupId, sender: DeviceId): GroupRecord {
+    const row = this.db.prepare('SELECT id, epoch, last_seq FROM mls_groups WHERE id = ?').get(id) as Row | undefined;
+    if (!row) throw new StorageError('not_found', 'group not found');
+    if (this.db.prepare('SELECT 1 FROM group_devices WHERE group_id = ? AND device_id = ?').get(id, sender) === undefined) {
+      throw new StorageError('not_member', 'not a member of this group');
+    }
+    return toGroup(row);
+  }
+
+  private insertMessage(groupId: GroupId, seq: number, k: MessageKind, epoch: number, payload: Uint8Array, extra: Uint8Array | null, expiresAt: number): number {
+    const info = this.db
+      .prepare('INSERT INTO messages (group_id, seq, kind, epoch, payload, extra, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(groupId, seq, k, epoch, payload, extra, expiresAt);
+    return Number(info.lastInsertRowid);
+  }
+
+  private fillMailboxes(messageId: number, groupId: GroupId, seq: number, devices: readonly DeviceId[]): void {
+    const put = this.db.prepare('INSERT INTO mailbox (device_id, message_id, group_id, seq) VALUES (?, ?, ?, ?)');
+    for (const d of devices) put.run(d, messageId, groupId, seq);
+  }
+
+  appendMessage(input: AppendMessageInput): Promise<AppendResult> {
+    return this.writes.run(() => {
+      const group = this.lockedGroup(input.groupId, input.senderDevice);
+      const stale = input.kind === 'proposal' ? input.epoch !== group.epoch : input.epoch > group.epoch;
+      if (stale) throw new StorageError('epoch_conflict', `group is at epoch ${group.epoch}`, { epoch: group.epoch });
+      const blobCheck = this.db.prepare('SELECT 1 FROM blobs WHERE digest = ?');
+      for (const d of input.blobs) {
+        if (blobCheck.get(d) === undefined) throw new StorageError('not_found', 'referenced blob not found', { blob: d });
+      }
+      const seq = group.lastSeq + 1;
+      this.db.prepare('UPDATE mls_groups SET last_seq = ? WHERE id = ?').run(seq, input.groupId);
+      const recipients = this.groupDevicesSync(input.groupId).filter((d) => d !== input.senderDevice);
+      const messageId = this.insertMessage(input.groupId, seq, input.kind, input.epoch, input.payload, null, input.expiresAt);
+      this.fillMailboxes(messageId, input.groupId, seq, recipients);
+      const ref = this.db.prepare('INSERT OR IGNORE INTO blob_refs (message_id, digest) VALUES (?, ?)');
+      const keep = this.db.prepare('UPDATE blobs SET keep_until = MAX(keep_until, ?) WHERE digest = ?');
+      for (const d of input.blobs) {
+        ref.run(messageId, d);
+        keep.run(input.blobKeepUntil, d);
+      }
+      if (recipients.length === 0) this.db.prepare('DELETE FROM messages WHERE id = ?').run(messageId);
+      return { seq, epoch: group.epoch, messageId, recipients };
+    });
+  }
+
+  appendCommit(input: AppendCommitInput): Promise<CommitResult> {
+    return this.writes.run(() => {
+      const group = this.lockedGroup(input.groupId, input.senderDevice);
+      if (input.epoch !== group.epoch) {
+        throw new StorageError('epoch_conflict', `group is at epoch ${group.epoch}`, { epoch: group.epoch });
+      }
+      const before = this.groupDevicesSync(input.groupId);
+      const beforeSet = new Set(before);
+      const after = new Set(input.devices);
+      if (!after.has(input.senderDevice)) throw new StorageError('invalid_membership', 'the committer must remain a member');
+      const active = this.db.prepare('SELECT 1 FROM devices WHERE id = ? AND revoked = 0');
+      for (const d of after) {
+        if (!beforeSet.has(d) && active.get(d) === undefined) {
+          throw new StorageError('invalid_membership', 'unknown or revoked device in member list', { device: d });
+        }
+      }
+      const welcomeTo = input.welcome?.to ?? [];
+      for (const d of welcomeTo) {
+        if (!after.has(d) || beforeSet.has(d)) throw new StorageError('invalid_membership', 'welcome must go to newly added devices');
+      }
+      const seq = group.lastSeq + 1;
+      const epoch = group.epoch + 1;
+      this.db
+        .prepare('UPDATE mls_groups SET last_seq = ?, epoch = ?, group_info = COALESCE(?, group_info) WHERE id = ?')
+        .run(seq, epoch, input.groupInfo ?? null, input.groupId);
+      const recipients = [...new Set([...before, ...after])].filter((d) => d !== input.senderDevice && !welcomeTo.includes(d));
+      const messageId = this.insertMessage(input.groupId, seq, 'commit', group.epoch, input.commit, null, input.expiresAt);
+      this.fillMailboxes(messageId, input.groupId, seq, recipients);
+      if (recipients.length === 0) this.db.prepare('DELETE FROM messages WHERE id = ?').run(messageId);
+      this.db.prepare('DELETE FROM group_devices WHERE group_id = ?').run(input.groupId);
+      const member = this.db.prepare('INSERT INTO group_devices (group_id, device_id) VALUES (?, ?)');
+      for (const d of after) member.run(input.groupId, d);
+      let welcomeMessageId: number | undefined;
+      if (input.welcome && welcomeTo.length > 0) {
+        welcomeMessageId = this.insertMessage(input.groupId, seq, 'welcome', epoch, input.welcome.data, input.groupInfo ?? null, input.expiresAt);
+        this.fillMailboxes(welcomeMessageId, input.groupId, seq, welcomeTo);
+      }
+      return { seq, epoch, messageId, recipients, welcomeRecipients: [...welcomeTo], welcomeMessageId };
+    });
+  }
+
+  async pendingMessages(deviceId: DeviceId, afterId: number, limit: number): Promise<StoredMessage[]> {
+    const rows = this.db
+      .prepare(
+        `SELECT m.id, m.group_id, m.seq, m.kind, m.epoch, m.payload, m.extra
+         FROM mailbox b JOIN messages m ON m.id = b.message_id
+         WHERE b.device_id = ? AND b.message_id > ? ORDER BY b.message_id LIMIT ?`,
+      )
+      .all(deviceId, afterId, limit) as Row[];
+    return rows.map((r) => {
+      const k = kind(r);
+      const parts = [bytes(r, 'payload')];
+      if (k === 'welcome') parts.push(r['extra'] === null ? new Uint8Array(0) : bytes(r, 'extra'));
+      return { id: num(r, 'id'), groupId: str(r, 'group_id') as GroupId, seq: num(r, 'seq'), kind: k, epoch: num(r, 'epoch'), parts };
+    });
+  }
+
+  ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<number> {
+    return this.writes.run(() => {
+      const removed = this.db.prepare('DELETE FROM mailbox WHERE device_id = ? AND group_id = ? AND seq <= ?').run(deviceId, groupId, seq).changes;
+      if (removed > 0) {
+        this.db
+          .prepare('DELETE FROM messages WHERE group_id = ? AND seq <= ? AND NOT EXISTS (SELECT 1 FROM mailbox b WHERE b.message_id = messages.id)')
+          .run(groupId, seq);
+      }
+      return removed;
+    });
+  }
+
+  /* ---------- blobs ---------- */
+
+  putBlob(blob: BlobRecord): Promise<void> {
+    return this.writes.run(() => {
+      this.db
+        .prepare(
+          `INSERT INTO blobs (digest, size, keep_until) VALUES (?, ?, ?)
+           ON CONFLICT (digest) DO UPDATE SET keep_until = MAX(keep_until, excluded.keep_until)`,
+        )
+        .run(blob.digest, blob.size, blob.keepUntil);
+    });
+  }
+
+  async getBlob(digest: BlobDigest): Promise<BlobRecord | undefined> {
+    const row = this.db.prepare('SELECT digest, size, keep_until FROM blobs WHERE digest = ?').get(digest) as Row | undefined;
+    if (!row) return undefined;
+    return { digest: str(row, 'digest') as BlobDigest, size: num(row, 'size'), keepUntil: num(row, 'keep_until') };
+  }
+
+  async collectableBlobs(now: number, limit: number): Promise<BlobDigest[]> {
+    return (
+      this.db
+        .prepare(
+          `SELECT digest FROM blobs b WHERE keep_until <= ?
+           AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.digest = b.digest) ORDER BY digest LIMIT ?`,
+        )
+        .all(now, limit) as Row[]
+    ).map((r) => str(r, 'digest') as BlobDigest);
+  }
+
+  deleteBlobs(digests: readonly BlobDigest[]): Promise<void> {
+    return this.writes.run(() => {
+      const del = this.db.prepare(
+        'DELETE FROM blobs WHERE digest = ? AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.digest = blobs.digest)',
+      );
+      for (const d of digests) del.run(d);
+    });
+  }
+
+  sweep(now: number): Promise<SweepResult> {
+    return this.writes.run(() => {
+      const messages = this.db.prepare('DELETE FROM messages WHERE expires_at <= ?').run(now).changes;
+      const sessions = this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
+      const keyPackages = this.db.prepare('DELETE FROM key_packages WHERE expires_at <= ?').run(now).changes;
+      return { messages, sessions, keyPackages };
+    });
+  }
+}

@@ -1,0 +1,239 @@
+import type { BlobDigest, DeviceId, GroupId, MessageKind, UserId } from '@parley/protocol';
+
+/**
+ * The one storage interface. Adapters: `sqlite/` (embedded default) and
+ * `postgres/` (scale). Both pass `test/storage-contract.ts`.
+ *
+ * Rules every adapter keeps:
+ * - each method is atomic: it fully happens or not at all;
+ * - times are unix seconds, already coarsened by the caller where it matters;
+ * - no IP addresses, plaintext or token values are ever stored (tokens as hashes).
+ */
+
+export interface UserRecord {
+  id: UserId;
+  username: string;
+  skeleton: string;
+  passwordHash: string;
+  createdDay: string;
+}
+
+export interface DeviceRecord {
+  id: DeviceId;
+  userId: UserId;
+  name: string;
+  signatureKey: Uint8Array;
+  createdDay: string;
+  revoked: boolean;
+}
+
+export interface NewDevice {
+  id: DeviceId;
+  name: string;
+  signatureKey: Uint8Array;
+}
+
+export interface NewSession {
+  /** SHA-256 of the bearer token. */
+  tokenHash: Uint8Array;
+  expiresAt: number;
+}
+
+export interface SessionRecord {
+  userId: UserId;
+  deviceId: DeviceId;
+  expiresAt: number;
+}
+
+export interface KeyPackageIn {
+  ciphersuite: number;
+  expiresAt: number;
+  data: Uint8Array;
+}
+
+export interface ClaimedKeyPackage {
+  deviceId: DeviceId;
+  ciphersuite: number;
+  data: Uint8Array;
+  lastResort: boolean;
+}
+
+export interface KeyPackageCount {
+  available: number;
+  lastResort: boolean;
+}
+
+export interface GroupRecord {
+  id: GroupId;
+  epoch: number;
+  /** Highest sequence number assigned so far (0 when none). */
+  lastSeq: number;
+}
+
+export interface StoredMessage {
+  /** Storage-internal delivery order for one device. */
+  id: number;
+  groupId: GroupId;
+  seq: number;
+  kind: MessageKind;
+  epoch: number;
+  /** One part, or [welcome, groupInfo] for kind "welcome". */
+  parts: Uint8Array[];
+}
+
+export interface AppendMessageInput {
+  groupId: GroupId;
+  senderDevice: DeviceId;
+  kind: 'application' | 'proposal';
+  epoch: number;
+  payload: Uint8Array;
+  blobs: readonly BlobDigest[];
+  /** Unix seconds after which the message is deleted even if unacknowledged. */
+  expiresAt: number;
+  /** Blobs referenced here are kept at least until this time. */
+  blobKeepUntil: number;
+}
+
+export interface AppendCommitInput {
+  groupId: GroupId;
+  senderDevice: DeviceId;
+  epoch: number;
+  commit: Uint8Array;
+  /** Member devices after the commit. */
+  devices: readonly DeviceId[];
+  welcome?: { to: readonly DeviceId[]; data: Uint8Array } | undefined;
+  groupInfo?: Uint8Array | undefined;
+  expiresAt: number;
+}
+
+export interface AppendResult {
+  seq: number;
+  epoch: number;
+  messageId: number;
+  /** Devices given a mailbox entry for the message (never the sender). */
+  recipients: DeviceId[];
+}
+
+export interface CommitResult extends AppendResult {
+  /** Devices that received the Welcome, and its message id. */
+  welcomeRecipients: DeviceId[];
+  welcomeMessageId: number | undefined;
+}
+
+export interface BlobRecord {
+  digest: BlobDigest;
+  size: number;
+  keepUntil: number;
+}
+
+export interface SweepResult {
+  messages: number;
+  sessions: number;
+  keyPackages: number;
+}
+
+export interface StorageHealth {
+  kind: 'sqlite' | 'postgres';
+  ok: boolean;
+}
+
+/** Typed failures an adapter raises; the server maps them to protocol errors. */
+export class StorageError extends Error {
+  constructor(
+    readonly kind:
+      | 'username_taken'
+      | 'device_exists'
+      | 'group_exists'
+      | 'not_found'
+      | 'not_member'
+      | 'epoch_conflict'
+      | 'device_revoked'
+      | 'too_many_key_packages'
+      | 'invalid_membership',
+    message: string,
+    readonly detail?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'StorageError';
+  }
+}
+
+export interface Storage {
+  readonly kind: 'sqlite' | 'postgres';
+
+  /** Applies pending migrations; safe to call on every start. */
+  migrate(): Promise<void>;
+  /** Flushes pending writes and releases connections. */
+  close(): Promise<void>;
+  health(): Promise<StorageHealth>;
+
+  /* accounts, devices, sessions */
+  /** Creates user + first device + session atomically. Throws username_taken. */
+  createAccount(user: UserRecord, device: NewDevice, session: NewSession): Promise<void>;
+  getUserByUsername(normalized: string): Promise<UserRecord | undefined>;
+  getUserById(id: UserId): Promise<UserRecord | undefined>;
+  /** True when some user already has this skeleton (a look-alike name). */
+  skeletonTaken(skeleton: string): Promise<boolean>;
+  /** Adds a device and a session for it atomically. */
+  addDevice(userId: UserId, device: NewDevice, createdDay: string, session: NewSession): Promise<void>;
+  /** Adds a session to an existing, unrevoked device of the user. Throws not_found / device_revoked. */
+  addSession(userId: UserId, deviceId: DeviceId, session: NewSession): Promise<void>;
+  getDevice(id: DeviceId): Promise<DeviceRecord | undefined>;
+  listDevices(userId: UserId): Promise<DeviceRecord[]>;
+  /**
+   * Revokes a device: drops its sessions, key packages and mailbox, and removes
+   * it from every group's member list. Returns the groups it was removed from.
+   */
+  revokeDevice(id: DeviceId): Promise<GroupId[]>;
+  /** Resolves a session by token hash; undefined when unknown, expired or its device revoked. */
+  getSession(tokenHash: Uint8Array, now: number): Promise<SessionRecord | undefined>;
+  deleteSession(tokenHash: Uint8Array): Promise<void>;
+
+  /* key packages */
+  /** Adds single-use packages (and optionally replaces the last-resort one). Throws too_many_key_packages past `max`. */
+  addKeyPackages(deviceId: DeviceId, packages: readonly KeyPackageIn[], lastResort: KeyPackageIn | undefined, max: number): Promise<KeyPackageCount>;
+  /**
+   * Claims one package per device, atomically per device: a single-use package
+   * is handed out at most once; the last-resort one is returned (not consumed)
+   * when no single-use package is left. Unknown or revoked devices are omitted.
+   */
+  claimKeyPackages(deviceIds: readonly DeviceId[], now: number): Promise<ClaimedKeyPackage[]>;
+  countKeyPackages(deviceId: DeviceId, now: number): Promise<KeyPackageCount>;
+
+  /* groups and delivery */
+  /** Creates a group at epoch 0 whose only member is `creator`. Throws group_exists. */
+  createGroup(id: GroupId, creator: DeviceId): Promise<GroupRecord>;
+  getGroup(id: GroupId): Promise<GroupRecord | undefined>;
+  groupDevices(id: GroupId): Promise<DeviceId[]>;
+  isMember(id: GroupId, deviceId: DeviceId): Promise<boolean>;
+  groupsOfDevice(deviceId: DeviceId): Promise<GroupRecord[]>;
+  getGroupInfo(id: GroupId): Promise<Uint8Array | undefined>;
+  /**
+   * Appends an application or proposal message with the next sequence number
+   * and puts it in every other member device's mailbox. Throws not_member, and
+   * epoch_conflict when a proposal is not for the current epoch or an
+   * application message is for a future one.
+   */
+  appendMessage(input: AppendMessageInput): Promise<AppendResult>;
+  /**
+   * Appends a commit for exactly the group's current epoch (else epoch_conflict
+   * with detail.epoch), advances the epoch, replaces the member device list,
+   * delivers the commit to old and new members except the sender, and the
+   * Welcome (same seq) to `welcome.to`.
+   */
+  appendCommit(input: AppendCommitInput): Promise<CommitResult>;
+  /** Up to `limit` undelivered-or-unacknowledged messages for a device, oldest first, after `afterId`. */
+  pendingMessages(deviceId: DeviceId, afterId: number, limit: number): Promise<StoredMessage[]>;
+  /** Cumulative ack; deletes messages no device still needs. Returns mailbox entries removed. */
+  ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<number>;
+
+  /* blobs (metadata; bytes live in a BlobStore) */
+  putBlob(blob: BlobRecord): Promise<void>;
+  getBlob(digest: BlobDigest): Promise<BlobRecord | undefined>;
+  /** Blobs past keepUntil that no stored message references. */
+  collectableBlobs(now: number, limit: number): Promise<BlobDigest[]>;
+  deleteBlobs(digests: readonly BlobDigest[]): Promise<void>;
+
+  /** Deletes expired messages (retention), sessions and key packages. */
+  sweep(now: number): Promise<SweepResult>;
+}

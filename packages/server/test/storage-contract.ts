@@ -1,0 +1,323 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it, beforeEach, afterEach } from 'node:test';
+import type { BlobDigest, DeviceId, GroupId, UserId } from '@parley/protocol';
+import { StorageError, type Storage } from '../src/storage/storage.js';
+
+/**
+ * The storage contract: every adapter (SQLite, PostgreSQL) must pass exactly
+ * these tests. Each test gets a fresh, migrated, empty storage.
+ */
+
+export interface StorageFixture {
+  storage: Storage;
+  cleanup(): Promise<void>;
+}
+
+const id = (): string => randomBytes(16).toString('base64url');
+const NOW = 1_800_000_000;
+
+async function account(s: Storage, name = `user${id().slice(0, 8).toLowerCase()}`): Promise<{ userId: UserId; deviceId: DeviceId; token: Uint8Array }> {
+  const userId = id() as UserId;
+  const deviceId = id() as DeviceId;
+  const token = randomBytes(32);
+  await s.createAccount(
+    { id: userId, username: name, skeleton: `sk-${name}`, passwordHash: 'hash', createdDay: '2026-11-28' },
+    { id: deviceId, name: 'laptop', signatureKey: randomBytes(32) },
+    { tokenHash: token, expiresAt: NOW + 3600 },
+  );
+  return { userId, deviceId, token };
+}
+
+async function extraDevice(s: Storage, userId: UserId): Promise<DeviceId> {
+  const deviceId = id() as DeviceId;
+  await s.addDevice(userId, { id: deviceId, name: 'phone', signatureKey: randomBytes(32) }, '2026-11-28', {
+    tokenHash: randomBytes(32),
+    expiresAt: NOW + 3600,
+  });
+  return deviceId;
+}
+
+function kp(n: number): { ciphersuite: number; expiresAt: number; data: Uint8Array } {
+  return { ciphersuite: 1, expiresAt: NOW + 86400, data: new Uint8Array([0, 1, 0, 5, n & 0xff, (n >> 8) & 0xff, 7, 7]) };
+}
+
+async function rejectsWith(p: Promise<unknown>, kind: StorageError['kind']): Promise<StorageError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(err instanceof StorageError, `expected StorageError, got ${String(err)}`);
+    assert.equal(err.kind, kind);
+    return err;
+  }
+  assert.fail(`expected ${kind}`);
+}
+
+/** A group with creator device `a` committed to contain `devices`. */
+async function groupWith(s: Storage, creator: DeviceId, devices: DeviceId[]): Promise<GroupId> {
+  const gid = id() as GroupId;
+  await s.createGroup(gid, creator);
+  const others = devices.filter((d) => d !== creator);
+  await s.appendCommit({
+    groupId: gid,
+    senderDevice: creator,
+    epoch: 0,
+    commit: Uint8Array.of(1, 2, 3),
+    devices: [creator, ...others],
+    welcome: others.length > 0 ? { to: others, data: Uint8Array.of(9, 9) } : undefined,
+    groupInfo: Uint8Array.of(4, 4),
+    expiresAt: NOW + 1000,
+  });
+  return gid;
+}
+
+export function storageContract(name: string, make: () => Promise<StorageFixture>): void {
+  describe(`Storage contract: ${name}`, () => {
+    let fx: StorageFixture;
+    let s: Storage;
+    beforeEach(async () => {
+      fx = await make();
+      s = fx.storage;
+    });
+    afterEach(async () => {
+      await fx.cleanup();
+    });
+
+    it('migrate is idempotent and health is ok', async () => {
+      await s.migrate();
+      const h = await s.health();
+      assert.equal(h.ok, true);
+      assert.equal(h.kind, s.kind);
+    });
+
+    it('creates an account atomically and refuses a taken username or skeleton', async () => {
+      const a = await account(s, 'alice');
+      const u = await s.getUserByUsername('alice');
+      assert.equal(u?.id, a.userId);
+      assert.equal((await s.getUserById(a.userId))?.username, 'alice');
+      assert.equal(await s.skeletonTaken('sk-alice'), true);
+      await rejectsWith(account(s, 'alice'), 'username_taken');
+      // a failed registration leaves no device or session behind
+      const devicesBefore = await s.listDevices(a.userId);
+      assert.equal(devicesBefore.length, 1);
+      const session = await s.getSession(a.token, NOW);
+      assert.deepEqual(session, { userId: a.userId, deviceId: a.deviceId, expiresAt: NOW + 3600 });
+    });
+
+    it('sessions expire and can be deleted', async () => {
+      const a = await account(s);
+      assert.equal(await s.getSession(a.token, NOW + 3600), undefined);
+      assert.ok(await s.getSession(a.token, NOW));
+      await s.deleteSession(a.token);
+      assert.equal(await s.getSession(a.token, NOW), undefined);
+    });
+
+    it('adds devices and sessions; revocation kills sessions, packages, mailbox and memberships', async () => {
+      const a = await account(s);
+      const b = await account(s);
+      const phone = await extraDevice(s, a.userId);
+      const devices = await s.listDevices(a.userId);
+      assert.deepEqual(devices.map((d) => d.id).sort(), [a.deviceId, phone].sort());
+      const tok = randomBytes(32);
+      await s.addSession(a.userId, phone, { tokenHash: tok, expiresAt: NOW + 10 });
+      await rejectsWith(s.addSession(b.userId, phone, { tokenHash: randomBytes(32), expiresAt: NOW + 10 }), 'not_found');
+      await s.addKeyPackages(phone, [kp(1)], undefined, 100);
+      const gid = await groupWith(s, b.deviceId, [b.deviceId, a.deviceId, phone]);
+      await s.appendMessage({ groupId: gid, senderDevice: b.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW + 100, blobKeepUntil: NOW });
+      assert.equal((await s.pendingMessages(phone, 0, 10)).length, 2);
+      const groups = await s.revokeDevice(phone);
+      assert.deepEqual(groups, [gid]);
+      assert.equal((await s.getDevice(phone))?.revoked, true);
+      assert.equal(await s.getSession(tok, NOW), undefined);
+      assert.deepEqual(await s.countKeyPackages(phone, NOW), { available: 0, lastResort: false });
+      assert.equal((await s.pendingMessages(phone, 0, 10)).length, 0);
+      assert.equal(await s.isMember(gid, phone), false);
+      await rejectsWith(s.addSession(a.userId, phone, { tokenHash: randomBytes(32), expiresAt: NOW + 10 }), 'device_revoked');
+      await rejectsWith(s.revokeDevice(id() as DeviceId), 'not_found');
+    });
+
+    it('hands out each key package once and falls back to the last-resort package', async () => {
+      const a = await account(s);
+      const count = await s.addKeyPackages(a.deviceId, [kp(1), kp(2)], kp(99), 100);
+      assert.deepEqual(count, { available: 2, lastResort: true });
+      const c1 = await s.claimKeyPackages([a.deviceId], NOW);
+      const c2 = await s.claimKeyPackages([a.deviceId], NOW);
+      const c3 = await s.claimKeyPackages([a.deviceId], NOW);
+      const c4 = await s.claimKeyPackages([a.deviceId], NOW);
+      assert.deepEqual([c1, c2, c3, c4].map((c) => c[0]?.lastResort), [false, false, true, true]);
+      assert.notDeepEqual(c1[0]?.data, c2[0]?.data);
+      assert.deepEqual(c3[0]?.data, kp(99).data);
+      assert.deepEqual(await s.countKeyPackages(a.deviceId, NOW), { available: 0, lastResort: true });
+      // expired packages are never handed out
+      await s.addKeyPackages(a.deviceId, [{ ...kp(5), expiresAt: NOW - 1 }], undefined, 100);
+      assert.equal((await s.claimKeyPackages([a.deviceId], NOW))[0]?.lastResort, true);
+      // unknown devices are left out; the stock cap holds
+      assert.deepEqual(await s.claimKeyPackages([id() as DeviceId], NOW), []);
+      await rejectsWith(s.addKeyPackages(a.deviceId, [kp(1), kp(2), kp(3)], undefined, 2), 'too_many_key_packages');
+    });
+
+    it('never hands out the same key package twice under concurrent claims', async () => {
+      const a = await account(s);
+      const packages = Array.from({ length: 40 }, (_, i) => kp(i + 1));
+      await s.addKeyPackages(a.deviceId, packages, undefined, 100);
+      const claims = await Promise.all(Array.from({ length: 60 }, () => s.claimKeyPackages([a.deviceId], NOW)));
+      const handed = claims.flat().map((c) => Buffer.from(c.data).toString('hex'));
+      assert.equal(handed.length, 40);
+      assert.equal(new Set(handed).size, 40);
+    });
+
+    it('creates groups and refuses duplicates', async () => {
+      const a = await account(s);
+      const gid = id() as GroupId;
+      assert.deepEqual(await s.createGroup(gid, a.deviceId), { id: gid, epoch: 0, lastSeq: 0 });
+      await rejectsWith(s.createGroup(gid, a.deviceId), 'group_exists');
+      assert.deepEqual(await s.groupDevices(gid), [a.deviceId]);
+      assert.equal(await s.isMember(gid, a.deviceId), true);
+      assert.deepEqual((await s.groupsOfDevice(a.deviceId)).map((g) => g.id), [gid]);
+      assert.equal(await s.getGroup(id() as GroupId), undefined);
+    });
+
+    it('orders messages with a gap-free sequence and fans out to other members', async () => {
+      const a = await account(s);
+      const b = await account(s);
+      const c = await account(s);
+      const gid = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId, c.deviceId]);
+      assert.deepEqual((await s.groupDevices(gid)).sort(), [a.deviceId, b.deviceId, c.deviceId].sort());
+      const g = await s.getGroup(gid);
+      assert.deepEqual(g, { id: gid, epoch: 1, lastSeq: 1 });
+      assert.deepEqual(await s.getGroupInfo(gid), Uint8Array.of(4, 4));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          s.appendMessage({ groupId: gid, senderDevice: i % 2 ? b.deviceId : a.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(i), blobs: [], expiresAt: NOW + 100, blobKeepUntil: NOW }),
+        ),
+      );
+      assert.deepEqual(results.map((r) => r.seq).sort((x, y) => x - y), Array.from({ length: 20 }, (_, i) => i + 2));
+      const r0 = results[0];
+      assert.ok(r0);
+      assert.deepEqual(r0.recipients.sort(), [b.deviceId, c.deviceId].sort());
+      // c got the welcome (seq 1) and then all 20 messages, in order
+      const pending = await s.pendingMessages(c.deviceId, 0, 100);
+      assert.equal(pending.length, 21);
+      assert.equal(pending[0]?.kind, 'welcome');
+      assert.deepEqual(pending[0]?.parts, [Uint8Array.of(9, 9), Uint8Array.of(4, 4)]);
+      assert.deepEqual(pending.map((m) => m.seq), Array.from({ length: 21 }, (_, i) => i + 1));
+      // paging by id
+      const first = await s.pendingMessages(c.deviceId, 0, 5);
+      const last = first[4];
+      assert.ok(last);
+      const next = await s.pendingMessages(c.deviceId, last.id, 100);
+      assert.equal(next[0]?.seq, 6);
+      // a (sender of even ones) gets only b's messages
+      const forA = await s.pendingMessages(a.deviceId, 0, 100);
+      assert.equal(forA.length, 10);
+    });
+
+    it('refuses non-members and unknown groups', async () => {
+      const a = await account(s);
+      const x = await account(s);
+      const gid = await groupWith(s, a.deviceId, [a.deviceId]);
+      await rejectsWith(s.appendMessage({ groupId: gid, senderDevice: x.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW, blobKeepUntil: NOW }), 'not_member');
+      await rejectsWith(s.appendCommit({ groupId: gid, senderDevice: x.deviceId, epoch: 1, commit: Uint8Array.of(1), devices: [x.deviceId], expiresAt: NOW }), 'not_member');
+      await rejectsWith(s.appendMessage({ groupId: id() as GroupId, senderDevice: a.deviceId, kind: 'application', epoch: 0, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW, blobKeepUntil: NOW }), 'not_found');
+    });
+
+    it('accepts exactly one of two commits for the same epoch', async () => {
+      const a = await account(s);
+      const b = await account(s);
+      const c = await account(s);
+      const gid = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
+      const commit = (sender: DeviceId) =>
+        s.appendCommit({ groupId: gid, senderDevice: sender, epoch: 1, commit: Uint8Array.of(7), devices: [a.deviceId, b.deviceId, c.deviceId], welcome: { to: [c.deviceId], data: Uint8Array.of(3) }, expiresAt: NOW + 10 });
+      const settled = await Promise.allSettled([commit(a.deviceId), commit(b.deviceId)]);
+      const ok = settled.filter((r) => r.status === 'fulfilled');
+      const failed = settled.filter((r) => r.status === 'rejected');
+      assert.equal(ok.length, 1);
+      assert.equal(failed.length, 1);
+      const reason = (failed[0] as PromiseRejectedResult).reason as unknown;
+      assert.ok(reason instanceof StorageError);
+      assert.equal(reason.kind, 'epoch_conflict');
+      assert.deepEqual(reason.detail, { epoch: 2 });
+      assert.equal((await s.getGroup(gid))?.epoch, 2);
+      // proposals must match the epoch; application messages may not be from the future
+      await rejectsWith(s.appendMessage({ groupId: gid, senderDevice: a.deviceId, kind: 'proposal', epoch: 1, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW, blobKeepUntil: NOW }), 'epoch_conflict');
+      await rejectsWith(s.appendMessage({ groupId: gid, senderDevice: a.deviceId, kind: 'application', epoch: 3, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW, blobKeepUntil: NOW }), 'epoch_conflict');
+      const late = await s.appendMessage({ groupId: gid, senderDevice: a.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW + 5, blobKeepUntil: NOW });
+      assert.equal(late.seq, 3);
+    });
+
+    it('validates commit membership: committer stays, devices exist, welcomes go to new devices', async () => {
+      const a = await account(s);
+      const b = await account(s);
+      const gid = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
+      const base = { groupId: gid, senderDevice: a.deviceId, epoch: 1, commit: Uint8Array.of(1), expiresAt: NOW };
+      await rejectsWith(s.appendCommit({ ...base, devices: [b.deviceId] }), 'invalid_membership');
+      await rejectsWith(s.appendCommit({ ...base, devices: [a.deviceId, id() as DeviceId] }), 'invalid_membership');
+      await rejectsWith(s.appendCommit({ ...base, devices: [a.deviceId, b.deviceId], welcome: { to: [b.deviceId], data: Uint8Array.of(1) } }), 'invalid_membership');
+      assert.equal((await s.getGroup(gid))?.epoch, 1, 'failed commits change nothing');
+      // removing b: b still gets the commit, then is no longer a member
+      const r = await s.appendCommit({ ...base, devices: [a.deviceId] });
+      assert.deepEqual(r.recipients, [b.deviceId]);
+      assert.equal(await s.isMember(gid, b.deviceId), false);
+      const last = (await s.pendingMessages(b.deviceId, 0, 100)).at(-1);
+      assert.equal(last?.kind, 'commit');
+      assert.equal(last?.seq, r.seq);
+    });
+
+    it('deletes a message once every recipient acknowledged it, cumulatively per group', async () => {
+      const a = await account(s);
+      const b = await account(s);
+      const c = await account(s);
+      const gid = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId, c.deviceId]);
+      for (let i = 0; i < 5; i++) {
+        await s.appendMessage({ groupId: gid, senderDevice: a.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(i), blobs: [], expiresAt: NOW + 100, blobKeepUntil: NOW });
+      }
+      assert.equal(await s.ack(b.deviceId, gid, 4), 4);
+      assert.equal((await s.pendingMessages(b.deviceId, 0, 100)).map((m) => m.seq).join(), '5,6');
+      // c still holds them
+      assert.equal((await s.pendingMessages(c.deviceId, 0, 100)).length, 6);
+      assert.equal(await s.ack(c.deviceId, gid, 6), 6);
+      assert.equal(await s.ack(c.deviceId, gid, 6), 0, 'acks are idempotent');
+      assert.equal(await s.ack(b.deviceId, gid, 6), 2);
+      // nothing left in anyone's mailbox: the retention sweep finds no message to delete
+      const swept = await s.sweep(NOW + 1000);
+      assert.equal(swept.messages, 0);
+    });
+
+    it('deletes unacknowledged messages at retention, and expired sessions and packages', async () => {
+      const a = await account(s);
+      const b = await account(s);
+      const gid = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
+      await s.appendMessage({ groupId: gid, senderDevice: a.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW + 50, blobKeepUntil: NOW });
+      await s.addKeyPackages(b.deviceId, [{ ...kp(1), expiresAt: NOW + 20 }], undefined, 10);
+      assert.equal((await s.pendingMessages(b.deviceId, 0, 10)).length, 2);
+      const swept = await s.sweep(NOW + 5000);
+      assert.equal(swept.messages, 2);
+      assert.equal(swept.keyPackages, 1);
+      assert.equal(swept.sessions, 2);
+      assert.equal((await s.pendingMessages(b.deviceId, 0, 10)).length, 0);
+    });
+
+    it('keeps referenced blobs and collects unreferenced ones', async () => {
+      const a = await account(s);
+      const b = await account(s);
+      const gid = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
+      const d1 = 'a'.repeat(64) as BlobDigest;
+      const d2 = 'b'.repeat(64) as BlobDigest;
+      await s.putBlob({ digest: d1, size: 10, keepUntil: NOW });
+      await s.putBlob({ digest: d2, size: 20, keepUntil: NOW });
+      await s.putBlob({ digest: d2, size: 20, keepUntil: NOW - 100 });
+      assert.deepEqual(await s.getBlob(d2), { digest: d2, size: 20, keepUntil: NOW });
+      await rejectsWith(s.appendMessage({ groupId: gid, senderDevice: a.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(1), blobs: ['c'.repeat(64) as BlobDigest], expiresAt: NOW + 50, blobKeepUntil: NOW + 500 }), 'not_found');
+      await s.appendMessage({ groupId: gid, senderDevice: a.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(1), blobs: [d1], expiresAt: NOW + 50, blobKeepUntil: NOW + 500 });
+      assert.equal((await s.getBlob(d1))?.keepUntil, NOW + 500);
+      assert.deepEqual(await s.collectableBlobs(NOW + 10, 100), [d2]);
+      // referenced by a live message: kept even past keepUntil
+      assert.deepEqual(await s.collectableBlobs(NOW + 1000, 100), [d2]);
+      await s.ack(b.deviceId, gid, 100);
+      assert.deepEqual(await s.collectableBlobs(NOW + 1000, 100), [d1, d2]);
+      await s.deleteBlobs([d1, d2]);
+      assert.equal(await s.getBlob(d1), undefined);
+      assert.deepEqual(await s.collectableBlobs(NOW + 1000, 100), []);
+    });
+  });
+}
