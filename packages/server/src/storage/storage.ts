@@ -168,8 +168,11 @@ export interface Storage {
   health(): Promise<StorageHealth>;
 
   /* accounts, devices, sessions */
-  /** Creates user + first device + session atomically. Throws username_taken. */
-  createAccount(user: UserRecord, device: NewDevice, session: NewSession): Promise<void>;
+  /**
+   * Creates a user, with its first device and session when given, atomically.
+   * Throws username_taken (also for a taken skeleton).
+   */
+  createAccount(user: UserRecord, device: NewDevice | undefined, session: NewSession | undefined): Promise<void>;
   getUserByUsername(normalized: string): Promise<UserRecord | undefined>;
   getUserById(id: UserId): Promise<UserRecord | undefined>;
   /** True when some user already has this skeleton (a look-alike name). */
@@ -232,7 +235,8 @@ export interface Storage {
   getBlob(digest: BlobDigest): Promise<BlobRecord | undefined>;
   /** Blobs past keepUntil that no stored message references. */
   collectableBlobs(now: number, limit: number): Promise<BlobDigest[]>;
-  deleteBlobs(digests: readonly BlobDigest[]): Promise<void>;
+  /** Deletes those still collectable; returns the ones deleted (their bytes may then go). */
+  deleteBlobs(digests: readonly BlobDigest[]): Promise<BlobDigest[]>;
 
   /** Deletes expired messages (retention), sessions and key packages. */
   sweep(now: number): Promise<SweepResult>;

@@ -135,7 +135,7 @@ export class SqliteStorage implements Storage {
 
   /* ---------- accounts ---------- */
 
-  createAccount(user: UserRecord, device: NewDevice, session: NewSession): Promise<void> {
+  createAccount(user: UserRecord, device: NewDevice | undefined, session: NewSession | undefined): Promise<void> {
     return this.writes.run(() => {
       try {
         this.db
@@ -145,8 +145,10 @@ export class SqliteStorage implements Storage {
         if (isUniqueViolation(err)) throw new StorageError('username_taken', 'username taken');
         throw err;
       }
-      this.insertDevice(user.id, device, user.createdDay);
-      this.insertSession(user.id, device.id, session);
+      if (device) {
+        this.insertDevice(user.id, device, user.createdDay);
+        if (session) this.insertSession(user.id, device.id, session);
+      }
     });
   }
 
@@ -503,12 +505,12 @@ export class SqliteStorage implements Storage {
     ).map((r) => str(r, 'digest') as BlobDigest);
   }
 
-  deleteBlobs(digests: readonly BlobDigest[]): Promise<void> {
+  deleteBlobs(digests: readonly BlobDigest[]): Promise<BlobDigest[]> {
     return this.writes.run(() => {
       const del = this.db.prepare(
         'DELETE FROM blobs WHERE digest = ? AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.digest = blobs.digest)',
       );
-      for (const d of digests) del.run(d);
+      return digests.filter((d) => del.run(d).changes > 0);
     });
   }
 

@@ -1,0 +1,47 @@
+import { configFromEnv, ConfigError, createAppContext, startServer } from '@parley/server';
+import { runAdmin, UsageError } from './admin.js';
+
+/**
+ * The `parley` command: `parley serve` (the default) runs the server,
+ * `parley admin ...` runs operator tasks. This is the only place that reads
+ * the process environment and decides the exit code.
+ */
+async function main(argv: string[]): Promise<number> {
+  const [command = 'serve', ...rest] = argv;
+  const config = configFromEnv();
+  if (command === 'serve') {
+    const ctx = await createAppContext(config);
+    const server = await startServer(ctx);
+    const stop = (signal: string) => {
+      ctx.logger.info({ event: 'server.signal', signal }, 'shutting down');
+      server.close().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    return -1;
+  }
+  if (command === 'admin') {
+    await runAdmin(config, rest, (line) => process.stdout.write(`${line}\n`));
+    return 0;
+  }
+  process.stderr.write('usage: parley [serve | admin <command>]\n');
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`parley: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { resolve } from 'node:path';
+
+/** Server configuration, read once from the environment and validated. */
+const EnvSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8080),
+  HOST: z.string().default('127.0.0.1'),
+  PARLEY_DATA_DIR: z.string().default('./data'),
+  DATABASE_URL: z.string().url().optional(),
+  PARLEY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PARLEY_RETENTION_DAYS: z.coerce.number().min(1).max(3650).default(30),
+  PARLEY_MAX_FRAME_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  PARLEY_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
+  PARLEY_MAX_BLOB_BYTES: z.coerce.number().int().min(1024).default(100 * 1024 * 1024),
+  PARLEY_SESSION_DAYS: z.coerce.number().min(1).max(3650).default(90),
+  PARLEY_RATE_LIMITS: z.enum(['on', 'off']).default('on'),
+});
+
+export interface RateLimitConfig {
+  enabled: boolean;
+  /** Login/register attempts per username per minute. */
+  authPerMinute: number;
+  /** Login/register attempts per client address per minute (kept in memory only). */
+  authPerAddressPerMinute: number;
+  /** HTTP requests per account per minute. */
+  httpPerMinute: number;
+  /** WebSocket frames per connection per second (sustained) and burst. */
+  framesPerSecond: number;
+  frameBurst: number;
+}
+
+export interface ServerConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  logLevel: string;
+  version: string;
+  /** Seconds an unacknowledged message is kept. */
+  retentionSeconds: number;
+  /** Seconds an uploaded blob is kept before any message references it. */
+  blobGraceSeconds: number;
+  sessionSeconds: number;
+  maxFrameBytes: number;
+  maxBodyBytes: number;
+  maxBlobBytes: number;
+  maxKeyPackages: number;
+  keyPackageLowWatermark: number;
+  /** Bytes queued on a socket before a slow reader is disconnected (it resumes from its mailbox). */
+  maxSocketBufferBytes: number;
+  helloTimeoutMs: number;
+  /** How often a live connection re-validates its session. */
+  sessionRecheckMs: number;
+  maintenanceIntervalMs: number;
+  argon2: { memoryCost: number; timeCost: number; parallelism: number };
+  rateLimits: RateLimitConfig;
+  /** Validate every response against its schema (on in tests). */
+  validateResponses: boolean;
+}
+
+export const SERVER_VERSION = '0.1.0';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export function configFromEnv(env: Record<string, string | undefined> = process.env): ServerConfig {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) throw new ConfigError(`invalid configuration: ${z.prettifyError(parsed.error)}`);
+  const e = parsed.data;
+  return {
+    ...defaultConfig(),
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: resolve(e.PARLEY_DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    logLevel: e.PARLEY_LOG_LEVEL,
+    retentionSeconds: Math.round(e.PARLEY_RETENTION_DAYS * 86400),
+    maxFrameBytes: e.PARLEY_MAX_FRAME_BYTES,
+    maxBodyBytes: e.PARLEY_MAX_BODY_BYTES,
+    maxBlobBytes: e.PARLEY_MAX_BLOB_BYTES,
+    sessionSeconds: Math.round(e.PARLEY_SESSION_DAYS * 86400),
+    rateLimits: { ...defaultConfig().rateLimits, enabled: e.PARLEY_RATE_LIMITS === 'on' },
+  };
+}
+
+export function defaultConfig(): ServerConfig {
+  return {
+    port: 8080,
+    host: '127.0.0.1',
+    dataDir: resolve('./data'),
+    databaseUrl: undefined,
+    logLevel: 'info',
+    version: SERVER_VERSION,
+    retentionSeconds: 30 * 86400,
+    blobGraceSeconds: 86400,
+    sessionSeconds: 90 * 86400,
+    maxFrameBytes: 1024 * 1024,
+    maxBodyBytes: 2 * 1024 * 1024,
+    maxBlobBytes: 100 * 1024 * 1024,
+    maxKeyPackages: 500,
+    keyPackageLowWatermark: 10,
+    maxSocketBufferBytes: 8 * 1024 * 1024,
+    helloTimeoutMs: 10_000,
+    sessionRecheckMs: 60_000,
+    maintenanceIntervalMs: 60_000,
+    argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 },
+    rateLimits: {
+      enabled: true,
+      authPerMinute: 10,
+      authPerAddressPerMinute: 60,
+      httpPerMinute: 600,
+      framesPerSecond: 200,
+      frameBurst: 1000,
+    },
+    validateResponses: false,
+  };
+}

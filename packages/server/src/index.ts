@@ -1,0 +1,12 @@
+export { startServer, WS_PATH, type ParleyServer } from './server.js';
+export { createAppContext, type AppContext, type AppContextOverrides } from './context.js';
+export { configFromEnv, defaultConfig, ConfigError, SERVER_VERSION, type ServerConfig } from './config.js';
+export { createLogger } from './logger.js';
+export { runMaintenance } from './maintenance.js';
+export * as accounts from './services/accounts.js';
+export type { Storage } from './storage/storage.js';
+export { StorageError } from './storage/storage.js';
+export { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
+export type { Bus } from './bus/bus.js';
+export { MemoryBus } from './bus/memory/memory-bus.js';
+export { hashPassword, newId } from './auth/credentials.js';

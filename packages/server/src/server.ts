@@ -1,0 +1,94 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { ParleyError, WS_CLOSE } from '@parley/protocol';
+import type { AppContext } from './context.js';
+import { Router, runRoute, sendError } from './http/pipeline.js';
+import { ROUTES } from './http/routes.js';
+import { runMaintenance } from './maintenance.js';
+import { Connection } from './ws/connection.js';
+
+export const WS_PATH = '/v1/ws';
+
+export interface ParleyServer {
+  readonly port: number;
+  readonly url: string;
+  /** Stops accepting, closes sockets, flushes storage, releases everything. */
+  close(): Promise<void>;
+  /** Live WebSocket connections (for tests and metrics). */
+  readonly connectionCount: number;
+}
+
+/** Starts the HTTP + WebSocket server on the context's configured host and port. */
+export async function startServer(ctx: AppContext): Promise<ParleyServer> {
+  await ctx.storage.migrate();
+  const router = new Router(ROUTES);
+  const connections = new Set<Connection>();
+  let connectionNumber = 0;
+
+  const http: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://parley.invalid');
+    const match = router.match(req.method ?? 'GET', url.pathname);
+    if (match === undefined || match === 'method') {
+      req.resume();
+      const err = match === 'method' ? new ParleyError('bad_request', 'method not allowed') : new ParleyError('not_found', 'no such route');
+      sendError(ctx, res, err, 'unmatched');
+      return;
+    }
+    void runRoute(ctx, match.route, match.params, req, res);
+  });
+  http.requestTimeout = 120_000;
+  http.headersTimeout = 20_000;
+
+  const wss = new WebSocketServer({ noServer: true, maxPayload: ctx.config.maxFrameBytes, perMessageDeflate: false });
+  http.on('upgrade', (req: IncomingMessage, socket, head) => {
+    const path = new URL(req.url ?? '/', 'http://parley.invalid').pathname;
+    if (path !== WS_PATH) {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const c = new Connection(ctx, ws, ++connectionNumber, (closed) => connections.delete(closed));
+      connections.add(c);
+    });
+  });
+
+  const maintenance = setInterval(() => {
+    runMaintenance(ctx).catch((err: unknown) => ctx.logger.error({ event: 'maintenance.failed', error: err instanceof Error ? err.message : String(err) }, 'maintenance failed'));
+  }, ctx.config.maintenanceIntervalMs);
+  maintenance.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(ctx.config.port, ctx.config.host, () => {
+      http.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (http.address() as AddressInfo).port;
+  ctx.logger.info({ event: 'server.started', port, storage: ctx.storage.kind, version: ctx.config.version }, 'Parley is listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${ctx.config.host}:${port}`,
+    get connectionCount() {
+      return connections.size;
+    },
+    close() {
+      closing ??= (async () => {
+        clearInterval(maintenance);
+        for (const c of [...connections]) c.close(WS_CLOSE.goingAway, 'server shutting down');
+        wss.close();
+        await new Promise<void>((resolve) => {
+          http.close(() => resolve());
+          http.closeAllConnections();
+        });
+        await ctx.storage.close();
+        await ctx.bus.close();
+        ctx.logger.info({ event: 'server.stopped' }, 'Parley stopped');
+      })();
+      return closing;
+    },
+  };
+}

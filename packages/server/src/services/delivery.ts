@@ -1,0 +1,134 @@
+import {
+  encodeFrame,
+  isMlsGroupInfo,
+  isMlsWelcome,
+  MlsFramingError,
+  ParleyError,
+  readMlsFraming,
+  splitParts,
+  toBase64Url,
+  type CommitFrame,
+  type DeviceId,
+  type GroupId,
+  type GroupInfoResponse,
+  type GroupListResponse,
+  type MlsFraming,
+  type SendFrame,
+} from '@parley/protocol';
+import { encodeBusEvent } from '../bus/events.js';
+import { ceilHour } from '../clock.js';
+import type { AppContext } from '../context.js';
+
+/**
+ * The delivery service: orders group messages, stores them in per-device
+ * mailboxes and pushes them live. It reads only the MLS framing (group id,
+ * epoch, content type); the rest of every message is opaque.
+ */
+
+export async function createGroup(ctx: AppContext, deviceId: DeviceId, groupId: GroupId): Promise<GroupInfoResponse> {
+  const g = await ctx.storage.createGroup(groupId, deviceId);
+  ctx.logger.debug({ event: 'group.created', groupId }, 'group created');
+  return { groupId: g.id, epoch: g.epoch, devices: [deviceId] };
+}
+
+async function requireMember(ctx: AppContext, groupId: GroupId, deviceId: DeviceId): Promise<void> {
+  // Non-members learn nothing, not even whether the group exists.
+  if (!(await ctx.storage.isMember(groupId, deviceId))) throw new ParleyError('not_member', 'not a member of this group');
+}
+
+export async function groupInfo(ctx: AppContext, deviceId: DeviceId, groupId: GroupId): Promise<GroupInfoResponse> {
+  await requireMember(ctx, groupId, deviceId);
+  const g = await ctx.storage.getGroup(groupId);
+  if (!g) throw new ParleyError('not_member', 'not a member of this group');
+  const devices = await ctx.storage.groupDevices(groupId);
+  const info = await ctx.storage.getGroupInfo(groupId);
+  const out: GroupInfoResponse = { groupId, epoch: g.epoch, devices };
+  if (info) out.groupInfo = toBase64Url(info);
+  return out;
+}
+
+export async function listGroups(ctx: AppContext, deviceId: DeviceId): Promise<GroupListResponse> {
+  const groups = await ctx.storage.groupsOfDevice(deviceId);
+  return { groups: groups.map((g) => ({ groupId: g.id, epoch: g.epoch })) };
+}
+
+function framing(bytes: Uint8Array, group: GroupId): MlsFraming & { epochNumber: number } {
+  let f: MlsFraming;
+  try {
+    f = readMlsFraming(bytes);
+  } catch (err) {
+    if (err instanceof MlsFramingError) throw new ParleyError('invalid_mls_message', `not an MLS group message: ${err.message}`, { cause: err });
+    throw err;
+  }
+  if (toBase64Url(f.groupId) !== group) throw new ParleyError('invalid_mls_message', 'MLS group id does not match the frame');
+  if (f.epoch > BigInt(Number.MAX_SAFE_INTEGER)) throw new ParleyError('invalid_mls_message', 'epoch out of range');
+  return { ...f, epochNumber: Number(f.epoch) };
+}
+
+export interface Accepted {
+  seq: number;
+  epoch: number;
+}
+
+export async function sendMessage(ctx: AppContext, deviceId: DeviceId, frame: SendFrame, payload: Uint8Array): Promise<Accepted> {
+  const f = framing(payload, frame.group);
+  if (f.contentType === 'commit') throw new ParleyError('bad_request', 'commits go in a commit frame');
+  const now = ctx.clock.now();
+  const r = await ctx.storage.appendMessage({
+    groupId: frame.group,
+    senderDevice: deviceId,
+    kind: f.contentType,
+    epoch: f.epochNumber,
+    payload,
+    blobs: frame.blobs ?? [],
+    expiresAt: ceilHour(now + ctx.config.retentionSeconds),
+    blobKeepUntil: ceilHour(now + ctx.config.retentionSeconds),
+  });
+  if (r.recipients.length > 0) {
+    const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: f.contentType, epoch: f.epochNumber }, [payload]);
+    await ctx.bus.publish(r.recipients, encodeBusEvent({ type: 'deliver', messageId: r.messageId, frame: out }));
+  }
+  return { seq: r.seq, epoch: r.epoch };
+}
+
+export async function commit(ctx: AppContext, deviceId: DeviceId, frame: CommitFrame, payload: Uint8Array): Promise<Accepted> {
+  let parts: Uint8Array[];
+  try {
+    parts = splitParts(payload, frame.parts);
+  } catch (err) {
+    throw new ParleyError('bad_request', 'payload parts do not add up', { cause: err });
+  }
+  const [commitBytes = new Uint8Array(0), welcome = new Uint8Array(0), info = new Uint8Array(0)] = parts;
+  const f = framing(commitBytes, frame.group);
+  if (f.contentType !== 'commit') throw new ParleyError('bad_request', 'a commit frame must carry an MLS commit');
+  if ((welcome.length > 0) !== (frame.welcomeTo.length > 0)) {
+    throw new ParleyError('bad_request', 'a welcome needs recipients and recipients need a welcome');
+  }
+  if (welcome.length > 0 && !isMlsWelcome(welcome)) throw new ParleyError('invalid_mls_message', 'not an MLS Welcome');
+  if (info.length > 0 && !isMlsGroupInfo(info)) throw new ParleyError('invalid_mls_message', 'not an MLS GroupInfo');
+  const now = ctx.clock.now();
+  const r = await ctx.storage.appendCommit({
+    groupId: frame.group,
+    senderDevice: deviceId,
+    epoch: f.epochNumber,
+    commit: commitBytes,
+    devices: frame.devices,
+    welcome: welcome.length > 0 ? { to: frame.welcomeTo, data: welcome } : undefined,
+    groupInfo: info.length > 0 ? info : undefined,
+    expiresAt: ceilHour(now + ctx.config.retentionSeconds),
+  });
+  if (r.recipients.length > 0) {
+    const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'commit', epoch: f.epochNumber }, [commitBytes]);
+    await ctx.bus.publish(r.recipients, encodeBusEvent({ type: 'deliver', messageId: r.messageId, frame: out }));
+  }
+  if (r.welcomeMessageId !== undefined && r.welcomeRecipients.length > 0) {
+    const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'welcome', epoch: r.epoch, parts: [welcome.length, info.length] }, [welcome, info]);
+    await ctx.bus.publish(r.welcomeRecipients, encodeBusEvent({ type: 'deliver', messageId: r.welcomeMessageId, frame: out }));
+  }
+  ctx.logger.debug({ event: 'group.commit', groupId: frame.group, epoch: r.epoch, devices: frame.devices.length }, 'commit accepted');
+  return { seq: r.seq, epoch: r.epoch };
+}
+
+export async function acknowledge(ctx: AppContext, deviceId: DeviceId, groupId: GroupId, seq: number): Promise<void> {
+  await ctx.storage.ack(deviceId, groupId, seq);
+}

@@ -1,0 +1,252 @@
+import type { WebSocket, RawData } from 'ws';
+import {
+  decodeClientFrame,
+  encodeFrame,
+  negotiateVersion,
+  ParleyError,
+  PROTOCOL_VERSIONS,
+  WS_CLOSE,
+  type ClientFrame,
+  type DeviceId,
+  type UserId,
+} from '@parley/protocol';
+import type { Subscription } from '../bus/bus.js';
+import { decodeBusEvent, type BusEvent } from '../bus/events.js';
+import type { AppContext } from '../context.js';
+import { errorLogFields, toApiError } from '../errors.js';
+import { authenticate } from '../http/pipeline.js';
+import { acknowledge, commit, sendMessage } from '../services/delivery.js';
+import { keyPackageStock } from '../services/key-packages.js';
+
+const BACKLOG_PAGE = 256;
+
+type State = 'awaiting_hello' | 'syncing' | 'live' | 'closed';
+
+/**
+ * One device's WebSocket. Frames are handled one at a time, in arrival order,
+ * so a device's own sends are sequenced as it sent them. On hello the device
+ * subscribes to its bus subject first, then replays its mailbox; live
+ * deliveries arriving meanwhile are held and released after the backlog,
+ * skipping any the backlog already carried.
+ */
+export class Connection {
+  private state: State = 'awaiting_hello';
+  private deviceId: DeviceId | undefined;
+  private userId: UserId | undefined;
+  private subscription: Subscription | undefined;
+  private held: Array<Extract<BusEvent, { type: 'deliver' }>> = [];
+  private lastBacklogId = 0;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly helloTimer: NodeJS.Timeout;
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private readonly connKey: string;
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly ws: WebSocket,
+    connectionNumber: number,
+    private readonly onClose: (c: Connection) => void,
+  ) {
+    this.connKey = `ws:${connectionNumber}`;
+    this.helloTimer = setTimeout(() => this.close(WS_CLOSE.unauthenticated, 'hello timeout'), ctx.config.helloTimeoutMs);
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('close', () => void this.teardown());
+    ws.on('error', () => void this.teardown());
+  }
+
+  private isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  get device(): DeviceId | undefined {
+    return this.deviceId;
+  }
+
+  private send(frame: Uint8Array): void {
+    if (this.isClosed()) return;
+    if (this.ws.bufferedAmount > this.ctx.config.maxSocketBufferBytes) {
+      // A reader this slow would make us buffer without bound. It resumes from its mailbox.
+      this.close(WS_CLOSE.tooSlow, 'reader too slow');
+      return;
+    }
+    this.ws.send(frame, { binary: true });
+  }
+
+  private sendError(err: unknown, rid?: number): void {
+    const api = toApiError(err);
+    if (api.code === 'internal') this.ctx.logger.error({ event: 'ws.error', deviceId: this.deviceId, ...errorLogFields(api) }, 'frame failed');
+    const header: Record<string, unknown> = { t: 'error', code: api.code, message: api.message, retryable: api.retryable };
+    if (rid !== undefined) header['rid'] = rid;
+    if (api.detail !== undefined) header['detail'] = api.detail;
+    this.send(encodeFrame(header));
+  }
+
+  close(code: number, reason: string): void {
+    if (this.isClosed()) return;
+    this.state = 'closed';
+    clearTimeout(this.helloTimer);
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      this.ws.terminate();
+    }
+    void this.teardown();
+  }
+
+  private async teardown(): Promise<void> {
+    this.state = 'closed';
+    clearTimeout(this.helloTimer);
+    clearInterval(this.recheckTimer);
+    const sub = this.subscription;
+    this.subscription = undefined;
+    if (sub) await sub.unsubscribe().catch(() => undefined);
+    this.onClose(this);
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.isClosed()) return;
+    const limits = this.ctx.config.rateLimits;
+    if (limits.enabled && !this.ctx.limiter.take(this.connKey, limits.framesPerSecond, limits.frameBurst)) {
+      this.sendError(new ParleyError('rate_limited', 'too many frames, slow down'));
+      return;
+    }
+    if (!isBinary) {
+      this.sendError(new ParleyError('bad_request', 'frames must be binary'));
+      return;
+    }
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+    const decoded = decodeClientFrame(bytes);
+    if (!decoded.ok) {
+      this.sendError(new ParleyError('bad_request', decoded.error));
+      if (this.state === 'awaiting_hello') this.close(WS_CLOSE.protocolViolation, 'expected hello');
+      return;
+    }
+    const { frame, payload } = decoded;
+    // Copy: the socket's buffer may be reused once this handler returns.
+    const owned = payload.length > 0 ? Uint8Array.from(payload) : payload;
+    this.queue = this.queue.then(() => this.handle(frame, owned)).catch((err: unknown) => this.sendError(err));
+  }
+
+  private async handle(frame: ClientFrame, payload: Uint8Array): Promise<void> {
+    if (this.isClosed()) return;
+    if (this.state === 'awaiting_hello') {
+      if (frame.t !== 'hello') {
+        this.sendError(new ParleyError('unauthenticated', 'send hello first'));
+        this.close(WS_CLOSE.unauthenticated, 'hello required');
+        return;
+      }
+      await this.hello(frame.versions, frame.token);
+      return;
+    }
+    const deviceId = this.deviceId;
+    if (!deviceId) return;
+    const rid = 'rid' in frame ? frame.rid : undefined;
+    try {
+      switch (frame.t) {
+        case 'hello':
+          throw new ParleyError('bad_request', 'already authenticated');
+        case 'ping':
+          this.send(encodeFrame({ t: 'pong', rid: frame.rid }));
+          return;
+        case 'send': {
+          if (payload.length === 0) throw new ParleyError('bad_request', 'empty message');
+          const r = await sendMessage(this.ctx, deviceId, frame, payload);
+          this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }));
+          return;
+        }
+        case 'commit': {
+          const r = await commit(this.ctx, deviceId, frame, payload);
+          this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }));
+          return;
+        }
+        case 'ack':
+          await acknowledge(this.ctx, deviceId, frame.group, frame.seq);
+          return;
+      }
+    } catch (err) {
+      this.sendError(err, rid);
+    }
+  }
+
+  private async hello(versions: number[], token: string): Promise<void> {
+    clearTimeout(this.helloTimer);
+    const version = negotiateVersion(versions);
+    if (version === undefined) {
+      this.sendError(new ParleyError('unsupported_version', `server speaks protocol ${PROTOCOL_VERSIONS.join(', ')}`, { detail: { supported: [...PROTOCOL_VERSIONS] } }));
+      this.close(WS_CLOSE.unsupportedVersion, 'unsupported version');
+      return;
+    }
+    let caller;
+    try {
+      caller = await authenticate(this.ctx, token);
+    } catch (err) {
+      this.sendError(err);
+      this.close(WS_CLOSE.unauthenticated, 'unauthenticated');
+      return;
+    }
+    if (this.isClosed()) return;
+    this.deviceId = caller.deviceId;
+    this.userId = caller.userId;
+    this.state = 'syncing';
+    // Sessions can end elsewhere (sign-out, revocation by an operator's CLI): look again now and then.
+    this.recheckTimer = setInterval(() => {
+      authenticate(this.ctx, token).catch((err: unknown) => {
+        this.sendError(err);
+        this.close(WS_CLOSE.unauthenticated, 'session ended');
+      });
+    }, this.ctx.config.sessionRecheckMs);
+    this.recheckTimer.unref();
+    this.subscription = await this.ctx.bus.subscribe(caller.deviceId, (data) => this.onBus(data));
+    if (this.isClosed()) {
+      await this.subscription.unsubscribe();
+      return;
+    }
+    const stock = await keyPackageStock(this.ctx, caller.deviceId);
+    this.send(encodeFrame({ t: 'ready', version, userId: caller.userId, deviceId: caller.deviceId, keyPackages: { available: stock.available, low: stock.low } }));
+    await this.replayBacklog(caller.deviceId);
+  }
+
+  private async replayBacklog(deviceId: DeviceId): Promise<void> {
+    for (;;) {
+      if (this.isClosed()) return;
+      const page = await this.ctx.storage.pendingMessages(deviceId, this.lastBacklogId, BACKLOG_PAGE);
+      for (const m of page) {
+        const header: Record<string, unknown> = { t: 'msg', group: m.groupId, seq: m.seq, kind: m.kind, epoch: m.epoch };
+        if (m.parts.length > 1) header['parts'] = m.parts.map((p) => p.length);
+        this.send(encodeFrame(header, m.parts));
+        this.lastBacklogId = m.id;
+      }
+      if (page.length < BACKLOG_PAGE) break;
+      await this.drained();
+    }
+    if (this.isClosed()) return;
+    this.state = 'live';
+    const held = this.held;
+    this.held = [];
+    for (const e of held) if (e.messageId > this.lastBacklogId) this.send(e.frame);
+    this.send(encodeFrame({ t: 'synced' }));
+  }
+
+  /** Waits until the socket has sent most of what is queued, so a long backlog does not pile up in memory. */
+  private async drained(): Promise<void> {
+    while (!this.isClosed() && this.ws.bufferedAmount > 1024 * 1024) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  private onBus(data: Uint8Array): void {
+    const event = decodeBusEvent(data);
+    if (!event || this.isClosed()) return;
+    if (event.type === 'revoked') {
+      this.sendError(new ParleyError('device_revoked', 'this device was revoked'));
+      this.close(WS_CLOSE.deviceRevoked, 'device revoked');
+      return;
+    }
+    if (event.type === 'notice') {
+      this.send(event.frame);
+      return;
+    }
+    if (this.state === 'syncing') this.held.push(event);
+    else this.send(event.frame);
+  }
+}

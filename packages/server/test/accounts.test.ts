@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { toBase64Url } from '@parley/protocol';
+import { TestNetwork } from './helpers/test-network.js';
+
+const key = () => toBase64Url(randomBytes(32));
+
+describe('accounts, sessions and devices', () => {
+  it('registers, signs in, lists and revokes devices', async () => {
+    await using net = await TestNetwork.start();
+    const alice = await net.register('Alice');
+    assert.equal(alice.username, 'alice');
+    const phone = await alice.newDevice();
+    assert.notEqual(phone.deviceId, alice.deviceId);
+    const list = await phone.get('/v1/devices');
+    assert.equal(list.status, 200);
+    assert.deepEqual(list.body.devices.map((d: { id: string }) => d.id).sort(), [alice.deviceId, phone.deviceId].sort());
+    assert.equal(list.body.devices.find((d: { current: boolean }) => d.current).id, phone.deviceId);
+
+    // someone else's device cannot be revoked
+    const bob = await net.register('bob');
+    assert.equal((await net.http('DELETE', `/v1/devices/${alice.deviceId}`, { token: bob.token })).status, 404);
+
+    const live = await phone.connect();
+    const del = await net.http('DELETE', `/v1/devices/${phone.deviceId}`, { token: alice.token });
+    assert.equal(del.status, 204);
+    const closed = await live.waitClosed();
+    assert.equal(closed.code, 4010);
+    assert.equal((await phone.get('/v1/devices')).status, 401);
+    const after = await alice.get('/v1/devices');
+    assert.equal(after.body.devices.find((d: { id: string }) => d.id === phone.deviceId).revoked, true);
+    // signing in again on a revoked device is refused
+    const again = await net.http('POST', '/v1/sessions', { body: { username: 'alice', password: alice.password, device: { deviceId: phone.deviceId } } });
+    assert.equal(again.status, 401);
+    assert.equal(again.body.code, 'device_revoked');
+    // others see only active devices
+    const pub = await bob.get('/v1/users/ALICE/devices');
+    assert.deepEqual(pub.body.devices.map((d: { id: string }) => d.id), [alice.deviceId]);
+  });
+
+  it('signs in again on an existing device and signs out', async () => {
+    await using net = await TestNetwork.start();
+    const a = await net.register('carol');
+    const res = await net.http('POST', '/v1/sessions', { body: { username: 'Carol', password: a.password, device: { deviceId: a.deviceId } } });
+    assert.equal(res.status, 201);
+    assert.equal(res.body.deviceId, a.deviceId);
+    const token2 = res.body.token as string;
+    assert.equal((await net.http('DELETE', '/v1/sessions/current', { token: token2 })).status, 204);
+    assert.equal((await net.http('GET', '/v1/devices', { token: token2 })).status, 401);
+    assert.equal((await a.get('/v1/devices')).status, 200, 'other sessions survive');
+  });
+
+  it('refuses bad usernames, look-alikes, taken names and wrong passwords with typed errors', async () => {
+    await using net = await TestNetwork.start();
+    await net.register('paypal');
+    const reg = (username: string, password = 'long enough password') =>
+      net.http('POST', '/v1/accounts', { body: { username, password, device: { name: 'x', signatureKey: key() } } });
+    assert.equal((await reg('PayPal')).body.code, 'username_taken');
+    assert.equal((await reg('ｐａｙｐａｌ')).body.code, 'username_taken', 'fullwidth folds by NFKC');
+    assert.equal((await reg('pаypal')).body.code, 'invalid_username', 'mixed Latin/Cyrillic');
+    assert.equal((await reg('раураl')).body.code, 'invalid_username');
+    assert.equal((await reg('paypa1')).body.code, 'username_taken', 'digit look-alike');
+    assert.equal((await reg('ab')).body.code, 'invalid_username');
+    assert.equal((await reg('a b c')).body.code, 'invalid_username');
+    assert.equal((await reg('zoe', 'short')).body.code, 'bad_request');
+    assert.equal((await reg('zoe', 'my name is zoe!!')).body.code, 'weak_password');
+    const ok = await reg('李小龍');
+    assert.equal(ok.status, 201);
+    assert.equal((await reg('مرحبا')).status, 201);
+    const wrong = await net.http('POST', '/v1/sessions', { body: { username: 'paypal', password: 'not the password', device: { name: 'x', signatureKey: key() } } });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.body.code, 'invalid_credentials');
+    const nobody = await net.http('POST', '/v1/sessions', { body: { username: 'nobody', password: 'whatever123', device: { name: 'x', signatureKey: key() } } });
+    assert.equal(nobody.body.code, 'invalid_credentials', 'same answer for unknown users');
+  });
+
+  it('rate-limits sign-in attempts per username', async () => {
+    await using net = await TestNetwork.start({ config: { rateLimits: { ...(await import('../src/config.js')).defaultConfig().rateLimits, authPerMinute: 3 } } });
+    await net.register('dave');
+    const codes: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await net.http('POST', '/v1/sessions', { body: { username: 'dave', password: 'wrong password', device: { name: 'x', signatureKey: key() } } });
+      codes.push(r.body.code);
+    }
+    assert.deepEqual(codes, ['invalid_credentials', 'invalid_credentials', 'rate_limited', 'rate_limited', 'rate_limited']);
+  });
+
+  it('answers malformed, oversized and unauthenticated requests with typed errors', async () => {
+    await using net = await TestNetwork.start({ config: { maxBodyBytes: 4096 } });
+    const a = await net.register();
+    const bad = await net.http('POST', '/v1/accounts', { raw: '{not json', headers: { 'content-type': 'application/json' } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.code, 'bad_request');
+    const big = await net.http('POST', '/v1/key-packages', { token: a.token, raw: JSON.stringify({ keyPackages: [], pad: 'x'.repeat(10000) }), headers: { 'content-type': 'application/json' } });
+    assert.equal(big.status, 413);
+    assert.equal(big.body.code, 'payload_too_large');
+    assert.equal((await net.http('GET', '/v1/devices')).body.code, 'unauthenticated');
+    assert.equal((await net.http('GET', '/v1/devices', { token: 'made-up' })).status, 401);
+    assert.equal((await net.http('GET', '/v1/nope')).status, 404);
+    assert.equal((await net.http('PATCH', '/v1/devices')).status, 400);
+    assert.equal((await net.http('DELETE', '/v1/devices/not-an-id', { token: a.token })).body.code, 'bad_request');
+    const health = await net.http('GET', '/health');
+    assert.equal(health.status, 200);
+    assert.equal(health.body.status, 'ok');
+    assert.deepEqual(health.body.storage, { kind: 'sqlite', ok: true });
+    assert.equal(typeof health.body.version, 'string');
+  });
+});
