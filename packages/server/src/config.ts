@@ -38,7 +38,7 @@ export interface ServerConfig {
   version: string;
   /** Seconds an unacknowledged message is kept. */
   retentionSeconds: number;
-  /** Seconds an uploaded blob is kept before any message references it. */
+  /** Seconds a blob is kept after its upload or its latest reference, even once no stored message refers to it. */
   blobGraceSeconds: number;
   sessionSeconds: number;
   maxFrameBytes: number;
@@ -96,7 +96,7 @@ export function defaultConfig(): ServerConfig {
     logLevel: 'info',
     version: SERVER_VERSION,
     retentionSeconds: 30 * 86400,
-    blobGraceSeconds: 86400,
+    blobGraceSeconds: 3 * 86400,
     sessionSeconds: 90 * 86400,
     maxFrameBytes: 1024 * 1024,
     maxBodyBytes: 2 * 1024 * 1024,

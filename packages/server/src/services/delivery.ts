@@ -82,7 +82,7 @@ export async function sendMessage(ctx: AppContext, deviceId: DeviceId, frame: Se
     payload,
     blobs: frame.blobs ?? [],
     expiresAt: ceilHour(now + ctx.config.retentionSeconds),
-    blobKeepUntil: ceilHour(now + ctx.config.retentionSeconds),
+    blobKeepUntil: ceilHour(now + ctx.config.blobGraceSeconds),
   });
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: f.contentType, epoch: f.epochNumber }, [payload]);

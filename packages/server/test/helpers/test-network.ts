@@ -256,11 +256,11 @@ export class TestSocket {
   }
 
   /** Sends a frame with a fresh rid and resolves with the ok/error reply. */
-  async request(header: Record<string, unknown>, parts: Uint8Array[] = []): Promise<Extract<ServerFrame, { t: 'ok' } | { t: 'error' }>> {
+  async request(header: Record<string, unknown>, parts: Uint8Array[] = []): Promise<Extract<ServerFrame, { t: 'ok' } | { t: 'error' } | { t: 'pong' }>> {
     const rid = ++this.rid;
     this.sendFrame({ ...header, rid }, parts);
-    const r = await this.waitFor((x) => (x.frame.t === 'ok' || x.frame.t === 'error') && x.frame.rid === rid);
-    return r.frame as Extract<ServerFrame, { t: 'ok' } | { t: 'error' }>;
+    const r = await this.waitFor((x) => (x.frame.t === 'ok' || x.frame.t === 'error' || x.frame.t === 'pong') && x.frame.rid === rid);
+    return r.frame as Extract<ServerFrame, { t: 'ok' } | { t: 'error' } | { t: 'pong' }>;
   }
 
   send(group: GroupId, epoch: number, body?: Uint8Array, blobs?: string[]) {
