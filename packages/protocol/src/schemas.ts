@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { fromBase64Url } from './bytes.js';
 import { ERROR_CODE_LIST } from './errors.js';
-import { BlobDigestSchema, DeviceIdSchema, GroupIdSchema, UserIdSchema } from './ids.js';
 
 /** Shared field schemas. */
 

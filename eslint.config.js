@@ -1,0 +1,104 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import globals from 'globals';
+
+/**
+ * Architecture lives here as lint rules, so it holds without anyone
+ * remembering it: imports point down (apps → client → crypto → protocol;
+ * server → protocol), and protocol/crypto stay runnable in the browser.
+ */
+const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'crypto', 'http', 'https', 'net', 'stream', 'child_process', 'buffer', 'util', 'url'];
+
+export default tseslint.config(
+  { ignores: ['**/node_modules/**', '**/dist/**', 'data/**', '**/*.d.ts'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-syntax': ['error', { selector: 'ExportDefaultDeclaration', message: 'Use named exports.' }],
+    },
+  },
+  {
+    files: ['packages/*/src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      '@typescript-eslint/no-non-null-assertion': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      'no-restricted-properties': ['error', { object: 'process', property: 'exit', message: 'Libraries never exit the process; throw instead.' }],
+    },
+  },
+  {
+    files: ['packages/protocol/**/*.ts', 'packages/crypto/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/test/**'],
+    languageOptions: { globals: { ...globals['shared-node-browser'] } },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: nodeBuiltins, message: 'protocol and crypto run in the browser too: no Node-only modules.' },
+            { group: ['@parley/server', '@parley/client', '@parley/web', '**/server/**', '**/client/**'], message: 'Imports point down: protocol and crypto depend on nothing above them.' },
+          ],
+        },
+      ],
+      'no-restricted-globals': ['error', { name: 'Buffer', message: 'Use Uint8Array; Buffer does not exist in the browser.' }, { name: 'process', message: 'No process in the browser.' }],
+    },
+  },
+  {
+    files: ['packages/protocol/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: nodeBuiltins, message: 'protocol runs in the browser too: no Node-only modules.' },
+            { group: ['@parley/*'], message: 'protocol is the bottom layer and imports no other Parley package.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['packages/server/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@parley/client', '@parley/client/*', '@parley/web', '@parley/crypto', '@parley/crypto/*', '**/packages/client/**', '**/packages/crypto/**', '**/apps/**'], message: 'The server imports only @parley/protocol: never client code or private-key code.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['packages/server/src/**/*.ts'],
+    ignores: ['packages/server/src/context.ts', 'packages/server/src/index.ts', '**/*.test.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@parley/client', '@parley/client/*', '@parley/web', '@parley/crypto', '@parley/crypto/*', '**/packages/client/**', '**/packages/crypto/**', '**/apps/**'], message: 'The server imports only @parley/protocol: never client code or private-key code.' },
+            { group: ['**/sqlite/*', '**/postgres/*', '**/memory/*', '**/nats/*', '**/fs/*', '!./*'], message: 'Adapters are chosen only in context.ts (the one wiring point); depend on the interface.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['packages/server/src/storage/**/*.ts', 'packages/server/src/bus/**/*.ts', 'packages/server/src/blobs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['@parley/client', '@parley/crypto', '**/apps/**'], message: 'The server imports only @parley/protocol.' }] },
+      ],
+    },
+  },
+  // eslint's own config format requires a default export.
+  { files: ['eslint.config.js'], rules: { 'no-restricted-syntax': 'off' } },
+);

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { decodeClientFrame, decodeServerFrame, encodeFrame, splitParts, FrameError } from './frames.js';
+
+describe('frame codec', () => {
+  it('round-trips header and payload', () => {
+    const frame = encodeFrame({ t: 'send', rid: 7, group: 'abcd' }, [Uint8Array.of(1, 2), Uint8Array.of(3)]);
+    const d = decodeClientFrame(frame);
+    assert.ok(d.ok);
+    assert.deepEqual(d.frame, { t: 'send', rid: 7, group: 'abcd' });
+    assert.deepEqual(d.payload, Uint8Array.of(1, 2, 3));
+    assert.equal(frame[0], 1);
+    assert.equal(new DataView(frame.buffer).getUint32(1), JSON.stringify({ t: 'send', rid: 7, group: 'abcd' }).length);
+  });
+
+  it('never throws on arbitrary bytes and reports why a frame is refused', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const c = decodeClientFrame(bytes);
+        const s = decodeServerFrame(bytes);
+        if (!c.ok) assert.equal(typeof c.error, 'string');
+        if (!s.ok) assert.equal(typeof s.error, 'string');
+      }),
+      { numRuns: 3000 },
+    );
+    const unknownType = decodeClientFrame(encodeFrame({ t: 'launch_missiles' }));
+    assert.equal(unknownType.ok, false);
+    const extraField = decodeClientFrame(encodeFrame({ t: 'ping', rid: -1 }));
+    assert.equal(extraField.ok, false);
+  });
+
+  it('splits parts only when they add up', () => {
+    assert.deepEqual(splitParts(Uint8Array.of(1, 2, 3), [1, 0, 2]), [Uint8Array.of(1), Uint8Array.of(), Uint8Array.of(2, 3)]);
+    assert.throws(() => splitParts(Uint8Array.of(1, 2, 3), [1, 1]), FrameError);
+  });
+});

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { encodeFrame, toBase64Url } from '@parley/protocol';
+import { fakeWelcome, mlsMessage, newGroupId, TestNetwork, TestSocket } from './helpers/test-network.js';
+
+/**
+ * Throws random and mutated frames at a live server. Properties: the server
+ * never crashes, every reply is a valid server frame (TestSocket throws
+ * otherwise), and an authenticated connection stays usable afterwards.
+ */
+describe('frame fuzzing', () => {
+  it('survives random and mutated frames on an authenticated connection', async () => {
+    await using net = await TestNetwork.start({ config: { rateLimits: { enabled: false, authPerMinute: 1000, authPerAddressPerMinute: 1000, httpPerMinute: 100000, framesPerSecond: 1e6, frameBurst: 1e6 } } });
+    const alice = await net.register();
+    const bob = await net.register();
+    const sock = await alice.connect();
+    const g = newGroupId();
+    await alice.post('/v1/groups', { groupId: g.id });
+    assert.equal((await sock.commit(g.id, 0, [alice.deviceId, bob.deviceId], [bob.deviceId])).t, 'ok');
+
+    const validHeaders: Array<[Record<string, unknown>, Uint8Array[]]> = [
+      [{ t: 'send', rid: 1, group: g.id }, [mlsMessage(g.id, 1, 'application')]],
+      [{ t: 'ack', group: g.id, seq: 1 }, []],
+      [{ t: 'ping', rid: 2 }, []],
+      [{ t: 'commit', rid: 3, group: g.id, devices: [alice.deviceId, bob.deviceId], welcomeTo: [], parts: [0, 0, 0] }, []],
+      [{ t: 'hello', versions: [1], token: 'x' }, []],
+    ];
+
+    const jsonValue = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.constant(g.id), fc.constant(alice.deviceId));
+    const mutatedHeader = fc.tuple(fc.constantFrom(...validHeaders), fc.string({ maxLength: 8 }), jsonValue, fc.uint8Array({ maxLength: 600 })).map(([[h], key, value, payload]) => {
+      const k = Object.keys(h)[Math.abs(key.length) % Object.keys(h).length] ?? key;
+      return encodeFrame({ ...h, [k]: value }, [payload]);
+    });
+    const flipped = fc.tuple(fc.constantFrom(...validHeaders), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 })).map(([[h, parts], flips]) => {
+      const bytes = Uint8Array.from(encodeFrame(h, parts));
+      for (const [pos, val] of flips) bytes[pos % bytes.length] = val;
+      return bytes;
+    });
+    const truncated = fc.tuple(fc.constantFrom(...validHeaders), fc.nat()).map(([[h, parts], n]) => {
+      const bytes = encodeFrame(h, parts);
+      return bytes.subarray(0, n % bytes.length);
+    });
+    const frame = fc.oneof(fc.uint8Array({ maxLength: 2000 }), mutatedHeader, flipped, truncated);
+
+    let sent = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(frame, { minLength: 1, maxLength: 10 }), async (frames) => {
+        for (const f of frames) {
+          sock.sendRaw(f);
+          sent++;
+        }
+        const pong = await sock.request({ t: 'ping' });
+        assert.equal(pong.t, 'pong');
+      }),
+      { numRuns: 120, seed: 4242 },
+    );
+    assert.ok(sent > 120);
+    assert.equal(sock.closed, undefined, 'the authenticated connection stayed open');
+    // also text frames and junk before hello: refused with a valid frame, never a crash
+    const raw = await TestSocket.open(net.url.replace('http', 'ws') + '/v1/ws');
+    raw.sendRaw('hello as text');
+    await raw.waitFor((r) => r.frame.t === 'error');
+    raw.sendRaw(randomBytes(64));
+    const closed = await raw.waitClosed();
+    assert.ok(closed.code >= 4000);
+    // a commit with welcome recipients but a bogus device list is refused cleanly
+    const bogus = await sock.request({ t: 'commit', group: g.id, devices: [alice.deviceId, toBase64Url(randomBytes(16))], welcomeTo: [], parts: [0] }, []);
+    assert.equal(bogus.t, 'error');
+    assert.equal((await net.http('GET', '/health')).status, 200);
+    assert.equal((await sock.send(g.id, 1)).t, 'ok');
+    void fakeWelcome;
+  });
+
+  it('refuses oversized frames, wrong versions and bad tokens with typed errors', async () => {
+    await using net = await TestNetwork.start({ config: { maxFrameBytes: 4096 } });
+    const alice = await net.register();
+    const big = await alice.connect();
+    big.sendRaw(new Uint8Array(10_000));
+    const closed = await big.waitClosed();
+    assert.equal(closed.code, 1009, 'message too big');
+
+    const wrongVersion = await TestSocket.open(net.url.replace('http', 'ws') + '/v1/ws');
+    wrongVersion.sendFrame({ t: 'hello', versions: [99], token: alice.token });
+    const err = await wrongVersion.waitFor((r) => r.frame.t === 'error');
+    assert.ok(err.frame.t === 'error' && err.frame.code === 'unsupported_version');
+    assert.equal((await wrongVersion.waitClosed()).code, 4002);
+
+    const badToken = await TestSocket.open(net.url.replace('http', 'ws') + '/v1/ws');
+    badToken.sendFrame({ t: 'hello', versions: [1], token: 'nope' });
+    const e2 = await badToken.waitFor((r) => r.frame.t === 'error');
+    assert.ok(e2.frame.t === 'error' && e2.frame.code === 'unauthenticated');
+    assert.equal((await badToken.waitClosed()).code, 4001);
+
+    const noHello = await TestSocket.open(net.url.replace('http', 'ws') + '/v1/ws');
+    noHello.sendFrame({ t: 'ping', rid: 1 });
+    assert.equal((await noHello.waitClosed()).code, 4001);
+  });
+
+  it('rate-limits frames per connection without dropping the connection', async () => {
+    await using net = await TestNetwork.start({ config: { rateLimits: { enabled: true, authPerMinute: 100, authPerAddressPerMinute: 100, httpPerMinute: 1000, framesPerSecond: 1, frameBurst: 5 } } });
+    const alice = await net.register();
+    const s = await alice.connect();
+    for (let i = 0; i < 10; i++) s.sendFrame({ t: 'ping', rid: 100 + i });
+    await s.waitFor((r) => r.frame.t === 'error' && r.frame.code === 'rate_limited');
+    const pongs = s.received.filter((r) => r.frame.t === 'pong').length;
+    assert.ok(pongs <= 5, `at most the burst answered (${pongs})`);
+    assert.equal(s.closed, undefined);
+  });
+});
