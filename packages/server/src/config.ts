@@ -68,7 +68,9 @@ export class ConfigError extends Error {
 }
 
 export function configFromEnv(env: Record<string, string | undefined> = process.env): ServerConfig {
-  const parsed = EnvSchema.safeParse(env);
+  // An empty variable means "not set", as in most shells' `VAR= command`.
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(present);
   if (!parsed.success) throw new ConfigError(`invalid configuration: ${z.prettifyError(parsed.error)}`);
   const e = parsed.data;
   return {
