@@ -66,10 +66,10 @@ export class TestNetwork {
 
   // Responses are asserted field by field in tests; `any` keeps those assertions short.
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  async http(method: string, path: string, options: { token?: string; body?: unknown; raw?: BodyInit; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any }> {
+  async http(method: string, path: string, options: { token?: string; body?: unknown; raw?: NonNullable<RequestInit['body']>; headers?: Record<string, string> } = {}): Promise<{ status: number; body: any }> {
     const headers: Record<string, string> = { ...options.headers };
     if (options.token) headers['authorization'] = `Bearer ${options.token}`;
-    let body: BodyInit | undefined = options.raw;
+    let body: NonNullable<RequestInit['body']> | undefined = options.raw;
     if (options.body !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(options.body);

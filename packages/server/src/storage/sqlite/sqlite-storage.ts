@@ -91,6 +91,18 @@ export class SqliteStorage implements Storage {
   private readonly db: Database.Database;
   private readonly writes: SqliteWriteQueue;
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared statements are compiled once and reused: preparing costs more than most of our queries. */
+  private q(sql: string): Database.Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
+  }
+
   constructor(options: SqliteStorageOptions) {
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
@@ -105,13 +117,13 @@ export class SqliteStorage implements Storage {
   async migrate(): Promise<void> {
     this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
     const applied = new Set(
-      (this.db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => num(r, 'version')),
+      (this.q('SELECT version FROM schema_migrations').all() as Row[]).map((r) => num(r, 'version')),
     );
     for (const m of SQLITE_MIGRATIONS) {
       if (applied.has(m.version)) continue;
       this.db.transaction(() => {
         this.db.exec(m.sql);
-        this.db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(m.version, m.name);
+        this.q('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(m.version, m.name);
       })();
     }
   }
@@ -126,7 +138,7 @@ export class SqliteStorage implements Storage {
 
   async health(): Promise<StorageHealth> {
     try {
-      this.db.prepare('SELECT 1').get();
+      this.q('SELECT 1').get();
       return { kind: 'sqlite', ok: true };
     } catch {
       return { kind: 'sqlite', ok: false };
@@ -138,8 +150,7 @@ export class SqliteStorage implements Storage {
   createAccount(user: UserRecord, device: NewDevice | undefined, session: NewSession | undefined): Promise<void> {
     return this.writes.run(() => {
       try {
-        this.db
-          .prepare('INSERT INTO users (id, username, skeleton, password_hash, created_day) VALUES (?, ?, ?, ?, ?)')
+        this.q('INSERT INTO users (id, username, skeleton, password_hash, created_day) VALUES (?, ?, ?, ?, ?)')
           .run(user.id, user.username, user.skeleton, user.passwordHash, user.createdDay);
       } catch (err) {
         if (isUniqueViolation(err)) throw new StorageError('username_taken', 'username taken');
@@ -154,8 +165,7 @@ export class SqliteStorage implements Storage {
 
   private insertDevice(userId: UserId, device: NewDevice, createdDay: string): void {
     try {
-      this.db
-        .prepare('INSERT INTO devices (id, user_id, name, signature_key, created_day, revoked) VALUES (?, ?, ?, ?, ?, 0)')
+      this.q('INSERT INTO devices (id, user_id, name, signature_key, created_day, revoked) VALUES (?, ?, ?, ?, ?, 0)')
         .run(device.id, userId, device.name, device.signatureKey, createdDay);
     } catch (err) {
       if (isUniqueViolation(err)) throw new StorageError('device_exists', 'device exists');
@@ -164,28 +174,27 @@ export class SqliteStorage implements Storage {
   }
 
   private insertSession(userId: UserId, deviceId: DeviceId, session: NewSession): void {
-    this.db
-      .prepare('INSERT INTO sessions (token_hash, user_id, device_id, expires_at) VALUES (?, ?, ?, ?)')
+    this.q('INSERT INTO sessions (token_hash, user_id, device_id, expires_at) VALUES (?, ?, ?, ?)')
       .run(session.tokenHash, userId, deviceId, session.expiresAt);
   }
 
   async getUserByUsername(normalized: string): Promise<UserRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM users WHERE username = ?').get(normalized) as Row | undefined;
+    const row = this.q('SELECT * FROM users WHERE username = ?').get(normalized) as Row | undefined;
     return row ? toUser(row) : undefined;
   }
 
   async getUserById(id: UserId): Promise<UserRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
+    const row = this.q('SELECT * FROM users WHERE id = ?').get(id) as Row | undefined;
     return row ? toUser(row) : undefined;
   }
 
   async skeletonTaken(skeleton: string): Promise<boolean> {
-    return this.db.prepare('SELECT 1 FROM users WHERE skeleton = ?').get(skeleton) !== undefined;
+    return this.q('SELECT 1 FROM users WHERE skeleton = ?').get(skeleton) !== undefined;
   }
 
   addDevice(userId: UserId, device: NewDevice, createdDay: string, session: NewSession): Promise<void> {
     return this.writes.run(() => {
-      if (this.db.prepare('SELECT 1 FROM users WHERE id = ?').get(userId) === undefined) {
+      if (this.q('SELECT 1 FROM users WHERE id = ?').get(userId) === undefined) {
         throw new StorageError('not_found', 'user not found');
       }
       this.insertDevice(userId, device, createdDay);
@@ -195,7 +204,7 @@ export class SqliteStorage implements Storage {
 
   addSession(userId: UserId, deviceId: DeviceId, session: NewSession): Promise<void> {
     return this.writes.run(() => {
-      const row = this.db.prepare('SELECT revoked FROM devices WHERE id = ? AND user_id = ?').get(deviceId, userId) as Row | undefined;
+      const row = this.q('SELECT revoked FROM devices WHERE id = ? AND user_id = ?').get(deviceId, userId) as Row | undefined;
       if (!row) throw new StorageError('not_found', 'device not found');
       if (num(row, 'revoked') !== 0) throw new StorageError('device_revoked', 'device revoked');
       this.insertSession(userId, deviceId, session);
@@ -203,38 +212,37 @@ export class SqliteStorage implements Storage {
   }
 
   async getDevice(id: DeviceId): Promise<DeviceRecord | undefined> {
-    const row = this.db.prepare('SELECT * FROM devices WHERE id = ?').get(id) as Row | undefined;
+    const row = this.q('SELECT * FROM devices WHERE id = ?').get(id) as Row | undefined;
     return row ? toDevice(row) : undefined;
   }
 
   async listDevices(userId: UserId): Promise<DeviceRecord[]> {
-    return (this.db.prepare('SELECT * FROM devices WHERE user_id = ? ORDER BY rowid').all(userId) as Row[]).map(toDevice);
+    return (this.q('SELECT * FROM devices WHERE user_id = ? ORDER BY rowid').all(userId) as Row[]).map(toDevice);
   }
 
   revokeDevice(id: DeviceId): Promise<GroupId[]> {
     return this.writes.run(() => {
-      const row = this.db.prepare('SELECT revoked FROM devices WHERE id = ?').get(id) as Row | undefined;
+      const row = this.q('SELECT revoked FROM devices WHERE id = ?').get(id) as Row | undefined;
       if (!row) throw new StorageError('not_found', 'device not found');
-      this.db.prepare('UPDATE devices SET revoked = 1 WHERE id = ?').run(id);
-      this.db.prepare('DELETE FROM sessions WHERE device_id = ?').run(id);
-      this.db.prepare('DELETE FROM key_packages WHERE device_id = ?').run(id);
-      const messageIds = (this.db.prepare('SELECT message_id FROM mailbox WHERE device_id = ?').all(id) as Row[]).map((r) =>
+      this.q('UPDATE devices SET revoked = 1 WHERE id = ?').run(id);
+      this.q('DELETE FROM sessions WHERE device_id = ?').run(id);
+      this.q('DELETE FROM key_packages WHERE device_id = ?').run(id);
+      const messageIds = (this.q('SELECT message_id FROM mailbox WHERE device_id = ?').all(id) as Row[]).map((r) =>
         num(r, 'message_id'),
       );
-      this.db.prepare('DELETE FROM mailbox WHERE device_id = ?').run(id);
-      const orphan = this.db.prepare('DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM mailbox WHERE message_id = ?)');
+      this.q('DELETE FROM mailbox WHERE device_id = ?').run(id);
+      const orphan = this.q('DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM mailbox WHERE message_id = ?)');
       for (const mid of messageIds) orphan.run(mid, mid);
-      const groups = (this.db.prepare('SELECT group_id FROM group_devices WHERE device_id = ?').all(id) as Row[]).map(
+      const groups = (this.q('SELECT group_id FROM group_devices WHERE device_id = ?').all(id) as Row[]).map(
         (r) => str(r, 'group_id') as GroupId,
       );
-      this.db.prepare('DELETE FROM group_devices WHERE device_id = ?').run(id);
+      this.q('DELETE FROM group_devices WHERE device_id = ?').run(id);
       return groups;
     });
   }
 
   async getSession(tokenHash: Uint8Array, now: number): Promise<SessionRecord | undefined> {
-    const row = this.db
-      .prepare(
+    const row = this.q(
         `SELECT s.user_id, s.device_id, s.expires_at FROM sessions s JOIN devices d ON d.id = s.device_id
          WHERE s.token_hash = ? AND s.expires_at > ? AND d.revoked = 0`,
       )
@@ -245,7 +253,7 @@ export class SqliteStorage implements Storage {
 
   deleteSession(tokenHash: Uint8Array): Promise<void> {
     return this.writes.run(() => {
-      this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
+      this.q('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash);
     });
   }
 
@@ -253,20 +261,20 @@ export class SqliteStorage implements Storage {
 
   addKeyPackages(deviceId: DeviceId, packages: readonly KeyPackageIn[], lastResort: KeyPackageIn | undefined, max: number): Promise<KeyPackageCount> {
     return this.writes.run(() => {
-      const dev = this.db.prepare('SELECT revoked FROM devices WHERE id = ?').get(deviceId) as Row | undefined;
+      const dev = this.q('SELECT revoked FROM devices WHERE id = ?').get(deviceId) as Row | undefined;
       if (!dev) throw new StorageError('not_found', 'device not found');
       if (num(dev, 'revoked') !== 0) throw new StorageError('device_revoked', 'device revoked');
       const existing = num(
-        this.db.prepare('SELECT COUNT(*) AS n FROM key_packages WHERE device_id = ? AND last_resort = 0').get(deviceId) as Row,
+        this.q('SELECT COUNT(*) AS n FROM key_packages WHERE device_id = ? AND last_resort = 0').get(deviceId) as Row,
         'n',
       );
       if (existing + packages.length > max) {
         throw new StorageError('too_many_key_packages', `at most ${max} key packages may be stored`, { max, existing });
       }
-      const insert = this.db.prepare('INSERT INTO key_packages (device_id, ciphersuite, expires_at, last_resort, data) VALUES (?, ?, ?, ?, ?)');
+      const insert = this.q('INSERT INTO key_packages (device_id, ciphersuite, expires_at, last_resort, data) VALUES (?, ?, ?, ?, ?)');
       for (const p of packages) insert.run(deviceId, p.ciphersuite, p.expiresAt, 0, p.data);
       if (lastResort) {
-        this.db.prepare('DELETE FROM key_packages WHERE device_id = ? AND last_resort = 1').run(deviceId);
+        this.q('DELETE FROM key_packages WHERE device_id = ? AND last_resort = 1').run(deviceId);
         insert.run(deviceId, lastResort.ciphersuite, lastResort.expiresAt, 1, lastResort.data);
       }
       return this.countSync(deviceId, 0);
@@ -274,8 +282,7 @@ export class SqliteStorage implements Storage {
   }
 
   private countSync(deviceId: DeviceId, now: number): KeyPackageCount {
-    const row = this.db
-      .prepare(
+    const row = this.q(
         `SELECT COALESCE(SUM(CASE WHEN last_resort = 0 THEN 1 ELSE 0 END), 0) AS available,
                 COALESCE(SUM(last_resort), 0) AS lr
          FROM key_packages WHERE device_id = ? AND expires_at > ?`,
@@ -287,12 +294,12 @@ export class SqliteStorage implements Storage {
   claimKeyPackages(deviceIds: readonly DeviceId[], now: number): Promise<ClaimedKeyPackage[]> {
     return this.writes.run(() => {
       const out: ClaimedKeyPackage[] = [];
-      const active = this.db.prepare('SELECT 1 FROM devices WHERE id = ? AND revoked = 0');
-      const pick = this.db.prepare(
+      const active = this.q('SELECT 1 FROM devices WHERE id = ? AND revoked = 0');
+      const pick = this.q(
         `SELECT id, ciphersuite, data, last_resort FROM key_packages
          WHERE device_id = ? AND expires_at > ? ORDER BY last_resort ASC, id ASC LIMIT 1`,
       );
-      const consume = this.db.prepare('DELETE FROM key_packages WHERE id = ?');
+      const consume = this.q('DELETE FROM key_packages WHERE id = ?');
       for (const deviceId of deviceIds) {
         if (active.get(deviceId) === undefined) continue;
         const row = pick.get(deviceId, now) as Row | undefined;
@@ -314,18 +321,18 @@ export class SqliteStorage implements Storage {
   createGroup(id: GroupId, creator: DeviceId): Promise<GroupRecord> {
     return this.writes.run(() => {
       try {
-        this.db.prepare('INSERT INTO mls_groups (id, epoch, last_seq) VALUES (?, 0, 0)').run(id);
+        this.q('INSERT INTO mls_groups (id, epoch, last_seq) VALUES (?, 0, 0)').run(id);
       } catch (err) {
         if (isUniqueViolation(err)) throw new StorageError('group_exists', 'group exists');
         throw err;
       }
-      this.db.prepare('INSERT INTO group_devices (group_id, device_id) VALUES (?, ?)').run(id, creator);
+      this.q('INSERT INTO group_devices (group_id, device_id) VALUES (?, ?)').run(id, creator);
       return { id, epoch: 0, lastSeq: 0 };
     });
   }
 
   async getGroup(id: GroupId): Promise<GroupRecord | undefined> {
-    const row = this.db.prepare('SELECT id, epoch, last_seq FROM mls_groups WHERE id = ?').get(id) as Row | undefined;
+    const row = this.q('SELECT id, epoch, last_seq FROM mls_groups WHERE id = ?').get(id) as Row | undefined;
     return row ? toGroup(row) : undefined;
   }
 
@@ -334,19 +341,18 @@ export class SqliteStorage implements Storage {
   }
 
   private groupDevicesSync(id: GroupId): DeviceId[] {
-    return (this.db.prepare('SELECT device_id FROM group_devices WHERE group_id = ? ORDER BY device_id').all(id) as Row[]).map(
+    return (this.q('SELECT device_id FROM group_devices WHERE group_id = ? ORDER BY device_id').all(id) as Row[]).map(
       (r) => str(r, 'device_id') as DeviceId,
     );
   }
 
   async isMember(id: GroupId, deviceId: DeviceId): Promise<boolean> {
-    return this.db.prepare('SELECT 1 FROM group_devices WHERE group_id = ? AND device_id = ?').get(id, deviceId) !== undefined;
+    return this.q('SELECT 1 FROM group_devices WHERE group_id = ? AND device_id = ?').get(id, deviceId) !== undefined;
   }
 
   async groupsOfDevice(deviceId: DeviceId): Promise<GroupRecord[]> {
     return (
-      this.db
-        .prepare(
+      this.q(
           `SELECT g.id, g.epoch, g.last_seq FROM group_devices d JOIN mls_groups g ON g.id = d.group_id
            WHERE d.device_id = ? ORDER BY g.id`,
         )
@@ -355,29 +361,28 @@ export class SqliteStorage implements Storage {
   }
 
   async getGroupInfo(id: GroupId): Promise<Uint8Array | undefined> {
-    const row = this.db.prepare('SELECT group_info FROM mls_groups WHERE id = ?').get(id) as Row | undefined;
+    const row = this.q('SELECT group_info FROM mls_groups WHERE id = ?').get(id) as Row | undefined;
     if (!row || row['group_info'] === null) return undefined;
     return bytes(row, 'group_info');
   }
 
   private lockedGroup(id: GroupId, sender: DeviceId): GroupRecord {
-    const row = this.db.prepare('SELECT id, epoch, last_seq FROM mls_groups WHERE id = ?').get(id) as Row | undefined;
+    const row = this.q('SELECT id, epoch, last_seq FROM mls_groups WHERE id = ?').get(id) as Row | undefined;
     if (!row) throw new StorageError('not_found', 'group not found');
-    if (this.db.prepare('SELECT 1 FROM group_devices WHERE group_id = ? AND device_id = ?').get(id, sender) === undefined) {
+    if (this.q('SELECT 1 FROM group_devices WHERE group_id = ? AND device_id = ?').get(id, sender) === undefined) {
       throw new StorageError('not_member', 'not a member of this group');
     }
     return toGroup(row);
   }
 
   private insertMessage(groupId: GroupId, seq: number, k: MessageKind, epoch: number, payload: Uint8Array, extra: Uint8Array | null, expiresAt: number): number {
-    const info = this.db
-      .prepare('INSERT INTO messages (group_id, seq, kind, epoch, payload, extra, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    const info = this.q('INSERT INTO messages (group_id, seq, kind, epoch, payload, extra, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(groupId, seq, k, epoch, payload, extra, expiresAt);
     return Number(info.lastInsertRowid);
   }
 
   private fillMailboxes(messageId: number, groupId: GroupId, seq: number, devices: readonly DeviceId[]): void {
-    const put = this.db.prepare('INSERT INTO mailbox (device_id, message_id, group_id, seq) VALUES (?, ?, ?, ?)');
+    const put = this.q('INSERT INTO mailbox (device_id, message_id, group_id, seq) VALUES (?, ?, ?, ?)');
     for (const d of devices) put.run(d, messageId, groupId, seq);
   }
 
@@ -386,22 +391,22 @@ export class SqliteStorage implements Storage {
       const group = this.lockedGroup(input.groupId, input.senderDevice);
       const stale = input.kind === 'proposal' ? input.epoch !== group.epoch : input.epoch > group.epoch;
       if (stale) throw new StorageError('epoch_conflict', `group is at epoch ${group.epoch}`, { epoch: group.epoch });
-      const blobCheck = this.db.prepare('SELECT 1 FROM blobs WHERE digest = ?');
+      const blobCheck = this.q('SELECT 1 FROM blobs WHERE digest = ?');
       for (const d of input.blobs) {
         if (blobCheck.get(d) === undefined) throw new StorageError('not_found', 'referenced blob not found', { blob: d });
       }
       const seq = group.lastSeq + 1;
-      this.db.prepare('UPDATE mls_groups SET last_seq = ? WHERE id = ?').run(seq, input.groupId);
+      this.q('UPDATE mls_groups SET last_seq = ? WHERE id = ?').run(seq, input.groupId);
       const recipients = this.groupDevicesSync(input.groupId).filter((d) => d !== input.senderDevice);
       const messageId = this.insertMessage(input.groupId, seq, input.kind, input.epoch, input.payload, null, input.expiresAt);
       this.fillMailboxes(messageId, input.groupId, seq, recipients);
-      const ref = this.db.prepare('INSERT OR IGNORE INTO blob_refs (message_id, digest) VALUES (?, ?)');
-      const keep = this.db.prepare('UPDATE blobs SET keep_until = MAX(keep_until, ?) WHERE digest = ?');
+      const ref = this.q('INSERT OR IGNORE INTO blob_refs (message_id, digest) VALUES (?, ?)');
+      const keep = this.q('UPDATE blobs SET keep_until = MAX(keep_until, ?) WHERE digest = ?');
       for (const d of input.blobs) {
         ref.run(messageId, d);
         keep.run(input.blobKeepUntil, d);
       }
-      if (recipients.length === 0) this.db.prepare('DELETE FROM messages WHERE id = ?').run(messageId);
+      if (recipients.length === 0) this.q('DELETE FROM messages WHERE id = ?').run(messageId);
       return { seq, epoch: group.epoch, messageId, recipients };
     });
   }
@@ -416,7 +421,7 @@ export class SqliteStorage implements Storage {
       const beforeSet = new Set(before);
       const after = new Set(input.devices);
       if (!after.has(input.senderDevice)) throw new StorageError('invalid_membership', 'the committer must remain a member');
-      const active = this.db.prepare('SELECT 1 FROM devices WHERE id = ? AND revoked = 0');
+      const active = this.q('SELECT 1 FROM devices WHERE id = ? AND revoked = 0');
       for (const d of after) {
         if (!beforeSet.has(d) && active.get(d) === undefined) {
           throw new StorageError('invalid_membership', 'unknown or revoked device in member list', { device: d });
@@ -428,15 +433,14 @@ export class SqliteStorage implements Storage {
       }
       const seq = group.lastSeq + 1;
       const epoch = group.epoch + 1;
-      this.db
-        .prepare('UPDATE mls_groups SET last_seq = ?, epoch = ?, group_info = COALESCE(?, group_info) WHERE id = ?')
+      this.q('UPDATE mls_groups SET last_seq = ?, epoch = ?, group_info = COALESCE(?, group_info) WHERE id = ?')
         .run(seq, epoch, input.groupInfo ?? null, input.groupId);
       const recipients = [...new Set([...before, ...after])].filter((d) => d !== input.senderDevice && !welcomeTo.includes(d));
       const messageId = this.insertMessage(input.groupId, seq, 'commit', group.epoch, input.commit, null, input.expiresAt);
       this.fillMailboxes(messageId, input.groupId, seq, recipients);
-      if (recipients.length === 0) this.db.prepare('DELETE FROM messages WHERE id = ?').run(messageId);
-      this.db.prepare('DELETE FROM group_devices WHERE group_id = ?').run(input.groupId);
-      const member = this.db.prepare('INSERT INTO group_devices (group_id, device_id) VALUES (?, ?)');
+      if (recipients.length === 0) this.q('DELETE FROM messages WHERE id = ?').run(messageId);
+      this.q('DELETE FROM group_devices WHERE group_id = ?').run(input.groupId);
+      const member = this.q('INSERT INTO group_devices (group_id, device_id) VALUES (?, ?)');
       for (const d of after) member.run(input.groupId, d);
       let welcomeMessageId: number | undefined;
       if (input.welcome && welcomeTo.length > 0) {
@@ -448,8 +452,7 @@ export class SqliteStorage implements Storage {
   }
 
   async pendingMessages(deviceId: DeviceId, afterId: number, limit: number): Promise<StoredMessage[]> {
-    const rows = this.db
-      .prepare(
+    const rows = this.q(
         `SELECT m.id, m.group_id, m.seq, m.kind, m.epoch, m.payload, m.extra
          FROM mailbox b JOIN messages m ON m.id = b.message_id
          WHERE b.device_id = ? AND b.message_id > ? ORDER BY b.message_id LIMIT ?`,
@@ -465,10 +468,9 @@ export class SqliteStorage implements Storage {
 
   ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<number> {
     return this.writes.run(() => {
-      const removed = this.db.prepare('DELETE FROM mailbox WHERE device_id = ? AND group_id = ? AND seq <= ?').run(deviceId, groupId, seq).changes;
+      const removed = this.q('DELETE FROM mailbox WHERE device_id = ? AND group_id = ? AND seq <= ?').run(deviceId, groupId, seq).changes;
       if (removed > 0) {
-        this.db
-          .prepare('DELETE FROM messages WHERE group_id = ? AND seq <= ? AND NOT EXISTS (SELECT 1 FROM mailbox b WHERE b.message_id = messages.id)')
+        this.q('DELETE FROM messages WHERE group_id = ? AND seq <= ? AND NOT EXISTS (SELECT 1 FROM mailbox b WHERE b.message_id = messages.id)')
           .run(groupId, seq);
       }
       return removed;
@@ -479,8 +481,7 @@ export class SqliteStorage implements Storage {
 
   putBlob(blob: BlobRecord): Promise<void> {
     return this.writes.run(() => {
-      this.db
-        .prepare(
+      this.q(
           `INSERT INTO blobs (digest, size, keep_until) VALUES (?, ?, ?)
            ON CONFLICT (digest) DO UPDATE SET keep_until = MAX(keep_until, excluded.keep_until)`,
         )
@@ -489,15 +490,14 @@ export class SqliteStorage implements Storage {
   }
 
   async getBlob(digest: BlobDigest): Promise<BlobRecord | undefined> {
-    const row = this.db.prepare('SELECT digest, size, keep_until FROM blobs WHERE digest = ?').get(digest) as Row | undefined;
+    const row = this.q('SELECT digest, size, keep_until FROM blobs WHERE digest = ?').get(digest) as Row | undefined;
     if (!row) return undefined;
     return { digest: str(row, 'digest') as BlobDigest, size: num(row, 'size'), keepUntil: num(row, 'keep_until') };
   }
 
   async collectableBlobs(now: number, limit: number): Promise<BlobDigest[]> {
     return (
-      this.db
-        .prepare(
+      this.q(
           `SELECT digest FROM blobs b WHERE keep_until <= ?
            AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.digest = b.digest) ORDER BY digest LIMIT ?`,
         )
@@ -507,7 +507,7 @@ export class SqliteStorage implements Storage {
 
   deleteBlobs(digests: readonly BlobDigest[]): Promise<BlobDigest[]> {
     return this.writes.run(() => {
-      const del = this.db.prepare(
+      const del = this.q(
         'DELETE FROM blobs WHERE digest = ? AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.digest = blobs.digest)',
       );
       return digests.filter((d) => del.run(d).changes > 0);
@@ -516,9 +516,9 @@ export class SqliteStorage implements Storage {
 
   sweep(now: number): Promise<SweepResult> {
     return this.writes.run(() => {
-      const messages = this.db.prepare('DELETE FROM messages WHERE expires_at <= ?').run(now).changes;
-      const sessions = this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
-      const keyPackages = this.db.prepare('DELETE FROM key_packages WHERE expires_at <= ?').run(now).changes;
+      const messages = this.q('DELETE FROM messages WHERE expires_at <= ?').run(now).changes;
+      const sessions = this.q('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
+      const keyPackages = this.q('DELETE FROM key_packages WHERE expires_at <= ?').run(now).changes;
       return { messages, sessions, keyPackages };
     });
   }
