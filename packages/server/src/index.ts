@@ -9,4 +9,4 @@ export { StorageError } from './storage/storage.js';
 export { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
 export type { Bus } from './bus/bus.js';
 export { MemoryBus } from './bus/memory/memory-bus.js';
-export { hashPassword, newId } from './auth/credentials.js';
+export { hashPassword, newId, newToken, tokenHash } from './auth/credentials.js';

@@ -1,0 +1,68 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Proc {
+  pid: number;
+  port: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+async function waitFor(check: () => Promise<boolean>, child: ChildProcess, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${what} exited with ${child.exitCode}`);
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not start in time`);
+}
+
+function stopper(child: ChildProcess): () => Promise<void> {
+  return async () => {
+    if (child.exitCode !== null || child.pid === undefined) return;
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    process.kill(child.pid, 'SIGTERM');
+    const timer = setTimeout(() => {
+      if (child.exitCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+    }, 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+}
+
+/** Starts `parley serve` as its own process, so its CPU and memory can be measured alone. */
+export async function startParley(env: Record<string, string>): Promise<Proc> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [`${ROOT}apps/parley/bin/parley.mjs`, 'serve'], {
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', PARLEY_RATE_LIMITS: 'off', PARLEY_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, child, 'parley');
+  if (child.pid === undefined) throw new Error('no pid');
+  return { pid: child.pid, port, child, stop: stopper(child) };
+}
+
+/** Starts the bare relay baseline (same WebSocket library, no storage, auth or checks). */
+export async function startRelay(): Promise<Proc> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', `${ROOT}bench/src/relay.ts`, String(port)], { stdio: ['ignore', 'inherit', 'inherit'] });
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/`)).ok, child, 'relay');
+  if (child.pid === undefined) throw new Error('no pid');
+  return { pid: child.pid, port, child, stop: stopper(child) };
+}
