@@ -38,6 +38,11 @@ async function extraDevice(s: Storage, userId: UserId): Promise<DeviceId> {
   return deviceId;
 }
 
+/** Everything waiting for a device: its welcomes, then its group messages. */
+async function pending(s: Storage, deviceId: DeviceId) {
+  return [...(await s.pendingWelcomes(deviceId)), ...(await s.pendingMessages(deviceId, undefined, 1000))];
+}
+
 function kp(n: number): { ciphersuite: number; expiresAt: number; data: Uint8Array } {
   return { ciphersuite: 1, expiresAt: NOW + 86400, data: new Uint8Array([0, 1, 0, 5, n & 0xff, (n >> 8) & 0xff, 7, 7]) };
 }
@@ -128,13 +133,13 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       await s.addKeyPackages(phone, [kp(1)], undefined, 100);
       const gid = await groupWith(s, b.deviceId, [b.deviceId, a.deviceId, phone]);
       await s.appendMessage({ groupId: gid, senderDevice: b.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW + 100, blobKeepUntil: NOW });
-      assert.equal((await s.pendingMessages(phone, 0, 10)).length, 2);
+      assert.equal((await pending(s, phone)).length, 2);
       const groups = await s.revokeDevice(phone);
       assert.deepEqual(groups, [gid]);
       assert.equal((await s.getDevice(phone))?.revoked, true);
       assert.equal(await s.getSession(tok, NOW), undefined);
       assert.deepEqual(await s.countKeyPackages(phone, NOW), { available: 0, lastResort: false });
-      assert.equal((await s.pendingMessages(phone, 0, 10)).length, 0);
+      assert.equal((await pending(s, phone)).length, 0);
       assert.equal(await s.isMember(gid, phone), false);
       await rejectsWith(s.addSession(a.userId, phone, { tokenHash: randomBytes(32), expiresAt: NOW + 10 }), 'device_revoked');
       await rejectsWith(s.revokeDevice(id() as DeviceId), 'not_found');
@@ -200,20 +205,43 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       assert.ok(r0);
       assert.deepEqual(r0.recipients.sort(), [b.deviceId, c.deviceId].sort());
       // c got the welcome (seq 1) and then all 20 messages, in order
-      const pending = await s.pendingMessages(c.deviceId, 0, 100);
-      assert.equal(pending.length, 21);
-      assert.equal(pending[0]?.kind, 'welcome');
-      assert.deepEqual(pending[0]?.parts, [Uint8Array.of(9, 9), Uint8Array.of(4, 4)]);
-      assert.deepEqual(pending.map((m) => m.seq), Array.from({ length: 21 }, (_, i) => i + 1));
-      // paging by id
-      const first = await s.pendingMessages(c.deviceId, 0, 5);
-      const last = first[4];
-      assert.ok(last);
-      const next = await s.pendingMessages(c.deviceId, last.id, 100);
-      assert.equal(next[0]?.seq, 6);
-      // a (sender of even ones) gets only b's messages
-      const forA = await s.pendingMessages(a.deviceId, 0, 100);
-      assert.equal(forA.length, 10);
+      const all = await pending(s, c.deviceId);
+      assert.equal(all.length, 21);
+      assert.equal(all[0]?.kind, 'welcome');
+      assert.deepEqual(all[0]?.parts, [Uint8Array.of(9, 9), Uint8Array.of(4, 4)]);
+      assert.deepEqual(all.map((m) => m.seq), Array.from({ length: 21 }, (_, i) => i + 1));
+      // paging by (group, seq)
+      const first = await s.pendingMessages(c.deviceId, undefined, 5);
+      assert.deepEqual(first.map((m) => m.seq), [2, 3, 4, 5, 6]);
+      const next = await s.pendingMessages(c.deviceId, { groupId: gid, seq: 6 }, 100);
+      assert.equal(next[0]?.seq, 7);
+      assert.equal(next.length, 15);
+      // a gets everything b sent (its own messages may be in its backlog too, after its cursor)
+      const forA = await s.pendingMessages(a.deviceId, undefined, 100);
+      const fromB = results.filter((_, i) => i % 2 === 1).map((r) => r.seq);
+      for (const seq of fromB) assert.ok(forA.some((m) => m.seq === seq), `a misses seq ${seq}`);
+      assert.ok(forA.every((m) => m.seq > 1));
+    });
+
+    it('orders backlogs across groups by group, then seq', async () => {
+      const a = await account(s);
+      const b = await account(s);
+      const g1 = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
+      const g2 = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
+      for (let i = 0; i < 3; i++) {
+        for (const g of [g1, g2]) {
+          await s.appendMessage({ groupId: g, senderDevice: a.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(i), blobs: [], expiresAt: NOW + 100, blobKeepUntil: NOW });
+        }
+      }
+      const [lo, hi] = [g1, g2].sort();
+      const got = await s.pendingMessages(b.deviceId, undefined, 100);
+      assert.deepEqual(got.map((m) => `${m.groupId === lo ? 'lo' : 'hi'}${m.seq}`), ['lo2', 'lo3', 'lo4', 'hi2', 'hi3', 'hi4']);
+      assert.equal(hi !== undefined, true);
+      const welcomes = await s.pendingWelcomes(b.deviceId);
+      assert.equal(welcomes.length, 2);
+      await s.ack(b.deviceId, g1, 1);
+      assert.equal((await s.pendingWelcomes(b.deviceId)).length, 1, 'acknowledging the welcome seq drops it');
+      assert.equal((await s.pendingMessages(a.deviceId, undefined, 100)).length, 0, "the sender's cursor moved past its own messages");
     });
 
     it('refuses non-members and unknown groups', async () => {
@@ -262,12 +290,24 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       const r = await s.appendCommit({ ...base, devices: [a.deviceId] });
       assert.deepEqual(r.recipients, [b.deviceId]);
       assert.equal(await s.isMember(gid, b.deviceId), false);
-      const last = (await s.pendingMessages(b.deviceId, 0, 100)).at(-1);
+      const last = (await s.pendingMessages(b.deviceId, undefined, 100)).at(-1);
       assert.equal(last?.kind, 'commit');
       assert.equal(last?.seq, r.seq);
+      // later messages do not reach b; once b acknowledges its removal its cursor is gone
+      await s.appendMessage({ groupId: gid, senderDevice: a.deviceId, kind: 'application', epoch: 2, payload: Uint8Array.of(5), blobs: [], expiresAt: NOW + 10, blobKeepUntil: NOW });
+      assert.equal((await s.pendingMessages(b.deviceId, undefined, 100)).at(-1)?.seq, r.seq);
+      await s.ack(b.deviceId, gid, r.seq);
+      assert.deepEqual(await s.pendingMessages(b.deviceId, undefined, 100), []);
+      assert.equal(await s.trim([gid]), 2, 'nobody needs the commit or the message after it');
+      // b can be added again, starting after the commit that adds it
+      const again = await s.appendCommit({ ...base, epoch: 2, devices: [a.deviceId, b.deviceId], welcome: { to: [b.deviceId], data: Uint8Array.of(8) } });
+      assert.equal(await s.isMember(gid, b.deviceId), true);
+      const w = await s.pendingWelcomes(b.deviceId);
+      assert.deepEqual(w.map((m) => m.seq), [again.seq]);
+      assert.deepEqual(await s.pendingMessages(b.deviceId, undefined, 100), []);
     });
 
-    it('deletes a message once every recipient acknowledged it, cumulatively per group', async () => {
+    it('deletes a message once every cursor passed it, cumulatively per group', async () => {
       const a = await account(s);
       const b = await account(s);
       const c = await account(s);
@@ -275,30 +315,35 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       for (let i = 0; i < 5; i++) {
         await s.appendMessage({ groupId: gid, senderDevice: a.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(i), blobs: [], expiresAt: NOW + 100, blobKeepUntil: NOW });
       }
-      assert.equal(await s.ack(b.deviceId, gid, 4), 4);
-      assert.equal((await s.pendingMessages(b.deviceId, 0, 100)).map((m) => m.seq).join(), '5,6');
-      // c still holds them
-      assert.equal((await s.pendingMessages(c.deviceId, 0, 100)).length, 6);
-      assert.equal(await s.ack(c.deviceId, gid, 6), 6);
-      assert.equal(await s.ack(c.deviceId, gid, 6), 0, 'acks are idempotent');
-      assert.equal(await s.ack(b.deviceId, gid, 6), 2);
-      // nothing left in anyone's mailbox: the retention sweep finds no message to delete
+      await s.ack(b.deviceId, gid, 4);
+      assert.equal((await s.pendingMessages(b.deviceId, undefined, 100)).map((m) => m.seq).join(), '5,6');
+      await s.ack(b.deviceId, gid, 2);
+      assert.equal((await s.pendingMessages(b.deviceId, undefined, 100)).map((m) => m.seq).join(), '5,6', 'cursors never move back');
+      assert.equal(await s.trim([gid]), 0, 'c still needs everything');
+      assert.equal((await s.pendingMessages(c.deviceId, undefined, 100)).length, 5);
+      await s.ack(c.deviceId, gid, 6);
+      assert.equal(await s.trim([gid]), 3, 'seq 2-4: acknowledged by b and c, sent by a');
+      await s.ack(b.deviceId, gid, 6);
+      assert.equal(await s.trim([gid]), 2);
+      assert.equal(await s.trim([gid]), 0);
+      // nothing is left for the retention sweep
       const swept = await s.sweep(NOW + 1000);
       assert.equal(swept.messages, 0);
     });
 
-    it('deletes unacknowledged messages at retention, and expired sessions and packages', async () => {
+    it('deletes unacknowledged messages and welcomes at retention, and expired sessions and packages', async () => {
       const a = await account(s);
       const b = await account(s);
       const gid = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
       await s.appendMessage({ groupId: gid, senderDevice: a.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW + 50, blobKeepUntil: NOW });
       await s.addKeyPackages(b.deviceId, [{ ...kp(1), expiresAt: NOW + 20 }], undefined, 10);
-      assert.equal((await s.pendingMessages(b.deviceId, 0, 10)).length, 2);
+      assert.equal((await pending(s, b.deviceId)).length, 2);
       const swept = await s.sweep(NOW + 5000);
-      assert.equal(swept.messages, 2);
+      assert.equal(swept.messages, 1);
+      assert.equal(swept.welcomes, 1);
       assert.equal(swept.keyPackages, 1);
       assert.equal(swept.sessions, 2);
-      assert.equal((await s.pendingMessages(b.deviceId, 0, 10)).length, 0);
+      assert.equal((await pending(s, b.deviceId)).length, 0);
     });
 
     it('keeps referenced blobs and collects unreferenced ones', async () => {
@@ -318,6 +363,7 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       // referenced by a live message: kept even past keepUntil
       assert.deepEqual(await s.collectableBlobs(NOW + 1000, 100), [d2]);
       await s.ack(b.deviceId, gid, 100);
+      await s.trim([gid]);
       assert.deepEqual(await s.collectableBlobs(NOW + 1000, 100), [d1, d2]);
       assert.deepEqual(await s.deleteBlobs([d1, d2]), [d1, d2]);
       assert.equal(await s.getBlob(d1), undefined);

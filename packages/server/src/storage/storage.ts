@@ -4,6 +4,13 @@ import type { BlobDigest, DeviceId, GroupId, MessageKind, UserId } from '@parley
  * The one storage interface. Adapters: `sqlite/` (embedded default) and
  * `postgres/` (scale). Both pass `test/storage-contract.ts`.
  *
+ * Delivery model: each group has one ordered log of messages (gap-free seq).
+ * Each member device has a cursor in it — the highest seq it acknowledged —
+ * so a device's mailbox is "the log after my cursor", one row per message
+ * whatever the group's size. A message is deleted once every device's cursor
+ * has passed it (`trim`), or at its retention time (`sweep`). Welcomes are
+ * addressed to single devices and kept apart.
+ *
  * Rules every adapter keeps:
  * - each method is atomic: it fully happens or not at all;
  * - times are unix seconds, already coarsened by the caller where it matters;
@@ -71,8 +78,6 @@ export interface GroupRecord {
 }
 
 export interface StoredMessage {
-  /** Storage-internal delivery order for one device. */
-  id: number;
   groupId: GroupId;
   seq: number;
   kind: MessageKind;
@@ -109,15 +114,19 @@ export interface AppendCommitInput {
 export interface AppendResult {
   seq: number;
   epoch: number;
-  messageId: number;
-  /** Devices given a mailbox entry for the message (never the sender). */
+  /** Devices the message is for (never the sender); they receive it live or from their backlog. */
   recipients: DeviceId[];
 }
 
 export interface CommitResult extends AppendResult {
-  /** Devices that received the Welcome, and its message id. */
+  /** Devices that received the Welcome (at the commit's seq). */
   welcomeRecipients: DeviceId[];
-  welcomeMessageId: number | undefined;
+}
+
+/** Position in a device's backlog: everything after (groupId, seq), groups in id order. */
+export interface BacklogCursor {
+  groupId: GroupId;
+  seq: number;
 }
 
 export interface BlobRecord {
@@ -128,6 +137,7 @@ export interface BlobRecord {
 
 export interface SweepResult {
   messages: number;
+  welcomes: number;
   sessions: number;
   keyPackages: number;
 }
@@ -184,8 +194,9 @@ export interface Storage {
   getDevice(id: DeviceId): Promise<DeviceRecord | undefined>;
   listDevices(userId: UserId): Promise<DeviceRecord[]>;
   /**
-   * Revokes a device: drops its sessions, key packages and mailbox, and removes
-   * it from every group's member list. Returns the groups it was removed from.
+   * Revokes a device: drops its sessions, key packages, welcomes and cursors,
+   * removes it from every group's member list and trims those groups. Returns
+   * the groups it was a member of.
    */
   revokeDevice(id: DeviceId): Promise<GroupId[]>;
   /** Resolves a session by token hash; undefined when unknown, expired or its device revoked. */
@@ -213,22 +224,33 @@ export interface Storage {
   getGroupInfo(id: GroupId): Promise<Uint8Array | undefined>;
   /**
    * Appends an application or proposal message with the next sequence number
-   * and puts it in every other member device's mailbox. Throws not_member, and
-   * epoch_conflict when a proposal is not for the current epoch or an
-   * application message is for a future one.
+   * for every other member device. The sender's cursor moves past it when the
+   * sender had acknowledged everything before it. Throws not_member, not_found
+   * (group, or a referenced blob), and epoch_conflict when a proposal is not
+   * for the current epoch or an application message is for a future one.
    */
   appendMessage(input: AppendMessageInput): Promise<AppendResult>;
   /**
    * Appends a commit for exactly the group's current epoch (else epoch_conflict
-   * with detail.epoch), advances the epoch, replaces the member device list,
-   * delivers the commit to old and new members except the sender, and the
-   * Welcome (same seq) to `welcome.to`.
+   * with detail.epoch), advances the epoch and replaces the member device list.
+   * The commit is for the previous members except the sender — removed devices
+   * included, they keep a cursor up to this seq so they learn of their removal;
+   * added devices start after it and get the Welcome (same seq) instead.
+   * Throws invalid_membership when the committer leaves, an added device is
+   * unknown or revoked, or a welcome goes to a device that is not new.
    */
   appendCommit(input: AppendCommitInput): Promise<CommitResult>;
-  /** Up to `limit` undelivered-or-unacknowledged messages for a device, oldest first, after `afterId`. */
-  pendingMessages(deviceId: DeviceId, afterId: number, limit: number): Promise<StoredMessage[]>;
-  /** Cumulative ack; deletes messages no device still needs. Returns mailbox entries removed. */
-  ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<number>;
+  /** Welcomes waiting for a device (deliver these before its group messages). */
+  pendingWelcomes(deviceId: DeviceId): Promise<StoredMessage[]>;
+  /**
+   * Up to `limit` unacknowledged group messages for a device, ordered by
+   * (group id, seq), strictly after `after` when given.
+   */
+  pendingMessages(deviceId: DeviceId, after: BacklogCursor | undefined, limit: number): Promise<StoredMessage[]>;
+  /** Cumulative ack: moves the device's cursor in the group to at least `seq`; drops its welcome. Never moves backwards. */
+  ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<void>;
+  /** Deletes messages of these groups that every device's cursor has passed. Returns how many. */
+  trim(groupIds: readonly GroupId[]): Promise<number>;
 
   /* blobs (metadata; bytes live in a BlobStore) */
   putBlob(blob: BlobRecord): Promise<void>;
@@ -238,6 +260,6 @@ export interface Storage {
   /** Deletes those still collectable; returns the ones deleted (their bytes may then go). */
   deleteBlobs(digests: readonly BlobDigest[]): Promise<BlobDigest[]>;
 
-  /** Deletes expired messages (retention), sessions and key packages. */
+  /** Deletes expired messages and welcomes (retention), departed devices' cursors, sessions and key packages. */
   sweep(now: number): Promise<SweepResult>;
 }

@@ -92,4 +92,80 @@ CREATE TABLE blob_refs (
 CREATE INDEX blob_refs_digest ON blob_refs(digest);
 `,
   },
+  {
+    version: 2,
+    name: 'group log with per-device cursors',
+    // One row per message instead of one per recipient: a device's mailbox is
+    // the group log after its cursor. Existing mailboxes become cursors just
+    // below their oldest pending message; pending welcomes move to their own table.
+    sql: `
+CREATE TABLE group_messages (
+  group_id TEXT NOT NULL REFERENCES mls_groups(id),
+  seq INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('application', 'proposal', 'commit')),
+  epoch INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (group_id, seq)
+);
+CREATE INDEX group_messages_expires ON group_messages(expires_at);
+INSERT INTO group_messages (group_id, seq, kind, epoch, payload, expires_at)
+  SELECT m.group_id, m.seq, m.kind, m.epoch, m.payload, m.expires_at FROM messages m
+  WHERE m.kind <> 'welcome' AND EXISTS (SELECT 1 FROM mailbox b WHERE b.message_id = m.id);
+
+CREATE TABLE welcomes (
+  device_id TEXT NOT NULL REFERENCES devices(id),
+  group_id TEXT NOT NULL REFERENCES mls_groups(id),
+  seq INTEGER NOT NULL,
+  epoch INTEGER NOT NULL,
+  welcome BLOB NOT NULL,
+  group_info BLOB,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (device_id, group_id)
+);
+CREATE INDEX welcomes_expires ON welcomes(expires_at);
+INSERT OR REPLACE INTO welcomes (device_id, group_id, seq, epoch, welcome, group_info, expires_at)
+  SELECT b.device_id, m.group_id, m.seq, m.epoch, m.payload, m.extra, m.expires_at
+  FROM mailbox b JOIN messages m ON m.id = b.message_id WHERE m.kind = 'welcome';
+
+CREATE TABLE group_cursors (
+  group_id TEXT NOT NULL REFERENCES mls_groups(id),
+  device_id TEXT NOT NULL REFERENCES devices(id),
+  acked_seq INTEGER NOT NULL,
+  until_seq INTEGER,
+  leave_expires_at INTEGER,
+  PRIMARY KEY (group_id, device_id)
+) WITHOUT ROWID;
+INSERT INTO group_cursors (group_id, device_id, acked_seq)
+  SELECT d.group_id, d.device_id,
+    COALESCE((SELECT MIN(b.seq) - 1 FROM mailbox b JOIN messages m ON m.id = b.message_id
+              WHERE b.device_id = d.device_id AND b.group_id = d.group_id AND m.kind <> 'welcome'), g.last_seq)
+  FROM group_devices d JOIN mls_groups g ON g.id = d.group_id;
+INSERT INTO group_cursors (group_id, device_id, acked_seq, until_seq, leave_expires_at)
+  SELECT b.group_id, b.device_id, MIN(b.seq) - 1, MAX(b.seq), MAX(m.expires_at)
+  FROM mailbox b JOIN messages m ON m.id = b.message_id
+  WHERE m.kind <> 'welcome' AND NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = b.group_id AND d.device_id = b.device_id)
+  GROUP BY b.group_id, b.device_id;
+
+CREATE TABLE blob_refs_v2 (
+  group_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  digest TEXT NOT NULL REFERENCES blobs(digest),
+  PRIMARY KEY (group_id, seq, digest),
+  FOREIGN KEY (group_id, seq) REFERENCES group_messages(group_id, seq) ON DELETE CASCADE
+) WITHOUT ROWID;
+INSERT INTO blob_refs_v2 (group_id, seq, digest)
+  SELECT m.group_id, m.seq, r.digest FROM blob_refs r JOIN messages m ON m.id = r.message_id
+  WHERE EXISTS (SELECT 1 FROM group_messages g WHERE g.group_id = m.group_id AND g.seq = m.seq);
+
+DROP TABLE blob_refs;
+DROP TABLE mailbox;
+DROP TABLE messages;
+DROP TABLE group_devices;
+ALTER TABLE group_cursors RENAME TO group_devices;
+ALTER TABLE blob_refs_v2 RENAME TO blob_refs;
+CREATE INDEX group_devices_device ON group_devices(device_id);
+CREATE INDEX blob_refs_digest ON blob_refs(digest);
+`,
+  },
 ];

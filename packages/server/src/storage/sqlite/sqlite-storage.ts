@@ -5,6 +5,7 @@ import {
   type AppendCommitInput,
   type AppendMessageInput,
   type AppendResult,
+  type BacklogCursor,
   type BlobRecord,
   type ClaimedKeyPackage,
   type CommitResult,
@@ -227,17 +228,11 @@ export class SqliteStorage implements Storage {
       this.q('UPDATE devices SET revoked = 1 WHERE id = ?').run(id);
       this.q('DELETE FROM sessions WHERE device_id = ?').run(id);
       this.q('DELETE FROM key_packages WHERE device_id = ?').run(id);
-      const messageIds = (this.q('SELECT message_id FROM mailbox WHERE device_id = ?').all(id) as Row[]).map((r) =>
-        num(r, 'message_id'),
-      );
-      this.q('DELETE FROM mailbox WHERE device_id = ?').run(id);
-      const orphan = this.q('DELETE FROM messages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM mailbox WHERE message_id = ?)');
-      for (const mid of messageIds) orphan.run(mid, mid);
-      const groups = (this.q('SELECT group_id FROM group_devices WHERE device_id = ?').all(id) as Row[]).map(
-        (r) => str(r, 'group_id') as GroupId,
-      );
+      this.q('DELETE FROM welcomes WHERE device_id = ?').run(id);
+      const rows = this.q('SELECT group_id, until_seq FROM group_devices WHERE device_id = ? ORDER BY group_id').all(id) as Row[];
       this.q('DELETE FROM group_devices WHERE device_id = ?').run(id);
-      return groups;
+      for (const r of rows) this.trimSync(str(r, 'group_id') as GroupId);
+      return rows.filter((r) => r['until_seq'] === null).map((r) => str(r, 'group_id') as GroupId);
     });
   }
 
@@ -326,7 +321,7 @@ export class SqliteStorage implements Storage {
         if (isUniqueViolation(err)) throw new StorageError('group_exists', 'group exists');
         throw err;
       }
-      this.q('INSERT INTO group_devices (group_id, device_id) VALUES (?, ?)').run(id, creator);
+      this.q('INSERT INTO group_devices (group_id, device_id, acked_seq) VALUES (?, ?, 0)').run(id, creator);
       return { id, epoch: 0, lastSeq: 0 };
     });
   }
@@ -340,23 +335,27 @@ export class SqliteStorage implements Storage {
     return this.groupDevicesSync(id);
   }
 
+  /** Current members (devices that are leaving still have a cursor but are not members). */
   private groupDevicesSync(id: GroupId): DeviceId[] {
-    return (this.q('SELECT device_id FROM group_devices WHERE group_id = ? ORDER BY device_id').all(id) as Row[]).map(
+    return (this.q('SELECT device_id FROM group_devices WHERE group_id = ? AND until_seq IS NULL ORDER BY device_id').all(id) as Row[]).map(
       (r) => str(r, 'device_id') as DeviceId,
     );
   }
 
   async isMember(id: GroupId, deviceId: DeviceId): Promise<boolean> {
-    return this.q('SELECT 1 FROM group_devices WHERE group_id = ? AND device_id = ?').get(id, deviceId) !== undefined;
+    return this.isMemberSync(id, deviceId);
+  }
+
+  private isMemberSync(id: GroupId, deviceId: DeviceId): boolean {
+    return this.q('SELECT 1 FROM group_devices WHERE group_id = ? AND device_id = ? AND until_seq IS NULL').get(id, deviceId) !== undefined;
   }
 
   async groupsOfDevice(deviceId: DeviceId): Promise<GroupRecord[]> {
     return (
       this.q(
-          `SELECT g.id, g.epoch, g.last_seq FROM group_devices d JOIN mls_groups g ON g.id = d.group_id
-           WHERE d.device_id = ? ORDER BY g.id`,
-        )
-        .all(deviceId) as Row[]
+        `SELECT g.id, g.epoch, g.last_seq FROM group_devices d JOIN mls_groups g ON g.id = d.group_id
+         WHERE d.device_id = ? AND d.until_seq IS NULL ORDER BY g.id`,
+      ).all(deviceId) as Row[]
     ).map(toGroup);
   }
 
@@ -366,29 +365,25 @@ export class SqliteStorage implements Storage {
     return bytes(row, 'group_info');
   }
 
-  private lockedGroup(id: GroupId, sender: DeviceId): GroupRecord {
+  private memberGroup(id: GroupId, sender: DeviceId): GroupRecord {
     const row = this.q('SELECT id, epoch, last_seq FROM mls_groups WHERE id = ?').get(id) as Row | undefined;
     if (!row) throw new StorageError('not_found', 'group not found');
-    if (this.q('SELECT 1 FROM group_devices WHERE group_id = ? AND device_id = ?').get(id, sender) === undefined) {
-      throw new StorageError('not_member', 'not a member of this group');
-    }
+    if (!this.isMemberSync(id, sender)) throw new StorageError('not_member', 'not a member of this group');
     return toGroup(row);
   }
 
-  private insertMessage(groupId: GroupId, seq: number, k: MessageKind, epoch: number, payload: Uint8Array, extra: Uint8Array | null, expiresAt: number): number {
-    const info = this.q('INSERT INTO messages (group_id, seq, kind, epoch, payload, extra, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(groupId, seq, k, epoch, payload, extra, expiresAt);
-    return Number(info.lastInsertRowid);
+  private insertMessage(groupId: GroupId, seq: number, k: 'application' | 'proposal' | 'commit', epoch: number, payload: Uint8Array, expiresAt: number): void {
+    this.q('INSERT INTO group_messages (group_id, seq, kind, epoch, payload, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(groupId, seq, k, epoch, payload, expiresAt);
   }
 
-  private fillMailboxes(messageId: number, groupId: GroupId, seq: number, devices: readonly DeviceId[]): void {
-    const put = this.q('INSERT INTO mailbox (device_id, message_id, group_id, seq) VALUES (?, ?, ?, ?)');
-    for (const d of devices) put.run(d, messageId, groupId, seq);
+  /** The sender has seen its own message: move its cursor when nothing before it is outstanding. */
+  private advanceSender(groupId: GroupId, sender: DeviceId, seq: number): void {
+    this.q('UPDATE group_devices SET acked_seq = ? WHERE group_id = ? AND device_id = ? AND acked_seq = ?').run(seq, groupId, sender, seq - 1);
   }
 
   appendMessage(input: AppendMessageInput): Promise<AppendResult> {
     return this.writes.run(() => {
-      const group = this.lockedGroup(input.groupId, input.senderDevice);
+      const group = this.memberGroup(input.groupId, input.senderDevice);
       const stale = input.kind === 'proposal' ? input.epoch !== group.epoch : input.epoch > group.epoch;
       if (stale) throw new StorageError('epoch_conflict', `group is at epoch ${group.epoch}`, { epoch: group.epoch });
       const blobCheck = this.q('SELECT 1 FROM blobs WHERE digest = ?');
@@ -397,23 +392,23 @@ export class SqliteStorage implements Storage {
       }
       const seq = group.lastSeq + 1;
       this.q('UPDATE mls_groups SET last_seq = ? WHERE id = ?').run(seq, input.groupId);
-      const recipients = this.groupDevicesSync(input.groupId).filter((d) => d !== input.senderDevice);
-      const messageId = this.insertMessage(input.groupId, seq, input.kind, input.epoch, input.payload, null, input.expiresAt);
-      this.fillMailboxes(messageId, input.groupId, seq, recipients);
-      const ref = this.q('INSERT OR IGNORE INTO blob_refs (message_id, digest) VALUES (?, ?)');
+      this.insertMessage(input.groupId, seq, input.kind, input.epoch, input.payload, input.expiresAt);
+      this.advanceSender(input.groupId, input.senderDevice, seq);
+      const ref = this.q('INSERT OR IGNORE INTO blob_refs (group_id, seq, digest) VALUES (?, ?, ?)');
       const keep = this.q('UPDATE blobs SET keep_until = MAX(keep_until, ?) WHERE digest = ?');
       for (const d of input.blobs) {
-        ref.run(messageId, d);
+        ref.run(input.groupId, seq, d);
         keep.run(input.blobKeepUntil, d);
       }
-      if (recipients.length === 0) this.q('DELETE FROM messages WHERE id = ?').run(messageId);
-      return { seq, epoch: group.epoch, messageId, recipients };
+      const recipients = this.groupDevicesSync(input.groupId).filter((d) => d !== input.senderDevice);
+      if (recipients.length === 0) this.trimSync(input.groupId);
+      return { seq, epoch: group.epoch, recipients };
     });
   }
 
   appendCommit(input: AppendCommitInput): Promise<CommitResult> {
     return this.writes.run(() => {
-      const group = this.lockedGroup(input.groupId, input.senderDevice);
+      const group = this.memberGroup(input.groupId, input.senderDevice);
       if (input.epoch !== group.epoch) {
         throw new StorageError('epoch_conflict', `group is at epoch ${group.epoch}`, { epoch: group.epoch });
       }
@@ -427,54 +422,76 @@ export class SqliteStorage implements Storage {
           throw new StorageError('invalid_membership', 'unknown or revoked device in member list', { device: d });
         }
       }
-      const welcomeTo = input.welcome?.to ?? [];
+      const welcomeTo = [...new Set(input.welcome?.to ?? [])];
       for (const d of welcomeTo) {
         if (!after.has(d) || beforeSet.has(d)) throw new StorageError('invalid_membership', 'welcome must go to newly added devices');
       }
       const seq = group.lastSeq + 1;
       const epoch = group.epoch + 1;
-      this.q('UPDATE mls_groups SET last_seq = ?, epoch = ?, group_info = COALESCE(?, group_info) WHERE id = ?')
-        .run(seq, epoch, input.groupInfo ?? null, input.groupId);
-      const recipients = [...new Set([...before, ...after])].filter((d) => d !== input.senderDevice && !welcomeTo.includes(d));
-      const messageId = this.insertMessage(input.groupId, seq, 'commit', group.epoch, input.commit, null, input.expiresAt);
-      this.fillMailboxes(messageId, input.groupId, seq, recipients);
-      if (recipients.length === 0) this.q('DELETE FROM messages WHERE id = ?').run(messageId);
-      this.q('DELETE FROM group_devices WHERE group_id = ?').run(input.groupId);
-      const member = this.q('INSERT INTO group_devices (group_id, device_id) VALUES (?, ?)');
-      for (const d of after) member.run(input.groupId, d);
-      let welcomeMessageId: number | undefined;
+      this.q('UPDATE mls_groups SET last_seq = ?, epoch = ?, group_info = COALESCE(?, group_info) WHERE id = ?').run(seq, epoch, input.groupInfo ?? null, input.groupId);
+      this.insertMessage(input.groupId, seq, 'commit', group.epoch, input.commit, input.expiresAt);
+      this.advanceSender(input.groupId, input.senderDevice, seq);
+      // Removed devices keep a cursor up to this commit so they learn they were removed.
+      const leave = this.q('UPDATE group_devices SET until_seq = ?, leave_expires_at = ? WHERE group_id = ? AND device_id = ?');
+      for (const d of before) if (!after.has(d)) leave.run(seq, input.expiresAt, input.groupId, d);
+      // Added devices start after this commit (they join from the Welcome).
+      const join = this.q(
+        `INSERT INTO group_devices (group_id, device_id, acked_seq, until_seq, leave_expires_at) VALUES (?, ?, ?, NULL, NULL)
+         ON CONFLICT (group_id, device_id) DO UPDATE SET acked_seq = excluded.acked_seq, until_seq = NULL, leave_expires_at = NULL`,
+      );
+      for (const d of after) if (!beforeSet.has(d)) join.run(input.groupId, d, seq);
       if (input.welcome && welcomeTo.length > 0) {
-        welcomeMessageId = this.insertMessage(input.groupId, seq, 'welcome', epoch, input.welcome.data, input.groupInfo ?? null, input.expiresAt);
-        this.fillMailboxes(welcomeMessageId, input.groupId, seq, welcomeTo);
+        const put = this.q(
+          `INSERT OR REPLACE INTO welcomes (device_id, group_id, seq, epoch, welcome, group_info, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        );
+        for (const d of welcomeTo) put.run(d, input.groupId, seq, epoch, input.welcome.data, input.groupInfo ?? null, input.expiresAt);
       }
-      return { seq, epoch, messageId, recipients, welcomeRecipients: [...welcomeTo], welcomeMessageId };
+      const recipients = before.filter((d) => d !== input.senderDevice);
+      if (recipients.length === 0) this.trimSync(input.groupId);
+      return { seq, epoch, recipients, welcomeRecipients: input.welcome ? welcomeTo : [] };
     });
   }
 
-  async pendingMessages(deviceId: DeviceId, afterId: number, limit: number): Promise<StoredMessage[]> {
+  async pendingWelcomes(deviceId: DeviceId): Promise<StoredMessage[]> {
+    const rows = this.q('SELECT group_id, seq, epoch, welcome, group_info FROM welcomes WHERE device_id = ? ORDER BY group_id').all(deviceId) as Row[];
+    return rows.map((r) => ({
+      groupId: str(r, 'group_id') as GroupId,
+      seq: num(r, 'seq'),
+      kind: 'welcome' as const,
+      epoch: num(r, 'epoch'),
+      parts: [bytes(r, 'welcome'), r['group_info'] === null ? new Uint8Array(0) : bytes(r, 'group_info')],
+    }));
+  }
+
+  async pendingMessages(deviceId: DeviceId, after: BacklogCursor | undefined, limit: number): Promise<StoredMessage[]> {
     const rows = this.q(
-        `SELECT m.id, m.group_id, m.seq, m.kind, m.epoch, m.payload, m.extra
-         FROM mailbox b JOIN messages m ON m.id = b.message_id
-         WHERE b.device_id = ? AND b.message_id > ? ORDER BY b.message_id LIMIT ?`,
-      )
-      .all(deviceId, afterId, limit) as Row[];
-    return rows.map((r) => {
-      const k = kind(r);
-      const parts = [bytes(r, 'payload')];
-      if (k === 'welcome') parts.push(r['extra'] === null ? new Uint8Array(0) : bytes(r, 'extra'));
-      return { id: num(r, 'id'), groupId: str(r, 'group_id') as GroupId, seq: num(r, 'seq'), kind: k, epoch: num(r, 'epoch'), parts };
+      `SELECT m.group_id, m.seq, m.kind, m.epoch, m.payload
+       FROM group_devices d JOIN group_messages m ON m.group_id = d.group_id AND m.seq > d.acked_seq
+       WHERE d.device_id = ? AND (d.until_seq IS NULL OR m.seq <= d.until_seq)
+         AND (m.group_id > ? OR (m.group_id = ? AND m.seq > ?))
+       ORDER BY m.group_id, m.seq LIMIT ?`,
+    ).all(deviceId, after?.groupId ?? '', after?.groupId ?? '', after?.seq ?? 0, limit) as Row[];
+    return rows.map((r) => ({ groupId: str(r, 'group_id') as GroupId, seq: num(r, 'seq'), kind: kind(r), epoch: num(r, 'epoch'), parts: [bytes(r, 'payload')] }));
+  }
+
+  ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<void> {
+    return this.writes.run(() => {
+      this.q('UPDATE group_devices SET acked_seq = ? WHERE group_id = ? AND device_id = ? AND acked_seq < ?').run(seq, groupId, deviceId, seq);
+      this.q('DELETE FROM group_devices WHERE group_id = ? AND device_id = ? AND until_seq IS NOT NULL AND acked_seq >= until_seq').run(groupId, deviceId);
+      this.q('DELETE FROM welcomes WHERE device_id = ? AND group_id = ? AND seq <= ?').run(deviceId, groupId, seq);
     });
   }
 
-  ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<number> {
-    return this.writes.run(() => {
-      const removed = this.q('DELETE FROM mailbox WHERE device_id = ? AND group_id = ? AND seq <= ?').run(deviceId, groupId, seq).changes;
-      if (removed > 0) {
-        this.q('DELETE FROM messages WHERE group_id = ? AND seq <= ? AND NOT EXISTS (SELECT 1 FROM mailbox b WHERE b.message_id = messages.id)')
-          .run(groupId, seq);
-      }
-      return removed;
-    });
+  /** Deletes what every cursor has passed; a group nobody reads any more keeps nothing. */
+  private trimSync(groupId: GroupId): number {
+    return this.q(
+      `DELETE FROM group_messages WHERE group_id = ?
+       AND seq <= COALESCE((SELECT MIN(acked_seq) FROM group_devices WHERE group_id = ?), 9007199254740991)`,
+    ).run(groupId, groupId).changes;
+  }
+
+  trim(groupIds: readonly GroupId[]): Promise<number> {
+    return this.writes.run(() => groupIds.reduce((n, g) => n + this.trimSync(g), 0));
   }
 
   /* ---------- blobs ---------- */
@@ -516,10 +533,12 @@ export class SqliteStorage implements Storage {
 
   sweep(now: number): Promise<SweepResult> {
     return this.writes.run(() => {
-      const messages = this.q('DELETE FROM messages WHERE expires_at <= ?').run(now).changes;
+      const messages = this.q('DELETE FROM group_messages WHERE expires_at <= ?').run(now).changes;
+      const welcomes = this.q('DELETE FROM welcomes WHERE expires_at <= ?').run(now).changes;
+      this.q('DELETE FROM group_devices WHERE until_seq IS NOT NULL AND leave_expires_at <= ?').run(now);
       const sessions = this.q('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
       const keyPackages = this.q('DELETE FROM key_packages WHERE expires_at <= ?').run(now).changes;
-      return { messages, sessions, keyPackages };
+      return { messages, welcomes, sessions, keyPackages };
     });
   }
 }
