@@ -52,6 +52,8 @@ export interface ServerConfig {
   /** How often a live connection re-validates its session. */
   sessionRecheckMs: number;
   maintenanceIntervalMs: number;
+  /** How soon acknowledged messages are deleted. */
+  trimIntervalMs: number;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   rateLimits: RateLimitConfig;
   /** Validate every response against its schema (on in tests). */
@@ -109,6 +111,7 @@ export function defaultConfig(): ServerConfig {
     helloTimeoutMs: 10_000,
     sessionRecheckMs: 60_000,
     maintenanceIntervalMs: 60_000,
+    trimIntervalMs: 1000,
     argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 },
     rateLimits: {
       enabled: true,

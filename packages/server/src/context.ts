@@ -8,6 +8,7 @@ import { systemClock, type Clock } from './clock.js';
 import type { ServerConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { RateLimiter } from './rate-limit.js';
+import { Trimmer } from './services/trimmer.js';
 import { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
 import type { Storage } from './storage/storage.js';
 
@@ -24,6 +25,7 @@ export interface AppContext {
   logger: Logger;
   clock: Clock;
   limiter: RateLimiter;
+  trimmer: Trimmer;
 }
 
 export type AppContextOverrides = Partial<Omit<AppContext, 'config'>>;
@@ -39,6 +41,7 @@ export async function createAppContext(config: ServerConfig, overrides: AppConte
     logger: overrides.logger ?? createLogger(config.logLevel),
     clock: overrides.clock ?? systemClock,
     limiter: overrides.limiter ?? new RateLimiter(),
+    trimmer: overrides.trimmer ?? new Trimmer(storage, config.trimIntervalMs),
   };
 }
 

@@ -57,6 +57,7 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
     runMaintenance(ctx).catch((err: unknown) => ctx.logger.error({ event: 'maintenance.failed', error: err instanceof Error ? err.message : String(err) }, 'maintenance failed'));
   }, ctx.config.maintenanceIntervalMs);
   maintenance.unref();
+  ctx.trimmer.start((err: unknown) => ctx.logger.error({ event: 'trim.failed', error: err instanceof Error ? err.message : String(err) }, 'trim failed'));
 
   await new Promise<void>((resolve, reject) => {
     http.once('error', reject);
@@ -84,6 +85,7 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
           http.close(() => resolve());
           http.closeAllConnections();
         });
+        await ctx.trimmer.stop().catch(() => 0);
         await ctx.storage.close();
         await ctx.bus.close();
         ctx.logger.info({ event: 'server.stopped' }, 'Parley stopped');

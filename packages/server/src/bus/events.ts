@@ -1,17 +1,20 @@
 /**
  * What the server publishes on the bus for a device. One tag byte, then:
- * - deliver: 8-byte mailbox message id (float64 BE) + an encoded server frame;
- * - notice: an encoded server frame not tied to the mailbox (e.g. key_packages_low);
+ * - deliver: group id length (uint8), group id (ASCII), seq (float64 BE), an encoded server frame;
+ * - notice: an encoded server frame not tied to a group log (e.g. key_packages_low);
  * - revoked: nothing (the device was revoked; close its connections).
  */
 export type BusEvent =
-  | { type: 'deliver'; messageId: number; frame: Uint8Array }
+  | { type: 'deliver'; group: string; seq: number; frame: Uint8Array }
   | { type: 'notice'; frame: Uint8Array }
   | { type: 'revoked' };
 
 const DELIVER = 1;
 const NOTICE = 2;
 const REVOKED = 3;
+
+const ascii = new TextEncoder();
+const unascii = new TextDecoder();
 
 export function encodeBusEvent(event: BusEvent): Uint8Array {
   if (event.type === 'revoked') return Uint8Array.of(REVOKED);
@@ -21,10 +24,14 @@ export function encodeBusEvent(event: BusEvent): Uint8Array {
     out.set(event.frame, 1);
     return out;
   }
-  const out = new Uint8Array(9 + event.frame.length);
+  const g = ascii.encode(event.group);
+  if (g.length > 255) throw new RangeError('group id too long');
+  const out = new Uint8Array(2 + g.length + 8 + event.frame.length);
   out[0] = DELIVER;
-  new DataView(out.buffer).setFloat64(1, event.messageId);
-  out.set(event.frame, 9);
+  out[1] = g.length;
+  out.set(g, 2);
+  new DataView(out.buffer).setFloat64(2 + g.length, event.seq);
+  out.set(event.frame, 10 + g.length);
   return out;
 }
 
@@ -32,10 +39,12 @@ export function decodeBusEvent(data: Uint8Array): BusEvent | undefined {
   const tag = data[0];
   if (tag === REVOKED && data.length === 1) return { type: 'revoked' };
   if (tag === NOTICE && data.length > 1) return { type: 'notice', frame: data.subarray(1) };
-  if (tag === DELIVER && data.length > 9) {
-    const messageId = new DataView(data.buffer, data.byteOffset, data.byteLength).getFloat64(1);
-    if (!Number.isSafeInteger(messageId)) return undefined;
-    return { type: 'deliver', messageId, frame: data.subarray(9) };
+  if (tag === DELIVER && data.length > 2) {
+    const gl = data[1] ?? 0;
+    if (data.length <= 10 + gl) return undefined;
+    const seq = new DataView(data.buffer, data.byteOffset, data.byteLength).getFloat64(2 + gl);
+    if (!Number.isSafeInteger(seq)) return undefined;
+    return { type: 'deliver', group: unascii.decode(data.subarray(2, 2 + gl)), seq, frame: data.subarray(10 + gl) };
   }
   return undefined;
 }

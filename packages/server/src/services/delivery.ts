@@ -86,7 +86,7 @@ export async function sendMessage(ctx: AppContext, deviceId: DeviceId, frame: Se
   });
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: f.contentType, epoch: f.epochNumber }, [payload]);
-    await ctx.bus.publish(r.recipients, encodeBusEvent({ type: 'deliver', messageId: r.messageId, frame: out }));
+    await ctx.bus.publish(r.recipients, encodeBusEvent({ type: 'deliver', group: frame.group, seq: r.seq, frame: out }));
   }
   return { seq: r.seq, epoch: r.epoch };
 }
@@ -119,11 +119,11 @@ export async function commit(ctx: AppContext, deviceId: DeviceId, frame: CommitF
   });
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'commit', epoch: f.epochNumber }, [commitBytes]);
-    await ctx.bus.publish(r.recipients, encodeBusEvent({ type: 'deliver', messageId: r.messageId, frame: out }));
+    await ctx.bus.publish(r.recipients, encodeBusEvent({ type: 'deliver', group: frame.group, seq: r.seq, frame: out }));
   }
-  if (r.welcomeMessageId !== undefined && r.welcomeRecipients.length > 0) {
+  if (r.welcomeRecipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'welcome', epoch: r.epoch, parts: [welcome.length, info.length] }, [welcome, info]);
-    await ctx.bus.publish(r.welcomeRecipients, encodeBusEvent({ type: 'deliver', messageId: r.welcomeMessageId, frame: out }));
+    await ctx.bus.publish(r.welcomeRecipients, encodeBusEvent({ type: 'deliver', group: frame.group, seq: r.seq, frame: out }));
   }
   ctx.logger.debug({ event: 'group.commit', groupId: frame.group, epoch: r.epoch, devices: frame.devices.length }, 'commit accepted');
   return { seq: r.seq, epoch: r.epoch };
@@ -131,4 +131,5 @@ export async function commit(ctx: AppContext, deviceId: DeviceId, frame: CommitF
 
 export async function acknowledge(ctx: AppContext, deviceId: DeviceId, groupId: GroupId, seq: number): Promise<void> {
   await ctx.storage.ack(deviceId, groupId, seq);
+  ctx.trimmer.mark(groupId);
 }

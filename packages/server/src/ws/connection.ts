@@ -13,6 +13,7 @@ import {
 import type { Subscription } from '../bus/bus.js';
 import { decodeBusEvent, type BusEvent } from '../bus/events.js';
 import type { AppContext } from '../context.js';
+import type { BacklogCursor, StoredMessage } from '../storage/storage.js';
 import { errorLogFields, toApiError } from '../errors.js';
 import { authenticate } from '../http/pipeline.js';
 import { acknowledge, commit, sendMessage } from '../services/delivery.js';
@@ -35,7 +36,8 @@ export class Connection {
   private userId: UserId | undefined;
   private subscription: Subscription | undefined;
   private held: Array<Extract<BusEvent, { type: 'deliver' }>> = [];
-  private lastBacklogId = 0;
+  /** Highest seq the backlog replay sent per group, to drop live copies of the same messages. */
+  private readonly replayed = new Map<string, number>();
   private queue: Promise<void> = Promise.resolve();
   private readonly helloTimer: NodeJS.Timeout;
   private recheckTimer: NodeJS.Timeout | undefined;
@@ -206,24 +208,32 @@ export class Connection {
     await this.replayBacklog(caller.deviceId);
   }
 
+  private sendStored(m: StoredMessage): void {
+    const header: Record<string, unknown> = { t: 'msg', group: m.groupId, seq: m.seq, kind: m.kind, epoch: m.epoch };
+    if (m.parts.length > 1) header['parts'] = m.parts.map((p) => p.length);
+    this.send(encodeFrame(header, m.parts));
+    if (m.seq > (this.replayed.get(m.groupId) ?? 0)) this.replayed.set(m.groupId, m.seq);
+  }
+
+  /** Welcomes first (each precedes its group's later messages), then the group logs after this device's cursors. */
   private async replayBacklog(deviceId: DeviceId): Promise<void> {
+    for (const w of await this.ctx.storage.pendingWelcomes(deviceId)) this.sendStored(w);
+    let after: BacklogCursor | undefined;
     for (;;) {
       if (this.isClosed()) return;
-      const page = await this.ctx.storage.pendingMessages(deviceId, this.lastBacklogId, BACKLOG_PAGE);
-      for (const m of page) {
-        const header: Record<string, unknown> = { t: 'msg', group: m.groupId, seq: m.seq, kind: m.kind, epoch: m.epoch };
-        if (m.parts.length > 1) header['parts'] = m.parts.map((p) => p.length);
-        this.send(encodeFrame(header, m.parts));
-        this.lastBacklogId = m.id;
-      }
-      if (page.length < BACKLOG_PAGE) break;
+      const page = await this.ctx.storage.pendingMessages(deviceId, after, BACKLOG_PAGE);
+      for (const m of page) this.sendStored(m);
+      const last = page.at(-1);
+      if (!last || page.length < BACKLOG_PAGE) break;
+      after = { groupId: last.groupId, seq: last.seq };
       await this.drained();
     }
     if (this.isClosed()) return;
     this.state = 'live';
     const held = this.held;
     this.held = [];
-    for (const e of held) if (e.messageId > this.lastBacklogId) this.send(e.frame);
+    for (const e of held) if (e.seq > (this.replayed.get(e.group) ?? 0)) this.send(e.frame);
+    this.replayed.clear();
     this.send(encodeFrame({ t: 'synced' }));
   }
 
