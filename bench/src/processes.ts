@@ -49,8 +49,18 @@ function stopper(child: ChildProcess): () => Promise<void> {
 /** Starts `parley serve` as its own process, so its CPU and memory can be measured alone. */
 export async function startParley(env: Record<string, string>): Promise<Proc> {
   const port = await freePort();
-  const child = spawn(process.execPath, [`${ROOT}apps/parley/bin/parley.mjs`, 'serve'], {
-    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', PARLEY_RATE_LIMITS: 'off', PARLEY_LOG_LEVEL: 'warn' },
+  // PARLEY_BENCH_PROFILE_DIR=DIR: the server writes a V8 CPU profile there when it exits.
+  const profileDir = process.env['PARLEY_BENCH_PROFILE_DIR'];
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...profile, `${ROOT}apps/parley/bin/parley.mjs`, 'serve'], {
+    env: {
+      ...process.env,
+      ...env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      PARLEY_RATE_LIMITS: 'off',
+      PARLEY_LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, child, 'parley');

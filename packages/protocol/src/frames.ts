@@ -154,21 +154,25 @@ export class FrameError extends Error {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Encodes a header object and optional payload parts into one binary frame. */
+/** Encodes a header object and optional payload parts into one binary frame (one allocation). */
 export function encodeFrame(header: object, payload: readonly Uint8Array[] = []): Uint8Array {
-  const h = encoder.encode(JSON.stringify(header));
-  let len = FRAME_PREFIX + h.length;
-  for (const p of payload) len += p.length;
-  const out = new Uint8Array(len);
+  const json = JSON.stringify(header);
+  let payloadLength = 0;
+  for (const p of payload) payloadLength += p.length;
+  // UTF-8 needs at most 3 bytes per UTF-16 code unit; the unused tail is cut off below.
+  const out = new Uint8Array(FRAME_PREFIX + json.length * 3 + payloadLength);
+  const { written } = encoder.encodeInto(json, out.subarray(FRAME_PREFIX));
   out[0] = FRAME_FORMAT;
-  new DataView(out.buffer).setUint32(1, h.length);
-  out.set(h, FRAME_PREFIX);
-  let o = FRAME_PREFIX + h.length;
+  out[1] = (written >>> 24) & 0xff;
+  out[2] = (written >>> 16) & 0xff;
+  out[3] = (written >>> 8) & 0xff;
+  out[4] = written & 0xff;
+  let o = FRAME_PREFIX + written;
   for (const p of payload) {
     out.set(p, o);
     o += p.length;
   }
-  return out;
+  return out.subarray(0, o);
 }
 
 export interface RawFrame {

@@ -1,4 +1,5 @@
 import type { DeviceId } from '@parley/protocol';
+import type { BusEvent } from './events.js';
 
 /**
  * Live fan-out between connections, keyed by device. The in-process adapter
@@ -6,15 +7,19 @@ import type { DeviceId } from '@parley/protocol';
  * cluster. Delivery over the bus is best-effort: durability comes from the
  * mailbox in storage, which a device reads again whenever it reconnects.
  */
-export type BusHandler = (data: Uint8Array) => void;
+export type BusHandler = (event: BusEvent) => void;
 
 export interface Subscription {
   unsubscribe(): Promise<void>;
 }
 
 export interface Bus {
-  /** Publishes the same bytes to every listed device. */
-  publish(deviceIds: readonly DeviceId[], data: Uint8Array): Promise<void>;
+  /**
+   * Publishes one event to every listed device. An adapter that crosses
+   * processes serialises it with `encodeBusEvent`/`decodeBusEvent`; the
+   * in-process one hands the same object to every listener.
+   */
+  publish(deviceIds: readonly DeviceId[], event: BusEvent): Promise<void>;
   subscribe(deviceId: DeviceId, handler: BusHandler): Promise<Subscription>;
   health(): Promise<boolean>;
   close(): Promise<void>;

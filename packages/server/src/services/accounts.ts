@@ -11,7 +11,6 @@ import {
   type UserId,
 } from '@parley/protocol';
 import { hashPassword, newId, newToken, tokenHash, verifyPassword } from '../auth/credentials.js';
-import { encodeBusEvent } from '../bus/events.js';
 import { dayOf } from '../clock.js';
 import type { AppContext } from '../context.js';
 import { StorageError } from '../storage/storage.js';
@@ -103,7 +102,7 @@ export async function revokeOwnDevice(ctx: AppContext, userId: UserId, deviceId:
 /** Revokes a device everywhere and closes its live connections on every server process. */
 export async function revokeDevice(ctx: AppContext, deviceId: DeviceId): Promise<void> {
   const groups = await ctx.storage.revokeDevice(deviceId);
-  await ctx.bus.publish([deviceId], encodeBusEvent({ type: 'revoked' }));
+  await ctx.bus.publish([deviceId], { type: 'revoked' });
   ctx.logger.info({ event: 'device.revoked', deviceId, groups: groups.length }, 'device revoked');
 }
 

@@ -15,7 +15,6 @@ import {
   type MlsFraming,
   type SendFrame,
 } from '@parley/protocol';
-import { encodeBusEvent } from '../bus/events.js';
 import { ceilHour } from '../clock.js';
 import type { AppContext } from '../context.js';
 
@@ -86,7 +85,7 @@ export async function sendMessage(ctx: AppContext, deviceId: DeviceId, frame: Se
   });
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: f.contentType, epoch: f.epochNumber }, [payload]);
-    await ctx.bus.publish(r.recipients, encodeBusEvent({ type: 'deliver', group: frame.group, seq: r.seq, frame: out }));
+    await ctx.bus.publish(r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
   }
   return { seq: r.seq, epoch: r.epoch };
 }
@@ -119,11 +118,11 @@ export async function commit(ctx: AppContext, deviceId: DeviceId, frame: CommitF
   });
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'commit', epoch: f.epochNumber }, [commitBytes]);
-    await ctx.bus.publish(r.recipients, encodeBusEvent({ type: 'deliver', group: frame.group, seq: r.seq, frame: out }));
+    await ctx.bus.publish(r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
   }
   if (r.welcomeRecipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'welcome', epoch: r.epoch, parts: [welcome.length, info.length] }, [welcome, info]);
-    await ctx.bus.publish(r.welcomeRecipients, encodeBusEvent({ type: 'deliver', group: frame.group, seq: r.seq, frame: out }));
+    await ctx.bus.publish(r.welcomeRecipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
   }
   ctx.logger.debug({ event: 'group.commit', groupId: frame.group, epoch: r.epoch, devices: frame.devices.length }, 'commit accepted');
   return { seq: r.seq, epoch: r.epoch };

@@ -8,7 +8,6 @@ import {
   type KeyPackageStock,
   type KeyPackageUpload,
 } from '@parley/protocol';
-import { encodeBusEvent } from '../bus/events.js';
 import type { AppContext } from '../context.js';
 
 function stock(ctx: AppContext, c: { available: number; lastResort: boolean }): KeyPackageStock {
@@ -40,7 +39,7 @@ export async function claimKeyPackages(ctx: AppContext, deviceIds: readonly Devi
     const count = await ctx.storage.countKeyPackages(c.deviceId, now);
     if (count.available < ctx.config.keyPackageLowWatermark) {
       const frame = encodeFrame({ t: 'key_packages_low', available: count.available });
-      await ctx.bus.publish([c.deviceId], encodeBusEvent({ type: 'notice', frame }));
+      await ctx.bus.publish([c.deviceId], { type: 'notice', frame });
     }
   }
   return {

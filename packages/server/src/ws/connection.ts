@@ -11,7 +11,7 @@ import {
   type UserId,
 } from '@parley/protocol';
 import type { Subscription } from '../bus/bus.js';
-import { decodeBusEvent, type BusEvent } from '../bus/events.js';
+import type { BusEvent } from '../bus/events.js';
 import type { AppContext } from '../context.js';
 import type { BacklogCursor, StoredMessage } from '../storage/storage.js';
 import { errorLogFields, toApiError } from '../errors.js';
@@ -41,6 +41,7 @@ export class Connection {
   private queue: Promise<void> = Promise.resolve();
   private readonly helloTimer: NodeJS.Timeout;
   private recheckTimer: NodeJS.Timeout | undefined;
+  private corked = false;
   private readonly connKey: string;
 
   constructor(
@@ -71,7 +72,25 @@ export class Connection {
       this.close(WS_CLOSE.tooSlow, 'reader too slow');
       return;
     }
+    this.cork();
     this.ws.send(frame, { binary: true });
+  }
+
+  /**
+   * Frames sent to one socket during one turn of the event loop (a reply and a
+   * delivery, say) leave in one write system call instead of one each. The ws
+   * library does not expose its socket's cork, hence the private field.
+   */
+  private cork(): void {
+    if (this.corked) return;
+    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })._socket;
+    if (!socket || socket.destroyed) return;
+    socket.cork();
+    this.corked = true;
+    setImmediate(() => {
+      this.corked = false;
+      if (!socket.destroyed) socket.uncork();
+    });
   }
 
   private sendError(err: unknown, rid?: number): void {
@@ -198,7 +217,7 @@ export class Connection {
       });
     }, this.ctx.config.sessionRecheckMs);
     this.recheckTimer.unref();
-    this.subscription = await this.ctx.bus.subscribe(caller.deviceId, (data) => this.onBus(data));
+    this.subscription = await this.ctx.bus.subscribe(caller.deviceId, (event) => this.onBus(event));
     if (this.isClosed()) {
       await this.subscription.unsubscribe();
       return;
@@ -244,9 +263,8 @@ export class Connection {
     }
   }
 
-  private onBus(data: Uint8Array): void {
-    const event = decodeBusEvent(data);
-    if (!event || this.isClosed()) return;
+  private onBus(event: BusEvent): void {
+    if (this.isClosed()) return;
     if (event.type === 'revoked') {
       this.sendError(new ParleyError('device_revoked', 'this device was revoked'));
       this.close(WS_CLOSE.deviceRevoked, 'device revoked');

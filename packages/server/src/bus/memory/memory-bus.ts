@@ -1,18 +1,19 @@
 import type { DeviceId } from '@parley/protocol';
 import type { Bus, BusHandler, Subscription } from '../bus.js';
+import type { BusEvent } from '../events.js';
 
 /** In-process bus: the default for a single server process. */
 export class MemoryBus implements Bus {
   private readonly handlers = new Map<DeviceId, Set<BusHandler>>();
 
-  async publish(deviceIds: readonly DeviceId[], data: Uint8Array): Promise<void> {
+  async publish(deviceIds: readonly DeviceId[], event: BusEvent): Promise<void> {
     for (const id of deviceIds) {
       const set = this.handlers.get(id);
       if (!set) continue;
       for (const h of set) {
         // One failing listener must not keep the others from their message.
         try {
-          h(data);
+          h(event);
         } catch {
           /* the listener owns its errors */
         }

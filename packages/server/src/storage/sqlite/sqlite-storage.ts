@@ -383,7 +383,11 @@ export class SqliteStorage implements Storage {
 
   appendMessage(input: AppendMessageInput): Promise<AppendResult> {
     return this.writes.run(() => {
-      const group = this.memberGroup(input.groupId, input.senderDevice);
+      const row = this.q('SELECT id, epoch, last_seq FROM mls_groups WHERE id = ?').get(input.groupId) as Row | undefined;
+      if (!row) throw new StorageError('not_found', 'group not found');
+      const group = toGroup(row);
+      const members = this.groupDevicesSync(input.groupId);
+      if (!members.includes(input.senderDevice)) throw new StorageError('not_member', 'not a member of this group');
       const stale = input.kind === 'proposal' ? input.epoch !== group.epoch : input.epoch > group.epoch;
       if (stale) throw new StorageError('epoch_conflict', `group is at epoch ${group.epoch}`, { epoch: group.epoch });
       const blobCheck = this.q('SELECT 1 FROM blobs WHERE digest = ?');
@@ -400,7 +404,7 @@ export class SqliteStorage implements Storage {
         ref.run(input.groupId, seq, d);
         keep.run(input.blobKeepUntil, d);
       }
-      const recipients = this.groupDevicesSync(input.groupId).filter((d) => d !== input.senderDevice);
+      const recipients = members.filter((d) => d !== input.senderDevice);
       if (recipients.length === 0) this.trimSync(input.groupId);
       return { seq, epoch: group.epoch, recipients };
     });

@@ -8,21 +8,26 @@ interface Pending {
 
 /**
  * Collects the writes of one event-loop tick and commits them in a single
- * transaction (one fsync instead of many). Each write runs in its own
- * savepoint, so a write that throws (say, an epoch conflict) is rolled back
- * alone and its caller gets the error; the others still commit. Callers are
- * resolved only after the commit, so an acknowledged write is durable.
+ * transaction (one commit instead of many). Callers are resolved only after
+ * the commit, so an acknowledged write is durable.
+ *
+ * Fast path: the batch runs as is. If any write throws (say, an epoch
+ * conflict), the whole transaction is rolled back and the batch runs again
+ * with each write in its own savepoint, so the failing write is undone alone
+ * and the others commit. Writes are functions of the database state, so
+ * running them again gives the same outcome.
  */
 export class SqliteWriteQueue {
   private queue: Pending[] = [];
   private scheduled = false;
-  private flushing: Promise<void> | undefined;
   private readonly savepoint: (fn: () => unknown) => unknown;
   private readonly outer: (batch: Pending[]) => Array<{ ok: true; value: unknown } | { ok: false; error: unknown }>;
+  private readonly fast: (batch: Pending[]) => unknown[];
 
   constructor(private readonly db: Database.Database) {
     // A better-sqlite3 transaction called inside another becomes a savepoint.
     this.savepoint = db.transaction((fn: () => unknown) => fn());
+    this.fast = db.transaction((batch: Pending[]) => batch.map((op) => op.fn()));
     this.outer = db.transaction((batch: Pending[]) =>
       batch.map((op) => {
         try {
@@ -51,7 +56,12 @@ export class SqliteWriteQueue {
     if (batch.length === 0) return;
     let results: ReturnType<typeof this.outer>;
     try {
-      results = this.outer(batch);
+      results = this.fast(batch).map((value) => ({ ok: true as const, value }));
+    } catch {
+      results = [];
+    }
+    try {
+      if (results.length !== batch.length) results = this.outer(batch);
     } catch (error) {
       for (const op of batch) op.reject(error);
       return;
@@ -66,7 +76,6 @@ export class SqliteWriteQueue {
 
   /** Commits whatever is queued now; used on shutdown. */
   async drain(): Promise<void> {
-    if (this.flushing) await this.flushing;
     if (this.queue.length > 0) this.flush();
   }
 }
