@@ -1,0 +1,73 @@
+/**
+ * @parley/crypto — the only Parley package that performs cryptography.
+ * Runs unchanged in Node 20 and in browsers (WebCrypto, Uint8Array; no Node
+ * built-ins). See README.md for what it must never do.
+ */
+
+export {
+  createDeviceIdentity,
+  encodeCredentialIdentity,
+  exportDeviceIdentity,
+  generateDeviceKey,
+  IdentityError,
+  importDeviceIdentity,
+  parseCredentialIdentity,
+} from './identity.js';
+export type { DeviceIdentity, DeviceKey, DeviceRef, IdentityErrorCode } from './identity.js';
+
+export { createDeviceAuthenticator, CredentialRejectedError } from './authentication.js';
+export type {
+  AuthenticatedDevice,
+  CredentialInput,
+  CredentialRejectionReason,
+  DeviceAuthenticator,
+  DeviceDirectory,
+} from './authentication.js';
+
+export { newGroupId, TsMlsEngine } from './mls/engine.js';
+export type {
+  CommitResult,
+  GeneratedKeyPackage,
+  IncomingResult,
+  JoinResult,
+  JoinSource,
+  KeyPackageInfo,
+  KeyPackageLookup,
+  MemberDevice,
+  MlsEngine,
+  MlsGroup,
+  SerializedGroup,
+  TsMlsEngineOptions,
+} from './mls/engine.js';
+export { MlsOperationError } from './mls/errors.js';
+export type { MlsErrorCode } from './mls/errors.js';
+export { DEFAULT_CIPHERSUITE, isSupportedCiphersuite, MLS_CIPHERSUITES } from './mls/suite.js';
+export type { MlsCiphersuiteId, MlsCiphersuiteName } from './mls/suite.js';
+
+export {
+  ATTACHMENT_KEY_BYTES,
+  ATTACHMENT_NONCE_BYTES,
+  AttachmentError,
+  blobDigest,
+  decryptAttachment,
+  encryptAttachment,
+} from './attachments.js';
+export type { AttachmentErrorCode, AttachmentSecrets, EncryptedAttachment } from './attachments.js';
+
+export { SAFETY_NUMBER_VERSION, safetyNumber, SafetyNumberError } from './safety-number.js';
+export type { SafetyNumberParty } from './safety-number.js';
+
+export {
+  AttachmentContentSchema,
+  CONTENT_TYPES,
+  CONTENT_VERSION,
+  ContentError,
+  decodeContent,
+  encodeContent,
+  MAX_CONTENT_BYTES,
+  MessageContentSchema,
+  newContentId,
+  SUPPORTED_CONTENT_TYPES,
+  TextContentSchema,
+} from './content.js';
+export type { AttachmentContent, ContentDecodeResult, ContentErrorCode, ContentTypeName, MessageContent, TextContent } from './content.js';

@@ -1,0 +1,71 @@
+import { ciphersuites, getCiphersuiteFromName, getCiphersuiteImpl } from 'ts-mls';
+import type { CiphersuiteImpl, CiphersuiteName } from 'ts-mls';
+
+/**
+ * Ciphersuites Parley accepts, by their RFC 9420 id. Only suites whose
+ * primitives run on WebCrypto in both Node 20 and current browsers (with
+ * @noble fallbacks inside ts-mls) are listed.
+ */
+export const MLS_CIPHERSUITES = {
+  MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519: 1,
+} as const;
+
+export type MlsCiphersuiteName = keyof typeof MLS_CIPHERSUITES;
+export type MlsCiphersuiteId = (typeof MLS_CIPHERSUITES)[MlsCiphersuiteName];
+
+export const DEFAULT_CIPHERSUITE: MlsCiphersuiteId = MLS_CIPHERSUITES.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
+
+export function isSupportedCiphersuite(id: number): id is MlsCiphersuiteId {
+  return Object.values(MLS_CIPHERSUITES).some((v) => v === id);
+}
+
+export function ciphersuiteName(id: MlsCiphersuiteId): CiphersuiteName {
+  for (const [name, value] of Object.entries(ciphersuites)) {
+    if (value === id) return name as CiphersuiteName;
+  }
+  // Unreachable: MlsCiphersuiteId is a subset of ts-mls's table.
+  throw new RangeError(`unknown ciphersuite ${id}`);
+}
+
+export function ciphersuiteId(name: CiphersuiteName): number {
+  return ciphersuites[name];
+}
+
+const impls = new Map<MlsCiphersuiteId, Promise<CiphersuiteImpl>>();
+
+/** The ciphersuite implementation, created once per suite (it only wraps stateless primitives). */
+export function suiteImpl(id: MlsCiphersuiteId): Promise<CiphersuiteImpl> {
+  let impl = impls.get(id);
+  if (impl === undefined) {
+    impl = getCiphersuiteImpl(getCiphersuiteFromName(ciphersuiteName(id)));
+    impls.set(id, impl);
+  }
+  return impl;
+}
+
+export interface SignatureKeyPair {
+  publicKey: Uint8Array;
+  privateKey: Uint8Array;
+}
+
+/** A fresh signature key pair of the suite's signature scheme. */
+export async function generateSignatureKeyPair(id: MlsCiphersuiteId): Promise<SignatureKeyPair> {
+  const cs = await suiteImpl(id);
+  const { publicKey, signKey } = await cs.signature.keygen();
+  return { publicKey, privateKey: signKey };
+}
+
+/**
+ * True when privateKey signs what publicKey verifies: run on import, so a
+ * corrupted or mismatched stored key fails at load time, not at first send.
+ */
+export async function signatureKeysMatch(id: MlsCiphersuiteId, keys: SignatureKeyPair): Promise<boolean> {
+  const cs = await suiteImpl(id);
+  const probe = crypto.getRandomValues(new Uint8Array(32));
+  try {
+    const sig = await cs.signature.sign(keys.privateKey, probe);
+    return await cs.signature.verify(keys.publicKey, probe, sig);
+  } catch {
+    return false;
+  }
+}
