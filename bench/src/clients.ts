@@ -9,6 +9,7 @@ import { now } from './stats.js';
  */
 
 export const PAYLOAD_BYTES = 340;
+export const ACK_DELAY_MS = 50;
 const TRAILER = 16;
 
 export interface Delivery {
@@ -94,17 +95,20 @@ export class ParleyLoadDevice {
     }
   }
 
-  /** Acknowledgements are cumulative; one per group per event-loop turn is enough. */
+  /**
+   * Acknowledgements are cumulative, so a client acknowledges a group at most
+   * every ACK_DELAY_MS (the protocol's recommendation), not every message.
+   */
   private queueAck(group: string, seq: number): void {
     const prev = this.pendingAck.get(group) ?? 0;
     if (seq > prev) this.pendingAck.set(group, seq);
     if (this.ackScheduled) return;
     this.ackScheduled = true;
-    setImmediate(() => {
+    setTimeout(() => {
       this.ackScheduled = false;
       for (const [g, s] of this.pendingAck) this.ws?.send(encodeFrame({ t: 'ack', group: g, seq: s }));
       this.pendingAck.clear();
-    });
+    }, ACK_DELAY_MS);
   }
 
   send(group: GroupId, payload: Uint8Array): number {
