@@ -7,6 +7,7 @@ import { Router, runRoute, sendError } from './http/pipeline.js';
 import { ROUTES } from './http/routes.js';
 import { runMaintenance } from './maintenance.js';
 import { Connection } from './ws/connection.js';
+import { SocketCorker } from './ws/corker.js';
 
 export const WS_PATH = '/v1/ws';
 
@@ -24,6 +25,7 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
   await ctx.storage.migrate();
   const router = new Router(ROUTES);
   const connections = new Set<Connection>();
+  const corker = new SocketCorker();
   let connectionNumber = 0;
 
   const http: Server = createServer((req, res) => {
@@ -48,7 +50,7 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const c = new Connection(ctx, ws, ++connectionNumber, (closed) => connections.delete(closed));
+      const c = new Connection(ctx, ws, ++connectionNumber, (closed) => connections.delete(closed), corker);
       connections.add(c);
     });
   });

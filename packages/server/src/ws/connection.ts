@@ -18,6 +18,7 @@ import { errorLogFields, toApiError } from '../errors.js';
 import { authenticate } from '../http/pipeline.js';
 import { acknowledge, commit, sendMessage } from '../services/delivery.js';
 import { keyPackageStock } from '../services/key-packages.js';
+import type { Corkable, SocketCorker } from './corker.js';
 
 const BACKLOG_PAGE = 256;
 
@@ -41,7 +42,6 @@ export class Connection {
   private queue: Promise<void> = Promise.resolve();
   private readonly helloTimer: NodeJS.Timeout;
   private recheckTimer: NodeJS.Timeout | undefined;
-  private corked = false;
   private readonly connKey: string;
 
   constructor(
@@ -49,6 +49,7 @@ export class Connection {
     private readonly ws: WebSocket,
     connectionNumber: number,
     private readonly onClose: (c: Connection) => void,
+    private readonly corker: SocketCorker,
   ) {
     this.connKey = `ws:${connectionNumber}`;
     this.helloTimer = setTimeout(() => this.close(WS_CLOSE.unauthenticated, 'hello timeout'), ctx.config.helloTimeoutMs);
@@ -76,21 +77,11 @@ export class Connection {
     this.ws.send(frame, { binary: true });
   }
 
-  /**
-   * Frames sent to one socket during one turn of the event loop (a reply and a
-   * delivery, say) leave in one write system call instead of one each. The ws
-   * library does not expose its socket's cork, hence the private field.
-   */
   private cork(): void {
-    if (this.corked) return;
-    const socket = (this.ws as unknown as { _socket?: { cork(): void; uncork(): void; destroyed: boolean } })._socket;
-    if (!socket || socket.destroyed) return;
-    socket.cork();
-    this.corked = true;
-    setImmediate(() => {
-      this.corked = false;
-      if (!socket.destroyed) socket.uncork();
-    });
+    // The ws library keeps its socket private; corking it is safe because ws
+    // itself only ever writes whole frames to it.
+    const socket = (this.ws as unknown as { _socket?: Corkable })._socket;
+    if (socket) this.corker.cork(socket);
   }
 
   private sendError(err: unknown, rid?: number): void {
