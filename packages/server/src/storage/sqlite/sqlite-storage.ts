@@ -23,6 +23,7 @@ import {
   type UserRecord,
 } from '../storage.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
+import { SqliteCheckpointer } from './checkpointer.js';
 import { SqliteWriteQueue } from './write-queue.js';
 
 type Row = Record<string, unknown>;
@@ -80,6 +81,8 @@ function isUniqueViolation(err: unknown): boolean {
 export interface SqliteStorageOptions {
   /** File path, or ':memory:'. */
   path: string;
+  /** Checkpoint the WAL on a worker thread (default) instead of inside commits. */
+  checkpointInWorker?: boolean;
 }
 
 /**
@@ -91,6 +94,7 @@ export class SqliteStorage implements Storage {
   readonly kind = 'sqlite' as const;
   private readonly db: Database.Database;
   private readonly writes: SqliteWriteQueue;
+  private readonly checkpointer: SqliteCheckpointer | undefined;
 
   private readonly statements = new Map<string, Database.Statement>();
 
@@ -110,6 +114,11 @@ export class SqliteStorage implements Storage {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    if (options.path !== ':memory:' && options.checkpointInWorker !== false) {
+      // Checkpoints run on a worker thread (see checkpointer.ts), not inside our commits.
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.checkpointer = new SqliteCheckpointer(options.path, 1000);
+    }
     // Freed pages are zeroed so deleted ciphertext does not linger in the file.
     this.db.pragma('secure_delete = ON');
     this.writes = new SqliteWriteQueue(this.db);
@@ -131,6 +140,7 @@ export class SqliteStorage implements Storage {
 
   async close(): Promise<void> {
     await this.writes.drain();
+    await this.checkpointer?.stop();
     if (this.db.open) {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
       this.db.close();
