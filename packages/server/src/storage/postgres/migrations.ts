@@ -96,4 +96,85 @@ CREATE TABLE blob_refs (
 CREATE INDEX blob_refs_digest ON blob_refs(digest);
 `,
   },
+  {
+    version: 2,
+    name: 'group log with per-device cursors',
+    // Mirrors SQLite migration 2. One row per message instead of one per
+    // recipient: a device's mailbox is the group log after its cursor. Existing
+    // mailboxes become cursors just below their oldest pending message; pending
+    // welcomes move to their own table (the newest one when a device has several
+    // for one group, as INSERT OR REPLACE leaves in SQLite).
+    sql: `
+CREATE TABLE group_messages (
+  group_id TEXT NOT NULL REFERENCES mls_groups(id),
+  seq BIGINT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('application', 'proposal', 'commit')),
+  epoch BIGINT NOT NULL,
+  payload BYTEA NOT NULL,
+  expires_at BIGINT NOT NULL,
+  PRIMARY KEY (group_id, seq)
+);
+CREATE INDEX group_messages_expires ON group_messages(expires_at);
+INSERT INTO group_messages (group_id, seq, kind, epoch, payload, expires_at)
+  SELECT m.group_id, m.seq, m.kind, m.epoch, m.payload, m.expires_at FROM messages m
+  WHERE m.kind <> 'welcome' AND EXISTS (SELECT 1 FROM mailbox b WHERE b.message_id = m.id);
+
+CREATE TABLE welcomes (
+  device_id TEXT NOT NULL REFERENCES devices(id),
+  group_id TEXT NOT NULL REFERENCES mls_groups(id),
+  seq BIGINT NOT NULL,
+  epoch BIGINT NOT NULL,
+  welcome BYTEA NOT NULL,
+  group_info BYTEA,
+  expires_at BIGINT NOT NULL,
+  PRIMARY KEY (device_id, group_id)
+);
+CREATE INDEX welcomes_expires ON welcomes(expires_at);
+INSERT INTO welcomes (device_id, group_id, seq, epoch, welcome, group_info, expires_at)
+  SELECT DISTINCT ON (b.device_id, m.group_id) b.device_id, m.group_id, m.seq, m.epoch, m.payload, m.extra, m.expires_at
+  FROM mailbox b JOIN messages m ON m.id = b.message_id WHERE m.kind = 'welcome'
+  ORDER BY b.device_id, m.group_id, m.seq DESC, m.id DESC;
+
+CREATE TABLE group_cursors (
+  group_id TEXT NOT NULL REFERENCES mls_groups(id),
+  device_id TEXT NOT NULL REFERENCES devices(id),
+  acked_seq BIGINT NOT NULL,
+  until_seq BIGINT,
+  leave_expires_at BIGINT,
+  PRIMARY KEY (group_id, device_id)
+);
+INSERT INTO group_cursors (group_id, device_id, acked_seq)
+  SELECT d.group_id, d.device_id,
+    COALESCE((SELECT MIN(b.seq) - 1 FROM mailbox b JOIN messages m ON m.id = b.message_id
+              WHERE b.device_id = d.device_id AND b.group_id = d.group_id AND m.kind <> 'welcome'), g.last_seq)
+  FROM group_devices d JOIN mls_groups g ON g.id = d.group_id;
+INSERT INTO group_cursors (group_id, device_id, acked_seq, until_seq, leave_expires_at)
+  SELECT b.group_id, b.device_id, MIN(b.seq) - 1, MAX(b.seq), MAX(m.expires_at)
+  FROM mailbox b JOIN messages m ON m.id = b.message_id
+  WHERE m.kind <> 'welcome' AND NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = b.group_id AND d.device_id = b.device_id)
+  GROUP BY b.group_id, b.device_id;
+
+CREATE TABLE blob_refs_v2 (
+  group_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  digest TEXT NOT NULL REFERENCES blobs(digest),
+  PRIMARY KEY (group_id, seq, digest),
+  FOREIGN KEY (group_id, seq) REFERENCES group_messages(group_id, seq) ON DELETE CASCADE
+);
+INSERT INTO blob_refs_v2 (group_id, seq, digest)
+  SELECT m.group_id, m.seq, r.digest FROM blob_refs r JOIN messages m ON m.id = r.message_id
+  WHERE EXISTS (SELECT 1 FROM group_messages g WHERE g.group_id = m.group_id AND g.seq = m.seq);
+
+DROP TABLE blob_refs;
+DROP TABLE mailbox;
+DROP TABLE messages;
+DROP TABLE group_devices;
+ALTER TABLE group_cursors RENAME TO group_devices;
+ALTER INDEX group_cursors_pkey RENAME TO group_devices_pkey;
+ALTER TABLE blob_refs_v2 RENAME TO blob_refs;
+ALTER INDEX blob_refs_v2_pkey RENAME TO blob_refs_pkey;
+CREATE INDEX group_devices_device ON group_devices(device_id);
+CREATE INDEX blob_refs_digest ON blob_refs(digest);
+`,
+  },
 ];

@@ -7,6 +7,7 @@ import {
   type AppendCommitInput,
   type AppendMessageInput,
   type AppendResult,
+  type BacklogCursor,
   type BlobRecord,
   type ClaimedKeyPackage,
   type CommitResult,
@@ -96,6 +97,8 @@ async function changes(c: PoolClient, sql: string, params: readonly unknown[] = 
 }
 
 const DEVICE_COLUMNS = 'id, user_id, name, signature_key, created_day, revoked';
+/** Current members of a group: devices with a cursor that is not leaving. */
+const MEMBERS_SQL = 'SELECT device_id FROM group_devices WHERE group_id = $1 AND until_seq IS NULL ORDER BY device_id COLLATE "C"';
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]*$/;
 
 export interface PostgresStorageOptions {
@@ -110,7 +113,8 @@ export interface PostgresStorageOptions {
  * Storage on PostgreSQL, for several server processes sharing one database.
  * Every write is one READ COMMITTED transaction; races between processes are
  * settled by row locks, always taken in the same order (device, then group,
- * then blobs or messages by key) so transactions queue rather than deadlock.
+ * then blobs, then cursors by (group, device), then welcomes) so transactions
+ * queue rather than deadlock.
  */
 export class PostgresStorage implements Storage {
   readonly kind = 'postgres' as const;
@@ -311,52 +315,31 @@ export class PostgresStorage implements Storage {
 
   revokeDevice(id: DeviceId): Promise<GroupId[]> {
     return this.tx(async (c) => {
-      // The device row lock makes concurrent commits adding this device wait, then see it revoked.
+      // The device row lock makes concurrent commits adding this device (they hold it FOR SHARE
+      // while writing its cursor and welcome) wait, then see it revoked. Nothing else writes
+      // per-device delivery rows, so the groups themselves need no lock: a commit that re-adds
+      // a leaving device could otherwise deadlock against us over the group row.
       if ((await changes(c, 'UPDATE devices SET revoked = TRUE WHERE id = $1', [id])) === 0) {
         throw new StorageError('not_found', 'device not found');
       }
-      // With its groups locked, no message can land in this device's mailbox until we are done.
-      await c.query(
-        `SELECT id FROM mls_groups WHERE id IN (SELECT group_id FROM group_devices WHERE device_id = $1)
-         ORDER BY id COLLATE "C" FOR UPDATE`,
-        [id],
-      );
       await c.query('DELETE FROM sessions WHERE device_id = $1', [id]);
       await c.query('DELETE FROM key_packages WHERE device_id = $1', [id]);
-      const locked = await this.lockMessages(
+      // Cursor rows are locked in (group, device) order, as appendCommit locks those it changes,
+      // and before the device's welcomes, as ack and appendCommit do.
+      const gone = await rows(
         c,
-        'SELECT m.id FROM mailbox b JOIN messages m ON m.id = b.message_id WHERE b.device_id = $1 ORDER BY m.id FOR UPDATE OF m',
+        `WITH gone AS (
+           DELETE FROM group_devices d USING (
+             SELECT group_id FROM group_devices WHERE device_id = $1 ORDER BY group_id COLLATE "C" FOR UPDATE) l
+           WHERE d.group_id = l.group_id AND d.device_id = $1
+           RETURNING d.group_id, d.until_seq)
+         SELECT group_id, until_seq FROM gone ORDER BY group_id COLLATE "C"`,
         [id],
       );
-      await c.query('DELETE FROM mailbox WHERE device_id = $1', [id]);
-      await this.deleteOrphans(c, locked);
-      return (
-        await rows(
-          c,
-          `WITH gone AS (DELETE FROM group_devices WHERE device_id = $1 RETURNING group_id)
-           SELECT group_id FROM gone ORDER BY group_id COLLATE "C"`,
-          [id],
-        )
-      ).map((r) => str(r, 'group_id') as GroupId);
+      await c.query('DELETE FROM welcomes WHERE device_id = $1', [id]);
+      await this.trimGroups(c, gone.map((r) => str(r, 'group_id') as GroupId));
+      return gone.filter((r) => r['until_seq'] === null).map((r) => str(r, 'group_id') as GroupId);
     });
-  }
-
-  private async lockMessages(c: PoolClient, sql: string, params: readonly unknown[]): Promise<number[]> {
-    return (await rows(c, sql, params)).map((r) => num(r, 'id'));
-  }
-
-  /**
-   * Deletes those of the given (already locked) messages nobody still needs.
-   * Two acks of one message serialize on its row lock, and this statement's
-   * fresh snapshot then sees the other's mailbox deletion: the last one out
-   * deletes the message rather than both leaving it to the retention sweep.
-   */
-  private async deleteOrphans(c: PoolClient, messageIds: readonly number[]): Promise<void> {
-    if (messageIds.length === 0) return;
-    await c.query(
-      'DELETE FROM messages m WHERE m.id = ANY($1::bigint[]) AND NOT EXISTS (SELECT 1 FROM mailbox b WHERE b.message_id = m.id)',
-      [messageIds],
-    );
   }
 
   async getSession(tokenHash: Uint8Array, now: number): Promise<SessionRecord | undefined> {
@@ -490,7 +473,7 @@ export class PostgresStorage implements Storage {
         if (isUniqueViolation(err)) throw new StorageError('group_exists', 'group exists');
         throw err;
       }
-      await c.query('INSERT INTO group_devices (group_id, device_id) VALUES ($1, $2)', [id, creator]);
+      await c.query('INSERT INTO group_devices (group_id, device_id, acked_seq) VALUES ($1, $2, 0)', [id, creator]);
       return { id, epoch: 0, lastSeq: 0 };
     });
   }
@@ -501,26 +484,23 @@ export class PostgresStorage implements Storage {
   }
 
   async groupDevices(id: GroupId): Promise<DeviceId[]> {
-    return (await this.read('SELECT device_id FROM group_devices WHERE group_id = $1 ORDER BY device_id COLLATE "C"', [id])).map(
-      (r) => str(r, 'device_id') as DeviceId,
-    );
+    return (await this.read(MEMBERS_SQL, [id])).map((r) => str(r, 'device_id') as DeviceId);
   }
 
+  /** Current members (devices that are leaving still have a cursor but are not members). */
   private async members(c: PoolClient, id: GroupId): Promise<DeviceId[]> {
-    return (await rows(c, 'SELECT device_id FROM group_devices WHERE group_id = $1 ORDER BY device_id COLLATE "C"', [id])).map(
-      (r) => str(r, 'device_id') as DeviceId,
-    );
+    return (await rows(c, MEMBERS_SQL, [id])).map((r) => str(r, 'device_id') as DeviceId);
   }
 
   async isMember(id: GroupId, deviceId: DeviceId): Promise<boolean> {
-    return (await this.read('SELECT 1 FROM group_devices WHERE group_id = $1 AND device_id = $2', [id, deviceId])).length > 0;
+    return (await this.read('SELECT 1 FROM group_devices WHERE group_id = $1 AND device_id = $2 AND until_seq IS NULL', [id, deviceId])).length > 0;
   }
 
   async groupsOfDevice(deviceId: DeviceId): Promise<GroupRecord[]> {
     return (
       await this.read(
         `SELECT g.id, g.epoch, g.last_seq FROM group_devices d JOIN mls_groups g ON g.id = d.group_id
-         WHERE d.device_id = $1 ORDER BY g.id COLLATE "C"`,
+         WHERE d.device_id = $1 AND d.until_seq IS NULL ORDER BY g.id COLLATE "C"`,
         [deviceId],
       )
     ).map(toGroup);
@@ -549,35 +529,24 @@ export class PostgresStorage implements Storage {
     c: PoolClient,
     groupId: GroupId,
     seq: number,
-    k: MessageKind,
+    k: 'application' | 'proposal' | 'commit',
     epoch: number,
     payload: Uint8Array,
-    extra: Uint8Array | null,
     expiresAt: number,
-  ): Promise<number> {
-    const row = (
-      await rows(c, 'INSERT INTO messages (group_id, seq, kind, epoch, payload, extra, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id', [
-        groupId,
-        seq,
-        k,
-        epoch,
-        payload,
-        extra,
-        expiresAt,
-      ])
-    )[0];
-    if (!row) throw new Error('storage row: insert returned no id');
-    return num(row, 'id');
-  }
-
-  private async fillMailboxes(c: PoolClient, messageId: number, groupId: GroupId, seq: number, devices: readonly DeviceId[]): Promise<void> {
-    if (devices.length === 0) return;
-    await c.query('INSERT INTO mailbox (device_id, message_id, group_id, seq) SELECT d, $2, $3, $4 FROM unnest($1::text[]) AS d', [
-      [...devices],
-      messageId,
+  ): Promise<void> {
+    await c.query('INSERT INTO group_messages (group_id, seq, kind, epoch, payload, expires_at) VALUES ($1, $2, $3, $4, $5, $6)', [
       groupId,
       seq,
+      k,
+      epoch,
+      payload,
+      expiresAt,
     ]);
+  }
+
+  /** The sender has seen its own message: move its cursor when nothing before it is outstanding. */
+  private async advanceSender(c: PoolClient, groupId: GroupId, sender: DeviceId, seq: number): Promise<void> {
+    await c.query('UPDATE group_devices SET acked_seq = $3 WHERE group_id = $1 AND device_id = $2 AND acked_seq = $3 - 1', [groupId, sender, seq]);
   }
 
   appendMessage(input: AppendMessageInput): Promise<AppendResult> {
@@ -585,14 +554,13 @@ export class PostgresStorage implements Storage {
       const { group, members } = await this.lockGroup(c, input.groupId, input.senderDevice);
       const stale = input.kind === 'proposal' ? input.epoch !== group.epoch : input.epoch > group.epoch;
       if (stale) throw new StorageError('epoch_conflict', `group is at epoch ${group.epoch}`, { epoch: group.epoch });
-      if (input.blobs.length > 0) {
+      const digests = [...new Set(input.blobs)];
+      if (digests.length > 0) {
         // Locked so a concurrent deleteBlobs either finishes first (and we report not_found)
         // or waits and then sees our reference.
         const found = new Set(
           (
-            await rows(c, 'SELECT digest FROM blobs WHERE digest = ANY($1::text[]) ORDER BY digest COLLATE "C" FOR NO KEY UPDATE', [
-              [...new Set(input.blobs)],
-            ])
+            await rows(c, 'SELECT digest FROM blobs WHERE digest = ANY($1::text[]) ORDER BY digest COLLATE "C" FOR NO KEY UPDATE', [digests])
           ).map((r) => str(r, 'digest')),
         );
         for (const d of input.blobs) {
@@ -601,18 +569,19 @@ export class PostgresStorage implements Storage {
       }
       const seq = group.lastSeq + 1;
       await c.query('UPDATE mls_groups SET last_seq = $1 WHERE id = $2', [seq, input.groupId]);
-      const recipients = members.filter((d) => d !== input.senderDevice);
-      const messageId = await this.insertMessage(c, input.groupId, seq, input.kind, input.epoch, input.payload, null, input.expiresAt);
-      await this.fillMailboxes(c, messageId, input.groupId, seq, recipients);
-      if (input.blobs.length > 0) {
-        await c.query('INSERT INTO blob_refs (message_id, digest) SELECT $1, d FROM unnest($2::text[]) AS d ON CONFLICT DO NOTHING', [
-          messageId,
-          [...input.blobs],
+      await this.insertMessage(c, input.groupId, seq, input.kind, input.epoch, input.payload, input.expiresAt);
+      await this.advanceSender(c, input.groupId, input.senderDevice, seq);
+      if (digests.length > 0) {
+        await c.query('INSERT INTO blob_refs (group_id, seq, digest) SELECT $1, $2, d FROM unnest($3::text[]) AS d ON CONFLICT DO NOTHING', [
+          input.groupId,
+          seq,
+          digests,
         ]);
-        await c.query('UPDATE blobs SET keep_until = GREATEST(keep_until, $1) WHERE digest = ANY($2::text[])', [input.blobKeepUntil, [...input.blobs]]);
+        await c.query('UPDATE blobs SET keep_until = GREATEST(keep_until, $1) WHERE digest = ANY($2::text[])', [input.blobKeepUntil, digests]);
       }
-      if (recipients.length === 0) await c.query('DELETE FROM messages WHERE id = $1', [messageId]);
-      return { seq, epoch: group.epoch, messageId, recipients };
+      const recipients = members.filter((d) => d !== input.senderDevice);
+      if (recipients.length === 0) await this.trimGroups(c, [input.groupId]);
+      return { seq, epoch: group.epoch, recipients };
     });
   }
 
@@ -627,7 +596,7 @@ export class PostgresStorage implements Storage {
       if (!after.has(input.senderDevice)) throw new StorageError('invalid_membership', 'the committer must remain a member');
       const added = [...after].filter((d) => !beforeSet.has(d));
       if (added.length > 0) {
-        // FOR SHARE holds off a revocation of an added device until this commit is in.
+        // FOR SHARE holds off a revocation of an added device until its cursor and welcome are in.
         const active = new Set(
           (
             await rows(c, 'SELECT id FROM devices WHERE id = ANY($1::text[]) AND NOT revoked ORDER BY id COLLATE "C" FOR SHARE', [added])
@@ -637,7 +606,7 @@ export class PostgresStorage implements Storage {
           if (!active.has(d)) throw new StorageError('invalid_membership', 'unknown or revoked device in member list', { device: d });
         }
       }
-      const welcomeTo = input.welcome?.to ?? [];
+      const welcomeTo = [...new Set(input.welcome?.to ?? [])];
       for (const d of welcomeTo) {
         if (!after.has(d) || beforeSet.has(d)) throw new StorageError('invalid_membership', 'welcome must go to newly added devices');
       }
@@ -649,55 +618,104 @@ export class PostgresStorage implements Storage {
         input.groupInfo ?? null,
         input.groupId,
       ]);
-      const recipients = [...new Set([...before, ...after])].filter((d) => d !== input.senderDevice && !welcomeTo.includes(d));
-      const messageId = await this.insertMessage(c, input.groupId, seq, 'commit', group.epoch, input.commit, null, input.expiresAt);
-      await this.fillMailboxes(c, messageId, input.groupId, seq, recipients);
-      if (recipients.length === 0) await c.query('DELETE FROM messages WHERE id = $1', [messageId]);
-      const afterList = [...after];
-      await c.query('DELETE FROM group_devices WHERE group_id = $1 AND NOT (device_id = ANY($2::text[]))', [input.groupId, afterList]);
-      await c.query('INSERT INTO group_devices (group_id, device_id) SELECT $1, d FROM unnest($2::text[]) AS d ON CONFLICT DO NOTHING', [
-        input.groupId,
-        afterList,
-      ]);
-      let welcomeMessageId: number | undefined;
-      if (input.welcome && welcomeTo.length > 0) {
-        welcomeMessageId = await this.insertMessage(c, input.groupId, seq, 'welcome', epoch, input.welcome.data, input.groupInfo ?? null, input.expiresAt);
-        await this.fillMailboxes(c, welcomeMessageId, input.groupId, seq, welcomeTo);
+      await this.insertMessage(c, input.groupId, seq, 'commit', group.epoch, input.commit, input.expiresAt);
+      await this.advanceSender(c, input.groupId, input.senderDevice, seq);
+      // Removed devices keep a cursor up to this commit so they learn they were removed.
+      // Cursor rows are locked in (group, device) order, as revokeDevice locks them.
+      const removed = before.filter((d) => !after.has(d));
+      if (removed.length > 0) {
+        await c.query(
+          `UPDATE group_devices d SET until_seq = $2, leave_expires_at = $3 FROM (
+             SELECT device_id FROM group_devices WHERE group_id = $1 AND device_id = ANY($4::text[])
+             ORDER BY device_id COLLATE "C" FOR UPDATE) l
+           WHERE d.group_id = $1 AND d.device_id = l.device_id`,
+          [input.groupId, seq, input.expiresAt, removed],
+        );
       }
-      return { seq, epoch, messageId, recipients, welcomeRecipients: [...welcomeTo], welcomeMessageId };
+      // Added devices start after this commit (they join from the Welcome); a device still
+      // leaving from an earlier removal gets its cursor back, moved up to here.
+      if (added.length > 0) {
+        await c.query(
+          `INSERT INTO group_devices (group_id, device_id, acked_seq, until_seq, leave_expires_at)
+           SELECT $1, d, $2, NULL, NULL FROM unnest($3::text[]) AS d ORDER BY d COLLATE "C"
+           ON CONFLICT (group_id, device_id) DO UPDATE SET acked_seq = EXCLUDED.acked_seq, until_seq = NULL, leave_expires_at = NULL`,
+          [input.groupId, seq, added],
+        );
+      }
+      if (input.welcome && welcomeTo.length > 0) {
+        await c.query(
+          `INSERT INTO welcomes (device_id, group_id, seq, epoch, welcome, group_info, expires_at)
+           SELECT d, $2, $3, $4, $5, $6, $7 FROM unnest($1::text[]) AS d ORDER BY d COLLATE "C"
+           ON CONFLICT (device_id, group_id) DO UPDATE SET seq = EXCLUDED.seq, epoch = EXCLUDED.epoch, welcome = EXCLUDED.welcome,
+             group_info = EXCLUDED.group_info, expires_at = EXCLUDED.expires_at`,
+          [welcomeTo, input.groupId, seq, epoch, input.welcome.data, input.groupInfo ?? null, input.expiresAt],
+        );
+      }
+      const recipients = before.filter((d) => d !== input.senderDevice);
+      if (recipients.length === 0) await this.trimGroups(c, [input.groupId]);
+      return { seq, epoch, recipients, welcomeRecipients: input.welcome ? welcomeTo : [] };
     });
   }
 
-  async pendingMessages(deviceId: DeviceId, afterId: number, limit: number): Promise<StoredMessage[]> {
+  async pendingWelcomes(deviceId: DeviceId): Promise<StoredMessage[]> {
     const result = await this.read(
-      `SELECT m.id, m.group_id, m.seq, m.kind, m.epoch, m.payload, m.extra
-       FROM mailbox b JOIN messages m ON m.id = b.message_id
-       WHERE b.device_id = $1 AND b.message_id > $2 ORDER BY b.message_id LIMIT $3`,
-      [deviceId, afterId, limit],
+      'SELECT group_id, seq, epoch, welcome, group_info FROM welcomes WHERE device_id = $1 ORDER BY group_id COLLATE "C"',
+      [deviceId],
     );
-    return result.map((r) => {
-      const k = kind(r);
-      const parts = [bytes(r, 'payload')];
-      if (k === 'welcome') parts.push(r['extra'] === null ? new Uint8Array(0) : bytes(r, 'extra'));
-      return { id: num(r, 'id'), groupId: str(r, 'group_id') as GroupId, seq: num(r, 'seq'), kind: k, epoch: num(r, 'epoch'), parts };
+    return result.map((r) => ({
+      groupId: str(r, 'group_id') as GroupId,
+      seq: num(r, 'seq'),
+      kind: 'welcome' as const,
+      epoch: num(r, 'epoch'),
+      parts: [bytes(r, 'welcome'), r['group_info'] === null ? new Uint8Array(0) : bytes(r, 'group_info')],
+    }));
+  }
+
+  async pendingMessages(deviceId: DeviceId, after: BacklogCursor | undefined, limit: number): Promise<StoredMessage[]> {
+    // Group ids compare bytewise (COLLATE "C"), the order SQLite uses and the one `after` pages by.
+    const result = await this.read(
+      `SELECT m.group_id, m.seq, m.kind, m.epoch, m.payload
+       FROM group_devices d JOIN group_messages m ON m.group_id = d.group_id AND m.seq > d.acked_seq
+       WHERE d.device_id = $1 AND (d.until_seq IS NULL OR m.seq <= d.until_seq)
+         AND (m.group_id COLLATE "C" > $2 OR (m.group_id = $2 AND m.seq > $3))
+       ORDER BY m.group_id COLLATE "C", m.seq LIMIT $4`,
+      [deviceId, after?.groupId ?? '', after?.seq ?? 0, limit],
+    );
+    return result.map((r) => ({ groupId: str(r, 'group_id') as GroupId, seq: num(r, 'seq'), kind: kind(r), epoch: num(r, 'epoch'), parts: [bytes(r, 'payload')] }));
+  }
+
+  ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<void> {
+    return this.tx(async (c) => {
+      await c.query('UPDATE group_devices SET acked_seq = $3 WHERE group_id = $1 AND device_id = $2 AND acked_seq < $3', [groupId, deviceId, seq]);
+      // A removed device that has seen its removal needs no cursor any more.
+      await c.query('DELETE FROM group_devices WHERE group_id = $1 AND device_id = $2 AND until_seq IS NOT NULL AND acked_seq >= until_seq', [
+        groupId,
+        deviceId,
+      ]);
+      await c.query('DELETE FROM welcomes WHERE device_id = $1 AND group_id = $2 AND seq <= $3', [deviceId, groupId, seq]);
     });
   }
 
-  ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<number> {
-    return this.tx(async (c) => {
-      // Messages are locked before their mailbox rows are touched, by every writer
-      // that removes mailbox rows (ack, revoke); the sweep skips locked ones.
-      const locked = await this.lockMessages(
-        c,
-        `SELECT m.id FROM mailbox b JOIN messages m ON m.id = b.message_id
-         WHERE b.device_id = $1 AND b.group_id = $2 AND b.seq <= $3 ORDER BY m.id FOR UPDATE OF m`,
-        [deviceId, groupId, seq],
-      );
-      if (locked.length === 0) return 0;
-      const removed = await changes(c, 'DELETE FROM mailbox WHERE device_id = $1 AND message_id = ANY($2::bigint[])', [deviceId, locked]);
-      await this.deleteOrphans(c, locked);
-      return removed;
-    });
+  /**
+   * Deletes what every cursor of these groups has passed; a group nobody reads
+   * any more keeps nothing. Safe without locks: cursors only move forward and a
+   * new one starts at the group's newest message, so the minimum read from this
+   * statement's snapshot never exceeds what any cursor still needs.
+   */
+  private async trimGroups(c: PoolClient, groupIds: readonly GroupId[]): Promise<number> {
+    if (groupIds.length === 0) return 0;
+    return changes(
+      c,
+      `DELETE FROM group_messages m USING (
+         SELECT g.id, (SELECT MIN(d.acked_seq) FROM group_devices d WHERE d.group_id = g.id) AS lo
+         FROM (SELECT DISTINCT id FROM unnest($1::text[]) AS id) g) t
+       WHERE m.group_id = t.id AND m.seq <= COALESCE(t.lo, 9223372036854775807)`,
+      [[...groupIds]],
+    );
+  }
+
+  trim(groupIds: readonly GroupId[]): Promise<number> {
+    return this.tx((c) => this.trimGroups(c, groupIds));
   }
 
   /* ---------- blobs ---------- */
@@ -755,15 +773,12 @@ export class PostgresStorage implements Storage {
 
   sweep(now: number): Promise<SweepResult> {
     return this.tx(async (c) => {
-      // SKIP LOCKED: a message an ack or revocation holds is theirs to delete (or the next sweep's).
-      const messages = await changes(
-        c,
-        'DELETE FROM messages WHERE id IN (SELECT id FROM messages WHERE expires_at <= $1 FOR UPDATE SKIP LOCKED)',
-        [now],
-      );
+      const messages = await changes(c, 'DELETE FROM group_messages WHERE expires_at <= $1', [now]);
+      const welcomes = await changes(c, 'DELETE FROM welcomes WHERE expires_at <= $1', [now]);
+      await c.query('DELETE FROM group_devices WHERE until_seq IS NOT NULL AND leave_expires_at <= $1', [now]);
       const sessions = await changes(c, 'DELETE FROM sessions WHERE expires_at <= $1', [now]);
       const keyPackages = await changes(c, 'DELETE FROM key_packages WHERE expires_at <= $1', [now]);
-      return { messages, sessions, keyPackages };
+      return { messages, welcomes, sessions, keyPackages };
     });
   }
 }
