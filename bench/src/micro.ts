@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeClientFrame, encodeFrame, encodePrivateMessageFraming, readMlsFraming, toBase64Url, type DeviceId, type GroupId } from '@parley/protocol';
 import { decodeBusEvent, encodeBusEvent } from '../../packages/server/src/bus/events.js';
-import { SqliteStorage } from '../../packages/server/src/storage/sqlite/sqlite-storage.js';
+import type { SqliteStorage } from '../../packages/server/src/storage/sqlite/sqlite-storage.js';
 import { openStorage, seedDevices, seedGroup } from './seed.js';
 
 /** Micro-benchmarks of the message hot path's pieces, to see where server time goes. */
