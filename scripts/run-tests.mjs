@@ -34,10 +34,10 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-async function reachable(url) {
+async function reachable(url, defaultPort) {
   const u = new URL(url);
   return new Promise((resolve) => {
-    const socket = net.connect({ host: u.hostname || '127.0.0.1', port: Number(u.port || 5432) });
+    const socket = net.connect({ host: u.hostname || '127.0.0.1', port: Number(u.port || defaultPort) });
     socket.setTimeout(3000);
     socket.once('connect', () => {
       socket.destroy();
@@ -53,14 +53,24 @@ async function reachable(url) {
 
 if (suite === 'services') {
   const pg = process.env.PARLEY_TEST_PG_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-  if (!(await reachable(pg))) {
+  const nats = process.env.PARLEY_TEST_NATS_URL ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+  let missing = false;
+  if (!(await reachable(pg, 5432))) {
+    missing = true;
     console.error(`PostgreSQL is not reachable at ${new URL(pg).host}.
 The service tests need a real PostgreSQL. On Debian:
   apt-get install -y postgresql && pg_ctlcluster $(ls /etc/postgresql) main start
   su postgres -c "createdb test"   # trust or password auth for the postgres user
 then run again, or point PARLEY_TEST_PG_URL at another server.`);
-    process.exit(1);
   }
+  if (!(await reachable(nats, 4222))) {
+    missing = true;
+    console.error(`NATS is not reachable at ${new URL(nats).host}.
+The service tests need a real NATS server. On Debian:
+  apt-get install -y nats-server && nats-server -a 127.0.0.1 -p 4222 -js &
+then run again, or point PARLEY_TEST_NATS_URL at another server.`);
+  }
+  if (missing) process.exit(1);
 }
 
 console.log(`running ${files.length} test files (${suite}): ${files.map((f) => relative(root, f)).join(', ')}`);

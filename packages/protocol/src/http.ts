@@ -133,5 +133,6 @@ export const HealthResponseSchema = z.object({
   version: z.string(),
   protocol: z.array(z.number()),
   storage: z.object({ kind: z.enum(['sqlite', 'postgres']), ok: z.boolean() }),
+  bus: z.object({ kind: z.enum(['memory', 'nats']), ok: z.boolean() }),
 });
 export type HealthResponse = z.infer<typeof HealthResponseSchema>;

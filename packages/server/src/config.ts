@@ -7,6 +7,7 @@ const EnvSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   PARLEY_DATA_DIR: z.string().default('./data'),
   DATABASE_URL: z.string().url().optional(),
+  NATS_URL: z.string().url().optional(),
   PARLEY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PARLEY_RETENTION_DAYS: z.coerce.number().min(1).max(3650).default(30),
   PARLEY_MAX_FRAME_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
@@ -34,6 +35,8 @@ export interface ServerConfig {
   host: string;
   dataDir: string;
   databaseUrl: string | undefined;
+  /** When set, live fan-out goes over NATS so several server processes can share the work. */
+  natsUrl: string | undefined;
   logLevel: string;
   version: string;
   /** Seconds an unacknowledged message is kept. */
@@ -81,6 +84,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     host: e.HOST,
     dataDir: resolve(e.PARLEY_DATA_DIR),
     databaseUrl: e.DATABASE_URL,
+    natsUrl: e.NATS_URL,
     logLevel: e.PARLEY_LOG_LEVEL,
     retentionSeconds: Math.round(e.PARLEY_RETENTION_DAYS * 86400),
     maxFrameBytes: e.PARLEY_MAX_FRAME_BYTES,
@@ -97,6 +101,7 @@ export function defaultConfig(): ServerConfig {
     host: '127.0.0.1',
     dataDir: resolve('./data'),
     databaseUrl: undefined,
+    natsUrl: undefined,
     logLevel: 'info',
     version: SERVER_VERSION,
     retentionSeconds: 30 * 86400,

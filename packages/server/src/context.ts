@@ -36,7 +36,7 @@ export async function createAppContext(config: ServerConfig, overrides: AppConte
   return {
     config,
     storage,
-    bus: overrides.bus ?? new MemoryBus(),
+    bus: overrides.bus ?? (await busFor(config)),
     blobs: overrides.blobs ?? new FsBlobStore(join(config.dataDir, 'blobs')),
     logger: overrides.logger ?? createLogger(config.logLevel),
     clock: overrides.clock ?? systemClock,
@@ -50,4 +50,11 @@ async function storageFor(config: ServerConfig): Promise<Storage> {
   // Loaded only when configured, so a single-node install never loads the PostgreSQL driver.
   const { PostgresStorage } = await import('./storage/postgres/postgres-storage.js');
   return new PostgresStorage({ connectionString: config.databaseUrl });
+}
+
+async function busFor(config: ServerConfig): Promise<Bus> {
+  if (!config.natsUrl) return new MemoryBus();
+  // Loaded only when configured, like the PostgreSQL driver.
+  const { NatsBus } = await import('./bus/nats/nats-bus.js');
+  return NatsBus.connect(config.natsUrl);
 }

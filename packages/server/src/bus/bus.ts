@@ -14,6 +14,7 @@ export interface Subscription {
 }
 
 export interface Bus {
+  readonly kind: 'memory' | 'nats';
   /**
    * Publishes one event to every listed device. An adapter that crosses
    * processes serialises it with `encodeBusEvent`/`decodeBusEvent`; the

@@ -46,6 +46,7 @@ export const ROUTES: Route<unknown, unknown>[] = [
         version: ctx.config.version,
         protocol: [...PROTOCOL_VERSIONS],
         storage,
+        bus: { kind: ctx.bus.kind, ok: bus },
       };
     },
   }),
