@@ -25,6 +25,7 @@ export function toApiError(err: unknown): ParleyError {
   if (err instanceof StorageError) {
     return new ParleyError(STORAGE_CODES[err.kind], err.message, err.detail ? { cause: err, detail: err.detail } : { cause: err });
   }
+  if (isOutage(err)) return new ParleyError('unavailable', 'storage is unavailable, try again shortly', { cause: err });
   if (err instanceof BlobTooLargeError) return new ParleyError('payload_too_large', 'blob too large', { cause: err });
   if (err instanceof BlobDigestMismatchError) return new ParleyError('digest_mismatch', 'blob does not match its digest', { cause: err });
   return new ParleyError('internal', 'internal error', { cause: err });
@@ -38,4 +39,15 @@ export function errorLogFields(err: ParleyError): Record<string, unknown> {
     code: err.code,
     error: cause instanceof Error ? { type: cause.name, message: cause.message, stack: cause.stack } : String(cause),
   };
+}
+
+/** Network errors and PostgreSQL "connection exception" / "operator intervention" states. */
+const OUTAGE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENOTFOUND', '57P01', '57P02', '57P03']);
+
+/** True when an error means a backing service cannot be reached (as opposed to a bug or bad input). */
+export function isOutage(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (OUTAGE_CODES.has(code) || code.startsWith('08'))) return true;
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect/i.test(err.message);
 }

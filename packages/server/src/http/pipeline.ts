@@ -42,6 +42,8 @@ export interface Route<P = unknown, B = unknown> {
   rateSubject?: (body: B) => string | undefined;
   response?: z.ZodType;
   status?: number;
+  /** Chooses the status from the result, when it depends on it (health: 503 while degraded). */
+  statusOf?: (result: unknown) => number;
   /** Returns a JSON-able result, or undefined when the handler wrote the response itself. */
   handler(call: RouteCall<P, B>): Promise<unknown>;
 }
@@ -201,7 +203,7 @@ export async function runRoute(ctx: AppContext, r: Route<unknown, unknown>, rawP
       const check = r.response.safeParse(result);
       if (!check.success) throw new Error(`response of ${name} violates its schema: ${issues(check.error)}`);
     }
-    sendJson(res, r.status ?? 200, result);
+    sendJson(res, r.statusOf?.(result) ?? r.status ?? 200, result);
   } catch (err) {
     sendError(ctx, res, err, name);
   }

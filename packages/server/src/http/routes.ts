@@ -39,6 +39,8 @@ export const ROUTES: Route<unknown, unknown>[] = [
     auth: false,
     rate: 'public',
     response: HealthResponseSchema,
+    // Load balancers take a node out of rotation on 503 while its storage or bus is down.
+    statusOf: (r) => ((r as { status?: string }).status === 'ok' ? 200 : 503),
     async handler({ ctx }) {
       const [storage, bus] = await Promise.all([ctx.storage.health(), ctx.bus.health()]);
       return {

@@ -16,6 +16,7 @@ import {
   type SendFrame,
 } from '@parley/protocol';
 import { ceilHour } from '../clock.js';
+import type { BusEvent } from '../bus/events.js';
 import type { AppContext } from '../context.js';
 
 /**
@@ -23,6 +24,19 @@ import type { AppContext } from '../context.js';
  * mailboxes and pushes them live. It reads only the MLS framing (group id,
  * epoch, content type); the rest of every message is opaque.
  */
+
+/**
+ * Live delivery is best effort: once a message is stored it is acknowledged
+ * even if the bus is down, because devices read their backlog on reconnect.
+ * Failing the send here would make the client retry and store it twice.
+ */
+async function push(ctx: AppContext, devices: readonly DeviceId[], event: BusEvent): Promise<void> {
+  try {
+    await ctx.bus.publish(devices, event);
+  } catch (err) {
+    ctx.logger.warn({ event: 'bus.publish_failed', devices: devices.length, error: err instanceof Error ? err.message : String(err) }, 'live delivery failed');
+  }
+}
 
 export async function createGroup(ctx: AppContext, deviceId: DeviceId, groupId: GroupId): Promise<GroupInfoResponse> {
   const g = await ctx.storage.createGroup(groupId, deviceId);
@@ -85,7 +99,7 @@ export async function sendMessage(ctx: AppContext, deviceId: DeviceId, frame: Se
   });
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: f.contentType, epoch: f.epochNumber }, [payload]);
-    await ctx.bus.publish(r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
+    await push(ctx, r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
   }
   return { seq: r.seq, epoch: r.epoch };
 }
@@ -118,11 +132,11 @@ export async function commit(ctx: AppContext, deviceId: DeviceId, frame: CommitF
   });
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'commit', epoch: f.epochNumber }, [commitBytes]);
-    await ctx.bus.publish(r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
+    await push(ctx, r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
   }
   if (r.welcomeRecipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'welcome', epoch: r.epoch, parts: [welcome.length, info.length] }, [welcome, info]);
-    await ctx.bus.publish(r.welcomeRecipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
+    await push(ctx, r.welcomeRecipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
   }
   ctx.logger.debug({ event: 'group.commit', groupId: frame.group, epoch: r.epoch, devices: frame.devices.length }, 'commit accepted');
   return { seq: r.seq, epoch: r.epoch };
