@@ -55,7 +55,9 @@ export async function freshDatabase(kind: StorageKind): Promise<{ dataDir: strin
 }
 
 export interface World {
+  /** The first server process (all of them: `servers`). */
   server: Proc;
+  servers: Proc[];
   wsUrl: string;
   groups: SeedGroup[];
   devices: Map<string, ParleyLoadDevice>;
@@ -66,7 +68,9 @@ export interface World {
  * Seeds `groupSizes` groups (plus `loners` devices in no group), starts Parley
  * on them and connects every device (unless connect is false).
  */
-export async function world(kind: StorageKind, groupSizes: number[], options: { connect?: boolean; loners?: number } = {}): Promise<World> {
+export const NATS_URL = process.env['PARLEY_TEST_NATS_URL'] ?? process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+
+export async function world(kind: StorageKind, groupSizes: number[], options: { connect?: boolean; loners?: number; nodes?: number } = {}): Promise<World> {
   const db = await freshDatabase(kind);
   const storage = await openStorage(db.dataDir, db.databaseUrl);
   const total = groupSizes.reduce((a, b) => a + b, 0) + (options.loners ?? 0);
@@ -80,19 +84,27 @@ export async function world(kind: StorageKind, groupSizes: number[], options: { 
   await storage.close();
   const env: Record<string, string> = { PARLEY_DATA_DIR: db.dataDir };
   if (db.databaseUrl) env['DATABASE_URL'] = db.databaseUrl;
-  const server = await startParley(env);
+  // Cluster mode: several processes on the same database, fanning out over NATS.
+  if (options.nodes !== undefined) env['NATS_URL'] = NATS_URL;
+  const servers = await Promise.all(Array.from({ length: options.nodes ?? 1 }, () => startParley(env)));
+  const server = servers[0] as Proc;
   const wsUrl = `ws://127.0.0.1:${server.port}/v1/ws`;
   const devices = new Map<string, ParleyLoadDevice>();
   seeded.forEach((d: SeedDevice, i) => devices.set(d.deviceId, new ParleyLoadDevice(i, d.token)));
-  if (options.connect !== false) await connectAll([...devices.values()], wsUrl);
+  if (options.connect !== false) {
+    // Device i connects to node i mod N, so the two sides of a conversation sit on different nodes.
+    const byNode = servers.map((s, n) => ({ url: `ws://127.0.0.1:${s.port}/v1/ws`, devices: [...devices.values()].filter((d) => d.index % servers.length === n) }));
+    for (const b of byNode) await connectAll(b.devices, b.url);
+  }
   return {
     server,
+    servers,
     wsUrl,
     groups,
     devices,
     async close() {
       for (const d of devices.values()) d.close();
-      await server.stop();
+      await Promise.all(servers.map((s) => s.stop()));
       await db.drop();
     },
   };

@@ -29,12 +29,14 @@ for (const kind of kinds) {
   }
 }
 plan.unshift({ name: 'relay-closed', run: () => relayClosed(quick ? 100 : 500, secs) });
-plan.push({ name: 'direct-closed', run: () => relayClosed(quick ? 100 : 500, secs) });
-plan.pop();
+// Cluster mode (PostgreSQL + NATS): the same closed loop over 1, 2 and 3 server processes.
+if (kinds.includes('postgres')) {
+  for (const nodes of [1, 2, 3]) plan.push({ name: 'cluster', run: () => directClosed('postgres', quick ? 100 : 500, secs, nodes) });
+}
 
 const results: Result[] = [];
 for (const step of plan) {
-  if (only && step.name !== only && !(only === 'direct-closed' && step.name === 'relay-closed')) continue;
+  if (only && step.name !== only && !(only === 'direct-closed' && step.name === 'relay-closed') && !(only === 'cluster' && step.name === 'cluster')) continue;
   const r = await step.run();
   results.push(r);
   console.log(JSON.stringify(r));

@@ -67,20 +67,22 @@ function result(scenario: string, storage: Result['storage'], params: Record<str
 }
 
 /** Runs a measuring window: warm-up, then `seconds` of counting with server CPU measured around it. */
-async function measure(pid: number, tally: Tally, warmupMs: number, seconds: number): Promise<{ cpu: number; seconds: number }> {
+async function measure(pid: number | number[], tally: Tally, warmupMs: number, seconds: number): Promise<{ cpu: number; seconds: number }> {
+  const pids = Array.isArray(pid) ? pid : [pid];
+  const cpu = () => pids.reduce((sum, p) => sum + cpuMs(p), 0);
   await sleep(warmupMs);
-  const c0 = cpuMs(pid);
+  const c0 = cpu();
   const t0 = now();
   tally.measuring = true;
   await sleep(seconds * 1000);
   tally.measuring = false;
   const wall = (now() - t0) / 1000;
-  return { cpu: cpuMs(pid) - c0, seconds: wall };
+  return { cpu: cpu() - c0, seconds: wall };
 }
 
 /** 1:1 conversations, closed loop: each device sends its next message once its partner received the previous. */
-export async function directClosed(kind: StorageKind, pairs: number, seconds: number): Promise<Result> {
-  const w = await world(kind, Array.from({ length: pairs }, () => 2));
+export async function directClosed(kind: StorageKind, pairs: number, seconds: number, nodes?: number): Promise<Result> {
+  const w = await world(kind, Array.from({ length: pairs }, () => 2), nodes === undefined ? {} : { nodes });
   try {
     const tally = new Tally();
     let running = true;
@@ -104,13 +106,16 @@ export async function directClosed(kind: StorageKind, pairs: number, seconds: nu
       sendNext(a);
       sendNext(b);
     }
-    const m = await measure(w.server.pid, tally, 2000, seconds);
+    const m = await measure(w.servers.map((x) => x.pid), tally, 2000, seconds);
     running = false;
     await sleep(1500);
     let lost = 0;
     for (const [sender, n] of acked) lost += Math.max(0, n - tally.receivedFrom(sender));
     const errors = [...w.devices.values()].reduce((s, d) => s + d.errorCount, 0);
-    return result('direct-closed', kind, { devices: pairs * 2, conversations: pairs }, tally, m.seconds, m.cpu, peakRssKb(w.server.pid), lost, { errors });
+    const params: Record<string, unknown> = { devices: pairs * 2, conversations: pairs };
+    if (nodes !== undefined) params['nodes'] = nodes;
+    const peak = Math.max(...w.servers.map((x) => peakRssKb(x.pid)));
+    return result(nodes === undefined ? 'direct-closed' : 'cluster-direct-closed', kind, params, tally, m.seconds, m.cpu, peak, lost, { errors });
   } finally {
     await w.close();
   }
