@@ -130,52 +130,54 @@ describe('cluster: 3 processes on PostgreSQL + NATS', () => {
     for (const s of socks) s.close();
   });
 
-  it('loses no acknowledged message when a process is killed and its devices move to another', async (t) => {
-    const alice = await registerAt(node(0).url);
-    const bob = await registerAt(node(1).url);
-    const group = await groupAt(node(0).url, alice, [bob.deviceId]);
-    const a = await TestSocket.open(node(0).wsUrl, alice.token);
-    const b = await TestSocket.open(node(1).wsUrl, bob.token);
-    const acked: number[] = [];
-    let inflight = 0;
-    let rid = 0;
-    const pump = () => {
-      while (!a.closed && inflight < 16 && acked.length < 100_000) {
-        inflight++;
-        a.sendFrame({ t: 'send', rid: ++rid, group }, [mlsMessage(group, 1, 'application')]);
-      }
-    };
-    a.ws.on('message', () => {
-      for (const r of a.received.splice(0)) {
-        if (r.frame.t === 'ok' && r.frame.seq !== undefined) acked.push(r.frame.seq);
-        if (r.frame.t === 'ok' || r.frame.t === 'error') inflight--;
-      }
+  for (const [run, killAfterMs] of [350, 900].entries()) {
+    it(`loses no acknowledged message when a process is killed after ${killAfterMs} ms and its devices move (run ${run + 1})`, async (t) => {
+      const alice = await registerAt(node(0).url);
+      const bob = await registerAt(node(1).url);
+      const group = await groupAt(node(0).url, alice, [bob.deviceId]);
+      const a = await TestSocket.open(node(0).wsUrl, alice.token);
+      const b = await TestSocket.open(node(1).wsUrl, bob.token);
+      const acked: number[] = [];
+      let inflight = 0;
+      let rid = 0;
+      const pump = () => {
+        while (!a.closed && inflight < 16 && acked.length < 100_000) {
+          inflight++;
+          a.sendFrame({ t: 'send', rid: ++rid, group }, [mlsMessage(group, 1, 'application')]);
+        }
+      };
+      a.ws.on('message', () => {
+        for (const r of a.received.splice(0)) {
+          if (r.frame.t === 'ok' && r.frame.seq !== undefined) acked.push(r.frame.seq);
+          if (r.frame.t === 'ok' || r.frame.t === 'error') inflight--;
+        }
+        pump();
+      });
       pump();
+      await new Promise((r) => setTimeout(r, killAfterMs));
+      await node(1).kill();
+      await b.waitClosed();
+      await new Promise((r) => setTimeout(r, 200));
+      a.close();
+      await a.waitClosed();
+      const received = new Set<number>();
+      let duplicates = 0;
+      const take = (s: TestSocket) => {
+        for (const m of s.messages(group)) {
+          if (m.kind !== 'application') continue;
+          if (received.has(m.seq)) duplicates++;
+          else received.add(m.seq);
+        }
+      };
+      take(b);
+      const b2 = await TestSocket.open(node(2).wsUrl, bob.token);
+      await b2.waitFor((r) => r.frame.t === 'synced', 15_000);
+      take(b2);
+      const missing = acked.filter((s) => !received.has(s));
+      assert.deepEqual(missing, []);
+      t.diagnostic(`acknowledged ${acked.length}, delivered ${received.size}, duplicates removed ${duplicates}`);
+      b2.close();
+      await node(1).start();
     });
-    pump();
-    await new Promise((r) => setTimeout(r, 400 + Math.floor(Math.random() * 600)));
-    await node(1).kill();
-    await b.waitClosed();
-    await new Promise((r) => setTimeout(r, 200));
-    a.close();
-    await a.waitClosed();
-    const received = new Set<number>();
-    let duplicates = 0;
-    const take = (s: TestSocket) => {
-      for (const m of s.messages(group)) {
-        if (m.kind !== 'application') continue;
-        if (received.has(m.seq)) duplicates++;
-        else received.add(m.seq);
-      }
-    };
-    take(b);
-    const b2 = await TestSocket.open(node(2).wsUrl, bob.token);
-    await b2.waitFor((r) => r.frame.t === 'synced', 15_000);
-    take(b2);
-    const missing = acked.filter((s) => !received.has(s));
-    assert.deepEqual(missing, []);
-    t.diagnostic(`acknowledged ${acked.length}, delivered ${received.size}, duplicates removed ${duplicates}`);
-    b2.close();
-    await node(1).start();
-  });
+  }
 });
