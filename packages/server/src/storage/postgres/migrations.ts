@@ -177,4 +177,74 @@ CREATE INDEX group_devices_device ON group_devices(device_id);
 CREATE INDEX blob_refs_digest ON blob_refs(digest);
 `,
   },
+  {
+    version: 3,
+    name: 'one round trip for append and ack',
+    // The message path as functions: each runs as one statement (its own
+    // transaction) instead of BEGIN, five queries and COMMIT from the server.
+    // Statements inside a PL/pgSQL function see rows committed while they
+    // waited for the group lock, so the membership check is never stale.
+    // Errors carry SQLSTATEs of our own (class PA) that the adapter maps back.
+    sql: `
+CREATE FUNCTION parley_append_message(p_group text, p_sender text, p_kind text, p_epoch bigint, p_payload bytea,
+                                      p_blobs text[], p_expires bigint, p_keep bigint)
+RETURNS TABLE (r_seq bigint, r_epoch bigint, r_members text[])
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  g_epoch bigint;
+  g_last bigint;
+  m text[];
+  missing text;
+  s bigint;
+BEGIN
+  SELECT g.epoch, g.last_seq INTO g_epoch, g_last FROM mls_groups g WHERE g.id = p_group FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'group not found' USING ERRCODE = 'PA001';
+  END IF;
+  SELECT COALESCE(array_agg(d.device_id ORDER BY d.device_id COLLATE "C"), '{}') INTO m
+    FROM group_devices d WHERE d.group_id = p_group AND d.until_seq IS NULL;
+  IF NOT (p_sender = ANY(m)) THEN
+    RAISE EXCEPTION 'not a member of this group' USING ERRCODE = 'PA002';
+  END IF;
+  IF (p_kind = 'proposal' AND p_epoch <> g_epoch) OR p_epoch > g_epoch THEN
+    RAISE EXCEPTION 'group is at epoch %', g_epoch USING ERRCODE = 'PA003', DETAIL = g_epoch::text;
+  END IF;
+  IF cardinality(p_blobs) > 0 THEN
+    -- Locked so a concurrent blob deletion either finishes first (and we report it) or sees our reference.
+    PERFORM 1 FROM blobs b WHERE b.digest = ANY(p_blobs) ORDER BY b.digest COLLATE "C" FOR NO KEY UPDATE;
+    SELECT x INTO missing FROM unnest(p_blobs) AS x WHERE NOT EXISTS (SELECT 1 FROM blobs b WHERE b.digest = x) LIMIT 1;
+    IF missing IS NOT NULL THEN
+      RAISE EXCEPTION 'referenced blob not found' USING ERRCODE = 'PA004', DETAIL = missing;
+    END IF;
+  END IF;
+  s := g_last + 1;
+  UPDATE mls_groups SET last_seq = s WHERE id = p_group;
+  INSERT INTO group_messages (group_id, seq, kind, epoch, payload, expires_at) VALUES (p_group, s, p_kind, p_epoch, p_payload, p_expires);
+  -- The sender has seen its own message when nothing before it is outstanding.
+  UPDATE group_devices SET acked_seq = s WHERE group_id = p_group AND device_id = p_sender AND acked_seq = s - 1;
+  IF cardinality(p_blobs) > 0 THEN
+    INSERT INTO blob_refs (group_id, seq, digest) SELECT DISTINCT p_group, s, x FROM unnest(p_blobs) AS x ON CONFLICT DO NOTHING;
+    UPDATE blobs SET keep_until = GREATEST(keep_until, p_keep) WHERE digest = ANY(p_blobs);
+  END IF;
+  IF cardinality(m) = 1 THEN
+    -- Nobody else to deliver to: trim right away.
+    DELETE FROM group_messages gm WHERE gm.group_id = p_group
+      AND gm.seq <= COALESCE((SELECT MIN(d.acked_seq) FROM group_devices d WHERE d.group_id = p_group), 9223372036854775807);
+  END IF;
+  RETURN QUERY SELECT s, g_epoch, m;
+END
+$fn$;
+
+CREATE FUNCTION parley_ack(p_group text, p_device text, p_seq bigint) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- Cursor first, then welcome: the lock order every writer follows.
+  UPDATE group_devices SET acked_seq = p_seq WHERE group_id = p_group AND device_id = p_device AND acked_seq < p_seq;
+  -- A removed device that has seen its removal needs no cursor any more.
+  DELETE FROM group_devices WHERE group_id = p_group AND device_id = p_device AND until_seq IS NOT NULL AND acked_seq >= until_seq;
+  DELETE FROM welcomes WHERE device_id = p_device AND group_id = p_group AND seq <= p_seq;
+END
+$fn$;
+`,
+  },
 ];

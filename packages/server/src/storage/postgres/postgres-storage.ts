@@ -96,6 +96,25 @@ async function changes(c: PoolClient, sql: string, params: readonly unknown[] = 
   return (await c.query(sql, [...params])).rowCount ?? 0;
 }
 
+/** Our functions' SQLSTATEs (class PA, migration 3) back to the interface's typed errors. */
+function mapAppendError(err: unknown): unknown {
+  if (!(err instanceof DatabaseError)) return err;
+  switch (err.code) {
+    case 'PA001':
+      return new StorageError('not_found', 'group not found');
+    case 'PA002':
+      return new StorageError('not_member', 'not a member of this group');
+    case 'PA003': {
+      const epoch = Number(err.detail);
+      return new StorageError('epoch_conflict', `group is at epoch ${epoch}`, { epoch });
+    }
+    case 'PA004':
+      return new StorageError('not_found', 'referenced blob not found', { blob: err.detail ?? '' });
+    default:
+      return err;
+  }
+}
+
 const DEVICE_COLUMNS = 'id, user_id, name, signature_key, created_day, revoked';
 /** Current members of a group: devices with a cursor that is not leaving. */
 const MEMBERS_SQL = 'SELECT device_id FROM group_devices WHERE group_id = $1 AND until_seq IS NULL ORDER BY device_id COLLATE "C"';
@@ -549,40 +568,27 @@ export class PostgresStorage implements Storage {
     await c.query('UPDATE group_devices SET acked_seq = $3 WHERE group_id = $1 AND device_id = $2 AND acked_seq = $3 - 1', [groupId, sender, seq]);
   }
 
-  appendMessage(input: AppendMessageInput): Promise<AppendResult> {
-    return this.tx(async (c) => {
-      const { group, members } = await this.lockGroup(c, input.groupId, input.senderDevice);
-      const stale = input.kind === 'proposal' ? input.epoch !== group.epoch : input.epoch > group.epoch;
-      if (stale) throw new StorageError('epoch_conflict', `group is at epoch ${group.epoch}`, { epoch: group.epoch });
-      const digests = [...new Set(input.blobs)];
-      if (digests.length > 0) {
-        // Locked so a concurrent deleteBlobs either finishes first (and we report not_found)
-        // or waits and then sees our reference.
-        const found = new Set(
-          (
-            await rows(c, 'SELECT digest FROM blobs WHERE digest = ANY($1::text[]) ORDER BY digest COLLATE "C" FOR NO KEY UPDATE', [digests])
-          ).map((r) => str(r, 'digest')),
-        );
-        for (const d of input.blobs) {
-          if (!found.has(d)) throw new StorageError('not_found', 'referenced blob not found', { blob: d });
-        }
-      }
-      const seq = group.lastSeq + 1;
-      await c.query('UPDATE mls_groups SET last_seq = $1 WHERE id = $2', [seq, input.groupId]);
-      await this.insertMessage(c, input.groupId, seq, input.kind, input.epoch, input.payload, input.expiresAt);
-      await this.advanceSender(c, input.groupId, input.senderDevice, seq);
-      if (digests.length > 0) {
-        await c.query('INSERT INTO blob_refs (group_id, seq, digest) SELECT $1, $2, d FROM unnest($3::text[]) AS d ON CONFLICT DO NOTHING', [
-          input.groupId,
-          seq,
-          digests,
-        ]);
-        await c.query('UPDATE blobs SET keep_until = GREATEST(keep_until, $1) WHERE digest = ANY($2::text[])', [input.blobKeepUntil, digests]);
-      }
-      const recipients = members.filter((d) => d !== input.senderDevice);
-      if (recipients.length === 0) await this.trimGroups(c, [input.groupId]);
-      return { seq, epoch: group.epoch, recipients };
-    });
+  /** One round trip: see `parley_append_message` in migration 3. */
+  async appendMessage(input: AppendMessageInput): Promise<AppendResult> {
+    const client = await this.checkout();
+    let discard = false;
+    try {
+      const res = await client.query<Row>({
+        name: 'parley_append_message',
+        text: 'SELECT r_seq, r_epoch, r_members FROM parley_append_message($1, $2, $3, $4, $5, $6, $7, $8)',
+        values: [input.groupId, input.senderDevice, input.kind, input.epoch, input.payload, [...new Set(input.blobs)], input.expiresAt, input.blobKeepUntil],
+      });
+      const row = res.rows[0];
+      if (!row) throw new Error('storage: append returned nothing');
+      const members = row['r_members'];
+      if (!Array.isArray(members) || !members.every((m): m is string => typeof m === 'string')) throw new Error('storage row: r_members is not text[]');
+      return { seq: num(row, 'r_seq'), epoch: num(row, 'r_epoch'), recipients: members.filter((d) => d !== input.senderDevice) as DeviceId[] };
+    } catch (err) {
+      discard = !(err instanceof DatabaseError);
+      throw mapAppendError(err);
+    } finally {
+      client.release(discard);
+    }
   }
 
   appendCommit(input: AppendCommitInput): Promise<CommitResult> {
@@ -684,16 +690,18 @@ export class PostgresStorage implements Storage {
     return result.map((r) => ({ groupId: str(r, 'group_id') as GroupId, seq: num(r, 'seq'), kind: kind(r), epoch: num(r, 'epoch'), parts: [bytes(r, 'payload')] }));
   }
 
-  ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<void> {
-    return this.tx(async (c) => {
-      await c.query('UPDATE group_devices SET acked_seq = $3 WHERE group_id = $1 AND device_id = $2 AND acked_seq < $3', [groupId, deviceId, seq]);
-      // A removed device that has seen its removal needs no cursor any more.
-      await c.query('DELETE FROM group_devices WHERE group_id = $1 AND device_id = $2 AND until_seq IS NOT NULL AND acked_seq >= until_seq', [
-        groupId,
-        deviceId,
-      ]);
-      await c.query('DELETE FROM welcomes WHERE device_id = $1 AND group_id = $2 AND seq <= $3', [deviceId, groupId, seq]);
-    });
+  /** One round trip: see `parley_ack` in migration 3. */
+  async ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<void> {
+    const client = await this.checkout();
+    let discard = false;
+    try {
+      await client.query({ name: 'parley_ack', text: 'SELECT parley_ack($1, $2, $3)', values: [groupId, deviceId, seq] });
+    } catch (err) {
+      discard = !(err instanceof DatabaseError);
+      throw err;
+    } finally {
+      client.release(discard);
+    }
   }
 
   /**
