@@ -247,4 +247,46 @@ END
 $fn$;
 `,
   },
+  {
+    version: 4,
+    name: 'batched append and ack',
+    // Many messages (or acks) per round trip: the server collects one event-loop
+    // turn's worth and sends them together, like the SQLite write queue. Items
+    // are taken in group order so concurrent batches lock groups in the same
+    // order; each runs in its own subtransaction, so one failing item is undone
+    // alone and reported in its row.
+    sql: `
+CREATE FUNCTION parley_append_batch(p_idx int[], p_group text[], p_sender text[], p_kind text[], p_epoch bigint[],
+                                    p_payload bytea[], p_expires bigint[])
+RETURNS TABLE (r_idx int, r_seq bigint, r_epoch bigint, r_members text[], r_error text, r_detail text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  i int;
+  res record;
+BEGIN
+  FOR i IN SELECT k FROM generate_subscripts(p_idx, 1) AS k ORDER BY p_group[k] COLLATE "C", k LOOP
+    BEGIN
+      SELECT * INTO res FROM parley_append_message(p_group[i], p_sender[i], p_kind[i], p_epoch[i], p_payload[i], '{}'::text[], p_expires[i], 0);
+      r_idx := p_idx[i]; r_seq := res.r_seq; r_epoch := res.r_epoch; r_members := res.r_members; r_error := NULL; r_detail := NULL;
+    EXCEPTION WHEN SQLSTATE 'PA001' OR SQLSTATE 'PA002' OR SQLSTATE 'PA003' OR SQLSTATE 'PA004' THEN
+      GET STACKED DIAGNOSTICS r_error = RETURNED_SQLSTATE, r_detail = PG_EXCEPTION_DETAIL;
+      r_idx := p_idx[i]; r_seq := NULL; r_epoch := NULL; r_members := NULL;
+    END;
+    RETURN NEXT;
+  END LOOP;
+END
+$fn$;
+
+CREATE FUNCTION parley_ack_batch(p_group text[], p_device text[], p_seq bigint[]) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  i int;
+BEGIN
+  FOR i IN SELECT k FROM generate_subscripts(p_group, 1) AS k ORDER BY p_group[k] COLLATE "C", p_device[k] COLLATE "C" LOOP
+    PERFORM parley_ack(p_group[i], p_device[i], p_seq[i]);
+  END LOOP;
+END
+$fn$;
+`,
+  },
 ];

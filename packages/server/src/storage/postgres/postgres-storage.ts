@@ -24,6 +24,7 @@ import {
   type SweepResult,
   type UserRecord,
 } from '../storage.js';
+import { Batcher } from './batcher.js';
 import { POSTGRES_MIGRATIONS } from './migrations.js';
 
 type Row = Record<string, unknown>;
@@ -97,22 +98,32 @@ async function changes(c: PoolClient, sql: string, params: readonly unknown[] = 
 }
 
 /** Our functions' SQLSTATEs (class PA, migration 3) back to the interface's typed errors. */
-function mapAppendError(err: unknown): unknown {
-  if (!(err instanceof DatabaseError)) return err;
-  switch (err.code) {
+function storageErrorFor(code: string, detail: string): StorageError | undefined {
+  switch (code) {
     case 'PA001':
       return new StorageError('not_found', 'group not found');
     case 'PA002':
       return new StorageError('not_member', 'not a member of this group');
     case 'PA003': {
-      const epoch = Number(err.detail);
+      const epoch = Number(detail);
       return new StorageError('epoch_conflict', `group is at epoch ${epoch}`, { epoch });
     }
     case 'PA004':
-      return new StorageError('not_found', 'referenced blob not found', { blob: err.detail ?? '' });
+      return new StorageError('not_found', 'referenced blob not found', { blob: detail });
     default:
-      return err;
+      return undefined;
   }
+}
+
+function mapAppendError(err: unknown): unknown {
+  if (!(err instanceof DatabaseError) || err.code === undefined) return err;
+  return storageErrorFor(err.code, err.detail ?? '') ?? err;
+}
+
+function members(row: Row): DeviceId[] {
+  const m = row['r_members'];
+  if (!Array.isArray(m) || !m.every((x): x is string => typeof x === 'string')) throw new Error('storage row: r_members is not text[]');
+  return m as DeviceId[];
 }
 
 const DEVICE_COLUMNS = 'id, user_id, name, signature_key, created_day, revoked';
@@ -140,6 +151,8 @@ export class PostgresStorage implements Storage {
   private readonly pool: Pool;
   private readonly schema: string | undefined;
   private readonly prepared = new WeakSet<PoolClient>();
+  private readonly appends = new Batcher<AppendMessageInput, AppendResult>((inputs) => this.appendBatch(inputs));
+  private readonly acks = new Batcher<{ deviceId: DeviceId; groupId: GroupId; seq: number }, undefined>((inputs) => this.ackBatch(inputs));
   private closed = false;
 
   constructor(options: PostgresStorageOptions) {
@@ -568,8 +581,55 @@ export class PostgresStorage implements Storage {
     await c.query('UPDATE group_devices SET acked_seq = $3 WHERE group_id = $1 AND device_id = $2 AND acked_seq = $3 - 1', [groupId, sender, seq]);
   }
 
+  /**
+   * Messages without attachments go out in batches, one round trip per
+   * event-loop turn (`parley_append_batch`, migration 4); with attachments,
+   * one round trip each (`parley_append_message`, migration 3).
+   */
+  appendMessage(input: AppendMessageInput): Promise<AppendResult> {
+    return input.blobs.length === 0 ? this.appends.push(input) : this.appendOne(input);
+  }
+
+  private async appendBatch(inputs: AppendMessageInput[]): Promise<Array<{ ok: true; value: AppendResult } | { ok: false; error: unknown }>> {
+    const client = await this.checkout();
+    let discard = false;
+    try {
+      const res = await client.query<Row>({
+        name: 'parley_append_batch',
+        text: 'SELECT r_idx, r_seq, r_epoch, r_members, r_error, r_detail FROM parley_append_batch($1, $2, $3, $4, $5, $6, $7)',
+        values: [
+          inputs.map((_, i) => i),
+          inputs.map((x) => x.groupId),
+          inputs.map((x) => x.senderDevice),
+          inputs.map((x) => x.kind),
+          inputs.map((x) => x.epoch),
+          inputs.map((x) => x.payload),
+          inputs.map((x) => x.expiresAt),
+        ],
+      });
+      const out: Array<{ ok: true; value: AppendResult } | { ok: false; error: unknown }> = [];
+      for (const row of res.rows) {
+        const i = num(row, 'r_idx');
+        const input = inputs[i];
+        if (!input) throw new Error('storage row: r_idx out of range');
+        const code = row['r_error'];
+        if (typeof code === 'string') {
+          out[i] = { ok: false, error: storageErrorFor(code, typeof row['r_detail'] === 'string' ? row['r_detail'] : '') };
+        } else {
+          out[i] = { ok: true, value: { seq: num(row, 'r_seq'), epoch: num(row, 'r_epoch'), recipients: members(row).filter((d) => d !== input.senderDevice) } };
+        }
+      }
+      return out;
+    } catch (err) {
+      discard = !(err instanceof DatabaseError);
+      throw err;
+    } finally {
+      client.release(discard);
+    }
+  }
+
   /** One round trip: see `parley_append_message` in migration 3. */
-  async appendMessage(input: AppendMessageInput): Promise<AppendResult> {
+  private async appendOne(input: AppendMessageInput): Promise<AppendResult> {
     const client = await this.checkout();
     let discard = false;
     try {
@@ -580,9 +640,7 @@ export class PostgresStorage implements Storage {
       });
       const row = res.rows[0];
       if (!row) throw new Error('storage: append returned nothing');
-      const members = row['r_members'];
-      if (!Array.isArray(members) || !members.every((m): m is string => typeof m === 'string')) throw new Error('storage row: r_members is not text[]');
-      return { seq: num(row, 'r_seq'), epoch: num(row, 'r_epoch'), recipients: members.filter((d) => d !== input.senderDevice) as DeviceId[] };
+      return { seq: num(row, 'r_seq'), epoch: num(row, 'r_epoch'), recipients: members(row).filter((d) => d !== input.senderDevice) };
     } catch (err) {
       discard = !(err instanceof DatabaseError);
       throw mapAppendError(err);
@@ -690,12 +748,21 @@ export class PostgresStorage implements Storage {
     return result.map((r) => ({ groupId: str(r, 'group_id') as GroupId, seq: num(r, 'seq'), kind: kind(r), epoch: num(r, 'epoch'), parts: [bytes(r, 'payload')] }));
   }
 
-  /** One round trip: see `parley_ack` in migration 3. */
-  async ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<void> {
+  /** Batched per event-loop turn: see `parley_ack_batch` in migration 4. */
+  ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<void> {
+    return this.acks.push({ deviceId, groupId, seq });
+  }
+
+  private async ackBatch(inputs: Array<{ deviceId: DeviceId; groupId: GroupId; seq: number }>): Promise<Array<{ ok: true; value: undefined }>> {
     const client = await this.checkout();
     let discard = false;
     try {
-      await client.query({ name: 'parley_ack', text: 'SELECT parley_ack($1, $2, $3)', values: [groupId, deviceId, seq] });
+      await client.query({
+        name: 'parley_ack_batch',
+        text: 'SELECT parley_ack_batch($1, $2, $3)',
+        values: [inputs.map((x) => x.groupId), inputs.map((x) => x.deviceId), inputs.map((x) => x.seq)],
+      });
+      return inputs.map(() => ({ ok: true as const, value: undefined }));
     } catch (err) {
       discard = !(err instanceof DatabaseError);
       throw err;
