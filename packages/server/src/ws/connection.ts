@@ -8,6 +8,7 @@ import {
   WS_CLOSE,
   type ClientFrame,
   type DeviceId,
+  type GroupId,
   type UserId,
 } from '@parley/protocol';
 import type { Subscription } from '../bus/bus.js';
@@ -19,6 +20,7 @@ import { authenticate } from '../http/pipeline.js';
 import { acknowledge, commit, sendMessage } from '../services/delivery.js';
 import { keyPackageStock } from '../services/key-packages.js';
 import type { Corkable, SocketCorker } from './corker.js';
+import { GroupOrder } from './group-order.js';
 
 const BACKLOG_PAGE = 256;
 
@@ -36,9 +38,10 @@ export class Connection {
   private deviceId: DeviceId | undefined;
   private userId: UserId | undefined;
   private subscription: Subscription | undefined;
+  /** Live deliveries that arrive while the backlog is being replayed. */
   private held: Array<Extract<BusEvent, { type: 'deliver' }>> = [];
-  /** Highest seq the backlog replay sent per group, to drop live copies of the same messages. */
-  private readonly replayed = new Map<string, number>();
+  private readonly order = new GroupOrder((frame) => this.send(frame));
+  private readonly gapTimers = new Map<string, { timer: NodeJS.Timeout; tries: number }>();
   private queue: Promise<void> = Promise.resolve();
   private readonly helloTimer: NodeJS.Timeout;
   private recheckTimer: NodeJS.Timeout | undefined;
@@ -109,6 +112,8 @@ export class Connection {
     this.state = 'closed';
     clearTimeout(this.helloTimer);
     clearInterval(this.recheckTimer);
+    for (const g of this.gapTimers.values()) clearTimeout(g.timer);
+    this.gapTimers.clear();
     const sub = this.subscription;
     this.subscription = undefined;
     if (sub) await sub.unsubscribe().catch(() => undefined);
@@ -163,11 +168,13 @@ export class Connection {
         case 'send': {
           if (payload.length === 0) throw new ParleyError('bad_request', 'empty message');
           const r = await sendMessage(this.ctx, deviceId, frame, payload);
+          this.order.sentByDevice(frame.group, r.seq);
           this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }));
           return;
         }
         case 'commit': {
           const r = await commit(this.ctx, deviceId, frame, payload);
+          this.order.sentByDevice(frame.group, r.seq);
           this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }));
           return;
         }
@@ -218,15 +225,25 @@ export class Connection {
     await this.replayBacklog(caller.deviceId);
   }
 
-  private sendStored(m: StoredMessage): void {
+  private encodeStored(m: StoredMessage): Uint8Array {
     const header: Record<string, unknown> = { t: 'msg', group: m.groupId, seq: m.seq, kind: m.kind, epoch: m.epoch };
     if (m.parts.length > 1) header['parts'] = m.parts.map((p) => p.length);
-    this.send(encodeFrame(header, m.parts));
-    if (m.seq > (this.replayed.get(m.groupId) ?? 0)) this.replayed.set(m.groupId, m.seq);
+    return encodeFrame(header, m.parts);
   }
 
-  /** Welcomes first (each precedes its group's later messages), then the group logs after this device's cursors. */
+  private sendStored(m: StoredMessage): void {
+    this.send(this.encodeStored(m));
+    this.order.mark(m.groupId, m.seq);
+  }
+
+  /**
+   * Welcomes first (each precedes its group's later messages), then the group
+   * logs after this device's cursors. Each group's last seq is read first: all
+   * below it is either acknowledged or in this backlog, which sets where live
+   * delivery continues.
+   */
   private async replayBacklog(deviceId: DeviceId): Promise<void> {
+    for (const g of await this.ctx.storage.groupsOfDevice(deviceId)) this.order.mark(g.id, g.lastSeq);
     for (const w of await this.ctx.storage.pendingWelcomes(deviceId)) this.sendStored(w);
     let after: BacklogCursor | undefined;
     for (;;) {
@@ -242,9 +259,49 @@ export class Connection {
     this.state = 'live';
     const held = this.held;
     this.held = [];
-    for (const e of held) if (e.seq > (this.replayed.get(e.group) ?? 0)) this.send(e.frame);
-    this.replayed.clear();
+    for (const e of held) this.deliverLive(e);
     this.send(encodeFrame({ t: 'synced' }));
+  }
+
+  private deliverLive(e: Extract<BusEvent, { type: 'deliver' }>): void {
+    if (this.order.offer(e.group, e.seq, e.frame) === 'held') this.scheduleGapFill(e.group);
+  }
+
+  /**
+   * A later message came before an earlier one (another process published
+   * first). Give the earlier one a moment to arrive, then read the gap from
+   * storage; after a few tries, deliver what is held rather than stall.
+   */
+  private scheduleGapFill(group: string): void {
+    if (this.gapTimers.has(group)) return;
+    const entry = { tries: 0, timer: setTimeout(() => void this.fillGap(group), 50) };
+    this.gapTimers.set(group, entry);
+  }
+
+  private async fillGap(group: string): Promise<void> {
+    const entry = this.gapTimers.get(group);
+    const deviceId = this.deviceId;
+    if (!entry || !deviceId || this.isClosed()) return;
+    if (this.order.hasGap(group)) {
+      const from = this.order.position(group) ?? 0;
+      try {
+        const page = await this.ctx.storage.pendingMessages(deviceId, { groupId: group as GroupId, seq: from }, BACKLOG_PAGE);
+        for (const m of page) if (m.groupId === group) this.order.offer(m.groupId, m.seq, this.encodeStored(m));
+      } catch {
+        /* storage unavailable: try again, then release */
+      }
+    }
+    if (!this.order.hasGap(group) || this.isClosed()) {
+      this.gapTimers.delete(group);
+      return;
+    }
+    entry.tries++;
+    if (entry.tries >= 5) {
+      this.order.release(group);
+      this.gapTimers.delete(group);
+      return;
+    }
+    entry.timer = setTimeout(() => void this.fillGap(group), 50 * 2 ** entry.tries);
   }
 
   /** Waits until the socket has sent most of what is queued, so a long backlog does not pile up in memory. */
@@ -266,6 +323,6 @@ export class Connection {
       return;
     }
     if (this.state === 'syncing') this.held.push(event);
-    else this.send(event.frame);
+    else this.deliverLive(event);
   }
 }
