@@ -36,11 +36,12 @@ const DIGIT_NOT_ASCII = /[^\P{Nd}0-9]/u;
 
 /** Extra folds on top of the Unicode confusables map, for look-alikes within Latin. */
 const LATIN_FOLDS: ReadonlyArray<[RegExp, string]> = [
+  // Punctuation first, so "r.n" folds like "rn".
+  [/[_.-]+/g, ''],
   [/rn/g, 'm'],
   [/vv/g, 'w'],
   [/[1i|]/g, 'l'],
   [/0/g, 'o'],
-  [/[_.-]+/g, ''],
 ];
 
 export function usernameSkeleton(normalized: string): string {

@@ -15,6 +15,7 @@ const EnvSchema = z.object({
   PARLEY_MAX_BLOB_BYTES: z.coerce.number().int().min(1024).default(100 * 1024 * 1024),
   PARLEY_SESSION_DAYS: z.coerce.number().min(1).max(3650).default(90),
   PARLEY_RATE_LIMITS: z.enum(['on', 'off']).default('on'),
+  PARLEY_TRUST_PROXY: z.enum(['on', 'off']).default('off'),
 });
 
 export interface RateLimitConfig {
@@ -59,6 +60,8 @@ export interface ServerConfig {
   trimIntervalMs: number;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   rateLimits: RateLimitConfig;
+  /** Take the client address for rate limiting from X-Forwarded-For (only behind a proxy that sets it). */
+  trustProxy: boolean;
   /** Validate every response against its schema (on in tests). */
   validateResponses: boolean;
 }
@@ -92,6 +95,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     maxBlobBytes: e.PARLEY_MAX_BLOB_BYTES,
     sessionSeconds: Math.round(e.PARLEY_SESSION_DAYS * 86400),
     rateLimits: { ...defaultConfig().rateLimits, enabled: e.PARLEY_RATE_LIMITS === 'on' },
+    trustProxy: e.PARLEY_TRUST_PROXY === 'on',
   };
 }
 
@@ -126,6 +130,7 @@ export function defaultConfig(): ServerConfig {
       framesPerSecond: 200,
       frameBurst: 1000,
     },
+    trustProxy: false,
     validateResponses: false,
   };
 }

@@ -107,3 +107,18 @@ describe('accounts, sessions and devices', () => {
     assert.equal(typeof health.body.version, 'string');
   });
 });
+
+describe('behind a reverse proxy', () => {
+  it('limits sign-in attempts per forwarded client address when told to trust the proxy', async () => {
+    const { defaultConfig } = await import('../src/config.js');
+    await using net = await TestNetwork.start({ config: { trustProxy: true, rateLimits: { ...defaultConfig().rateLimits, authPerAddressPerMinute: 2 } } });
+    const attempt = (addr: string) =>
+      net.http('POST', '/v1/sessions', {
+        body: { username: `nobody${addr.length}`, password: 'wrong password', device: { name: 'x', signatureKey: key() } },
+        headers: { 'x-forwarded-for': `${addr}, 10.0.0.1` },
+      });
+    const a = [await attempt('192.0.2.1'), await attempt('192.0.2.1'), await attempt('192.0.2.1')].map((r) => r.body.code);
+    assert.deepEqual(a, ['invalid_credentials', 'invalid_credentials', 'rate_limited']);
+    assert.equal((await attempt('198.51.100.7')).body.code, 'invalid_credentials', 'another client is not affected');
+  });
+});

@@ -156,8 +156,17 @@ function issues(err: z.ZodError): string {
   return z.prettifyError(err).slice(0, 500);
 }
 
-/** Address of the peer, used only as an in-memory rate-limit key; never stored or logged. */
-function peerKey(req: IncomingMessage): string {
+/**
+ * Address of the client, used only as an in-memory rate-limit key; never
+ * stored or logged. Behind a reverse proxy every request comes from the proxy,
+ * so with `trustProxy` the first X-Forwarded-For entry is used instead.
+ */
+function peerKey(ctx: AppContext, req: IncomingMessage): string {
+  if (ctx.config.trustProxy) {
+    const fwd = req.headers['x-forwarded-for'];
+    const first = (Array.isArray(fwd) ? fwd[0] : fwd)?.split(',')[0]?.trim();
+    if (first) return first;
+  }
   return req.socket.remoteAddress ?? 'unknown';
 }
 
@@ -184,13 +193,13 @@ export async function runRoute(ctx: AppContext, r: Route<unknown, unknown>, rawP
     if (limits.enabled) {
       let allowed = true;
       if (r.rate === 'auth') {
-        allowed = ctx.limiter.take(`auth-addr:${peerKey(req)}`, limits.authPerAddressPerMinute / 60, limits.authPerAddressPerMinute);
+        allowed = ctx.limiter.take(`auth-addr:${peerKey(ctx, req)}`, limits.authPerAddressPerMinute / 60, limits.authPerAddressPerMinute);
         const subject = r.rateSubject?.(body);
         if (allowed && subject) allowed = ctx.limiter.take(`auth:${subject}`, limits.authPerMinute / 60, limits.authPerMinute);
       } else if (caller) {
         allowed = ctx.limiter.take(`http:${caller.userId}`, limits.httpPerMinute / 60, limits.httpPerMinute);
       } else {
-        allowed = ctx.limiter.take(`public:${peerKey(req)}`, limits.httpPerMinute / 60, limits.httpPerMinute);
+        allowed = ctx.limiter.take(`public:${peerKey(ctx, req)}`, limits.httpPerMinute / 60, limits.httpPerMinute);
       }
       if (!allowed) throw new ParleyError('rate_limited', 'too many requests, slow down');
     }

@@ -11,7 +11,7 @@ import {
   type UserId,
 } from '@parley/protocol';
 import { hashPassword, newId, newToken, tokenHash, verifyPassword } from '../auth/credentials.js';
-import { dayOf } from '../clock.js';
+import { ceilHour, dayOf } from '../clock.js';
 import type { AppContext } from '../context.js';
 import { StorageError } from '../storage/storage.js';
 
@@ -43,7 +43,7 @@ export async function register(ctx: AppContext, req: RegisterRequest): Promise<A
     await ctx.storage.createAccount(
       { id: userId, username: name.normalized, skeleton: name.skeleton, passwordHash, createdDay: dayOf(now) },
       { id: deviceId, name: req.device.name, signatureKey: req.device.signatureKey },
-      { tokenHash: tokenHash(token), expiresAt: now + ctx.config.sessionSeconds },
+      { tokenHash: tokenHash(token), expiresAt: ceilHour(now + ctx.config.sessionSeconds) },
     );
   } catch (err) {
     if (err instanceof StorageError && err.kind === 'username_taken') {
@@ -62,7 +62,7 @@ export async function login(ctx: AppContext, req: LoginRequest): Promise<AuthRes
   if (!user || !ok) throw new ParleyError('invalid_credentials', 'wrong username or password');
   const token = newToken();
   const now = ctx.clock.now();
-  const session = { tokenHash: tokenHash(token), expiresAt: now + ctx.config.sessionSeconds };
+  const session = { tokenHash: tokenHash(token), expiresAt: ceilHour(now + ctx.config.sessionSeconds) };
   let deviceId: DeviceId;
   if ('deviceId' in req.device) {
     deviceId = req.device.deviceId;

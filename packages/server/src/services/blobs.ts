@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { ParleyError, type BlobDigest, type BlobUploadResponse } from '@parley/protocol';
+import { ceilHour } from '../clock.js';
 import type { AppContext } from '../context.js';
 
 /**
@@ -12,7 +13,7 @@ export async function uploadBlob(ctx: AppContext, digest: BlobDigest, body: Read
     throw new ParleyError('payload_too_large', `blobs are limited to ${ctx.config.maxBlobBytes} bytes`);
   }
   const { size } = await ctx.blobs.put(digest, body, ctx.config.maxBlobBytes);
-  await ctx.storage.putBlob({ digest, size, keepUntil: ctx.clock.now() + ctx.config.blobGraceSeconds });
+  await ctx.storage.putBlob({ digest, size, keepUntil: ceilHour(ctx.clock.now() + ctx.config.blobGraceSeconds) });
   return { digest, size };
 }
 

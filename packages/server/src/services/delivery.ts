@@ -18,6 +18,7 @@ import {
 import { ceilHour } from '../clock.js';
 import type { BusEvent } from '../bus/events.js';
 import type { AppContext } from '../context.js';
+import { StorageError } from '../storage/storage.js';
 
 /**
  * The delivery service: orders group messages, stores them in per-device
@@ -83,20 +84,32 @@ export interface Accepted {
   epoch: number;
 }
 
+/** To a non-member, a group that does not exist and one it is not in look the same. */
+function hideExistence(err: unknown): unknown {
+  if (err instanceof StorageError && err.kind === 'not_found' && err.detail?.['blob'] === undefined) {
+    return new ParleyError('not_member', 'not a member of this group', { cause: err });
+  }
+  return err;
+}
+
 export async function sendMessage(ctx: AppContext, deviceId: DeviceId, frame: SendFrame, payload: Uint8Array): Promise<Accepted> {
   const f = framing(payload, frame.group);
   if (f.contentType === 'commit') throw new ParleyError('bad_request', 'commits go in a commit frame');
   const now = ctx.clock.now();
-  const r = await ctx.storage.appendMessage({
-    groupId: frame.group,
-    senderDevice: deviceId,
-    kind: f.contentType,
-    epoch: f.epochNumber,
-    payload,
-    blobs: frame.blobs ?? [],
-    expiresAt: ceilHour(now + ctx.config.retentionSeconds),
-    blobKeepUntil: ceilHour(now + ctx.config.blobGraceSeconds),
-  });
+  const r = await ctx.storage
+    .appendMessage({
+      groupId: frame.group,
+      senderDevice: deviceId,
+      kind: f.contentType,
+      epoch: f.epochNumber,
+      payload,
+      blobs: frame.blobs ?? [],
+      expiresAt: ceilHour(now + ctx.config.retentionSeconds),
+      blobKeepUntil: ceilHour(now + ctx.config.blobGraceSeconds),
+    })
+    .catch((err: unknown) => {
+      throw hideExistence(err);
+    });
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: f.contentType, epoch: f.epochNumber }, [payload]);
     await push(ctx, r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
@@ -120,16 +133,20 @@ export async function commit(ctx: AppContext, deviceId: DeviceId, frame: CommitF
   if (welcome.length > 0 && !isMlsWelcome(welcome)) throw new ParleyError('invalid_mls_message', 'not an MLS Welcome');
   if (info.length > 0 && !isMlsGroupInfo(info)) throw new ParleyError('invalid_mls_message', 'not an MLS GroupInfo');
   const now = ctx.clock.now();
-  const r = await ctx.storage.appendCommit({
-    groupId: frame.group,
-    senderDevice: deviceId,
-    epoch: f.epochNumber,
-    commit: commitBytes,
-    devices: frame.devices,
-    welcome: welcome.length > 0 ? { to: frame.welcomeTo, data: welcome } : undefined,
-    groupInfo: info.length > 0 ? info : undefined,
-    expiresAt: ceilHour(now + ctx.config.retentionSeconds),
-  });
+  const r = await ctx.storage
+    .appendCommit({
+      groupId: frame.group,
+      senderDevice: deviceId,
+      epoch: f.epochNumber,
+      commit: commitBytes,
+      devices: frame.devices,
+      welcome: welcome.length > 0 ? { to: frame.welcomeTo, data: welcome } : undefined,
+      groupInfo: info.length > 0 ? info : undefined,
+      expiresAt: ceilHour(now + ctx.config.retentionSeconds),
+    })
+    .catch((err: unknown) => {
+      throw hideExistence(err);
+    });
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'commit', epoch: f.epochNumber }, [commitBytes]);
     await push(ctx, r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
