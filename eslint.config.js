@@ -7,7 +7,8 @@ import globals from 'globals';
  * remembering it: imports point down (apps → client → crypto → protocol;
  * server → protocol), and protocol/crypto stay runnable in the browser.
  */
-const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'crypto', 'http', 'https', 'net', 'stream', 'child_process', 'buffer', 'util', 'url'];
+// A regex, not path patterns: a bare "crypto" pattern would also match "@parley/crypto".
+const nodeBuiltins = '^(node:.*|fs|path|os|crypto|http|https|net|stream|child_process|buffer|util|url|worker_threads)$';
 
 export default tseslint.config(
   { ignores: ['**/node_modules/**', '**/dist/**', 'data/**', '**/*.d.ts'] },
@@ -39,7 +40,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: nodeBuiltins, message: 'protocol and crypto run in the browser too: no Node-only modules.' },
+            { regex: nodeBuiltins, message: 'protocol and crypto run in the browser too: no Node-only modules.' },
             { group: ['@parley/server', '@parley/client', '@parley/web', '**/server/**', '**/client/**'], message: 'Imports point down: protocol and crypto depend on nothing above them.' },
           ],
         },
@@ -55,7 +56,7 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: nodeBuiltins, message: 'protocol runs in the browser too: no Node-only modules.' },
+            { regex: nodeBuiltins, message: 'protocol runs in the browser too: no Node-only modules.' },
             { group: ['@parley/*'], message: 'protocol is the bottom layer and imports no other Parley package.' },
           ],
         },
@@ -96,6 +97,24 @@ export default tseslint.config(
       'no-restricted-imports': [
         'error',
         { patterns: [{ group: ['@parley/client', '@parley/crypto', '**/apps/**'], message: 'The server imports only @parley/protocol.' }] },
+      ],
+    },
+  },
+  {
+    // The client SDK runs in browsers too; Node-only parts live in these three files,
+    // reached through the `@parley/client/node` entry point.
+    files: ['packages/client/src/**/*.ts'],
+    ignores: ['**/*.test.ts', 'packages/client/src/node.ts', 'packages/client/src/store/sqlite-store.ts', 'packages/client/src/transport/node-websocket.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: nodeBuiltins, message: 'The client runs in the browser too: Node-only code goes in node.ts and its adapters.' },
+            { group: ['better-sqlite3', 'ws'], message: 'Node-only dependencies belong in the Node adapters.' },
+            { group: ['@parley/server', '@parley/server/*', '@parley/web', '**/packages/server/**', '**/apps/**'], message: 'Imports point down: the client never imports the server or the apps.' },
+          ],
+        },
       ],
     },
   },

@@ -1,0 +1,1087 @@
+import {
+  createDeviceIdentity,
+  decodeContent,
+  decryptAttachment,
+  encodeContent,
+  encryptAttachment,
+  exportDeviceIdentity,
+  generateDeviceKey,
+  importDeviceIdentity,
+  MlsOperationError,
+  newContentId,
+  newGroupId,
+  safetyNumber as computeSafetyNumber,
+  TsMlsEngine,
+} from '@parley/crypto';
+import type { AttachmentContent, CommitResult, DeviceIdentity, MemberDevice, MessageContent, MlsEngine, MlsGroup } from '@parley/crypto';
+import { fromBase64Url, splitParts, toBase64Url } from '@parley/protocol';
+import type { AuthResponse, BlobDigest, DeviceId, GroupId, MsgFrame, ReadyFrame, UserId } from '@parley/protocol';
+import { DeviceDirectoryCache } from './directory.js';
+import { TypedEmitter } from './emitter.js';
+import { ClientError } from './errors.js';
+import { decodeMeta, encodeMeta, MAX_TITLE_LENGTH } from './meta.js';
+import type { ConversationMeta } from './meta.js';
+import { KeyedMutex } from './mutex.js';
+import { ClientRepository, StoreBatch } from './store/records.js';
+import type { AccountRecord, ConversationRecord, MemberRecord, MessageRecord } from './store/records.js';
+import type { Store } from './store/store.js';
+import { Connection } from './transport/connection.js';
+import { HttpApi } from './transport/http-api.js';
+import type { KeyPackageUploadBody } from './transport/http-api.js';
+import { globalWebSocket, standardSocketFactory } from './transport/socket.js';
+import type { WireSocketFactory } from './transport/socket.js';
+import type {
+  AttachmentInput,
+  ClientEventError,
+  ClientEvents,
+  Conversation,
+  ConversationMember,
+  DeviceSummary,
+  Message,
+} from './types.js';
+
+export interface ClientOptions {
+  /** The server's base URL, e.g. `http://127.0.0.1:8080`. */
+  serverUrl: string;
+  /** Where this device keeps its keys, MLS state and history. */
+  store: Store;
+  /** Shown in the user's device list. */
+  deviceName?: string;
+  /** WebSocket adapter; default: the runtime's global WebSocket, else the `ws` package (Node). */
+  webSocket?: WireSocketFactory;
+  /** How often to look for this user's new or revoked devices (ms); 0 = only on connect and on membership changes. */
+  deviceSyncIntervalMs?: number;
+  /** Single-use key packages to keep on the server. */
+  keyPackageStock?: number;
+  reconnect?: { initialMs: number; maxMs: number };
+}
+
+const DEFAULT_KEY_PACKAGE_STOCK = 30;
+const ACK_DELAY_MS = 50;
+const ACK_EVERY = 100;
+const MAX_COMMIT_ATTEMPTS = 8;
+const EPOCH_WAIT_MS = 10_000;
+
+interface Session {
+  account: AccountRecord;
+  identity: DeviceIdentity;
+  engine: MlsEngine;
+  directory: DeviceDirectoryCache;
+  connection: Connection;
+}
+
+/** Creates a client. If the store already holds an account, the client resumes it and connects. */
+export async function createClient(options: ClientOptions): Promise<ParleyClient> {
+  const client = new ParleyClient(options);
+  await client.resume();
+  return client;
+}
+
+/**
+ * The headless Parley client: one device of one user. All cryptography goes
+ * through @parley/crypto; everything received is validated; every change
+ * caused by a network event is one atomic store write, acknowledged to the
+ * server only after it is stored.
+ */
+export class ParleyClient extends TypedEmitter<ClientEvents> {
+  private readonly repo: ClientRepository;
+  private readonly api: HttpApi;
+  private session: Session | undefined;
+  private readonly groups = new Map<GroupId, MlsGroup>();
+  private readonly locks = new KeyedMutex();
+  private incoming: Promise<void> = Promise.resolve();
+  private readonly pendingAcks = new Map<GroupId, { seq: number; count: number }>();
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  private syncTimer: ReturnType<typeof setInterval> | undefined;
+  private deviceSyncRunning: Promise<void> | undefined;
+  private deviceSyncAgain = false;
+  private deviceSyncSoon: ReturnType<typeof setTimeout> | undefined;
+  private refilling: Promise<void> | undefined;
+  private closed = false;
+  private syncedOnce = false;
+  private readonly syncedWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: ClientOptions) {
+    super((err) => this.emitError('internal', err));
+    this.repo = new ClientRepository(options.store);
+    this.api = new HttpApi(options.serverUrl.replace(/\/+$/, ''));
+  }
+
+  /* ---------------- identity and session ---------------- */
+
+  get userId(): UserId | undefined {
+    return this.session?.account.userId;
+  }
+
+  get deviceId(): DeviceId | undefined {
+    return this.session?.account.deviceId;
+  }
+
+  get username(): string | undefined {
+    return this.session?.account.username;
+  }
+
+  /** Loads the stored account, if any, and connects. Called by createClient. */
+  async resume(): Promise<void> {
+    if (this.session !== undefined) return;
+    const account = await this.repo.account();
+    if (account === undefined) return;
+    const identity = await importDeviceIdentity(account.identity);
+    await this.start(account, identity);
+  }
+
+  /** Creates an account with this device as its first device. */
+  async register(username: string, password: string): Promise<void> {
+    await this.requireNoSession();
+    const key = await generateDeviceKey();
+    const auth = await this.api.register(username, password, { name: this.deviceName(), signatureKey: toBase64Url(key.signaturePublicKey) });
+    await this.adopt(auth, createDeviceIdentity(key, { userId: auth.userId, deviceId: auth.deviceId }));
+  }
+
+  /**
+   * Signs in. On a fresh store this creates a new device (new keys, key
+   * packages uploaded); the user's existing devices then add it to their
+   * conversations. On a store that already holds this account's device, it
+   * opens a new session for that device.
+   */
+  async login(username: string, password: string): Promise<void> {
+    const existing = await this.repo.account();
+    if (this.session !== undefined) throw new ClientError('already_logged_in', 'this client is already signed in');
+    if (existing !== undefined) {
+      const auth = await this.api.login(username, password, { deviceId: existing.deviceId });
+      if (auth.userId !== existing.userId) throw new ClientError('already_logged_in', 'this store belongs to another account');
+      const account = { ...existing, token: auth.token };
+      await this.repo.commit(new StoreBatch().putAccount(account));
+      await this.start(account, await importDeviceIdentity(existing.identity));
+      return;
+    }
+    const key = await generateDeviceKey();
+    const auth = await this.api.login(username, password, { name: this.deviceName(), signatureKey: toBase64Url(key.signaturePublicKey) });
+    await this.adopt(auth, createDeviceIdentity(key, { userId: auth.userId, deviceId: auth.deviceId }));
+  }
+
+  private deviceName(): string {
+    return this.options.deviceName ?? 'Parley client';
+  }
+
+  private async requireNoSession(): Promise<void> {
+    if (this.session !== undefined || (await this.repo.account()) !== undefined) {
+      throw new ClientError('already_logged_in', 'this store already holds an account');
+    }
+  }
+
+  private async adopt(auth: AuthResponse, identity: DeviceIdentity): Promise<void> {
+    const account: AccountRecord = { userId: auth.userId, username: auth.username, deviceId: auth.deviceId, token: auth.token, identity: exportDeviceIdentity(identity) };
+    await this.repo.commit(new StoreBatch().putAccount(account));
+    this.api.token = auth.token;
+    await this.start(account, identity, { uploadKeyPackages: true });
+  }
+
+  private async start(account: AccountRecord, identity: DeviceIdentity, options: { uploadKeyPackages?: boolean } = {}): Promise<void> {
+    this.api.token = account.token;
+    const directory = new DeviceDirectoryCache(this.api);
+    directory.learn(account.userId, account.username);
+    for (const c of await this.repo.conversations()) {
+      for (const m of c.members) if (m.username !== null && m.userId !== account.userId) directory.learn(m.userId, m.username);
+    }
+    const engine = await TsMlsEngine.create({ identity, directory: directory.check });
+    const wsUrl = this.options.serverUrl.replace(/\/+$/, '').replace(/^http/, 'ws') + '/v1/ws';
+    const connection = new Connection({
+      url: wsUrl,
+      token: account.token,
+      socketFactory: await this.socketFactory(),
+      ...(this.options.reconnect === undefined ? {} : { backoff: this.options.reconnect }),
+      handlers: {
+        onReady: (frame) => this.onReady(frame),
+        onMessage: (frame, payload) => this.enqueue(() => this.processMessage(frame, payload)),
+        onSynced: () => this.enqueue(() => this.onSynced()),
+        onKeyPackagesLow: () => void this.refillKeyPackages(),
+        onState: (state, detail) => this.emit('connection', { state, ...(detail?.code === undefined ? {} : { code: detail.code }), ...(detail?.attempt === undefined ? {} : { attempt: detail.attempt }) }),
+        onFatal: (err) => this.emitError('fatal', err),
+        onServerError: (frame) => this.emitError('server', new ClientError('internal', `server error ${frame.code}: ${frame.message}`)),
+      },
+    });
+    this.session = { account, identity, engine, directory, connection };
+    if (options.uploadKeyPackages === true) await this.uploadKeyPackages(this.keyPackageTarget(), true);
+    connection.start();
+    const every = this.options.deviceSyncIntervalMs ?? 60_000;
+    if (every > 0) {
+      this.syncTimer = setInterval(() => this.scheduleDeviceSync(0), every);
+      (this.syncTimer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  private async socketFactory(): Promise<WireSocketFactory> {
+    if (this.options.webSocket !== undefined) return this.options.webSocket;
+    const standard = globalWebSocket();
+    if (standard !== undefined) return standardSocketFactory(standard);
+    // Node without a global WebSocket: the ws adapter, loaded only here so browser builds can leave it out.
+    const { nodeSocketFactory } = await import('./transport/node-websocket.js');
+    return nodeSocketFactory;
+  }
+
+  private requireSession(): Session {
+    if (this.closed) throw new ClientError('closed', 'the client is closed');
+    if (this.session === undefined) throw new ClientError('not_logged_in', 'register or log in first');
+    return this.session;
+  }
+
+  /** Signs this device out on the server and stops. The store keeps the keys and history. */
+  async logout(): Promise<void> {
+    this.requireSession();
+    await this.api.logout();
+    await this.close();
+  }
+
+  /** Stops the connection and timers. Does not close the store (its owner does). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.syncTimer !== undefined) clearInterval(this.syncTimer);
+    if (this.deviceSyncSoon !== undefined) clearTimeout(this.deviceSyncSoon);
+    this.session?.connection.stop();
+    this.flushAcks();
+    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
+    // Let in-flight processing finish writing before the owner closes the store.
+    await this.incoming.catch(() => undefined);
+    await this.deviceSyncRunning?.catch(() => undefined);
+  }
+
+  /** Resolves after the next (or a past, if `sinceStart`) end of backlog. */
+  whenSynced(): Promise<void> {
+    if (this.syncedOnce) return Promise.resolve();
+    return new Promise((resolve) => this.syncedWaiters.push(resolve));
+  }
+
+  private emitError(code: ClientEventError['code'], error: unknown, where: { conversationId?: GroupId; seq?: number } = {}): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    this.emit('error', { code, error: err, ...where });
+  }
+
+  /* ---------------- key packages ---------------- */
+
+  private keyPackageTarget(): number {
+    return this.options.keyPackageStock ?? DEFAULT_KEY_PACKAGE_STOCK;
+  }
+
+  /** Generates key packages, stores their private halves first, then uploads the public halves. */
+  private async uploadKeyPackages(count: number, lastResort: boolean): Promise<void> {
+    const { engine } = this.requireSession();
+    const fresh = await engine.generateKeyPackages(count);
+    const resort = lastResort ? await engine.generateKeyPackages(1, { lastResort: true }) : [];
+    const batch = new StoreBatch();
+    for (const kp of [...fresh, ...resort]) batch.putKeyPackage({ ref: kp.ref, bundle: kp.privateBundle, lastResort: kp.lastResort });
+    await this.repo.commit(batch);
+    const wire = (kp: { ciphersuite: number; expiresAt: number; keyPackage: Uint8Array }) => ({ ciphersuite: kp.ciphersuite, expiresAt: kp.expiresAt, data: toBase64Url(kp.keyPackage) });
+    const body: KeyPackageUploadBody = { keyPackages: fresh.map(wire) };
+    const last = resort[0];
+    if (last !== undefined) body.lastResort = wire(last);
+    await this.api.uploadKeyPackages(body);
+  }
+
+  private refillKeyPackages(): Promise<void> {
+    this.refilling ??= (async () => {
+      try {
+        const stock = await this.api.keyPackageStock();
+        const missing = this.keyPackageTarget() - stock.available;
+        if (missing > 0 || !stock.lastResort) await this.uploadKeyPackages(Math.max(0, missing), !stock.lastResort);
+      } catch (err) {
+        this.emitError('key_packages', err);
+      } finally {
+        this.refilling = undefined;
+      }
+    })();
+    return this.refilling;
+  }
+
+  private onReady(frame: ReadyFrame): void {
+    if (frame.keyPackages.low) void this.refillKeyPackages();
+  }
+
+  /* ---------------- groups ---------------- */
+
+  private async loadGroup(groupId: GroupId): Promise<MlsGroup> {
+    const cached = this.groups.get(groupId);
+    if (cached !== undefined) return cached;
+    const { engine } = this.requireSession();
+    const record = await this.repo.group(groupId);
+    if (record === undefined) throw new ClientError('unknown_conversation', 'no such conversation on this device');
+    const group = await engine.loadGroup({ secrets: record.secrets, ratchetTree: record.ratchetTree });
+    if (group.groupIdText !== groupId) throw new ClientError('unknown_conversation', 'stored group state is for another group');
+    this.groups.set(groupId, group);
+    return group;
+  }
+
+  private static putGroup(batch: StoreBatch, groupId: GroupId, group: MlsGroup): StoreBatch {
+    const s = group.serialize();
+    return batch.putGroup({ groupId, secrets: s.secrets, ratchetTree: s.ratchetTree });
+  }
+
+  private async conversationRecord(id: GroupId): Promise<ConversationRecord> {
+    const c = await this.repo.conversation(id);
+    if (c === undefined) throw new ClientError('unknown_conversation', 'no such conversation on this device');
+    return c;
+  }
+
+  /** Member users of a group (with their devices), named from the stored roster or the directory. */
+  private membersOf(group: MlsGroup, previous: readonly ConversationMember[]): MemberRecord[] {
+    const { directory } = this.requireSession();
+    const names = new Map(previous.map((m) => [m.userId, m.username]));
+    const byUser = new Map<UserId, DeviceId[]>();
+    for (const d of group.memberDevices()) {
+      const list = byUser.get(d.userId);
+      if (list === undefined) byUser.set(d.userId, [d.deviceId]);
+      else list.push(d.deviceId);
+    }
+    return [...byUser].map(([userId, devices]) => ({ userId, username: names.get(userId) ?? directory.usernameOf(userId) ?? null, devices }));
+  }
+
+  /** Reports devices the directory could not vouch for during the last MLS operation. */
+  private reportUnverified(conversationId: GroupId, seq?: number): void {
+    const session = this.session;
+    if (session === undefined) return;
+    for (const d of session.directory.takeUnverified()) {
+      this.emitError('unverified_member', new ClientError('forbidden', `device ${d.deviceId} is not in the server's directory for its user`), { conversationId, ...(seq === undefined ? {} : { seq }) });
+    }
+  }
+
+  private toConversation(c: ConversationRecord): Conversation {
+    return { id: c.id, title: c.title, members: c.members, status: c.status, createdAt: c.createdAt };
+  }
+
+  private toMessage(m: MessageRecord): Message {
+    const username = m.senderUserId === this.session?.account.userId ? this.session.account.username : (this.session?.directory.usernameOf(m.senderUserId) ?? null);
+    return {
+      conversationId: m.conversationId,
+      seq: m.seq,
+      sender: { userId: m.senderUserId, deviceId: m.senderDeviceId, username },
+      outgoing: m.outgoing,
+      sentAt: m.content.sentAt,
+      receivedAt: m.receivedAt,
+      content: m.content,
+    };
+  }
+
+  /* ---------------- incoming ---------------- */
+
+  /** Runs follow-up work (a commit) outside the incoming queue, so it never waits on itself. */
+  private later(task: () => Promise<void>, conversationId: GroupId): void {
+    setTimeout(() => {
+      if (this.closed) return;
+      task().catch((err: unknown) => {
+        if (!this.closed) this.emitError('internal', err, { conversationId });
+      });
+    }, 0);
+  }
+
+  private enqueue(task: () => Promise<void>): void {
+    this.incoming = this.incoming.then(task).catch((err: unknown) => this.emitError('internal', err));
+  }
+
+  private scheduleAck(group: GroupId, seq: number): void {
+    const current = this.pendingAcks.get(group);
+    const count = (current?.count ?? 0) + 1;
+    this.pendingAcks.set(group, { seq: Math.max(seq, current?.seq ?? 0), count });
+    if (count >= ACK_EVERY) {
+      this.flushAcks();
+      return;
+    }
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = undefined;
+      this.flushAcks();
+    }, ACK_DELAY_MS);
+  }
+
+  private flushAcks(): void {
+    if (this.ackTimer !== undefined) {
+      clearTimeout(this.ackTimer);
+      this.ackTimer = undefined;
+    }
+    const connection = this.session?.connection;
+    for (const [group, { seq }] of this.pendingAcks) connection?.ack(group, seq);
+    this.pendingAcks.clear();
+  }
+
+  private async onSynced(): Promise<void> {
+    this.flushAcks();
+    await this.reconcilePendingCommits();
+    this.syncedOnce = true;
+    for (const w of this.syncedWaiters.splice(0)) w();
+    this.emit('connection', { state: 'synced' });
+    this.scheduleDeviceSync(0);
+  }
+
+  /**
+   * A commit whose reply never came (the connection dropped) stays pending.
+   * Once the backlog is processed: if the server's epoch moved past ours, the
+   * only commit we did not receive is our own, so it won; otherwise it lost.
+   */
+  private async reconcilePendingCommits(): Promise<void> {
+    for (const c of await this.repo.conversations()) {
+      if (c.status !== 'active') continue;
+      await this.locks.run(c.id, async () => {
+        const group = await this.loadGroup(c.id);
+        if (!group.hasPendingCommit) return;
+        const info = await this.api.group(c.id);
+        if (BigInt(info.epoch) > group.epoch) await group.confirmCommit();
+        else group.discardPendingCommit();
+        const conv = await this.conversationRecord(c.id);
+        await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), c.id, group).putConversation({ ...conv, members: this.membersOf(group, conv.members) }));
+      });
+    }
+  }
+
+  private async processMessage(frame: MsgFrame, payload: Uint8Array): Promise<void> {
+    if (this.closed) return;
+    await this.locks.run(frame.group, async () => {
+      if (frame.kind === 'welcome') {
+        await this.processWelcome(frame, payload);
+        return;
+      }
+      const conv = await this.repo.conversation(frame.group);
+      if (conv === undefined) {
+        // Delivered to a group we never joined (e.g. its Welcome failed): nothing can read it.
+        this.emitError('undecryptable', new ClientError('unknown_conversation', 'message for a conversation this device is not in'), { conversationId: frame.group, seq: frame.seq });
+        this.scheduleAck(frame.group, frame.seq);
+        return;
+      }
+      if (frame.seq <= conv.lastSeq) {
+        this.scheduleAck(frame.group, conv.lastSeq);
+        return;
+      }
+      const skip = async () => {
+        await this.repo.commit(new StoreBatch().putConversation(advance(conv, frame.seq)));
+        this.scheduleAck(frame.group, frame.seq);
+      };
+      // A left conversation follows handshakes (to see its own removal) but reads no content.
+      const following = conv.status === 'left' && (frame.kind === 'commit' || frame.kind === 'proposal');
+      if (conv.ownSeqs.includes(frame.seq) || (conv.status !== 'active' && !following)) {
+        await skip();
+        return;
+      }
+      const group = await this.loadGroup(frame.group);
+      if (group.hasPendingCommit && BigInt(frame.epoch) > group.epoch) {
+        // A message from a later epoch while our commit is unconfirmed: the epoch's commit was ours.
+        await group.confirmCommit();
+      }
+      let result;
+      try {
+        result = await group.processIncoming(payload);
+      } catch (err) {
+        // State is unchanged on error. Our own message whose `ok` we never saw comes back undecryptable: skip quietly.
+        if (!(err instanceof MlsOperationError && err.code === 'own_message')) this.emitError('undecryptable', err, { conversationId: frame.group, seq: frame.seq });
+        await skip();
+        return;
+      }
+      this.reportUnverified(frame.group, frame.seq);
+      const next = advance(conv, frame.seq);
+      switch (result.kind) {
+        case 'application':
+          await this.onApplication(frame, group, next, result.sender, result.plaintext);
+          break;
+        case 'commit': {
+          const members = this.membersOf(group, conv.members);
+          await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation({ ...next, members }));
+          this.emit('membership', {
+            conversationId: frame.group,
+            addedDevices: result.added.map((d) => d.deviceId),
+            removedDevices: result.removed.map((d) => d.deviceId),
+            members,
+            removedSelf: false,
+          });
+          if (result.added.some((d) => this.session?.directory.isProvisional(d.userId))) {
+            // Someone added a user we cannot name yet: the adder's roster message follows and is verified then.
+          }
+          if (conv.status === 'left') {
+            // The commit did not include our remove proposal: propose again in the new epoch.
+            this.later(() => this.proposeLeave(frame.group, false), frame.group);
+          } else {
+            this.scheduleDeviceSync(500);
+          }
+          break;
+        }
+        case 'removed':
+          await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation({ ...next, status: conv.status === 'left' ? 'left' : 'removed' }));
+          this.emit('membership', { conversationId: frame.group, addedDevices: [], removedDevices: [this.requireSession().account.deviceId], members: conv.members, removedSelf: true });
+          break;
+        case 'proposal':
+          await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(next));
+          if (conv.status !== 'active') break;
+          // Someone asked to leave (or similar): any member may commit it; conflicts resolve by epoch.
+          this.later(() => this.commitPendingProposals(frame.group), frame.group);
+          break;
+      }
+      this.scheduleAck(frame.group, frame.seq);
+    });
+  }
+
+  private async onApplication(frame: MsgFrame, group: MlsGroup, next: ConversationRecord, sender: MemberDevice, plaintext: Uint8Array): Promise<void> {
+    const meta = decodeMeta(plaintext);
+    if (meta.kind === 'meta') {
+      const updated: ConversationRecord = { ...next, title: meta.meta.title, members: this.namedMembers(group, next.members, meta.meta) };
+      await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(updated));
+      this.emit('conversation', this.toConversation(updated));
+      void this.verifyRoster(frame.group, group, meta.meta);
+      return;
+    }
+    const decoded = meta.kind === 'invalid' ? undefined : decodeContent(plaintext);
+    if (decoded === undefined || !decoded.ok) {
+      // It decrypted, so the ratchet moved: store that, drop the content, tell the app, carry on.
+      await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(next));
+      const error = decoded === undefined ? new ClientError('bad_request', 'malformed roster message') : decoded.error;
+      this.emitError('malformed_content', error, { conversationId: frame.group, seq: frame.seq });
+      return;
+    }
+    const record: MessageRecord = {
+      conversationId: frame.group,
+      seq: frame.seq,
+      senderUserId: sender.userId,
+      senderDeviceId: sender.deviceId,
+      outgoing: false,
+      receivedAt: Date.now(),
+      content: decoded.content,
+      plaintext,
+    };
+    await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(next).putMessage(record));
+    this.emit('message', this.toMessage(record));
+  }
+
+  /** Usernames from a roster, for users that are really in the group. */
+  private namedMembers(group: MlsGroup, previous: readonly ConversationMember[], meta: ConversationMeta): MemberRecord[] {
+    const named = new Map(meta.members.map((m) => [m.userId, m.username]));
+    return this.membersOf(group, previous).map((m) => (m.username === null ? { ...m, username: named.get(m.userId) ?? null } : m));
+  }
+
+  /**
+   * Checks every member device against the server's directory, using the
+   * roster to name users this device had not seen. A device that does not
+   * check out is reported as `unverified_member`.
+   */
+  private async verifyRoster(groupId: GroupId, group: MlsGroup, meta: ConversationMeta): Promise<void> {
+    const { directory } = this.requireSession();
+    try {
+      const named = new Map(meta.members.map((m) => [m.userId, m.username]));
+      for (const userId of new Set(group.memberDevices().map((d) => d.userId))) {
+        if (directory.usernameOf(userId) !== undefined && !directory.isProvisional(userId)) continue;
+        const username = named.get(userId);
+        if (username === undefined) continue;
+        const user = await directory.lookupUser(username).catch(() => undefined);
+        if (user?.userId === userId) directory.learn(userId, user.username);
+      }
+      for (const d of group.memberDevices()) {
+        if (!(await directory.verify(d.userId, d.deviceId, d.signaturePublicKey)) && d.deviceId !== this.session?.account.deviceId) {
+          this.emitError('unverified_member', new ClientError('forbidden', `device ${d.deviceId} is not in the server's directory for its user`), { conversationId: groupId });
+        }
+      }
+    } catch (err) {
+      this.emitError('unverified_member', err, { conversationId: groupId });
+    }
+  }
+
+  private async processWelcome(frame: MsgFrame, payload: Uint8Array): Promise<void> {
+    const { engine } = this.requireSession();
+    const existing = await this.repo.conversation(frame.group);
+    if (existing !== undefined && (existing.status === 'active' || frame.seq <= existing.lastSeq)) {
+      this.scheduleAck(frame.group, Math.max(frame.seq, existing.lastSeq));
+      return;
+    }
+    try {
+      const [welcome = new Uint8Array(0), info = new Uint8Array(0)] = splitParts(payload, frame.parts ?? [payload.length]);
+      let groupInfo = info;
+      if (groupInfo.length === 0) {
+        const served = await this.api.group(frame.group);
+        groupInfo = served.groupInfo === undefined ? new Uint8Array(0) : (fromBase64Url(served.groupInfo) ?? new Uint8Array(0));
+      }
+      const joined = await engine.joinFromWelcome({ welcome, groupInfo }, async (ref) => (await this.repo.keyPackage(ref))?.bundle);
+      const group = joined.group;
+      this.reportUnverified(frame.group, frame.seq);
+      if (group.groupIdText !== frame.group) throw new ClientError('bad_request', 'the Welcome is for another group');
+      const conv: ConversationRecord = {
+        id: frame.group,
+        title: existing?.title ?? null,
+        members: this.membersOf(group, existing?.members ?? []),
+        status: 'active',
+        createdAt: existing?.createdAt ?? Date.now(),
+        lastSeq: frame.seq,
+        ownSeqs: [],
+      };
+      const batch = ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(conv);
+      if (!joined.lastResort) batch.deleteKeyPackage(joined.keyPackageRef);
+      await this.repo.commit(batch);
+      this.groups.set(frame.group, group);
+      this.emit('conversation', this.toConversation(conv));
+    } catch (err) {
+      this.emitError('join_failed', err, { conversationId: frame.group, seq: frame.seq });
+    }
+    this.scheduleAck(frame.group, frame.seq);
+  }
+
+  /* ---------------- commits ---------------- */
+
+  /**
+   * Builds a commit from the CURRENT state, sends it, and on epoch_conflict
+   * waits for the winning commit to be processed and builds it again.
+   * `build` returns undefined when there is nothing (left) to do.
+   */
+  private async runCommit(groupId: GroupId, build: (group: MlsGroup) => Promise<CommitResult | undefined>): Promise<CommitResult | undefined> {
+    const { connection } = this.requireSession();
+    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+      const outcome = await this.locks.run(groupId, async (): Promise<{ done: true; result: CommitResult | undefined } | { done: false; epoch: bigint }> => {
+        const group = await this.loadGroup(groupId);
+        if (!group.active) throw new ClientError('not_active', 'this device is no longer in the conversation');
+        if (group.hasPendingCommit) throw new ClientError('disconnected', 'an earlier commit is still unconfirmed; retry once reconnected');
+        const result = await build(group);
+        this.reportUnverified(groupId);
+        if (result === undefined) return { done: true, result: undefined };
+        // Persist first: if the reply is lost, the pending commit is reconciled after the next sync.
+        await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group));
+        const welcome = result.welcome ?? new Uint8Array(0);
+        const parts = [result.commit, welcome, result.groupInfo];
+        let ok;
+        try {
+          ok = await connection.request(
+            { t: 'commit', group: groupId, devices: result.devices.map((d) => d.deviceId), welcomeTo: result.added.map((d) => d.deviceId), parts: parts.map((p) => p.length) },
+            parts,
+          );
+        } catch (err) {
+          // Outcome unknown: keep the pending commit; reconcilePendingCommits settles it after the next sync.
+          if (err instanceof ClientError && (err.code === 'disconnected' || err.code === 'closed')) throw err;
+          group.discardPendingCommit();
+          await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group));
+          if (err instanceof ClientError && err.code === 'epoch_conflict') {
+            const epoch = typeof err.detail?.['epoch'] === 'number' ? BigInt(err.detail['epoch']) : group.epoch + 1n;
+            return { done: false, epoch };
+          }
+          throw err;
+        }
+        await group.confirmCommit();
+        const conv = await this.conversationRecord(groupId);
+        const members = this.membersOf(group, conv.members);
+        const seq = ok.seq;
+        const ownSeqs = seq !== undefined && seq > conv.lastSeq ? [...conv.ownSeqs, seq] : conv.ownSeqs;
+        await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group).putConversation({ ...conv, members, ownSeqs }));
+        this.emit('membership', {
+          conversationId: groupId,
+          addedDevices: result.added.map((d) => d.deviceId),
+          removedDevices: result.removed.map((d) => d.deviceId),
+          members,
+          removedSelf: false,
+        });
+        return { done: true, result };
+      });
+      if (outcome.done) return outcome.result;
+      await this.waitForEpoch(groupId, outcome.epoch);
+    }
+    throw new ClientError('commit_failed', 'gave up after repeated epoch conflicts');
+  }
+
+  /** Waits until incoming processing brought the group to `epoch` (the winner of a commit race). */
+  private async waitForEpoch(groupId: GroupId, epoch: bigint): Promise<void> {
+    const deadline = Date.now() + EPOCH_WAIT_MS;
+    while (Date.now() < deadline && !this.closed) {
+      const group = await this.loadGroup(groupId);
+      if (group.epoch >= epoch || !group.active) return;
+      await sleep(20);
+    }
+  }
+
+  private async commitPendingProposals(groupId: GroupId): Promise<void> {
+    const conv = await this.repo.conversation(groupId);
+    if (conv?.status !== 'active') return;
+    const before = (await this.loadGroup(groupId)).memberDevices();
+    const result = await this.runCommit(groupId, async (group) => (group.hasPendingProposals ? group.selfUpdate() : undefined));
+    if (result !== undefined && result.removed.length > 0) {
+      const gone = new Set(result.removed.map((d) => d.userId));
+      const stillThere = new Set(result.devices.map((d) => d.userId));
+      if ([...gone].some((u) => !stillThere.has(u)) || before.length !== result.devices.length) await this.sendRoster(groupId);
+    }
+  }
+
+  /** Claims one key package per device and checks that each really is for that device. */
+  private async claimKeyPackages(expected: ReadonlyMap<DeviceId, UserId>): Promise<Uint8Array[]> {
+    const { engine } = this.requireSession();
+    if (expected.size === 0) return [];
+    const claimed = await this.api.claimKeyPackages([...expected.keys()]);
+    const out: Uint8Array[] = [];
+    for (const c of claimed.keyPackages) {
+      const data = fromBase64Url(c.data);
+      if (data === undefined) continue;
+      let info;
+      try {
+        info = await engine.inspectKeyPackage(data);
+      } catch (err) {
+        this.emitError('unverified_member', err);
+        continue;
+      }
+      // The server could hand out another device's package: it must name the device we asked for.
+      if (info.deviceId !== c.deviceId || expected.get(c.deviceId) !== info.userId) {
+        this.emitError('unverified_member', new ClientError('forbidden', `key package for ${c.deviceId} names another device`));
+        continue;
+      }
+      out.push(data);
+    }
+    return out;
+  }
+
+  private async addKeyPackages(groupId: GroupId, keyPackages: readonly Uint8Array[]): Promise<CommitResult | undefined> {
+    const { engine } = this.requireSession();
+    const infos = await Promise.all(keyPackages.map(async (kp) => ({ kp, info: await engine.inspectKeyPackage(kp) })));
+    return this.runCommit(groupId, async (group) => {
+      const present = new Set(group.memberDevices().map((d) => d.deviceId));
+      const fresh = infos.filter((x) => !present.has(x.info.deviceId)).map((x) => x.kp);
+      return fresh.length === 0 ? undefined : group.addMembers(fresh);
+    });
+  }
+
+  /** Sends the title and the member users' names to the group (see meta.ts). */
+  private async sendRoster(groupId: GroupId): Promise<void> {
+    const conv = await this.conversationRecord(groupId);
+    const { account } = this.requireSession();
+    const members = conv.members
+      .map((m) => ({ userId: m.userId, username: m.userId === account.userId ? account.username : m.username }))
+      .filter((m): m is { userId: UserId; username: string } => m.username !== null);
+    if (members.length === 0) return;
+    await this.sendPlaintext(groupId, encodeMeta({ title: conv.title, members }), []);
+  }
+
+  /* ---------------- sending ---------------- */
+
+  /**
+   * Encrypts and sends one application message. The MLS state is stored
+   * BEFORE the frame leaves, so a crash can never reuse a ratchet key; the
+   * message joins the history once the server assigned its seq.
+   */
+  private async sendPlaintext(groupId: GroupId, plaintext: Uint8Array, blobs: readonly BlobDigest[], content?: MessageContent): Promise<MessageRecord | undefined> {
+    const { connection, account } = this.requireSession();
+    for (let attempt = 0; attempt < 3; attempt++) {
+      // Status first: a removed group's state is history and is not loaded again.
+      if ((await this.conversationRecord(groupId)).status !== 'active') throw new ClientError('not_active', 'this device is no longer in the conversation');
+      if ((await this.loadGroup(groupId)).hasPendingProposals) await this.commitPendingProposals(groupId);
+      const sent = await this.locks.run(groupId, async () => {
+        const group = await this.loadGroup(groupId);
+        const conv = await this.conversationRecord(groupId);
+        if (conv.status !== 'active' || !group.active) throw new ClientError('not_active', 'this device is no longer in the conversation');
+        if (group.hasPendingProposals) return undefined;
+        const ciphertext = await group.encrypt(plaintext);
+        await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group));
+        const ok = await connection.request({ t: 'send', group: groupId, ...(blobs.length > 0 ? { blobs: [...blobs] } : {}) }, [ciphertext]);
+        const seq = ok.seq;
+        if (seq === undefined) throw new ClientError('bad_response', 'the server accepted the message without a seq');
+        const after = await this.conversationRecord(groupId);
+        const batch = new StoreBatch().putConversation(seq > after.lastSeq ? { ...after, ownSeqs: [...after.ownSeqs, seq] } : after);
+        let record: MessageRecord | undefined;
+        if (content !== undefined) {
+          record = { conversationId: groupId, seq, senderUserId: account.userId, senderDeviceId: account.deviceId, outgoing: true, receivedAt: Date.now(), content, plaintext };
+          batch.putMessage(record);
+        }
+        await this.repo.commit(batch);
+        return { record };
+      });
+      if (sent !== undefined) return sent.record;
+    }
+    throw new ClientError('commit_failed', 'could not send: proposals kept arriving');
+  }
+
+  /** Sends a text or an attachment; resolves with the stored message once the server accepted it. */
+  async send(conversationId: GroupId, input: string | AttachmentInput): Promise<Message> {
+    this.requireSession();
+    const base = { v: 1 as const, id: newContentId(), sentAt: Date.now() };
+    let content: MessageContent;
+    const blobs: BlobDigest[] = [];
+    if (typeof input === 'string') {
+      content = { ...base, type: 'text', text: input };
+    } else {
+      const encrypted = await encryptAttachment(input.attachment);
+      await this.api.putBlob(encrypted.digest, encrypted.ciphertext);
+      blobs.push(encrypted.digest);
+      const attachment: AttachmentContent = {
+        ...base,
+        type: 'attachment',
+        blob: { digest: encrypted.digest, key: encrypted.key, nonce: encrypted.nonce, size: input.attachment.length },
+        mimeType: input.mimeType,
+        fileName: input.fileName,
+        ...(input.caption === undefined ? {} : { caption: input.caption }),
+      };
+      content = attachment;
+    }
+    const plaintext = encodeContent(content);
+    const record = await this.sendPlaintext(conversationId, plaintext, blobs, content);
+    if (record === undefined) throw new ClientError('internal', 'message was not recorded');
+    const message = this.toMessage(record);
+    this.emit('message', message);
+    return message;
+  }
+
+  /** Downloads an attachment and checks it against the digest and key in the message. */
+  async downloadAttachment(message: Message | AttachmentContent): Promise<Uint8Array> {
+    this.requireSession();
+    const content = 'content' in message ? message.content : message;
+    if (content.type !== 'attachment') throw new ClientError('bad_request', 'this message has no attachment');
+    const ciphertext = await this.api.getBlob(content.blob.digest);
+    const bytes = await decryptAttachment(ciphertext, { key: content.blob.key, nonce: content.blob.nonce, digest: content.blob.digest });
+    if (bytes.length !== content.blob.size) throw new ClientError('bad_request', 'attachment size differs from the message');
+    return bytes;
+  }
+
+  /* ---------------- conversations ---------------- */
+
+  /**
+   * Creates a 1:1 or group conversation: one MLS group over every device of
+   * every member, this user's other devices included. Devices without a key
+   * package are left out (they are added later by their own user's devices).
+   */
+  async createConversation(usernames: readonly string[], options: { title?: string } = {}): Promise<Conversation> {
+    const { engine, directory, account } = this.requireSession();
+    if (options.title !== undefined && options.title.length > MAX_TITLE_LENGTH) throw new ClientError('bad_request', 'title is too long');
+    const users = await Promise.all([...new Set(usernames)].map((u) => directory.lookupUser(u)));
+    const others = users.filter((u) => u.userId !== account.userId);
+    const me = await directory.lookupUser(account.username);
+    const expected = new Map<DeviceId, UserId>();
+    for (const u of others) for (const d of u.devices) expected.set(d.id, u.userId);
+    for (const d of me.devices) if (d.id !== account.deviceId) expected.set(d.id, me.userId);
+    const keyPackages = await this.claimKeyPackages(expected);
+    const covered = new Set<UserId>();
+    for (const kp of keyPackages) covered.add((await engine.inspectKeyPackage(kp)).userId);
+    for (const u of others) if (!covered.has(u.userId)) throw new ClientError('no_key_packages', `${u.username} has no device that can be added right now`);
+
+    const idBytes = newGroupId();
+    const groupId = toBase64Url(idBytes) as GroupId;
+    await this.api.createGroup(groupId);
+    const group = await engine.createGroup(idBytes);
+    const conv: ConversationRecord = {
+      id: groupId,
+      title: options.title ?? null,
+      members: [{ userId: account.userId, username: account.username, devices: [account.deviceId] }, ...others.map((u) => ({ userId: u.userId, username: u.username, devices: [] }))],
+      status: 'active',
+      createdAt: Date.now(),
+      lastSeq: 0,
+      ownSeqs: [],
+    };
+    await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group).putConversation(conv));
+    this.groups.set(groupId, group);
+    if (keyPackages.length > 0) await this.addKeyPackages(groupId, keyPackages);
+    await this.sendRoster(groupId);
+    const stored = await this.conversationRecord(groupId);
+    this.emit('conversation', this.toConversation(stored));
+    return this.toConversation(stored);
+  }
+
+  async conversations(): Promise<Conversation[]> {
+    return (await this.repo.conversations()).map((c) => this.toConversation(c));
+  }
+
+  async conversation(conversationId: GroupId): Promise<Conversation> {
+    return this.toConversation(await this.conversationRecord(conversationId));
+  }
+
+  /** The stored history of a conversation, in seq order. */
+  async messages(conversationId: GroupId, options: { afterSeq?: number; limit?: number } = {}): Promise<Message[]> {
+    return (await this.repo.messages(conversationId, options)).map((m) => this.toMessage(m));
+  }
+
+  /** Adds users (all their devices) to a conversation. */
+  async addMembers(conversationId: GroupId, usernames: readonly string[]): Promise<Conversation> {
+    const { directory } = this.requireSession();
+    const group = await this.loadGroup(conversationId);
+    const users = await Promise.all([...new Set(usernames)].map((u) => directory.lookupUser(u)));
+    const present = new Set(group.memberDevices().map((d) => d.deviceId));
+    const expected = new Map<DeviceId, UserId>();
+    for (const u of users) for (const d of u.devices) if (!present.has(d.id)) expected.set(d.id, u.userId);
+    const keyPackages = await this.claimKeyPackages(expected);
+    if (keyPackages.length > 0) {
+      const result = await this.addKeyPackages(conversationId, keyPackages);
+      if (result !== undefined) {
+        const conv = await this.conversationRecord(conversationId);
+        const names = new Map(users.map((u) => [u.userId, u.username]));
+        await this.repo.commit(new StoreBatch().putConversation({ ...conv, members: conv.members.map((m) => (m.username === null ? { ...m, username: names.get(m.userId) ?? null } : m)) }));
+        await this.sendRoster(conversationId);
+      }
+    } else if (expected.size > 0) {
+      throw new ClientError('no_key_packages', 'none of the new devices can be added right now');
+    }
+    return this.conversation(conversationId);
+  }
+
+  /** Removes a user: one commit removing every one of their devices. */
+  async removeMember(conversationId: GroupId, username: string): Promise<Conversation> {
+    const { directory, account } = this.requireSession();
+    const conv = await this.conversationRecord(conversationId);
+    const userId = conv.members.find((m) => m.username === username)?.userId ?? (await directory.lookupUser(username)).userId;
+    if (userId === account.userId) throw new ClientError('bad_request', 'use leave() to leave a conversation');
+    const result = await this.runCommit(conversationId, async (group) => {
+      const devices = group.memberDevices().filter((d) => d.userId === userId).map((d) => d.deviceId);
+      return devices.length === 0 ? undefined : group.removeMembers(devices);
+    });
+    if (result !== undefined) await this.sendRoster(conversationId);
+    return this.conversation(conversationId);
+  }
+
+  /**
+   * Leaves a conversation: removes this user's other devices, then proposes
+   * this device's removal, which the next member to see it commits.
+   */
+  async leave(conversationId: GroupId): Promise<void> {
+    const { account } = this.requireSession();
+    await this.runCommit(conversationId, async (group) => {
+      const mine = group.memberDevices().filter((d) => d.userId === account.userId && d.deviceId !== account.deviceId).map((d) => d.deviceId);
+      return mine.length === 0 ? undefined : group.removeMembers(mine);
+    });
+    await this.proposeLeave(conversationId, true);
+    this.emit('membership', { conversationId, addedDevices: [], removedDevices: [account.deviceId], members: (await this.conversationRecord(conversationId)).members, removedSelf: true });
+  }
+
+  /**
+   * Sends (or, after a commit that did not include it, re-sends) this
+   * device's remove proposal, and marks the conversation as left. A left
+   * conversation still follows commits until one removes this device.
+   */
+  private async proposeLeave(conversationId: GroupId, markLeft: boolean): Promise<void> {
+    const { connection } = this.requireSession();
+    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+      const conflict = await this.locks.run(conversationId, async (): Promise<bigint | undefined> => {
+        const group = await this.loadGroup(conversationId);
+        const conv = await this.conversationRecord(conversationId);
+        if (!markLeft && conv.status !== 'left') return undefined;
+        let ownSeqs = conv.ownSeqs;
+        if (group.active && group.memberDevices().length > 1) {
+          const proposal = await group.proposeLeave();
+          await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), conversationId, group));
+          try {
+            const ok = await connection.request({ t: 'send', group: conversationId }, [proposal]);
+            if (ok.seq !== undefined && ok.seq > conv.lastSeq) ownSeqs = [...ownSeqs, ok.seq];
+          } catch (err) {
+            if (err instanceof ClientError && err.code === 'epoch_conflict') return typeof err.detail?.['epoch'] === 'number' ? BigInt(err.detail['epoch']) : group.epoch + 1n;
+            throw err;
+          }
+        }
+        await this.repo.commit(new StoreBatch().putConversation({ ...conv, ownSeqs, status: group.active ? 'left' : conv.status === 'active' ? 'removed' : conv.status }));
+        return undefined;
+      });
+      if (conflict === undefined) return;
+      await this.waitForEpoch(conversationId, conflict);
+    }
+    throw new ClientError('commit_failed', 'could not leave: repeated epoch conflicts');
+  }
+
+  /** Renames a conversation (the title travels encrypted, in a roster message). */
+  async setTitle(conversationId: GroupId, title: string | null): Promise<Conversation> {
+    if (title !== null && title.length > MAX_TITLE_LENGTH) throw new ClientError('bad_request', 'title is too long');
+    const conv = await this.conversationRecord(conversationId);
+    await this.repo.commit(new StoreBatch().putConversation({ ...conv, title }));
+    await this.sendRoster(conversationId);
+    const updated = await this.conversation(conversationId);
+    this.emit('conversation', updated);
+    return updated;
+  }
+
+  /* ---------------- devices ---------------- */
+
+  async devices(): Promise<DeviceSummary[]> {
+    this.requireSession();
+    return (await this.api.devices()).devices.map((d) => ({ id: d.id, name: d.name, createdDay: d.createdDay, revoked: d.revoked, current: d.current }));
+  }
+
+  /** Revokes one of this user's devices and removes it from every conversation. */
+  async revokeDevice(deviceId: DeviceId): Promise<void> {
+    const { account } = this.requireSession();
+    if (deviceId === account.deviceId) throw new ClientError('bad_request', 'a device cannot revoke itself here; use logout');
+    await this.api.revokeDevice(deviceId);
+    await this.syncDevices();
+  }
+
+  private scheduleDeviceSync(delayMs: number): void {
+    if (this.closed || this.session === undefined) return;
+    if (this.deviceSyncSoon !== undefined) return;
+    this.deviceSyncSoon = setTimeout(() => {
+      this.deviceSyncSoon = undefined;
+      this.syncDevices().catch((err: unknown) => this.emitError('device_sync', err));
+    }, delayMs);
+  }
+
+  /**
+   * Brings every active conversation in line with this user's device list:
+   * adds the user's new devices (with a Welcome), removes revoked ones.
+   * Two devices of the same user doing this at once is fine: the loser of
+   * the commit race rebuilds and finds nothing left to do.
+   */
+  syncDevices(): Promise<void> {
+    if (this.deviceSyncRunning !== undefined) {
+      this.deviceSyncAgain = true;
+      return this.deviceSyncRunning;
+    }
+    this.deviceSyncRunning = (async () => {
+      try {
+        do {
+          this.deviceSyncAgain = false;
+          await this.syncDevicesOnce();
+        } while (this.deviceSyncAgain && !this.closed);
+      } finally {
+        this.deviceSyncRunning = undefined;
+      }
+    })();
+    return this.deviceSyncRunning;
+  }
+
+  private async syncDevicesOnce(): Promise<void> {
+    const { account } = this.requireSession();
+    if (!this.session?.connection.isReady) return;
+    const list = await this.api.devices();
+    const active = new Set(list.devices.filter((d) => !d.revoked).map((d) => d.id));
+    for (const conv of await this.repo.conversations()) {
+      if (conv.status !== 'active' || this.closed) continue;
+      const group = await this.loadGroup(conv.id);
+      if (!group.active) continue;
+      const mine = group.memberDevices().filter((d) => d.userId === account.userId);
+      const toAdd = [...active].filter((d) => d !== account.deviceId && !mine.some((m) => m.deviceId === d));
+      const toRemove = mine.filter((m) => m.deviceId !== account.deviceId && !active.has(m.deviceId)).map((m) => m.deviceId);
+      try {
+        if (toRemove.length > 0) {
+          await this.runCommit(conv.id, async (g) => {
+            const present = new Set(g.memberDevices().map((d) => d.deviceId));
+            const still = toRemove.filter((d) => present.has(d));
+            return still.length === 0 ? undefined : g.removeMembers(still);
+          });
+        }
+        if (toAdd.length > 0) {
+          const keyPackages = await this.claimKeyPackages(new Map(toAdd.map((d) => [d, account.userId])));
+          if (keyPackages.length > 0 && (await this.addKeyPackages(conv.id, keyPackages)) !== undefined) await this.sendRoster(conv.id);
+        }
+      } catch (err) {
+        this.emitError('device_sync', err, { conversationId: conv.id });
+      }
+    }
+  }
+
+  /** The safety number between this user and `username`, over both users' current devices. */
+  async safetyNumber(username: string): Promise<string> {
+    const { directory, account } = this.requireSession();
+    const [me, them] = await Promise.all([directory.lookupUser(account.username), directory.lookupUser(username)]);
+    return computeSafetyNumber(
+      { userId: me.userId, signatureKeys: me.devices.map((d) => d.signatureKey) },
+      { userId: them.userId, signatureKeys: them.devices.map((d) => d.signatureKey) },
+    );
+  }
+
+  /* ---------------- test hooks ---------------- */
+
+  /** For tests: misbehaving on purpose. Not for applications. */
+  readonly testing = {
+    /** Sends arbitrary plaintext (e.g. malformed content) as an application message. */
+    sendPlaintext: async (conversationId: GroupId, plaintext: Uint8Array): Promise<void> => {
+      await this.sendPlaintext(conversationId, plaintext, []);
+    },
+    /** Drops the WebSocket; the client reconnects with backoff. */
+    dropConnection: (): void => {
+      this.session?.connection.reconnect();
+    },
+  };
+}
+
+function advance(conv: ConversationRecord, seq: number): ConversationRecord {
+  const lastSeq = Math.max(conv.lastSeq, seq);
+  return { ...conv, lastSeq, ownSeqs: conv.ownSeqs.filter((s) => s > lastSeq) };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

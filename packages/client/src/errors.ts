@@ -1,0 +1,37 @@
+import type { ErrorCode } from '@parley/protocol';
+
+/**
+ * Errors the client raises. Server errors keep their protocol code
+ * (`server: true`); the rest are the client's own codes.
+ */
+export type ClientErrorCode =
+  | ErrorCode
+  /** The connection dropped before the server answered; the outcome is unknown. */
+  | 'disconnected'
+  /** The server's reply did not match the protocol schema. */
+  | 'bad_response'
+  | 'network'
+  | 'not_logged_in'
+  | 'already_logged_in'
+  | 'unknown_conversation'
+  | 'not_active'
+  | 'unknown_user'
+  | 'no_key_packages'
+  | 'commit_failed'
+  | 'closed';
+
+export class ClientError extends Error {
+  constructor(
+    readonly code: ClientErrorCode,
+    message: string,
+    options?: { cause?: unknown; detail?: Record<string, unknown> | undefined; server?: boolean },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ClientError';
+    this.detail = options?.detail;
+    this.server = options?.server ?? false;
+  }
+  readonly detail: Record<string, unknown> | undefined;
+  /** True when the server reported this error. */
+  readonly server: boolean;
+}

@@ -1,0 +1,29 @@
+/**
+ * @parley/client — the headless Parley client SDK. Runs in browsers and Node:
+ * this entry point imports no Node built-ins. Node-only adapters (the SQLite
+ * store, the `ws` WebSocket) are in `@parley/client/node`.
+ */
+export { createClient, ParleyClient } from './client.js';
+export type { ClientOptions } from './client.js';
+export { ClientError } from './errors.js';
+export type { ClientErrorCode } from './errors.js';
+export type {
+  AttachmentInput,
+  ClientEventError,
+  ClientEventErrorCode,
+  ClientEvents,
+  ConnectionEvent,
+  Conversation,
+  ConversationMember,
+  DeviceSummary,
+  MembershipEvent,
+  Message,
+} from './types.js';
+export type { ConversationStatus } from './store/records.js';
+export { MemoryStore } from './store/memory-store.js';
+export { STORE_TABLES, StoreError } from './store/store.js';
+export type { Store, StoreEntry, StoreErrorCode, StoreListOptions, StoreTable, StoreWrite } from './store/store.js';
+export { globalWebSocket, standardSocketFactory } from './transport/socket.js';
+export type { WireSocket, WireSocketFactory, WireSocketHandlers } from './transport/socket.js';
+export type { ConnectionState } from './transport/connection.js';
+export { META_TYPE } from './meta.js';

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+import { UserIdSchema } from '@parley/protocol';
+import type { UserId } from '@parley/protocol';
+
+/**
+ * The conversation roster: a client-level control message that travels, like
+ * any content, inside an MLS application message. Whoever creates a
+ * conversation or changes its membership sends one, so every member device
+ * (new ones included) learns the title and the username of each member user.
+ * Usernames are then checked against the server's directory: a roster can
+ * name users, it cannot vouch for their devices.
+ *
+ * Plaintexts whose `type` is META_TYPE are rosters; everything else is
+ * message content (decodeContent from @parley/crypto).
+ */
+
+export const META_TYPE = 'x-parley-roster';
+export const MAX_TITLE_LENGTH = 256;
+
+const MetaSchema = z.object({
+  v: z.literal(1),
+  type: z.literal(META_TYPE),
+  sentAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  title: z.string().max(MAX_TITLE_LENGTH).nullable(),
+  members: z
+    .array(z.object({ userId: UserIdSchema, username: z.string().min(1).max(128) }))
+    .min(1)
+    .max(5000),
+});
+export type ConversationMeta = z.output<typeof MetaSchema>;
+
+export function encodeMeta(meta: { title: string | null; members: ReadonlyArray<{ userId: UserId; username: string }> }): Uint8Array {
+  const wire = { v: 1, type: META_TYPE, sentAt: Date.now(), title: meta.title, members: meta.members.map((m) => ({ userId: m.userId, username: m.username })) };
+  return new TextEncoder().encode(JSON.stringify(wire));
+}
+
+export type MetaDecodeResult = { kind: 'meta'; meta: ConversationMeta } | { kind: 'not_meta' } | { kind: 'invalid'; reason: string };
+
+/** Never throws. `not_meta` means: decode it as message content. */
+export function decodeMeta(plaintext: Uint8Array): MetaDecodeResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(plaintext));
+  } catch {
+    return { kind: 'not_meta' };
+  }
+  if (typeof json !== 'object' || json === null || (json as { type?: unknown }).type !== META_TYPE) return { kind: 'not_meta' };
+  const r = MetaSchema.safeParse(json);
+  if (!r.success) return { kind: 'invalid', reason: r.error.issues.map((i) => `${i.path.join('.')}: ${i.code}`).join('; ') };
+  return { kind: 'meta', meta: r.data };
+}

@@ -1,0 +1,148 @@
+import {
+  AuthResponseSchema,
+  BlobUploadResponseSchema,
+  ClaimKeyPackagesResponseSchema,
+  DeviceListResponseSchema,
+  ErrorBodySchema,
+  GroupInfoResponseSchema,
+  isErrorCode,
+  KeyPackageStockSchema,
+  UserDevicesResponseSchema,
+} from '@parley/protocol';
+import type {
+  AuthResponse,
+  BlobDigest,
+  BlobUploadResponse,
+  ClaimKeyPackagesResponse,
+  DeviceId,
+  DeviceListResponse,
+  GroupId,
+  GroupInfoResponse,
+  KeyPackageStock,
+  UserDevicesResponse,
+} from '@parley/protocol';
+import type { z } from 'zod';
+import { ClientError } from '../errors.js';
+
+/** Key packages and signature keys travel as base64url strings in JSON bodies. */
+export interface KeyPackageUploadBody {
+  keyPackages: Array<{ ciphersuite: number; expiresAt: number; data: string }>;
+  lastResort?: { ciphersuite: number; expiresAt: number; data: string };
+}
+
+export type NewDeviceBody = { name: string; signatureKey: string } | { deviceId: DeviceId };
+
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/**
+ * The server's HTTP API, every response validated against its protocol
+ * schema. Uses the runtime's fetch (browsers, Node ≥ 18).
+ */
+export class HttpApi {
+  token: string | undefined;
+
+  constructor(private readonly baseUrl: string) {}
+
+  private async call(method: Method, path: string, options: { json?: unknown; raw?: Uint8Array; auth?: boolean } = {}): Promise<Response> {
+    const headers: Record<string, string> = {};
+    if (options.auth !== false) {
+      if (this.token === undefined) throw new ClientError('not_logged_in', 'not signed in');
+      headers['authorization'] = `Bearer ${this.token}`;
+    }
+    let body: string | Uint8Array | undefined;
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.json);
+    } else if (options.raw !== undefined) {
+      headers['content-type'] = 'application/octet-stream';
+      body = options.raw;
+    }
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, { method, headers, ...(body === undefined ? {} : { body }) });
+    } catch (err) {
+      throw new ClientError('network', `${method} request failed`, { cause: err });
+    }
+    if (!res.ok) await this.fail(res);
+    return res;
+  }
+
+  private async fail(res: Response): Promise<never> {
+    let json: unknown;
+    try {
+      json = await res.json();
+    } catch {
+      json = undefined;
+    }
+    const parsed = ErrorBodySchema.safeParse(json);
+    if (parsed.success && isErrorCode(parsed.data.code)) {
+      throw new ClientError(parsed.data.code, parsed.data.message, { detail: parsed.data.detail, server: true });
+    }
+    throw new ClientError('bad_response', `server answered ${res.status} without a valid error body`);
+  }
+
+  private async json<S extends z.ZodType>(schema: S, res: Response): Promise<z.output<S>> {
+    let json: unknown;
+    try {
+      json = await res.json();
+    } catch (err) {
+      throw new ClientError('bad_response', 'response is not JSON', { cause: err });
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) throw new ClientError('bad_response', `response does not match the protocol: ${parsed.error.issues.map((i) => i.path.join('.')).join(', ')}`);
+    return parsed.data;
+  }
+
+  async register(username: string, password: string, device: { name: string; signatureKey: string }): Promise<AuthResponse> {
+    return this.json(AuthResponseSchema, await this.call('POST', '/v1/accounts', { json: { username, password, device }, auth: false }));
+  }
+
+  async login(username: string, password: string, device: NewDeviceBody): Promise<AuthResponse> {
+    return this.json(AuthResponseSchema, await this.call('POST', '/v1/sessions', { json: { username, password, device }, auth: false }));
+  }
+
+  async logout(): Promise<void> {
+    await this.call('DELETE', '/v1/sessions/current');
+  }
+
+  async devices(): Promise<DeviceListResponse> {
+    return this.json(DeviceListResponseSchema, await this.call('GET', '/v1/devices'));
+  }
+
+  async revokeDevice(deviceId: DeviceId): Promise<void> {
+    await this.call('DELETE', `/v1/devices/${encodeURIComponent(deviceId)}`);
+  }
+
+  async userDevices(username: string): Promise<UserDevicesResponse> {
+    return this.json(UserDevicesResponseSchema, await this.call('GET', `/v1/users/${encodeURIComponent(username)}/devices`));
+  }
+
+  async uploadKeyPackages(body: KeyPackageUploadBody): Promise<KeyPackageStock> {
+    return this.json(KeyPackageStockSchema, await this.call('POST', '/v1/key-packages', { json: body }));
+  }
+
+  async keyPackageStock(): Promise<KeyPackageStock> {
+    return this.json(KeyPackageStockSchema, await this.call('GET', '/v1/key-packages'));
+  }
+
+  async claimKeyPackages(deviceIds: readonly DeviceId[]): Promise<ClaimKeyPackagesResponse> {
+    return this.json(ClaimKeyPackagesResponseSchema, await this.call('POST', '/v1/key-packages/claim', { json: { deviceIds } }));
+  }
+
+  async createGroup(groupId: GroupId): Promise<GroupInfoResponse> {
+    return this.json(GroupInfoResponseSchema, await this.call('POST', '/v1/groups', { json: { groupId } }));
+  }
+
+  async group(groupId: GroupId): Promise<GroupInfoResponse> {
+    return this.json(GroupInfoResponseSchema, await this.call('GET', `/v1/groups/${encodeURIComponent(groupId)}`));
+  }
+
+  async putBlob(digest: BlobDigest, bytes: Uint8Array): Promise<BlobUploadResponse> {
+    return this.json(BlobUploadResponseSchema, await this.call('PUT', `/v1/blobs/${digest}`, { raw: bytes }));
+  }
+
+  async getBlob(digest: BlobDigest): Promise<Uint8Array> {
+    const res = await this.call('GET', `/v1/blobs/${digest}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+}

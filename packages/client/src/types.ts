@@ -1,0 +1,96 @@
+import type { MessageContent } from '@parley/crypto';
+import type { DeviceId, GroupId, UserId } from '@parley/protocol';
+import type { ConversationStatus } from './store/records.js';
+import type { ConnectionState } from './transport/connection.js';
+
+/** The public shapes the client hands out. */
+
+export interface ConversationMember {
+  readonly userId: UserId;
+  /** Null until a roster message named the user (see meta.ts). */
+  readonly username: string | null;
+  /** The user's devices that are members (MLS leaves). */
+  readonly devices: readonly DeviceId[];
+}
+
+export interface Conversation {
+  /** The MLS group id (base64url), also the server's group id. */
+  readonly id: GroupId;
+  readonly title: string | null;
+  readonly members: readonly ConversationMember[];
+  /** `removed`: another member removed this device; `left`: this user left. Both are read-only history. */
+  readonly status: ConversationStatus;
+  readonly createdAt: number;
+}
+
+export interface Message {
+  readonly conversationId: GroupId;
+  /** The server's gap-free sequence number within the conversation. */
+  readonly seq: number;
+  readonly sender: { readonly userId: UserId; readonly deviceId: DeviceId; readonly username: string | null };
+  readonly outgoing: boolean;
+  /** The sender's clock (inside the ciphertext). */
+  readonly sentAt: number;
+  /** This device's clock when it stored the message. */
+  readonly receivedAt: number;
+  readonly content: MessageContent;
+}
+
+export interface AttachmentInput {
+  readonly attachment: Uint8Array;
+  readonly mimeType: string;
+  readonly fileName: string;
+  readonly caption?: string;
+}
+
+export interface DeviceSummary {
+  readonly id: DeviceId;
+  readonly name: string;
+  readonly createdDay: string;
+  readonly revoked: boolean;
+  readonly current: boolean;
+}
+
+export interface MembershipEvent {
+  readonly conversationId: GroupId;
+  readonly addedDevices: readonly DeviceId[];
+  readonly removedDevices: readonly DeviceId[];
+  readonly members: readonly ConversationMember[];
+  /** True when this device was removed (or left). */
+  readonly removedSelf: boolean;
+}
+
+export interface ConnectionEvent {
+  readonly state: ConnectionState | 'synced';
+  readonly code?: number;
+  readonly attempt?: number;
+}
+
+export type ClientEventErrorCode =
+  /** A message decrypted but its content is not valid Parley content; the conversation goes on. */
+  | 'malformed_content'
+  /** A group message could not be decrypted or processed (MLS error); it is skipped. */
+  | 'undecryptable'
+  /** A member device could not be verified against the server's device directory. */
+  | 'unverified_member'
+  | 'join_failed'
+  | 'key_packages'
+  | 'device_sync'
+  | 'server'
+  | 'fatal'
+  | 'internal';
+
+export interface ClientEventError {
+  readonly code: ClientEventErrorCode;
+  readonly conversationId?: GroupId;
+  readonly seq?: number;
+  readonly error: Error;
+}
+
+export interface ClientEvents {
+  message: (message: Message) => void;
+  conversation: (conversation: Conversation) => void;
+  membership: (event: MembershipEvent) => void;
+  connection: (event: ConnectionEvent) => void;
+  error: (event: ClientEventError) => void;
+}

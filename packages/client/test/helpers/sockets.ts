@@ -1,0 +1,69 @@
+import { decodeServerFrame, splitFrame } from '@parley/protocol';
+import type { ServerFrame } from '@parley/protocol';
+import { nodeSocketFactory } from '../../src/node.js';
+import type { WireSocketFactory } from '../../src/index.js';
+
+/** The JSON header of a client frame (for routing decisions in tests). */
+function headerOf(data: Uint8Array): { t?: unknown } {
+  try {
+    const h = splitFrame(data).header;
+    return typeof h === 'object' && h !== null ? (h as { t?: unknown }) : {};
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * A WebSocket adapter that records the frames a client receives and can hold
+ * back outgoing frames of one type until released (to force races).
+ */
+export class RecordingSockets {
+  readonly received: ServerFrame[] = [];
+  readonly sent: Array<{ t: unknown; bytes: Uint8Array }> = [];
+  private holdType: string | undefined;
+  private held: Array<() => void> = [];
+  private heldWaiters: Array<() => void> = [];
+
+  readonly factory: WireSocketFactory = (url, handlers) => {
+    const socket = nodeSocketFactory(url, {
+      ...handlers,
+      onMessage: (data) => {
+        const decoded = decodeServerFrame(data);
+        if (decoded.ok) this.received.push(decoded.frame);
+        handlers.onMessage(data);
+      },
+    });
+    return {
+      send: (data) => {
+        const t = headerOf(data).t;
+        this.sent.push({ t, bytes: data });
+        if (this.holdType !== undefined && t === this.holdType) {
+          this.held.push(() => socket.send(data));
+          for (const w of this.heldWaiters.splice(0)) w();
+          return;
+        }
+        socket.send(data);
+      },
+      close: (code, reason) => socket.close(code, reason),
+    };
+  };
+
+  /** Holds every outgoing frame of type `t` until release(). */
+  hold(t: string): void {
+    this.holdType = t;
+  }
+
+  async whenHolding(): Promise<void> {
+    if (this.held.length > 0) return;
+    await new Promise<void>((r) => this.heldWaiters.push(r));
+  }
+
+  release(): void {
+    this.holdType = undefined;
+    for (const send of this.held.splice(0)) send();
+  }
+
+  errors(code: string): number {
+    return this.received.filter((f) => f.t === 'error' && f.code === code).length;
+  }
+}
