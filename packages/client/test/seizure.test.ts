@@ -1,43 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ClientNetwork, texts, waitFor } from './helpers/network.js';
-
-/** Every way a marker could sit in a file or log: raw UTF-8, UTF-16LE, base64 and base64url (all three alignments), hex. */
-function needles(marker: string): Array<{ how: string; bytes: Buffer }> {
-  const utf8 = Buffer.from(marker, 'utf8');
-  const out: Array<{ how: string; bytes: Buffer }> = [
-    { how: 'utf8', bytes: utf8 },
-    { how: 'utf16le', bytes: Buffer.from(marker, 'utf16le') },
-    { how: 'hex', bytes: Buffer.from(utf8.toString('hex'), 'latin1') },
-    { how: 'HEX', bytes: Buffer.from(utf8.toString('hex').toUpperCase(), 'latin1') },
-  ];
-  for (let k = 0; k < 3; k++) {
-    const encoded = Buffer.concat([Buffer.alloc(k), utf8]).toString('base64');
-    // Only the characters determined by marker bits alone: they appear whatever surrounds the marker.
-    const from = Math.ceil((8 * k) / 6);
-    const to = Math.floor((8 * (k + utf8.length)) / 6);
-    const core = encoded.slice(from, to);
-    out.push({ how: `base64/${k}`, bytes: Buffer.from(core, 'latin1') });
-    out.push({ how: `base64url/${k}`, bytes: Buffer.from(core.replace(/\+/g, '-').replace(/\//g, '_'), 'latin1') });
-  }
-  return out;
-}
-
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) out.push(...filesUnder(path));
-    else out.push(path);
-  }
-  return out;
-}
-
-const marker = (label: string) => `${label}${randomBytes(12).toString('hex')}Zq`;
+import { ClientNetwork } from './helpers/network.js';
+import { filesUnder, needles, seizureWorkload } from './helpers/seizure.js';
 
 describe('client: seizure', () => {
   it('leaves no plaintext in any server file (db, -wal, -shm, blobs) or log line', async () => {
@@ -47,46 +15,7 @@ describe('client: seizure', () => {
       const net = await ClientNetwork.start({ dataDir });
       let closed = false;
       try {
-        const alice = await net.user();
-        const bob = await net.user();
-        const alice2 = await net.device(alice.name, alice.password);
-
-        // 1:1 (both of alice's devices and bob)
-        const direct = await alice.client.createConversation([bob.name]);
-        await waitFor(async () => (await bob.client.conversations()).length === 1 && (await alice2.conversations()).length === 1, 'join 1:1');
-        const t1 = marker('TEXTONE');
-        const t2 = marker('TEXTTWO');
-        markers.push(t1, t2);
-        await alice.client.send(direct.id, `hello ${t1}`);
-        await bob.client.send(direct.id, t2);
-
-        // a titled group with an attachment whose bytes, name and caption carry markers
-        const title = marker('TITLE');
-        markers.push(title);
-        const group = await bob.client.createConversation([alice.name], { title });
-        await waitFor(async () => (await alice2.conversations()).some((c) => c.id === group.id && c.title === title), 'join group');
-        const fileMarker = marker('FILEBODY');
-        const nameMarker = marker('FILENAME');
-        const captionMarker = marker('CAPTION');
-        markers.push(fileMarker, nameMarker, captionMarker);
-        const file = Buffer.concat([randomBytes(3000), Buffer.from(fileMarker), randomBytes(3000), Buffer.from(fileMarker, 'utf16le')]);
-        await alice2.send(group.id, { attachment: new Uint8Array(file), mimeType: 'text/plain', fileName: `${nameMarker}.txt`, caption: captionMarker });
-        const t3 = marker('TEXTTHREE');
-        markers.push(t3);
-        await bob.client.send(group.id, t3);
-
-        for (const c of [alice.client, alice2, bob.client]) {
-          await waitFor(async () => (await texts(c, direct.id)).length === 2 && (await texts(c, group.id)).length === 2, 'everyone has everything');
-        }
-        const [att] = (await alice.client.messages(group.id)).filter((m) => m.content.type === 'attachment');
-        assert.ok(att);
-        assert.deepEqual(Buffer.from(await alice.client.downloadAttachment(att)), file, 'the attachment arrived intact');
-        // A device that goes offline leaves undelivered ciphertext on the server: include that case.
-        await bob.client.close();
-        const t4 = marker('UNDELIVERED');
-        markers.push(t4);
-        await alice.client.send(group.id, t4);
-        await new Promise((r) => setTimeout(r, 200));
+        markers.push(...(await seizureWorkload(net)));
       } finally {
         await net.close();
         closed = true;

@@ -15,7 +15,7 @@ export class ClientNetwork {
 
   private constructor(readonly server: TestNetwork) {}
 
-  static async start(options: { config?: Partial<ServerConfig>; dataDir?: string } = {}): Promise<ClientNetwork> {
+  static async start(options: { config?: Partial<ServerConfig>; dataDir?: string; storage?: Parameters<typeof TestNetwork.start>[0] extends infer O ? (O extends { storage?: infer S } ? S : never) : never } = {}): Promise<ClientNetwork> {
     return new ClientNetwork(await TestNetwork.start(options));
   }
 
