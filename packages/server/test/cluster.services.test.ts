@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort, ServerProcess } from './helpers/processes.js';
-import { groupAt, registerAt } from './helpers/remote.js';
-import { mlsMessage, TestSocket } from './helpers/test-network.js';
+import { groupAt, registerAt, streamSends } from './helpers/remote.js';
+import { TestSocket } from './helpers/test-network.js';
 
 /**
  * Cluster mode: three server processes sharing one PostgreSQL database and one
@@ -137,23 +137,7 @@ describe('cluster: 3 processes on PostgreSQL + NATS', () => {
       const group = await groupAt(node(0).url, alice, [bob.deviceId]);
       const a = await TestSocket.open(node(0).wsUrl, alice.token);
       const b = await TestSocket.open(node(1).wsUrl, bob.token);
-      const acked: number[] = [];
-      let inflight = 0;
-      let rid = 0;
-      const pump = () => {
-        while (!a.closed && inflight < 16 && acked.length < 100_000) {
-          inflight++;
-          a.sendFrame({ t: 'send', rid: ++rid, group }, [mlsMessage(group, 1, 'application')]);
-        }
-      };
-      a.ws.on('message', () => {
-        for (const r of a.received.splice(0)) {
-          if (r.frame.t === 'ok' && r.frame.seq !== undefined) acked.push(r.frame.seq);
-          if (r.frame.t === 'ok' || r.frame.t === 'error') inflight--;
-        }
-        pump();
-      });
-      pump();
+      const acked = streamSends(a, group);
       await new Promise((r) => setTimeout(r, killAfterMs));
       await node(1).kill();
       await b.waitClosed();

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freePort, ServerProcess } from './helpers/processes.js';
-import { groupAt, registerAt } from './helpers/remote.js';
-import { mlsMessage, TestSocket } from './helpers/test-network.js';
+import { groupAt, registerAt, streamSends } from './helpers/remote.js';
+import { TestSocket } from './helpers/test-network.js';
 
 /**
  * Crash safety on one node: while a sender streams messages, the server is
@@ -40,23 +40,7 @@ describe('crash safety (SQLite, kill -9)', () => {
           if (last && !b.closed) b.ack(group, last.seq);
         }, 100);
         // alice streams with up to 16 sends in flight and remembers every seq the server acknowledged
-        const acked: number[] = [];
-        let inflight = 0;
-        let rid = 0;
-        const pump = () => {
-          while (!a.closed && inflight < 16) {
-            inflight++;
-            a.sendFrame({ t: 'send', rid: ++rid, group }, [mlsMessage(group, 1, 'application')]);
-          }
-        };
-        a.ws.on('message', () => {
-          for (const r of a.received.splice(0)) {
-            if (r.frame.t === 'ok' && r.frame.seq !== undefined) acked.push(r.frame.seq);
-            if (r.frame.t === 'ok' || r.frame.t === 'error') inflight--;
-          }
-          pump();
-        });
-        pump();
+        const acked = streamSends(a, group);
         await new Promise((r) => setTimeout(r, killAfterMs));
         await server.kill();
         clearInterval(acker);

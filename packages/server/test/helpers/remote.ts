@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { toBase64Url, type AuthResponse, type DeviceId, type GroupId } from '@parley/protocol';
-import { newGroupId, TestSocket } from './test-network.js';
+import { mlsMessage, newGroupId, TestSocket } from './test-network.js';
 
 /** Protocol-level helpers against a server reached only by URL (a child process). */
 export async function registerAt(url: string, username = `u${randomBytes(4).toString('hex')}`): Promise<AuthResponse & { password: string }> {
@@ -42,4 +42,30 @@ export class Inbox {
       else this.seqs.add(m.seq);
     }
   }
+}
+
+/**
+ * Streams application messages from `socket` into `group`, keeping up to
+ * `window` sends in flight, until the socket closes. Returns the live list of
+ * seqs the server acknowledged (`ok`), which is what must never be lost.
+ */
+export function streamSends(socket: TestSocket, group: GroupId, window = 16): number[] {
+  const acked: number[] = [];
+  let inflight = 0;
+  let rid = 0;
+  const pump = () => {
+    while (!socket.closed && inflight < window && acked.length < 100_000) {
+      inflight++;
+      socket.sendFrame({ t: 'send', rid: ++rid, group }, [mlsMessage(group, 1, 'application')]);
+    }
+  };
+  socket.ws.on('message', () => {
+    for (const r of socket.received.splice(0)) {
+      if (r.frame.t === 'ok' && r.frame.seq !== undefined) acked.push(r.frame.seq);
+      if (r.frame.t === 'ok' || r.frame.t === 'error') inflight--;
+    }
+    pump();
+  });
+  pump();
+  return acked;
 }
