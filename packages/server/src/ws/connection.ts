@@ -274,7 +274,9 @@ export class Connection {
    */
   private scheduleGapFill(group: string): void {
     if (this.gapTimers.has(group)) return;
-    const entry = { tries: 0, timer: setTimeout(() => void this.fillGap(group), 50) };
+    // A group new to this connection is looked up at once; a gap gets a moment to fill live.
+    const delay = this.order.position(group) === undefined ? 0 : 50;
+    const entry = { tries: 0, timer: setTimeout(() => void this.fillGap(group), delay) };
     this.gapTimers.set(group, entry);
   }
 
@@ -283,10 +285,22 @@ export class Connection {
     const deviceId = this.deviceId;
     if (!entry || !deviceId || this.isClosed()) return;
     if (this.order.hasGap(group)) {
-      const from = this.order.position(group) ?? 0;
       try {
+        if (this.order.position(group) === undefined) {
+          // Joined while connected: its Welcome (if still pending) is where this device starts.
+          for (const w of await this.ctx.storage.pendingWelcomes(deviceId)) {
+            if (w.groupId !== group) continue;
+            this.send(this.encodeStored(w));
+            this.order.mark(group, w.seq);
+          }
+        }
+        const from = this.order.position(group) ?? 0;
         const page = await this.ctx.storage.pendingMessages(deviceId, { groupId: group as GroupId, seq: from }, BACKLOG_PAGE);
-        for (const m of page) if (m.groupId === group) this.order.offer(m.groupId, m.seq, this.encodeStored(m));
+        const mine = page.filter((m) => m.groupId === group);
+        const first = mine[0];
+        // Everything below the first unacknowledged message is acknowledged: start there.
+        if (this.order.position(group) === undefined && first) this.order.mark(group, first.seq - 1);
+        for (const m of mine) this.order.offer(m.groupId, m.seq, this.encodeStored(m));
       } catch {
         /* storage unavailable: try again, then release */
       }

@@ -45,8 +45,16 @@ describe('GroupOrder', () => {
     o.offer('g', 3, f(3));
     o.release('g');
     assert.deepEqual(out, [3, 4]);
-    // an unknown group starts where its first message is
-    o.offer('h', 7, f(7));
-    assert.deepEqual(out, [3, 4, 7]);
+    // an unknown group waits for its starting point
+    assert.equal(o.offer('h', 8, f(8)), 'held');
+    assert.equal(o.offer('h', 7, f(7)), 'held');
+    o.mark('h', 6);
+    assert.deepEqual(out, [3, 4, 7, 8]);
+    // own messages are known before the group's position, and never handed back
+    o.sentByDevice('k', 2);
+    assert.equal(o.offer('k', 2, f(2)), 'duplicate');
+    o.mark('k', 1);
+    assert.equal(o.offer('k', 3, f(3)), 'sent');
+    assert.deepEqual(out, [3, 4, 7, 8, 3]);
   });
 });

@@ -28,8 +28,8 @@ export class GroupOrder {
   /** The device itself sent `seq`: it needs no copy, and it closes a gap. */
   sentByDevice(group: string, seq: number): void {
     const l = this.last.get(group);
-    if (l === undefined || seq <= l) return;
-    if (seq === l + 1) {
+    if (l !== undefined && seq <= l) return;
+    if (l !== undefined && seq === l + 1) {
       this.last.set(group, seq);
       this.flush(group);
       return;
@@ -43,7 +43,14 @@ export class GroupOrder {
   offer(group: string, seq: number, frame: Uint8Array): 'sent' | 'duplicate' | 'held' {
     const l = this.last.get(group);
     if (l !== undefined && seq <= l) return 'duplicate';
-    if (l === undefined || seq === l + 1) {
+    if (this.own.get(group)?.has(seq)) {
+      // The device's own message (read back from storage): it has it already.
+      if (l !== undefined && seq === l + 1) this.mark(group, seq);
+      return 'duplicate';
+    }
+    // A group this connection knows nothing about yet (joined while connected):
+    // where it starts must come from storage, not from whichever copy arrives first.
+    if (l !== undefined && seq === l + 1) {
       this.deliver(frame);
       this.last.set(group, seq);
       this.flush(group);
