@@ -9,7 +9,7 @@ import { storeContract } from './store-contract.js';
 storeContract('memory', async () => {
   const store = new MemoryStore();
   return { store, cleanup: () => store.close() };
-});
+}, { persistent: false });
 
 storeContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'parley-store-'));
@@ -27,4 +27,4 @@ storeContract('sqlite', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-});
+}, { persistent: true });

@@ -6,6 +6,8 @@
  * caller must consume the input exactly.
  */
 
+import { concatBytes } from '@parley/protocol';
+
 export class ByteDecodeError extends Error {
   constructor(message: string) {
     super(message);
@@ -15,7 +17,6 @@ export class ByteDecodeError extends Error {
 
 export class ByteWriter {
   private readonly parts: Uint8Array[] = [];
-  private length = 0;
 
   u8(value: number): this {
     return this.push(Uint8Array.of(value & 0xff));
@@ -43,18 +44,11 @@ export class ByteWriter {
   }
 
   finish(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let offset = 0;
-    for (const part of this.parts) {
-      out.set(part, offset);
-      offset += part.length;
-    }
-    return out;
+    return concatBytes(this.parts);
   }
 
   private push(bytes: Uint8Array): this {
     this.parts.push(bytes);
-    this.length += bytes.length;
     return this;
   }
 }
