@@ -1,6 +1,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import reactHooks from 'eslint-plugin-react-hooks';
 
 /**
  * Architecture lives here as lint rules, so it holds without anyone
@@ -118,6 +119,29 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // The web app is a browser app that talks only to the client SDK: no protocol
+    // or crypto code of its own, no Node-only modules.
+    files: ['apps/web/src/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      'react-hooks/rules-of-hooks': 'error',
+      'react-hooks/exhaustive-deps': 'error',
+      '@typescript-eslint/no-non-null-assertion': 'error',
+      '@typescript-eslint/no-explicit-any': 'error',
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { regex: nodeBuiltins, message: 'The web app runs in the browser.' },
+            { group: ['@parley/crypto', '@parley/crypto/*', '@parley/protocol', '@parley/protocol/*', '@parley/server', '@parley/server/*', '@parley/client/node', '**/packages/**'], message: 'The web app talks only to @parley/client.' },
+          ],
+        },
+      ],
+    },
+  },
+  { files: ['apps/web/sw/**/*.js'], languageOptions: { globals: { ...globals.serviceworker } } },
   // eslint's own config format requires a default export.
-  { files: ['eslint.config.js'], rules: { 'no-restricted-syntax': 'off' } },
+  { files: ['eslint.config.js', 'apps/web/vite.config.ts'], rules: { 'no-restricted-syntax': 'off' } },
 );

@@ -39,17 +39,25 @@ export interface EncryptedAttachment extends AttachmentSecrets {
   ciphertext: Uint8Array;
 }
 
+/**
+ * WebCrypto's DOM typings want ArrayBuffer-backed views; ours always are
+ * (never SharedArrayBuffer), so this only narrows the type.
+ */
+function buffer(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes as Uint8Array<ArrayBuffer>;
+}
+
 /** Lower-case hex SHA-256, as the server names blobs. */
 export async function blobDigest(bytes: Uint8Array): Promise<BlobDigest> {
-  const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', buffer(bytes)));
   return toHex(hash) as BlobDigest;
 }
 
 export async function encryptAttachment(plaintext: Uint8Array): Promise<EncryptedAttachment> {
   const key = crypto.getRandomValues(new Uint8Array(ATTACHMENT_KEY_BYTES));
   const nonce = crypto.getRandomValues(new Uint8Array(ATTACHMENT_NONCE_BYTES));
-  const cryptoKey = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt']);
-  const ciphertext = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv: nonce }, cryptoKey, plaintext));
+  const cryptoKey = await crypto.subtle.importKey('raw', buffer(key), 'AES-GCM', false, ['encrypt']);
+  const ciphertext = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv: buffer(nonce) }, cryptoKey, buffer(plaintext)));
   return { ciphertext, key, nonce, digest: await blobDigest(ciphertext) };
 }
 
@@ -62,12 +70,12 @@ export async function decryptAttachment(ciphertext: Uint8Array, secrets: Attachm
   if (actual !== secrets.digest) throw new AttachmentError('digest_mismatch', 'blob does not match the digest in the message');
   let cryptoKey: Awaited<ReturnType<typeof crypto.subtle.importKey>>;
   try {
-    cryptoKey = await crypto.subtle.importKey('raw', secrets.key, 'AES-GCM', false, ['decrypt']);
+    cryptoKey = await crypto.subtle.importKey('raw', buffer(secrets.key), 'AES-GCM', false, ['decrypt']);
   } catch (err) {
     throw new AttachmentError('invalid_parameters', 'attachment key rejected', { cause: err });
   }
   try {
-    return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: secrets.nonce }, cryptoKey, ciphertext));
+    return new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: buffer(secrets.nonce) }, cryptoKey, buffer(ciphertext)));
   } catch (err) {
     throw new AttachmentError('decrypt_failed', 'attachment failed authentication', { cause: err });
   }

@@ -1,4 +1,4 @@
-import confusables from 'confusables';
+import { remove as removeConfusables } from 'confusables';
 
 /**
  * Usernames are compared after NFKC normalisation and case folding, and two
@@ -45,7 +45,7 @@ const LATIN_FOLDS: ReadonlyArray<[RegExp, string]> = [
 ];
 
 export function usernameSkeleton(normalized: string): string {
-  let s = confusables.remove(normalized).toLowerCase();
+  let s = removeConfusables(normalized).toLowerCase();
   for (const [re, to] of LATIN_FOLDS) s = s.replace(re, to);
   return s;
 }

@@ -49,13 +49,14 @@ export class HttpApi {
       if (this.token === undefined) throw new ClientError('not_logged_in', 'not signed in');
       headers['authorization'] = `Bearer ${this.token}`;
     }
-    let body: string | Uint8Array | undefined;
+    // ArrayBuffer-backed (never shared), as fetch's DOM typing wants.
+    let body: string | Uint8Array<ArrayBuffer> | undefined;
     if (options.json !== undefined) {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(options.json);
     } else if (options.raw !== undefined) {
       headers['content-type'] = 'application/octet-stream';
-      body = options.raw;
+      body = options.raw as Uint8Array<ArrayBuffer>;
     }
     let res: Response;
     try {

@@ -1,0 +1,137 @@
+import { useEffect, useState } from 'react';
+import type { Conversation, ParleyClient } from '@parley/client';
+import { clearAttachmentCache } from '../components/Attachment';
+import { Avatar } from '../components/Avatar';
+import { Dialog, Icon } from '../components/Dialog';
+import { InfoDialog } from '../dialogs/InfoDialog';
+import { NewChatDialog } from '../dialogs/NewChatDialog';
+import { NewGroupDialog } from '../dialogs/NewGroupDialog';
+import { SettingsDialog } from '../dialogs/SettingsDialog';
+import { AuthScreen } from '../screens/AuthScreen';
+import { ConversationList } from '../screens/ConversationList';
+import { ConversationView } from '../screens/ConversationView';
+import { useConnection, useConversationSummaries, useSelectedConversation } from './hooks';
+import { ClientProvider, SessionProvider, useSession, useSessionState } from './session';
+
+export function App() {
+  const session = useSessionState();
+  const { phase } = session;
+  return (
+    <SessionProvider value={session}>
+      {phase.kind === 'loading' && (
+        <div className="splash" aria-busy="true">
+          <img src="/icons/icon.svg" alt="" width={64} height={64} />
+          <span className="sr-only">Loading Parley</span>
+        </div>
+      )}
+      {phase.kind === 'failed' && (
+        <div className="splash">
+          <p role="alert">{phase.message}</p>
+        </div>
+      )}
+      {phase.kind === 'signed-out' && <AuthScreen client={phase.client} onSignedIn={session.signedIn} />}
+      {phase.kind === 'signed-in' && (
+        <ClientProvider value={phase.client}>
+          <Main client={phase.client} />
+        </ClientProvider>
+      )}
+    </SessionProvider>
+  );
+}
+
+type Open = { kind: 'new-chat' } | { kind: 'new-group' } | { kind: 'settings' } | { kind: 'info' } | { kind: 'image'; url: string; name: string } | null;
+
+function Main(props: { client: ParleyClient }) {
+  const { client } = props;
+  const session = useSession();
+  const connection = useConnection(client);
+  const { list, refresh } = useConversationSummaries(client);
+  const [selectedId, select] = useSelectedConversation();
+  const [open, setOpen] = useState<Open>(null);
+  const selected = list?.find((c) => c.id === selectedId) ?? null;
+
+  // The tab title carries the unread total, like other messengers.
+  const unread = list?.reduce((n, c) => n + c.unread, 0) ?? 0;
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) Parley` : 'Parley';
+  }, [unread]);
+
+  function opened(conv: Conversation) {
+    setOpen(null);
+    refresh();
+    select(conv.id);
+  }
+
+  async function signOut() {
+    clearAttachmentCache();
+    await session.signOut();
+  }
+
+  return (
+    <div className={`layout${selected !== null ? ' has-selection' : ''}`}>
+      <aside className="sidebar">
+        <header className="sidebar-header">
+          <button type="button" className="me" aria-label="Settings" onClick={() => setOpen({ kind: 'settings' })}>
+            <Avatar name={client.username ?? '?'} size="sm" />
+            <span className="me-name" dir="auto">
+              {client.username}
+            </span>
+            <Icon name="settings" size={18} />
+          </button>
+          <span className={`connection connection-${connection.label === 'Connected' ? 'ok' : connection.label === 'Offline' ? 'off' : 'wait'}`} role="status" aria-label="Connection">
+            <span className="dot" aria-hidden="true" />
+            {connection.label}
+          </span>
+        </header>
+        {connection.fatal && (
+          <div className="banner" role="alert">
+            This device was signed out or revoked. Sign out to use Parley here again.
+            <button type="button" className="link-button" onClick={() => setOpen({ kind: 'settings' })}>
+              Open settings
+            </button>
+          </div>
+        )}
+        <div className="sidebar-actions">
+          <button type="button" className="button primary" onClick={() => setOpen({ kind: 'new-chat' })}>
+            <Icon name="chat" size={18} /> New chat
+          </button>
+          <button type="button" className="button" onClick={() => setOpen({ kind: 'new-group' })}>
+            <Icon name="group" size={18} /> New group
+          </button>
+        </div>
+        <ConversationList list={list} me={client.userId} selected={selectedId} onSelect={select} />
+      </aside>
+
+      <main className="pane">
+        {selected !== null ? (
+          <ConversationView
+            key={selected.id}
+            client={client}
+            conversation={selected}
+            onBack={() => select(null)}
+            onOpenInfo={() => setOpen({ kind: 'info' })}
+            onOpenImage={(url, name) => setOpen({ kind: 'image', url, name })}
+          />
+        ) : (
+          <div className="empty-pane">
+            <img src="/icons/icon.svg" alt="" width={72} height={72} />
+            <h2>{list !== null && list.length > 0 ? 'Choose a conversation' : `Welcome, ${client.username ?? ''}`}</h2>
+            <p className="muted">
+              <Icon name="lock" size={14} /> Everything you send is encrypted on this device. The server passes it on without being able to read it.
+            </p>
+          </div>
+        )}
+      </main>
+
+      {open?.kind === 'new-chat' && <NewChatDialog client={client} existing={list ?? []} onClose={() => setOpen(null)} onOpen={opened} />}
+      {open?.kind === 'new-group' && <NewGroupDialog client={client} onClose={() => setOpen(null)} onOpen={opened} />}
+      {open?.kind === 'settings' && <SettingsDialog client={client} onClose={() => setOpen(null)} onSignOut={signOut} />}
+      {open?.kind === 'info' && selected !== null && <InfoDialog client={client} conversation={selected} onClose={() => setOpen(null)} onLeft={() => setOpen(null)} />}
+      {open?.kind === 'image' && (
+        <Dialog title={open.name} onClose={() => setOpen(null)} wide>
+          <img className="lightbox" src={open.url} alt={open.name} />
+        </Dialog>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,92 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { ConversationSummary, GroupId, ParleyClient } from '@parley/client';
+import { useClientEvent } from './session';
+
+export type ConnectionLabel = 'Connected' | 'Connecting…' | 'Offline';
+
+/** The connection as a person sees it: connected only once the backlog is in. */
+export function useConnection(client: ParleyClient): { label: ConnectionLabel; fatal: boolean } {
+  const [label, setLabel] = useState<ConnectionLabel>('Connecting…');
+  const [fatal, setFatal] = useState(false);
+  useClientEvent(client, 'connection', (e) => {
+    if (e.state === 'synced' || e.state === 'online') setLabel(e.state === 'synced' ? 'Connected' : 'Connecting…');
+    else if (e.state === 'connecting') setLabel('Connecting…');
+    else setLabel('Offline');
+  });
+  useClientEvent(client, 'error', (e) => {
+    if (e.code === 'fatal') setFatal(true);
+  });
+  useEffect(() => {
+    let cancelled = false;
+    void client.whenSynced().then(() => {
+      if (!cancelled) setLabel((l) => (l === 'Offline' ? l : 'Connected'));
+    });
+    return () => {
+      cancelled = true;
+    };
+  }, [client]);
+  return { label, fatal };
+}
+
+/** Runs `fn` at most once per animation frame however many times it is requested. */
+function useCoalesced(fn: () => void): () => void {
+  const pending = useRef(false);
+  const latest = useRef(fn);
+  latest.current = fn;
+  return useCallback(() => {
+    if (pending.current) return;
+    pending.current = true;
+    setTimeout(() => {
+      pending.current = false;
+      latest.current();
+    }, 30);
+  }, []);
+}
+
+/** The conversation list, kept fresh by the client's events. */
+export function useConversationSummaries(client: ParleyClient): { list: ConversationSummary[] | null; refresh: () => void } {
+  const [list, setList] = useState<ConversationSummary[] | null>(null);
+  const load = useCallback(() => {
+    client.conversationSummaries().then(setList, () => undefined);
+  }, [client]);
+  const refresh = useCoalesced(load);
+  useEffect(load, [load]);
+  useClientEvent(client, 'message', refresh);
+  useClientEvent(client, 'conversation', refresh);
+  useClientEvent(client, 'membership', refresh);
+  return { list, refresh };
+}
+
+/** The selected conversation, kept in the URL hash so reload and the back button work. */
+export function useSelectedConversation(): [GroupId | null, (id: GroupId | null) => void] {
+  const read = () => {
+    const m = /^#\/c\/([A-Za-z0-9_-]{8,128})$/.exec(window.location.hash);
+    return m?.[1] === undefined ? null : (m[1] as GroupId);
+  };
+  const [id, setId] = useState<GroupId | null>(read);
+  useEffect(() => {
+    const onHash = () => setId(read());
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
+  const select = useCallback((next: GroupId | null) => {
+    if (next === null) {
+      if (window.location.hash !== '') history.pushState(null, '', window.location.pathname);
+    } else if (window.location.hash !== `#/c/${next}`) {
+      history.pushState(null, '', `#/c/${next}`);
+    }
+    setId(next);
+  }, []);
+  return [id, select];
+}
+
+/** True while the page is visible (for read receipts and marking read). */
+export function usePageVisible(): boolean {
+  const [visible, setVisible] = useState(() => document.visibilityState === 'visible');
+  useEffect(() => {
+    const on = () => setVisible(document.visibilityState === 'visible');
+    document.addEventListener('visibilitychange', on);
+    return () => document.removeEventListener('visibilitychange', on);
+  }, []);
+  return visible;
+}

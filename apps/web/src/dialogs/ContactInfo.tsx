@@ -1,0 +1,94 @@
+import { useEffect, useState } from 'react';
+import QRCode from 'qrcode';
+import type { ParleyClient } from '@parley/client';
+import { Avatar } from '../components/Avatar';
+import { Icon } from '../components/Dialog';
+import { describeError } from '../lib/errors';
+import { safetyGroups } from '../lib/format';
+
+/**
+ * A contact's safety number: the same 60 digits on both phones while both
+ * people's device keys are unchanged. Comparing it (in person, or by scanning
+ * the QR code) proves nobody sits in the middle. "Verified" is remembered with
+ * the number, so any new device on either side clears it.
+ */
+export function ContactInfo(props: { client: ParleyClient; username: string }) {
+  const [state, setState] = useState<{ safetyNumber: string; verified: boolean } | null>(null);
+  const [qr, setQr] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    setState(null);
+    props.client.verification(props.username).then(
+      async (v) => {
+        if (!live) return;
+        setState(v);
+        const url = await QRCode.toDataURL(v.safetyNumber, { margin: 1, width: 240, errorCorrectionLevel: 'M' });
+        if (live) setQr(url);
+      },
+      (err: unknown) => live && setError(describeError(err)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [props.client, props.username]);
+
+  async function toggle() {
+    if (state === null) return;
+    setBusy(true);
+    try {
+      await props.client.setVerified(props.username, !state.verified);
+      setState(await props.client.verification(props.username));
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <div className="contact-info">
+      <div className="contact-head">
+        <Avatar name={props.username} size="lg" />
+        <div>
+          <h3 dir="auto">{props.username}</h3>
+          {state?.verified === true ? (
+            <p className="verified">
+              <Icon name="checkShield" size={16} /> Verified
+            </p>
+          ) : (
+            <p className="muted">Not verified</p>
+          )}
+        </div>
+      </div>
+      {error !== null && (
+        <p className="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      {state === null ? (
+        error === null && <span className="spinner" aria-label="Computing safety number" />
+      ) : (
+        <>
+          <p className="muted">
+            Compare these numbers with {props.username}, in person or on a call you trust, or scan each other’s code. If they match, nobody can read or change your messages
+            in between.
+          </p>
+          <div className="safety">
+            <div className="safety-number" aria-label="Safety number">
+              {safetyGroups(state.safetyNumber).map((g, i) => (
+                <span key={i}>{g}</span>
+              ))}
+            </div>
+            {qr !== null ? <img className="safety-qr" src={qr} alt="Safety number QR code" width={200} height={200} /> : <div className="safety-qr" />}
+          </div>
+          <button type="button" className={`button${state.verified ? '' : ' primary'}`} onClick={() => void toggle()} disabled={busy}>
+            {state.verified ? 'Mark as not verified' : 'Mark as verified'}
+          </button>
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,137 @@
+import { useCallback, useEffect, useState } from 'react';
+import type { DeviceSummary, ParleyClient } from '@parley/client';
+import { Avatar } from '../components/Avatar';
+import { Dialog, Icon } from '../components/Dialog';
+import { describeError } from '../lib/errors';
+import { loadTheme, saveTheme, type ThemeChoice } from '../lib/prefs';
+
+export function SettingsDialog(props: { client: ParleyClient; onClose: () => void; onSignOut: () => Promise<void> }) {
+  const { client } = props;
+  const [theme, setTheme] = useState<ThemeChoice>(loadTheme);
+  const [devices, setDevices] = useState<DeviceSummary[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [revoking, setRevoking] = useState<string | null>(null);
+  const [confirmSignOut, setConfirmSignOut] = useState(false);
+  const [signingOut, setSigningOut] = useState(false);
+
+  const load = useCallback(() => {
+    client.devices().then(
+      (d) => setDevices(d.filter((x) => !x.revoked).sort((a, b) => Number(b.current) - Number(a.current))),
+      (err: unknown) => setError(describeError(err)),
+    );
+  }, [client]);
+  useEffect(load, [load]);
+
+  async function revoke(d: DeviceSummary) {
+    setRevoking(d.id);
+    setError(null);
+    try {
+      await client.revokeDevice(d.id);
+      load();
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setRevoking(null);
+    }
+  }
+
+  if (confirmSignOut) {
+    return (
+      <Dialog title="Sign out?" onClose={() => setConfirmSignOut(false)}>
+        <div className="stack">
+          <p>
+            Signing out deletes everything Parley keeps in this browser: your messages, your encryption keys and this device’s place in your conversations. Your other devices
+            keep their history.
+          </p>
+          <p className="muted">If you sign in here again, this becomes a new device and only receives messages sent from then on.</p>
+          <div className="dialog-actions inline">
+            <button type="button" className="button" onClick={() => setConfirmSignOut(false)} disabled={signingOut}>
+              Cancel
+            </button>
+            <button
+              type="button"
+              className="button danger"
+              disabled={signingOut}
+              onClick={() => {
+                setSigningOut(true);
+                void props.onSignOut();
+              }}
+            >
+              {signingOut ? 'Signing out…' : 'Sign out and delete local data'}
+            </button>
+          </div>
+        </div>
+      </Dialog>
+    );
+  }
+
+  return (
+    <Dialog title="Settings" onClose={props.onClose}>
+      <div className="stack">
+        <div className="contact-head">
+          <Avatar name={client.username ?? '?'} size="lg" />
+          <div>
+            <h3 dir="auto">{client.username}</h3>
+            <p className="muted">Signed in on this device</p>
+          </div>
+        </div>
+
+        <fieldset className="theme-picker">
+          <legend>Theme</legend>
+          <div role="radiogroup" aria-label="Theme" className="segmented">
+            {(['system', 'light', 'dark'] as const).map((t) => (
+              <label key={t} className={theme === t ? 'checked' : ''}>
+                <input
+                  type="radio"
+                  name="theme"
+                  value={t}
+                  checked={theme === t}
+                  onChange={() => {
+                    setTheme(t);
+                    saveTheme(t);
+                  }}
+                />
+                {t === 'system' ? 'System' : t === 'light' ? 'Light' : 'Dark'}
+              </label>
+            ))}
+          </div>
+        </fieldset>
+
+        <h4>Devices</h4>
+        <p className="muted small">Every device has its own keys. Revoke one you lost: it is signed out and removed from all your conversations.</p>
+        {devices === null ? (
+          error === null && <span className="spinner" aria-label="Loading devices" />
+        ) : (
+          <ul className="device-list" aria-label="Devices">
+            {devices.map((d) => (
+              <li key={d.id} className="device">
+                <Icon name="devices" />
+                <span className="device-name">
+                  {d.name}
+                  <span className="muted small">added {d.createdDay}</span>
+                </span>
+                {d.current ? (
+                  <span className="tag">This device</span>
+                ) : (
+                  <button type="button" className="button danger small" aria-label={`Revoke ${d.name}`} disabled={revoking !== null} onClick={() => void revoke(d)}>
+                    {revoking === d.id ? 'Revoking…' : 'Revoke'}
+                  </button>
+                )}
+              </li>
+            ))}
+          </ul>
+        )}
+        {error !== null && (
+          <p className="form-error" role="alert">
+            <Icon name="alert" size={16} /> {error}
+          </p>
+        )}
+
+        <button type="button" className="button danger" onClick={() => setConfirmSignOut(true)}>
+          Sign out
+        </button>
+        <p className="muted small about">Parley · messages are end-to-end encrypted with MLS (RFC 9420). The server stores only ciphertext and deletes it once delivered.</p>
+      </div>
+    </Dialog>
+  );
+}

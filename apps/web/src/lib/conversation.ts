@@ -1,0 +1,27 @@
+import type { Conversation, ConversationMember, UserId } from '@parley/client';
+
+/** A conversation without a title between exactly two people is shown as a 1:1 chat with the other person. */
+export function isDirect(conv: Conversation): boolean {
+  return conv.title === null && conv.members.length === 2;
+}
+
+export function otherMembers(conv: Conversation, me: UserId | undefined): ConversationMember[] {
+  return conv.members.filter((m) => m.userId !== me);
+}
+
+export function memberName(m: ConversationMember): string {
+  return m.username ?? 'Unknown user';
+}
+
+export function conversationTitle(conv: Conversation, me: UserId | undefined): string {
+  if (conv.title !== null && conv.title.trim() !== '') return conv.title;
+  const others = otherMembers(conv, me);
+  if (others.length === 0) return 'Only you';
+  return others.map(memberName).join(', ');
+}
+
+/** The other user of a 1:1 chat, if it is one and their name is known. */
+export function directPeer(conv: Conversation, me: UserId | undefined): string | null {
+  if (!isDirect(conv)) return null;
+  return otherMembers(conv, me)[0]?.username ?? null;
+}

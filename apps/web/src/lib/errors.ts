@@ -1,0 +1,44 @@
+import { ClientError } from '@parley/client';
+
+/** What a person should read when something fails: plain words, no codes, no stack traces. */
+export function describeError(err: unknown): string {
+  if (!(err instanceof ClientError)) {
+    if (err instanceof TypeError) return 'Cannot reach the server. Check your connection and try again.';
+    return 'Something went wrong. Please try again.';
+  }
+  switch (err.code) {
+    case 'invalid_credentials':
+      return 'Wrong username or password.';
+    case 'username_taken':
+      return 'That username is taken. Try another one.';
+    case 'invalid_username':
+      return err.message ? `That username cannot be used: ${err.message}.` : 'That username cannot be used.';
+    case 'weak_password':
+      return 'Choose a longer password: at least 10 characters.';
+    case 'unknown_user':
+      return 'User not found. Check the spelling of the username.';
+    case 'rate_limited':
+      return 'Too many attempts. Wait a moment and try again.';
+    case 'disconnected':
+    case 'network':
+    case 'unavailable':
+    case 'overloaded':
+      return 'You are offline or the server is unreachable. It will be retried when you are back online.';
+    case 'payload_too_large':
+      return 'That file is too large for this server.';
+    case 'no_key_packages':
+      return 'That person cannot be added right now: none of their devices is ready. Ask them to open Parley.';
+    case 'not_member':
+    case 'not_active':
+      return 'You are no longer a member of this conversation.';
+    case 'device_revoked':
+    case 'unauthenticated':
+      return 'This device was signed out. Sign in again.';
+    default:
+      return 'Something went wrong. Please try again.';
+  }
+}
+
+export function errorCode(err: unknown): string | undefined {
+  return err instanceof ClientError ? err.code : undefined;
+}

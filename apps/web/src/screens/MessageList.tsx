@@ -1,0 +1,313 @@
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import type { AttachmentInput, Message, ParleyClient } from '@parley/client';
+import { AttachmentView } from '../components/Attachment';
+import { Icon } from '../components/Dialog';
+import { formatDay, formatFull, formatTime, startOfDay } from '../lib/format';
+
+/** A message this device is sending (or failed to send); shown after the stored history. */
+export interface PendingMessage {
+  readonly localId: string;
+  readonly input: string | AttachmentInput;
+  readonly previewUrl: string | null;
+  readonly createdAt: number;
+  readonly state: 'sending' | 'failed';
+  readonly error?: string;
+}
+
+type Row =
+  | { kind: 'day'; key: string; day: number }
+  | { kind: 'message'; key: string; message: Message; showSender: boolean; tail: boolean }
+  | { kind: 'pending'; key: string; pending: PendingMessage };
+
+const GROUP_GAP_MS = 5 * 60 * 1000;
+
+function buildRows(messages: readonly Message[], pending: readonly PendingMessage[], group: boolean): Row[] {
+  const rows: Row[] = [];
+  let lastDay = -1;
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i] as Message;
+    const at = m.outgoing ? m.sentAt : m.receivedAt;
+    const day = startOfDay(at);
+    if (day !== lastDay) {
+      rows.push({ kind: 'day', key: `d${day}`, day });
+      lastDay = day;
+    }
+    const prev = messages[i - 1];
+    const next = messages[i + 1];
+    const sameAsPrev = prev !== undefined && prev.sender.deviceId === m.sender.deviceId && startOfDay(prev.receivedAt) === day && m.receivedAt - prev.receivedAt < GROUP_GAP_MS;
+    const sameAsNext = next !== undefined && next.sender.deviceId === m.sender.deviceId && next.receivedAt - m.receivedAt < GROUP_GAP_MS && startOfDay(next.receivedAt) === day;
+    rows.push({ kind: 'message', key: `m${m.seq}`, message: m, showSender: group && !m.outgoing && !sameAsPrev, tail: !sameAsNext });
+  }
+  if (pending.length > 0) {
+    const day = startOfDay(pending[0]?.createdAt ?? Date.now());
+    if (day !== lastDay) rows.push({ kind: 'day', key: `d${day}`, day });
+  }
+  for (const p of pending) rows.push({ kind: 'pending', key: `p${p.localId}`, pending: p });
+  return rows;
+}
+
+const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/gu;
+
+/** Text with web links made clickable; everything else stays plain text (never HTML). */
+function Linkified(props: { text: string }) {
+  const parts: ReactNode[] = [];
+  let last = 0;
+  for (const match of props.text.matchAll(URL_PATTERN)) {
+    const start = match.index;
+    if (start > last) parts.push(props.text.slice(last, start));
+    parts.push(
+      <a key={start} href={match[0]} target="_blank" rel="noopener noreferrer nofollow">
+        {match[0]}
+      </a>,
+    );
+    last = start + match[0].length;
+  }
+  if (last < props.text.length) parts.push(props.text.slice(last));
+  return <>{parts}</>;
+}
+
+function MessageBody(props: { client: ParleyClient; message: Message; onOpenImage: (url: string, name: string) => void }) {
+  const c = props.message.content;
+  if (c.type === 'text') {
+    return (
+      <p className="message-text" dir="auto">
+        <Linkified text={c.text} />
+      </p>
+    );
+  }
+  if (c.type === 'attachment') {
+    return (
+      <>
+        <AttachmentView client={props.client} message={props.message} onOpenImage={props.onOpenImage} />
+        {c.caption !== undefined && c.caption !== '' && (
+          <p className="message-text" dir="auto">
+            <Linkified text={c.caption} />
+          </p>
+        )}
+      </>
+    );
+  }
+  return <p className="message-text muted">This message needs a newer version of Parley.</p>;
+}
+
+export function MessageList(props: {
+  client: ParleyClient;
+  conversationKey: string;
+  messages: readonly Message[];
+  pending: readonly PendingMessage[];
+  group: boolean;
+  hasOlder: boolean;
+  loadingOlder: boolean;
+  onLoadOlder: () => void;
+  onRetry: (localId: string) => void;
+  onDiscard: (localId: string) => void;
+  onAtBottom: (atBottom: boolean) => void;
+  onOpenImage: (url: string, name: string) => void;
+  header?: ReactNode;
+}) {
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const innerRef = useRef<HTMLDivElement>(null);
+  const stuck = useRef(true);
+  const [showJump, setShowJump] = useState(false);
+  const rows = useMemo(() => buildRows(props.messages, props.pending, props.group), [props.messages, props.pending, props.group]);
+
+  const virtualizer = useVirtualizer({
+    count: rows.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: (i) => (rows[i]?.kind === 'day' ? 44 : 56),
+    getItemKey: (i) => rows[i]?.key ?? i,
+    overscan: 12,
+    paddingStart: 8,
+    paddingEnd: 8,
+  });
+
+  const scrollToBottom = useCallback(() => {
+    const el = scrollRef.current;
+    if (el !== null) el.scrollTop = el.scrollHeight;
+  }, []);
+
+  // While stuck to the bottom, stay there as rows are added and measured (no jumps, no drift).
+  useEffect(() => {
+    const inner = innerRef.current;
+    if (inner === null) return;
+    const ro = new ResizeObserver(() => {
+      if (stuck.current) scrollToBottom();
+    });
+    ro.observe(inner);
+    return () => ro.disconnect();
+  }, [scrollToBottom]);
+
+  // A new conversation opens at its newest message.
+  useLayoutEffect(() => {
+    stuck.current = true;
+    setShowJump(false);
+    scrollToBottom();
+  }, [props.conversationKey, scrollToBottom]);
+
+  // Keep the reading position when older messages are put above it.
+  const firstKey = rows.find((r) => r.kind === 'message')?.key;
+  const lastKey = rows[rows.length - 1]?.key;
+  const anchor = useRef<{ first: string | undefined; fromBottom: number }>({ first: undefined, fromBottom: 0 });
+  useLayoutEffect(() => {
+    const el = scrollRef.current;
+    if (el === null) return;
+    const prev = anchor.current;
+    if (prev.first !== undefined && firstKey !== prev.first && !stuck.current) {
+      el.scrollTop = el.scrollHeight - prev.fromBottom;
+    }
+    anchor.current = { first: firstKey, fromBottom: el.scrollHeight - el.scrollTop };
+  }, [firstKey]);
+
+  // A new last row: follow it if stuck (or it is our own), otherwise offer a jump button.
+  const lastRow = rows[rows.length - 1];
+  useLayoutEffect(() => {
+    const own = lastRow?.kind === 'pending' || (lastRow?.kind === 'message' && lastRow.message.outgoing);
+    if (stuck.current || own) {
+      stuck.current = true;
+      scrollToBottom();
+      virtualizer.scrollToIndex(rows.length - 1, { align: 'end' });
+    } else if (lastRow !== undefined) {
+      setShowJump(true);
+    }
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [lastKey]);
+
+  const { onAtBottom, onLoadOlder, hasOlder, loadingOlder } = props;
+  const onScroll = useCallback(() => {
+    const el = scrollRef.current;
+    if (el === null) return;
+    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+    stuck.current = atBottom;
+    if (atBottom) setShowJump(false);
+    onAtBottom(atBottom);
+    anchor.current.fromBottom = el.scrollHeight - el.scrollTop;
+    if (el.scrollTop < 300 && hasOlder && !loadingOlder) onLoadOlder();
+  }, [onAtBottom, onLoadOlder, hasOlder, loadingOlder]);
+
+  const items = virtualizer.getVirtualItems();
+
+  return (
+    <div className="message-scroll" ref={scrollRef} onScroll={onScroll}>
+      <div className="message-log" role="log" aria-label="Messages" aria-live="polite" aria-relevant="additions">
+        {props.header}
+        {hasOlder && <div className="load-older">{loadingOlder ? <span className="spinner" aria-label="Loading earlier messages" /> : null}</div>}
+        <div ref={innerRef} className="message-inner" style={{ height: virtualizer.getTotalSize() }}>
+          {items.map((item) => {
+            const row = rows[item.index];
+            if (row === undefined) return null;
+            return (
+              <div key={item.key} data-index={item.index} ref={virtualizer.measureElement} className="message-row-wrap" style={{ transform: `translateY(${item.start}px)` }}>
+                {row.kind === 'day' ? (
+                  <div className="day-separator" role="separator">
+                    <span>{formatDay(row.day)}</span>
+                  </div>
+                ) : row.kind === 'message' ? (
+                  <MessageRow client={props.client} row={row} onOpenImage={props.onOpenImage} />
+                ) : (
+                  <PendingRow pending={row.pending} onRetry={props.onRetry} onDiscard={props.onDiscard} />
+                )}
+              </div>
+            );
+          })}
+        </div>
+      </div>
+      {showJump && (
+        <button
+          type="button"
+          className="jump-button"
+          onClick={() => {
+            stuck.current = true;
+            setShowJump(false);
+            virtualizer.scrollToIndex(rows.length - 1, { align: 'end' });
+            scrollToBottom();
+          }}
+        >
+          <Icon name="down" size={16} /> New messages
+        </button>
+      )}
+    </div>
+  );
+}
+
+function MessageRow(props: { client: ParleyClient; row: Extract<Row, { kind: 'message' }>; onOpenImage: (url: string, name: string) => void }) {
+  const { message: m, showSender, tail } = props.row;
+  const at = m.outgoing ? m.sentAt : m.receivedAt;
+  const image = m.content.type === 'attachment' && m.content.mimeType.startsWith('image/');
+  return (
+    <div className={`message-row ${m.outgoing ? 'outgoing' : 'incoming'}${tail ? ' tail' : ''}`}>
+      <article className={`bubble${image ? ' bubble-media' : ''}`} aria-label={m.outgoing ? 'You' : (m.sender.username ?? 'Unknown user')}>
+        {showSender && (
+          <span className="sender" dir="auto">
+            {m.sender.username ?? 'Unknown user'}
+          </span>
+        )}
+        <MessageBody client={props.client} message={m} onOpenImage={props.onOpenImage} />
+        <span className="meta">
+          <time dateTime={new Date(at).toISOString()} title={formatFull(at)}>
+            {formatTime(at)}
+          </time>
+          {m.outgoing && (
+            <span className="status sent" title="Sent: stored on the server for delivery">
+              <Icon name="check" size={14} />
+              <span className="sr-only">Sent</span>
+            </span>
+          )}
+        </span>
+      </article>
+    </div>
+  );
+}
+
+function PendingRow(props: { pending: PendingMessage; onRetry: (id: string) => void; onDiscard: (id: string) => void }) {
+  const p = props.pending;
+  const text = typeof p.input === 'string' ? p.input : (p.input.caption ?? '');
+  return (
+    <div className={`message-row outgoing tail${p.state === 'failed' ? ' failed' : ''}`}>
+      <article className={`bubble pending${p.previewUrl !== null ? ' bubble-media' : ''}`} aria-label="You">
+        {typeof p.input !== 'string' &&
+          (p.previewUrl !== null ? (
+            <div className="attachment-image">
+              <img src={p.previewUrl} alt={p.input.fileName} />
+            </div>
+          ) : (
+            <div className="attachment-file">
+              <Icon name="file" size={28} />
+              <span className="file-meta">
+                <span className="file-name" dir="auto">
+                  {p.input.fileName}
+                </span>
+              </span>
+            </div>
+          ))}
+        {text !== '' && (
+          <p className="message-text" dir="auto">
+            {text}
+          </p>
+        )}
+        <span className="meta">
+          <time dateTime={new Date(p.createdAt).toISOString()}>{formatTime(p.createdAt)}</time>
+          {p.state === 'sending' ? (
+            <span className="status" title="Sending">
+              <Icon name="clock" size={14} />
+              <span className="sr-only">Sending</span>
+            </span>
+          ) : (
+            <span className="status failed-text">Not sent</span>
+          )}
+        </span>
+      </article>
+      {p.state === 'failed' && (
+        <div className="failed-actions">
+          {p.error !== undefined && <span className="muted small">{p.error}</span>}
+          <button type="button" className="link-button" onClick={() => props.onRetry(p.localId)}>
+            Retry
+          </button>
+          <button type="button" className="link-button" onClick={() => props.onDiscard(p.localId)}>
+            Delete
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}
