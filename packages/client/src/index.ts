@@ -21,6 +21,8 @@ export type {
 } from './types.js';
 export type { ConversationStatus } from './store/records.js';
 export { MemoryStore } from './store/memory-store.js';
+export { IndexedDbStore } from './store/indexeddb-store.js';
+export type { IndexedDbStoreOptions } from './store/indexeddb-store.js';
 export { STORE_TABLES, StoreError } from './store/store.js';
 export type { Store, StoreEntry, StoreErrorCode, StoreListOptions, StoreTable, StoreWrite } from './store/store.js';
 export { globalWebSocket, standardSocketFactory } from './transport/socket.js';

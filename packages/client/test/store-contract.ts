@@ -43,6 +43,21 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>, o
         assert.deepEqual((await s.list('messages', { prefix: 'g1/', limit: 2 })).map((e) => e.key), ['g1/0000000000000001', 'g1/0000000000000002']);
         assert.deepEqual((await s.list('messages')).map((e) => e.value), ['one', 'two', 'ten', 'other']);
         assert.deepEqual((await s.list('meta')).map((e) => e.value), ['same key, other table']);
+        // before (exclusive) and reverse: the entries just below a key, nearest first.
+        assert.deepEqual((await s.list('messages', { prefix: 'g1/', before: 'g1/0000000000000010' })).map((e) => e.value), ['one', 'two']);
+        assert.deepEqual((await s.list('messages', { prefix: 'g1/', reverse: true })).map((e) => e.value), ['ten', 'two', 'one']);
+        assert.deepEqual((await s.list('messages', { prefix: 'g1/', reverse: true, limit: 2 })).map((e) => e.value), ['ten', 'two']);
+        assert.deepEqual((await s.list('messages', { prefix: 'g1/', before: 'g1/0000000000000010', reverse: true, limit: 1 })).map((e) => e.value), ['two']);
+        assert.deepEqual((await s.list('messages', { prefix: 'g1/', after: 'g1/0000000000000001', before: 'g1/0000000000000010' })).map((e) => e.value), ['two']);
+        assert.deepEqual((await s.list('messages', { prefix: 'g1/', after: 'g1/0000000000000002', before: 'g1/0000000000000002' })).map((e) => e.value), []);
+        assert.deepEqual((await s.list('messages', { prefix: 'g1/', after: 'g1/0000000000000010', before: 'g1/0000000000000001' })).map((e) => e.value), []);
+        // A bound outside the prefix does not widen it.
+        assert.deepEqual((await s.list('messages', { prefix: 'g1/', before: 'g9' })).map((e) => e.value), ['one', 'two', 'ten']);
+        assert.deepEqual((await s.list('messages', { prefix: 'g2/', after: 'g1/0000000000000010' })).map((e) => e.value), ['other']);
+        assert.deepEqual((await s.list('messages', { before: 'g2/' , reverse: true })).map((e) => e.value), ['ten', 'two', 'one']);
+        assert.deepEqual((await s.list('messages', { after: 'g1/0000000000000010' })).map((e) => e.value), ['other']);
+        assert.deepEqual(await s.list('messages', { prefix: 'g1/', limit: 0 }), []);
+        assert.deepEqual(await s.list('messages', { prefix: 'nothing/' }), []);
         await s.write([
           { type: 'put', table: 'messages', key: 'g1/0000000000000002', value: 'TWO' },
           { type: 'delete', table: 'messages', key: 'g1/0000000000000010' },
@@ -72,6 +87,35 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>, o
         assert.equal(await h.store.get('meta', 'kept'), 'v1');
         assert.equal(await h.store.get('meta', 'new'), undefined);
         await assert.rejects(h.store.write([{ type: 'put', table: 'nope' as 'meta', key: 'k', value: 'v' }]), (err: unknown) => err instanceof StoreError);
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    it('orders every printable ASCII key the same way', async () => {
+      const h = await open();
+      try {
+        const keys = ['a~', 'a!', 'aZ', 'a0', 'a_', 'a', 'aa', 'a/', 'A', '~', '!'];
+        await h.store.write(keys.map((key) => ({ type: 'put' as const, table: 'meta' as const, key, value: key })));
+        const sorted = [...keys].sort();
+        assert.deepEqual((await h.store.list('meta')).map((e) => e.key), sorted);
+        assert.deepEqual((await h.store.list('meta', { reverse: true })).map((e) => e.key), [...sorted].reverse());
+        assert.deepEqual((await h.store.list('meta', { prefix: 'a' })).map((e) => e.key), sorted.filter((k) => k.startsWith('a')));
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    it('refuses every call after close with StoreError closed', async () => {
+      const h = await open();
+      try {
+        await h.store.write([{ type: 'put', table: 'meta', key: 'k', value: 'v' }]);
+        await h.store.close();
+        const closed = (err: unknown) => err instanceof StoreError && err.code === 'closed';
+        await assert.rejects(h.store.get('meta', 'k'), closed);
+        await assert.rejects(h.store.list('meta'), closed);
+        await assert.rejects(h.store.write([{ type: 'put', table: 'meta', key: 'k', value: 'w' }]), closed);
+        await h.store.close();
       } finally {
         await h.cleanup();
       }

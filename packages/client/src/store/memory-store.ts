@@ -19,11 +19,12 @@ export class MemoryStore implements Store {
   }
 
   async list(table: StoreTable, options: StoreListOptions = {}): Promise<StoreEntry[]> {
-    const { prefix, after, limit } = options;
-    const keys = [...this.table(table).keys()]
-      .filter((k) => (prefix === undefined || k.startsWith(prefix)) && (after === undefined || k > after))
-      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const { prefix, after, before, reverse, limit } = options;
     const t = this.table(table);
+    const keys = [...t.keys()]
+      .filter((k) => (prefix === undefined || k.startsWith(prefix)) && (after === undefined || k > after) && (before === undefined || k < before))
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    if (reverse === true) keys.reverse();
     const out: StoreEntry[] = [];
     for (const key of keys) {
       if (limit !== undefined && out.length >= limit) break;

@@ -64,10 +64,16 @@ export class SqliteStore implements Store {
       clauses.push('key > ?');
       args.push(options.after);
     }
-    let sql = `SELECT key, value FROM records WHERE ${clauses.join(' AND ')} ORDER BY key`;
+    if (options.before !== undefined) {
+      clauses.push('key < ?');
+      args.push(options.before);
+    }
+    // Keys are compared with the default BINARY collation: byte order, the same as every other adapter for ASCII keys.
+    let sql = `SELECT key, value FROM records WHERE ${clauses.join(' AND ')} ORDER BY key${options.reverse === true ? ' DESC' : ''}`;
     if (options.limit !== undefined) {
       sql += ' LIMIT ?';
-      args.push(options.limit);
+      // SQLite reads a negative LIMIT as "no limit"; the contract says none.
+      args.push(Math.max(0, Math.floor(options.limit)));
     }
     const rows: unknown[] = this.db.prepare(sql).all(...args);
     return rows.map((row) => {

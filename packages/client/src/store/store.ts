@@ -8,7 +8,8 @@
  *
  * Adapters only move strings; ClientRepository (records.ts) encodes and
  * validates every record. Adapters: MemoryStore (everywhere), SqliteStore
- * (Node, `@parley/client/node`); IndexedDB is planned for the browser.
+ * (Node, `@parley/client/node`), IndexedDbStore (browsers). All of them pass
+ * the same contract suite (test/store-contract.ts).
  */
 
 export const STORE_TABLES = ['meta', 'key_packages', 'groups', 'conversations', 'messages'] as const;
@@ -28,20 +29,30 @@ export interface StoreListOptions {
   readonly prefix?: string;
   /** Only keys strictly greater than this one. */
   readonly after?: string;
+  /** Only keys strictly less than this one. */
+  readonly before?: string;
+  /** Descending key order: with `limit`, the entries with the HIGHEST keys in range (e.g. the latest messages). */
+  readonly reverse?: boolean;
+  /** At most this many entries (0 or less: none). */
   readonly limit?: number;
 }
 
 export interface Store {
   readonly kind: string;
   get(table: StoreTable, key: string): Promise<string | undefined>;
-  /** Entries in ascending key order. Keys are printable ASCII, so every adapter orders them alike. */
+  /** Entries in ascending (or, with `reverse`, descending) key order. Keys are printable ASCII, so every adapter orders them alike. */
   list(table: StoreTable, options?: StoreListOptions): Promise<StoreEntry[]>;
   /** Applies every write, in order, or none of them. */
   write(writes: readonly StoreWrite[]): Promise<void>;
   close(): Promise<void>;
 }
 
-export type StoreErrorCode = 'corrupt_record' | 'closed' | 'invalid_key' | 'io';
+/**
+ * `closed`: the store was closed (by its owner, or, for IndexedDB, because
+ * another tab deletes or upgrades the database). `blocked`: another open
+ * connection keeps an IndexedDB database from being deleted or upgraded.
+ */
+export type StoreErrorCode = 'corrupt_record' | 'closed' | 'invalid_key' | 'io' | 'blocked';
 
 export class StoreError extends Error {
   constructor(
