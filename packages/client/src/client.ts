@@ -14,7 +14,7 @@ import {
   TsMlsEngine,
 } from '@parley/crypto';
 import type { AttachmentContent, CommitResult, DeviceIdentity, MemberDevice, MessageContent, MlsEngine, MlsGroup } from '@parley/crypto';
-import { fromBase64Url, splitParts, toBase64Url } from '@parley/protocol';
+import { checkUsername, fromBase64Url, splitParts, toBase64Url } from '@parley/protocol';
 import type { AuthResponse, BlobDigest, DeviceId, GroupId, MsgFrame, ReadyFrame, UserId } from '@parley/protocol';
 import { DeviceDirectoryCache } from './directory.js';
 import { TypedEmitter } from './emitter.js';
@@ -36,8 +36,13 @@ import type {
   ClientEvents,
   Conversation,
   ConversationMember,
+  ConversationSummary,
   DeviceSummary,
+  LogoutOptions,
   Message,
+  MessagesOptions,
+  UserRef,
+  Verification,
 } from './types.js';
 
 export interface ClientOptions {
@@ -54,6 +59,12 @@ export interface ClientOptions {
   /** Single-use key packages to keep on the server. */
   keyPackageStock?: number;
   reconnect?: { initialMs: number; maxMs: number };
+  /**
+   * How long `send` waits for the connection when it is not connected
+   * before failing with ClientError('disconnected') (detail.delivery
+   * 'not_sent'). Default 3000 ms.
+   */
+  offlineSendTimeoutMs?: number;
 }
 
 const DEFAULT_KEY_PACKAGE_STOCK = 30;
@@ -61,6 +72,9 @@ const ACK_DELAY_MS = 50;
 const ACK_EVERY = 100;
 const MAX_COMMIT_ATTEMPTS = 8;
 const EPOCH_WAIT_MS = 10_000;
+const DEFAULT_OFFLINE_SEND_TIMEOUT_MS = 3_000;
+/** A wiping logout does not wait longer than this for the server (an unreachable one must not keep the data). */
+const WIPE_LOGOUT_TIMEOUT_MS = 5_000;
 
 interface Session {
   account: AccountRecord;
@@ -178,6 +192,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   private async start(account: AccountRecord, identity: DeviceIdentity, options: { uploadKeyPackages?: boolean } = {}): Promise<void> {
+    await this.repo.upgradeConversations();
     this.api.token = account.token;
     const directory = new DeviceDirectoryCache(this.api);
     directory.learn(account.userId, account.username);
@@ -226,11 +241,32 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     return this.session;
   }
 
-  /** Signs this device out on the server and stops. The store keeps the keys and history. */
-  async logout(): Promise<void> {
+  /**
+   * Signs this device out on the server and stops. Without `wipe` the store
+   * keeps the keys and history (and a server error is thrown, the client
+   * staying open). With `wipe: true`, everything in the store (every table)
+   * is then deleted in one batch — even if the server could not be reached
+   * or refused (the call then still resolves): signing out must not depend
+   * on the network. The store itself stays open; its owner closes it (for
+   * IndexedDbStore, `IndexedDbStore.destroy` then removes the database).
+   */
+  async logout(options: LogoutOptions = {}): Promise<void> {
     this.requireSession();
-    await this.api.logout();
+    if (options.wipe !== true) {
+      await this.api.logout();
+      await this.close();
+      return;
+    }
+    try {
+      await this.api.logout({ timeoutMs: WIPE_LOGOUT_TIMEOUT_MS });
+    } catch {
+      // Unreachable, timed out, or the session is already gone: the local wipe below matters more.
+    }
     await this.close();
+    await this.repo.commit(new StoreBatch().deleteAll(await this.repo.allKeys()));
+    // Drop the in-memory copies of the keys and group secrets too.
+    this.groups.clear();
+    this.session = undefined;
   }
 
   /** Stops the connection and timers. Does not close the store (its owner does). */
@@ -346,7 +382,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   private toConversation(c: ConversationRecord): Conversation {
-    return { id: c.id, title: c.title, members: c.members, status: c.status, createdAt: c.createdAt };
+    return { id: c.id, title: c.title, members: c.members, status: c.status, createdAt: c.createdAt, readSeq: c.readSeq, unread: c.unread };
   }
 
   private toMessage(m: MessageRecord): Message {
@@ -360,6 +396,22 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       receivedAt: m.receivedAt,
       content: m.content,
     };
+  }
+
+  /**
+   * The conversation record once `message` is stored with it (same batch):
+   * it becomes the last message; one from another user above the read
+   * position is unread; one from this user (any of its devices) moves the
+   * read position up to it, since whoever writes has read what came before.
+   */
+  private async withStoredMessage(conv: ConversationRecord, message: MessageRecord): Promise<ConversationRecord> {
+    const { account } = this.requireSession();
+    const updated = { ...conv, lastMessageSeq: Math.max(conv.lastMessageSeq ?? 0, message.seq) };
+    if (message.outgoing || message.senderUserId === account.userId) {
+      const readSeq = Math.max(conv.readSeq, message.seq);
+      return { ...updated, readSeq, unread: await this.repo.countUnread(conv.id, readSeq, account.userId) };
+    }
+    return message.seq > conv.readSeq ? { ...updated, unread: conv.unread + 1 } : updated;
   }
 
   /* ---------------- incoming ---------------- */
@@ -542,7 +594,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       content: decoded.content,
       plaintext,
     };
-    await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(next).putMessage(record));
+    const stored = await this.withStoredMessage(next, record);
+    await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(stored).putMessage(record));
     this.emit('message', this.toMessage(record));
   }
 
@@ -604,6 +657,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         createdAt: existing?.createdAt ?? Date.now(),
         lastSeq: frame.seq,
         ownSeqs: [],
+        readSeq: existing?.readSeq ?? 0,
+        unread: existing?.unread ?? 0,
+        lastMessageSeq: existing?.lastMessageSeq ?? null,
       };
       const batch = ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(conv);
       if (!joined.lastResort) batch.deleteKeyPackage(joined.keyPackageRef);
@@ -751,7 +807,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * BEFORE the frame leaves, so a crash can never reuse a ratchet key; the
    * message joins the history once the server assigned its seq.
    */
-  private async sendPlaintext(groupId: GroupId, plaintext: Uint8Array, blobs: readonly BlobDigest[], content?: MessageContent): Promise<MessageRecord | undefined> {
+  private async sendPlaintext(groupId: GroupId, plaintext: Uint8Array, blobs: readonly BlobDigest[], content?: MessageContent, options: { readyTimeoutMs?: number } = {}): Promise<MessageRecord | undefined> {
     const { connection, account } = this.requireSession();
     for (let attempt = 0; attempt < 3; attempt++) {
       // Status first: a removed group's state is history and is not loaded again.
@@ -762,18 +818,26 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         const conv = await this.conversationRecord(groupId);
         if (conv.status !== 'active' || !group.active) throw new ClientError('not_active', 'this device is no longer in the conversation');
         if (group.hasPendingProposals) return undefined;
+        // Offline with a deadline: fail before using a ratchet key for nothing.
+        if (options.readyTimeoutMs !== undefined && !connection.isReady) await connection.waitReady(options.readyTimeoutMs);
         const ciphertext = await group.encrypt(plaintext);
         await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group));
-        const ok = await connection.request({ t: 'send', group: groupId, ...(blobs.length > 0 ? { blobs: [...blobs] } : {}) }, [ciphertext]);
+        const ok = await connection.request(
+          { t: 'send', group: groupId, ...(blobs.length > 0 ? { blobs: [...blobs] } : {}) },
+          [ciphertext],
+          options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs },
+        );
         const seq = ok.seq;
         if (seq === undefined) throw new ClientError('bad_response', 'the server accepted the message without a seq');
         const after = await this.conversationRecord(groupId);
-        const batch = new StoreBatch().putConversation(seq > after.lastSeq ? { ...after, ownSeqs: [...after.ownSeqs, seq] } : after);
+        let updated = seq > after.lastSeq ? { ...after, ownSeqs: [...after.ownSeqs, seq] } : after;
         let record: MessageRecord | undefined;
         if (content !== undefined) {
           record = { conversationId: groupId, seq, senderUserId: account.userId, senderDeviceId: account.deviceId, outgoing: true, receivedAt: Date.now(), content, plaintext };
-          batch.putMessage(record);
+          updated = await this.withStoredMessage(updated, record);
         }
+        const batch = new StoreBatch().putConversation(updated);
+        if (record !== undefined) batch.putMessage(record);
         await this.repo.commit(batch);
         return { record };
       });
@@ -782,9 +846,23 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     throw new ClientError('commit_failed', 'could not send: proposals kept arriving');
   }
 
-  /** Sends a text or an attachment; resolves with the stored message once the server accepted it. */
+  /**
+   * Sends a text or an attachment; resolves with the stored message once the
+   * server accepted it (and marks the conversation read up to it).
+   *
+   * Not connected: waits up to `offlineSendTimeoutMs` (default 3 s) for the
+   * connection, then fails with ClientError('disconnected') whose
+   * `detail.delivery` is 'not_sent' — nothing left this device, a retry is
+   * safe. If the connection drops after the message left (or the server
+   * does not answer within 30 s), it fails with 'disconnected' and
+   * `detail.delivery` 'unknown': the server may have stored it, and a retry
+   * then sends a second copy. Nothing is queued or retried automatically.
+   */
   async send(conversationId: GroupId, input: string | AttachmentInput): Promise<Message> {
-    this.requireSession();
+    const { connection } = this.requireSession();
+    const readyTimeoutMs = this.options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS;
+    // Before the attachment upload too: offline, fetch can take minutes to give up.
+    if (!connection.isReady) await connection.waitReady(readyTimeoutMs);
     const base = { v: 1 as const, id: newContentId(), sentAt: Date.now() };
     let content: MessageContent;
     const blobs: BlobDigest[] = [];
@@ -805,7 +883,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       content = attachment;
     }
     const plaintext = encodeContent(content);
-    const record = await this.sendPlaintext(conversationId, plaintext, blobs, content);
+    const record = await this.sendPlaintext(conversationId, plaintext, blobs, content, { readyTimeoutMs });
     if (record === undefined) throw new ClientError('internal', 'message was not recorded');
     const message = this.toMessage(record);
     this.emit('message', message);
@@ -856,6 +934,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       createdAt: Date.now(),
       lastSeq: 0,
       ownSeqs: [],
+      readSeq: 0,
+      unread: 0,
+      lastMessageSeq: null,
     };
     await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group).putConversation(conv));
     this.groups.set(groupId, group);
@@ -874,9 +955,64 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     return this.toConversation(await this.conversationRecord(conversationId));
   }
 
-  /** The stored history of a conversation, in seq order. */
-  async messages(conversationId: GroupId, options: { afterSeq?: number; limit?: number } = {}): Promise<Message[]> {
-    return (await this.repo.messages(conversationId, options)).map((m) => this.toMessage(m));
+  /**
+   * Every conversation with its last message and unread count, most recent
+   * activity first. Cheap: the counts and the last-message pointer live in
+   * the conversation records (one extra read per conversation).
+   */
+  async conversationSummaries(): Promise<ConversationSummary[]> {
+    const summaries: ConversationSummary[] = [];
+    for (const c of await this.repo.conversations()) {
+      const last = c.lastMessageSeq === null ? undefined : await this.repo.message(c.id, c.lastMessageSeq);
+      const lastMessage = last === undefined ? null : this.toMessage(last);
+      summaries.push({ ...this.toConversation(c), lastMessage, lastActivityAt: lastMessage?.receivedAt ?? c.createdAt });
+    }
+    return summaries.sort((a, b) => b.lastActivityAt - a.lastActivityAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  /**
+   * The stored history of a conversation, always in ascending seq order.
+   * `afterSeq` and `beforeSeq` are exclusive bounds. `limit` alone (or with
+   * `afterSeq`) gives the OLDEST messages in range, as before; with
+   * `beforeSeq` or `latest: true` it gives the NEWEST ones — the page just
+   * below `beforeSeq`, or the last `limit` messages. Paging backwards:
+   * `messages(id, { latest: true, limit: 50 })`, then
+   * `messages(id, { beforeSeq: oldest.seq, limit: 50 })` until a page comes
+   * back shorter than the limit.
+   */
+  async messages(conversationId: GroupId, options: MessagesOptions = {}): Promise<Message[]> {
+    const { afterSeq, beforeSeq, limit, latest } = options;
+    for (const [name, value] of [['afterSeq', afterSeq], ['beforeSeq', beforeSeq], ['limit', limit]] as const) {
+      if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) throw new ClientError('bad_request', `${name} must be a whole number ≥ 0`);
+    }
+    const records = await this.repo.messages(conversationId, {
+      ...(afterSeq === undefined ? {} : { afterSeq }),
+      ...(beforeSeq === undefined ? {} : { beforeSeq }),
+      ...(limit === undefined ? {} : { limit }),
+      fromEnd: beforeSeq !== undefined || latest === true,
+    });
+    return records.map((m) => this.toMessage(m));
+  }
+
+  /**
+   * Moves the read position of a conversation up to `seq` (never back, and
+   * never past the last seq this device knows), recounts its unread
+   * messages and emits `conversation` — only if something changed.
+   */
+  async markRead(conversationId: GroupId, seq: number): Promise<void> {
+    const { account } = this.requireSession();
+    if (!(Number.isSafeInteger(seq) && seq >= 0)) throw new ClientError('bad_request', 'seq must be a whole number ≥ 0');
+    // Under the group lock: incoming messages and sends update the same record.
+    const updated = await this.locks.run(conversationId, async () => {
+      const conv = await this.conversationRecord(conversationId);
+      const known = Math.max(conv.lastSeq, conv.lastMessageSeq ?? 0, ...conv.ownSeqs);
+      const readSeq = Math.min(seq, known);
+      if (readSeq <= conv.readSeq) return undefined;
+      const next = { ...conv, readSeq, unread: await this.repo.countUnread(conversationId, readSeq, account.userId) };
+      await this.repo.commit(new StoreBatch().putConversation(next));
+      return next;
+    });
+    if (updated !== undefined) this.emit('conversation', this.toConversation(updated));
   }
 
   /** Adds users (all their devices) to a conversation. */
@@ -891,9 +1027,12 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     if (keyPackages.length > 0) {
       const result = await this.addKeyPackages(conversationId, keyPackages);
       if (result !== undefined) {
-        const conv = await this.conversationRecord(conversationId);
         const names = new Map(users.map((u) => [u.userId, u.username]));
-        await this.repo.commit(new StoreBatch().putConversation({ ...conv, members: conv.members.map((m) => (m.username === null ? { ...m, username: names.get(m.userId) ?? null } : m)) }));
+        // Under the group lock: incoming messages update the same record (cursor, unread count).
+        await this.locks.run(conversationId, async () => {
+          const conv = await this.conversationRecord(conversationId);
+          await this.repo.commit(new StoreBatch().putConversation({ ...conv, members: conv.members.map((m) => (m.username === null ? { ...m, username: names.get(m.userId) ?? null } : m)) }));
+        });
         await this.sendRoster(conversationId);
       }
     } else if (expected.size > 0) {
@@ -966,8 +1105,10 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /** Renames a conversation (the title travels encrypted, in a roster message). */
   async setTitle(conversationId: GroupId, title: string | null): Promise<Conversation> {
     if (title !== null && title.length > MAX_TITLE_LENGTH) throw new ClientError('bad_request', 'title is too long');
-    const conv = await this.conversationRecord(conversationId);
-    await this.repo.commit(new StoreBatch().putConversation({ ...conv, title }));
+    await this.locks.run(conversationId, async () => {
+      const conv = await this.conversationRecord(conversationId);
+      await this.repo.commit(new StoreBatch().putConversation({ ...conv, title }));
+    });
     await this.sendRoster(conversationId);
     const updated = await this.conversation(conversationId);
     this.emit('conversation', updated);
@@ -1054,12 +1195,64 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
 
   /** The safety number between this user and `username`, over both users' current devices. */
   async safetyNumber(username: string): Promise<string> {
+    return (await this.currentSafetyNumber(username)).safetyNumber;
+  }
+
+  /**
+   * Finds a user by name in the server's directory. Throws
+   * ClientError('unknown_user') if there is no such user, including for names
+   * that cannot exist (checked here first, with the server's own rules).
+   */
+  async lookupUser(username: string): Promise<UserRef> {
+    const { directory } = this.requireSession();
+    const name = checkUsername(username);
+    if (!name.ok) throw new ClientError('unknown_user', 'no such user: not a valid username');
+    const user = await directory.lookupUser(name.normalized);
+    return { userId: user.userId, username: user.username };
+  }
+
+  /**
+   * The current safety number with `username`, and whether it is verified:
+   * true only while it equals the number stored by `setVerified(username,
+   * true)`. A device added or revoked on either side changes the number and
+   * so ends the verification (until the user verifies again).
+   */
+  async verification(username: string): Promise<Verification> {
+    const { userId, safetyNumber } = await this.currentSafetyNumber(username);
+    const stored = await this.repo.verification(userId);
+    return { safetyNumber, verified: stored?.safetyNumber === safetyNumber };
+  }
+
+  /**
+   * Marks `username` as verified (stores the current safety number) or not
+   * (forgets it). Pass `expectedSafetyNumber` — the number the user actually
+   * compared — to fail with ClientError('safety_number_changed') if a device
+   * changed meanwhile, instead of verifying a number nobody looked at.
+   */
+  async setVerified(username: string, verified: boolean, options: { expectedSafetyNumber?: string } = {}): Promise<void> {
+    const { userId, safetyNumber } = await this.currentSafetyNumber(username);
+    if (!verified) {
+      await this.repo.commit(new StoreBatch().deleteVerification(userId));
+      return;
+    }
+    if (options.expectedSafetyNumber !== undefined && options.expectedSafetyNumber !== safetyNumber) {
+      throw new ClientError('safety_number_changed', 'the safety number changed since it was shown');
+    }
+    await this.repo.commit(new StoreBatch().putVerification({ userId, safetyNumber, verifiedAt: Date.now() }));
+  }
+
+  private async currentSafetyNumber(username: string): Promise<{ userId: UserId; safetyNumber: string }> {
     const { directory, account } = this.requireSession();
-    const [me, them] = await Promise.all([directory.lookupUser(account.username), directory.lookupUser(username)]);
-    return computeSafetyNumber(
+    const name = checkUsername(username);
+    if (!name.ok) throw new ClientError('unknown_user', 'no such user: not a valid username');
+    // Both fetched fresh from the server: the number covers the devices as they are now.
+    const [me, them] = await Promise.all([directory.lookupUser(account.username), directory.lookupUser(name.normalized)]);
+    if (them.userId === me.userId) throw new ClientError('bad_request', 'a safety number compares two different users');
+    const safetyNumber = computeSafetyNumber(
       { userId: me.userId, signatureKeys: me.devices.map((d) => d.signatureKey) },
       { userId: them.userId, signatureKeys: them.devices.map((d) => d.signatureKey) },
     );
+    return { userId: them.userId, safetyNumber };
   }
 
   /* ---------------- test hooks ---------------- */

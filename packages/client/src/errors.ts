@@ -18,6 +18,8 @@ export type ClientErrorCode =
   | 'unknown_user'
   | 'no_key_packages'
   | 'commit_failed'
+  /** setVerified: the safety number is no longer the one the user compared. */
+  | 'safety_number_changed'
   | 'closed';
 
 export class ClientError extends Error {

@@ -15,10 +15,16 @@ export type {
   ConnectionEvent,
   Conversation,
   ConversationMember,
+  ConversationSummary,
   DeviceSummary,
+  LogoutOptions,
   MembershipEvent,
   Message,
+  MessagesOptions,
+  UserRef,
+  Verification,
 } from './types.js';
+export type { DeviceId, GroupId, UserId } from '@parley/protocol';
 export type { ConversationStatus } from './store/records.js';
 export { MemoryStore } from './store/memory-store.js';
 export { IndexedDbStore } from './store/indexeddb-store.js';

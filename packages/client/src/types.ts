@@ -21,6 +21,49 @@ export interface Conversation {
   /** `removed`: another member removed this device; `left`: this user left. Both are read-only history. */
   readonly status: ConversationStatus;
   readonly createdAt: number;
+  /** The read position: messages up to this seq are read (see `markRead`; sending a message also moves it). */
+  readonly readSeq: number;
+  /** Stored messages from other users with a seq above `readSeq`. */
+  readonly unread: number;
+}
+
+/** A conversation as a conversation list shows it (`conversationSummaries`). */
+export interface ConversationSummary extends Conversation {
+  /** The latest stored message, or null if there is none yet. */
+  readonly lastMessage: Message | null;
+  /** Messages from other users above the read position (this user's own messages, from any device, never count). */
+  readonly unread: number;
+  /** `lastMessage.receivedAt`, else `createdAt` (this device's clock); the list is sorted by it, newest first. */
+  readonly lastActivityAt: number;
+}
+
+export interface MessagesOptions {
+  /** Only messages with a seq above this one. */
+  readonly afterSeq?: number;
+  /** Only messages with a seq below this one; with `limit`, the `limit` messages just below it. */
+  readonly beforeSeq?: number;
+  /** At most this many: the oldest in range, unless `beforeSeq` or `latest` is given (then the newest). */
+  readonly limit?: number;
+  /** With `limit`: the last `limit` messages (the newest page). */
+  readonly latest?: boolean;
+}
+
+export interface UserRef {
+  readonly userId: UserId;
+  /** The name as the server spells it (normalised). */
+  readonly username: string;
+}
+
+export interface Verification {
+  /** 60 digits in groups of 5, the same on both sides. */
+  readonly safetyNumber: string;
+  /** True while the safety number equals the one stored when the user verified it. */
+  readonly verified: boolean;
+}
+
+export interface LogoutOptions {
+  /** Also delete everything in the local store, even if the server cannot be reached. */
+  readonly wipe?: boolean;
 }
 
 export interface Message {

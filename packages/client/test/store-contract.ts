@@ -128,7 +128,7 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>, o
         const m = textMessage(1, 'hello');
         await repo.commit(
           new StoreBatch()
-            .putConversation({ id: GROUP, title: 't', members: [{ userId: USER, username: 'alice', devices: [DEVICE] }], status: 'active', createdAt: 1, lastSeq: 1, ownSeqs: [] })
+            .putConversation({ id: GROUP, title: 't', members: [{ userId: USER, username: 'alice', devices: [DEVICE] }], status: 'active', createdAt: 1, lastSeq: 1, ownSeqs: [], readSeq: 0, unread: 1, lastMessageSeq: 1 })
             .putMessage(m)
             .putKeyPackage({ ref: 'abcd', bundle: new Uint8Array([1, 2, 3]), lastResort: false }),
         );

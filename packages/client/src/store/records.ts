@@ -3,7 +3,7 @@ import { decodeContent } from '@parley/crypto';
 import type { MessageContent } from '@parley/crypto';
 import { DeviceIdSchema, fromBase64Url, GroupIdSchema, toBase64Url, UserIdSchema } from '@parley/protocol';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
-import { StoreError } from './store.js';
+import { STORE_TABLES, StoreError } from './store.js';
 import type { Store, StoreWrite } from './store.js';
 
 /**
@@ -58,8 +58,7 @@ export type ConversationStatus = z.output<typeof ConversationStatusSchema>;
 const MemberSchema = z.object({ userId: UserIdSchema, username: z.string().min(1).max(128).nullable(), devices: z.array(DeviceIdSchema).max(5000) });
 export type MemberRecord = z.output<typeof MemberSchema>;
 
-const ConversationSchema = z.object({
-  v: z.literal(RECORD_VERSION),
+const conversationFields = {
   id: GroupIdSchema,
   title: z.string().max(256).nullable(),
   /** Member users as the latest roster named them (usernames are null until a roster arrives). */
@@ -70,8 +69,43 @@ const ConversationSchema = z.object({
   lastSeq: z.number().int().min(0),
   /** Seqs of this device's own messages and commits above lastSeq (they may come back after a reconnect). */
   ownSeqs: z.array(z.number().int().min(1)).max(10_000),
+};
+
+/** Version 1: before read positions and unread counts. */
+const ConversationV1Schema = z.object({ v: z.literal(1), ...conversationFields });
+
+const CONVERSATION_VERSION = 2;
+const ConversationV2Schema = z.object({
+  v: z.literal(CONVERSATION_VERSION),
+  ...conversationFields,
+  /** The read position: messages up to this seq are read (markRead, or this user's own messages). Never moves back. */
+  readSeq: z.number().int().min(0),
+  /** Stored messages from other users with a seq above readSeq; kept up to date in the batch that stores each message. */
+  unread: z.number().int().min(0),
+  /** The seq of the latest stored message (null: none yet), for conversation lists without a history scan. */
+  lastMessageSeq: z.number().int().min(1).nullable(),
 });
-export type ConversationRecord = Omit<z.output<typeof ConversationSchema>, 'v'>;
+
+/**
+ * Either version, read as version 2. A version-1 record reads as fully read
+ * (readSeq = lastSeq, nothing unread) with no last message known;
+ * ClientRepository.upgradeConversations rewrites such records with their
+ * real last message.
+ */
+const ConversationSchema = z.discriminatedUnion('v', [ConversationV1Schema, ConversationV2Schema]).transform(
+  (r): z.output<typeof ConversationV2Schema> => (r.v === CONVERSATION_VERSION ? r : { ...r, v: CONVERSATION_VERSION, readSeq: r.lastSeq, unread: 0, lastMessageSeq: null }),
+);
+export type ConversationRecord = Omit<z.output<typeof ConversationV2Schema>, 'v'>;
+
+/** A safety number the user compared with someone (meta table, one per other user). */
+const VerificationSchema = z.object({
+  v: z.literal(RECORD_VERSION),
+  userId: UserIdSchema,
+  safetyNumber: z.string().regex(/^\d{5}( \d{5}){11}$/),
+  verifiedAt: z.number().int().min(0),
+});
+export type VerificationRecord = Omit<z.output<typeof VerificationSchema>, 'v'>;
+const VERIFICATION_PREFIX = 'verification/';
 
 const MessageSchema = z.object({
   v: z.literal(RECORD_VERSION),
@@ -157,7 +191,34 @@ export class StoreBatch {
   }
 
   putConversation(c: ConversationRecord): this {
-    return this.put('conversations', c.id, { ...c, v: RECORD_VERSION });
+    return this.put('conversations', c.id, {
+      v: CONVERSATION_VERSION,
+      id: c.id,
+      title: c.title,
+      members: c.members,
+      status: c.status,
+      createdAt: c.createdAt,
+      lastSeq: c.lastSeq,
+      ownSeqs: c.ownSeqs,
+      readSeq: c.readSeq,
+      unread: c.unread,
+      lastMessageSeq: c.lastMessageSeq,
+    });
+  }
+
+  putVerification(r: VerificationRecord): this {
+    return this.put('meta', VERIFICATION_PREFIX + r.userId, { v: RECORD_VERSION, userId: r.userId, safetyNumber: r.safetyNumber, verifiedAt: r.verifiedAt });
+  }
+
+  deleteVerification(userId: UserId): this {
+    this.writes.push({ type: 'delete', table: 'meta', key: VERIFICATION_PREFIX + userId });
+    return this;
+  }
+
+  /** Deletes every given entry (see ClientRepository.allKeys). */
+  deleteAll(entries: Iterable<{ table: StoreWrite['table']; key: string }>): this {
+    for (const e of entries) this.writes.push({ type: 'delete', table: e.table, key: e.key });
+    return this;
   }
 
   putMessage(m: Omit<MessageRecord, 'content'>): this {
@@ -224,13 +285,71 @@ export class ClientRepository {
     });
   }
 
-  async messages(conversationId: GroupId, options: { afterSeq?: number; limit?: number } = {}): Promise<MessageRecord[]> {
+  /**
+   * Stored messages in ascending seq order. `afterSeq` / `beforeSeq` are
+   * exclusive bounds. `limit` takes the messages nearest the lower end,
+   * unless `fromEnd` (then the ones nearest the upper end: the latest ones,
+   * or those just below beforeSeq) — still returned in ascending order.
+   */
+  async messages(conversationId: GroupId, options: { afterSeq?: number; beforeSeq?: number; limit?: number; fromEnd?: boolean } = {}): Promise<MessageRecord[]> {
+    const fromEnd = options.fromEnd === true;
     const rows = await this.store.list('messages', {
       prefix: `${conversationId}/`,
       ...(options.afterSeq === undefined ? {} : { after: messageKey(conversationId, options.afterSeq) }),
+      ...(options.beforeSeq === undefined ? {} : { before: messageKey(conversationId, options.beforeSeq) }),
       ...(options.limit === undefined ? {} : { limit: options.limit }),
+      ...(fromEnd ? { reverse: true } : {}),
     });
-    return rows.map((row) => toMessage(row.key, row.value));
+    const messages = rows.map((row) => toMessage(row.key, row.value));
+    return fromEnd ? messages.reverse() : messages;
+  }
+
+  /** Stored messages from users other than `me` with a seq above `readSeq`. */
+  async countUnread(conversationId: GroupId, readSeq: number, me: UserId): Promise<number> {
+    const above = await this.messages(conversationId, { afterSeq: readSeq });
+    return above.filter((m) => !m.outgoing && m.senderUserId !== me).length;
+  }
+
+  /**
+   * Rewrites version-1 conversation records as version 2 in one batch,
+   * filling in their last message from the history. Their read position is
+   * their processed cursor: nothing stored before the upgrade counts as
+   * unread. Returns how many records it upgraded.
+   */
+  async upgradeConversations(): Promise<number> {
+    const batch = new StoreBatch();
+    for (const row of await this.store.list('conversations')) {
+      let version: unknown;
+      try {
+        version = (JSON.parse(row.value) as { v?: unknown } | null)?.v;
+      } catch {
+        continue; // corrupt: reported by the reads that need it
+      }
+      if (version !== 1) continue;
+      const c = parse(ConversationSchema, 'conversations', row.key, row.value);
+      const prefix = `${c.id}/`;
+      const [last] = await this.store.list('messages', { prefix, reverse: true, limit: 1 });
+      const seq = last === undefined ? NaN : Number(last.key.slice(prefix.length));
+      batch.putConversation({ ...c, lastMessageSeq: Number.isSafeInteger(seq) && seq >= 1 ? seq : null });
+    }
+    await this.commit(batch);
+    return batch.writes.length;
+  }
+
+  async verification(userId: UserId): Promise<VerificationRecord | undefined> {
+    const key = VERIFICATION_PREFIX + userId;
+    const text = await this.store.get('meta', key);
+    if (text === undefined) return undefined;
+    const r = parse(VerificationSchema, 'meta', key, text);
+    if (r.userId !== userId) throw new StoreError('corrupt_record', `meta/${key} is filed under the wrong key`);
+    return r;
+  }
+
+  /** Every key in every table (for wiping the store). */
+  async allKeys(): Promise<Array<{ table: StoreWrite['table']; key: string }>> {
+    const out: Array<{ table: StoreWrite['table']; key: string }> = [];
+    for (const table of STORE_TABLES) for (const e of await this.store.list(table)) out.push({ table, key: e.key });
+    return out;
   }
 
   async message(conversationId: GroupId, seq: number): Promise<MessageRecord | undefined> {

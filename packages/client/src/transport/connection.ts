@@ -39,6 +39,9 @@ interface Pending {
 
 const FATAL_CLOSE_CODES = new Set<number>([WS_CLOSE.unauthenticated, WS_CLOSE.unsupportedVersion, WS_CLOSE.deviceRevoked]);
 const MAX_RID = 0xffffffff;
+/** `detail` of a `disconnected` error: did the request leave this device? */
+const NOT_SENT = { delivery: 'not_sent' } as const;
+const UNKNOWN = { delivery: 'unknown' } as const;
 
 /**
  * One device's WebSocket to the server: hello, request/reply by rid,
@@ -149,7 +152,7 @@ export class Connection {
     this.stopKeepalive();
     for (const [rid, p] of this.pending) {
       clearTimeout(p.timer);
-      p.reject(new ClientError('disconnected', 'the connection closed before the server answered'));
+      p.reject(new ClientError('disconnected', 'the connection closed before the server answered', { detail: UNKNOWN }));
       this.pending.delete(rid);
     }
     if (this.stopped) {
@@ -196,7 +199,10 @@ export class Connection {
     this.keepaliveTimer = undefined;
   }
 
-  /** Resolves once connected and authenticated. */
+  /**
+   * Resolves once connected and authenticated; rejects with
+   * ClientError('disconnected', detail.delivery 'not_sent') after `timeoutMs`.
+   */
   waitReady(timeoutMs = 30_000): Promise<void> {
     if (this.ready) return Promise.resolve();
     if (this.stopped) return Promise.reject(this.fatal ?? new ClientError('closed', 'the connection is closed'));
@@ -213,24 +219,30 @@ export class Connection {
       };
       const timer = setTimeout(() => {
         this.readyWaiters = this.readyWaiters.filter((w) => w !== waiter);
-        reject(new ClientError('disconnected', 'not connected to the server'));
+        reject(new ClientError('disconnected', 'not connected to the server', { detail: NOT_SENT }));
       }, timeoutMs);
       this.readyWaiters.push(waiter);
     });
   }
 
-  /** Sends a request frame (a fresh rid is added) and resolves with its `ok`; an `error` reply rejects with its code. */
-  async request(header: Record<string, unknown>, parts: readonly Uint8Array[] = [], options: { timeoutMs?: number } = {}): Promise<OkFrame> {
-    await this.waitReady();
+  /**
+   * Sends a request frame (a fresh rid is added) and resolves with its `ok`;
+   * an `error` reply rejects with its code. Offline, it first waits up to
+   * `readyTimeoutMs` (default 30 s) for the connection. A `disconnected`
+   * error says in `detail.delivery` whether the frame left ('unknown': the
+   * connection dropped or the reply timed out) or not ('not_sent').
+   */
+  async request(header: Record<string, unknown>, parts: readonly Uint8Array[] = [], options: { timeoutMs?: number; readyTimeoutMs?: number } = {}): Promise<OkFrame> {
+    await this.waitReady(options.readyTimeoutMs);
     const socket = this.socket;
-    if (socket === undefined) throw new ClientError('disconnected', 'not connected to the server');
+    if (socket === undefined) throw new ClientError('disconnected', 'not connected to the server', { detail: NOT_SENT });
     this.rid = this.rid >= MAX_RID ? 1 : this.rid + 1;
     const rid = this.rid;
     const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs ?? 30_000;
     return new Promise<OkFrame>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(rid);
-        reject(new ClientError('disconnected', 'the server did not answer in time'));
+        reject(new ClientError('disconnected', 'the server did not answer in time', { detail: UNKNOWN }));
       }, timeoutMs);
       this.pending.set(rid, { resolve, reject, timer });
       try {
@@ -238,7 +250,7 @@ export class Connection {
       } catch (err) {
         clearTimeout(timer);
         this.pending.delete(rid);
-        reject(new ClientError('disconnected', 'could not send', { cause: err }));
+        reject(new ClientError('disconnected', 'could not send', { cause: err, detail: NOT_SENT }));
       }
     });
   }

@@ -43,7 +43,7 @@ export class HttpApi {
 
   constructor(private readonly baseUrl: string) {}
 
-  private async call(method: Method, path: string, options: { json?: unknown; raw?: Uint8Array; auth?: boolean } = {}): Promise<Response> {
+  private async call(method: Method, path: string, options: { json?: unknown; raw?: Uint8Array; auth?: boolean; timeoutMs?: number } = {}): Promise<Response> {
     const headers: Record<string, string> = {};
     if (options.auth !== false) {
       if (this.token === undefined) throw new ClientError('not_logged_in', 'not signed in');
@@ -60,7 +60,7 @@ export class HttpApi {
     }
     let res: Response;
     try {
-      res = await fetch(this.baseUrl + path, { method, headers, ...(body === undefined ? {} : { body }) });
+      res = await fetch(this.baseUrl + path, { method, headers, ...(body === undefined ? {} : { body }), ...(options.timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(options.timeoutMs) }) });
     } catch (err) {
       throw new ClientError('network', `${method} request failed`, { cause: err });
     }
@@ -102,8 +102,8 @@ export class HttpApi {
     return this.json(AuthResponseSchema, await this.call('POST', '/v1/sessions', { json: { username, password, device }, auth: false }));
   }
 
-  async logout(): Promise<void> {
-    await this.call('DELETE', '/v1/sessions/current');
+  async logout(options: { timeoutMs?: number } = {}): Promise<void> {
+    await this.call('DELETE', '/v1/sessions/current', options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
   }
 
   async devices(): Promise<DeviceListResponse> {

@@ -24,15 +24,35 @@ export class RecordingSockets {
   private held: Array<() => void> = [];
   private heldWaiters: Array<() => void> = [];
 
+  private offline = false;
+  private readonly open = new Set<{ close(code?: number, reason?: string): void }>();
+  private swallowOk = false;
+
   readonly factory: WireSocketFactory = (url, handlers) => {
+    if (this.offline) {
+      // No network: the socket fails to open (asynchronously, as a real one does).
+      setTimeout(() => handlers.onClose(1006, 'offline'), 0);
+      return { send: () => undefined, close: () => undefined };
+    }
     const socket = nodeSocketFactory(url, {
       ...handlers,
       onMessage: (data) => {
         const decoded = decodeServerFrame(data);
         if (decoded.ok) this.received.push(decoded.frame);
+        if (this.swallowOk && decoded.ok && decoded.frame.t === 'ok') {
+          // The server answered, but the connection "drops" before the answer arrives.
+          this.swallowOk = false;
+          socket.close(4000, 'dropped before the reply');
+          return;
+        }
         handlers.onMessage(data);
       },
+      onClose: (code, reason) => {
+        this.open.delete(socket);
+        handlers.onClose(code, reason);
+      },
     });
+    this.open.add(socket);
     return {
       send: (data) => {
         const t = headerOf(data).t;
@@ -47,6 +67,17 @@ export class RecordingSockets {
       close: (code, reason) => socket.close(code, reason),
     };
   };
+
+  /** Cuts the network (open sockets drop, new ones fail to open) or brings it back. */
+  setOffline(offline: boolean): void {
+    this.offline = offline;
+    if (offline) for (const s of [...this.open]) s.close(4000, 'offline');
+  }
+
+  /** The next `ok` reply is swallowed and the socket closed: the request went through, its answer is lost. */
+  dropNextReply(): void {
+    this.swallowOk = true;
+  }
 
   /** Holds every outgoing frame of type `t` until release(). */
   hold(t: string): void {
