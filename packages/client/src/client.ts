@@ -263,7 +263,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       // Unreachable, timed out, or the session is already gone: the local wipe below matters more.
     }
     await this.close();
-    await this.repo.commit(new StoreBatch().deleteAll(await this.repo.allKeys()));
+    await this.repo.wipe();
     // Drop the in-memory copies of the keys and group secrets too.
     this.groups.clear();
     this.session = undefined;

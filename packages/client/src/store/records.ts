@@ -237,9 +237,20 @@ export class StoreBatch {
 
 /** Typed, validated access to a Store. */
 export class ClientRepository {
+  private sealed = false;
+
   constructor(readonly store: Store) {}
 
   async commit(batch: StoreBatch): Promise<void> {
+    if (this.sealed) throw new StoreError('closed', 'the store was wiped; nothing more is written to it');
+    if (batch.writes.length > 0) await this.store.write(batch.writes);
+  }
+
+  /** Deletes every record in every table in one batch; after that this repository writes nothing more. */
+  async wipe(): Promise<void> {
+    // Sealed first: anything still running (a key-package refill, a send) must not write keys back afterwards.
+    this.sealed = true;
+    const batch = new StoreBatch().deleteAll(await this.allKeys());
     if (batch.writes.length > 0) await this.store.write(batch.writes);
   }
 
