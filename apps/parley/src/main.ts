@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { configFromEnv, ConfigError, createAppContext, startServer } from '@parley/server';
 import { runAdmin, UsageError } from './admin.js';
 
@@ -10,6 +11,11 @@ async function main(argv: string[]): Promise<number> {
   const [command = 'serve', ...rest] = argv;
   const config = configFromEnv();
   if (command === 'serve') {
+    // The web app's build, next to this app in the repository, unless PARLEY_WEB_DIR says otherwise.
+    if (config.webDir === undefined) {
+      const built = new URL('../../web/dist/', import.meta.url).pathname;
+      if (existsSync(`${built}index.html`)) config.webDir = built;
+    }
     const ctx = await createAppContext(config);
     const server = await startServer(ctx);
     const stop = (signal: string) => {

@@ -16,6 +16,7 @@ const EnvSchema = z.object({
   PARLEY_SESSION_DAYS: z.coerce.number().min(1).max(3650).default(90),
   PARLEY_RATE_LIMITS: z.enum(['on', 'off']).default('on'),
   PARLEY_TRUST_PROXY: z.enum(['on', 'off']).default('off'),
+  PARLEY_WEB_DIR: z.string().optional(),
 });
 
 export interface RateLimitConfig {
@@ -64,6 +65,8 @@ export interface ServerConfig {
   trustProxy: boolean;
   /** Validate every response against its schema (on in tests). */
   validateResponses: boolean;
+  /** The web app's static build to serve at `/`; unset = API only. */
+  webDir: string | undefined;
 }
 
 export const SERVER_VERSION = '0.1.0';
@@ -96,6 +99,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     sessionSeconds: Math.round(e.PARLEY_SESSION_DAYS * 86400),
     rateLimits: { ...defaultConfig().rateLimits, enabled: e.PARLEY_RATE_LIMITS === 'on' },
     trustProxy: e.PARLEY_TRUST_PROXY === 'on',
+    webDir: e.PARLEY_WEB_DIR === undefined ? undefined : resolve(e.PARLEY_WEB_DIR),
   };
 }
 
@@ -121,6 +125,7 @@ export function defaultConfig(): ServerConfig {
     sessionRecheckMs: 60_000,
     maintenanceIntervalMs: 60_000,
     trimIntervalMs: 1000,
+    webDir: undefined,
     argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 },
     rateLimits: {
       enabled: true,

@@ -5,6 +5,7 @@ import { ParleyError, WS_CLOSE } from '@parley/protocol';
 import type { AppContext } from './context.js';
 import { Router, runRoute, sendError } from './http/pipeline.js';
 import { ROUTES } from './http/routes.js';
+import { StaticSite } from './http/static.js';
 import { runMaintenance } from './maintenance.js';
 import { Connection } from './ws/connection.js';
 import { SocketCorker } from './ws/corker.js';
@@ -27,10 +28,12 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
   const connections = new Set<Connection>();
   const corker = new SocketCorker();
   let connectionNumber = 0;
+  const site = ctx.config.webDir === undefined ? undefined : StaticSite.load(ctx.config.webDir);
 
   const http: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://parley.invalid');
     const match = router.match(req.method ?? 'GET', url.pathname);
+    if (match === undefined && site?.serve(req, res, url.pathname) === true) return;
     if (match === undefined || match === 'method') {
       req.resume();
       const err = match === 'method' ? new ParleyError('bad_request', 'method not allowed') : new ParleyError('not_found', 'no such route');
@@ -69,7 +72,7 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
     });
   });
   const port = (http.address() as AddressInfo).port;
-  ctx.logger.info({ event: 'server.started', port, storage: ctx.storage.kind, version: ctx.config.version }, 'Parley is listening');
+  ctx.logger.info({ event: 'server.started', port, storage: ctx.storage.kind, version: ctx.config.version, webApp: site === undefined ? 'off' : `${site.size} files` }, 'Parley is listening');
 
   let closing: Promise<void> | undefined;
   return {

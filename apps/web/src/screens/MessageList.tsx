@@ -119,7 +119,7 @@ export function MessageList(props: {
     getItemKey: (i) => rows[i]?.key ?? i,
     overscan: 12,
     paddingStart: 8,
-    paddingEnd: 8,
+    paddingEnd: 14,
   });
 
   const scrollToBottom = useCallback(() => {
