@@ -211,6 +211,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         onMessage: (frame, payload) => this.enqueue(() => this.processMessage(frame, payload)),
         onSynced: () => this.enqueue(() => this.onSynced()),
         onKeyPackagesLow: () => void this.refillKeyPackages(),
+        onDevicesChanged: () => this.scheduleDeviceSync(0),
         onState: (state, detail) => this.emit('connection', { state, ...(detail?.code === undefined ? {} : { code: detail.code }), ...(detail?.attempt === undefined ? {} : { attempt: detail.attempt }) }),
         onFatal: (err) => this.emitError('fatal', err),
         onServerError: (frame) => this.emitError('server', new ClientError('internal', `server error ${frame.code}: ${frame.message}`)),

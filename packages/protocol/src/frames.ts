@@ -128,6 +128,13 @@ export const KeyPackagesLowFrameSchema = z.object({ t: z.literal('key_packages_l
 
 export const PongFrameSchema = z.object({ t: z.literal('pong'), rid: RequestIdSchema });
 
+/**
+ * The user's set of devices changed (a new device is ready to be added, or one
+ * was revoked): the client should reconcile its conversations with the
+ * device list now rather than at its next periodic check.
+ */
+export const DevicesChangedFrameSchema = z.object({ t: z.literal('devices_changed') });
+
 export const ServerFrameSchema = z.discriminatedUnion('t', [
   ReadyFrameSchema,
   OkFrameSchema,
@@ -136,6 +143,7 @@ export const ServerFrameSchema = z.discriminatedUnion('t', [
   SyncedFrameSchema,
   KeyPackagesLowFrameSchema,
   PongFrameSchema,
+  DevicesChangedFrameSchema,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 export type MsgFrame = z.infer<typeof MsgFrameSchema>;

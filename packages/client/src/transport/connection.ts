@@ -13,6 +13,8 @@ export interface ConnectionHandlers {
   onMessage(frame: MsgFrame, payload: Uint8Array): void;
   onSynced(): void;
   onKeyPackagesLow(available: number): void;
+  /** The user's devices changed: reconcile conversations with the device list. */
+  onDevicesChanged(): void;
   onState(state: ConnectionState, detail?: { code?: number; reason?: string; attempt?: number }): void;
   /** The server refused this device for good (signed out, revoked, no common version): no more reconnects. */
   onFatal(error: ClientError): void;
@@ -118,6 +120,9 @@ export class Connection {
         return;
       case 'key_packages_low':
         this.options.handlers.onKeyPackagesLow(frame.available);
+        return;
+      case 'devices_changed':
+        this.options.handlers.onDevicesChanged();
         return;
       case 'ok':
       case 'pong': {

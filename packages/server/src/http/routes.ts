@@ -119,7 +119,7 @@ export const ROUTES: Route<unknown, unknown>[] = [
     rate: 'account',
     body: KeyPackageUploadSchema,
     response: KeyPackageStockSchema,
-    handler: ({ ctx, caller, body }) => keyPackages.uploadKeyPackages(ctx, me(caller).deviceId, body),
+    handler: ({ ctx, caller, body }) => keyPackages.uploadKeyPackages(ctx, me(caller).userId, me(caller).deviceId, body),
   }),
   route({
     method: 'GET',

@@ -1,4 +1,5 @@
 import {
+  encodeFrame,
   checkUsername,
   ParleyError,
   toBase64Url,
@@ -97,6 +98,13 @@ export async function revokeOwnDevice(ctx: AppContext, userId: UserId, deviceId:
   const device = await ctx.storage.getDevice(deviceId);
   if (!device || device.userId !== userId) throw new ParleyError('not_found', 'no such device');
   await revokeDevice(ctx, deviceId);
+  await notifyDevicesChanged(ctx, userId, deviceId);
+}
+
+/** Pushes `devices_changed` to the user's other active devices (live ones get it now; others sync on connect anyway). */
+export async function notifyDevicesChanged(ctx: AppContext, userId: UserId, changed: DeviceId): Promise<void> {
+  const others = (await ctx.storage.listDevices(userId)).filter((d) => !d.revoked && d.id !== changed).map((d) => d.id);
+  if (others.length > 0) await ctx.bus.publish(others, { type: 'notice', frame: encodeFrame({ t: 'devices_changed' }) });
 }
 
 /** Revokes a device everywhere and closes its live connections on every server process. */

@@ -7,22 +7,27 @@ import {
   type DeviceId,
   type KeyPackageStock,
   type KeyPackageUpload,
+  type UserId,
 } from '@parley/protocol';
 import type { AppContext } from '../context.js';
+import { notifyDevicesChanged } from './accounts.js';
 
 function stock(ctx: AppContext, c: { available: number; lastResort: boolean }): KeyPackageStock {
   const low = ctx.config.keyPackageLowWatermark;
   return { available: c.available, lastResort: c.lastResort, low: c.available < low, lowWatermark: low };
 }
 
-export async function uploadKeyPackages(ctx: AppContext, deviceId: DeviceId, body: KeyPackageUpload): Promise<KeyPackageStock> {
+export async function uploadKeyPackages(ctx: AppContext, userId: UserId, deviceId: DeviceId, body: KeyPackageUpload): Promise<KeyPackageStock> {
   const now = ctx.clock.now();
   const all = body.lastResort ? [...body.keyPackages, body.lastResort] : body.keyPackages;
   for (const p of all) {
     if (!isMlsKeyPackage(p.data)) throw new ParleyError('bad_request', 'not an MLS KeyPackage');
     if (p.expiresAt <= now) throw new ParleyError('bad_request', 'key package already expired');
   }
+  const before = await ctx.storage.countKeyPackages(deviceId, now);
   const count = await ctx.storage.addKeyPackages(deviceId, body.keyPackages, body.lastResort, ctx.config.maxKeyPackages);
+  // A device's first stock means it can now be added to conversations: tell the user's other devices.
+  if (before.available === 0 && !before.lastResort && (count.available > 0 || count.lastResort)) await notifyDevicesChanged(ctx, userId, deviceId);
   return stock(ctx, count);
 }
 
