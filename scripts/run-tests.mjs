@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Finds the test files for a suite and runs them with Node's test runner.
-//   unit      every *.test.ts except *.services.test.ts (no external services)
+//   unit      every *.test.ts except *.services.test.ts (no external services; needs the
+//             system Chromium for the browser tests and builds the web app first)
 //   services  every *.services.test.ts (needs PostgreSQL; fails, never skips, when it is unreachable)
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import net from 'node:net';
 
@@ -71,6 +72,21 @@ The service tests need a real NATS server. On Debian:
 then run again, or point PARLEY_TEST_NATS_URL at another server.`);
   }
   if (missing) process.exit(1);
+}
+
+if (suite === 'unit') {
+  // The browser tests (the web app end to end, the IndexedDB store) drive the system
+  // Chromium; they fail rather than skip without it, so say how to get it up front.
+  const chromium = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
+  if (!existsSync(chromium)) {
+    console.error(`Chromium is missing (${chromium}): the browser tests need it. On Debian:
+  apt-get update && apt-get install -y chromium
+then run again. (No browser is ever downloaded by the tests.)`);
+    process.exit(1);
+  }
+  // The end-to-end tests serve the built web app; build it (only if its sources changed).
+  const build = spawnSync(process.execPath, [join(root, 'scripts/build-web.mjs')], { stdio: 'inherit', cwd: root });
+  if (build.status !== 0) process.exit(build.status ?? 1);
 }
 
 console.log(`running ${files.length} test files (${suite}): ${files.map((f) => relative(root, f)).join(', ')}`);
