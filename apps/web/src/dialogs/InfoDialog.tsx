@@ -94,9 +94,11 @@ function GroupInfo(props: { client: ParleyClient; conversation: Conversation; on
             return (
               <li key={m.userId} className="member">
                 <Avatar name={name} size="sm" />
-                <span className="member-name" dir="auto">
-                  {name}
-                  {self && <span className="muted"> (you)</span>}
+                <span className="member-name">
+                  <span dir="auto">
+                    {name}
+                    {self && <span className="muted"> (you)</span>}
+                  </span>
                   <span className="muted small">
                     {m.devices.length} {m.devices.length === 1 ? 'device' : 'devices'}
                   </span>

@@ -1,0 +1,163 @@
+/**
+ * `npm run screenshots`: starts a server on a temporary data directory, lets
+ * a few people have real, end-to-end encrypted conversations in the system
+ * Chromium, and saves the main screens at desktop and phone width, light and
+ * dark, into docs/screenshots/. Stops everything it started.
+ *
+ * Text in Chinese, Arabic and emoji needs fonts: on Debian
+ * `apt-get install -y fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji`.
+ */
+import { mkdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import type { Browser, Page } from 'playwright-core';
+import { expectMessage, launchBrowser, openApp, openConversation, register, sendText, startChat, type User } from './helpers/browser.js';
+import { TestServer } from './helpers/server.js';
+
+const OUT = new URL('../docs/screenshots/', import.meta.url).pathname;
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+async function photo(browser: Browser): Promise<Buffer> {
+  const page = await browser.newPage({ viewport: { width: 640, height: 480 } });
+  await page.setContent(`<body style="margin:0"><div style="width:640px;height:480px;position:relative;overflow:hidden;background:linear-gradient(180deg,#ff9a5a 0%,#ff6f61 38%,#6b4c9a 70%,#1e2a4a 100%)">
+    <div style="position:absolute;left:380px;top:170px;width:120px;height:120px;border-radius:50%;background:radial-gradient(circle,#fff6c9,#ffd36b 60%,rgba(255,200,90,0) 72%)"></div>
+    <svg viewBox="0 0 640 480" style="position:absolute;inset:0"><path d="M0 330 L90 250 L170 310 L260 220 L360 320 L450 260 L540 320 L640 270 L640 480 L0 480Z" fill="#2a2346"/><path d="M0 390 L120 330 L230 380 L340 320 L470 390 L640 340 L640 480 L0 480Z" fill="#16162b"/></svg></div></body>`);
+  const png = await page.screenshot();
+  await page.close();
+  return png;
+}
+
+async function sendImage(user: User, name: string, buffer: Buffer, caption: string): Promise<void> {
+  await user.page.getByLabel('Attach file').setInputFiles({ name, mimeType: 'image/png', buffer });
+  await user.page.getByRole('textbox', { name: 'Message' }).fill(caption);
+  await user.page.getByRole('button', { name: 'Send' }).click();
+}
+
+async function shoot(page: Page, name: string): Promise<void> {
+  await page.waitForTimeout(400);
+  await page.screenshot({ path: `${OUT}${name}.png` });
+  console.log(`docs/screenshots/${name}.png`);
+}
+
+async function main(): Promise<void> {
+  const built = spawnSync(process.execPath, [new URL('../scripts/build-web.mjs', import.meta.url).pathname], { stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('web app build failed');
+  mkdirSync(OUT, { recursive: true });
+  const server = await TestServer.start();
+  const browser = await launchBrowser();
+  try {
+    const url = server.url;
+    const { page: signInPage, context: signInContext } = await openApp(browser, url);
+    for (const scheme of ['light', 'dark'] as const) {
+      await signInPage.emulateMedia({ colorScheme: scheme });
+      await signInPage.setViewportSize(DESKTOP);
+      await shoot(signInPage, `sign-in-desktop-${scheme}`);
+      await signInPage.setViewportSize(PHONE);
+      await shoot(signInPage, `sign-in-phone-${scheme}`);
+    }
+    await signInContext.close();
+
+    const maya = await register(browser, url, 'maya');
+    const daniel = await register(browser, url, 'daniel');
+    const liwei = await register(browser, url, 'li.wei');
+    const yusuf = await register(browser, url, 'yusuf');
+
+    // A group first, so the 1:1 with Daniel is the most recent conversation.
+    await maya.page.getByRole('button', { name: 'New group' }).click();
+    const dialog = maya.page.getByRole('dialog', { name: 'New group' });
+    await dialog.getByLabel('Group name').fill('Book club 📚');
+    for (const n of ['daniel', 'li.wei', 'yusuf']) {
+      await dialog.getByLabel('Add member').fill(n);
+      await dialog.getByRole('button', { name: 'Add member' }).click();
+      await dialog.getByRole('list', { name: 'People to add' }).getByText(n).waitFor();
+    }
+    await dialog.getByRole('button', { name: 'Create group' }).click();
+    await maya.page.getByRole('heading', { level: 2, name: 'Book club 📚' }).waitFor({ timeout: 30_000 });
+    await sendText(maya, 'Next month: "The Left Hand of Darkness"?');
+    for (const [u, text] of [
+      [liwei, '好主意！我一直想读这本书。'],
+      [yusuf, 'موافق! سأحضر الكعك 🍰'],
+      [daniel, 'Count me in. Thursday at 7?'],
+    ] as const) {
+      await openConversation(u, 'Book club 📚');
+      await sendText(u, text);
+      await expectMessage(maya, text);
+    }
+
+    await startChat(maya, 'li.wei');
+    await sendText(maya, 'Are you still coming to Lisbon in May?');
+    await openConversation(liwei, 'maya');
+    await sendText(liwei, '是的！机票已经订好了 ✈️');
+    await expectMessage(maya, '机票');
+
+    await startChat(maya, 'yusuf');
+    await sendText(maya, 'Thanks for the recipe!');
+    await openConversation(yusuf, 'maya');
+    await sendText(yusuf, 'بالهناء والشفاء 😊');
+    await expectMessage(maya, 'بالهناء');
+
+    await startChat(maya, 'daniel');
+    await openConversation(daniel, 'maya');
+    const script: Array<[User, string]> = [
+      [maya, 'Morning! Did you make it up the hill for the sunrise?'],
+      [daniel, 'Barely 😅 Left at 5:40, got there with two minutes to spare.'],
+      [maya, 'Worth it?'],
+    ];
+    for (const [u, text] of script) {
+      await sendText(u, text);
+      await expectMessage(u === maya ? daniel : maya, text);
+    }
+    await sendImage(daniel, 'sunrise.png', await photo(browser), 'Judge for yourself');
+    await maya.page.getByRole('img', { name: 'sunrise.png' }).waitFor({ timeout: 30_000 });
+    for (const [u, text] of [
+      [maya, 'Wow. That light!'],
+      [daniel, 'Next time you are coming with me.\nNo excuses this time.'],
+      [maya, 'Deal — if there is coffee at the top ☕'],
+      [daniel, 'There will be coffee.'],
+    ] as Array<[User, string]>) {
+      await sendText(u, text);
+      await expectMessage(u === maya ? daniel : maya, text.split('\n')[0] ?? text);
+    }
+    // Unread badges in Maya's list: the group gets one more message while she reads Daniel.
+    await openConversation(liwei, 'Book club 📚');
+    await sendText(liwei, '周四见 👋');
+    await maya.page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: /^Book club.*1 unread/ }).waitFor({ timeout: 30_000 });
+
+    const page = maya.page;
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.setViewportSize(DESKTOP);
+      await shoot(page, `chat-desktop-${scheme}`);
+
+      await page.getByRole('button', { name: 'Conversation info' }).click();
+      await page.getByRole('img', { name: 'Safety number QR code' }).waitFor({ timeout: 30_000 });
+      await shoot(page, `contact-info-desktop-${scheme}`);
+      await page.keyboard.press('Escape');
+
+      await openConversation(maya, 'Book club 📚');
+      await expectMessage(maya, '周四见');
+      await shoot(page, `group-chat-desktop-${scheme}`);
+      await page.getByRole('button', { name: 'Conversation info' }).click();
+      await page.getByRole('dialog', { name: 'Group info' }).waitFor();
+      await shoot(page, `group-info-desktop-${scheme}`);
+      await page.keyboard.press('Escape');
+
+      await page.getByRole('button', { name: 'Settings' }).click();
+      await page.getByRole('dialog', { name: 'Settings' }).getByText('This device', { exact: true }).waitFor();
+      await shoot(page, `settings-desktop-${scheme}`);
+      await page.keyboard.press('Escape');
+
+      await openConversation(maya, 'daniel');
+      await page.setViewportSize(PHONE);
+      await shoot(page, `chat-phone-${scheme}`);
+      await page.getByRole('button', { name: 'Back' }).click();
+      await shoot(page, `list-phone-${scheme}`);
+      await openConversation(maya, 'daniel');
+    }
+  } finally {
+    await browser.close();
+    await server.dispose();
+  }
+}
+
+await main();
