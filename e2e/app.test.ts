@@ -128,7 +128,38 @@ describe('web app in Chromium', { timeout: 240_000 }, () => {
       const settings = alice2.page.getByRole('dialog', { name: 'Settings' });
       await settings.getByText('This device', { exact: true }).waitFor();
       await settings.getByRole('button', { name: /^Revoke / }).first().waitFor();
-      await alice2.page.keyboard.press('Escape');
+
+      // Sign out asks first, then deletes this browser's data and returns to sign-in.
+      await settings.getByRole('button', { name: 'Sign out' }).click();
+      await alice2.page.getByRole('button', { name: 'Sign out and delete local data' }).click();
+      await alice2.page.getByRole('button', { name: 'Register' }).waitFor({ timeout: 30_000 });
+      // The signed-out app opened a fresh, empty store: no keys, no history are left.
+      const records = await alice2.page.evaluate(
+        () =>
+          new Promise<number>((resolve, reject) => {
+            const req = indexedDB.open('parley');
+            req.onerror = () => reject(new Error('open failed'));
+            req.onsuccess = () => {
+              const db = req.result;
+              const names = [...db.objectStoreNames];
+              if (names.length === 0) return resolve(0);
+              const tx = db.transaction(names, 'readonly');
+              let total = 0;
+              for (const n of names) tx.objectStore(n).count().onsuccess = (e) => (total += (e.target as IDBRequest<number>).result);
+              tx.oncomplete = () => {
+                db.close();
+                resolve(total);
+              };
+            };
+          }),
+      );
+      assert.equal(records, 0);
+
+      // A wrong password is a clear error, not a crash.
+      await alice2.page.getByLabel('Username').fill(names.alice);
+      await alice2.page.getByLabel('Password').fill('not the password at all');
+      await alice2.page.getByRole('button', { name: 'Sign in' }).click();
+      await alice2.page.getByRole('alert').filter({ hasText: 'Wrong username or password' }).waitFor({ timeout: 30_000 });
     } finally {
       await alice2.context.close();
     }

@@ -94,7 +94,11 @@ export function useSessionState(): Session {
       await o.client.close();
       await o.store.close();
     }
-    await IndexedDbStore.destroy(DATABASE);
+    try {
+      await IndexedDbStore.destroy(DATABASE);
+    } catch {
+      // Another tab held the database open: its records were already deleted by logout({ wipe: true }).
+    }
     setGeneration((g) => g + 1);
   }, []);
 

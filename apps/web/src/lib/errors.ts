@@ -23,7 +23,7 @@ export function describeError(err: unknown): string {
     case 'network':
     case 'unavailable':
     case 'overloaded':
-      return 'You are offline or the server is unreachable. It will be retried when you are back online.';
+      return 'You are offline or the server is unreachable. Try again when you are back online.';
     case 'payload_too_large':
       return 'That file is too large for this server.';
     case 'no_key_packages':

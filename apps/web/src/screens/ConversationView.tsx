@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState, type DragEvent } from 'react';
-import type { AttachmentInput, Conversation, Message, ParleyClient } from '@parley/client';
+import { ClientError, type AttachmentInput, type Conversation, type Message, type ParleyClient } from '@parley/client';
 import { Avatar } from '../components/Avatar';
 import { Icon } from '../components/Dialog';
 import { useClientEvent } from '../app/session';
@@ -110,7 +110,12 @@ export function ConversationView(props: {
           setPending((list) => list.filter((x) => x.localId !== p.localId));
           if (p.previewUrl !== null) URL.revokeObjectURL(p.previewUrl);
         },
-        (err: unknown) => setPending((list) => list.map((x) => (x.localId === p.localId ? { ...x, state: 'failed', error: describeError(err) } : x))),
+        (err: unknown) => {
+          // "not_sent": nothing left the device, so trying again later is safe; otherwise the outcome is unknown.
+          const safe = err instanceof ClientError && err.detail?.['delivery'] === 'not_sent';
+          const error = err instanceof ClientError && err.code === 'disconnected' && !safe ? 'The connection dropped: it may have been sent.' : describeError(err);
+          setPending((list) => list.map((x) => (x.localId === p.localId ? { ...x, state: 'failed', error, autoRetry: safe } : x)));
+        },
       );
     },
     [client, id],
@@ -157,7 +162,7 @@ export function ConversationView(props: {
 
   // When the connection comes back, failed sends are tried again once by themselves.
   useClientEvent(client, 'connection', (e) => {
-    if (e.state === 'synced') for (const p of pending) if (p.state === 'failed') retry(p.localId);
+    if (e.state === 'synced') for (const p of pending) if (p.state === 'failed' && p.autoRetry === true) retry(p.localId);
   });
 
   function onDrop(e: DragEvent) {

@@ -13,6 +13,8 @@ export interface PendingMessage {
   readonly createdAt: number;
   readonly state: 'sending' | 'failed';
   readonly error?: string;
+  /** Nothing left the device: tried again by itself when the connection is back. */
+  readonly autoRetry?: boolean;
 }
 
 type Row =
