@@ -23,12 +23,13 @@ export interface ParleyServer {
 
 /** Starts the HTTP + WebSocket server on the context's configured host and port. */
 export async function startServer(ctx: AppContext): Promise<ParleyServer> {
+  // A bad web directory fails before storage is touched.
+  const site = ctx.config.webDir === undefined ? undefined : StaticSite.load(ctx.config.webDir);
   await ctx.storage.migrate();
   const router = new Router(ROUTES);
   const connections = new Set<Connection>();
   const corker = new SocketCorker();
   let connectionNumber = 0;
-  const site = ctx.config.webDir === undefined ? undefined : StaticSite.load(ctx.config.webDir);
 
   const http: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://parley.invalid');

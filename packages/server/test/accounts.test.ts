@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { toBase64Url } from '@parley/protocol';
-import { TestNetwork } from './helpers/test-network.js';
+import { fakeKeyPackage, TestNetwork, type TestSocket } from './helpers/test-network.js';
 
 const key = () => toBase64Url(randomBytes(32));
 
@@ -105,6 +105,66 @@ describe('accounts, sessions and devices', () => {
     assert.equal(health.body.status, 'ok');
     assert.deepEqual(health.body.storage, { kind: 'sqlite', ok: true });
     assert.equal(typeof health.body.version, 'string');
+  });
+});
+
+describe('devices_changed', () => {
+  const kp = () => ({ ciphersuite: 1, expiresAt: Math.floor(Date.now() / 1000) + 86400 * 30, data: toBase64Url(fakeKeyPackage()) });
+  const changes = (s: TestSocket) => s.received.filter((r) => r.frame.t === 'devices_changed').length;
+  /** A ping round trip: anything the server queued for this socket before it has arrived. */
+  const settle = async (...sockets: TestSocket[]) => {
+    for (const s of sockets) assert.equal((await s.request({ t: 'ping' })).t, 'pong');
+  };
+
+  it('tells the user’s other live devices when a new device is ready and when one is revoked, once, and nobody else', async () => {
+    await using net = await TestNetwork.start();
+    const alice = await net.register('alice');
+    const bob = await net.register('bob');
+    const a = await alice.connect();
+    const other = await bob.connect();
+    const afterReady = a.received.length;
+
+    const b = await alice.newDevice();
+    const bLive = await b.connect();
+    await settle(a);
+    assert.equal(changes(a), 0, 'signing in alone does not announce the device: it has no key packages yet');
+
+    assert.equal((await b.post('/v1/key-packages', { keyPackages: [kp(), kp()], lastResort: kp() })).status, 200);
+    await a.waitFor((r) => r.frame.t === 'devices_changed', 5000, afterReady);
+    assert.deepEqual(
+      a.received.filter((r) => r.frame.t === 'devices_changed').map((r) => [r.frame, r.payload.length]),
+      [[{ t: 'devices_changed' }, 0]],
+    );
+
+    // More stock from the same device is not news.
+    assert.equal((await b.post('/v1/key-packages', { keyPackages: [kp()] })).status, 200);
+    await settle(a, bLive);
+    assert.equal(changes(a), 1, 'a second upload sends nothing');
+    assert.equal(changes(bLive), 0, 'the uploading device is not told about itself');
+
+    // Revoking B from A: B is cut off, A (the user's remaining device) hears of it.
+    const beforeRevoke = a.received.length;
+    assert.equal((await net.http('DELETE', `/v1/devices/${b.deviceId}`, { token: alice.token })).status, 204);
+    assert.equal((await bLive.waitClosed()).code, 4010);
+    await a.waitFor((r) => r.frame.t === 'devices_changed', 5000, beforeRevoke);
+    await settle(a);
+    assert.equal(changes(a), 2);
+
+    // Bob's devices are never told about Alice's.
+    await settle(other);
+    assert.equal(changes(other), 0);
+  });
+
+  it('announces a device whose first upload is only a last-resort package, once', async () => {
+    await using net = await TestNetwork.start();
+    const carol = await net.register('carol');
+    const main = await carol.connect();
+    const tablet = await carol.newDevice();
+    assert.equal((await tablet.post('/v1/key-packages', { keyPackages: [], lastResort: kp() })).status, 200);
+    await main.waitFor((r) => r.frame.t === 'devices_changed');
+    assert.equal((await tablet.post('/v1/key-packages', { keyPackages: [kp(), kp()] })).status, 200);
+    await settle(main);
+    assert.equal(changes(main), 1);
   });
 });
 

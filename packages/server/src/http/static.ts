@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
@@ -81,10 +82,19 @@ export class StaticSite {
           gzip: gz !== undefined && gz.length < body.length ? gz : undefined,
           type: TYPES[ext] ?? 'application/octet-stream',
           cacheControl: cacheControlFor(urlPath),
-          etag: `"${st.size.toString(36)}-${Math.floor(st.mtimeMs).toString(36)}"`,
+          // From the content, not size + mtime: a rebuild keeps index.html's size (hashed asset names have a fixed
+          // length) and reproducible builds or copies can keep mtimes, so a stale index.html would revalidate as fresh.
+          etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
         });
       }
     };
+    let root;
+    try {
+      root = statSync(dir);
+    } catch {
+      root = undefined;
+    }
+    if (root?.isDirectory() !== true) throw new Error(`web app directory ${dir} does not exist or is not a directory`);
     walk(dir);
     if (!files.has('/index.html')) throw new Error('web app directory has no index.html (build it with `npm run build -w @parley/web`)');
     return new StaticSite(files);
@@ -126,12 +136,12 @@ export class StaticSite {
       headers['x-frame-options'] = 'DENY';
       headers['permissions-policy'] = 'camera=(), microphone=(), geolocation=(), interest-cohort=()';
     }
-    if (req.headers['if-none-match'] === file.etag) {
+    if (matchesEtag(req.headers['if-none-match'], file.etag)) {
       res.writeHead(304, headers);
       res.end();
       return true;
     }
-    const gzip = file.gzip !== undefined && /\bgzip\b/.test(String(req.headers['accept-encoding'] ?? ''));
+    const gzip = file.gzip !== undefined && acceptsGzip(req.headers['accept-encoding']);
     const body = gzip && file.gzip !== undefined ? file.gzip : file.body;
     if (gzip) headers['content-encoding'] = 'gzip';
     headers['content-length'] = String(body.length);
@@ -139,6 +149,30 @@ export class StaticSite {
     res.end(req.method === 'HEAD' ? undefined : body);
     return true;
   }
+}
+
+/** If-None-Match uses weak comparison and may list several tags or `*` (RFC 9110 §13.1.2). */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  return header.split(',').some((t) => {
+    const tag = t.trim();
+    return tag === '*' || tag === etag || tag === `W/${etag}`;
+  });
+}
+
+/** True when Accept-Encoding lists gzip (or `*`) without `q=0`. */
+function acceptsGzip(header: string | undefined): boolean {
+  if (header === undefined) return false;
+  let gzip: boolean | undefined;
+  let star = false;
+  for (const item of header.split(',')) {
+    const [name = '', ...params] = item.split(';').map((x) => x.trim());
+    const q = params.find((p) => /^q=/i.test(p));
+    const ok = q === undefined || Number(q.slice(2)) > 0;
+    if (name.toLowerCase() === 'gzip') gzip = ok;
+    else if (name === '*') star = ok;
+  }
+  return gzip ?? star;
 }
 
 function cacheControlFor(path: string): string {
