@@ -171,6 +171,19 @@ describe('web app in Chromium', { timeout: 240_000 }, () => {
     await alice.page.getByRole('heading', { level: 2, name: names.bob }).waitFor({ timeout: 30_000 });
     await expectMessage(alice, 'Hello Bob — 你好 — مرحبا 👋');
     await expectMessage(alice, 'Did your new laptop get this?');
+
+    // Installable: a manifest and an active service worker that cached the app shell (never the API).
+    const pwa = await alice.page.evaluate(async () => {
+      const reg = await navigator.serviceWorker.ready;
+      const cached = (await Promise.all((await caches.keys()).map(async (k) => (await (await caches.open(k)).keys()).map((r) => new URL(r.url).pathname)))).flat();
+      const manifest = document.querySelector('link[rel="manifest"]')?.getAttribute('href');
+      return { active: reg.active !== null, cached, manifest };
+    });
+    assert.ok(pwa.active);
+    assert.equal(pwa.manifest, '/manifest.webmanifest');
+    assert.ok(pwa.cached.includes('/index.html'));
+    assert.ok(pwa.cached.some((p) => p.startsWith('/assets/')));
+    assert.ok(!pwa.cached.some((p) => p.startsWith('/v1')));
   });
 
   it('the app reconnects by itself after a server restart', async () => {
