@@ -186,6 +186,24 @@ describe('web app in Chromium', { timeout: 240_000 }, () => {
     assert.ok(!pwa.cached.some((p) => p.startsWith('/v1')));
   });
 
+  it('a long history is virtualised and pages back to the start', async () => {
+    await openConversation(bob, names.alice);
+    for (let i = 1; i <= 75; i++) await sendText(bob, `numbered message ${i}`);
+    await expectMessage(alice, 'numbered message 75');
+    await alice.page.reload();
+    await expectMessage(alice, 'numbered message 75');
+    const log = alice.page.getByRole('log', { name: 'Messages' });
+    // Only the rows near the viewport exist in the DOM.
+    assert.ok((await log.getByRole('article').count()) < 60);
+    // Scrolling up loads earlier pages until the first message of the conversation shows.
+    const first = log.getByRole('article').filter({ hasText: 'Hello Bob — 你好' });
+    for (let i = 0; i < 40 && (await first.count()) === 0; i++) {
+      await alice.page.locator('.message-scroll').evaluate((el) => el.scrollTo({ top: 0 }));
+      await alice.page.waitForTimeout(150);
+    }
+    await first.waitFor({ timeout: 10_000 });
+  });
+
   it('the app reconnects by itself after a server restart', async () => {
     const status = alice.page.getByRole('status', { name: 'Connection' });
     await status.filter({ hasText: 'Connected' }).waitFor({ timeout: 30_000 });
