@@ -73,7 +73,10 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
     });
   });
   const port = (http.address() as AddressInfo).port;
-  ctx.logger.info({ event: 'server.started', port, storage: ctx.storage.kind, version: ctx.config.version, webApp: site === undefined ? 'off' : `${site.size} files` }, 'Parley is listening');
+  ctx.logger.info(
+    { event: 'server.started', port, storage: ctx.storage.kind, version: ctx.config.version, webApp: site === undefined ? 'off' : `${site.size} files`, ...(site === undefined ? {} : { webDir: ctx.config.webDir }) },
+    site === undefined ? 'Parley is listening (API only: no web app to serve)' : 'Parley is listening and serving the web app',
+  );
 
   let closing: Promise<void> | undefined;
   return {

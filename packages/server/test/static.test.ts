@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { StaticSite } from '../src/http/static.js';
+import { CONTENT_SECURITY_POLICY, StaticSite } from '../src/http/static.js';
 import { createAppContext, createLogger, defaultConfig, startServer } from '../src/index.js';
 import { TestNetwork } from './helpers/test-network.js';
 
@@ -96,10 +96,14 @@ describe('serving the web app', () => {
       const r = await raw(net.url, path);
       assertIndex(r, path);
       const csp = String(r.headers['content-security-policy']);
+      assert.equal(csp, CONTENT_SECURITY_POLICY, path);
+      for (const directive of ["default-src 'self'", "script-src 'self'", "connect-src 'self'", "worker-src 'self'", "base-uri 'none'"]) assert.ok(csp.split('; ').includes(directive), `${path}: ${directive}`);
+      assert.ok(!/unsafe-eval|script-src[^;]*unsafe-inline|\*/.test(csp), `${path}: no inline or eval scripts, no wildcards`);
       assert.match(csp, /default-src 'self'/, path);
       assert.match(csp, /frame-ancestors 'none'/, path);
       assert.match(csp, /object-src 'none'/, path);
       assert.equal(r.headers['x-content-type-options'], 'nosniff', path);
+      assert.equal(r.headers['referrer-policy'], 'no-referrer', path);
       assert.equal(r.headers['cache-control'], 'no-cache', path);
       assert.equal(r.headers['x-frame-options'], 'DENY', path);
       assert.equal(r.headers['content-encoding'], undefined, 'small files are never compressed');
@@ -199,7 +203,15 @@ describe('serving the web app', () => {
       else assertJsonError(r, 404, 'not_found', path);
     }
     // The request line as sent, dot segments included.
-    for (const target of ['/../../etc/passwd', '/assets/../../.env', '/../.env', '../../etc/passwd', '/.%2e/.%2e/etc/passwd']) {
+    for (const path of ['/etc/passwd', '/%2fetc%2fpasswd', '/..%5c..%5c.env', '/assets/%2e%2e/%2e%2e/.env', '/assets/app-abc123.js%00.png', '/index.html%00', `/${encodeURIComponent(dir)}/.env`]) {
+      const r = await raw(net.url, path);
+      const text = r.body.toString('utf8');
+      assert.ok(!text.includes(SECRET) && !text.includes('root:'), path);
+      if (r.status === 200) assertIndex(r, path);
+      else assertJsonError(r, 404, 'not_found', path);
+    }
+    // Absolute-form request targets, backslashes and raw dot segments, as sent on the wire.
+    for (const target of ['/../../etc/passwd', '/assets/../../.env', '/../.env', '../../etc/passwd', '/.%2e/.%2e/etc/passwd', 'http://parley.test/../../etc/passwd', `http://parley.test/${dir}/.env`, '/..\\..\\.env', '/assets/..\\..\\.env']) {
       const response = await rawSocket(net.url, target);
       const [head = '', body = ''] = response.split('\r\n\r\n', 2);
       assert.ok(!response.includes(SECRET) && !response.includes('root:'), target);
@@ -210,6 +222,36 @@ describe('serving the web app', () => {
       } else {
         assert.ok(status === 404 || status === 400, `${target}: ${head}`);
       }
+    }
+  });
+});
+
+describe('content types', () => {
+  it('serves css, svg, json, ico and woff2 with their types, nosniff and the default cache rule', async () => {
+    const dir = makeSite();
+    const files: Array<[string, string, string]> = [
+      ['/assets/index-4f2a9c.css', 'body{color:#111}\n', 'text/css; charset=utf-8'],
+      ['/icons/icon.svg', '<svg xmlns="http://www.w3.org/2000/svg"/>\n', 'image/svg+xml'],
+      ['/data.json', '{"a":1}\n', 'application/json'],
+      ['/favicon.ico', '\u0000\u0000\u0001\u0000', 'image/x-icon'],
+      ['/assets/inter-9d1e.woff2', 'wOF2fake', 'font/woff2'],
+      ['/UPPER.PNG', 'png', 'image/png'],
+      ['/readme', 'no extension', 'application/octet-stream'],
+    ];
+    for (const [path, body] of files) writeFileSync(join(dir, ...path.slice(1).split('/')), body);
+    try {
+      await using net = await TestNetwork.start({ config: { webDir: dir } });
+      for (const [path, body, type] of files) {
+        const r = await raw(net.url, path);
+        assert.equal(r.status, 200, path);
+        assert.equal(r.headers['content-type'], type, path);
+        assert.equal(r.headers['x-content-type-options'], 'nosniff', path);
+        assert.equal(r.headers['referrer-policy'], 'no-referrer', path);
+        assert.equal(r.headers['cache-control'], path.startsWith('/assets/') ? 'public, max-age=31536000, immutable' : 'public, max-age=3600', path);
+        assert.equal(r.body.toString('utf8'), body, path);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
