@@ -3,6 +3,7 @@ import QRCode from 'qrcode';
 import type { ParleyClient } from '@parley/client';
 import { Avatar } from '../components/Avatar';
 import { Icon } from '../components/Dialog';
+import { FormError } from '../components/FormError';
 import { describeError } from '../lib/errors';
 import { safetyGroups } from '../lib/format';
 
@@ -63,11 +64,7 @@ export function ContactInfo(props: { client: ParleyClient; username: string }) {
           )}
         </div>
       </div>
-      {error !== null && (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError message={error} />
       {state === null ? (
         error === null && <span className="spinner" aria-label="Computing safety number" />
       ) : (

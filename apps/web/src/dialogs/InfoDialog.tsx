@@ -3,6 +3,7 @@ import type { Conversation, ParleyClient } from '@parley/client';
 import { Avatar } from '../components/Avatar';
 import { Dialog, Icon } from '../components/Dialog';
 import { conversationTitle, directPeer, memberName } from '../lib/conversation';
+import { FormError } from '../components/FormError';
 import { describeError } from '../lib/errors';
 import { ContactInfo } from './ContactInfo';
 import { MemberPicker } from './MemberPicker';
@@ -120,11 +121,7 @@ function GroupInfo(props: { client: ParleyClient; conversation: Conversation; on
 
         {active && <MemberPicker client={client} exclude={names} disabled={busy !== null} busyLabel="Adding…" onPick={(n) => client.addMembers(conv.id, [n]).then(() => undefined)} />}
 
-        {error !== null && (
-          <p className="form-error" role="alert">
-            <Icon name="alert" size={16} /> {error}
-          </p>
-        )}
+        <FormError message={error} />
 
         {active &&
           (confirmLeave ? (

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { ParleyClient } from '@parley/client';
-import { Icon } from '../components/Dialog';
+import { FormError } from '../components/FormError';
 import { describeError } from '../lib/errors';
 
 /** Type a username; "Add member" checks that the user exists, then hands the name to `onPick`. */
@@ -53,11 +53,7 @@ export function MemberPicker(props: { client: ParleyClient; onPick: (username: s
           {checking ? (props.busyLabel ?? 'Checking…') : 'Add member'}
         </button>
       </div>
-      {error !== null && (
-        <p className="form-error" role="alert">
-          <Icon name="alert" size={16} /> {error}
-        </p>
-      )}
+      <FormError message={error} />
     </div>
   );
 }

@@ -1,7 +1,8 @@
 import { useState, type FormEvent } from 'react';
 import type { Conversation, ParleyClient } from '@parley/client';
-import { Dialog, Icon } from '../components/Dialog';
+import { Dialog } from '../components/Dialog';
 import { directPeer } from '../lib/conversation';
+import { FormError } from '../components/FormError';
 import { describeError } from '../lib/errors';
 
 /** Starts (or reopens) a 1:1 chat with a user found by their exact username. */
@@ -35,11 +36,7 @@ export function NewChatDialog(props: { client: ParleyClient; existing: readonly 
           <span>Username</span>
           <input value={username} onChange={(e) => setUsername(e.target.value)} autoFocus autoCapitalize="none" spellCheck={false} dir="auto" disabled={busy} />
         </label>
-        {error !== null && (
-          <p className="form-error" role="alert">
-            <Icon name="alert" size={16} /> {error}
-          </p>
-        )}
+        <FormError message={error} />
         <div className="dialog-actions inline">
           <button type="button" className="button" onClick={props.onClose}>
             Cancel

@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { Conversation, ParleyClient } from '@parley/client';
 import { Avatar } from '../components/Avatar';
 import { Dialog, Icon } from '../components/Dialog';
+import { FormError } from '../components/FormError';
 import { describeError } from '../lib/errors';
 import { MemberPicker } from './MemberPicker';
 
@@ -49,11 +50,7 @@ export function NewGroupDialog(props: { client: ParleyClient; onClose: () => voi
             ))}
           </ul>
         )}
-        {error !== null && (
-          <p className="form-error" role="alert">
-            <Icon name="alert" size={16} /> {error}
-          </p>
-        )}
+        <FormError message={error} />
         <div className="dialog-actions inline">
           <button type="button" className="button" onClick={props.onClose}>
             Cancel

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from 'react';
 import type { DeviceSummary, ParleyClient } from '@parley/client';
 import { Avatar } from '../components/Avatar';
 import { Dialog, Icon } from '../components/Dialog';
+import { FormError } from '../components/FormError';
 import { describeError } from '../lib/errors';
 import { loadTheme, saveTheme, type ThemeChoice } from '../lib/prefs';
 
@@ -121,11 +122,7 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
             ))}
           </ul>
         )}
-        {error !== null && (
-          <p className="form-error" role="alert">
-            <Icon name="alert" size={16} /> {error}
-          </p>
-        )}
+        <FormError message={error} />
 
         <button type="button" className="button danger" onClick={() => setConfirmSignOut(true)}>
           Sign out

@@ -25,11 +25,17 @@ export function saveTheme(theme: ThemeChoice): void {
   applyTheme(theme);
 }
 
+const systemDark = window.matchMedia('(prefers-color-scheme: dark)');
+let current: ThemeChoice = 'system';
+
+/** Sets data-theme on <html> (the stylesheet's one switch); "system" follows the OS setting live. */
 export function applyTheme(theme: ThemeChoice): void {
-  const root = document.documentElement;
-  if (theme === 'system') delete root.dataset.theme;
-  else root.dataset.theme = theme;
+  current = theme;
+  const dark = theme === 'dark' || (theme === 'system' && systemDark.matches);
+  document.documentElement.dataset.theme = dark ? 'dark' : 'light';
 }
+
+systemDark.addEventListener('change', () => applyTheme(current));
 
 /** A readable name for this device in the user's device list, e.g. "Chrome on Linux". */
 export function deviceName(): string {

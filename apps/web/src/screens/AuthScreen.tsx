@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import type { ParleyClient } from '@parley/client';
 import { Icon } from '../components/Dialog';
+import { FormError } from '../components/FormError';
 import { describeError } from '../lib/errors';
 
 /** Sign in or create an account. One form: the button pressed decides which. */
@@ -71,11 +72,7 @@ export function AuthScreen(props: { client: ParleyClient; onSignedIn: () => void
               required
             />
           </label>
-          {error !== null && (
-            <p className="form-error" role="alert">
-              <Icon name="alert" size={16} /> {error}
-            </p>
-          )}
+          <FormError message={error} />
           <div className="auth-actions">
             <button type="submit" className="button primary" value="login" disabled={busy !== null}>
               {busy === 'login' ? 'Signing in…' : 'Sign in'}
