@@ -115,7 +115,9 @@ describe('web app in Chromium', { timeout: 240_000 }, () => {
   it('a second device of the same user receives new messages', async () => {
     const alice2 = await signIn(browser, server.url, names.alice);
     try {
-      // Alice's first device adds the new one to her conversations.
+      // Alice's first device adds the new one to her conversations. Until a group's roster
+      // message arrives its title is unknown and it is listed by member names, so wait for it.
+      await alice2.page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: /^Weekend trip/ }).waitFor({ timeout: 30_000 });
       await openConversation(alice2, names.bob);
       await openConversation(bob, names.alice);
       await sendText(bob, 'Did your new laptop get this?');
