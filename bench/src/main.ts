@@ -23,7 +23,7 @@ for (const kind of kinds) {
   if (kind === 'sqlite' || !quick) {
     plan.push({ name: 'direct-open', run: () => directOpen(kind, 500, 100, secs) });
     plan.push({ name: 'direct-open', run: () => directOpen(kind, 500, 1000, secs) });
-    plan.push({ name: 'group-fanout', run: () => groupFanout(kind, quick ? 100 : 500, quick ? 50 : 200, secs) });
+    plan.push({ name: 'group-fanout', run: () => groupFanout(kind, quick ? 100 : 500, quick ? 50 : 240, secs) });
     plan.push({ name: 'idle', run: () => idle(kind, quick ? 1000 : 10_000) });
     plan.push({ name: 'catch-up', run: () => catchUp(kind, quick ? 2000 : 10_000) });
   }

@@ -66,18 +66,43 @@ function result(scenario: string, storage: Result['storage'], params: Record<str
   return r;
 }
 
-/** Runs a measuring window: warm-up, then `seconds` of counting with server CPU measured around it. */
-async function measure(pid: number | number[], tally: Tally, warmupMs: number, seconds: number): Promise<{ cpu: number; seconds: number }> {
+/** Runs a measuring window: warm-up, then `seconds` of counting with server (and load generator) CPU measured around it. */
+async function measure(pid: number | number[], tally: Tally, warmupMs: number, seconds: number): Promise<{ cpu: number; loadgenCpu: number; seconds: number }> {
   const pids = Array.isArray(pid) ? pid : [pid];
   const cpu = () => pids.reduce((sum, p) => sum + cpuMs(p), 0);
   await sleep(warmupMs);
   const c0 = cpu();
+  const l0 = process.cpuUsage();
   const t0 = now();
   tally.measuring = true;
   await sleep(seconds * 1000);
   tally.measuring = false;
   const wall = (now() - t0) / 1000;
-  return { cpu: cpu() - c0, seconds: wall };
+  const l = process.cpuUsage(l0);
+  return { cpu: cpu() - c0, loadgenCpu: (l.user + l.system) / 1000, seconds: wall };
+}
+
+/** The load generator's own CPU per 1,000 delivered, to show which side a run is limited by. */
+function loadgenShare(m: { loadgenCpu: number }, tally: Tally): Record<string, unknown> {
+  return { loadgenCpuMsPer1000: tally.delivered > 0 ? round((m.loadgenCpu / tally.delivered) * 1000) : NaN };
+}
+
+/**
+ * Open loop: calls `fire` so that `rate` calls per second have happened since
+ * the start, whatever the timer's actual cadence (a late tick catches up
+ * instead of silently lowering the offered load). Returns a stop function.
+ */
+function openLoop(rate: number, fire: () => void): () => void {
+  const t0 = now();
+  let fired = 0;
+  const timer = setInterval(() => {
+    const due = Math.floor(((now() - t0) * rate) / 1000);
+    while (fired < due) {
+      fired++;
+      fire();
+    }
+  }, 1);
+  return () => clearInterval(timer);
 }
 
 /** 1:1 conversations, closed loop: each device sends its next message once its partner received the previous. */
@@ -111,11 +136,14 @@ export async function directClosed(kind: StorageKind, pairs: number, seconds: nu
     await sleep(1500);
     let lost = 0;
     for (const [sender, n] of acked) lost += Math.max(0, n - tally.receivedFrom(sender));
-    const errors = [...w.devices.values()].reduce((s, d) => s + d.errorCount, 0);
+    const all = [...w.devices.values()];
+    const errors = all.reduce((s, d) => s + d.errorCount, 0);
+    const ackFrames = all.reduce((s, d) => s + d.ackFrames, 0);
+    const ridingAcks = all.reduce((s, d) => s + d.ridingAcks, 0);
     const params: Record<string, unknown> = { devices: pairs * 2, conversations: pairs };
     if (nodes !== undefined) params['nodes'] = nodes;
     const peak = Math.max(...w.servers.map((x) => peakRssKb(x.pid)));
-    return result(nodes === undefined ? 'direct-closed' : 'cluster-direct-closed', kind, params, tally, m.seconds, m.cpu, peak, lost, { errors });
+    return result(nodes === undefined ? 'direct-closed' : 'cluster-direct-closed', kind, params, tally, m.seconds, m.cpu, peak, lost, { errors, ackFrames, ridingAcks, ...loadgenShare(m, tally) });
   } finally {
     await w.close();
   }
@@ -154,7 +182,7 @@ export async function relayClosed(pairs: number, seconds: number): Promise<Resul
     const m = await measure(relay.pid, tally, 2000, seconds);
     running = false;
     await sleep(500);
-    return result('relay-closed', 'none', { devices: pairs * 2, conversations: pairs }, tally, m.seconds, m.cpu, peakRssKb(relay.pid), 0);
+    return result('relay-closed', 'none', { devices: pairs * 2, conversations: pairs }, tally, m.seconds, m.cpu, peakRssKb(relay.pid), 0, loadgenShare(m, tally));
   } finally {
     for (const d of devices) d.close();
     await relay.stop();
@@ -178,25 +206,19 @@ export async function directOpen(kind: StorageKind, pairs: number, rate: number,
     }
     const sent = new Map<number, number>();
     let i = 0;
-    const tickMs = 5;
-    let owed = 0;
-    const timer = setInterval(() => {
-      owed += (rate * tickMs) / 1000;
-      while (owed >= 1) {
-        owed -= 1;
-        const s = senders[i++ % senders.length];
-        if (!s) continue;
-        const n = sent.get(s.dev.index) ?? 0;
-        sent.set(s.dev.index, n + 1);
-        s.dev.send(s.group, makePayload(s.bytes, 1, s.dev.index, n));
-      }
-    }, tickMs);
+    const stop = openLoop(rate, () => {
+      const s = senders[i++ % senders.length];
+      if (!s) return;
+      const n = sent.get(s.dev.index) ?? 0;
+      sent.set(s.dev.index, n + 1);
+      s.dev.send(s.group, makePayload(s.bytes, 1, s.dev.index, n));
+    });
     const m = await measure(w.server.pid, tally, 1000, seconds);
-    clearInterval(timer);
+    stop();
     await sleep(1000);
     let lost = 0;
     for (const [sender, n] of acked) lost += Math.max(0, n - tally.receivedFrom(sender));
-    return result('direct-open', kind, { devices: pairs * 2, rate }, tally, m.seconds, m.cpu, peakRssKb(w.server.pid), lost);
+    return result('direct-open', kind, { devices: pairs * 2, rate }, tally, m.seconds, m.cpu, peakRssKb(w.server.pid), lost, loadgenShare(m, tally));
   } finally {
     await w.close();
   }
@@ -215,23 +237,19 @@ export async function groupFanout(kind: StorageKind, size: number, rate: number,
     let okd = 0;
     for (const s of senders) s.onOk = () => okd++;
     let n = 0;
-    const tickMs = 5;
-    let owed = 0;
-    const timer = setInterval(() => {
-      owed += (rate * tickMs) / 1000;
-      while (owed >= 1) {
-        owed -= 1;
-        const s = senders[n % senders.length] as ParleyLoadDevice;
-        s.send(g.id, makePayload(g.bytes, 1, s.index, n++));
-      }
-    }, tickMs);
+    const stop = openLoop(rate, () => {
+      const s = senders[n % senders.length] as ParleyLoadDevice;
+      s.send(g.id, makePayload(g.bytes, 1, s.index, n++));
+    });
     const m = await measure(w.server.pid, tally, 1000, seconds);
-    clearInterval(timer);
+    stop();
     await sleep(1500);
     // Every acknowledged message should have reached every other member.
     const expected = okd * (size - 1);
     return result('group-fanout', kind, { devices: size, rate }, tally, m.seconds, m.cpu, peakRssKb(w.server.pid), Math.max(0, expected - tally.total), {
       deliveriesPerMessage: size - 1,
+      offeredPerS: rate * (size - 1),
+      ...loadgenShare(m, tally),
     });
   } finally {
     await w.close();

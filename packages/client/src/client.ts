@@ -65,6 +65,11 @@ export interface ClientOptions {
    * 'not_sent'). Default 3000 ms.
    */
   offlineSendTimeoutMs?: number;
+  /**
+   * How long a received message's acknowledgement waits for a reply to ride
+   * on before it is sent as its own frame (ms). Default 50.
+   */
+  ackDelayMs?: number;
 }
 
 const DEFAULT_KEY_PACKAGE_STOCK = 30;
@@ -442,7 +447,19 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.ackTimer ??= setTimeout(() => {
       this.ackTimer = undefined;
       this.flushAcks();
-    }, ACK_DELAY_MS);
+    }, this.options.ackDelayMs ?? ACK_DELAY_MS);
+  }
+
+  /** Takes the group's pending acknowledgement so it can ride on an outgoing message. */
+  private takePendingAck(group: GroupId): number | undefined {
+    const pending = this.pendingAcks.get(group);
+    if (pending === undefined) return undefined;
+    this.pendingAcks.delete(group);
+    if (this.pendingAcks.size === 0 && this.ackTimer !== undefined) {
+      clearTimeout(this.ackTimer);
+      this.ackTimer = undefined;
+    }
+    return pending.seq;
   }
 
   private flushAcks(): void {
@@ -823,11 +840,20 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         if (options.readyTimeoutMs !== undefined && !connection.isReady) await connection.waitReady(options.readyTimeoutMs);
         const ciphertext = await group.encrypt(plaintext);
         await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group));
-        const ok = await connection.request(
-          { t: 'send', group: groupId, ...(blobs.length > 0 ? { blobs: [...blobs] } : {}) },
-          [ciphertext],
-          options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs },
-        );
+        // What this device has stored of the group is acknowledged on the message itself.
+        const ack = this.takePendingAck(groupId);
+        let ok;
+        try {
+          ok = await connection.request(
+            { t: 'send', group: groupId, ...(blobs.length > 0 ? { blobs: [...blobs] } : {}), ...(ack !== undefined ? { ack } : {}) },
+            [ciphertext],
+            options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs },
+          );
+        } catch (err) {
+          // It may not have left: acknowledge again later (acks are cumulative, a repeat is harmless).
+          if (ack !== undefined) this.scheduleAck(groupId, ack);
+          throw err;
+        }
         const seq = ok.seq;
         if (seq === undefined) throw new ClientError('bad_response', 'the server accepted the message without a seq');
         const after = await this.conversationRecord(groupId);

@@ -41,6 +41,12 @@ export const SendFrameSchema = z.object({
   group: GroupIdSchema,
   /** Encrypted attachments this message refers to (keeps them from garbage collection). */
   blobs: z.array(BlobDigestSchema).max(32).optional(),
+  /**
+   * A cumulative acknowledgement for the same group riding on this frame, with
+   * exactly the meaning of an `ack` frame: a reply usually follows a receipt,
+   * so conversations need few separate acks.
+   */
+  ack: SeqSchema.optional(),
 });
 
 /**

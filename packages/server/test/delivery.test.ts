@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { toBase64Url, toHex, type DeviceId } from '@parley/protocol';
 import { runMaintenance } from '../src/maintenance.js';
-import { fakeKeyPackage, newGroupId, TestNetwork, type TestAccount, type TestSocket } from './helpers/test-network.js';
+import { fakeKeyPackage, mlsMessage, newGroupId, TestNetwork, type TestAccount, type TestSocket } from './helpers/test-network.js';
 
 async function groupOf(creator: TestAccount, sock: TestSocket, members: TestAccount[]) {
   const g = newGroupId();
@@ -104,6 +104,49 @@ describe('delivery service', () => {
     assert.equal(b2.messages().length, 0);
     const swept = await runMaintenance(net.ctx);
     assert.equal(swept.messages, 0, 'nothing was left for retention to delete');
+  });
+
+  it('applies an acknowledgement riding on a send like an ack frame, even when the send is refused', async () => {
+    await using net = await TestNetwork.start();
+    const alice = await net.register();
+    const bob = await net.register();
+    const a = await alice.connect();
+    const b = await bob.connect();
+    const group = await groupOf(alice, a, [bob]);
+    for (let i = 0; i < 3; i++) assert.equal((await a.send(group, 1)).t, 'ok'); // seqs 2, 3, 4
+
+    // bob acknowledges up to 3 on his reply (seq 5): 4 and his own 5 stay in his mailbox
+    const reply = await b.request({ t: 'send', group, ack: 3 }, [mlsMessage(group, 1, 'application')]);
+    assert.ok(reply.t === 'ok' && reply.seq === 5);
+    b.close();
+    let b2 = await bob.connect();
+    await b2.waitFor((r) => r.frame.t === 'synced');
+    assert.deepEqual(b2.messages(group).map((m) => m.seq), [4, 5]);
+
+    // a refused send (epoch from the future) still carries its acknowledgement
+    const refused = await b2.request({ t: 'send', group, ack: 5 }, [mlsMessage(group, 9, 'application')]);
+    assert.ok(refused.t === 'error' && refused.code === 'epoch_conflict');
+    b2.close();
+    b2 = await bob.connect();
+    await b2.waitFor((r) => r.frame.t === 'synced');
+    assert.deepEqual(b2.messages(group), []);
+
+    // acknowledging everything on a send moves the sender past its own new message too
+    assert.equal((await a.send(group, 1)).t, 'ok'); // seq 6
+    await b2.waitFor((r) => r.frame.t === 'msg' && r.frame.seq === 6);
+    const caughtUp = await b2.request({ t: 'send', group, ack: 6 }, [mlsMessage(group, 1, 'application')]);
+    assert.ok(caughtUp.t === 'ok' && caughtUp.seq === 7);
+    b2.close();
+    const b3 = await bob.connect();
+    await b3.waitFor((r) => r.frame.t === 'synced');
+    assert.deepEqual(b3.messages(group), []);
+
+    // a malformed riding ack is refused with the frame (an undecodable frame's error has no rid), and nothing is stored
+    b3.sendFrame({ t: 'send', rid: 99, group, ack: 0 }, [mlsMessage(group, 1, 'application')]);
+    const bad = await b3.waitFor((r) => r.frame.t === 'error');
+    assert.ok(bad.frame.t === 'error' && bad.frame.code === 'bad_request' && bad.frame.rid === undefined);
+    const next = await a.send(group, 1);
+    assert.ok(next.t === 'ok' && next.seq === 8, 'the refused frame took no seq');
   });
 
   it('accepts one of two concurrent commits for an epoch and refuses the other with epoch_conflict', async () => {

@@ -97,6 +97,15 @@ export class SqliteStorage implements Storage {
   private readonly checkpointer: SqliteCheckpointer | undefined;
 
   private readonly statements = new Map<string, Database.Statement>();
+  /**
+   * Current member devices per group, as read inside write batches (every
+   * message append needs them). Dropped when this process changes a group's
+   * membership, after any rollback, and when another connection has committed
+   * (PRAGMA data_version), so it never outlives what it was read from.
+   */
+  private readonly members = new Map<GroupId, { list: DeviceId[]; set: ReadonlySet<DeviceId> }>();
+  private readonly dataVersion: Database.Statement;
+  private seenDataVersion: unknown;
 
   /** Prepared statements are compiled once and reused: preparing costs more than most of our queries. */
   private q(sql: string): Database.Statement {
@@ -121,7 +130,19 @@ export class SqliteStorage implements Storage {
     }
     // Freed pages are zeroed so deleted ciphertext does not linger in the file.
     this.db.pragma('secure_delete = ON');
-    this.writes = new SqliteWriteQueue(this.db);
+    this.dataVersion = this.db.prepare('PRAGMA data_version').pluck();
+    this.seenDataVersion = this.dataVersion.get();
+    this.writes = new SqliteWriteQueue(this.db, {
+      beforeBatch: () => {
+        // Another connection (the admin CLI, say) committed: what we remember may be stale.
+        const v = this.dataVersion.get();
+        if (v !== this.seenDataVersion) {
+          this.seenDataVersion = v;
+          this.members.clear();
+        }
+      },
+      rolledBack: () => this.members.clear(),
+    });
   }
 
   async migrate(): Promise<void> {
@@ -241,6 +262,7 @@ export class SqliteStorage implements Storage {
       this.q('DELETE FROM welcomes WHERE device_id = ?').run(id);
       const rows = this.q('SELECT group_id, until_seq FROM group_devices WHERE device_id = ? ORDER BY group_id').all(id) as Row[];
       this.q('DELETE FROM group_devices WHERE device_id = ?').run(id);
+      this.members.clear();
       for (const r of rows) this.trimSync(str(r, 'group_id') as GroupId);
       return rows.filter((r) => r['until_seq'] === null).map((r) => str(r, 'group_id') as GroupId);
     });
@@ -332,6 +354,7 @@ export class SqliteStorage implements Storage {
         throw err;
       }
       this.q('INSERT INTO group_devices (group_id, device_id, acked_seq) VALUES (?, ?, 0)').run(id, creator);
+      this.members.delete(id);
       return { id, epoch: 0, lastSeq: 0 };
     });
   }
@@ -350,6 +373,18 @@ export class SqliteStorage implements Storage {
     return (this.q('SELECT device_id FROM group_devices WHERE group_id = ? AND until_seq IS NULL ORDER BY device_id').all(id) as Row[]).map(
       (r) => str(r, 'device_id') as DeviceId,
     );
+  }
+
+  /** Members as of now, for use inside a write batch only (see `members`). */
+  private cachedMembers(id: GroupId): { list: DeviceId[]; set: ReadonlySet<DeviceId> } {
+    let m = this.members.get(id);
+    if (!m) {
+      if (this.members.size >= 10_000) this.members.clear();
+      const list = this.groupDevicesSync(id);
+      m = { list, set: new Set(list) };
+      this.members.set(id, m);
+    }
+    return m;
   }
 
   async isMember(id: GroupId, deviceId: DeviceId): Promise<boolean> {
@@ -393,19 +428,19 @@ export class SqliteStorage implements Storage {
 
   appendMessage(input: AppendMessageInput): Promise<AppendResult> {
     return this.writes.run(() => {
-      const row = this.q('SELECT id, epoch, last_seq FROM mls_groups WHERE id = ?').get(input.groupId) as Row | undefined;
+      // Taking the next seq first saves a read; a refusal below rolls it back with the rest.
+      const row = this.q('UPDATE mls_groups SET last_seq = last_seq + 1 WHERE id = ? RETURNING epoch, last_seq').get(input.groupId) as Row | undefined;
       if (!row) throw new StorageError('not_found', 'group not found');
-      const group = toGroup(row);
-      const members = this.groupDevicesSync(input.groupId);
-      if (!members.includes(input.senderDevice)) throw new StorageError('not_member', 'not a member of this group');
-      const stale = input.kind === 'proposal' ? input.epoch !== group.epoch : input.epoch > group.epoch;
-      if (stale) throw new StorageError('epoch_conflict', `group is at epoch ${group.epoch}`, { epoch: group.epoch });
+      const epoch = num(row, 'epoch');
+      const seq = num(row, 'last_seq');
+      const members = this.cachedMembers(input.groupId);
+      if (!members.set.has(input.senderDevice)) throw new StorageError('not_member', 'not a member of this group');
+      const stale = input.kind === 'proposal' ? input.epoch !== epoch : input.epoch > epoch;
+      if (stale) throw new StorageError('epoch_conflict', `group is at epoch ${epoch}`, { epoch });
       const blobCheck = this.q('SELECT 1 FROM blobs WHERE digest = ?');
       for (const d of input.blobs) {
         if (blobCheck.get(d) === undefined) throw new StorageError('not_found', 'referenced blob not found', { blob: d });
       }
-      const seq = group.lastSeq + 1;
-      this.q('UPDATE mls_groups SET last_seq = ? WHERE id = ?').run(seq, input.groupId);
       this.insertMessage(input.groupId, seq, input.kind, input.epoch, input.payload, input.expiresAt);
       this.advanceSender(input.groupId, input.senderDevice, seq);
       const ref = this.q('INSERT OR IGNORE INTO blob_refs (group_id, seq, digest) VALUES (?, ?, ?)');
@@ -414,9 +449,9 @@ export class SqliteStorage implements Storage {
         ref.run(input.groupId, seq, d);
         keep.run(input.blobKeepUntil, d);
       }
-      const recipients = members.filter((d) => d !== input.senderDevice);
+      const recipients = members.list.filter((d) => d !== input.senderDevice);
       if (recipients.length === 0) this.trimSync(input.groupId);
-      return { seq, epoch: group.epoch, recipients };
+      return { seq, epoch, recipients };
     });
   }
 
@@ -460,6 +495,7 @@ export class SqliteStorage implements Storage {
         );
         for (const d of welcomeTo) put.run(d, input.groupId, seq, epoch, input.welcome.data, input.groupInfo ?? null, input.expiresAt);
       }
+      this.members.delete(input.groupId);
       const recipients = before.filter((d) => d !== input.senderDevice);
       if (recipients.length === 0) this.trimSync(input.groupId);
       return { seq, epoch, recipients, welcomeRecipients: input.welcome ? welcomeTo : [] };

@@ -17,6 +17,13 @@ interface Pending {
  * and the others commit. Writes are functions of the database state, so
  * running them again gives the same outcome.
  */
+export interface WriteQueueHooks {
+  /** Runs before each batch, outside its transaction. */
+  beforeBatch?: () => void;
+  /** Runs when a batch, or one write in it, was rolled back. */
+  rolledBack?: () => void;
+}
+
 export class SqliteWriteQueue {
   private queue: Pending[] = [];
   private scheduled = false;
@@ -24,7 +31,10 @@ export class SqliteWriteQueue {
   private readonly outer: (batch: Pending[]) => Array<{ ok: true; value: unknown } | { ok: false; error: unknown }>;
   private readonly fast: (batch: Pending[]) => unknown[];
 
-  constructor(private readonly db: Database.Database) {
+  constructor(
+    private readonly db: Database.Database,
+    private readonly hooks: WriteQueueHooks = {},
+  ) {
     // A better-sqlite3 transaction called inside another becomes a savepoint.
     this.savepoint = db.transaction((fn: () => unknown) => fn());
     this.fast = db.transaction((batch: Pending[]) => batch.map((op) => op.fn()));
@@ -56,13 +66,19 @@ export class SqliteWriteQueue {
     if (batch.length === 0) return;
     let results: ReturnType<typeof this.outer>;
     try {
+      this.hooks.beforeBatch?.();
       results = this.fast(batch).map((value) => ({ ok: true as const, value }));
     } catch {
       results = [];
     }
     try {
-      if (results.length !== batch.length) results = this.outer(batch);
+      if (results.length !== batch.length) {
+        this.hooks.rolledBack?.();
+        results = this.outer(batch);
+        if (results.some((r) => !r.ok)) this.hooks.rolledBack?.();
+      }
     } catch (error) {
+      this.hooks.rolledBack?.();
       for (const op of batch) op.reject(error);
       return;
     }
