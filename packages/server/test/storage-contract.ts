@@ -15,9 +15,9 @@ export interface StorageFixture {
 }
 
 const id = (): string => randomBytes(16).toString('base64url');
-const NOW = 1_800_000_000;
+export const NOW = 1_800_000_000;
 
-async function account(s: Storage, name = `user${id().slice(0, 8).toLowerCase()}`): Promise<{ userId: UserId; deviceId: DeviceId; token: Uint8Array }> {
+export async function account(s: Storage, name = `user${id().slice(0, 8).toLowerCase()}`): Promise<{ userId: UserId; deviceId: DeviceId; token: Uint8Array }> {
   const userId = id() as UserId;
   const deviceId = id() as DeviceId;
   const token = randomBytes(32);
@@ -47,7 +47,7 @@ function kp(n: number): { ciphersuite: number; expiresAt: number; data: Uint8Arr
   return { ciphersuite: 1, expiresAt: NOW + 86400, data: new Uint8Array([0, 1, 0, 5, n & 0xff, (n >> 8) & 0xff, 7, 7]) };
 }
 
-async function rejectsWith(p: Promise<unknown>, kind: StorageError['kind']): Promise<StorageError> {
+export async function rejectsWith(p: Promise<unknown>, kind: StorageError['kind']): Promise<StorageError> {
   try {
     await p;
   } catch (err) {
@@ -59,7 +59,7 @@ async function rejectsWith(p: Promise<unknown>, kind: StorageError['kind']): Pro
 }
 
 /** A group with creator device `a` committed to contain `devices`. */
-async function groupWith(s: Storage, creator: DeviceId, devices: DeviceId[]): Promise<GroupId> {
+export async function groupWith(s: Storage, creator: DeviceId, devices: DeviceId[]): Promise<GroupId> {
   const gid = id() as GroupId;
   await s.createGroup(gid, creator);
   const others = devices.filter((d) => d !== creator);

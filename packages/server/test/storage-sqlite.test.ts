@@ -2,7 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
-import { storageContract } from './storage-contract.js';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { account, groupWith, NOW, rejectsWith, storageContract } from './storage-contract.js';
 
 storageContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
@@ -15,4 +17,53 @@ storageContract('sqlite', async () => {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+});
+
+describe('sqlite storage: remembered group membership', () => {
+  const message = (groupId: string, sender: string, epoch = 1) =>
+    ({ groupId, senderDevice: sender, kind: 'application', epoch, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW + 100, blobKeepUntil: NOW }) as Parameters<SqliteStorage['appendMessage']>[0];
+
+  it('sees a revocation committed by another connection (the admin CLI) at the next write', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
+    const path = join(dir, 'parley.db');
+    const server = new SqliteStorage({ path });
+    await server.migrate();
+    const cli = new SqliteStorage({ path });
+    try {
+      const [a, b, c] = [await account(server), await account(server), await account(server)];
+      const gid = await groupWith(server, a.deviceId, [a.deviceId, b.deviceId, c.deviceId]);
+      assert.deepEqual((await server.appendMessage(message(gid, a.deviceId))).recipients.sort(), [b.deviceId, c.deviceId].sort());
+      await cli.revokeDevice(c.deviceId);
+      assert.deepEqual((await server.appendMessage(message(gid, a.deviceId))).recipients, [b.deviceId]);
+      await rejectsWith(server.appendMessage(message(gid, c.deviceId)), 'not_member');
+    } finally {
+      await cli.close();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('forgets membership read inside a batch that was rolled back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
+    const s = new SqliteStorage({ path: join(dir, 'parley.db') });
+    await s.migrate();
+    try {
+      const [a, b] = [await account(s), await account(s)];
+      const gid = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
+      // One batch: a commit removing b, an append that reads the new membership, and a write that fails.
+      const [removed, appended, failed] = await Promise.allSettled([
+        s.appendCommit({ groupId: gid, senderDevice: a.deviceId, epoch: 1, commit: Uint8Array.of(1), devices: [a.deviceId], welcome: undefined, groupInfo: undefined, expiresAt: NOW + 100 }),
+        s.appendMessage(message(gid, a.deviceId, 2)),
+        s.appendMessage(message(gid, a.deviceId, 9)),
+      ]);
+      assert.equal(removed.status, 'fulfilled');
+      assert.ok(appended.status === 'fulfilled' && appended.value.recipients.length === 0);
+      assert.equal(failed.status, 'rejected');
+      await rejectsWith(s.appendMessage(message(gid, b.deviceId, 2)), 'not_member');
+      assert.deepEqual((await s.appendMessage(message(gid, a.deviceId, 2))).recipients, []);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
