@@ -14,6 +14,23 @@ describe('frame codec', () => {
     assert.equal(new DataView(frame.buffer).getUint32(1), JSON.stringify({ t: 'send', rid: 7, group: 'abcd' }).length);
   });
 
+  it('encodes any header text exactly as UTF-8 (ASCII fast path and multi-byte fallback)', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), fc.uint8Array({ maxLength: 64 }), (text, payload) => {
+        const header = { t: 'error', code: 'bad_request', message: text };
+        const frame = encodeFrame(header, [payload]);
+        const json = new TextEncoder().encode(JSON.stringify(header));
+        assert.equal(frame.length, 5 + json.length + payload.length);
+        assert.equal(new DataView(frame.buffer, frame.byteOffset).getUint32(1), json.length);
+        assert.deepEqual(frame.subarray(5, 5 + json.length), json);
+        assert.deepEqual(frame.subarray(5 + json.length), payload);
+      }),
+      { numRuns: 300 },
+    );
+    const accented = encodeFrame({ t: 'error', message: 'é中😀' });
+    assert.equal(new TextDecoder().decode(accented.subarray(5)), JSON.stringify({ t: 'error', message: 'é中😀' }));
+  });
+
   it('never throws on arbitrary bytes and reports why a frame is refused', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {

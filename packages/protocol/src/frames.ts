@@ -173,9 +173,15 @@ export function encodeFrame(header: object, payload: readonly Uint8Array[] = [])
   const json = JSON.stringify(header);
   let payloadLength = 0;
   for (const p of payload) payloadLength += p.length;
-  // UTF-8 needs at most 3 bytes per UTF-16 code unit; the unused tail is cut off below.
-  const out = new Uint8Array(FRAME_PREFIX + json.length * 3 + payloadLength);
-  const { written } = encoder.encodeInto(json, out.subarray(FRAME_PREFIX));
+  // Headers are nearly always ASCII (one byte per code unit): try the exact size first.
+  let out = new Uint8Array(FRAME_PREFIX + json.length + payloadLength);
+  const first = encoder.encodeInto(json, out.subarray(FRAME_PREFIX, FRAME_PREFIX + json.length));
+  let written = first.written;
+  if (first.read < json.length) {
+    // UTF-8 needs at most 3 bytes per UTF-16 code unit; the unused tail is cut off below.
+    out = new Uint8Array(FRAME_PREFIX + json.length * 3 + payloadLength);
+    written = encoder.encodeInto(json, out.subarray(FRAME_PREFIX)).written;
+  }
   out[0] = FRAME_FORMAT;
   out[1] = (written >>> 24) & 0xff;
   out[2] = (written >>> 16) & 0xff;
@@ -186,7 +192,7 @@ export function encodeFrame(header: object, payload: readonly Uint8Array[] = [])
     out.set(p, o);
     o += p.length;
   }
-  return out.subarray(0, o);
+  return o === out.length ? out : out.subarray(0, o);
 }
 
 export interface RawFrame {

@@ -21,7 +21,7 @@ storageContract('sqlite', async () => {
 
 describe('sqlite storage: remembered group membership', () => {
   const message = (groupId: string, sender: string, epoch = 1) =>
-    ({ groupId, senderDevice: sender, kind: 'application', epoch, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW + 100, blobKeepUntil: NOW }) as Parameters<SqliteStorage['appendMessage']>[0];
+    ({ groupId, senderDevice: sender, kind: 'application', epoch, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW + 100, blobKeepUntil: NOW }) as unknown as Parameters<SqliteStorage['appendMessage']>[0];
 
   it('sees a revocation committed by another connection (the admin CLI) at the next write', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));

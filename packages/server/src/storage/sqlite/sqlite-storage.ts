@@ -526,8 +526,10 @@ export class SqliteStorage implements Storage {
 
   ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<void> {
     return this.writes.run(() => {
-      this.q('UPDATE group_devices SET acked_seq = ? WHERE group_id = ? AND device_id = ? AND acked_seq < ?').run(seq, groupId, deviceId, seq);
-      this.q('DELETE FROM group_devices WHERE group_id = ? AND device_id = ? AND until_seq IS NOT NULL AND acked_seq >= until_seq').run(groupId, deviceId);
+      const moved = this.q('UPDATE group_devices SET acked_seq = ? WHERE group_id = ? AND device_id = ? AND acked_seq < ? RETURNING until_seq').get(seq, groupId, deviceId, seq) as Row | undefined;
+      // A removed device that has now read up to its removal needs no cursor any more.
+      const until = moved?.['until_seq'];
+      if (typeof until === 'number' && seq >= until) this.q('DELETE FROM group_devices WHERE group_id = ? AND device_id = ?').run(groupId, deviceId);
       this.q('DELETE FROM welcomes WHERE device_id = ? AND group_id = ? AND seq <= ?').run(deviceId, groupId, seq);
     });
   }
