@@ -51,6 +51,8 @@ for (const r of results) {
   if (r.extra?.['kbPerConnection'] !== undefined) notes.push(`${String(r.extra['kbPerConnection'])} KB/conn`);
   if (r.extra?.['drainSeconds'] !== undefined) notes.push(`drained in ${String(r.extra['drainSeconds'])} s`);
   if (r.extra?.['errors']) notes.push(`${String(r.extra['errors'])} errors`);
+  if (r.extra?.['offeredPerS'] !== undefined) notes.push(`offered ${String(r.extra['offeredPerS'])}/s`);
+  if (r.extra?.['loadgenCpuMsPer1000'] !== undefined) notes.push(`load generator ${String(r.extra['loadgenCpuMsPer1000'])} ms CPU / 1,000`);
   const p = Object.entries(r.params).map(([k, v]) => `${k}=${String(v)}`).join(' ');
   console.log(`| ${r.scenario} | ${r.storage} | ${p} | ${r.deliveredPerS} | ${r.p50} | ${r.p99} | ${r.max} | ${r.cpuMsPer1000} | ${r.peakRssMB} | ${r.lost} | ${r.duplicated} | ${notes.join('; ')} |`);
 }
