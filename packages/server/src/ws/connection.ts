@@ -42,7 +42,9 @@ export class Connection {
   private held: Array<Extract<BusEvent, { type: 'deliver' }>> = [];
   private readonly order = new GroupOrder((frame) => this.send(frame));
   private readonly gapTimers = new Map<string, { timer: NodeJS.Timeout; tries: number }>();
-  private queue: Promise<void> = Promise.resolve();
+  /** Frames that arrived while an earlier one was being handled. */
+  private readonly waiting: Array<{ frame: ClientFrame; payload: Uint8Array }> = [];
+  private handling = false;
   private readonly helloTimer: NodeJS.Timeout;
   private recheckTimer: NodeJS.Timeout | undefined;
   private readonly connKey: string;
@@ -114,6 +116,7 @@ export class Connection {
     clearInterval(this.recheckTimer);
     for (const g of this.gapTimers.values()) clearTimeout(g.timer);
     this.gapTimers.clear();
+    this.waiting.length = 0;
     const sub = this.subscription;
     this.subscription = undefined;
     if (sub) await sub.unsubscribe().catch(() => undefined);
@@ -138,10 +141,28 @@ export class Connection {
       if (this.state === 'awaiting_hello') this.close(WS_CLOSE.protocolViolation, 'expected hello');
       return;
     }
-    const { frame, payload } = decoded;
-    // Copy: the socket's buffer may be reused once this handler returns.
-    const owned = payload.length > 0 ? Uint8Array.from(payload) : payload;
-    this.queue = this.queue.then(() => this.handle(frame, owned)).catch((err: unknown) => this.sendError(err));
+    // The payload is a view of the buffer ws read it into; ws never writes to that buffer again,
+    // and the payload is only kept until its message is stored and framed for delivery.
+    if (this.handling) {
+      this.waiting.push(decoded);
+      return;
+    }
+    this.handling = true;
+    void this.handleInOrder(decoded);
+  }
+
+  /** Handles one frame, then any that arrived meanwhile, in arrival order. */
+  private async handleInOrder(first: { frame: ClientFrame; payload: Uint8Array }): Promise<void> {
+    let next: { frame: ClientFrame; payload: Uint8Array } | undefined = first;
+    while (next !== undefined) {
+      try {
+        await this.handle(next.frame, next.payload);
+      } catch (err) {
+        this.sendError(err);
+      }
+      next = this.waiting.shift();
+    }
+    this.handling = false;
   }
 
   private async handle(frame: ClientFrame, payload: Uint8Array): Promise<void> {
