@@ -19,7 +19,7 @@ storageContract('sqlite', async () => {
   };
 });
 
-describe('sqlite storage: remembered group membership', () => {
+describe('sqlite storage: what is remembered between writes', () => {
   const message = (groupId: string, sender: string, epoch = 1) =>
     ({ groupId, senderDevice: sender, kind: 'application', epoch, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW + 100, blobKeepUntil: NOW }) as unknown as Parameters<SqliteStorage['appendMessage']>[0];
 
@@ -39,6 +39,28 @@ describe('sqlite storage: remembered group membership', () => {
     } finally {
       await cli.close();
       await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('deletes a Welcome stored before a restart when its device acknowledges it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
+    const path = join(dir, 'parley.db');
+    const first = new SqliteStorage({ path });
+    await first.migrate();
+    const [a, b] = [await account(first), await account(first)];
+    const gid = await groupWith(first, a.deviceId, [a.deviceId, b.deviceId]);
+    await first.close();
+    const s = new SqliteStorage({ path });
+    try {
+      const [welcome] = await s.pendingWelcomes(b.deviceId);
+      assert.ok(welcome);
+      await s.ack(b.deviceId, gid, welcome.seq - 1);
+      assert.equal((await s.pendingWelcomes(b.deviceId)).length, 1, 'an earlier seq leaves it');
+      await s.ack(b.deviceId, gid, welcome.seq);
+      assert.deepEqual(await s.pendingWelcomes(b.deviceId), []);
+    } finally {
+      await s.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -104,6 +104,12 @@ export class SqliteStorage implements Storage {
    * (PRAGMA data_version), so it never outlives what it was read from.
    */
   private readonly members = new Map<GroupId, { list: DeviceId[]; set: ReadonlySet<DeviceId> }>();
+  /**
+   * Pending Welcomes as `device group` → seq, loaded on first use and kept like
+   * `members`, so an acknowledgement only touches the welcomes table when
+   * there is a Welcome to delete (almost never).
+   */
+  private welcomeSeqs: Map<string, number> | undefined;
   private readonly dataVersion: Database.Statement;
   private seenDataVersion: unknown;
 
@@ -138,10 +144,10 @@ export class SqliteStorage implements Storage {
         const v = this.dataVersion.get();
         if (v !== this.seenDataVersion) {
           this.seenDataVersion = v;
-          this.members.clear();
+          this.forget();
         }
       },
-      rolledBack: () => this.members.clear(),
+      rolledBack: () => this.forget(),
     });
   }
 
@@ -260,6 +266,7 @@ export class SqliteStorage implements Storage {
       this.q('DELETE FROM sessions WHERE device_id = ?').run(id);
       this.q('DELETE FROM key_packages WHERE device_id = ?').run(id);
       this.q('DELETE FROM welcomes WHERE device_id = ?').run(id);
+      this.welcomeSeqs = undefined;
       const rows = this.q('SELECT group_id, until_seq FROM group_devices WHERE device_id = ? ORDER BY group_id').all(id) as Row[];
       this.q('DELETE FROM group_devices WHERE device_id = ?').run(id);
       this.members.clear();
@@ -373,6 +380,20 @@ export class SqliteStorage implements Storage {
     return (this.q('SELECT device_id FROM group_devices WHERE group_id = ? AND until_seq IS NULL ORDER BY device_id').all(id) as Row[]).map(
       (r) => str(r, 'device_id') as DeviceId,
     );
+  }
+
+  /** Drops everything remembered from the database. */
+  private forget(): void {
+    this.members.clear();
+    this.welcomeSeqs = undefined;
+  }
+
+  private pendingWelcomeSeqs(): Map<string, number> {
+    if (this.welcomeSeqs === undefined) {
+      const rows = this.q('SELECT device_id, group_id, seq FROM welcomes').all() as Row[];
+      this.welcomeSeqs = new Map(rows.map((r) => [`${str(r, 'device_id')} ${str(r, 'group_id')}`, num(r, 'seq')]));
+    }
+    return this.welcomeSeqs;
   }
 
   /** Members as of now, for use inside a write batch only (see `members`). */
@@ -493,7 +514,11 @@ export class SqliteStorage implements Storage {
         const put = this.q(
           `INSERT OR REPLACE INTO welcomes (device_id, group_id, seq, epoch, welcome, group_info, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
         );
-        for (const d of welcomeTo) put.run(d, input.groupId, seq, epoch, input.welcome.data, input.groupInfo ?? null, input.expiresAt);
+        const pending = this.pendingWelcomeSeqs();
+        for (const d of welcomeTo) {
+          put.run(d, input.groupId, seq, epoch, input.welcome.data, input.groupInfo ?? null, input.expiresAt);
+          pending.set(`${d} ${input.groupId}`, seq);
+        }
       }
       this.members.delete(input.groupId);
       const recipients = before.filter((d) => d !== input.senderDevice);
@@ -530,7 +555,13 @@ export class SqliteStorage implements Storage {
       // A removed device that has now read up to its removal needs no cursor any more.
       const until = moved?.['until_seq'];
       if (typeof until === 'number' && seq >= until) this.q('DELETE FROM group_devices WHERE group_id = ? AND device_id = ?').run(groupId, deviceId);
-      this.q('DELETE FROM welcomes WHERE device_id = ? AND group_id = ? AND seq <= ?').run(deviceId, groupId, seq);
+      const pending = this.pendingWelcomeSeqs();
+      const key = `${deviceId} ${groupId}`;
+      const welcomeSeq = pending.get(key);
+      if (welcomeSeq !== undefined && welcomeSeq <= seq) {
+        this.q('DELETE FROM welcomes WHERE device_id = ? AND group_id = ? AND seq <= ?').run(deviceId, groupId, seq);
+        pending.delete(key);
+      }
     });
   }
 
@@ -587,6 +618,7 @@ export class SqliteStorage implements Storage {
     return this.writes.run(() => {
       const messages = this.q('DELETE FROM group_messages WHERE expires_at <= ?').run(now).changes;
       const welcomes = this.q('DELETE FROM welcomes WHERE expires_at <= ?').run(now).changes;
+      if (welcomes > 0) this.welcomeSeqs = undefined;
       this.q('DELETE FROM group_devices WHERE until_seq IS NOT NULL AND leave_expires_at <= ?').run(now);
       const sessions = this.q('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
       const keyPackages = this.q('DELETE FROM key_packages WHERE expires_at <= ?').run(now).changes;
