@@ -151,8 +151,7 @@ export class PostgresStorage implements Storage {
   private readonly pool: Pool;
   private readonly schema: string | undefined;
   private readonly prepared = new WeakSet<PoolClient>();
-  // Appends to one group serialise on its row: a few large transactions beat many small ones queued on it.
-  private readonly appends = new Batcher<AppendMessageInput, AppendResult>((inputs) => this.appendBatch(inputs), 500, 2);
+  private readonly appends = new Batcher<AppendMessageInput, AppendResult>((inputs) => this.appendBatch(inputs));
   private readonly acks = new Batcher<{ deviceId: DeviceId; groupId: GroupId; seq: number }, undefined>((inputs) => this.ackBatch(inputs));
   private closed = false;
 
