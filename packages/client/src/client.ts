@@ -35,6 +35,7 @@ import type {
   ClientEventError,
   ClientEvents,
   Conversation,
+  ConversationKind,
   ConversationMember,
   ConversationSummary,
   DeviceSummary,
@@ -388,7 +389,13 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   private toConversation(c: ConversationRecord): Conversation {
-    return { id: c.id, title: c.title, members: c.members, status: c.status, createdAt: c.createdAt, readSeq: c.readSeq, unread: c.unread };
+    return { id: c.id, title: c.title, kind: ParleyClient.kindOf(c), members: c.members, status: c.status, createdAt: c.createdAt, readSeq: c.readSeq, unread: c.unread };
+  }
+
+  /** Records (and rosters) from before kinds existed: untitled between two users reads as 1:1. */
+  private static kindOf(c: { kind?: ConversationRecord['kind']; title: string | null; members: readonly unknown[] }): ConversationKind | null {
+    if (c.kind === 'unknown') return null;
+    return c.kind ?? (c.title === null && c.members.length === 2 ? 'direct' : 'group');
   }
 
   private toMessage(m: MessageRecord): Message {
@@ -588,7 +595,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private async onApplication(frame: MsgFrame, group: MlsGroup, next: ConversationRecord, sender: MemberDevice, plaintext: Uint8Array): Promise<void> {
     const meta = decodeMeta(plaintext);
     if (meta.kind === 'meta') {
-      const updated: ConversationRecord = { ...next, title: meta.meta.title, members: this.namedMembers(group, next.members, meta.meta) };
+      const members = this.namedMembers(group, next.members, meta.meta);
+      // A roster without a kind (from an older client) keeps what is known, else infers it once.
+      const known = next.kind === 'direct' || next.kind === 'group' ? next.kind : undefined;
+      const kind = meta.meta.kind ?? known ?? ParleyClient.kindOf({ title: meta.meta.title, members }) ?? 'group';
+      const updated: ConversationRecord = { ...next, title: meta.meta.title, kind, members };
       await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(updated));
       this.emit('conversation', this.toConversation(updated));
       void this.verifyRoster(frame.group, group, meta.meta);
@@ -670,6 +681,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       const conv: ConversationRecord = {
         id: frame.group,
         title: existing?.title ?? null,
+        kind: existing?.kind === 'direct' || existing?.kind === 'group' ? existing.kind : 'unknown',
         members: this.membersOf(group, existing?.members ?? []),
         status: 'active',
         createdAt: existing?.createdAt ?? Date.now(),
@@ -815,7 +827,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       .map((m) => ({ userId: m.userId, username: m.userId === account.userId ? account.username : m.username }))
       .filter((m): m is { userId: UserId; username: string } => m.username !== null);
     if (members.length === 0) return;
-    await this.sendPlaintext(groupId, encodeMeta({ title: conv.title, members }), []);
+    const kind = conv.kind === 'direct' || conv.kind === 'group' ? conv.kind : undefined;
+    await this.sendPlaintext(groupId, encodeMeta({ title: conv.title, kind, members }), []);
   }
 
   /* ---------------- sending ---------------- */
@@ -935,11 +948,14 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * every member, this user's other devices included. Devices without a key
    * package are left out (they are added later by their own user's devices).
    */
-  async createConversation(usernames: readonly string[], options: { title?: string } = {}): Promise<Conversation> {
+  async createConversation(usernames: readonly string[], options: { title?: string; kind?: ConversationKind } = {}): Promise<Conversation> {
     const { engine, directory, account } = this.requireSession();
     if (options.title !== undefined && options.title.length > MAX_TITLE_LENGTH) throw new ClientError('bad_request', 'title is too long');
     const users = await Promise.all([...new Set(usernames)].map((u) => directory.lookupUser(u)));
     const others = users.filter((u) => u.userId !== account.userId);
+    // A 1:1 chat is with exactly one other user; anything else, or anything with a title, is a group.
+    const kind: ConversationKind = options.kind ?? (others.length === 1 && options.title === undefined ? 'direct' : 'group');
+    if (kind === 'direct' && others.length !== 1) throw new ClientError('bad_request', 'a 1:1 chat is with exactly one other user');
     const me = await directory.lookupUser(account.username);
     const expected = new Map<DeviceId, UserId>();
     for (const u of others) for (const d of u.devices) expected.set(d.id, u.userId);
@@ -956,6 +972,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const conv: ConversationRecord = {
       id: groupId,
       title: options.title ?? null,
+      kind,
       members: [{ userId: account.userId, username: account.username, devices: [account.deviceId] }, ...others.map((u) => ({ userId: u.userId, username: u.username, devices: [] }))],
       status: 'active',
       createdAt: Date.now(),
@@ -1050,6 +1067,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const present = new Set(group.memberDevices().map((d) => d.deviceId));
     const expected = new Map<DeviceId, UserId>();
     for (const u of users) for (const d of u.devices) if (!present.has(d.id)) expected.set(d.id, u.userId);
+    // Adding someone new to a 1:1 chat makes it a group (new devices of its two users do not).
+    const before = await this.conversationRecord(conversationId);
+    const newUser = users.some((u) => !before.members.some((m) => m.userId === u.userId));
     const keyPackages = await this.claimKeyPackages(expected);
     if (keyPackages.length > 0) {
       const result = await this.addKeyPackages(conversationId, keyPackages);
@@ -1058,7 +1078,14 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         // Under the group lock: incoming messages update the same record (cursor, unread count).
         await this.locks.run(conversationId, async () => {
           const conv = await this.conversationRecord(conversationId);
-          await this.repo.commit(new StoreBatch().putConversation({ ...conv, members: conv.members.map((m) => (m.username === null ? { ...m, username: names.get(m.userId) ?? null } : m)) }));
+          const kind = newUser && conv.kind === 'direct' ? 'group' : conv.kind;
+          await this.repo.commit(
+            new StoreBatch().putConversation({
+              ...conv,
+              ...(kind !== undefined ? { kind } : {}),
+              members: conv.members.map((m) => (m.username === null ? { ...m, username: names.get(m.userId) ?? null } : m)),
+            }),
+          );
         });
         await this.sendRoster(conversationId);
       }

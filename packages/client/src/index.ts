@@ -14,6 +14,7 @@ export type {
   ClientEvents,
   ConnectionEvent,
   Conversation,
+  ConversationKind,
   ConversationMember,
   ConversationSummary,
   DeviceSummary,

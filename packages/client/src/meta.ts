@@ -22,6 +22,8 @@ const MetaSchema = z.object({
   type: z.literal(META_TYPE),
   sentAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   title: z.string().max(MAX_TITLE_LENGTH).nullable(),
+  /** What the conversation was created as; absent in rosters from clients before kinds existed. */
+  kind: z.enum(['direct', 'group']).optional(),
   members: z
     .array(z.object({ userId: UserIdSchema, username: z.string().min(1).max(128) }))
     .min(1)
@@ -29,8 +31,15 @@ const MetaSchema = z.object({
 });
 export type ConversationMeta = z.output<typeof MetaSchema>;
 
-export function encodeMeta(meta: { title: string | null; members: ReadonlyArray<{ userId: UserId; username: string }> }): Uint8Array {
-  const wire = { v: 1, type: META_TYPE, sentAt: Date.now(), title: meta.title, members: meta.members.map((m) => ({ userId: m.userId, username: m.username })) };
+export function encodeMeta(meta: { title: string | null; kind?: 'direct' | 'group' | undefined; members: ReadonlyArray<{ userId: UserId; username: string }> }): Uint8Array {
+  const wire = {
+    v: 1,
+    type: META_TYPE,
+    sentAt: Date.now(),
+    title: meta.title,
+    ...(meta.kind !== undefined ? { kind: meta.kind } : {}),
+    members: meta.members.map((m) => ({ userId: m.userId, username: m.username })),
+  };
   return new TextEncoder().encode(JSON.stringify(wire));
 }
 

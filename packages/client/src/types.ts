@@ -13,10 +13,15 @@ export interface ConversationMember {
   readonly devices: readonly DeviceId[];
 }
 
+/** What a conversation was created as: a 1:1 chat, or a group (which stays a group at any size). */
+export type ConversationKind = 'direct' | 'group';
+
 export interface Conversation {
   /** The MLS group id (base64url), also the server's group id. */
   readonly id: GroupId;
   readonly title: string | null;
+  /** Null for a moment after joining, until the conversation's roster arrives. */
+  readonly kind: ConversationKind | null;
   readonly members: readonly ConversationMember[];
   /** `removed`: another member removed this device; `left`: this user left. Both are read-only history. */
   readonly status: ConversationStatus;

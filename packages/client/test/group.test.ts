@@ -57,6 +57,40 @@ describe('client: groups and devices', () => {
     assert.deepEqual(net.errors.map((e) => e.event.code), []);
   });
 
+  it('keeps what a conversation was created as: 1:1 stays direct, a group stays a group at two members, a joining device waits for the roster', async () => {
+    await using net = await ClientNetwork.start();
+    const [alice, bob, carol] = [await net.user(), await net.user(), await net.user()];
+    const chat = await alice.client.createConversation([bob.name]);
+    assert.equal(chat.kind, 'direct');
+    await waitFor(async () => (await bob.client.conversations()).some((c) => c.id === chat.id && c.kind === 'direct'), 'bob sees a 1:1');
+
+    // An untitled group that shrinks to two members is still a group, on every device.
+    const group = await alice.client.createConversation([bob.name, carol.name]);
+    assert.equal(group.kind, 'group');
+    await waitFor(async () => (await bob.client.conversations()).some((c) => c.id === group.id && c.kind === 'group'), 'bob sees a group');
+    const after = await alice.client.removeMember(group.id, carol.name);
+    assert.equal(after.members.length, 2);
+    assert.equal(after.kind, 'group');
+    await waitFor(async () => (await bob.client.conversation(group.id)).members.length === 2, 'bob sees carol leave');
+    assert.equal((await bob.client.conversation(group.id)).kind, 'group');
+
+    // A new device learns each kind from the roster; until then it does not guess.
+    const kindsSeen = new Map<string, Array<string | null>>();
+    const alice2 = await net.device(alice.name, alice.password);
+    alice2.on('conversation', (c) => kindsSeen.set(c.id, [...(kindsSeen.get(c.id) ?? []), c.kind]));
+    await alice.client.syncDevices();
+    await waitFor(async () => (await alice2.conversation(chat.id).catch(() => undefined))?.kind === 'direct', 'alice2: the 1:1 is direct');
+    await waitFor(async () => (await alice2.conversation(group.id).catch(() => undefined))?.kind === 'group', 'alice2: the group is a group');
+    for (const id of [chat.id, group.id]) assert.equal(kindsSeen.get(id)?.[0], null, 'unknown right after the Welcome');
+
+    // Adding a third user to a 1:1 makes it a group; asking for a 1:1 with two others is refused.
+    const grown = await bob.client.addMembers(chat.id, [carol.name]);
+    assert.equal(grown.kind, 'group');
+    await waitFor(async () => (await alice.client.conversation(chat.id)).kind === 'group', 'alice sees the 1:1 become a group');
+    await assert.rejects(alice.client.createConversation([bob.name, carol.name], { kind: 'direct' }), (err: Error & { code?: string }) => err.code === 'bad_request');
+    assert.deepEqual(net.errors.map((e) => e.event.code), []);
+  });
+
   it('removes a member (all devices); the removed user reads nothing new, the rest carry on', async () => {
     await using net = await ClientNetwork.start();
     const aliceSockets = new RecordingSockets();

@@ -199,7 +199,7 @@ describe('client: unread counts, conversation summaries and paging', () => {
     // Rewrite the record as the previous version stored it: no read position, unread count or last message.
     const raw = await store.get('conversations', conv.id);
     assert.ok(raw !== undefined);
-    const { readSeq: _r, unread: _u, lastMessageSeq: _l, ...v1 } = JSON.parse(raw) as Record<string, unknown>;
+    const { readSeq: _r, unread: _u, lastMessageSeq: _l, kind: _k, ...v1 } = JSON.parse(raw) as Record<string, unknown>;
     await store.write([{ type: 'put', table: 'conversations', key: conv.id, value: JSON.stringify({ ...v1, v: 1 }) }]);
 
     const bob2 = await net.client({ store });
@@ -209,6 +209,7 @@ describe('client: unread counts, conversation summaries and paging', () => {
     const [summary] = await bob2.conversationSummaries();
     assert.equal(text(summary?.lastMessage), 'old two');
     assert.equal(summary?.unread, 0, 'history from before the upgrade counts as read');
+    assert.equal(summary?.kind, 'direct', 'a record from before kinds existed: untitled between two users reads as 1:1');
     await alice.client.send(conv.id, 'new');
     await waitFor(async () => (await bob2.conversation(conv.id)).unread === 1, 'new messages count');
     await bob2.close();

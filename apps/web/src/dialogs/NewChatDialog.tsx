@@ -21,7 +21,7 @@ export function NewChatDialog(props: { client: ParleyClient; existing: readonly 
       const user = await props.client.lookupUser(name);
       if (user.userId === props.client.userId) throw new Error('self');
       const open = props.existing.find((c) => c.status === 'active' && directPeer(c, props.client.userId) === user.username);
-      props.onOpen(open ?? (await props.client.createConversation([user.username])));
+      props.onOpen(open ?? (await props.client.createConversation([user.username], { kind: 'direct' })));
     } catch (err) {
       setError(err instanceof Error && err.message === 'self' ? 'That is you. Enter someone else’s username.' : describeError(err));
       setBusy(false);

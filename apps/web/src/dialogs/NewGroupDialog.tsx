@@ -22,7 +22,7 @@ export function NewGroupDialog(props: { client: ParleyClient; onClose: () => voi
     setBusy(true);
     setError(null);
     try {
-      props.onOpen(await props.client.createConversation(members, { title: title.trim() }));
+      props.onOpen(await props.client.createConversation(members, { title: title.trim(), kind: 'group' }));
     } catch (err) {
       setError(describeError(err));
       setBusy(false);

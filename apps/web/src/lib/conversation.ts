@@ -1,8 +1,12 @@
 import type { Conversation, ConversationMember, UserId } from '@parley/client';
 
-/** A conversation without a title between exactly two people is shown as a 1:1 chat with the other person. */
+/**
+ * A 1:1 chat is shown as a chat with the other person. A group stays a group
+ * at any size; a conversation whose kind is not known yet (just joined, roster
+ * on its way) is shown like a group until it is.
+ */
 export function isDirect(conv: Conversation): boolean {
-  return conv.title === null && conv.members.length === 2;
+  return conv.kind === 'direct';
 }
 
 export function otherMembers(conv: Conversation, me: UserId | undefined): ConversationMember[] {

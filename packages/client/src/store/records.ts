@@ -61,6 +61,12 @@ export type MemberRecord = z.output<typeof MemberSchema>;
 const conversationFields = {
   id: GroupIdSchema,
   title: z.string().max(256).nullable(),
+  /**
+   * `direct` or `group` as the creator (or the latest roster) said; `unknown`:
+   * joined from a Welcome, no roster yet. Absent in records written before
+   * kinds existed (the kind is then inferred from title and members).
+   */
+  kind: z.enum(['direct', 'group', 'unknown']).optional(),
   /** Member users as the latest roster named them (usernames are null until a roster arrives). */
   members: z.array(MemberSchema).max(5000),
   status: ConversationStatusSchema,
@@ -195,6 +201,7 @@ export class StoreBatch {
       v: CONVERSATION_VERSION,
       id: c.id,
       title: c.title,
+      ...(c.kind !== undefined ? { kind: c.kind } : {}),
       members: c.members,
       status: c.status,
       createdAt: c.createdAt,
