@@ -130,7 +130,7 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       const tok = randomBytes(32);
       await s.addSession(a.userId, phone, { tokenHash: tok, expiresAt: NOW + 10 });
       await rejectsWith(s.addSession(b.userId, phone, { tokenHash: randomBytes(32), expiresAt: NOW + 10 }), 'not_found');
-      await s.addKeyPackages(phone, [kp(1)], undefined, 100);
+      await s.addKeyPackages(phone, [kp(1)], undefined, 100, NOW);
       const gid = await groupWith(s, b.deviceId, [b.deviceId, a.deviceId, phone]);
       await s.appendMessage({ groupId: gid, senderDevice: b.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW + 100, blobKeepUntil: NOW });
       assert.equal((await pending(s, phone)).length, 2);
@@ -147,7 +147,7 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
 
     it('hands out each key package once and falls back to the last-resort package', async () => {
       const a = await account(s);
-      const count = await s.addKeyPackages(a.deviceId, [kp(1), kp(2)], kp(99), 100);
+      const count = await s.addKeyPackages(a.deviceId, [kp(1), kp(2)], kp(99), 100, NOW);
       assert.deepEqual(count, { available: 2, lastResort: true });
       const c1 = await s.claimKeyPackages([a.deviceId], NOW);
       const c2 = await s.claimKeyPackages([a.deviceId], NOW);
@@ -158,17 +158,27 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       assert.deepEqual(c3[0]?.data, kp(99).data);
       assert.deepEqual(await s.countKeyPackages(a.deviceId, NOW), { available: 0, lastResort: true });
       // expired packages are never handed out
-      await s.addKeyPackages(a.deviceId, [{ ...kp(5), expiresAt: NOW - 1 }], undefined, 100);
+      await s.addKeyPackages(a.deviceId, [{ ...kp(5), expiresAt: NOW - 1 }], undefined, 100, NOW);
       assert.equal((await s.claimKeyPackages([a.deviceId], NOW))[0]?.lastResort, true);
       // unknown devices are left out; the stock cap holds
       assert.deepEqual(await s.claimKeyPackages([id() as DeviceId], NOW), []);
-      await rejectsWith(s.addKeyPackages(a.deviceId, [kp(1), kp(2), kp(3)], undefined, 2), 'too_many_key_packages');
+      await rejectsWith(s.addKeyPackages(a.deviceId, [kp(1), kp(2), kp(3)], undefined, 2, NOW), 'too_many_key_packages');
+    });
+
+    it('lets expired key packages neither count against the cap nor stay stored once the device uploads again', async () => {
+      const a = await account(s);
+      await s.addKeyPackages(a.deviceId, [{ ...kp(1), expiresAt: NOW + 10 }, { ...kp(2), expiresAt: NOW + 10 }], { ...kp(9), expiresAt: NOW + 10 }, 2, NOW);
+      await rejectsWith(s.addKeyPackages(a.deviceId, [kp(3)], undefined, 2, NOW + 5), 'too_many_key_packages');
+      // Later, all three have expired: a fresh stock fits under the same cap, and the expired ones are gone.
+      const count = await s.addKeyPackages(a.deviceId, [kp(3), kp(4)], undefined, 2, NOW + 20);
+      assert.deepEqual(count, { available: 2, lastResort: false });
+      assert.deepEqual(await s.countKeyPackages(a.deviceId, 0), { available: 2, lastResort: false }, 'nothing expired is left behind');
     });
 
     it('never hands out the same key package twice under concurrent claims', async () => {
       const a = await account(s);
       const packages = Array.from({ length: 40 }, (_, i) => kp(i + 1));
-      await s.addKeyPackages(a.deviceId, packages, undefined, 100);
+      await s.addKeyPackages(a.deviceId, packages, undefined, 100, NOW);
       const claims = await Promise.all(Array.from({ length: 60 }, () => s.claimKeyPackages([a.deviceId], NOW)));
       const handed = claims.flat().map((c) => Buffer.from(c.data).toString('hex'));
       assert.equal(handed.length, 40);
@@ -336,7 +346,7 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       const b = await account(s);
       const gid = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
       await s.appendMessage({ groupId: gid, senderDevice: a.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW + 50, blobKeepUntil: NOW });
-      await s.addKeyPackages(b.deviceId, [{ ...kp(1), expiresAt: NOW + 20 }], undefined, 10);
+      await s.addKeyPackages(b.deviceId, [{ ...kp(1), expiresAt: NOW + 20 }], undefined, 10, NOW);
       assert.equal((await pending(s, b.deviceId)).length, 2);
       const swept = await s.sweep(NOW + 5000);
       assert.equal(swept.messages, 1);

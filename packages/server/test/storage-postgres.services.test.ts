@@ -197,7 +197,7 @@ describe('PostgreSQL across processes', () => {
       assert.ok(first);
       const device = await account(first);
       const stock = Array.from({ length: 50 }, (_, i) => ({ ciphersuite: 1, expiresAt: NOW + 86400, data: Uint8Array.of(1, i) }));
-      await first.addKeyPackages(device, stock, { ciphersuite: 1, expiresAt: NOW + 86400, data: Uint8Array.of(2, 0) }, 100);
+      await first.addKeyPackages(device, stock, { ciphersuite: 1, expiresAt: NOW + 86400, data: Uint8Array.of(2, 0) }, 100, NOW);
       const claims = await Promise.all(
         Array.from({ length: 90 }, (_, i) => {
           const s = p.all[i % p.all.length];

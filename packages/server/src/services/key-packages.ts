@@ -25,7 +25,7 @@ export async function uploadKeyPackages(ctx: AppContext, userId: UserId, deviceI
     if (p.expiresAt <= now) throw new ParleyError('bad_request', 'key package already expired');
   }
   const before = await ctx.storage.countKeyPackages(deviceId, now);
-  const count = await ctx.storage.addKeyPackages(deviceId, body.keyPackages, body.lastResort, ctx.config.maxKeyPackages);
+  const count = await ctx.storage.addKeyPackages(deviceId, body.keyPackages, body.lastResort, ctx.config.maxKeyPackages, now);
   // A device's first stock means it can now be added to conversations: tell the user's other devices.
   if (before.available === 0 && !before.lastResort && (count.available > 0 || count.lastResort)) await notifyDevicesChanged(ctx, userId, deviceId);
   return stock(ctx, count);

@@ -204,8 +204,13 @@ export interface Storage {
   deleteSession(tokenHash: Uint8Array): Promise<void>;
 
   /* key packages */
-  /** Adds single-use packages (and optionally replaces the last-resort one). Throws too_many_key_packages past `max`. */
-  addKeyPackages(deviceId: DeviceId, packages: readonly KeyPackageIn[], lastResort: KeyPackageIn | undefined, max: number): Promise<KeyPackageCount>;
+  /**
+   * Adds single-use packages (and optionally replaces the last-resort one).
+   * First deletes the device's packages that expired by `now` (they can never
+   * be handed out), so only live ones count against `max`; throws
+   * too_many_key_packages past it. Returns the stock as of `now`.
+   */
+  addKeyPackages(deviceId: DeviceId, packages: readonly KeyPackageIn[], lastResort: KeyPackageIn | undefined, max: number, now: number): Promise<KeyPackageCount>;
   /**
    * Claims one package per device, atomically per device: a single-use package
    * is handed out at most once; the last-resort one is returned (not consumed)

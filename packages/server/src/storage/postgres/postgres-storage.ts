@@ -394,12 +394,13 @@ export class PostgresStorage implements Storage {
 
   /* ---------- key packages ---------- */
 
-  addKeyPackages(deviceId: DeviceId, packages: readonly KeyPackageIn[], lastResort: KeyPackageIn | undefined, max: number): Promise<KeyPackageCount> {
+  addKeyPackages(deviceId: DeviceId, packages: readonly KeyPackageIn[], lastResort: KeyPackageIn | undefined, max: number, now: number): Promise<KeyPackageCount> {
     return this.tx(async (c) => {
       // Serializes uploads for one device, so two at once cannot both pass the cap check.
       const dev = (await rows(c, 'SELECT revoked FROM devices WHERE id = $1 FOR NO KEY UPDATE', [deviceId]))[0];
       if (!dev) throw new StorageError('not_found', 'device not found');
       if (bool(dev, 'revoked')) throw new StorageError('device_revoked', 'device revoked');
+      await c.query('DELETE FROM key_packages WHERE device_id = $1 AND expires_at <= $2', [deviceId, now]);
       const countRow = (await rows(c, 'SELECT COUNT(*) AS n FROM key_packages WHERE device_id = $1 AND NOT last_resort', [deviceId]))[0];
       const existing = countRow ? num(countRow, 'n') : 0;
       if (existing + packages.length > max) {
@@ -421,7 +422,7 @@ export class PostgresStorage implements Storage {
           lastResort.data,
         ]);
       }
-      return this.count(c, deviceId, 0);
+      return this.count(c, deviceId, now);
     });
   }
 

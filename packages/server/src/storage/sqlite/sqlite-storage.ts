@@ -293,11 +293,12 @@ export class SqliteStorage implements Storage {
 
   /* ---------- key packages ---------- */
 
-  addKeyPackages(deviceId: DeviceId, packages: readonly KeyPackageIn[], lastResort: KeyPackageIn | undefined, max: number): Promise<KeyPackageCount> {
+  addKeyPackages(deviceId: DeviceId, packages: readonly KeyPackageIn[], lastResort: KeyPackageIn | undefined, max: number, now: number): Promise<KeyPackageCount> {
     return this.writes.run(() => {
       const dev = this.q('SELECT revoked FROM devices WHERE id = ?').get(deviceId) as Row | undefined;
       if (!dev) throw new StorageError('not_found', 'device not found');
       if (num(dev, 'revoked') !== 0) throw new StorageError('device_revoked', 'device revoked');
+      this.q('DELETE FROM key_packages WHERE device_id = ? AND expires_at <= ?').run(deviceId, now);
       const existing = num(
         this.q('SELECT COUNT(*) AS n FROM key_packages WHERE device_id = ? AND last_resort = 0').get(deviceId) as Row,
         'n',
@@ -311,7 +312,7 @@ export class SqliteStorage implements Storage {
         this.q('DELETE FROM key_packages WHERE device_id = ? AND last_resort = 1').run(deviceId);
         insert.run(deviceId, lastResort.ciphersuite, lastResort.expiresAt, 1, lastResort.data);
       }
-      return this.countSync(deviceId, 0);
+      return this.countSync(deviceId, now);
     });
   }
 
