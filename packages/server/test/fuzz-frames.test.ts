@@ -107,5 +107,9 @@ describe('frame fuzzing', () => {
     const pongs = s.received.filter((r) => r.frame.t === 'pong').length;
     assert.ok(pongs <= 5, `at most the burst answered (${pongs})`);
     assert.equal(s.closed, undefined);
+    // Every request gets exactly one answer: a pong, or a rate_limited error naming its rid.
+    await s.waitFor(() => s.received.filter((r) => r.frame.t === 'pong' || r.frame.t === 'error').length >= 10);
+    const answered = s.received.map((r) => r.frame).filter((f) => f.t === 'pong' || (f.t === 'error' && f.code === 'rate_limited'));
+    assert.deepEqual(answered.map((f) => ('rid' in f ? f.rid : undefined)).sort(), Array.from({ length: 10 }, (_, i) => 100 + i));
   });
 });

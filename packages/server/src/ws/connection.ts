@@ -5,6 +5,7 @@ import {
   negotiateVersion,
   ParleyError,
   PROTOCOL_VERSIONS,
+  splitFrame,
   WS_CLOSE,
   type ClientFrame,
   type DeviceId,
@@ -23,6 +24,23 @@ import type { Corkable, SocketCorker } from './corker.js';
 import { GroupOrder } from './group-order.js';
 
 const BACKLOG_PAGE = 256;
+/** Longest header read to find the request id of a frame that is refused unread (rate limit). */
+const PEEK_HEADER_BYTES = 8192;
+
+/**
+ * The `rid` of a frame that will not be handled, so the client learns which
+ * request was dropped. Only short headers are read: refusing must stay cheap.
+ */
+function peekRid(data: RawData): number | undefined {
+  if (Array.isArray(data) || data instanceof ArrayBuffer || data.length < 5 || data.readUInt32BE(1) > PEEK_HEADER_BYTES) return undefined;
+  try {
+    const header = splitFrame(data).header;
+    const rid = typeof header === 'object' && header !== null ? (header as { rid?: unknown }).rid : undefined;
+    return typeof rid === 'number' && Number.isInteger(rid) && rid >= 0 && rid <= 0xffffffff ? rid : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 type State = 'awaiting_hello' | 'syncing' | 'live' | 'closed';
 
@@ -127,7 +145,7 @@ export class Connection {
     if (this.isClosed()) return;
     const limits = this.ctx.config.rateLimits;
     if (limits.enabled && !this.ctx.limiter.take(this.connKey, limits.framesPerSecond, limits.frameBurst)) {
-      this.sendError(new ParleyError('rate_limited', 'too many frames, slow down'));
+      this.sendError(new ParleyError('rate_limited', 'too many frames, slow down'), isBinary ? peekRid(data) : undefined);
       return;
     }
     if (!isBinary) {
