@@ -6,6 +6,14 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/** What the storage on top of the queue is told (it keeps caches that must follow the database). */
+export interface WriteQueueHooks {
+  /** Runs before each batch, outside its transaction. */
+  beforeBatch?: () => void;
+  /** Runs when a batch, or one write in it, was rolled back. */
+  rolledBack?: () => void;
+}
+
 /**
  * Collects the writes of one event-loop tick and commits them in a single
  * transaction (one commit instead of many). Callers are resolved only after
@@ -17,13 +25,6 @@ interface Pending {
  * and the others commit. Writes are functions of the database state, so
  * running them again gives the same outcome.
  */
-export interface WriteQueueHooks {
-  /** Runs before each batch, outside its transaction. */
-  beforeBatch?: () => void;
-  /** Runs when a batch, or one write in it, was rolled back. */
-  rolledBack?: () => void;
-}
-
 export class SqliteWriteQueue {
   private queue: Pending[] = [];
   private scheduled = false;
