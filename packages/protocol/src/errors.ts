@@ -21,6 +21,14 @@ export const ERROR_CODES = {
   digest_mismatch: { http: 400, retryable: false },
   device_revoked: { http: 401, retryable: false },
   too_many_key_packages: { http: 409, retryable: false },
+  /** A KeyPackage whose credential or signature key is not the uploading device's registered one. */
+  key_package_mismatch: { http: 400, retryable: false },
+  /** The device is linked but no existing device has approved it yet. */
+  device_pending: { http: 403, retryable: false },
+  /** A per-account storage limit (undelivered message bytes, blob bytes) is reached; detail.quota names it. */
+  quota_exceeded: { http: 507, retryable: false },
+  /** The account already holds as many live connections as it may. */
+  too_many_connections: { http: 429, retryable: true },
   rate_limited: { http: 429, retryable: true },
   overloaded: { http: 503, retryable: true },
   unavailable: { http: 503, retryable: true },
@@ -56,6 +64,7 @@ export const WS_CLOSE = {
   protocolViolation: 4003,
   tooSlow: 4008,
   rateLimited: 4029,
+  tooManyConnections: 4009,
   deviceRevoked: 4010,
 } as const;
 

@@ -18,7 +18,8 @@ import { EpochSchema, RequestIdSchema, SeqSchema } from './schemas.js';
 export const FRAME_FORMAT = 1;
 export const FRAME_PREFIX = 5;
 export const MAX_HEADER_BYTES = 256 * 1024;
-export const MAX_GROUP_DEVICES = 5000;
+/** Largest E2EE group, in devices (larger audiences are channels); also caps a commit's Welcome recipients. */
+export const MAX_GROUP_DEVICES = 2000;
 
 const Parts = z.array(z.number().int().min(0)).min(1).max(3);
 const DeviceList = z
@@ -70,6 +71,13 @@ export const AckFrameSchema = z.object({
   seq: SeqSchema,
 });
 
+/**
+ * Stops delivery of a group to this device, whether or not another member
+ * commits its removal: a device can always get out of a group it was put in.
+ * The group's other members still list it until someone commits the removal.
+ */
+export const LeaveFrameSchema = z.object({ t: z.literal('leave'), rid: RequestIdSchema, group: GroupIdSchema });
+
 export const PingFrameSchema = z.object({ t: z.literal('ping'), rid: RequestIdSchema });
 
 export const ClientFrameSchema = z.discriminatedUnion('t', [
@@ -77,6 +85,7 @@ export const ClientFrameSchema = z.discriminatedUnion('t', [
   SendFrameSchema,
   CommitFrameSchema,
   AckFrameSchema,
+  LeaveFrameSchema,
   PingFrameSchema,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
@@ -84,6 +93,7 @@ export type HelloFrame = z.infer<typeof HelloFrameSchema>;
 export type SendFrame = z.infer<typeof SendFrameSchema>;
 export type CommitFrame = z.infer<typeof CommitFrameSchema>;
 export type AckFrame = z.infer<typeof AckFrameSchema>;
+export type LeaveFrame = z.infer<typeof LeaveFrameSchema>;
 
 /* ---------- server → client ---------- */
 
@@ -135,11 +145,13 @@ export const KeyPackagesLowFrameSchema = z.object({ t: z.literal('key_packages_l
 export const PongFrameSchema = z.object({ t: z.literal('pong'), rid: RequestIdSchema });
 
 /**
- * The user's set of devices changed (a new device is ready to be added, or one
- * was revoked): the client should reconcile its conversations with the
- * device list now rather than at its next periodic check.
+ * A set of devices changed. Without `userId`: this user's own (a new device
+ * was approved and is ready to be added, or one was revoked) — reconcile
+ * conversations with the device list now. With `userId`: a device of another
+ * user who shares a group with this device was revoked (or the user started
+ * over): look that user up in the directory and reconcile the shared groups.
  */
-export const DevicesChangedFrameSchema = z.object({ t: z.literal('devices_changed') });
+export const DevicesChangedFrameSchema = z.object({ t: z.literal('devices_changed'), userId: UserIdSchema.optional() });
 
 export const ServerFrameSchema = z.discriminatedUnion('t', [
   ReadyFrameSchema,

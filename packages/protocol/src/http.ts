@@ -27,13 +27,40 @@ export const RegisterRequestSchema = z.object({
 });
 export type RegisterRequest = z.infer<typeof RegisterRequestSchema>;
 
+/**
+ * Signing in to an EXISTING device takes the password and a signature by
+ * that device's key over a single-use challenge (POST /v1/sessions/challenge).
+ * The password alone can only ask to link a new device (POST /v1/device-links).
+ */
 export const LoginRequestSchema = z.object({
   username: z.string().max(128),
   password: z.string().min(1).max(PASSWORD_MAX),
-  /** Either a new device (name + key) or an existing, unrevoked device of this account. */
-  device: z.union([NewDeviceSchema, z.object({ deviceId: DeviceIdSchema })]),
+  device: z.object({
+    deviceId: DeviceIdSchema,
+    /** The challenge exactly as the server issued it. */
+    challenge: z.string().min(16).max(128),
+    /** Signature by the device's signature key over sessionChallengeMessage(deviceId, challenge). */
+    signature: Base64UrlBytes(32, 512),
+  }),
 });
 export type LoginRequest = z.infer<typeof LoginRequestSchema>;
+
+export const SessionChallengeRequestSchema = z.object({
+  username: z.string().max(128),
+  deviceId: DeviceIdSchema,
+});
+export type SessionChallengeRequest = z.infer<typeof SessionChallengeRequestSchema>;
+
+/**
+ * A single-use challenge, valid for a minute. Issued for any well-formed
+ * request (also for unknown users and devices), so it reveals nothing.
+ */
+export const SessionChallengeResponseSchema = z.object({
+  challenge: z.string(),
+  /** Unix seconds. */
+  expiresAt: z.number().int(),
+});
+export type SessionChallengeResponse = z.infer<typeof SessionChallengeResponseSchema>;
 
 export const AuthResponseSchema = z.object({
   userId: UserIdSchema,
@@ -44,12 +71,20 @@ export const AuthResponseSchema = z.object({
 });
 export type AuthResponse = z.infer<typeof AuthResponseSchema>;
 
+/** pending: linked with the password, waiting for an existing device's approval; never listed to others. */
+export const DeviceStatusSchema = z.enum(['pending', 'active', 'revoked']);
+export type DeviceStatus = z.infer<typeof DeviceStatusSchema>;
+
 export const DeviceInfoSchema = z.object({
   id: DeviceIdSchema,
   name: z.string(),
   signatureKey: z.string(),
   createdDay: DayStringSchema,
+  status: DeviceStatusSchema,
+  /** status === 'revoked' (kept for older clients). */
   revoked: z.boolean(),
+  /** Unix seconds, rounded up to the hour; null unless revoked. */
+  revokedAt: z.number().int().nullable(),
   current: z.boolean(),
 });
 export type DeviceInfo = z.infer<typeof DeviceInfoSchema>;
@@ -57,12 +92,100 @@ export type DeviceInfo = z.infer<typeof DeviceInfoSchema>;
 export const DeviceListResponseSchema = z.object({ devices: z.array(DeviceInfoSchema) });
 export type DeviceListResponse = z.infer<typeof DeviceListResponseSchema>;
 
+/**
+ * The directory clients authenticate MLS credentials against
+ * (GET /v1/users/:username/devices and GET /v1/users/by-id/:userId/devices).
+ * Revoked devices STAY listed, with their key and when they were revoked, so
+ * that history (an old commit that added a since-revoked device) still
+ * verifies; clients never add a revoked device. Pending devices are not listed.
+ */
+export const DirectoryDeviceSchema = z.object({
+  id: DeviceIdSchema,
+  signatureKey: z.string(),
+  /** Unix seconds, rounded up to the hour; null while the device is active. */
+  revokedAt: z.number().int().nullable(),
+});
+export type DirectoryDevice = z.infer<typeof DirectoryDeviceSchema>;
+
 export const UserDevicesResponseSchema = z.object({
   userId: UserIdSchema,
   username: z.string(),
-  devices: z.array(z.object({ id: DeviceIdSchema, signatureKey: z.string() })),
+  devices: z.array(DirectoryDeviceSchema),
 });
 export type UserDevicesResponse = z.infer<typeof UserDevicesResponseSchema>;
+
+/* ---------- linking a new device, starting over, password ---------- */
+
+/** POST /v1/device-links: the password alone creates a PENDING device, nothing more. */
+export const LinkDeviceRequestSchema = z.object({
+  username: z.string().max(128),
+  password: z.string().min(1).max(PASSWORD_MAX),
+  device: NewDeviceSchema,
+});
+export type LinkDeviceRequest = z.infer<typeof LinkDeviceRequestSchema>;
+
+/**
+ * The pending device's session token only reaches GET /v1/device-links/current
+ * and DELETE /v1/sessions/current until an existing device approves it.
+ */
+export const LinkDeviceResponseSchema = z.object({
+  userId: UserIdSchema,
+  username: z.string(),
+  deviceId: DeviceIdSchema,
+  token: z.string(),
+  /** Unformatted link code (see formatLinkCode); shown on the new device and inside its QR code. */
+  code: z.string(),
+  /** Unix seconds. */
+  expiresAt: z.number().int(),
+});
+export type LinkDeviceResponse = z.infer<typeof LinkDeviceResponseSchema>;
+
+/** GET /v1/device-links/current, polled by the pending device. Rejected or expired → 401 on this call. */
+export const LinkStatusResponseSchema = z.object({
+  state: z.enum(['pending', 'approved']),
+  expiresAt: z.number().int(),
+});
+export type LinkStatusResponse = z.infer<typeof LinkStatusResponseSchema>;
+
+/** GET /v1/device-links/:code, by an active device of the same user: what it is about to approve. */
+export const PendingDeviceResponseSchema = z.object({
+  deviceId: DeviceIdSchema,
+  name: z.string(),
+  signatureKey: z.string(),
+  createdDay: DayStringSchema,
+  expiresAt: z.number().int(),
+});
+export type PendingDeviceResponse = z.infer<typeof PendingDeviceResponseSchema>;
+
+/** POST /v1/device-links/:code/approve */
+export const ApproveLinkRequestSchema = z.object({
+  /** The device being approved (as GET /v1/device-links/:code named it). */
+  deviceId: DeviceIdSchema,
+  /** By the approving device's key over linkApprovalMessage(userId, deviceId, its signature key). */
+  signature: Base64UrlBytes(32, 512),
+});
+export type ApproveLinkRequest = z.infer<typeof ApproveLinkRequestSchema>;
+
+/**
+ * POST /v1/identity-resets: for a user who lost every device. Revokes ALL the
+ * user's devices and registers this one as the only device: a new identity.
+ * Every contact's safety number changes (clients show it in each chat).
+ */
+export const ResetIdentityRequestSchema = z.object({
+  username: z.string().max(128),
+  password: z.string().min(1).max(PASSWORD_MAX),
+  device: NewDeviceSchema,
+});
+export type ResetIdentityRequest = z.infer<typeof ResetIdentityRequestSchema>;
+
+/** POST /v1/account/password */
+export const ChangePasswordRequestSchema = z.object({
+  currentPassword: z.string().min(1).max(PASSWORD_MAX),
+  newPassword: z.string().min(PASSWORD_MIN).max(PASSWORD_MAX),
+  /** Also end every session except the caller's (their devices must sign in again with their keys). */
+  signOutOthers: z.boolean().default(false),
+});
+export type ChangePasswordRequest = z.infer<typeof ChangePasswordRequestSchema>;
 
 export const MAX_KEY_PACKAGE_BYTES = 16 * 1024;
 export const MAX_KEY_PACKAGES_PER_UPLOAD = 200;

@@ -2,6 +2,7 @@ export * from './bytes.js';
 export * from './errors.js';
 export * from './frames.js';
 export * from './http.js';
+export * from './identity.js';
 export * from './ids.js';
 export * from './mls-framing.js';
 export * from './schemas.js';

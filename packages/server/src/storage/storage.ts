@@ -1,4 +1,4 @@
-import type { BlobDigest, DeviceId, GroupId, MessageKind, UserId } from '@parley/protocol';
+import type { BlobDigest, DeviceId, DeviceStatus, GroupId, MessageKind, UserId } from '@parley/protocol';
 
 /**
  * The one storage interface. Adapters: `sqlite/` (embedded default) and
@@ -31,7 +31,18 @@ export interface DeviceRecord {
   name: string;
   signatureKey: Uint8Array;
   createdDay: string;
+  /** pending: linked with the password, not yet approved by an existing device (see addPendingDevice). */
+  status: DeviceStatus;
+  /** status === 'revoked'. */
   revoked: boolean;
+  /** Unix seconds (rounded up to the hour by the caller) when revoked; null otherwise. */
+  revokedAt: number | null;
+}
+
+/** A pending device's link: found by the hash of its code, only by the same user. */
+export interface PendingLinkRecord {
+  device: DeviceRecord;
+  expiresAt: number;
 }
 
 export interface NewDevice {
@@ -50,6 +61,8 @@ export interface SessionRecord {
   userId: UserId;
   deviceId: DeviceId;
   expiresAt: number;
+  /** Sessions of pending devices reach only the link-status route. */
+  deviceStatus: 'pending' | 'active';
 }
 
 export interface KeyPackageIn {
@@ -86,9 +99,23 @@ export interface StoredMessage {
   parts: Uint8Array[];
 }
 
+/**
+ * Per-account storage limit for undelivered group messages. Bytes a user puts
+ * into a group's log are charged to (user, group) — never per message, so the
+ * log itself keeps no sender. Trimming a group shrinks every user's charge in
+ * it in proportion to the bytes removed; an emptied log clears them.
+ */
+export interface QueueQuota {
+  userId: UserId;
+  /** Largest total charge the user may hold across all groups, in bytes. */
+  maxBytes: number;
+}
+
 export interface AppendMessageInput {
   groupId: GroupId;
   senderDevice: DeviceId;
+  /** Throws quota_exceeded (detail.quota = 'queued_bytes') when the payload would take the user past it. */
+  quota?: QueueQuota | undefined;
   kind: 'application' | 'proposal';
   epoch: number;
   payload: Uint8Array;
@@ -102,10 +129,13 @@ export interface AppendMessageInput {
 export interface AppendCommitInput {
   groupId: GroupId;
   senderDevice: DeviceId;
+  /** Charged for commit + welcome + groupInfo bytes, as for messages. */
+  quota?: QueueQuota | undefined;
   epoch: number;
   commit: Uint8Array;
   /** Member devices after the commit. */
   devices: readonly DeviceId[];
+  /** Stored ONCE per commit whatever the number of recipients; each recipient references it. */
   welcome?: { to: readonly DeviceId[]; data: Uint8Array } | undefined;
   groupInfo?: Uint8Array | undefined;
   expiresAt: number;
@@ -135,11 +165,27 @@ export interface BlobRecord {
   keepUntil: number;
 }
 
+/**
+ * Per-account blob limit. The blob table keeps no uploader: instead each
+ * user's uploaded bytes are counted per day, and what counts is the sum over
+ * the last `windowSeconds` (retention + grace: no blob outlives that without
+ * a newer reference). An upper bound of what the user stores, never less.
+ */
+export interface BlobQuota {
+  userId: UserId;
+  maxBytes: number;
+  windowSeconds: number;
+}
+
 export interface SweepResult {
   messages: number;
   welcomes: number;
   sessions: number;
   keyPackages: number;
+  /** Pending devices whose link expired (revoked, with their sessions). */
+  pendingDevices: number;
+  /** Expired session challenges. */
+  challenges: number;
 }
 
 export interface StorageHealth {
@@ -159,7 +205,8 @@ export class StorageError extends Error {
       | 'epoch_conflict'
       | 'device_revoked'
       | 'too_many_key_packages'
-      | 'invalid_membership',
+      | 'invalid_membership'
+      | 'quota_exceeded',
     message: string,
     readonly detail?: Record<string, unknown>,
   ) {
@@ -189,16 +236,44 @@ export interface Storage {
   skeletonTaken(skeleton: string): Promise<boolean>;
   /** Adds a device and a session for it atomically. */
   addDevice(userId: UserId, device: NewDevice, createdDay: string, session: NewSession): Promise<void>;
-  /** Adds a session to an existing, unrevoked device of the user. Throws not_found / device_revoked. */
+  /**
+   * Adds a PENDING device with a session and a link (code hash, expiry)
+   * atomically. Throws device_exists.
+   */
+  addPendingDevice(userId: UserId, device: NewDevice, createdDay: string, session: NewSession, link: { codeHash: Uint8Array; expiresAt: number }): Promise<void>;
+  /** The user's pending device whose link code hashes to codeHash and has not expired. */
+  getPendingLink(userId: UserId, codeHash: Uint8Array, now: number): Promise<PendingLinkRecord | undefined>;
+  /** Expiry of a pending device's link (undefined when the device is not pending or has no live link). */
+  linkExpiry(deviceId: DeviceId, now: number): Promise<number | undefined>;
+  /**
+   * Activates a pending device whose link is live and drops the link, recording
+   * which device approved it. Throws not_found when it is not pending (any more).
+   */
+  approveDevice(deviceId: DeviceId, approvedBy: DeviceId, now: number): Promise<void>;
+  /**
+   * Starting over: revokes every device of the user (at `revokedAt`) and adds
+   * `device` as its only active device with `session`, atomically. Returns the
+   * revoked devices and the groups they were members of.
+   */
+  resetIdentity(userId: UserId, device: NewDevice, createdDay: string, session: NewSession, revokedAt: number): Promise<{ revoked: DeviceId[]; groups: GroupId[] }>;
+  /** Adds a session to an existing ACTIVE device of the user. Throws not_found / device_revoked / device_pending. */
   addSession(userId: UserId, deviceId: DeviceId, session: NewSession): Promise<void>;
+  /** Replaces the password hash; ends all the user's sessions ('all'), all but one token's, or none. */
+  setPassword(userId: UserId, passwordHash: string, signOut: 'none' | 'all' | { except: Uint8Array }): Promise<void>;
+  /** Stores a single-use sign-in challenge (by hash) for a device. */
+  putChallenge(challengeHash: Uint8Array, deviceId: DeviceId, expiresAt: number): Promise<void>;
+  /** Consumes a challenge: true only if it existed for this device and had not expired; it is gone afterwards either way. */
+  takeChallenge(challengeHash: Uint8Array, deviceId: DeviceId, now: number): Promise<boolean>;
   getDevice(id: DeviceId): Promise<DeviceRecord | undefined>;
+  /** Every device of the user, pending and revoked included, oldest first. */
   listDevices(userId: UserId): Promise<DeviceRecord[]>;
   /**
-   * Revokes a device: drops its sessions, key packages, welcomes and cursors,
-   * removes it from every group's member list and trims those groups. Returns
-   * the groups it was a member of.
+   * Revokes a device (pending or active) at `revokedAt`: keeps its row and key
+   * (the directory lists revoked devices), drops its sessions, key packages,
+   * welcomes, link and cursors, removes it from every group's member list and
+   * trims those groups. Returns the groups it was a member of.
    */
-  revokeDevice(id: DeviceId): Promise<GroupId[]>;
+  revokeDevice(id: DeviceId, revokedAt: number): Promise<GroupId[]>;
   /** Resolves a session by token hash; undefined when unknown, expired or its device revoked. */
   getSession(tokenHash: Uint8Array, now: number): Promise<SessionRecord | undefined>;
   deleteSession(tokenHash: Uint8Array): Promise<void>;
@@ -214,9 +289,10 @@ export interface Storage {
   /**
    * Claims one package per device, atomically per device: a single-use package
    * is handed out at most once; the last-resort one is returned (not consumed)
-   * when no single-use package is left. Unknown or revoked devices are omitted.
+   * when no single-use package is left — only for devices in
+   * `lastResortAllowed` when that is given. Unknown, pending or revoked devices are omitted.
    */
-  claimKeyPackages(deviceIds: readonly DeviceId[], now: number): Promise<ClaimedKeyPackage[]>;
+  claimKeyPackages(deviceIds: readonly DeviceId[], now: number, options?: { lastResortAllowed?: ReadonlySet<DeviceId> }): Promise<ClaimedKeyPackage[]>;
   countKeyPackages(deviceId: DeviceId, now: number): Promise<KeyPackageCount>;
 
   /* groups and delivery */
@@ -242,9 +318,19 @@ export interface Storage {
    * included, they keep a cursor up to this seq so they learn of their removal;
    * added devices start after it and get the Welcome (same seq) instead.
    * Throws invalid_membership when the committer leaves, an added device is
-   * unknown or revoked, or a welcome goes to a device that is not new.
+   * unknown, pending or revoked, a welcome goes to a device that is not new,
+   * or a new device gets no welcome (a device enters a group only with a
+   * Welcome addressed to it). A device that left (leaveGroup) and is still
+   * listed is not new: it stays out of delivery until a commit drops it.
    */
   appendCommit(input: AppendCommitInput): Promise<CommitResult>;
+  /**
+   * Stops delivery of the group to this device at once (its cursor and welcome
+   * go, the log is trimmed as if it had acknowledged everything), whether or
+   * not a member commits its removal. The group no longer lists for it, and
+   * it is not a member for sending. Throws not_member.
+   */
+  leaveGroup(groupId: GroupId, deviceId: DeviceId): Promise<void>;
   /** Welcomes waiting for a device (deliver these before its group messages). */
   pendingWelcomes(deviceId: DeviceId): Promise<StoredMessage[]>;
   /**
@@ -258,7 +344,12 @@ export interface Storage {
   trim(groupIds: readonly GroupId[]): Promise<number>;
 
   /* blobs (metadata; bytes live in a BlobStore) */
-  putBlob(blob: BlobRecord): Promise<void>;
+  /** With a quota: charges blob.size to the user's day bucket, or throws quota_exceeded (detail.quota = 'blob_bytes') and stores nothing. */
+  putBlob(blob: BlobRecord, quota?: BlobQuota, now?: number): Promise<void>;
+  /** Bytes the user uploaded within the quota window ending at `now` (to refuse an upload before its body is read). */
+  blobUsage(userId: UserId, windowSeconds: number, now: number): Promise<number>;
+  /** The user's current charge for undelivered group messages (see QueueQuota). */
+  queuedBytes(userId: UserId): Promise<number>;
   getBlob(digest: BlobDigest): Promise<BlobRecord | undefined>;
   /** Blobs past keepUntil that no stored message references. */
   collectableBlobs(now: number, limit: number): Promise<BlobDigest[]>;
