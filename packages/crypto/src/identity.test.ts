@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createPublicKey, verify as nodeVerify } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { toBase64Url } from '@parley/protocol';
@@ -11,6 +12,8 @@ import {
   IdentityError,
   importDeviceIdentity,
   parseCredentialIdentity,
+  signWithDevice,
+  verifyDeviceSignature,
 } from './identity.js';
 
 const serverId = () => toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
@@ -85,5 +88,29 @@ describe('device identity', () => {
     const wrongSuite = exported.slice();
     wrongSuite[5] = 99;
     await assert.rejects(importDeviceIdentity(wrongSuite), (err: unknown) => err instanceof IdentityError && err.code === 'unsupported_ciphersuite');
+  });
+
+  it('signs bytes with the device key: the public key verifies it (also as plain Ed25519), for that message only', async () => {
+    const key = await generateDeviceKey();
+    const id = createDeviceIdentity(key, ref());
+    const message = new TextEncoder().encode('parley-session-v1\ndevice\nchallenge');
+    const signature = await signWithDevice(id, message);
+    assert.equal(signature.length, 64);
+    assert.equal(await verifyDeviceSignature(id.ciphersuite, id.signaturePublicKey, message, signature), true);
+    // The unbound key signs the same way as the identity made from it.
+    assert.equal(await verifyDeviceSignature(key.ciphersuite, key.signaturePublicKey, message, await signWithDevice(key, message)), true);
+    // What a server does: RFC 8032 Ed25519 over the raw bytes (SPKI = fixed prefix + 32-byte key).
+    const spki = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), Buffer.from(id.signaturePublicKey)]), format: 'der', type: 'spki' });
+    assert.equal(nodeVerify(null, message, spki, signature), true);
+
+    const other = message.slice();
+    other[other.length - 1] = (other.at(-1) ?? 0) ^ 1;
+    assert.equal(await verifyDeviceSignature(id.ciphersuite, id.signaturePublicKey, other, signature), false, 'another message');
+    assert.equal(nodeVerify(null, other, spki, signature), false);
+    const otherKey = createDeviceIdentity(await generateDeviceKey(), ref());
+    assert.equal(await verifyDeviceSignature(id.ciphersuite, otherKey.signaturePublicKey, message, signature), false, 'another key');
+    assert.equal(await verifyDeviceSignature(id.ciphersuite, id.signaturePublicKey, message, signature.subarray(1)), false, 'truncated');
+    // Only identities made by this package can sign (the private key never sits on the object).
+    await assert.rejects(signWithDevice({ ciphersuite: 1, signaturePublicKey: id.signaturePublicKey }, message), IdentityError);
   });
 });

@@ -1,7 +1,7 @@
 import { DeviceIdSchema, UserIdSchema } from '@parley/protocol';
 import type { DeviceId, UserId } from '@parley/protocol';
 import { ByteDecodeError, ByteReader, ByteWriter } from './byte-codec.js';
-import { DEFAULT_CIPHERSUITE, generateSignatureKeyPair, isSupportedCiphersuite, signatureKeysMatch } from './mls/suite.js';
+import { DEFAULT_CIPHERSUITE, generateSignatureKeyPair, isSupportedCiphersuite, signatureKeysMatch, signBytes, verifyBytes } from './mls/suite.js';
 import type { MlsCiphersuiteId } from './mls/suite.js';
 
 /**
@@ -112,6 +112,24 @@ export function signingKeyOf(identity: DeviceKey): Uint8Array {
   const key = privateKeys.get(identity);
   if (key === undefined) throw new IdentityError('key_mismatch', 'identity was not created by this package');
   return key;
+}
+
+/* ---------- signatures outside MLS ---------- */
+
+/**
+ * Signs `message` with the device's signature key (the suite's scheme:
+ * Ed25519). For the byte strings a device signs to prove it is that device
+ * (a sign-in challenge, a link approval: see @parley/protocol identity.ts),
+ * each of which starts with its own label, so such a signature can never pass
+ * for an MLS signature (whose labels start with "MLS 1.0 ") or vice versa.
+ */
+export async function signWithDevice(identity: DeviceKey, message: Uint8Array): Promise<Uint8Array> {
+  return signBytes(identity.ciphersuite, signingKeyOf(identity), message);
+}
+
+/** Checks a signWithDevice signature against a device's public key; false for anything that does not verify. */
+export async function verifyDeviceSignature(ciphersuite: MlsCiphersuiteId, signaturePublicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  return verifyBytes(ciphersuite, signaturePublicKey, message, signature);
 }
 
 /* ---------- export / import for the local store ---------- */

@@ -12,6 +12,8 @@ export {
   IdentityError,
   importDeviceIdentity,
   parseCredentialIdentity,
+  signWithDevice,
+  verifyDeviceSignature,
 } from './identity.js';
 export type { DeviceIdentity, DeviceKey, DeviceRef, IdentityErrorCode } from './identity.js';
 

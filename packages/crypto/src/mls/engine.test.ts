@@ -381,6 +381,32 @@ describe('MLS engine (ts-mls)', () => {
     await assert.rejects(join(erin, addErin), (err: unknown) => err instanceof CredentialRejectedError && err.reason === 'unknown_device');
   });
 
+  it('removes and adds in one commit (a user who started over), which every member sees as one change', async () => {
+    const { directory, bob, carol, a, b, c } = await threeDeviceGroup();
+    // Carol starts over: a new device (new key) replaces the old one.
+    const carolNew = await newDevice('carol-new', directory, await newIdentity(carol.identity.userId));
+    const change = await a.changeMembers({ remove: [carol.identity.deviceId], add: [await keyPackageOf(carolNew)] });
+    assert.deepEqual(change.removed.map((d) => d.deviceId), [carol.identity.deviceId]);
+    assert.deepEqual(change.added.map((d) => d.deviceId), [carolNew.identity.deviceId]);
+    await a.confirmCommit();
+    const atBob = asCommit(await b.processIncoming(change.commit));
+    assert.deepEqual(atBob.removed.map((d) => d.deviceId), [carol.identity.deviceId]);
+    assert.deepEqual(atBob.added.map((d) => d.deviceId), [carolNew.identity.deviceId]);
+    assert.equal((await c.processIncoming(change.commit)).kind, 'removed');
+    const cNew = await join(carolNew, change);
+    assert.equal(str(asApplication(await cNew.processIncoming(await b.encrypt(text('welcome back')))).plaintext), 'welcome back');
+    assert.equal(str(asApplication(await a.processIncoming(await cNew.encrypt(text('hi again')))).plaintext), 'hi again');
+
+    // The same device id may come back with a new key in the same commit, never twice.
+    const bobAgain = await newDevice('bob-rekeyed', directory, createDeviceIdentity(await generateDeviceKey(), { userId: bob.identity.userId, deviceId: bob.identity.deviceId }));
+    const rekey = await a.changeMembers({ remove: [bob.identity.deviceId], add: [await keyPackageOf(bobAgain)] });
+    assert.deepEqual(rekey.devices.filter((d) => d.deviceId === bob.identity.deviceId).length, 1);
+    a.discardPendingCommit();
+    await rejectsWith(a.changeMembers({ add: [await keyPackageOf(bobAgain)] }), 'membership');
+    await assert.rejects(a.changeMembers({}), RangeError);
+    assert.equal(a.hasPendingCommit, false);
+  });
+
   it('refuses membership changes that make no sense, and messages for other groups', async () => {
     const { alice, bob, a, b } = await threeDeviceGroup();
     await rejectsWith(a.addMembers([await keyPackageOf(bob)]), 'membership');

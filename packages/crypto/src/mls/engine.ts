@@ -170,6 +170,8 @@ export interface MlsGroup {
    */
   addMembers(keyPackages: readonly Uint8Array[]): Promise<CommitResult>;
   removeMembers(deviceIds: readonly DeviceId[]): Promise<CommitResult>;
+  /** Removes and adds in ONE commit (e.g. a user who started over: old devices out, new ones in, one change seen by everyone). */
+  changeMembers(change: { add?: readonly Uint8Array[]; remove?: readonly DeviceId[] }): Promise<CommitResult>;
   /** An empty commit with a fresh path: rotates this device's keys and commits any pending proposals. */
   selfUpdate(): Promise<CommitResult>;
   confirmCommit(): Promise<void>;

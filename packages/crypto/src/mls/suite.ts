@@ -69,3 +69,19 @@ export async function signatureKeysMatch(id: MlsCiphersuiteId, keys: SignatureKe
     return false;
   }
 }
+
+/** The suite's signature primitive over raw bytes (no MLS label): for messages outside MLS, e.g. sign-in challenges. */
+export async function signBytes(id: MlsCiphersuiteId, privateKey: Uint8Array, message: Uint8Array): Promise<Uint8Array> {
+  const cs = await suiteImpl(id);
+  return cs.signature.sign(privateKey, message);
+}
+
+/** Verifies a signBytes signature; false (never throws) for a bad signature or a malformed key. */
+export async function verifyBytes(id: MlsCiphersuiteId, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  const cs = await suiteImpl(id);
+  try {
+    return await cs.signature.verify(publicKey, message, signature);
+  } catch {
+    return false;
+  }
+}

@@ -584,35 +584,37 @@ class TsMlsGroup implements MlsGroup {
   }
 
   addMembers(keyPackages: readonly Uint8Array[]): Promise<CommitResult> {
-    return this.serial(async () => {
-      this.requireActive();
-      this.requireNoPending();
-      if (keyPackages.length === 0) throw new RangeError('addMembers needs at least one key package');
-      const members = this.memberDevices();
-      const present = new Set(members.map((m) => m.deviceId));
-      const proposals: Proposal[] = [];
-      for (const bytes of keyPackages) {
-        const { keyPackage, info } = await this.engine.decodeKeyPackage(bytes);
-        if (present.has(info.deviceId)) fail('membership', `device ${info.deviceId} is already in the group`);
-        present.add(info.deviceId);
-        proposals.push({ proposalType: 'add', add: { keyPackage } });
-      }
-      return this.commit(proposals);
-    });
+    if (keyPackages.length === 0) throw new RangeError('addMembers needs at least one key package');
+    return this.changeMembers({ add: keyPackages });
   }
 
   removeMembers(deviceIds: readonly DeviceId[]): Promise<CommitResult> {
+    if (deviceIds.length === 0) throw new RangeError('removeMembers needs at least one device');
+    return this.changeMembers({ remove: deviceIds });
+  }
+
+  changeMembers(change: { add?: readonly Uint8Array[]; remove?: readonly DeviceId[] }): Promise<CommitResult> {
     return this.serial(async () => {
       this.requireActive();
       this.requireNoPending();
-      if (deviceIds.length === 0) throw new RangeError('removeMembers needs at least one device');
+      const add = change.add ?? [];
+      const remove = new Set(change.remove ?? []);
+      if (add.length === 0 && remove.size === 0) throw new RangeError('changeMembers needs a device to add or remove');
       const members = this.memberDevices();
       const proposals: Proposal[] = [];
-      for (const deviceId of new Set(deviceIds)) {
+      for (const deviceId of remove) {
         const member = members.find((m) => m.deviceId === deviceId);
         if (member === undefined) fail('membership', `device ${deviceId} is not in the group`);
         if (member.leafIndex === this.ownLeafIndex) fail('membership', 'a device cannot commit its own removal; use proposeLeave');
         proposals.push({ proposalType: 'remove', remove: { removed: member.leafIndex } });
+      }
+      // A device id may come back with a new key in the same commit (its old leaf is removed above).
+      const present = new Set(members.filter((m) => !remove.has(m.deviceId)).map((m) => m.deviceId));
+      for (const bytes of add) {
+        const { keyPackage, info } = await this.engine.decodeKeyPackage(bytes);
+        if (present.has(info.deviceId)) fail('membership', `device ${info.deviceId} is already in the group`);
+        present.add(info.deviceId);
+        proposals.push({ proposalType: 'add', add: { keyPackage } });
       }
       return this.commit(proposals);
     });
@@ -751,10 +753,16 @@ class TsMlsGroup implements MlsGroup {
 
     const before = this.memberDevices();
     let seen: SeenHandshake | undefined;
+    let removesUs = false;
     const policy: IncomingMessageCallback = (incoming) => {
       seen = incoming;
       if (incoming.kind === 'commit') {
-        return incoming.senderLeafIndex !== undefined && incoming.proposals.every((p) => proposalAllowed(p.proposal)) ? 'accept' : 'reject';
+        if (incoming.senderLeafIndex === undefined || !incoming.proposals.every((p) => proposalAllowed(p.proposal))) return 'reject';
+        // ts-mls 1.6.4 notices its own removal only when its leaf stays blank; a commit that
+        // also adds a device into the freed leaf makes it try (and fail) to decrypt the path.
+        // The commit is authenticated by now (signature, proposals validated): stop here instead.
+        removesUs = incoming.proposals.some((p) => p.proposal.proposalType === 'remove' && p.proposal.remove.removed === this.ownLeafIndex);
+        return removesUs ? 'reject' : 'accept';
       }
       return incoming.proposal.senderLeafIndex !== undefined && proposalAllowed(incoming.proposal.proposal) ? 'accept' : 'reject';
     };
@@ -772,6 +780,11 @@ class TsMlsGroup implements MlsGroup {
       this.state = result.newState;
       result.consumed.forEach(zeroOutUint8Array);
       return { kind: 'application', epoch: pm.epoch, plaintext: result.message, sender };
+    }
+    if (result.actionTaken === 'reject' && removesUs) {
+      this.state = { ...this.state, unappliedProposals: {}, groupActiveState: { kind: 'removedFromGroup' } };
+      this.pending = undefined;
+      return { kind: 'removed', epoch: this.epoch, committer: sender };
     }
     if (result.actionTaken === 'reject') fail('rejected_by_policy', `a ${pm.contentType} with a proposal type or sender Parley does not allow`);
     const handshake = seen;
