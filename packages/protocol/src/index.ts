@@ -4,6 +4,7 @@ export * from './frames.js';
 export * from './http.js';
 export * from './identity.js';
 export * from './ids.js';
+export * from './key-package.js';
 export * from './mls-framing.js';
 export * from './schemas.js';
 export * from './username.js';

@@ -40,6 +40,33 @@ describe('usernames', () => {
     }
   });
 
+  it('refuses default-ignorable characters and Hangul fillers, before and after NFKC', () => {
+    const fillers = ['\u3164', '\u115F', '\u1160', '\uFFA0'];
+    const ignorables = ['\u200B', '\u200C', '\u200D', '\u2060', '\u00AD', '\u034F', '\uFE0F', '\u180E', '\uFEFF', '\u{E0041}'];
+    for (const base of ['김철수', 'alice', '李小龍']) {
+      assert.equal(checkUsername(base).ok, true, base);
+      for (const ch of [...fillers, ...ignorables]) {
+        for (const name of [base + ch, ch + base, base.slice(0, 1) + ch + base.slice(1)]) {
+          const r = checkUsername(name);
+          assert.equal(r.ok, false, `U+${ch.codePointAt(0)?.toString(16)} in ${base}`);
+        }
+      }
+    }
+    // A Korean look-alike padded with fillers is refused outright, not registered as a distinct user.
+    const r = checkUsername('김철수\u3164\u3164');
+    assert.ok(!r.ok && /invisible/.test(r.reason));
+  });
+
+  it('never accepts a name containing an invisible character (property)', () => {
+    const invisible = fc.constantFrom('\u3164', '\u115F', '\u1160', '\uFFA0', '\u200B', '\u200D', '\u2060', '\uFE0F', '\u00AD', '\u17B4', '\u{1D173}');
+    fc.assert(
+      fc.property(fc.string({ minLength: 3, maxLength: 20 }), invisible, fc.nat(), (s, ch, at) => {
+        const i = at % (s.length + 1);
+        assert.equal(checkUsername(s.slice(0, i) + ch + s.slice(i)).ok, false);
+      }),
+    );
+  });
+
   it('is idempotent: a normalised name normalises to itself', () => {
     fc.assert(
       fc.property(fc.string({ minLength: 1, maxLength: 40 }), (s) => {

@@ -32,6 +32,14 @@ const SCRIPT_GROUPS: ReadonlyArray<{ name: string; re: RegExp }> = [
 ];
 
 const ALLOWED = /^[\p{L}\p{M}\p{Nd}._-]+$/u;
+/**
+ * Characters that render as nothing (or as blank space) yet make a name
+ * distinct: default-ignorable code points (zero-width spaces and joiners,
+ * variation selectors, soft hyphen, ...) and the Hangul fillers, which are
+ * letters to Unicode (so ALLOWED would pass them) but invisible on screen.
+ * NFKC maps U+3164 and U+FFA0 to U+1160, so the test runs before and after it.
+ */
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u115F\u1160\u3164\uFFA0]/u;
 const DIGIT_NOT_ASCII = /[^\P{Nd}0-9]/u;
 
 /** Extra folds on top of the Unicode confusables map, for look-alikes within Latin. */
@@ -52,7 +60,9 @@ export function usernameSkeleton(normalized: string): string {
 
 export function checkUsername(input: string): UsernameCheck {
   if (typeof input !== 'string') return { ok: false, reason: 'username must be a string' };
+  if (INVISIBLE.test(input)) return { ok: false, reason: 'username contains invisible characters' };
   const normalized = input.normalize('NFKC').toLowerCase().normalize('NFKC');
+  if (INVISIBLE.test(normalized)) return { ok: false, reason: 'username contains invisible characters' };
   const length = [...normalized].length;
   if (length < USERNAME_MIN || length > USERNAME_MAX) {
     return { ok: false, reason: `username must be ${USERNAME_MIN}-${USERNAME_MAX} characters` };
