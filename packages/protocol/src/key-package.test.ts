@@ -16,7 +16,7 @@ const TS_MLS_KEY_PACKAGE = hex(
 const TS_MLS_SIGNATURE_KEY = hex('7f5e47cc1826619e4c5fcaf181f3293127d1097e0afe58e3c5ee1c6d38894ca9');
 
 /** Plain objects (fast-check's default null prototype would not deep-equal what the reader builds). */
-const rec = <T extends Record<string, fc.Arbitrary<unknown>>>(model: T) => fc.record(model, { noNullPrototype: true });
+const rec = <T extends object>(model: { [K in keyof T]: fc.Arbitrary<T[K]> }): fc.Arbitrary<T> => fc.record(model, { noNullPrototype: true }) as fc.Arbitrary<T>;
 const bytes = (max = 64) => fc.uint8Array({ maxLength: max });
 const u16s = fc.array(fc.integer({ min: 0, max: 0xffff }), { maxLength: 6 });
 const extensions = fc.array(rec({ type: fc.integer({ min: 0, max: 0xffff }), data: bytes(40) }), { maxLength: 4 });
