@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { expectMessage, launchBrowser, openConversation, register, sendText, signIn, startChat, type User } from './helpers/browser.js';
+import { closeSettings, expectMessage, launchBrowser, linkDevice, openApp, openApproval, openConversation, PASSWORD, register, sendText, startChat, startLinking, type User } from './helpers/browser.js';
 import { TestServer } from './helpers/server.js';
 
 const suffix = Math.random().toString(36).slice(2, 7);
-const names = { alice: `alice${suffix}`, bob: `bob${suffix}`, carol: `carol${suffix}` };
+const names = { alice: `alice${suffix}`, bob: `bob${suffix}`, carol: `carol${suffix}`, dave: `dave${suffix}` };
 const IMAGE = readFileSync(new URL('../apps/web/public/icons/icon-192.png', import.meta.url));
 
 describe('web app in Chromium', { timeout: 240_000 }, () => {
@@ -112,14 +112,25 @@ describe('web app in Chromium', { timeout: 240_000 }, () => {
     assert.equal(await carol.page.getByRole('textbox', { name: 'Message' }).count(), 0);
   });
 
-  it('a second device of the same user receives new messages', async () => {
-    const alice2 = await signIn(browser, server.url, names.alice);
+  it('a second device joins by approval and receives new messages; contacts see a safety-number notice', async () => {
+    const alice2 = await linkDevice(browser, server.url, alice);
     try {
       // Alice's first device adds the new one to her conversations. Until a group's roster
       // message arrives its title is unknown and it is listed by member names, so wait for it.
       await alice2.page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: /^Weekend trip/ }).waitFor({ timeout: 30_000 });
-      await openConversation(alice2, names.bob);
+
+      // Bob's chat with Alice says, as a system line and not as a message, that her safety number changed.
       await openConversation(bob, names.alice);
+      const notice = bob.page.getByRole('log', { name: 'Messages' }).getByText(new RegExp(`^${names.alice}’s safety number changed — a device was added`));
+      await notice.waitFor({ timeout: 30_000 });
+      assert.equal(await bob.page.getByRole('log', { name: 'Messages' }).getByRole('article').filter({ hasText: 'safety number changed' }).count(), 0);
+      await bob.page.getByRole('log', { name: 'Messages' }).getByRole('button', { name: `Verify ${names.alice}’s safety number` }).first().click();
+      const contact = bob.page.getByRole('dialog', { name: 'Contact info' });
+      await contact.getByLabel('Safety number').waitFor({ timeout: 30_000 });
+      await bob.page.keyboard.press('Escape');
+      await contact.waitFor({ state: 'hidden' });
+
+      await openConversation(alice2, names.bob);
       await sendText(bob, 'Did your new laptop get this?');
       await expectMessage(alice2, 'Did your new laptop get this?');
       await openConversation(alice, names.bob);
@@ -164,6 +175,163 @@ describe('web app in Chromium', { timeout: 240_000 }, () => {
       await alice2.page.getByRole('alert').filter({ hasText: 'Wrong username or password' }).waitFor({ timeout: 30_000 });
     } finally {
       await alice2.context.close();
+    }
+  });
+
+  it('a link that is rejected never enters, and its code is dead', async () => {
+    // A code nobody is waiting with is a clear error.
+    await alice.page.getByRole('button', { name: 'Settings' }).click();
+    await alice.page.getByRole('dialog', { name: 'Settings' }).getByRole('button', { name: 'Link a new device' }).click();
+    const link = alice.page.getByRole('dialog', { name: 'Link a new device' });
+    await link.getByLabel('Code from the new device').fill('ZZZZZ-ZZZZZ');
+    await link.getByRole('button', { name: 'Continue' }).click();
+    await link.getByRole('alert').filter({ hasText: 'No device is waiting with that code' }).waitFor({ timeout: 30_000 });
+    await closeSettings(alice);
+
+    const { user: stranger, code } = await startLinking(browser, server.url, names.alice);
+    try {
+      const approve = await openApproval(alice, code);
+      await approve.getByText('Not checked: the code was typed', { exact: false }).waitFor();
+      await approve.getByRole('button', { name: 'Reject' }).click();
+      await alice.page.getByRole('dialog', { name: 'Device rejected' }).getByRole('button', { name: 'Done' }).click();
+      await closeSettings(alice);
+
+      // The waiting browser is told and is back at sign-in, never in the app.
+      await stranger.page.getByRole('alert').filter({ hasText: 'rejected' }).waitFor({ timeout: 30_000 });
+      await stranger.page.getByRole('button', { name: 'Sign in' }).waitFor();
+      assert.equal(await stranger.page.getByRole('heading', { name: 'Link this device' }).count(), 0);
+      assert.equal(await stranger.page.getByRole('button', { name: 'New chat' }).count(), 0);
+
+      // The same code cannot be approved afterwards.
+      await alice.page.getByRole('button', { name: 'Settings' }).click();
+      await alice.page.getByRole('dialog', { name: 'Settings' }).getByRole('button', { name: 'Link a new device' }).click();
+      await link.getByLabel('Code from the new device').fill(code);
+      await link.getByRole('button', { name: 'Continue' }).click();
+      await link.getByRole('alert').filter({ hasText: 'No device is waiting with that code' }).waitFor({ timeout: 30_000 });
+      await closeSettings(alice);
+    } finally {
+      await stranger.context.close();
+    }
+  });
+
+  it('a password change signs out the other devices; they sign in again with the new one and keep their history', async () => {
+    const next = 'a brand new passphrase 42';
+    const laptop = await linkDevice(browser, server.url, alice);
+    try {
+      await openConversation(bob, names.alice);
+      await sendText(bob, 'Before the password change');
+      await openConversation(laptop, names.bob);
+      await expectMessage(laptop, 'Before the password change');
+
+      await alice.page.getByRole('button', { name: 'Settings' }).click();
+      await alice.page.getByRole('dialog', { name: 'Settings' }).getByRole('button', { name: 'Change password' }).click();
+      const dialog = alice.page.getByRole('dialog', { name: 'Change password' });
+      const submit = dialog.getByRole('button', { name: 'Change password' });
+
+      await dialog.getByLabel('Current password').fill('this is not my password');
+      await dialog.getByLabel('New password', { exact: true }).fill(next);
+      await dialog.getByLabel('Confirm new password').fill(next);
+      await submit.click();
+      await dialog.getByRole('alert').filter({ hasText: 'The current password is wrong' }).waitFor({ timeout: 30_000 });
+
+      await dialog.getByLabel('Current password').fill(PASSWORD);
+      await dialog.getByLabel('Confirm new password').fill(`${next}!`);
+      await submit.click();
+      await dialog.getByRole('alert').filter({ hasText: 'do not match' }).waitFor();
+
+      await dialog.getByLabel('Confirm new password').fill(next);
+      await dialog.getByLabel('Sign out my other devices').check();
+      await submit.click();
+      await alice.page.getByRole('dialog', { name: 'Password changed' }).getByRole('button', { name: 'Done' }).click();
+      await closeSettings(alice);
+      // The device that changed it stays signed in.
+      await alice.page.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Connected' }).waitFor({ timeout: 30_000 });
+
+      // The laptop's session ended: it asks for the password and signs in again with its own key.
+      const again = laptop.page.getByRole('region', { name: 'Signed out' });
+      await again.waitFor({ timeout: 30_000 });
+      await again.getByLabel('Password').fill(PASSWORD);
+      await again.getByRole('button', { name: 'Sign in again' }).click();
+      await again.getByRole('alert').filter({ hasText: 'Wrong password' }).waitFor({ timeout: 30_000 });
+      await again.getByLabel('Password').fill(next);
+      await again.getByRole('button', { name: 'Sign in again' }).click();
+      await again.waitFor({ state: 'hidden', timeout: 30_000 });
+      await laptop.page.getByRole('status', { name: 'Connection' }).filter({ hasText: 'Connected' }).waitFor({ timeout: 30_000 });
+      // Same device, same history, and new messages still arrive.
+      await openConversation(laptop, names.bob);
+      await expectMessage(laptop, 'Before the password change');
+      await sendText(bob, 'After the password change');
+      await expectMessage(laptop, 'After the password change');
+    } finally {
+      await laptop.context.close();
+    }
+
+    // On a new browser the old password is refused; the new one starts linking.
+    const { context, page } = await openApp(browser, server.url);
+    try {
+      await page.getByLabel('Username').fill(names.alice);
+      await page.getByLabel('Password').fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Wrong username or password' }).waitFor({ timeout: 30_000 });
+      await page.getByLabel('Password').fill(next);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('heading', { name: 'Link this device' }).waitFor({ timeout: 30_000 });
+      await page.getByRole('button', { name: 'Cancel' }).click();
+      await page.getByRole('button', { name: 'Sign in' }).waitFor({ timeout: 30_000 });
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('starting over is shown to contacts, and a verified contact is asked before sending', async () => {
+    const dave = await register(browser, server.url, names.dave);
+    const { context, page } = await openApp(browser, server.url);
+    try {
+      await startChat(bob, names.dave);
+      await sendText(bob, 'Hi Dave, before your phone went swimming');
+      await openConversation(dave, names.bob);
+      await expectMessage(dave, 'before your phone went swimming');
+
+      // Bob compares safety numbers with Dave and marks him verified.
+      await bob.page.getByRole('button', { name: 'Conversation info' }).click();
+      const info = bob.page.getByRole('dialog', { name: 'Contact info' });
+      await info.getByRole('button', { name: 'Mark as verified' }).click();
+      await info.getByRole('button', { name: 'Mark as not verified' }).waitFor({ timeout: 30_000 });
+      await bob.page.keyboard.press('Escape');
+      await info.waitFor({ state: 'hidden' });
+
+      // Dave lost his only device: on a new browser he starts over, after confirming.
+      await page.getByRole('button', { name: 'Start over' }).click();
+      await page.getByRole('heading', { name: 'Start over' }).waitFor();
+      await page.getByLabel('Username').fill(names.dave);
+      await page.getByLabel('Password').fill(PASSWORD);
+      const go = page.getByRole('button', { name: 'Start over' });
+      assert.ok(await go.isDisabled());
+      await page.getByLabel(/I understand/).check();
+      await go.click();
+      await page.getByRole('button', { name: 'New chat' }).waitFor({ state: 'visible', timeout: 60_000 });
+      const daveNew: User = { context, page, username: names.dave };
+
+      // His old device is signed out for good.
+      await dave.page.getByRole('alert').filter({ hasText: 'signed out or revoked' }).waitFor({ timeout: 30_000 });
+
+      // Bob's chat says so, and because he had verified Dave, sending asks first.
+      await bob.page.getByRole('log', { name: 'Messages' }).getByText(`${names.dave} started over with a new identity`).waitFor({ timeout: 60_000 });
+      await sendText(bob, 'Is this really you?');
+      const ask = bob.page.getByRole('dialog', { name: 'Safety number changed' });
+      await ask.getByText(`${names.dave}’s safety number changed. Verify it again, or send anyway.`).waitFor({ timeout: 30_000 });
+      await ask.getByRole('button', { name: 'Send anyway' }).click();
+      await ask.waitFor({ state: 'hidden' });
+
+      // Only the new message reaches Dave's new device; the old one's history stays lost.
+      await openConversation(daveNew, names.bob);
+      await expectMessage(daveNew, 'Is this really you?');
+      assert.equal(await daveNew.page.getByRole('log', { name: 'Messages' }).getByText('before your phone went swimming').count(), 0);
+      // Bob's verification was reset: the chat no longer says "Verified".
+      await bob.page.getByText('End-to-end encrypted', { exact: true }).waitFor({ timeout: 30_000 });
+    } finally {
+      await context.close();
+      await dave.context.close();
     }
   });
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_MISSING = 'Chromium is missing: run "apt-get update && apt-get install -y chromium"';
@@ -35,13 +35,60 @@ export async function register(browser: Browser, url: string, username: string, 
   return { context, page, username };
 }
 
-export async function signIn(browser: Browser, url: string, username: string): Promise<User> {
+/**
+ * Signs in on a fresh browser profile. A browser that holds no device of the
+ * account starts linking: it shows "Link this device" and a code, and waits.
+ * Returns the code as shown (e.g. "ABCDE-FGHJK").
+ */
+export async function startLinking(browser: Browser, url: string, username: string, password = PASSWORD): Promise<{ user: User; code: string }> {
   const { context, page } = await openApp(browser, url);
   await page.getByLabel('Username').fill(username);
-  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('button', { name: 'New chat' }).waitFor({ state: 'visible', timeout: 30_000 });
-  return { context, page, username };
+  await page.getByRole('heading', { name: 'Link this device' }).waitFor({ timeout: 30_000 });
+  const code = await page.getByText(LINK_CODE).textContent({ timeout: 10_000 });
+  if (code === null || !LINK_CODE.test(code)) throw new Error(`no link code on the pending screen: ${String(code)}`);
+  return { user: { context, page, username }, code };
+}
+
+/** How the pending screen shows a link code: two groups of five Crockford base32 characters. */
+export const LINK_CODE = /^[0-9A-HJKMNP-TV-Z]{5}-[0-9A-HJKMNP-TV-Z]{5}$/;
+
+/** On a signed-in device: Settings → "Link a new device" → the code → the "Approve new device" dialog (left open). */
+export async function openApproval(approver: User, code: string): Promise<Locator> {
+  await approver.page.getByRole('button', { name: 'Settings' }).click();
+  await approver.page.getByRole('dialog', { name: 'Settings' }).getByRole('button', { name: 'Link a new device' }).click();
+  const link = approver.page.getByRole('dialog', { name: 'Link a new device' });
+  await link.getByLabel('Code from the new device').fill(code);
+  await link.getByRole('button', { name: 'Continue' }).click();
+  const approve = approver.page.getByRole('dialog', { name: 'Approve new device' });
+  await approve.waitFor({ timeout: 30_000 });
+  return approve;
+}
+
+/** A second device of `approver`'s user, linked by approval; resolves once it is in the app. */
+export async function linkDevice(browser: Browser, url: string, approver: User): Promise<User> {
+  const { user, code } = await startLinking(browser, url, approver.username);
+  const approve = await openApproval(approver, code);
+  await approve.getByRole('button', { name: 'Approve' }).click();
+  const done = approver.page.getByRole('dialog', { name: 'Device linked' });
+  await done.getByRole('button', { name: 'Done' }).click();
+  await closeSettings(approver);
+  await user.page.getByRole('button', { name: 'New chat' }).waitFor({ state: 'visible', timeout: 60_000 });
+  return user;
+}
+
+/** Closes Settings, and first the link dialog opened from it if it is still showing (Esc goes back one step). */
+export async function closeSettings(user: User): Promise<void> {
+  const link = user.page.getByRole('dialog', { name: 'Link a new device' });
+  if ((await link.count()) > 0) {
+    await user.page.keyboard.press('Escape');
+    await link.waitFor({ state: 'hidden' });
+  }
+  const settings = user.page.getByRole('dialog', { name: 'Settings' });
+  await settings.waitFor();
+  await user.page.keyboard.press('Escape');
+  await settings.waitFor({ state: 'hidden' });
 }
 
 export async function startChat(user: User, other: string): Promise<void> {

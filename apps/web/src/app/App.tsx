@@ -1,8 +1,10 @@
 import { useEffect, useState } from 'react';
 import type { Conversation, ParleyClient } from '@parley/client';
+import { SignInAgain } from '../account/SignInAgain';
 import { clearAttachmentCache } from '../components/Attachment';
 import { Avatar } from '../components/Avatar';
 import { Dialog, Icon } from '../components/Dialog';
+import { ContactInfo } from '../dialogs/ContactInfo';
 import { InfoDialog } from '../dialogs/InfoDialog';
 import { NewChatDialog } from '../dialogs/NewChatDialog';
 import { NewGroupDialog } from '../dialogs/NewGroupDialog';
@@ -32,14 +34,33 @@ export function App() {
       {phase.kind === 'signed-out' && <AuthScreen client={phase.client} onSignedIn={session.signedIn} />}
       {phase.kind === 'signed-in' && (
         <ClientProvider value={phase.client}>
-          <Main client={phase.client} />
+          {/* A new client (signed in again) starts the shell afresh: no state of the old session carries over. */}
+          <Main key={clientKey(phase.client)} client={phase.client} />
         </ClientProvider>
       )}
     </SessionProvider>
   );
 }
 
-type Open = { kind: 'new-chat' } | { kind: 'new-group' } | { kind: 'settings' } | { kind: 'info' } | { kind: 'image'; url: string; name: string } | null;
+const clientKeys = new WeakMap<ParleyClient, number>();
+let nextClientKey = 0;
+function clientKey(client: ParleyClient): number {
+  let key = clientKeys.get(client);
+  if (key === undefined) {
+    key = nextClientKey++;
+    clientKeys.set(client, key);
+  }
+  return key;
+}
+
+type Open =
+  | { kind: 'new-chat' }
+  | { kind: 'new-group' }
+  | { kind: 'settings' }
+  | { kind: 'info' }
+  | { kind: 'contact'; username: string }
+  | { kind: 'image'; url: string; name: string }
+  | null;
 
 function Main(props: { client: ParleyClient }) {
   const { client } = props;
@@ -83,7 +104,8 @@ function Main(props: { client: ParleyClient }) {
             {connection.label}
           </span>
         </header>
-        {connection.fatal && (
+        {connection.fatal === 'signed-out' && <SignInAgain username={client.username ?? ''} />}
+        {connection.fatal === 'revoked' && (
           <div className="banner" role="alert">
             This device was signed out or revoked. Sign out to use Parley here again.
             <button type="button" className="link-button" onClick={() => setOpen({ kind: 'settings' })}>
@@ -111,6 +133,7 @@ function Main(props: { client: ParleyClient }) {
             onBack={() => select(null)}
             onOpenInfo={() => setOpen({ kind: 'info' })}
             onOpenImage={(url, name) => setOpen({ kind: 'image', url, name })}
+            onOpenContact={(username) => setOpen({ kind: 'contact', username })}
           />
         ) : (
           <div className="empty-pane">
@@ -127,6 +150,11 @@ function Main(props: { client: ParleyClient }) {
       {open?.kind === 'new-group' && <NewGroupDialog client={client} onClose={() => setOpen(null)} onOpen={opened} />}
       {open?.kind === 'settings' && <SettingsDialog client={client} onClose={() => setOpen(null)} onSignOut={signOut} />}
       {open?.kind === 'info' && selected !== null && <InfoDialog client={client} conversation={selected} onClose={() => setOpen(null)} onLeft={() => setOpen(null)} />}
+      {open?.kind === 'contact' && (
+        <Dialog title="Contact info" onClose={() => setOpen(null)}>
+          <ContactInfo client={client} username={open.username} />
+        </Dialog>
+      )}
       {open?.kind === 'image' && (
         <Dialog title={open.name} onClose={() => setOpen(null)} wide>
           <img className="lightbox" src={open.url} alt={open.name} />

@@ -1,20 +1,26 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { ConversationSummary, GroupId, ParleyClient } from '@parley/client';
+import { ClientError, type ConversationSummary, type GroupId, type ParleyClient } from '@parley/client';
 import { useClientEvent } from './session';
 
 export type ConnectionLabel = 'Connected' | 'Connecting…' | 'Offline';
 
+/**
+ * Why the connection stopped for good: this device was revoked (or the
+ * account started over), or only its session ended (it may sign in again).
+ */
+export type ConnectionEnd = 'revoked' | 'signed-out';
+
 /** The connection as a person sees it: connected only once the backlog is in. */
-export function useConnection(client: ParleyClient): { label: ConnectionLabel; fatal: boolean } {
+export function useConnection(client: ParleyClient): { label: ConnectionLabel; fatal: ConnectionEnd | null } {
   const [label, setLabel] = useState<ConnectionLabel>('Connecting…');
-  const [fatal, setFatal] = useState(false);
+  const [fatal, setFatal] = useState<ConnectionEnd | null>(null);
   useClientEvent(client, 'connection', (e) => {
     if (e.state === 'synced' || e.state === 'online') setLabel(e.state === 'synced' ? 'Connected' : 'Connecting…');
     else if (e.state === 'connecting') setLabel('Connecting…');
     else setLabel('Offline');
   });
   useClientEvent(client, 'error', (e) => {
-    if (e.code === 'fatal') setFatal(true);
+    if (e.code === 'fatal') setFatal(e.error instanceof ClientError && e.error.code === 'unauthenticated' ? 'signed-out' : 'revoked');
   });
   useEffect(() => {
     let cancelled = false;

@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react';
-import { createClient, IndexedDbStore, type ClientEvents, type ParleyClient } from '@parley/client';
+import { createClient, IndexedDbStore, ParleyClient, type ClientEvents } from '@parley/client';
 import { deviceName } from '../lib/prefs';
 
 /**
@@ -20,9 +20,13 @@ interface Opened {
   store: IndexedDbStore;
 }
 
+function clientOptions(store: IndexedDbStore) {
+  return { serverUrl: window.location.origin, store, deviceName: deviceName() };
+}
+
 async function open(): Promise<Opened> {
   const store = await IndexedDbStore.open(DATABASE);
-  const client = await createClient({ serverUrl: window.location.origin, store, deviceName: deviceName() });
+  const client = await createClient(clientOptions(store));
   return { client, store };
 }
 
@@ -32,6 +36,12 @@ export interface Session {
   readonly signedIn: () => void;
   /** Signs out on the server (if reachable) and deletes everything this browser holds. */
   readonly signOut: () => Promise<void>;
+  /**
+   * After this device's session ended (a password change elsewhere, an admin
+   * reset), signs it in again with the password and its own key, keeping its
+   * keys and history. Throws (and changes nothing) when the password is wrong.
+   */
+  readonly signInAgain: (password: string) => Promise<void>;
 }
 
 export function useSessionState(): Session {
@@ -70,8 +80,13 @@ export function useSessionState(): Session {
       cancelled = true;
       if (mine !== undefined) {
         const o = mine;
-        if (opened.current === o) opened.current = undefined;
-        void o.client.close().then(() => o.store.close()).catch(() => undefined);
+        // The client may have been replaced on the same store (signInAgain): close that one too.
+        const current = opened.current;
+        const clients = current !== undefined && current.store === o.store && current.client !== o.client ? [o.client, current.client] : [o.client];
+        if (current?.store === o.store) opened.current = undefined;
+        void Promise.all(clients.map((c) => c.close()))
+          .then(() => o.store.close())
+          .catch(() => undefined);
       }
     };
   }, [generation]);
@@ -102,7 +117,24 @@ export function useSessionState(): Session {
     setGeneration((g) => g + 1);
   }, []);
 
-  return { phase, signedIn, signOut };
+  const signInAgain = useCallback(async (password: string) => {
+    const o = opened.current;
+    const username = o?.client.username;
+    if (o === undefined || username === undefined) throw new Error('no signed-in device to sign in again');
+    // A second client on the same store signs in; the old one, whose session is over, is closed only once it did.
+    const fresh = new ParleyClient(clientOptions(o.store));
+    try {
+      await fresh.login(username, password);
+    } catch (err) {
+      await fresh.close().catch(() => undefined);
+      throw err;
+    }
+    opened.current = { client: fresh, store: o.store };
+    await o.client.close().catch(() => undefined);
+    setPhase({ kind: 'signed-in', client: fresh });
+  }, []);
+
+  return { phase, signedIn, signOut, signInAgain };
 }
 
 const SessionContext = createContext<Session | undefined>(undefined);

@@ -3,6 +3,8 @@ import type { DeviceSummary, ParleyClient } from '@parley/client';
 import { Avatar } from '../components/Avatar';
 import { Dialog, Icon } from '../components/Dialog';
 import { FormError } from '../components/FormError';
+import { ChangePasswordDialog } from '../account/ChangePasswordDialog';
+import { LinkDeviceDialog } from '../linking/LinkDeviceDialog';
 import { describeError } from '../lib/errors';
 import { loadTheme, saveTheme, type ThemeChoice } from '../lib/prefs';
 
@@ -12,7 +14,7 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
   const [devices, setDevices] = useState<DeviceSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [revoking, setRevoking] = useState<string | null>(null);
-  const [confirmSignOut, setConfirmSignOut] = useState(false);
+  const [view, setView] = useState<'settings' | 'sign-out' | 'link' | 'password'>('settings');
   const [signingOut, setSigningOut] = useState(false);
 
   const load = useCallback(() => {
@@ -36,9 +38,12 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
     }
   }
 
-  if (confirmSignOut) {
+  if (view === 'link') return <LinkDeviceDialog client={client} onClose={() => setView('settings')} onChanged={load} />;
+  if (view === 'password') return <ChangePasswordDialog client={client} onClose={() => setView('settings')} />;
+
+  if (view === 'sign-out') {
     return (
-      <Dialog title="Sign out?" onClose={() => setConfirmSignOut(false)}>
+      <Dialog title="Sign out?" onClose={() => setView('settings')}>
         <div className="stack">
           <p>
             Signing out deletes everything Parley keeps in this browser: your messages, your encryption keys and this device’s place in your conversations. Your other devices
@@ -46,7 +51,7 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
           </p>
           <p className="muted">If you sign in here again, this becomes a new device and only receives messages sent from then on.</p>
           <div className="dialog-actions inline">
-            <button type="button" className="button" onClick={() => setConfirmSignOut(false)} disabled={signingOut}>
+            <button type="button" className="button" onClick={() => setView('settings')} disabled={signingOut}>
               Cancel
             </button>
             <button
@@ -99,7 +104,7 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
         </fieldset>
 
         <h4>Devices</h4>
-        <p className="muted small">Every device has its own keys. Revoke one you lost: it is signed out and removed from all your conversations.</p>
+        <p className="muted small">Every device has its own keys. A new one joins only when one of these approves it. Revoke one you lost: it is signed out and removed from all your conversations.</p>
         {devices === null ? (
           error === null && <span className="spinner" aria-label="Loading devices" />
         ) : (
@@ -123,8 +128,15 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
           </ul>
         )}
         <FormError message={error} />
+        <button type="button" className="button" onClick={() => setView('link')}>
+          <Icon name="plus" size={18} /> Link a new device
+        </button>
 
-        <button type="button" className="button danger" onClick={() => setConfirmSignOut(true)}>
+        <h4>Account</h4>
+        <button type="button" className="button" onClick={() => setView('password')}>
+          <Icon name="lock" size={18} /> Change password
+        </button>
+        <button type="button" className="button danger" onClick={() => setView('sign-out')}>
           Sign out
         </button>
         <p className="muted small about">Parley · messages are end-to-end encrypted with MLS (RFC 9420). The server stores only ciphertext and deletes it once delivered.</p>

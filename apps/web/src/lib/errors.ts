@@ -34,6 +34,24 @@ export function describeError(err: unknown): string {
     case 'device_revoked':
     case 'unauthenticated':
       return 'This device was signed out. Sign in again.';
+    case 'link_expired':
+      return 'The code expired before it was approved. Sign in again to get a new one.';
+    case 'link_rejected':
+      return 'Linking was rejected on your other device. Nothing was added to your account.';
+    case 'link_not_found':
+      return 'No device is waiting with that code. Check the code, or get a new one on the new device (codes last 10 minutes).';
+    case 'link_key_mismatch':
+      return 'The server’s key for that device does not match the QR code. Do not approve it; try again on a network you trust.';
+    case 'device_pending':
+      return 'This device is waiting for approval from one of your other devices.';
+    case 'safety_number_changed':
+      return 'A safety number changed. Verify it, or confirm to send anyway.';
+    case 'quota_exceeded':
+      return err.detail?.['quota'] === 'blob_bytes'
+        ? 'Your account has reached its storage limit for files. Files expire after a while; try again later.'
+        : 'Too much of what you sent has not been delivered yet. Wait until the other devices catch up, then try again.';
+    case 'too_many_connections':
+      return 'Parley is open in too many places at once. Close it in other tabs or devices and try again.';
     default:
       return 'Something went wrong. Please try again.';
   }

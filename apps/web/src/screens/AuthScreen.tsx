@@ -1,15 +1,47 @@
-import { useState, type FormEvent } from 'react';
-import type { ParleyClient } from '@parley/client';
+import { useEffect, useRef, useState, type FormEvent } from 'react';
+import type { DeviceLink, ParleyClient } from '@parley/client';
+import { StartOver } from '../account/StartOver';
 import { Icon } from '../components/Dialog';
 import { FormError } from '../components/FormError';
-import { describeError } from '../lib/errors';
+import { LinkPendingScreen } from '../linking/LinkPendingScreen';
+import { describeError, errorCode } from '../lib/errors';
 
-/** Sign in or create an account. One form: the button pressed decides which. */
+type View = { readonly kind: 'form' } | { readonly kind: 'linking'; readonly link: DeviceLink; readonly username: string } | { readonly kind: 'start-over' };
+
+/**
+ * Sign in or create an account. One form: the button pressed decides which.
+ * Signing in on a browser that holds no device yet links it: the screen
+ * shows a code and waits until one of the user's devices approves it.
+ */
 export function AuthScreen(props: { client: ParleyClient; onSignedIn: () => void }) {
+  const { client, onSignedIn } = props;
+  const [view, setView] = useState<View>({ kind: 'form' });
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState<'register' | 'login' | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const cancelled = useRef<DeviceLink | null>(null);
+
+  // While a link is pending, wait for the other device's answer.
+  useEffect(() => {
+    if (view.kind !== 'linking') return;
+    const { link } = view;
+    let live = true;
+    link.approved.then(
+      () => {
+        if (live) onSignedIn();
+      },
+      (err: unknown) => {
+        if (!live || cancelled.current === link) return;
+        setBusy(null);
+        setError(describeError(err));
+        setView({ kind: 'form' });
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [view, onSignedIn]);
 
   async function submit(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -28,13 +60,49 @@ export function AuthScreen(props: { client: ParleyClient; onSignedIn: () => void
     setBusy(action);
     setError(null);
     try {
-      if (action === 'register') await props.client.register(name, password);
-      else await props.client.login(name, password);
-      props.onSignedIn();
+      if (action === 'register') {
+        await client.register(name, password);
+        onSignedIn();
+        return;
+      }
+      try {
+        await client.login(name, password);
+        onSignedIn();
+      } catch (err) {
+        // This browser holds no device of the account: it becomes a new one, once approved.
+        if (errorCode(err) !== 'new_device') throw err;
+        const link = await client.linkDevice(name, password);
+        setView({ kind: 'linking', link, username: name });
+      }
     } catch (err) {
       setError(describeError(err));
       setBusy(null);
     }
+  }
+
+  if (view.kind === 'linking') {
+    return (
+      <LinkPendingScreen
+        link={view.link}
+        username={view.username}
+        onCancel={() => {
+          cancelled.current = view.link;
+          // Back to the form whatever the server says: an unapproved link expires by itself.
+          void view.link
+            .cancel()
+            .catch(() => undefined)
+            .finally(() => {
+              setBusy(null);
+              setError(null);
+              setView({ kind: 'form' });
+            });
+        }}
+      />
+    );
+  }
+
+  if (view.kind === 'start-over') {
+    return <StartOver client={client} username={username} password={password} onBack={() => setView({ kind: 'form' })} onDone={onSignedIn} />;
   }
 
   return (
@@ -82,7 +150,21 @@ export function AuthScreen(props: { client: ParleyClient; onSignedIn: () => void
             </button>
           </div>
           <p className="fine-print">
-            <Icon name="lock" size={14} /> Your keys are made on this device and never leave it. Signing in on a new device adds it to your conversations from now on.
+            <Icon name="lock" size={14} /> Your keys are made on this device and never leave it. To sign in on a new device, approve it on one you already use.
+          </p>
+          <p className="start-over-hint">
+            Lost all your devices?{' '}
+            <button
+              type="button"
+              className="link-button"
+              disabled={busy !== null}
+              onClick={() => {
+                setError(null);
+                setView({ kind: 'start-over' });
+              }}
+            >
+              Start over
+            </button>
           </p>
         </form>
       </div>

@@ -2,9 +2,12 @@ import type { ConversationSummary, GroupId, Message, UserId } from '@parley/clie
 import { Avatar } from '../components/Avatar';
 import { conversationTitle, isDirect } from '../lib/conversation';
 import { formatListTime } from '../lib/format';
+import { isNotice, noticePreview } from '../notices/notices';
 
 export function messagePreview(m: Message | null, me: UserId | undefined, group: boolean): string {
   if (m === null) return 'No messages yet';
+  // A notice is nobody's message: a short neutral line, no sender.
+  if (isNotice(m)) return noticePreview(m.content.notice);
   const who = m.outgoing ? 'You: ' : group && m.sender.userId !== me ? `${m.sender.username ?? 'Someone'}: ` : '';
   const c = m.content;
   if (c.type === 'text') return who + c.text.replace(/\s+/g, ' ').slice(0, 120);

@@ -7,6 +7,8 @@ import { usePageVisible } from '../app/hooks';
 import { conversationTitle, directPeer, isDirect } from '../lib/conversation';
 import { describeError } from '../lib/errors';
 import { formatBytes } from '../lib/format';
+import { isNotice, messageKey } from '../notices/notices';
+import { SafetyNumberChangedDialog, changedUsers } from '../notices/SafetyNumberChangedDialog';
 import { Composer, MAX_ATTACHMENT_BYTES, stageFiles, type StagedFile } from './Composer';
 import { MessageList, type PendingMessage } from './MessageList';
 
@@ -14,7 +16,9 @@ const PAGE = 60;
 
 function insertSorted(list: readonly Message[], m: Message): Message[] {
   if (list.length === 0 || (list[list.length - 1] as Message).seq < m.seq) return [...list, m];
-  if (list.some((x) => x.seq === m.seq)) return list as Message[];
+  // Notices share the seq of the commit that caused them, so identity is the key, not the seq.
+  const key = messageKey(m);
+  if (list.some((x) => x.seq === m.seq && messageKey(x) === key)) return list as Message[];
   return [...list, m].sort((a, b) => a.seq - b.seq);
 }
 
@@ -24,6 +28,7 @@ export function ConversationView(props: {
   onBack: () => void;
   onOpenInfo: () => void;
   onOpenImage: (url: string, name: string) => void;
+  onOpenContact: (username: string) => void;
 }) {
   const { client, conversation: conv } = props;
   const id = conv.id;
@@ -35,6 +40,10 @@ export function ConversationView(props: {
   const [composerError, setComposerError] = useState<string | null>(null);
   const [dragging, setDragging] = useState(false);
   const [verified, setVerified] = useState(false);
+  // Bumped by every notice here: a safety number changed, so "verified" is looked up again.
+  const [noticeCount, setNoticeCount] = useState(0);
+  // Messages held back because a verified contact's safety number changed, and whose.
+  const [held, setHeld] = useState<{ localIds: readonly string[]; users: readonly string[] } | null>(null);
   const atBottom = useRef(true);
   const visible = usePageVisible();
   const peer = directPeer(conv, client.userId);
@@ -68,10 +77,11 @@ export function ConversationView(props: {
     return () => {
       live = false;
     };
-  }, [client, peer, conv.members]);
+  }, [client, peer, conv.members, noticeCount]);
 
   useClientEvent(client, 'message', (m) => {
     if (m.conversationId !== id) return;
+    if (isNotice(m)) setNoticeCount((n) => n + 1);
     setMessages((list) => (list === null ? list : insertSorted(list, m)));
   });
 
@@ -81,7 +91,11 @@ export function ConversationView(props: {
     setLoadingOlder(true);
     client.messages(id, { beforeSeq: first.seq, limit: PAGE }).then(
       (page) => {
-        setMessages((list) => (list === null ? page : [...page.filter((p) => p.seq < (list[0]?.seq ?? Infinity)), ...list]));
+        setMessages((list) => {
+          if (list === null) return page;
+          const have = new Set(list.map(messageKey));
+          return [...page.filter((p) => p.seq <= (list[0]?.seq ?? Infinity) && !have.has(messageKey(p))), ...list];
+        });
         setHasOlder(page.length === PAGE);
         setLoadingOlder(false);
       },
@@ -104,13 +118,21 @@ export function ConversationView(props: {
   );
 
   const dispatch = useCallback(
-    (p: PendingMessage) => {
-      client.send(id, p.input).then(
+    (p: PendingMessage, confirmSafetyNumberChange = false) => {
+      client.send(id, p.input, confirmSafetyNumberChange ? { confirmSafetyNumberChange: true } : {}).then(
         () => {
           setPending((list) => list.filter((x) => x.localId !== p.localId));
           if (p.previewUrl !== null) URL.revokeObjectURL(p.previewUrl);
         },
         (err: unknown) => {
+          if (err instanceof ClientError && err.code === 'safety_number_changed') {
+            // Nothing was sent: ask first, then send again with the user's go-ahead.
+            const users = changedUsers(err);
+            setHeld((h) => ({ localIds: [...(h?.localIds ?? []), p.localId], users: [...new Set([...(h?.users ?? []), ...users])] }));
+            setPending((list) => list.map((x) => (x.localId === p.localId ? { ...x, state: 'failed', error: 'Not sent: a safety number changed.', autoRetry: false } : x)));
+            return;
+          }
+          if (err instanceof ClientError && err.code === 'quota_exceeded') setComposerError(describeError(err));
           // "not_sent": nothing left the device, so trying again later is safe; otherwise the outcome is unknown.
           const safe = err instanceof ClientError && err.detail?.['delivery'] === 'not_sent';
           const error = err instanceof ClientError && err.code === 'disconnected' && !safe ? 'The connection dropped: it may have been sent.' : describeError(err);
@@ -149,10 +171,10 @@ export function ConversationView(props: {
   }
 
   const retry = useCallback(
-    (localId: string) => {
+    (localId: string, confirmSafetyNumberChange = false) => {
       setPending((list) => {
         const p = list.find((x) => x.localId === localId);
-        if (p !== undefined) queueMicrotask(() => dispatch(p));
+        if (p !== undefined) queueMicrotask(() => dispatch(p, confirmSafetyNumberChange));
         return list.map((x) => (x.localId === localId ? { ...x, state: 'sending' as const } : x));
       });
     },
@@ -225,6 +247,7 @@ export function ConversationView(props: {
           onDiscard={discard}
           onAtBottom={onAtBottom}
           onOpenImage={props.onOpenImage}
+          onOpenContact={props.onOpenContact}
           header={
             !hasOlder ? (
               <div className="e2ee-notice">
@@ -256,6 +279,22 @@ export function ConversationView(props: {
           {conv.status === 'left' ? 'You left this conversation' : 'You were removed from this conversation'}
           <span className="muted small">The history stays on this device.</span>
         </div>
+      )}
+
+      {held !== null && (
+        <SafetyNumberChangedDialog
+          users={held.users}
+          count={held.localIds.length}
+          onVerify={(username) => {
+            setHeld(null);
+            props.onOpenContact(username);
+          }}
+          onSendAnyway={() => {
+            setHeld(null);
+            for (const localId of held.localIds) retry(localId, true);
+          }}
+          onCancel={() => setHeld(null)}
+        />
       )}
 
       {dragging && (

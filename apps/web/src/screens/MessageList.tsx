@@ -4,6 +4,8 @@ import type { AttachmentInput, Message, ParleyClient } from '@parley/client';
 import { AttachmentView } from '../components/Attachment';
 import { Icon } from '../components/Dialog';
 import { formatDay, formatFull, formatTime, startOfDay } from '../lib/format';
+import { NoticeLine } from '../notices/NoticeLine';
+import { isNotice, messageKey, type NoticeMessage } from '../notices/notices';
 
 /** A message this device is sending (or failed to send); shown after the stored history. */
 export interface PendingMessage {
@@ -20,6 +22,7 @@ export interface PendingMessage {
 type Row =
   | { kind: 'day'; key: string; day: number }
   | { kind: 'message'; key: string; message: Message; showSender: boolean; tail: boolean }
+  | { kind: 'notice'; key: string; message: NoticeMessage }
   | { kind: 'pending'; key: string; pending: PendingMessage };
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -35,11 +38,16 @@ function buildRows(messages: readonly Message[], pending: readonly PendingMessag
       rows.push({ kind: 'day', key: `d${day}`, day });
       lastDay = day;
     }
+    if (isNotice(m)) {
+      rows.push({ kind: 'notice', key: messageKey(m), message: m });
+      continue;
+    }
+    // A notice between two messages of one sender splits them into two runs.
     const prev = messages[i - 1];
     const next = messages[i + 1];
-    const sameAsPrev = prev !== undefined && prev.sender.deviceId === m.sender.deviceId && startOfDay(prev.receivedAt) === day && m.receivedAt - prev.receivedAt < GROUP_GAP_MS;
-    const sameAsNext = next !== undefined && next.sender.deviceId === m.sender.deviceId && next.receivedAt - m.receivedAt < GROUP_GAP_MS && startOfDay(next.receivedAt) === day;
-    rows.push({ kind: 'message', key: `m${m.seq}`, message: m, showSender: group && !m.outgoing && !sameAsPrev, tail: !sameAsNext });
+    const sameAsPrev = prev !== undefined && !isNotice(prev) && prev.sender.deviceId === m.sender.deviceId && startOfDay(prev.receivedAt) === day && m.receivedAt - prev.receivedAt < GROUP_GAP_MS;
+    const sameAsNext = next !== undefined && !isNotice(next) && next.sender.deviceId === m.sender.deviceId && next.receivedAt - m.receivedAt < GROUP_GAP_MS && startOfDay(next.receivedAt) === day;
+    rows.push({ kind: 'message', key: messageKey(m), message: m, showSender: group && !m.outgoing && !sameAsPrev, tail: !sameAsNext });
   }
   if (pending.length > 0) {
     const day = startOfDay(pending[0]?.createdAt ?? Date.now());
@@ -106,6 +114,8 @@ export function MessageList(props: {
   onDiscard: (localId: string) => void;
   onAtBottom: (atBottom: boolean) => void;
   onOpenImage: (url: string, name: string) => void;
+  /** A notice's "Verify safety number": opens that contact's safety number. */
+  onOpenContact: (username: string) => void;
   header?: ReactNode;
 }) {
   const scrollRef = useRef<HTMLDivElement>(null);
@@ -148,7 +158,7 @@ export function MessageList(props: {
   }, [props.conversationKey, scrollToBottom]);
 
   // Keep the reading position when older messages are put above it.
-  const firstKey = rows.find((r) => r.kind === 'message')?.key;
+  const firstKey = rows.find((r) => r.kind === 'message' || r.kind === 'notice')?.key;
   const lastKey = rows[rows.length - 1]?.key;
   const anchor = useRef<{ first: string | undefined; fromBottom: number }>({ first: undefined, fromBottom: 0 });
   useLayoutEffect(() => {
@@ -206,6 +216,8 @@ export function MessageList(props: {
                   </div>
                 ) : row.kind === 'message' ? (
                   <MessageRow client={props.client} row={row} onOpenImage={props.onOpenImage} />
+                ) : row.kind === 'notice' ? (
+                  <NoticeLine message={row.message} me={props.client.userId} onVerify={props.onOpenContact} />
                 ) : (
                   <PendingRow pending={row.pending} onRetry={props.onRetry} onDiscard={props.onDiscard} />
                 )}

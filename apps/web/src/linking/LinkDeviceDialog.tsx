@@ -1,0 +1,220 @@
+import { useEffect, useState, type FormEvent } from 'react';
+import type { ParleyClient, PendingDevice } from '@parley/client';
+import { Dialog, Icon } from '../components/Dialog';
+import { FormError } from '../components/FormError';
+import { describeError } from '../lib/errors';
+import { formatCountdown, useNow } from '../lib/time';
+import { canScanQrCodes, CodeScanner } from './CodeScanner';
+
+type Step =
+  | { readonly kind: 'enter'; readonly scanning: boolean }
+  | { readonly kind: 'approve'; readonly input: string; readonly device: PendingDevice }
+  | { readonly kind: 'done'; readonly approved: boolean; readonly name: string };
+
+/**
+ * Settings → "Link a new device", on a device that is already signed in:
+ * read the new device's code (typed, or its QR code through the camera),
+ * look at what the server says is waiting, then approve or reject it.
+ * Approving signs the new device's key with this device's key, so the server
+ * cannot slip in a device of its own.
+ */
+export function LinkDeviceDialog(props: { client: ParleyClient; onClose: () => void; onChanged: () => void }) {
+  const { client } = props;
+  const [step, setStep] = useState<Step>({ kind: 'enter', scanning: false });
+  const [code, setCode] = useState('');
+  const [busy, setBusy] = useState<'inspect' | 'approve' | 'reject' | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [camera, setCamera] = useState(false);
+
+  useEffect(() => {
+    let live = true;
+    void canScanQrCodes().then((ok) => live && setCamera(ok));
+    return () => {
+      live = false;
+    };
+  }, []);
+
+  async function inspect(input: string) {
+    if (busy !== null) return;
+    setBusy('inspect');
+    setError(null);
+    try {
+      const device = await client.inspectLink(input);
+      setStep({ kind: 'approve', input, device });
+    } catch (err) {
+      setError(describeError(err));
+      setStep({ kind: 'enter', scanning: false });
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  async function decide(approve: boolean) {
+    if (step.kind !== 'approve' || busy !== null) return;
+    setBusy(approve ? 'approve' : 'reject');
+    setError(null);
+    try {
+      if (approve) await client.approveLink(step.input);
+      else await client.rejectLink(step.input);
+      setStep({ kind: 'done', approved: approve, name: step.device.name });
+      props.onChanged();
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  if (step.kind === 'approve') {
+    return <ApproveStep device={step.device} busy={busy} error={error} onDecide={(a) => void decide(a)} onClose={props.onClose} />;
+  }
+
+  if (step.kind === 'done') {
+    return (
+      <Dialog title={step.approved ? 'Device linked' : 'Device rejected'} onClose={props.onClose}>
+        <div className="stack">
+          <p role="status">
+            {step.approved ? (
+              <>
+                <strong dir="auto">{step.name}</strong> is now one of your devices. Your devices add it to your conversations; it receives messages sent from now on.
+              </>
+            ) : (
+              <>
+                <strong dir="auto">{step.name}</strong> was not added. If you did not try to sign in there, change your password: someone else knows it.
+              </>
+            )}
+          </p>
+          <div className="dialog-actions inline">
+            <button type="button" className="button primary" onClick={props.onClose}>
+              Done
+            </button>
+          </div>
+        </div>
+      </Dialog>
+    );
+  }
+
+  function submit(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const input = code.trim();
+    if (input === '') {
+      setError('Type the code shown on the new device.');
+      return;
+    }
+    void inspect(input);
+  }
+
+  return (
+    <Dialog title="Link a new device" onClose={props.onClose}>
+      <div className="stack">
+        <p className="muted">
+          On the new device, open Parley and sign in with your username and password. It then shows a QR code and a code like <span className="mono">ABCDE-FGHJK</span>.
+        </p>
+        {step.scanning ? (
+          <>
+            <CodeScanner
+              onScan={(text) => void inspect(text)}
+              onError={(message) => {
+                setError(message);
+                setStep({ kind: 'enter', scanning: false });
+              }}
+            />
+            <button type="button" className="button" onClick={() => setStep({ kind: 'enter', scanning: false })}>
+              Type the code instead
+            </button>
+          </>
+        ) : (
+          <form className="stack" onSubmit={submit} noValidate>
+            <label className="field">
+              <span>Code from the new device</span>
+              <input
+                name="link-code"
+                className="mono"
+                autoComplete="off"
+                autoCapitalize="characters"
+                spellCheck={false}
+                placeholder="ABCDE-FGHJK"
+                value={code}
+                onChange={(e) => setCode(e.target.value)}
+                disabled={busy !== null}
+                maxLength={600}
+                required
+              />
+            </label>
+            <FormError message={error} />
+            <div className="dialog-actions inline">
+              {camera && (
+                <button
+                  type="button"
+                  className="button"
+                  disabled={busy !== null}
+                  onClick={() => {
+                    setError(null);
+                    setStep({ kind: 'enter', scanning: true });
+                  }}
+                >
+                  Scan QR code
+                </button>
+              )}
+              <button type="submit" className="button primary" disabled={busy !== null}>
+                {busy === 'inspect' ? 'Looking it up…' : 'Continue'}
+              </button>
+            </div>
+          </form>
+        )}
+        {step.scanning && <FormError message={error} />}
+      </div>
+    </Dialog>
+  );
+}
+
+function ApproveStep(props: { device: PendingDevice; busy: 'inspect' | 'approve' | 'reject' | null; error: string | null; onDecide: (approve: boolean) => void; onClose: () => void }) {
+  const { device } = props;
+  const now = useNow();
+  const left = device.expiresAt - now;
+  return (
+    <Dialog title="Approve new device" onClose={props.onClose}>
+      <div className="stack">
+        <div className="contact-head">
+          <span className="device-badge" aria-hidden="true">
+            <Icon name="devices" size={28} />
+          </span>
+          <div>
+            <h3 dir="auto">{device.name}</h3>
+            <p className="muted">Asked to join on {device.createdDay}</p>
+          </div>
+        </div>
+        <dl className="link-facts">
+          <div>
+            <dt>Key</dt>
+            <dd>
+              {device.keyChecked ? (
+                <span className="verified">
+                  <Icon name="checkShield" size={16} /> Matches the QR code
+                </span>
+              ) : (
+                'Not checked: the code was typed. Scanning the QR code also checks the key.'
+              )}
+            </dd>
+          </div>
+          <div>
+            <dt>Request expires</dt>
+            <dd>{left > 0 ? `in ${formatCountdown(left)}` : 'Expired'}</dd>
+          </div>
+        </dl>
+        <p className="warning-note">
+          <Icon name="alert" size={16} /> Approve only a device you are holding yourself. Once approved, it can read every message sent to you from now on.
+        </p>
+        <FormError message={props.error} />
+        <div className="dialog-actions inline">
+          <button type="button" className="button danger" disabled={props.busy !== null} onClick={() => props.onDecide(false)}>
+            {props.busy === 'reject' ? 'Rejecting…' : 'Reject'}
+          </button>
+          <button type="button" className="button primary" disabled={props.busy !== null || left <= 0} onClick={() => props.onDecide(true)}>
+            {props.busy === 'approve' ? 'Approving…' : 'Approve'}
+          </button>
+        </div>
+      </div>
+    </Dialog>
+  );
+}

@@ -1,0 +1,34 @@
+import type { UserId } from '@parley/client';
+import { Icon } from '../components/Dialog';
+import { formatFull, formatTime } from '../lib/format';
+import { noticeContact, noticeText, type NoticeMessage } from './notices';
+
+/** A notice as a centred line in the timeline, with a way to check the safety number it is about. */
+export function NoticeLine(props: { message: NoticeMessage; me: UserId | undefined; onVerify: (username: string) => void }) {
+  const { notice } = props.message.content;
+  const contact = noticeContact(notice, props.me);
+  const at = props.message.receivedAt;
+  const refused = notice.kind === 'device_refused';
+  return (
+    <div className="notice-row">
+      <p className={`notice${refused ? ' notice-warn' : ''}`} dir="auto">
+        <Icon name={refused ? 'alert' : 'checkShield'} size={14} />
+        <span>
+          {noticeText(notice, props.me)}
+          <time className="notice-time" dateTime={new Date(at).toISOString()} title={formatFull(at)}>
+            {' · '}
+            {formatTime(at)}
+          </time>
+          {contact !== null && (
+            <>
+              {' · '}
+              <button type="button" className="link-button inline-link" aria-label={`Verify ${contact}’s safety number`} onClick={() => props.onVerify(contact)}>
+                Verify safety number
+              </button>
+            </>
+          )}
+        </span>
+      </p>
+    </div>
+  );
+}
