@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
-import { expectMessage, launchBrowser, openApp, openConversation, register, sendText, startChat, type User } from './helpers/browser.js';
+import { closeSettings, expectMessage, launchBrowser, openApp, openApproval, openConversation, register, sendText, startChat, startLinking, type User } from './helpers/browser.js';
 import { TestServer } from './helpers/server.js';
 
 const OUT = new URL('../docs/screenshots/', import.meta.url).pathname;
@@ -153,6 +153,33 @@ async function main(): Promise<void> {
       await page.getByRole('button', { name: 'Back' }).click();
       await shoot(page, `list-phone-${scheme}`);
       await openConversation(maya, 'daniel');
+    }
+
+    // Linking a new device: the waiting screen on the new browser, the approval on Maya's.
+    await page.setViewportSize(DESKTOP);
+    const { user: laptop, code } = await startLinking(browser, url, 'maya');
+    for (const scheme of ['light', 'dark'] as const) {
+      await laptop.page.emulateMedia({ colorScheme: scheme });
+      await laptop.page.setViewportSize(DESKTOP);
+      await shoot(laptop.page, `link-pending-desktop-${scheme}`);
+      await laptop.page.setViewportSize(PHONE);
+      await shoot(laptop.page, `link-pending-phone-${scheme}`);
+    }
+    const approve = await openApproval(maya, code);
+    for (const scheme of ['light', 'dark'] as const) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await shoot(page, `approve-device-desktop-${scheme}`);
+    }
+    await approve.getByRole('button', { name: 'Approve' }).click();
+    await page.getByRole('dialog', { name: 'Device linked' }).getByRole('button', { name: 'Done' }).click();
+    await closeSettings(maya);
+    await laptop.page.getByRole('button', { name: 'New chat' }).waitFor({ timeout: 60_000 });
+
+    // Daniel's chat with Maya says her safety number changed.
+    await daniel.page.getByRole('log', { name: 'Messages' }).getByText(/^maya’s safety number changed/).waitFor({ timeout: 30_000 });
+    for (const scheme of ['light', 'dark'] as const) {
+      await daniel.page.emulateMedia({ colorScheme: scheme });
+      await shoot(daniel.page, `notice-desktop-${scheme}`);
     }
   } finally {
     await browser.close();
