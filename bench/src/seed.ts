@@ -47,7 +47,11 @@ export async function seedDevices(storage: Storage, count: number): Promise<Seed
   return out;
 }
 
-/** A group at epoch 1 containing `devices`; the seeding commit is acknowledged by everyone. */
+/**
+ * A group at epoch 1 containing `devices`; the seeding commit and its Welcome
+ * (stored once, as every device enters a group only with one) are
+ * acknowledged by everyone and trimmed away.
+ */
 export async function seedGroup(storage: Storage, devices: SeedDevice[]): Promise<SeedGroup> {
   const bytes = randomBytes(16);
   const id = toBase64Url(bytes) as GroupId;
@@ -61,9 +65,11 @@ export async function seedGroup(storage: Storage, devices: SeedDevice[]): Promis
       epoch: 0,
       commit: encodePrivateMessageFraming(bytes, 0n, 'commit', randomBytes(200)),
       devices: devices.map((d) => d.deviceId),
+      welcome: { to: devices.slice(1).map((d) => d.deviceId), data: randomBytes(200) },
       expiresAt: Math.floor(Date.now() / 1000) + 86400,
     });
     await Promise.all(devices.map((d) => storage.ack(d.deviceId, id, r.seq)));
+    await storage.trim([id]);
   }
   return { id, bytes, devices };
 }

@@ -12,8 +12,10 @@ const STORAGE_CODES: Record<StorageError['kind'], ErrorCode> = {
   not_member: 'not_member',
   epoch_conflict: 'epoch_conflict',
   device_revoked: 'device_revoked',
+  device_pending: 'device_pending',
   too_many_key_packages: 'too_many_key_packages',
   invalid_membership: 'bad_request',
+  quota_exceeded: 'quota_exceeded',
 };
 
 /**

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import type { DeviceId, UserId } from '@parley/protocol';
+import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
 import { SQLITE_MIGRATIONS } from '../src/storage/sqlite/migrations.js';
 
@@ -19,7 +19,12 @@ describe('SQLite migrations', () => {
       const versions = db.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as Array<{ version: number }>;
       assert.deepEqual(versions.map((v) => v.version), SQLITE_MIGRATIONS.map((m) => m.version));
       const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((t) => t.name);
-      for (const t of ['users', 'devices', 'sessions', 'key_packages', 'mls_groups', 'group_devices', 'group_messages', 'welcomes', 'blobs', 'blob_refs']) assert.ok(tables.includes(t), t);
+      for (const t of [
+        'users', 'devices', 'sessions', 'key_packages', 'mls_groups', 'group_devices', 'group_messages', 'welcomes', 'welcome_recipients',
+        'blobs', 'blob_refs', 'device_links', 'session_challenges', 'group_departures', 'queue_charges', 'blob_usage',
+      ]) assert.ok(tables.includes(t), t);
+      const deviceColumns = (db.prepare('PRAGMA table_info(devices)').all() as Array<{ name: string }>).map((c) => c.name);
+      assert.deepEqual(deviceColumns, ['id', 'user_id', 'name', 'signature_key', 'created_day', 'status', 'revoked_at', 'approved_by']);
       assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
       db.close();
     } finally {
@@ -89,6 +94,77 @@ describe('SQLite migrations', () => {
       assert.equal(await s.isMember(G as never, B as DeviceId), false);
       assert.deepEqual(await s.pendingMessages(A as DeviceId, undefined, 10), []);
       await s.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('carry a version-2 database with data to device states, one Welcome per commit and byte counts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-mig-'));
+    try {
+      const path = join(dir, 'p.db');
+      const raw = new Database(path);
+      raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+      for (const m of SQLITE_MIGRATIONS.slice(0, 2)) {
+        raw.exec(m.sql);
+        raw.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(m.version, m.name);
+      }
+      const A = 'a'.repeat(22), B = 'b'.repeat(22), C = 'c'.repeat(22), R = 'r'.repeat(22), G = 'group1', H = 'group2';
+      raw.prepare("INSERT INTO users VALUES ('u1', 'u1', 'u1', 'h', '2026-01-01')").run();
+      for (const d of [A, B, C]) raw.prepare("INSERT INTO devices VALUES (?, 'u1', 'd', x'01', '2026-01-01', 0)").run(d);
+      raw.prepare("INSERT INTO devices VALUES (?, 'u1', 'gone', x'02', '2026-01-01', 1)").run(R);
+      raw.prepare("INSERT INTO sessions VALUES (x'aa', 'u1', ?, 9999999999)").run(A);
+      raw.prepare("INSERT INTO mls_groups VALUES (?, 1, 3, x'0909')").run(G);
+      raw.prepare('INSERT INTO mls_groups VALUES (?, 0, 0, NULL)').run(H);
+      // A created G and added B and C at seq 1 (one Welcome, stored for each); A sent seq 2 and 3.
+      for (const [d, acked] of [[A, 3], [B, 0], [C, 2]] as const) raw.prepare('INSERT INTO group_devices (group_id, device_id, acked_seq) VALUES (?, ?, ?)').run(G, d, acked);
+      raw.prepare('INSERT INTO group_devices (group_id, device_id, acked_seq) VALUES (?, ?, 0)').run(H, A);
+      const msg = raw.prepare('INSERT INTO group_messages VALUES (?, ?, ?, 1, ?, 9999999999)');
+      msg.run(G, 1, 'commit', Buffer.alloc(10, 1));
+      msg.run(G, 2, 'application', Buffer.alloc(100, 2));
+      msg.run(G, 3, 'application', Buffer.alloc(1000, 3));
+      const welcome = raw.prepare("INSERT INTO welcomes VALUES (?, ?, 1, 1, x'5757575757', x'494949', 9999999999)");
+      welcome.run(B, G);
+      welcome.run(C, G);
+      raw.close();
+
+      const before = Math.floor(Date.now() / 1000);
+      const s = new SqliteStorage({ path });
+      await s.migrate();
+      const after = Math.floor(Date.now() / 1000);
+      try {
+        const devices = await s.listDevices('u1' as UserId);
+        assert.deepEqual(devices.map((d) => [d.id, d.status, d.revoked]), [[A, 'active', false], [B, 'active', false], [C, 'active', false], [R, 'revoked', true]]);
+        const revokedAt = devices[3]?.revokedAt ?? 0;
+        assert.ok(revokedAt % 3600 === 0 && revokedAt >= before && revokedAt < after + 3600, 'the migration time rounded up to the hour');
+        assert.deepEqual(devices[3]?.signatureKey, Uint8Array.of(2));
+        assert.equal((await s.getSession(Uint8Array.of(0xaa), 0))?.deviceStatus, 'active');
+
+        const db = new Database(path, { readonly: true });
+        const count = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+        assert.equal(count('SELECT COUNT(*) AS n FROM welcomes'), 1, 'the two copies became one');
+        assert.equal(count('SELECT COUNT(*) AS n FROM welcome_recipients'), 2);
+        assert.equal(count(`SELECT queued_bytes AS n FROM mls_groups WHERE id = '${G}'`), 10 + 100 + 1000 + 5 + 3);
+        assert.equal(count(`SELECT queued_bytes AS n FROM mls_groups WHERE id = '${H}'`), 0);
+        db.close();
+        for (const d of [B, C]) {
+          const [w] = await s.pendingWelcomes(d as DeviceId);
+          assert.deepEqual(w?.parts.map((p) => Buffer.from(p).toString()), ['WWWWW', 'III']);
+        }
+        // Everything keeps working on the migrated data.
+        await s.ack(B as DeviceId, G as GroupId, 3);
+        await s.ack(C as DeviceId, G as GroupId, 3);
+        assert.equal(await s.trim([G as GroupId]), 3);
+        assert.deepEqual(await s.pendingWelcomes(B as DeviceId), []);
+        const check = new Database(path, { readonly: true });
+        assert.deepEqual(check.prepare(`SELECT queued_bytes AS n FROM mls_groups WHERE id = '${G}'`).get(), { n: 0 });
+        assert.deepEqual(check.prepare('SELECT COUNT(*) AS n FROM welcomes').get(), { n: 0 });
+        check.close();
+        await s.leaveGroup(G as GroupId, C as DeviceId);
+        assert.deepEqual(await s.groupDevices(G as GroupId), [A, B]);
+      } finally {
+        await s.close();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

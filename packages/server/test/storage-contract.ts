@@ -3,78 +3,18 @@ import { randomBytes } from 'node:crypto';
 import { describe, it, beforeEach, afterEach } from 'node:test';
 import type { BlobDigest, DeviceId, GroupId, UserId } from '@parley/protocol';
 import { StorageError, type Storage } from '../src/storage/storage.js';
+import { identityContract } from './storage-contract-identity.js';
+import { membershipContract } from './storage-contract-membership.js';
+import { quotaContract } from './storage-contract-quotas.js';
+import { account, extraDevice, groupWith, id, kp, NOW, pending, rejectsWith, type StorageFixture } from './storage-contract-helpers.js';
+
+export { account, groupWith, NOW, rejectsWith, type StorageFixture } from './storage-contract-helpers.js';
 
 /**
  * The storage contract: every adapter (SQLite, PostgreSQL) must pass exactly
- * these tests. Each test gets a fresh, migrated, empty storage.
+ * these tests (and those of storage-contract-identity, -membership and
+ * -quotas, run from here). Each test gets a fresh, migrated, empty storage.
  */
-
-export interface StorageFixture {
-  storage: Storage;
-  cleanup(): Promise<void>;
-}
-
-const id = (): string => randomBytes(16).toString('base64url');
-export const NOW = 1_800_000_000;
-
-export async function account(s: Storage, name = `user${id().slice(0, 8).toLowerCase()}`): Promise<{ userId: UserId; deviceId: DeviceId; token: Uint8Array }> {
-  const userId = id() as UserId;
-  const deviceId = id() as DeviceId;
-  const token = randomBytes(32);
-  await s.createAccount(
-    { id: userId, username: name, skeleton: `sk-${name}`, passwordHash: 'hash', createdDay: '2026-11-28' },
-    { id: deviceId, name: 'laptop', signatureKey: randomBytes(32) },
-    { tokenHash: token, expiresAt: NOW + 3600 },
-  );
-  return { userId, deviceId, token };
-}
-
-async function extraDevice(s: Storage, userId: UserId): Promise<DeviceId> {
-  const deviceId = id() as DeviceId;
-  await s.addDevice(userId, { id: deviceId, name: 'phone', signatureKey: randomBytes(32) }, '2026-11-28', {
-    tokenHash: randomBytes(32),
-    expiresAt: NOW + 3600,
-  });
-  return deviceId;
-}
-
-/** Everything waiting for a device: its welcomes, then its group messages. */
-async function pending(s: Storage, deviceId: DeviceId) {
-  return [...(await s.pendingWelcomes(deviceId)), ...(await s.pendingMessages(deviceId, undefined, 1000))];
-}
-
-function kp(n: number): { ciphersuite: number; expiresAt: number; data: Uint8Array } {
-  return { ciphersuite: 1, expiresAt: NOW + 86400, data: new Uint8Array([0, 1, 0, 5, n & 0xff, (n >> 8) & 0xff, 7, 7]) };
-}
-
-export async function rejectsWith(p: Promise<unknown>, kind: StorageError['kind']): Promise<StorageError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof StorageError, `expected StorageError, got ${String(err)}`);
-    assert.equal(err.kind, kind);
-    return err;
-  }
-  assert.fail(`expected ${kind}`);
-}
-
-/** A group with creator device `a` committed to contain `devices`. */
-export async function groupWith(s: Storage, creator: DeviceId, devices: DeviceId[]): Promise<GroupId> {
-  const gid = id() as GroupId;
-  await s.createGroup(gid, creator);
-  const others = devices.filter((d) => d !== creator);
-  await s.appendCommit({
-    groupId: gid,
-    senderDevice: creator,
-    epoch: 0,
-    commit: Uint8Array.of(1, 2, 3),
-    devices: [creator, ...others],
-    welcome: others.length > 0 ? { to: others, data: Uint8Array.of(9, 9) } : undefined,
-    groupInfo: Uint8Array.of(4, 4),
-    expiresAt: NOW + 1000,
-  });
-  return gid;
-}
 
 export function storageContract(name: string, make: () => Promise<StorageFixture>): void {
   describe(`Storage contract: ${name}`, () => {
@@ -106,7 +46,7 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       const devicesBefore = await s.listDevices(a.userId);
       assert.equal(devicesBefore.length, 1);
       const session = await s.getSession(a.token, NOW);
-      assert.deepEqual(session, { userId: a.userId, deviceId: a.deviceId, expiresAt: NOW + 3600 });
+      assert.deepEqual(session, { userId: a.userId, deviceId: a.deviceId, expiresAt: NOW + 3600, deviceStatus: 'active' });
       // an account may start without a device (created by an administrator)
       const bare = id() as UserId;
       await s.createAccount({ id: bare, username: 'bob', skeleton: 'sk-bob', passwordHash: 'h', createdDay: '2026-11-28' }, undefined, undefined);
@@ -134,15 +74,18 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       const gid = await groupWith(s, b.deviceId, [b.deviceId, a.deviceId, phone]);
       await s.appendMessage({ groupId: gid, senderDevice: b.deviceId, kind: 'application', epoch: 1, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW + 100, blobKeepUntil: NOW });
       assert.equal((await pending(s, phone)).length, 2);
-      const groups = await s.revokeDevice(phone);
+      const groups = await s.revokeDevice(phone, NOW + 3600);
       assert.deepEqual(groups, [gid]);
-      assert.equal((await s.getDevice(phone))?.revoked, true);
+      const revoked = await s.getDevice(phone);
+      assert.equal(revoked?.revoked, true);
+      assert.equal(revoked?.status, 'revoked');
+      assert.equal(revoked?.revokedAt, NOW + 3600);
       assert.equal(await s.getSession(tok, NOW), undefined);
       assert.deepEqual(await s.countKeyPackages(phone, NOW), { available: 0, lastResort: false });
       assert.equal((await pending(s, phone)).length, 0);
       assert.equal(await s.isMember(gid, phone), false);
       await rejectsWith(s.addSession(a.userId, phone, { tokenHash: randomBytes(32), expiresAt: NOW + 10 }), 'device_revoked');
-      await rejectsWith(s.revokeDevice(id() as DeviceId), 'not_found');
+      await rejectsWith(s.revokeDevice(id() as DeviceId, NOW), 'not_found');
     });
 
     it('hands out each key package once and falls back to the last-resort package', async () => {
@@ -379,5 +322,11 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       assert.equal(await s.getBlob(d1), undefined);
       assert.deepEqual(await s.collectableBlobs(NOW + 1000, 100), []);
     });
+
+    const current = () => s;
+    const currentFixture = () => fx;
+    identityContract(current);
+    membershipContract(current, currentFixture);
+    quotaContract(current);
   });
 }

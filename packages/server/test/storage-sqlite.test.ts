@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -8,10 +9,22 @@ import { account, groupWith, NOW, rejectsWith, storageContract } from './storage
 
 storageContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
-  const storage = new SqliteStorage({ path: join(dir, 'parley.db') });
+  const path = join(dir, 'parley.db');
+  const storage = new SqliteStorage({ path });
   await storage.migrate();
   return {
     storage,
+    async welcomeStats() {
+      // A second connection sees what the storage committed (its writes resolve after the commit).
+      const db = new Database(path, { readonly: true });
+      try {
+        const w = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(length(welcome) + COALESCE(length(group_info), 0)), 0) AS b FROM welcomes').get() as { n: number; b: number };
+        const r = db.prepare('SELECT COUNT(*) AS n FROM welcome_recipients').get() as { n: number };
+        return { welcomes: w.n, bytes: w.b, recipients: r.n };
+      } finally {
+        db.close();
+      }
+    },
     async cleanup() {
       await storage.close();
       rmSync(dir, { recursive: true, force: true });
@@ -33,7 +46,7 @@ describe('sqlite storage: what is remembered between writes', () => {
       const [a, b, c] = [await account(server), await account(server), await account(server)];
       const gid = await groupWith(server, a.deviceId, [a.deviceId, b.deviceId, c.deviceId]);
       assert.deepEqual((await server.appendMessage(message(gid, a.deviceId))).recipients.sort(), [b.deviceId, c.deviceId].sort());
-      await cli.revokeDevice(c.deviceId);
+      await cli.revokeDevice(c.deviceId, NOW);
       assert.deepEqual((await server.appendMessage(message(gid, a.deviceId))).recipients, [b.deviceId]);
       await rejectsWith(server.appendMessage(message(gid, c.deviceId)), 'not_member');
     } finally {

@@ -9,7 +9,9 @@ import type { BlobDigest, DeviceId, DeviceStatus, GroupId, MessageKind, UserId }
  * so a device's mailbox is "the log after my cursor", one row per message
  * whatever the group's size. A message is deleted once every device's cursor
  * has passed it (`trim`), or at its retention time (`sweep`). Welcomes are
- * addressed to single devices and kept apart.
+ * kept apart: stored once per commit, with one small row per recipient device
+ * pointing at it; a Welcome nobody waits for any more goes with the next trim
+ * of its group.
  *
  * Rules every adapter keeps:
  * - each method is atomic: it fully happens or not at all;
@@ -179,6 +181,7 @@ export interface BlobQuota {
 
 export interface SweepResult {
   messages: number;
+  /** Expired Welcomes (one per commit, whatever the number of its recipients). */
   welcomes: number;
   sessions: number;
   keyPackages: number;
@@ -204,6 +207,7 @@ export class StorageError extends Error {
       | 'not_member'
       | 'epoch_conflict'
       | 'device_revoked'
+      | 'device_pending'
       | 'too_many_key_packages'
       | 'invalid_membership'
       | 'quota_exceeded',
@@ -247,7 +251,8 @@ export interface Storage {
   linkExpiry(deviceId: DeviceId, now: number): Promise<number | undefined>;
   /**
    * Activates a pending device whose link is live and drops the link, recording
-   * which device approved it. Throws not_found when it is not pending (any more).
+   * which device approved it. Throws not_found when it is not pending (any more),
+   * its link expired, or `approvedBy` is not an active device of the same user.
    */
   approveDevice(deviceId: DeviceId, approvedBy: DeviceId, now: number): Promise<void>;
   /**
@@ -260,7 +265,7 @@ export interface Storage {
   addSession(userId: UserId, deviceId: DeviceId, session: NewSession): Promise<void>;
   /** Replaces the password hash; ends all the user's sessions ('all'), all but one token's, or none. */
   setPassword(userId: UserId, passwordHash: string, signOut: 'none' | 'all' | { except: Uint8Array }): Promise<void>;
-  /** Stores a single-use sign-in challenge (by hash) for a device. */
+  /** Stores a single-use sign-in challenge (by hash) for a device id, known or not (nothing is revealed by issuing one). */
   putChallenge(challengeHash: Uint8Array, deviceId: DeviceId, expiresAt: number): Promise<void>;
   /** Consumes a challenge: true only if it existed for this device and had not expired; it is gone afterwards either way. */
   takeChallenge(challengeHash: Uint8Array, deviceId: DeviceId, now: number): Promise<boolean>;
@@ -270,8 +275,9 @@ export interface Storage {
   /**
    * Revokes a device (pending or active) at `revokedAt`: keeps its row and key
    * (the directory lists revoked devices), drops its sessions, key packages,
-   * welcomes, link and cursors, removes it from every group's member list and
-   * trims those groups. Returns the groups it was a member of.
+   * welcomes, link, challenges and cursors, removes it from every group's member list and
+   * trims those groups. Returns the groups it was a member of (including groups
+   * it left whose membership still lists it). Revoking again keeps the first revokedAt.
    */
   revokeDevice(id: DeviceId, revokedAt: number): Promise<GroupId[]>;
   /** Resolves a session by token hash; undefined when unknown, expired or its device revoked. */
@@ -283,7 +289,8 @@ export interface Storage {
    * Adds single-use packages (and optionally replaces the last-resort one).
    * First deletes the device's packages that expired by `now` (they can never
    * be handed out), so only live ones count against `max`; throws
-   * too_many_key_packages past it. Returns the stock as of `now`.
+   * too_many_key_packages past it, not_found / device_revoked / device_pending
+   * for a device that is not active. Returns the stock as of `now`.
    */
   addKeyPackages(deviceId: DeviceId, packages: readonly KeyPackageIn[], lastResort: KeyPackageIn | undefined, max: number, now: number): Promise<KeyPackageCount>;
   /**
@@ -299,6 +306,7 @@ export interface Storage {
   /** Creates a group at epoch 0 whose only member is `creator`. Throws group_exists. */
   createGroup(id: GroupId, creator: DeviceId): Promise<GroupRecord>;
   getGroup(id: GroupId): Promise<GroupRecord | undefined>;
+  /** Devices the group is delivered to (not those that left it, see leaveGroup), in id order. */
   groupDevices(id: GroupId): Promise<DeviceId[]>;
   isMember(id: GroupId, deviceId: DeviceId): Promise<boolean>;
   groupsOfDevice(deviceId: DeviceId): Promise<GroupRecord[]>;
@@ -328,7 +336,9 @@ export interface Storage {
    * Stops delivery of the group to this device at once (its cursor and welcome
    * go, the log is trimmed as if it had acknowledged everything), whether or
    * not a member commits its removal. The group no longer lists for it, and
-   * it is not a member for sending. Throws not_member.
+   * it is not a member for sending. A device removed by a commit that has not
+   * read up to its removal yet may leave too (it just stops reading). Leaving
+   * again is a no-op; throws not_member for a device the group never listed.
    */
   leaveGroup(groupId: GroupId, deviceId: DeviceId): Promise<void>;
   /** Welcomes waiting for a device (deliver these before its group messages). */
@@ -338,13 +348,21 @@ export interface Storage {
    * (group id, seq), strictly after `after` when given.
    */
   pendingMessages(deviceId: DeviceId, after: BacklogCursor | undefined, limit: number): Promise<StoredMessage[]>;
-  /** Cumulative ack: moves the device's cursor in the group to at least `seq`; drops its welcome. Never moves backwards. */
+  /** Cumulative ack: moves the device's cursor in the group to at least `seq`; drops its claim on a Welcome up to `seq`. Never moves backwards. */
   ack(deviceId: DeviceId, groupId: GroupId, seq: number): Promise<void>;
-  /** Deletes messages of these groups that every device's cursor has passed. Returns how many. */
+  /**
+   * Deletes messages of these groups that every device's cursor has passed,
+   * and Welcomes no device waits for; scales the groups' queue charges down.
+   * Returns how many messages.
+   */
   trim(groupIds: readonly GroupId[]): Promise<number>;
 
   /* blobs (metadata; bytes live in a BlobStore) */
-  /** With a quota: charges blob.size to the user's day bucket, or throws quota_exceeded (detail.quota = 'blob_bytes') and stores nothing. */
+  /**
+   * With a quota: charges blob.size to the user's day bucket, or throws
+   * quota_exceeded (detail.quota = 'blob_bytes') and stores nothing. A digest
+   * already stored is charged nothing. `now` is required with a quota.
+   */
   putBlob(blob: BlobRecord, quota?: BlobQuota, now?: number): Promise<void>;
   /** Bytes the user uploaded within the quota window ending at `now` (to refuse an upload before its body is read). */
   blobUsage(userId: UserId, windowSeconds: number, now: number): Promise<number>;
@@ -356,6 +374,10 @@ export interface Storage {
   /** Deletes those still collectable; returns the ones deleted (their bytes may then go). */
   deleteBlobs(digests: readonly BlobDigest[]): Promise<BlobDigest[]>;
 
-  /** Deletes expired messages and welcomes (retention), departed devices' cursors, sessions and key packages. */
+  /**
+   * Deletes expired messages and welcomes (retention), departed devices' cursors,
+   * sessions, key packages, challenges and blob upload buckets that no longer
+   * count; revokes pending devices whose link expired (at `now` rounded up to the hour).
+   */
   sweep(now: number): Promise<SweepResult>;
 }

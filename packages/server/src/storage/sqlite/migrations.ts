@@ -168,4 +168,120 @@ CREATE INDEX group_devices_device ON group_devices(device_id);
 CREATE INDEX blob_refs_digest ON blob_refs(digest);
 `,
   },
+  {
+    version: 3,
+    name: 'device status, links and sign-in challenges',
+    // A device is pending (linked with the password, waiting for an existing
+    // device's approval), active or revoked; revoked rows keep their key so the
+    // directory can vouch for history. When a device was revoked before this
+    // migration is unknown: it gets the migration time rounded up to the hour,
+    // which is later than the truth, so old commits adding it still verify.
+    sql: `
+ALTER TABLE devices ADD COLUMN status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('pending', 'active', 'revoked'));
+ALTER TABLE devices ADD COLUMN revoked_at INTEGER;
+ALTER TABLE devices ADD COLUMN approved_by TEXT;
+UPDATE devices SET status = 'revoked', revoked_at = ((CAST(strftime('%s', 'now') AS INTEGER) + 3599) / 3600) * 3600 WHERE revoked <> 0;
+ALTER TABLE devices DROP COLUMN revoked;
+
+CREATE TABLE device_links (
+  device_id TEXT PRIMARY KEY REFERENCES devices(id),
+  user_id TEXT NOT NULL REFERENCES users(id),
+  code_hash BLOB NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX device_links_code ON device_links(user_id, code_hash);
+CREATE INDEX device_links_expires ON device_links(expires_at);
+
+-- No reference to devices: challenges are issued for any well-formed request.
+CREATE TABLE session_challenges (
+  challenge_hash BLOB PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX session_challenges_expires ON session_challenges(expires_at);
+`,
+  },
+  {
+    version: 4,
+    name: 'one welcome per commit',
+    // A Welcome is stored once per commit and its recipients point at it,
+    // instead of one copy per recipient. Existing copies of one commit's
+    // Welcome are identical: the first is kept.
+    sql: `
+CREATE TABLE welcomes_v2 (
+  group_id TEXT NOT NULL REFERENCES mls_groups(id),
+  seq INTEGER NOT NULL,
+  epoch INTEGER NOT NULL,
+  welcome BLOB NOT NULL,
+  group_info BLOB,
+  expires_at INTEGER NOT NULL,
+  PRIMARY KEY (group_id, seq)
+);
+INSERT INTO welcomes_v2 (group_id, seq, epoch, welcome, group_info, expires_at)
+  SELECT w.group_id, w.seq, w.epoch, w.welcome, w.group_info, w.expires_at FROM welcomes w
+  WHERE w.rowid = (SELECT MIN(x.rowid) FROM welcomes x WHERE x.group_id = w.group_id AND x.seq = w.seq);
+
+CREATE TABLE welcome_recipients (
+  device_id TEXT NOT NULL REFERENCES devices(id),
+  group_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  PRIMARY KEY (device_id, group_id),
+  FOREIGN KEY (group_id, seq) REFERENCES welcomes_v2(group_id, seq) ON DELETE CASCADE
+) WITHOUT ROWID;
+INSERT INTO welcome_recipients (device_id, group_id, seq) SELECT device_id, group_id, seq FROM welcomes;
+
+DROP TABLE welcomes;
+ALTER TABLE welcomes_v2 RENAME TO welcomes;
+CREATE INDEX welcomes_expires ON welcomes(expires_at);
+CREATE INDEX welcome_recipients_welcome ON welcome_recipients(group_id, seq);
+`,
+  },
+  {
+    version: 5,
+    name: 'devices that left a group',
+    // A device may stop its own delivery of a group at once (it has no cursor
+    // any more) while the group's MLS membership still lists it, until a
+    // commit drops it. Listed here so a commit that keeps it is not an addition.
+    sql: `
+CREATE TABLE group_departures (
+  group_id TEXT NOT NULL REFERENCES mls_groups(id),
+  device_id TEXT NOT NULL REFERENCES devices(id),
+  PRIMARY KEY (group_id, device_id)
+) WITHOUT ROWID;
+CREATE INDEX group_departures_device ON group_departures(device_id);
+`,
+  },
+  {
+    version: 6,
+    name: 'per-account quotas',
+    // queued_bytes: what the group's log and Welcomes hold, kept with every
+    // write, so a trim scales each user's charge in the group by remaining /
+    // previous bytes without reading the log. Charges start at zero: the log
+    // keeps no sender, so nobody can be charged for what is already queued.
+    // Blob uploads are counted per user and day; a bucket is kept as long as
+    // it can count (keep_until).
+    sql: `
+ALTER TABLE mls_groups ADD COLUMN queued_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE mls_groups SET queued_bytes =
+  COALESCE((SELECT SUM(length(m.payload)) FROM group_messages m WHERE m.group_id = mls_groups.id), 0) +
+  COALESCE((SELECT SUM(length(w.welcome) + COALESCE(length(w.group_info), 0)) FROM welcomes w WHERE w.group_id = mls_groups.id), 0);
+
+CREATE TABLE queue_charges (
+  user_id TEXT NOT NULL REFERENCES users(id),
+  group_id TEXT NOT NULL REFERENCES mls_groups(id),
+  bytes INTEGER NOT NULL,
+  PRIMARY KEY (user_id, group_id)
+) WITHOUT ROWID;
+CREATE INDEX queue_charges_group ON queue_charges(group_id);
+
+CREATE TABLE blob_usage (
+  user_id TEXT NOT NULL REFERENCES users(id),
+  day INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  keep_until INTEGER NOT NULL,
+  PRIMARY KEY (user_id, day)
+) WITHOUT ROWID;
+CREATE INDEX blob_usage_keep ON blob_usage(keep_until);
+`,
+  },
 ];
