@@ -1,5 +1,6 @@
 import {
   createDeviceIdentity,
+  CredentialRejectedError,
   decodeContent,
   decryptAttachment,
   encodeContent,
@@ -10,13 +11,20 @@ import {
   MlsOperationError,
   newContentId,
   newGroupId,
-  safetyNumber as computeSafetyNumber,
   TsMlsEngine,
 } from '@parley/crypto';
 import type { AttachmentContent, CommitResult, DeviceIdentity, MemberDevice, MessageContent, MlsEngine, MlsGroup } from '@parley/crypto';
-import { checkUsername, fromBase64Url, splitParts, toBase64Url } from '@parley/protocol';
+import { bytesEqual, checkUsername, fromBase64Url, splitParts, toBase64Url } from '@parley/protocol';
 import type { AuthResponse, BlobDigest, DeviceId, GroupId, MsgFrame, ReadyFrame, UserId } from '@parley/protocol';
-import { DeviceDirectoryCache } from './directory.js';
+import { requestLink } from './devices/device-link.js';
+import type { DeviceLink, PendingLink } from './devices/device-link.js';
+import { DeviceSync } from './devices/device-sync.js';
+import { KeyPackageStock } from './devices/key-packages.js';
+import type { ClaimTarget } from './devices/device-sync.js';
+import { LinkApproval } from './devices/link-approval.js';
+import type { PendingDevice } from './devices/link-approval.js';
+import { changePassword, signIn, startOver } from './devices/sign-in.js';
+import { activeDevices, DeviceDirectoryCache } from './directory/device-directory.js';
 import { TypedEmitter } from './emitter.js';
 import { ClientError } from './errors.js';
 import { decodeMeta, encodeMeta, MAX_TITLE_LENGTH } from './meta.js';
@@ -27,7 +35,7 @@ import type { AccountRecord, ConversationRecord, MemberRecord, MessageRecord } f
 import type { Store } from './store/store.js';
 import { Connection } from './transport/connection.js';
 import { HttpApi } from './transport/http-api.js';
-import type { KeyPackageUploadBody } from './transport/http-api.js';
+import { AckBatcher } from './transport/ack-batcher.js';
 import { globalWebSocket, standardSocketFactory } from './transport/socket.js';
 import type { WireSocketFactory } from './transport/socket.js';
 import type {
@@ -42,9 +50,14 @@ import type {
   LogoutOptions,
   Message,
   MessagesOptions,
+  Notice,
+  SendOptions,
   UserRef,
   Verification,
 } from './types.js';
+import { deviceRefusedNotice, NoticeWriter, safetyNumberNotices } from './verification/notices.js';
+import type { MembershipChange } from './verification/notices.js';
+import { Verifications } from './verification/verifications.js';
 
 export interface ClientOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:8080`. */
@@ -71,9 +84,14 @@ export interface ClientOptions {
    * on before it is sent as its own frame (ms). Default 50.
    */
   ackDelayMs?: number;
+  /** How often a device waiting for link approval asks whether it was approved (ms). Default 1500. */
+  linkPollMs?: number;
 }
 
 const DEFAULT_KEY_PACKAGE_STOCK = 30;
+const LINK_POLL_MS = 1_500;
+/** After the directory could not be asked about a credential, reconnect (redelivering the message) this much later. */
+const STALL_RETRY_MS = 2_000;
 const ACK_DELAY_MS = 50;
 const ACK_EVERY = 100;
 const MAX_COMMIT_ATTEMPTS = 8;
@@ -88,6 +106,13 @@ interface Session {
   engine: MlsEngine;
   directory: DeviceDirectoryCache;
   connection: Connection;
+  verifications: Verifications;
+  notices: NoticeWriter;
+  deviceSync: DeviceSync;
+  links: LinkApproval;
+  keyPackages: KeyPackageStock;
+  /** Set when the server ended the session for good (signed out, revoked): login() may start a new one. */
+  ended: boolean;
 }
 
 /** Creates a client. If the store already holds an account, the client resumes it and connects. */
@@ -110,13 +135,10 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private readonly groups = new Map<GroupId, MlsGroup>();
   private readonly locks = new KeyedMutex();
   private incoming: Promise<void> = Promise.resolve();
-  private readonly pendingAcks = new Map<GroupId, { seq: number; count: number }>();
-  private ackTimer: ReturnType<typeof setTimeout> | undefined;
-  private syncTimer: ReturnType<typeof setInterval> | undefined;
-  private deviceSyncRunning: Promise<void> | undefined;
-  private deviceSyncAgain = false;
-  private deviceSyncSoon: ReturnType<typeof setTimeout> | undefined;
-  private refilling: Promise<void> | undefined;
+  private readonly acks: AckBatcher;
+  /** Groups whose next message waits for a directory that could not be reached (redelivered after a reconnect). */
+  private readonly stalled = new Set<GroupId>();
+  private link: PendingLink | undefined;
   private closed = false;
   private syncedOnce = false;
   private readonly syncedWaiters: Array<() => void> = [];
@@ -125,6 +147,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     super((err) => this.emitError('internal', err));
     this.repo = new ClientRepository(options.store);
     this.api = new HttpApi(options.serverUrl.replace(/\/+$/, ''));
+    this.acks = new AckBatcher((group, seq) => this.session?.connection.ack(group, seq), options.ackDelayMs ?? ACK_DELAY_MS, ACK_EVERY);
   }
 
   /* ---------------- identity and session ---------------- */
@@ -159,25 +182,74 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   /**
-   * Signs in. On a fresh store this creates a new device (new keys, key
-   * packages uploaded); the user's existing devices then add it to their
-   * conversations. On a store that already holds this account's device, it
-   * opens a new session for that device.
+   * Signs in again on the device this store holds (after signing out, or
+   * when the server ended the session): the password AND a signature by the
+   * stored device key over a single-use challenge. On a store without an
+   * account: ClientError('new_device') — a new device is linked with
+   * `linkDevice` (approved on an existing device) or starts over with
+   * `resetIdentity`.
    */
   async login(username: string, password: string): Promise<void> {
-    const existing = await this.repo.account();
-    if (this.session !== undefined) throw new ClientError('already_logged_in', 'this client is already signed in');
-    if (existing !== undefined) {
-      const auth = await this.api.login(username, password, { deviceId: existing.deviceId });
-      if (auth.userId !== existing.userId) throw new ClientError('already_logged_in', 'this store belongs to another account');
-      const account = { ...existing, token: auth.token };
-      await this.repo.commit(new StoreBatch().putAccount(account));
-      await this.start(account, await importDeviceIdentity(existing.identity));
-      return;
-    }
-    const key = await generateDeviceKey();
-    const auth = await this.api.login(username, password, { name: this.deviceName(), signatureKey: toBase64Url(key.signaturePublicKey) });
-    await this.adopt(auth, createDeviceIdentity(key, { userId: auth.userId, deviceId: auth.deviceId }));
+    if (this.session !== undefined && !this.session.ended) throw new ClientError('already_logged_in', 'this client is already signed in');
+    const stored = await this.repo.account();
+    if (stored === undefined) throw new ClientError('new_device', 'this store holds no device of this account: link it from an existing device, or start over');
+    const { auth, identity } = await signIn(this.api, stored, username, password);
+    const account = { ...stored, token: auth.token };
+    await this.repo.commit(new StoreBatch().putAccount(account));
+    this.endSession();
+    await this.start(account, identity);
+  }
+
+  /**
+   * Asks to link this (fresh) store as a new device of the account. Nothing
+   * is stored and nothing can be read until one of the user's existing
+   * devices approves the link (`approveLink`, with the code or the QR uri);
+   * then `approved` resolves with this client signed in, and the user's
+   * devices add this one to their conversations.
+   */
+  async linkDevice(username: string, password: string): Promise<DeviceLink> {
+    await this.requireNoSession();
+    if (this.link?.pending === true) throw new ClientError('already_logged_in', 'a link request is already waiting');
+    this.link = await requestLink(this.api, this.deviceName(), username, password, {
+      pollMs: this.options.linkPollMs ?? LINK_POLL_MS,
+      onApproved: async (auth, identity) => {
+        if (this.closed) throw new ClientError('closed', 'the client was closed');
+        await this.adopt(auth, identity);
+      },
+    });
+    return this.link;
+  }
+
+  /**
+   * Starts the account over on this (fresh) store, for a user who lost every
+   * device: all other devices are revoked and this one becomes the account's
+   * only device — a new identity. Contacts see a safety-number notice and
+   * add it back to their conversations; nothing from before is readable.
+   */
+  async resetIdentity(username: string, password: string): Promise<void> {
+    await this.requireNoSession();
+    const { auth, identity } = await startOver(this.api, this.deviceName(), username, password);
+    await this.adopt(auth, identity);
+  }
+
+  /** What a link code or QR uri from a new device stands for, to show before approving. */
+  async inspectLink(codeOrUri: string): Promise<PendingDevice> {
+    return this.requireSession().links.inspect(codeOrUri);
+  }
+
+  /** Approves a new device of this user (signed with this device's key); with a QR uri, only if the server holds its key. */
+  async approveLink(codeOrUri: string): Promise<void> {
+    await this.requireSession().links.approve(codeOrUri);
+  }
+
+  async rejectLink(codeOrUri: string): Promise<void> {
+    await this.requireSession().links.reject(codeOrUri);
+  }
+
+  /** Changes the password (the current one is checked again); `signOutOthers` ends every other session of the user. */
+  async changePassword(currentPassword: string, newPassword: string, options: { signOutOthers?: boolean } = {}): Promise<void> {
+    this.requireSession();
+    await changePassword(this.api, currentPassword, newPassword, options);
   }
 
   private deviceName(): string {
@@ -195,6 +267,17 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await this.repo.commit(new StoreBatch().putAccount(account));
     this.api.token = auth.token;
     await this.start(account, identity, { uploadKeyPackages: true });
+  }
+
+  /** Drops a session the server ended (its connection has stopped already), so that a new one can start. */
+  private endSession(): void {
+    const old = this.session;
+    if (old === undefined) return;
+    old.deviceSync.stop();
+    old.connection.stop();
+    this.groups.clear();
+    this.stalled.clear();
+    this.session = undefined;
   }
 
   private async start(account: AccountRecord, identity: DeviceIdentity, options: { uploadKeyPackages?: boolean } = {}): Promise<void> {
@@ -216,21 +299,37 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         onReady: (frame) => this.onReady(frame),
         onMessage: (frame, payload) => this.enqueue(() => this.processMessage(frame, payload)),
         onSynced: () => this.enqueue(() => this.onSynced()),
-        onKeyPackagesLow: () => void this.refillKeyPackages(),
-        onDevicesChanged: () => this.scheduleDeviceSync(0),
+        onKeyPackagesLow: () => void keyPackages.refill(),
+        onDevicesChanged: (userId) => (userId === undefined ? deviceSync.schedule(0) : deviceSync.scheduleUser(userId)),
         onState: (state, detail) => this.emit('connection', { state, ...(detail?.code === undefined ? {} : { code: detail.code }), ...(detail?.attempt === undefined ? {} : { attempt: detail.attempt }) }),
-        onFatal: (err) => this.emitError('fatal', err),
+        onFatal: (err) => {
+          if (this.session !== undefined) this.session.ended = true;
+          this.emitError('fatal', err);
+        },
         onServerError: (frame) => this.emitError('server', new ClientError('internal', `server error ${frame.code}: ${frame.message}`)),
       },
     });
-    this.session = { account, identity, engine, directory, connection };
-    if (options.uploadKeyPackages === true) await this.uploadKeyPackages(this.keyPackageTarget(), true);
+    const verifications = new Verifications(this.repo, directory, account);
+    const deviceSync = new DeviceSync(
+      {
+        me: account,
+        isReady: () => connection.isReady,
+        isClosed: () => this.closed,
+        conversations: () => this.repo.conversations(),
+        loadGroup: (id) => this.loadGroup(id),
+        claimKeyPackages: (targets) => this.claimKeyPackages(targets),
+        runCommit: (id, build) => this.runCommit(id, build),
+        sendRoster: (id) => this.sendRoster(id),
+        reportError: (err, conversationId) => this.emitError('device_sync', err, conversationId === undefined ? {} : { conversationId }),
+      },
+      directory,
+    );
+    const links = new LinkApproval(this.api, identity);
+    const keyPackages = new KeyPackageStock(this.api, this.repo, engine, this.options.keyPackageStock ?? DEFAULT_KEY_PACKAGE_STOCK, (err) => this.emitError('key_packages', err));
+    this.session = { account, identity, engine, directory, connection, verifications, notices: new NoticeWriter(account, verifications), deviceSync, links, keyPackages, ended: false };
+    if (options.uploadKeyPackages === true) await keyPackages.fill();
     connection.start();
-    const every = this.options.deviceSyncIntervalMs ?? 60_000;
-    if (every > 0) {
-      this.syncTimer = setInterval(() => this.scheduleDeviceSync(0), every);
-      (this.syncTimer as { unref?: () => void }).unref?.();
-    }
+    deviceSync.start(this.options.deviceSyncIntervalMs ?? 60_000);
   }
 
   private async socketFactory(): Promise<WireSocketFactory> {
@@ -280,14 +379,13 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.syncTimer !== undefined) clearInterval(this.syncTimer);
-    if (this.deviceSyncSoon !== undefined) clearTimeout(this.deviceSyncSoon);
+    await this.link?.cancel();
+    this.session?.deviceSync.stop();
     this.session?.connection.stop();
-    this.flushAcks();
-    if (this.ackTimer !== undefined) clearTimeout(this.ackTimer);
+    this.acks.flush();
     // Let in-flight processing finish writing before the owner closes the store.
     await this.incoming.catch(() => undefined);
-    await this.deviceSyncRunning?.catch(() => undefined);
+    await this.session?.deviceSync.idle();
   }
 
   /** Resolves after the next (or a past, if `sinceStart`) end of backlog. */
@@ -301,44 +399,10 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.emit('error', { code, error: err, ...where });
   }
 
-  /* ---------------- key packages ---------------- */
-
-  private keyPackageTarget(): number {
-    return this.options.keyPackageStock ?? DEFAULT_KEY_PACKAGE_STOCK;
-  }
-
-  /** Generates key packages, stores their private halves first, then uploads the public halves. */
-  private async uploadKeyPackages(count: number, lastResort: boolean): Promise<void> {
-    const { engine } = this.requireSession();
-    const fresh = await engine.generateKeyPackages(count);
-    const resort = lastResort ? await engine.generateKeyPackages(1, { lastResort: true }) : [];
-    const batch = new StoreBatch();
-    for (const kp of [...fresh, ...resort]) batch.putKeyPackage({ ref: kp.ref, bundle: kp.privateBundle, lastResort: kp.lastResort });
-    await this.repo.commit(batch);
-    const wire = (kp: { ciphersuite: number; expiresAt: number; keyPackage: Uint8Array }) => ({ ciphersuite: kp.ciphersuite, expiresAt: kp.expiresAt, data: toBase64Url(kp.keyPackage) });
-    const body: KeyPackageUploadBody = { keyPackages: fresh.map(wire) };
-    const last = resort[0];
-    if (last !== undefined) body.lastResort = wire(last);
-    await this.api.uploadKeyPackages(body);
-  }
-
-  private refillKeyPackages(): Promise<void> {
-    this.refilling ??= (async () => {
-      try {
-        const stock = await this.api.keyPackageStock();
-        const missing = this.keyPackageTarget() - stock.available;
-        if (missing > 0 || !stock.lastResort) await this.uploadKeyPackages(Math.max(0, missing), !stock.lastResort);
-      } catch (err) {
-        this.emitError('key_packages', err);
-      } finally {
-        this.refilling = undefined;
-      }
-    })();
-    return this.refilling;
-  }
-
   private onReady(frame: ReadyFrame): void {
-    if (frame.keyPackages.low) void this.refillKeyPackages();
+    if (frame.keyPackages.low) void this.session?.keyPackages.refill();
+    // Queued behind what the old socket delivered: only this connection's redeliveries are processed again.
+    if (this.stalled.size > 0) this.enqueue(async () => this.stalled.clear());
   }
 
   /* ---------------- groups ---------------- */
@@ -376,16 +440,21 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       if (list === undefined) byUser.set(d.userId, [d.deviceId]);
       else list.push(d.deviceId);
     }
-    return [...byUser].map(([userId, devices]) => ({ userId, username: names.get(userId) ?? directory.usernameOf(userId) ?? null, devices }));
+    // The directory's name first: every member device was checked against it on the way in.
+    return [...byUser].map(([userId, devices]) => ({ userId, username: directory.cached(userId)?.username ?? names.get(userId) ?? directory.usernameOf(userId) ?? null, devices }));
   }
 
-  /** Reports devices the directory could not vouch for during the last MLS operation. */
-  private reportUnverified(conversationId: GroupId, seq?: number): void {
-    const session = this.session;
-    if (session === undefined) return;
-    for (const d of session.directory.takeUnverified()) {
-      this.emitError('unverified_member', new ClientError('forbidden', `device ${d.deviceId} is not in the server's directory for its user`), { conversationId, ...(seq === undefined ? {} : { seq }) });
-    }
+  /** Writes notices (in `batch`) and returns the callback that emits them once the batch is stored. */
+  private async withNotices(batch: StoreBatch, conversationId: GroupId, seq: number, notices: readonly Notice[]): Promise<() => void> {
+    const records = await this.requireSession().notices.add(batch, conversationId, seq, notices);
+    return () => {
+      for (const r of records) this.emit('message', this.toMessage(r));
+    };
+  }
+
+  private safetyNumberNotices(change: MembershipChange): Notice[] {
+    const { account, directory } = this.requireSession();
+    return safetyNumberNotices(account.userId, change, (userId) => directory.usernameOf(userId) ?? null);
   }
 
   private toConversation(c: ConversationRecord): Conversation {
@@ -443,49 +512,13 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.incoming = this.incoming.then(task).catch((err: unknown) => this.emitError('internal', err));
   }
 
-  private scheduleAck(group: GroupId, seq: number): void {
-    const current = this.pendingAcks.get(group);
-    const count = (current?.count ?? 0) + 1;
-    this.pendingAcks.set(group, { seq: Math.max(seq, current?.seq ?? 0), count });
-    if (count >= ACK_EVERY) {
-      this.flushAcks();
-      return;
-    }
-    this.ackTimer ??= setTimeout(() => {
-      this.ackTimer = undefined;
-      this.flushAcks();
-    }, this.options.ackDelayMs ?? ACK_DELAY_MS);
-  }
-
-  /** Takes the group's pending acknowledgement so it can ride on an outgoing message. */
-  private takePendingAck(group: GroupId): number | undefined {
-    const pending = this.pendingAcks.get(group);
-    if (pending === undefined) return undefined;
-    this.pendingAcks.delete(group);
-    if (this.pendingAcks.size === 0 && this.ackTimer !== undefined) {
-      clearTimeout(this.ackTimer);
-      this.ackTimer = undefined;
-    }
-    return pending.seq;
-  }
-
-  private flushAcks(): void {
-    if (this.ackTimer !== undefined) {
-      clearTimeout(this.ackTimer);
-      this.ackTimer = undefined;
-    }
-    const connection = this.session?.connection;
-    for (const [group, { seq }] of this.pendingAcks) connection?.ack(group, seq);
-    this.pendingAcks.clear();
-  }
-
   private async onSynced(): Promise<void> {
-    this.flushAcks();
+    this.acks.flush();
     await this.reconcilePendingCommits();
     this.syncedOnce = true;
     for (const w of this.syncedWaiters.splice(0)) w();
     this.emit('connection', { state: 'synced' });
-    this.scheduleDeviceSync(0);
+    this.session?.deviceSync.schedule(0);
   }
 
   /**
@@ -509,7 +542,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   private async processMessage(frame: MsgFrame, payload: Uint8Array): Promise<void> {
-    if (this.closed) return;
+    // Stalled: not processed, not acknowledged; the server delivers it again after the reconnect.
+    if (this.closed || this.stalled.has(frame.group)) return;
     await this.locks.run(frame.group, async () => {
       if (frame.kind === 'welcome') {
         await this.processWelcome(frame, payload);
@@ -519,16 +553,16 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       if (conv === undefined) {
         // Delivered to a group we never joined (e.g. its Welcome failed): nothing can read it.
         this.emitError('undecryptable', new ClientError('unknown_conversation', 'message for a conversation this device is not in'), { conversationId: frame.group, seq: frame.seq });
-        this.scheduleAck(frame.group, frame.seq);
+        this.acks.schedule(frame.group, frame.seq);
         return;
       }
       if (frame.seq <= conv.lastSeq) {
-        this.scheduleAck(frame.group, conv.lastSeq);
+        this.acks.schedule(frame.group, conv.lastSeq);
         return;
       }
       const skip = async () => {
         await this.repo.commit(new StoreBatch().putConversation(advance(conv, frame.seq)));
-        this.scheduleAck(frame.group, frame.seq);
+        this.acks.schedule(frame.group, frame.seq);
       };
       // A left conversation follows handshakes (to see its own removal) but reads no content.
       const following = conv.status === 'left' && (frame.kind === 'commit' || frame.kind === 'proposal');
@@ -546,11 +580,14 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         result = await group.processIncoming(payload);
       } catch (err) {
         // State is unchanged on error. Our own message whose `ok` we never saw comes back undecryptable: skip quietly.
+        if (err instanceof CredentialRejectedError) {
+          await this.refuse(frame, err, new StoreBatch().putConversation(advance(conv, frame.seq)));
+          return;
+        }
         if (!(err instanceof MlsOperationError && err.code === 'own_message')) this.emitError('undecryptable', err, { conversationId: frame.group, seq: frame.seq });
         await skip();
         return;
       }
-      this.reportUnverified(frame.group, frame.seq);
       const next = advance(conv, frame.seq);
       switch (result.kind) {
         case 'application':
@@ -558,7 +595,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
           break;
         case 'commit': {
           const members = this.membersOf(group, conv.members);
-          await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation({ ...next, members }));
+          const batch = ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation({ ...next, members });
+          const emitNotices = await this.withNotices(batch, frame.group, frame.seq, this.safetyNumberNotices(result));
+          await this.repo.commit(batch);
           this.emit('membership', {
             conversationId: frame.group,
             addedDevices: result.added.map((d) => d.deviceId),
@@ -566,14 +605,12 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
             members,
             removedSelf: false,
           });
-          if (result.added.some((d) => this.session?.directory.isProvisional(d.userId))) {
-            // Someone added a user we cannot name yet: the adder's roster message follows and is verified then.
-          }
+          emitNotices();
           if (conv.status === 'left') {
             // The commit did not include our remove proposal: propose again in the new epoch.
             this.later(() => this.proposeLeave(frame.group, false), frame.group);
           } else {
-            this.scheduleDeviceSync(500);
+            this.followUpAdds(result.added);
           }
           break;
         }
@@ -588,8 +625,43 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
           this.later(() => this.commitPendingProposals(frame.group), frame.group);
           break;
       }
-      this.scheduleAck(frame.group, frame.seq);
+      this.acks.schedule(frame.group, frame.seq);
     });
+  }
+
+  /**
+   * A credential the directory does not vouch for: the message is skipped and
+   * a `device_refused` notice stored with the skip (in `batch`). When the
+   * directory could not be asked at all, the message is left unacknowledged
+   * and fetched again after a reconnect instead.
+   */
+  private async refuse(frame: MsgFrame, err: CredentialRejectedError, batch: StoreBatch | undefined): Promise<void> {
+    const where = { conversationId: frame.group, seq: frame.seq };
+    if (err.reason === 'directory_error') {
+      this.emitError('undecryptable', err, where);
+      if (this.stalled.size === 0) setTimeout(() => void (this.closed ? undefined : this.session?.connection.reconnect()), STALL_RETRY_MS);
+      this.stalled.add(frame.group);
+      return;
+    }
+    this.emitError('unverified_member', err, where);
+    let emitNotices = () => undefined as void;
+    if (batch !== undefined && err.device !== undefined) {
+      const name = this.session?.directory.usernameOf(err.device.userId) ?? null;
+      emitNotices = await this.withNotices(batch, frame.group, frame.seq, [deviceRefusedNotice(err.device.userId, err.device.deviceId, name)]);
+    }
+    if (batch !== undefined) await this.repo.commit(batch);
+    emitNotices();
+    this.acks.schedule(frame.group, frame.seq);
+  }
+
+  /** After a commit: this user's devices may need syncing; a device added although revoked since is removed. */
+  private followUpAdds(added: readonly MemberDevice[]): void {
+    const session = this.requireSession();
+    session.deviceSync.schedule(500);
+    for (const d of added) {
+      const listed = session.directory.cached(d.userId)?.devices.find((x) => x.id === d.deviceId && bytesEqual(x.signatureKey, d.signaturePublicKey));
+      if (listed !== undefined && listed.revokedAt !== null) session.deviceSync.scheduleUser(d.userId);
+    }
   }
 
   private async onApplication(frame: MsgFrame, group: MlsGroup, next: ConversationRecord, sender: MemberDevice, plaintext: Uint8Array): Promise<void> {
@@ -602,7 +674,6 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       const updated: ConversationRecord = { ...next, title: meta.meta.title, kind, members };
       await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(updated));
       this.emit('conversation', this.toConversation(updated));
-      void this.verifyRoster(frame.group, group, meta.meta);
       return;
     }
     const decoded = meta.kind === 'invalid' ? undefined : decodeContent(plaintext);
@@ -634,37 +705,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     return this.membersOf(group, previous).map((m) => (m.username === null ? { ...m, username: named.get(m.userId) ?? null } : m));
   }
 
-  /**
-   * Checks every member device against the server's directory, using the
-   * roster to name users this device had not seen. A device that does not
-   * check out is reported as `unverified_member`.
-   */
-  private async verifyRoster(groupId: GroupId, group: MlsGroup, meta: ConversationMeta): Promise<void> {
-    const { directory } = this.requireSession();
-    try {
-      const named = new Map(meta.members.map((m) => [m.userId, m.username]));
-      for (const userId of new Set(group.memberDevices().map((d) => d.userId))) {
-        if (directory.usernameOf(userId) !== undefined && !directory.isProvisional(userId)) continue;
-        const username = named.get(userId);
-        if (username === undefined) continue;
-        const user = await directory.lookupUser(username).catch(() => undefined);
-        if (user?.userId === userId) directory.learn(userId, user.username);
-      }
-      for (const d of group.memberDevices()) {
-        if (!(await directory.verify(d.userId, d.deviceId, d.signaturePublicKey)) && d.deviceId !== this.session?.account.deviceId) {
-          this.emitError('unverified_member', new ClientError('forbidden', `device ${d.deviceId} is not in the server's directory for its user`), { conversationId: groupId });
-        }
-      }
-    } catch (err) {
-      this.emitError('unverified_member', err, { conversationId: groupId });
-    }
-  }
-
   private async processWelcome(frame: MsgFrame, payload: Uint8Array): Promise<void> {
     const { engine } = this.requireSession();
     const existing = await this.repo.conversation(frame.group);
     if (existing !== undefined && (existing.status === 'active' || frame.seq <= existing.lastSeq)) {
-      this.scheduleAck(frame.group, Math.max(frame.seq, existing.lastSeq));
+      this.acks.schedule(frame.group, Math.max(frame.seq, existing.lastSeq));
       return;
     }
     try {
@@ -674,9 +719,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         const served = await this.api.group(frame.group);
         groupInfo = served.groupInfo === undefined ? new Uint8Array(0) : (fromBase64Url(served.groupInfo) ?? new Uint8Array(0));
       }
+      // Every leaf of the tree is checked against the directory here (users looked up by id): a stranger's too.
       const joined = await engine.joinFromWelcome({ welcome, groupInfo }, async (ref) => (await this.repo.keyPackage(ref))?.bundle);
       const group = joined.group;
-      this.reportUnverified(frame.group, frame.seq);
       if (group.groupIdText !== frame.group) throw new ClientError('bad_request', 'the Welcome is for another group');
       const conv: ConversationRecord = {
         id: frame.group,
@@ -697,9 +742,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       this.groups.set(frame.group, group);
       this.emit('conversation', this.toConversation(conv));
     } catch (err) {
+      if (err instanceof CredentialRejectedError && err.reason === 'directory_error') return this.refuse(frame, err, undefined);
+      // Refused (e.g. a leaf the directory does not vouch for) or broken: nothing is stored.
       this.emitError('join_failed', err, { conversationId: frame.group, seq: frame.seq });
     }
-    this.scheduleAck(frame.group, frame.seq);
+    this.acks.schedule(frame.group, frame.seq);
   }
 
   /* ---------------- commits ---------------- */
@@ -717,7 +764,6 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         if (!group.active) throw new ClientError('not_active', 'this device is no longer in the conversation');
         if (group.hasPendingCommit) throw new ClientError('disconnected', 'an earlier commit is still unconfirmed; retry once reconnected');
         const result = await build(group);
-        this.reportUnverified(groupId);
         if (result === undefined) return { done: true, result: undefined };
         // Persist first: if the reply is lost, the pending commit is reconciled after the next sync.
         await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group));
@@ -745,7 +791,10 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         const members = this.membersOf(group, conv.members);
         const seq = ok.seq;
         const ownSeqs = seq !== undefined && seq > conv.lastSeq ? [...conv.ownSeqs, seq] : conv.ownSeqs;
-        await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group).putConversation({ ...conv, members, ownSeqs }));
+        const batch = ParleyClient.putGroup(new StoreBatch(), groupId, group).putConversation({ ...conv, members, ownSeqs });
+        // This device's own commits change safety numbers too (e.g. re-adding a contact who started over).
+        const emitNotices = seq === undefined ? () => undefined : await this.withNotices(batch, groupId, seq, this.safetyNumberNotices(result));
+        await this.repo.commit(batch);
         this.emit('membership', {
           conversationId: groupId,
           addedDevices: result.added.map((d) => d.deviceId),
@@ -753,6 +802,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
           members,
           removedSelf: false,
         });
+        emitNotices();
         return { done: true, result };
       });
       if (outcome.done) return outcome.result;
@@ -784,14 +834,17 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   /** Claims one key package per device and checks that each really is for that device. */
-  private async claimKeyPackages(expected: ReadonlyMap<DeviceId, UserId>): Promise<Uint8Array[]> {
+  private async claimKeyPackages(targets: readonly ClaimTarget[]): Promise<Array<{ deviceId: DeviceId; data: Uint8Array }>> {
     const { engine } = this.requireSession();
-    if (expected.size === 0) return [];
-    const claimed = await this.api.claimKeyPackages([...expected.keys()]);
-    const out: Uint8Array[] = [];
+    // Never a revoked device: only active ones are added.
+    const wanted = new Map(targets.filter((t) => t.device.revokedAt === null).map((t) => [t.device.id, t]));
+    if (wanted.size === 0) return [];
+    const claimed = await this.api.claimKeyPackages([...wanted.keys()]);
+    const out: Array<{ deviceId: DeviceId; data: Uint8Array }> = [];
     for (const c of claimed.keyPackages) {
       const data = fromBase64Url(c.data);
-      if (data === undefined) continue;
+      const target = wanted.get(c.deviceId);
+      if (data === undefined || target === undefined) continue;
       let info;
       try {
         info = await engine.inspectKeyPackage(data);
@@ -799,22 +852,21 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         this.emitError('unverified_member', err);
         continue;
       }
-      // The server could hand out another device's package: it must name the device we asked for.
-      if (info.deviceId !== c.deviceId || expected.get(c.deviceId) !== info.userId) {
-        this.emitError('unverified_member', new ClientError('forbidden', `key package for ${c.deviceId} names another device`));
+      // The server could hand out another device's package, or one with another key: it must be exactly the device asked for.
+      if (info.deviceId !== c.deviceId || info.userId !== target.userId || !bytesEqual(info.signaturePublicKey, target.device.signatureKey)) {
+        this.emitError('unverified_member', new ClientError('forbidden', `key package for ${c.deviceId} is not that device's`));
         continue;
       }
-      out.push(data);
+      out.push({ deviceId: c.deviceId, data });
+      wanted.delete(c.deviceId);
     }
     return out;
   }
 
-  private async addKeyPackages(groupId: GroupId, keyPackages: readonly Uint8Array[]): Promise<CommitResult | undefined> {
-    const { engine } = this.requireSession();
-    const infos = await Promise.all(keyPackages.map(async (kp) => ({ kp, info: await engine.inspectKeyPackage(kp) })));
+  private async addKeyPackages(groupId: GroupId, keyPackages: ReadonlyArray<{ deviceId: DeviceId; data: Uint8Array }>): Promise<CommitResult | undefined> {
     return this.runCommit(groupId, async (group) => {
       const present = new Set(group.memberDevices().map((d) => d.deviceId));
-      const fresh = infos.filter((x) => !present.has(x.info.deviceId)).map((x) => x.kp);
+      const fresh = keyPackages.filter((x) => !present.has(x.deviceId)).map((x) => x.data);
       return fresh.length === 0 ? undefined : group.addMembers(fresh);
     });
   }
@@ -854,7 +906,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         const ciphertext = await group.encrypt(plaintext);
         await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group));
         // What this device has stored of the group is acknowledged on the message itself.
-        const ack = this.takePendingAck(groupId);
+        const ack = this.acks.take(groupId);
         let ok;
         try {
           ok = await connection.request(
@@ -864,7 +916,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
           );
         } catch (err) {
           // It may not have left: acknowledge again later (acks are cumulative, a repeat is harmless).
-          if (ack !== undefined) this.scheduleAck(groupId, ack);
+          if (ack !== undefined) this.acks.schedule(groupId, ack);
           throw err;
         }
         const seq = ok.seq;
@@ -897,9 +949,14 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * does not answer within 30 s), it fails with 'disconnected' and
    * `detail.delivery` 'unknown': the server may have stored it, and a retry
    * then sends a second copy. Nothing is queued or retried automatically.
+   *
+   * A member this user verified whose devices changed since: fails with
+   * ClientError('safety_number_changed', detail.users) unless
+   * `confirmSafetyNumberChange` (which resets those verifications).
    */
-  async send(conversationId: GroupId, input: string | AttachmentInput): Promise<Message> {
-    const { connection } = this.requireSession();
+  async send(conversationId: GroupId, input: string | AttachmentInput, options: SendOptions = {}): Promise<Message> {
+    const { connection, verifications } = this.requireSession();
+    await verifications.checkBeforeSend((await this.conversationRecord(conversationId)).members, options.confirmSafetyNumberChange === true);
     const readyTimeoutMs = this.options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS;
     // Before the attachment upload too: offline, fetch can take minutes to give up.
     if (!connection.isReady) await connection.waitReady(readyTimeoutMs);
@@ -956,13 +1013,13 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     // A 1:1 chat is with exactly one other user; anything else, or anything with a title, is a group.
     const kind: ConversationKind = options.kind ?? (others.length === 1 && options.title === undefined ? 'direct' : 'group');
     if (kind === 'direct' && others.length !== 1) throw new ClientError('bad_request', 'a 1:1 chat is with exactly one other user');
-    const me = await directory.lookupUser(account.username);
-    const expected = new Map<DeviceId, UserId>();
-    for (const u of others) for (const d of u.devices) expected.set(d.id, u.userId);
-    for (const d of me.devices) if (d.id !== account.deviceId) expected.set(d.id, me.userId);
+    const me = await directory.lookupUserById(account.userId);
+    const expected: ClaimTarget[] = [];
+    for (const u of others) for (const device of activeDevices(u)) expected.push({ userId: u.userId, device });
+    for (const device of activeDevices(me)) if (device.id !== account.deviceId) expected.push({ userId: me.userId, device });
     const keyPackages = await this.claimKeyPackages(expected);
-    const covered = new Set<UserId>();
-    for (const kp of keyPackages) covered.add((await engine.inspectKeyPackage(kp)).userId);
+    const owner = new Map(expected.map((t) => [t.device.id, t.userId]));
+    const covered = new Set(keyPackages.map((kp) => owner.get(kp.deviceId)));
     for (const u of others) if (!covered.has(u.userId)) throw new ClientError('no_key_packages', `${u.username} has no device that can be added right now`);
 
     const idBytes = newGroupId();
@@ -1065,8 +1122,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const group = await this.loadGroup(conversationId);
     const users = await Promise.all([...new Set(usernames)].map((u) => directory.lookupUser(u)));
     const present = new Set(group.memberDevices().map((d) => d.deviceId));
-    const expected = new Map<DeviceId, UserId>();
-    for (const u of users) for (const d of u.devices) if (!present.has(d.id)) expected.set(d.id, u.userId);
+    const expected: ClaimTarget[] = [];
+    for (const u of users) for (const device of activeDevices(u)) if (!present.has(device.id)) expected.push({ userId: u.userId, device });
     // Adding someone new to a 1:1 chat makes it a group (new devices of its two users do not).
     const before = await this.conversationRecord(conversationId);
     const newUser = users.some((u) => !before.members.some((m) => m.userId === u.userId));
@@ -1089,7 +1146,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         });
         await this.sendRoster(conversationId);
       }
-    } else if (expected.size > 0) {
+    } else if (expected.length > 0) {
       throw new ClientError('no_key_packages', 'none of the new devices can be added right now');
     }
     return this.conversation(conversationId);
@@ -1169,87 +1226,34 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     return updated;
   }
 
-  /* ---------------- devices ---------------- */
+  /* ---------------- devices and verification ---------------- */
 
+  /** This user's devices, pending ones (waiting for approval) included. */
   async devices(): Promise<DeviceSummary[]> {
     this.requireSession();
-    return (await this.api.devices()).devices.map((d) => ({ id: d.id, name: d.name, createdDay: d.createdDay, revoked: d.revoked, current: d.current }));
+    return (await this.api.devices()).devices.map((d) => ({ id: d.id, name: d.name, createdDay: d.createdDay, status: d.status, revoked: d.revoked, current: d.current }));
   }
 
   /** Revokes one of this user's devices and removes it from every conversation. */
   async revokeDevice(deviceId: DeviceId): Promise<void> {
-    const { account } = this.requireSession();
+    const { account, deviceSync } = this.requireSession();
     if (deviceId === account.deviceId) throw new ClientError('bad_request', 'a device cannot revoke itself here; use logout');
     await this.api.revokeDevice(deviceId);
-    await this.syncDevices();
-  }
-
-  private scheduleDeviceSync(delayMs: number): void {
-    if (this.closed || this.session === undefined) return;
-    if (this.deviceSyncSoon !== undefined) return;
-    this.deviceSyncSoon = setTimeout(() => {
-      this.deviceSyncSoon = undefined;
-      this.syncDevices().catch((err: unknown) => this.emitError('device_sync', err));
-    }, delayMs);
+    await deviceSync.sync();
   }
 
   /**
-   * Brings every active conversation in line with this user's device list:
-   * adds the user's new devices (with a Welcome), removes revoked ones.
-   * Two devices of the same user doing this at once is fine: the loser of
-   * the commit race rebuilds and finds nothing left to do.
+   * Brings every active conversation in line with this user's devices in the
+   * directory: adds active ones (with a Welcome), removes revoked ones. Also
+   * runs on connect, on `devices_changed` and every `deviceSyncIntervalMs`.
    */
   syncDevices(): Promise<void> {
-    if (this.deviceSyncRunning !== undefined) {
-      this.deviceSyncAgain = true;
-      return this.deviceSyncRunning;
-    }
-    this.deviceSyncRunning = (async () => {
-      try {
-        do {
-          this.deviceSyncAgain = false;
-          await this.syncDevicesOnce();
-        } while (this.deviceSyncAgain && !this.closed);
-      } finally {
-        this.deviceSyncRunning = undefined;
-      }
-    })();
-    return this.deviceSyncRunning;
+    return this.requireSession().deviceSync.sync();
   }
 
-  private async syncDevicesOnce(): Promise<void> {
-    const { account } = this.requireSession();
-    if (!this.session?.connection.isReady) return;
-    const list = await this.api.devices();
-    const active = new Set(list.devices.filter((d) => !d.revoked).map((d) => d.id));
-    for (const conv of await this.repo.conversations()) {
-      if (conv.status !== 'active' || this.closed) continue;
-      const group = await this.loadGroup(conv.id);
-      if (!group.active) continue;
-      const mine = group.memberDevices().filter((d) => d.userId === account.userId);
-      const toAdd = [...active].filter((d) => d !== account.deviceId && !mine.some((m) => m.deviceId === d));
-      const toRemove = mine.filter((m) => m.deviceId !== account.deviceId && !active.has(m.deviceId)).map((m) => m.deviceId);
-      try {
-        if (toRemove.length > 0) {
-          await this.runCommit(conv.id, async (g) => {
-            const present = new Set(g.memberDevices().map((d) => d.deviceId));
-            const still = toRemove.filter((d) => present.has(d));
-            return still.length === 0 ? undefined : g.removeMembers(still);
-          });
-        }
-        if (toAdd.length > 0) {
-          const keyPackages = await this.claimKeyPackages(new Map(toAdd.map((d) => [d, account.userId])));
-          if (keyPackages.length > 0 && (await this.addKeyPackages(conv.id, keyPackages)) !== undefined) await this.sendRoster(conv.id);
-        }
-      } catch (err) {
-        this.emitError('device_sync', err, { conversationId: conv.id });
-      }
-    }
-  }
-
-  /** The safety number between this user and `username`, over both users' current devices. */
+  /** The safety number between this user and `username`, over both users' active devices. */
   async safetyNumber(username: string): Promise<string> {
-    return (await this.currentSafetyNumber(username)).safetyNumber;
+    return (await this.requireSession().verifications.current(username)).safetyNumber;
   }
 
   /**
@@ -1268,13 +1272,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /**
    * The current safety number with `username`, and whether it is verified:
    * true only while it equals the number stored by `setVerified(username,
-   * true)`. A device added or revoked on either side changes the number and
-   * so ends the verification (until the user verifies again).
+   * true)` and no commit changed the user's devices since (see the
+   * `safety_number_changed` notice).
    */
   async verification(username: string): Promise<Verification> {
-    const { userId, safetyNumber } = await this.currentSafetyNumber(username);
-    const stored = await this.repo.verification(userId);
-    return { safetyNumber, verified: stored?.safetyNumber === safetyNumber };
+    return this.requireSession().verifications.verification(username);
   }
 
   /**
@@ -1284,29 +1286,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * changed meanwhile, instead of verifying a number nobody looked at.
    */
   async setVerified(username: string, verified: boolean, options: { expectedSafetyNumber?: string } = {}): Promise<void> {
-    const { userId, safetyNumber } = await this.currentSafetyNumber(username);
-    if (!verified) {
-      await this.repo.commit(new StoreBatch().deleteVerification(userId));
-      return;
-    }
-    if (options.expectedSafetyNumber !== undefined && options.expectedSafetyNumber !== safetyNumber) {
-      throw new ClientError('safety_number_changed', 'the safety number changed since it was shown');
-    }
-    await this.repo.commit(new StoreBatch().putVerification({ userId, safetyNumber, verifiedAt: Date.now() }));
-  }
-
-  private async currentSafetyNumber(username: string): Promise<{ userId: UserId; safetyNumber: string }> {
-    const { directory, account } = this.requireSession();
-    const name = checkUsername(username);
-    if (!name.ok) throw new ClientError('unknown_user', 'no such user: not a valid username');
-    // Both fetched fresh from the server: the number covers the devices as they are now.
-    const [me, them] = await Promise.all([directory.lookupUser(account.username), directory.lookupUser(name.normalized)]);
-    if (them.userId === me.userId) throw new ClientError('bad_request', 'a safety number compares two different users');
-    const safetyNumber = computeSafetyNumber(
-      { userId: me.userId, signatureKeys: me.devices.map((d) => d.signatureKey) },
-      { userId: them.userId, signatureKeys: them.devices.map((d) => d.signatureKey) },
-    );
-    return { userId: them.userId, safetyNumber };
+    await this.requireSession().verifications.setVerified(username, verified, options);
   }
 
   /* ---------------- test hooks ---------------- */

@@ -18,8 +18,21 @@ export type ClientErrorCode =
   | 'unknown_user'
   | 'no_key_packages'
   | 'commit_failed'
-  /** setVerified: the safety number is no longer the one the user compared. */
+  /**
+   * setVerified: the safety number is no longer the one the user compared.
+   * send: a member the user verified has a new safety number (detail.users); pass confirmSafetyNumberChange.
+   */
   | 'safety_number_changed'
+  /** login() on a store without this account's device: link it (linkDevice) or start over (resetIdentity). */
+  | 'new_device'
+  /** The link code expired before an existing device approved it. */
+  | 'link_expired'
+  /** An existing device rejected the link (or the pending device was revoked). */
+  | 'link_rejected'
+  /** No pending link with this code for this user (unknown, expired, or not a code). */
+  | 'link_not_found'
+  /** The QR code's key is not the key the server holds for the pending device: do not approve. */
+  | 'link_key_mismatch'
   | 'closed';
 
 export class ClientError extends Error {

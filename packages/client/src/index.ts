@@ -22,9 +22,14 @@ export type {
   MembershipEvent,
   Message,
   MessagesOptions,
+  Notice,
+  NoticeContent,
+  SendOptions,
   UserRef,
   Verification,
 } from './types.js';
+export type { DeviceLink } from './devices/device-link.js';
+export type { PendingDevice } from './devices/link-approval.js';
 export type { DeviceId, GroupId, UserId } from '@parley/protocol';
 export type { ConversationStatus } from './store/records.js';
 export { MemoryStore } from './store/memory-store.js';

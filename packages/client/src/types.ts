@@ -71,6 +71,42 @@ export interface LogoutOptions {
   readonly wipe?: boolean;
 }
 
+/**
+ * A line the client itself writes into a conversation's history (never
+ * received from anyone: decodeContent refuses this type from the wire).
+ */
+export type Notice =
+  | {
+      /** Devices of a member were added or removed (or all replaced: `reset`, the user started over). */
+      readonly kind: 'safety_number_changed';
+      readonly userId: UserId;
+      readonly username: string | null;
+      readonly added: number;
+      readonly removed: number;
+      readonly reset: boolean;
+    }
+  | {
+      /** A change naming a device the directory does not vouch for was refused (it was never shown as this user). */
+      readonly kind: 'device_refused';
+      readonly userId: UserId;
+      readonly username: string | null;
+      readonly deviceId: DeviceId;
+    };
+
+export interface NoticeContent {
+  readonly type: 'notice';
+  readonly v: 1;
+  readonly id: string;
+  /** This device's clock when it wrote the notice. */
+  readonly sentAt: number;
+  readonly notice: Notice;
+}
+
+export interface SendOptions {
+  /** Send although a member this user verified has a new safety number (verification stays reset until setVerified). */
+  readonly confirmSafetyNumberChange?: boolean;
+}
+
 export interface Message {
   readonly conversationId: GroupId;
   /** The server's gap-free sequence number within the conversation. */
@@ -81,7 +117,12 @@ export interface Message {
   readonly sentAt: number;
   /** This device's clock when it stored the message. */
   readonly receivedAt: number;
-  readonly content: MessageContent;
+  /**
+   * What was sent, or a notice this device wrote (`type: 'notice'`; stored at
+   * the seq of the commit that caused it, several may share one seq; its
+   * sender is this device; never unread).
+   */
+  readonly content: MessageContent | NoticeContent;
 }
 
 export interface AttachmentInput {
@@ -95,6 +136,8 @@ export interface DeviceSummary {
   readonly id: DeviceId;
   readonly name: string;
   readonly createdDay: string;
+  /** `pending`: linked with the password, waiting for approval on an existing device (see approveLink). */
+  readonly status: 'pending' | 'active' | 'revoked';
   readonly revoked: boolean;
   readonly current: boolean;
 }
@@ -119,7 +162,7 @@ export type ClientEventErrorCode =
   | 'malformed_content'
   /** A group message could not be decrypted or processed (MLS error); it is skipped. */
   | 'undecryptable'
-  /** A member device could not be verified against the server's device directory. */
+  /** A device the server's directory does not vouch for was refused (the change or message naming it was skipped). */
   | 'unverified_member'
   | 'join_failed'
   | 'key_packages'

@@ -70,7 +70,7 @@ describe('client: users, verification, sign-out and sending offline', () => {
     assert.equal((await bob.client.verification(alice.name)).verified, false, 'verification is per side');
 
     // Bob adds a device: the number changes, alice's verification ends.
-    const bob2 = await net.device(bob.name, bob.password);
+    const bob2 = await net.device(bob);
     const afterAdd = await alice.client.verification(bob.name);
     assert.notEqual(afterAdd.safetyNumber, initial.safetyNumber);
     assert.equal(afterAdd.verified, false);
@@ -90,7 +90,7 @@ describe('client: users, verification, sign-out and sending offline', () => {
     await alice.client.setVerified(bob.name, true);
 
     // Alice's own new device changes the number too.
-    await net.device(alice.name, alice.password);
+    await net.device(alice);
     assert.equal((await alice.client.verification(bob.name)).verified, false);
     await alice.client.setVerified(bob.name, true);
     assert.equal((await alice.client.verification(bob.name)).verified, true);

@@ -34,7 +34,7 @@ describe('client: groups and devices', () => {
     await waitFor(async () => (await bob.client.conversations()).length === 1, 'bob joins');
     await bob.client.send(conv.id, 'before the second device');
 
-    const alice2 = await net.device(alice.name, alice.password);
+    const alice2 = await net.device(alice);
     assert.notEqual(alice2.deviceId, alice.client.deviceId);
     assert.equal(alice2.userId, alice.client.userId);
     // alice's first device notices the new device (here on demand; also periodically and on membership changes)
@@ -76,7 +76,7 @@ describe('client: groups and devices', () => {
 
     // A new device learns each kind from the roster; until then it does not guess.
     const kindsSeen = new Map<string, Array<string | null>>();
-    const alice2 = await net.device(alice.name, alice.password);
+    const alice2 = await net.device(alice);
     alice2.on('conversation', (c) => kindsSeen.set(c.id, [...(kindsSeen.get(c.id) ?? []), c.kind]));
     await alice.client.syncDevices();
     await waitFor(async () => (await alice2.conversation(chat.id).catch(() => undefined))?.kind === 'direct', 'alice2: the 1:1 is direct');
@@ -96,7 +96,7 @@ describe('client: groups and devices', () => {
     const aliceSockets = new RecordingSockets();
     const carolStore = new MemoryStore();
     const [alice, bob, carol] = [await net.user(undefined, { webSocket: aliceSockets.factory }), await net.user(), await net.user(undefined, { store: carolStore })];
-    const carol2 = await net.device(carol.name, carol.password);
+    const carol2 = await net.device(carol);
     const conv = await alice.client.createConversation([bob.name, carol.name]);
     for (const c of [bob.client, carol.client, carol2]) await waitFor(async () => (await c.conversations()).length === 1, 'join');
     await alice.client.send(conv.id, 'everyone');
@@ -157,7 +157,7 @@ describe('client: groups and devices', () => {
     const conv = await alice.client.createConversation([bob.name]);
     await waitFor(async () => (await bob.client.conversations()).length === 1, 'bob joins');
 
-    const alice2 = await net.device(alice.name, alice.password);
+    const alice2 = await net.device(alice);
     await waitFor(async () => (await alice2.conversations()).some((c) => c.id === conv.id), 'alice2 added without being asked');
     const aliceDevices = async () => (await bob.client.conversation(conv.id)).members.find((m) => m.username === alice.name)?.devices.length;
     await waitFor(async () => (await aliceDevices()) === 2, 'bob sees both of alice\'s devices');

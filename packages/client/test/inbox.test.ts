@@ -88,7 +88,7 @@ describe('client: unread counts, conversation summaries and paging', () => {
     const bob = await net.user();
     const conv = await alice.client.createConversation([bob.name]);
     await waitFor(async () => (await bob.client.conversations()).length === 1, 'bob joins');
-    const alice2 = await net.device(alice.name, alice.password);
+    const alice2 = await net.device(alice);
     await alice.client.syncDevices();
     await waitFor(async () => (await alice2.conversations()).some((c) => c.id === conv.id), 'alice2 joins');
     await bob.client.send(conv.id, 'to both of alice');

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { decodeContent } from '@parley/crypto';
 import type { MessageContent } from '@parley/crypto';
+import type { NoticeContent } from '../types.js';
 import { DeviceIdSchema, fromBase64Url, GroupIdSchema, toBase64Url, UserIdSchema } from '@parley/protocol';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { STORE_TABLES, StoreError } from './store.js';
@@ -14,6 +15,8 @@ import type { Store, StoreWrite } from './store.js';
  */
 
 const RECORD_VERSION = 1;
+/** One notice per member user a commit touched: a group's device cap bounds it. */
+const MAX_NOTICES_PER_SEQ = 10_000;
 const ACCOUNT_KEY = 'account';
 
 const Bytes = z.string().transform((s, ctx) => {
@@ -109,11 +112,13 @@ const VerificationSchema = z.object({
   userId: UserIdSchema,
   safetyNumber: z.string().regex(/^\d{5}( \d{5}){11}$/),
   verifiedAt: z.number().int().min(0),
+  /** Set when a commit changed this user's devices after the verification: it no longer holds. */
+  changedAt: z.number().int().min(0).optional(),
 });
 export type VerificationRecord = Omit<z.output<typeof VerificationSchema>, 'v'>;
 const VERIFICATION_PREFIX = 'verification/';
 
-const MessageSchema = z.object({
+const messageFields = {
   v: z.literal(RECORD_VERSION),
   conversationId: GroupIdSchema,
   seq: z.number().int().min(1),
@@ -121,8 +126,32 @@ const MessageSchema = z.object({
   senderDeviceId: DeviceIdSchema,
   outgoing: z.boolean(),
   receivedAt: z.number().int().min(0),
+};
+
+const MessageSchema = z.object({
+  ...messageFields,
   /** The decrypted plaintext exactly as encodeContent produced it; decoded (and so validated) on every read. */
   content: Bytes,
+});
+
+const NoticeSchema = z.discriminatedUnion('kind', [
+  z.object({
+    kind: z.literal('safety_number_changed'),
+    userId: UserIdSchema,
+    username: z.string().min(1).max(128).nullable(),
+    added: z.number().int().min(0),
+    removed: z.number().int().min(0),
+    reset: z.boolean(),
+  }),
+  z.object({ kind: z.literal('device_refused'), userId: UserIdSchema, username: z.string().min(1).max(128).nullable(), deviceId: DeviceIdSchema }),
+]);
+
+/** A notice this device wrote (local only: it has no plaintext and never went over the wire). */
+const NoticeRecordSchema = z.object({
+  ...messageFields,
+  notice: z.object({ type: z.literal('notice'), v: z.literal(1), id: z.string().min(1).max(64), sentAt: z.number().int().min(0), notice: NoticeSchema }),
+  /** Position among the notices written for the same seq. */
+  index: z.number().int().min(0).max(MAX_NOTICES_PER_SEQ - 1),
 });
 
 export interface MessageRecord {
@@ -132,9 +161,11 @@ export interface MessageRecord {
   readonly senderDeviceId: DeviceId;
   readonly outgoing: boolean;
   readonly receivedAt: number;
-  readonly content: MessageContent;
-  /** The plaintext bytes, as stored. */
+  readonly content: MessageContent | NoticeContent;
+  /** The plaintext bytes, as stored (empty for a notice). */
   readonly plaintext: Uint8Array;
+  /** Notices only: position among the notices written for the same seq. */
+  readonly noticeIndex?: number;
 }
 
 function parse<T>(schema: z.ZodType<T>, table: string, key: string, text: string): T {
@@ -153,7 +184,41 @@ function messageKey(conversationId: GroupId, seq: number): string {
   return `${conversationId}/${seq.toString().padStart(16, '0')}`;
 }
 
+/**
+ * Notices sit after the message key of their seq ("…0042.0000"), so several
+ * fit one seq, they sort with it, and `before` a seq excludes them.
+ */
+function noticeKey(conversationId: GroupId, seq: number, index: number): string {
+  return `${messageKey(conversationId, seq)}.${index.toString().padStart(4, '0')}`;
+}
+
+/** Above every key of `seq` (its message and its notices): the exclusive lower bound of "after seq". */
+function afterKey(conversationId: GroupId, seq: number): string {
+  return `${messageKey(conversationId, seq)}~`;
+}
+
 function toMessage(key: string, text: string): MessageRecord {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new StoreError('corrupt_record', `messages/${key} is not JSON`, { cause: err });
+  }
+  if (typeof json === 'object' && json !== null && 'notice' in json) {
+    const n = parse(NoticeRecordSchema, 'messages', key, text);
+    if (key !== noticeKey(n.conversationId, n.seq, n.index)) throw new StoreError('corrupt_record', `messages/${key} is filed under the wrong key`);
+    return {
+      conversationId: n.conversationId,
+      seq: n.seq,
+      senderUserId: n.senderUserId,
+      senderDeviceId: n.senderDeviceId,
+      outgoing: n.outgoing,
+      receivedAt: n.receivedAt,
+      content: n.notice,
+      plaintext: new Uint8Array(0),
+      noticeIndex: n.index,
+    };
+  }
   const r = parse(MessageSchema, 'messages', key, text);
   const decoded = decodeContent(r.content);
   if (!decoded.ok) throw new StoreError('corrupt_record', `messages/${key} holds invalid content: ${decoded.error.code}`, { cause: decoded.error });
@@ -214,7 +279,13 @@ export class StoreBatch {
   }
 
   putVerification(r: VerificationRecord): this {
-    return this.put('meta', VERIFICATION_PREFIX + r.userId, { v: RECORD_VERSION, userId: r.userId, safetyNumber: r.safetyNumber, verifiedAt: r.verifiedAt });
+    return this.put('meta', VERIFICATION_PREFIX + r.userId, {
+      v: RECORD_VERSION,
+      userId: r.userId,
+      safetyNumber: r.safetyNumber,
+      verifiedAt: r.verifiedAt,
+      ...(r.changedAt === undefined ? {} : { changedAt: r.changedAt }),
+    });
   }
 
   deleteVerification(userId: UserId): this {
@@ -228,8 +299,8 @@ export class StoreBatch {
     return this;
   }
 
-  putMessage(m: Omit<MessageRecord, 'content'>): this {
-    return this.put('messages', messageKey(m.conversationId, m.seq), {
+  putMessage(m: Omit<MessageRecord, 'content'> & { content?: MessageRecord['content'] }): this {
+    const base = {
       v: RECORD_VERSION,
       conversationId: m.conversationId,
       seq: m.seq,
@@ -237,8 +308,12 @@ export class StoreBatch {
       senderDeviceId: m.senderDeviceId,
       outgoing: m.outgoing,
       receivedAt: m.receivedAt,
-      content: toBase64Url(m.plaintext),
-    });
+    };
+    if (m.content?.type === 'notice') {
+      const index = m.noticeIndex ?? 0;
+      return this.put('messages', noticeKey(m.conversationId, m.seq, index), { ...base, notice: m.content, index });
+    }
+    return this.put('messages', messageKey(m.conversationId, m.seq), { ...base, content: toBase64Url(m.plaintext) });
   }
 }
 
@@ -313,7 +388,7 @@ export class ClientRepository {
     const fromEnd = options.fromEnd === true;
     const rows = await this.store.list('messages', {
       prefix: `${conversationId}/`,
-      ...(options.afterSeq === undefined ? {} : { after: messageKey(conversationId, options.afterSeq) }),
+      ...(options.afterSeq === undefined ? {} : { after: afterKey(conversationId, options.afterSeq) }),
       ...(options.beforeSeq === undefined ? {} : { before: messageKey(conversationId, options.beforeSeq) }),
       ...(options.limit === undefined ? {} : { limit: options.limit }),
       ...(fromEnd ? { reverse: true } : {}),
@@ -322,10 +397,10 @@ export class ClientRepository {
     return fromEnd ? messages.reverse() : messages;
   }
 
-  /** Stored messages from users other than `me` with a seq above `readSeq`. */
+  /** Stored messages from users other than `me` with a seq above `readSeq` (notices never count). */
   async countUnread(conversationId: GroupId, readSeq: number, me: UserId): Promise<number> {
     const above = await this.messages(conversationId, { afterSeq: readSeq });
-    return above.filter((m) => !m.outgoing && m.senderUserId !== me).length;
+    return above.filter((m) => !m.outgoing && m.senderUserId !== me && m.content.type !== 'notice').length;
   }
 
   /**
@@ -361,6 +436,16 @@ export class ClientRepository {
     const r = parse(VerificationSchema, 'meta', key, text);
     if (r.userId !== userId) throw new StoreError('corrupt_record', `meta/${key} is filed under the wrong key`);
     return r;
+  }
+
+  /** Every stored verification. */
+  async verifications(): Promise<VerificationRecord[]> {
+    const rows = await this.store.list('meta', { prefix: VERIFICATION_PREFIX });
+    return rows.map((row) => {
+      const r = parse(VerificationSchema, 'meta', row.key, row.value);
+      if (row.key !== VERIFICATION_PREFIX + r.userId) throw new StoreError('corrupt_record', `meta/${row.key} is filed under the wrong key`);
+      return r;
+    });
   }
 
   /** Every key in every table (for wiping the store). */

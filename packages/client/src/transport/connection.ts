@@ -1,5 +1,5 @@
 import { decodeServerFrame, encodeFrame, isErrorCode, PROTOCOL_VERSIONS, WS_CLOSE } from '@parley/protocol';
-import type { ErrorFrame, GroupId, MsgFrame, ReadyFrame, ServerFrame } from '@parley/protocol';
+import type { ErrorFrame, GroupId, MsgFrame, ReadyFrame, ServerFrame, UserId } from '@parley/protocol';
 import { ClientError } from '../errors.js';
 import type { WireSocket, WireSocketFactory } from './socket.js';
 
@@ -13,8 +13,8 @@ export interface ConnectionHandlers {
   onMessage(frame: MsgFrame, payload: Uint8Array): void;
   onSynced(): void;
   onKeyPackagesLow(available: number): void;
-  /** The user's devices changed: reconcile conversations with the device list. */
-  onDevicesChanged(): void;
+  /** A device set changed: this user's (no userId), or another user's who shares a group with this device. */
+  onDevicesChanged(userId?: UserId): void;
   onState(state: ConnectionState, detail?: { code?: number; reason?: string; attempt?: number }): void;
   /** The server refused this device for good (signed out, revoked, no common version): no more reconnects. */
   onFatal(error: ClientError): void;
@@ -122,7 +122,7 @@ export class Connection {
         this.options.handlers.onKeyPackagesLow(frame.available);
         return;
       case 'devices_changed':
-        this.options.handlers.onDevicesChanged();
+        this.options.handlers.onDevicesChanged(frame.userId);
         return;
       case 'ok':
       case 'pong': {

@@ -7,6 +7,10 @@ import {
   GroupInfoResponseSchema,
   isErrorCode,
   KeyPackageStockSchema,
+  LinkDeviceResponseSchema,
+  LinkStatusResponseSchema,
+  PendingDeviceResponseSchema,
+  SessionChallengeResponseSchema,
   UserDevicesResponseSchema,
 } from '@parley/protocol';
 import type {
@@ -19,7 +23,12 @@ import type {
   GroupId,
   GroupInfoResponse,
   KeyPackageStock,
+  LinkDeviceResponse,
+  LinkStatusResponse,
+  PendingDeviceResponse,
+  SessionChallengeResponse,
   UserDevicesResponse,
+  UserId,
 } from '@parley/protocol';
 import type { z } from 'zod';
 import { ClientError } from '../errors.js';
@@ -30,7 +39,10 @@ export interface KeyPackageUploadBody {
   lastResort?: { ciphersuite: number; expiresAt: number; data: string };
 }
 
-export type NewDeviceBody = { name: string; signatureKey: string } | { deviceId: DeviceId };
+export interface NewDeviceBody {
+  name: string;
+  signatureKey: string;
+}
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -43,11 +55,13 @@ export class HttpApi {
 
   constructor(private readonly baseUrl: string) {}
 
-  private async call(method: Method, path: string, options: { json?: unknown; raw?: Uint8Array; auth?: boolean; timeoutMs?: number } = {}): Promise<Response> {
+  /** `token`: a session other than the signed-in one (a pending device's, while it waits for approval). */
+  private async call(method: Method, path: string, options: { json?: unknown; raw?: Uint8Array; auth?: boolean; token?: string; timeoutMs?: number } = {}): Promise<Response> {
     const headers: Record<string, string> = {};
     if (options.auth !== false) {
-      if (this.token === undefined) throw new ClientError('not_logged_in', 'not signed in');
-      headers['authorization'] = `Bearer ${this.token}`;
+      const token = options.token ?? this.token;
+      if (token === undefined) throw new ClientError('not_logged_in', 'not signed in');
+      headers['authorization'] = `Bearer ${token}`;
     }
     // ArrayBuffer-backed (never shared), as fetch's DOM typing wants.
     let body: string | Uint8Array<ArrayBuffer> | undefined;
@@ -98,12 +112,47 @@ export class HttpApi {
     return this.json(AuthResponseSchema, await this.call('POST', '/v1/accounts', { json: { username, password, device }, auth: false }));
   }
 
-  async login(username: string, password: string, device: NewDeviceBody): Promise<AuthResponse> {
-    return this.json(AuthResponseSchema, await this.call('POST', '/v1/sessions', { json: { username, password, device }, auth: false }));
+  async sessionChallenge(username: string, deviceId: DeviceId): Promise<SessionChallengeResponse> {
+    return this.json(SessionChallengeResponseSchema, await this.call('POST', '/v1/sessions/challenge', { json: { username, deviceId }, auth: false }));
   }
 
-  async logout(options: { timeoutMs?: number } = {}): Promise<void> {
-    await this.call('DELETE', '/v1/sessions/current', options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs });
+  /** Signs in to an existing device: the password and the device's signature over its challenge. */
+  async login(body: { username: string; password: string; device: { deviceId: DeviceId; challenge: string; signature: string } }): Promise<AuthResponse> {
+    return this.json(AuthResponseSchema, await this.call('POST', '/v1/sessions', { json: body, auth: false }));
+  }
+
+  /** Asks to link a new device: a pending device and its own session, nothing more. */
+  async linkDevice(username: string, password: string, device: NewDeviceBody): Promise<LinkDeviceResponse> {
+    return this.json(LinkDeviceResponseSchema, await this.call('POST', '/v1/device-links', { json: { username, password, device }, auth: false }));
+  }
+
+  /** Polled by the pending device with its own token; rejected or expired: 401. */
+  async linkStatus(pendingToken: string): Promise<LinkStatusResponse> {
+    return this.json(LinkStatusResponseSchema, await this.call('GET', '/v1/device-links/current', { token: pendingToken }));
+  }
+
+  async pendingDevice(code: string): Promise<PendingDeviceResponse> {
+    return this.json(PendingDeviceResponseSchema, await this.call('GET', `/v1/device-links/${encodeURIComponent(code)}`));
+  }
+
+  async approveLink(code: string, body: { deviceId: DeviceId; signature: string }): Promise<void> {
+    await this.call('POST', `/v1/device-links/${encodeURIComponent(code)}/approve`, { json: body });
+  }
+
+  async rejectLink(code: string): Promise<void> {
+    await this.call('DELETE', `/v1/device-links/${encodeURIComponent(code)}`);
+  }
+
+  async resetIdentity(username: string, password: string, device: NewDeviceBody): Promise<AuthResponse> {
+    return this.json(AuthResponseSchema, await this.call('POST', '/v1/identity-resets', { json: { username, password, device }, auth: false }));
+  }
+
+  async changePassword(body: { currentPassword: string; newPassword: string; signOutOthers: boolean }): Promise<void> {
+    await this.call('POST', '/v1/account/password', { json: body });
+  }
+
+  async logout(options: { timeoutMs?: number; token?: string } = {}): Promise<void> {
+    await this.call('DELETE', '/v1/sessions/current', { ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }), ...(options.token === undefined ? {} : { token: options.token }) });
   }
 
   async devices(): Promise<DeviceListResponse> {
@@ -116,6 +165,10 @@ export class HttpApi {
 
   async userDevices(username: string): Promise<UserDevicesResponse> {
     return this.json(UserDevicesResponseSchema, await this.call('GET', `/v1/users/${encodeURIComponent(username)}/devices`));
+  }
+
+  async userDevicesById(userId: UserId): Promise<UserDevicesResponse> {
+    return this.json(UserDevicesResponseSchema, await this.call('GET', `/v1/users/by-id/${encodeURIComponent(userId)}/devices`));
   }
 
   async uploadKeyPackages(body: KeyPackageUploadBody): Promise<KeyPackageStock> {

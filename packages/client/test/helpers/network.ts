@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createClient, MemoryStore } from '../../src/index.js';
-import type { ClientEventError, ClientOptions, ParleyClient, Store } from '../../src/index.js';
+import type { ClientEventError, ClientOptions, Notice, ParleyClient, Store } from '../../src/index.js';
 import { TestNetwork } from '../../../server/test/helpers/test-network.js';
 import type { ServerConfig } from '../../../server/src/index.js';
 
@@ -24,7 +24,7 @@ export class ClientNetwork {
   }
 
   async client(options: Partial<ClientOptions> & { store?: Store } = {}): Promise<ParleyClient> {
-    const client = await createClient({ serverUrl: this.url, store: options.store ?? new MemoryStore(), deviceSyncIntervalMs: 0, reconnect: { initialMs: 50, maxMs: 500 }, ...options });
+    const client = await createClient({ serverUrl: this.url, store: options.store ?? new MemoryStore(), deviceSyncIntervalMs: 0, reconnect: { initialMs: 50, maxMs: 500 }, linkPollMs: 50, ...options });
     client.on('error', (event) => this.errors.push({ client, event }));
     this.clients.push(client);
     return client;
@@ -39,10 +39,12 @@ export class ClientNetwork {
     return { client, name, password };
   }
 
-  /** Another device of an existing user. */
-  async device(name: string, password: string, options: Partial<ClientOptions> = {}): Promise<ParleyClient> {
+  /** Another device of an existing user: linked, and approved on the user's first device (by QR uri). */
+  async device(user: { client: ParleyClient; name: string; password: string }, options: Partial<ClientOptions> = {}): Promise<ParleyClient> {
     const client = await this.client(options);
-    await client.login(name, password);
+    const link = await client.linkDevice(user.name, user.password);
+    await user.client.approveLink(link.uri);
+    await link.approved;
     await client.whenSynced();
     return client;
   }
@@ -81,8 +83,14 @@ export async function waitFor<T>(check: () => T | Promise<T>, what: string, time
   }
 }
 
-/** The texts of a conversation's stored messages, in order. */
+/** The texts of a conversation's stored messages, in order (notices left out: see `notices`). */
 export async function texts(client: ParleyClient, conversationId: string): Promise<string[]> {
   const messages = await client.messages(conversationId as Parameters<ParleyClient['messages']>[0]);
-  return messages.map((m) => (m.content.type === 'text' ? m.content.text : `[${m.content.type}]`));
+  return messages.filter((m) => m.content.type !== 'notice').map((m) => (m.content.type === 'text' ? m.content.text : `[${m.content.type}]`));
+}
+
+/** The notices this device wrote into a conversation's history, in order. */
+export async function notices(client: ParleyClient, conversationId: string): Promise<Notice[]> {
+  const messages = await client.messages(conversationId as Parameters<ParleyClient['messages']>[0]);
+  return messages.flatMap((m) => (m.content.type === 'notice' ? [m.content.notice] : []));
 }

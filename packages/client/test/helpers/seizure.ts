@@ -47,7 +47,7 @@ export async function seizureWorkload(net: ClientNetwork): Promise<string[]> {
   const markers: string[] = [];
     const alice = await net.user();
     const bob = await net.user();
-    const alice2 = await net.device(alice.name, alice.password);
+    const alice2 = await net.device(alice);
 
     // 1:1 (both of alice's devices and bob)
     const direct = await alice.client.createConversation([bob.name]);
