@@ -1,7 +1,6 @@
 import { createInterface } from 'node:readline';
-import { checkUsername, PASSWORD_MIN, type DeviceId, type UserId } from '@parley/protocol';
-import { accounts, createAppContext, hashPassword, newId, type ServerConfig } from '@parley/server';
-
+import { checkUsername, ParleyError, PASSWORD_MAX, PASSWORD_MIN, type DeviceId, type UserId } from '@parley/protocol';
+import { accounts, createAppContext, devices, hashPassword, newId, type ServerConfig } from '@parley/server';
 
 /**
  * `parley admin <command>`: operator tasks against the same storage the
@@ -12,7 +11,9 @@ import { accounts, createAppContext, hashPassword, newId, type ServerConfig } fr
 const USAGE = `usage:
   parley admin create-user <username>     password from PARLEY_ADMIN_PASSWORD or the first line of stdin
   parley admin list-devices <username>
-  parley admin revoke-device <deviceId>`;
+  parley admin revoke-device <deviceId>
+  parley admin reset-password <username>  new password from PARLEY_ADMIN_PASSWORD or the first line of stdin;
+                                           ends every session of the user (devices sign in again with it and their keys)`;
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -58,16 +59,32 @@ export async function runAdmin(config: ServerConfig, args: string[], out: (line:
         const name = checkUsername(arg);
         const user = name.ok ? await ctx.storage.getUserByUsername(name.normalized) : undefined;
         if (!user) throw new UsageError(`no such user: ${arg}`);
-        const devices = await ctx.storage.listDevices(user.id);
-        if (devices.length === 0) out('no devices');
-        for (const d of devices) out(`${d.id}\t${d.revoked ? 'revoked' : 'active'}\t${d.createdDay}\t${d.name}`);
+        const list = await ctx.storage.listDevices(user.id);
+        if (list.length === 0) out('no devices');
+        for (const d of list) out(`${d.id}\t${d.status}\t${d.createdDay}\t${d.name}`);
         return;
       }
       case 'revoke-device': {
         const device = await ctx.storage.getDevice(arg as DeviceId);
         if (!device) throw new UsageError(`no such device: ${arg}`);
-        await accounts.revokeDevice(ctx, device.id);
+        await devices.revokeDevice(ctx, device.id);
         out(`revoked device ${device.id}`);
+        return;
+      }
+      case 'reset-password': {
+        const name = checkUsername(arg);
+        const user = name.ok ? await ctx.storage.getUserByUsername(name.normalized) : undefined;
+        if (!user) throw new UsageError(`no such user: ${arg}`);
+        const password = await readPassword();
+        if (password.length < PASSWORD_MIN) throw new UsageError(`password must be at least ${PASSWORD_MIN} characters`);
+        if (password.length > PASSWORD_MAX) throw new UsageError(`password must be at most ${PASSWORD_MAX} characters`);
+        try {
+          await accounts.resetPassword(ctx, user.id, password);
+        } catch (err) {
+          if (err instanceof ParleyError && err.code === 'weak_password') throw new UsageError(err.message);
+          throw err;
+        }
+        out(`password of ${user.username} reset; all of its sessions ended`);
         return;
       }
       default:

@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { after, describe, it } from 'node:test';
 import { toBase64Url } from '@parley/protocol';
 
@@ -25,6 +26,25 @@ function admin(dir: string, args: string[], input?: string) {
   return spawnSync(process.execPath, [BIN, 'admin', ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
 }
 
+/**
+ * One request on a fresh connection. The admin commands run with spawnSync, which blocks this
+ * process's event loop: a kept-alive connection the server closed meanwhile would be reused.
+ */
+function call(url: string, method: string, path: string, options: { json?: unknown; token?: string } = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    if (options.json !== undefined) headers['content-type'] = 'application/json';
+    if (options.token !== undefined) headers['authorization'] = `Bearer ${options.token}`;
+    const req = request(`${url}${path}`, { method, headers, agent: false }, (res) => {
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} }));
+    });
+    req.on('error', reject);
+    req.end(options.json === undefined ? undefined : JSON.stringify(options.json));
+  });
+}
+
 function freePort(): number {
   return 20000 + Math.floor(Math.random() * 20000);
 }
@@ -44,7 +64,7 @@ async function waitHealthy(url: string, child: { exitCode: number | null }): Pro
 }
 
 describe('the parley command', () => {
-  it('admin creates a user, lists and revokes devices, with clear errors', async () => {
+  it('admin creates a user, lists and revokes devices, resets a password, with clear errors', async () => {
     const dir = dataDir();
     const created = admin(dir, ['create-user', 'Erin'], 'a long enough password\n');
     assert.equal(created.status, 0, created.stderr);
@@ -56,7 +76,7 @@ describe('the parley command', () => {
     assert.equal(admin(dir, ['revoke-device', 'AAAAAAAAAAAAAAAAAAAAAA']).status, 2);
     assert.equal(admin(dir, ['frobnicate', 'x']).status, 2);
 
-    // the created user signs in (creating a device) on a running server, then the operator revokes it
+    // the created user's first device starts over (nothing to revoke) on a running server, then the operator revokes it
     const port = freePort();
     const child = spawn(process.execPath, [BIN, 'serve'], {
       env: { ...process.env, PARLEY_DATA_DIR: dir, PORT: String(port), PARLEY_LOG_LEVEL: 'info', DATABASE_URL: '' },
@@ -65,15 +85,29 @@ describe('the parley command', () => {
     try {
       const url = `http://127.0.0.1:${port}`;
       await waitHealthy(url, child);
-      const login = await fetch(`${url}/v1/sessions`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: 'erin', password: 'a long enough password', device: { name: 'cli test', signatureKey: toBase64Url(randomBytes(32)) } }),
+      const first = await call(url, 'POST', '/v1/identity-resets', {
+        json: { username: 'erin', password: 'a long enough password', device: { name: 'cli test', signatureKey: toBase64Url(randomBytes(32)) } },
       });
-      assert.equal(login.status, 201);
-      const { deviceId } = (await login.json()) as { deviceId: string };
+      assert.equal(first.status, 201);
+      const { deviceId, token } = first.body as { deviceId: string; token: string };
       const listed = admin(dir, ['list-devices', 'erin']);
       assert.match(listed.stdout, new RegExp(`${deviceId}\\tactive`));
+
+      // reset-password: the new password works, the old one no longer does, and every session ended
+      assert.equal(admin(dir, ['reset-password', 'nobody'], 'a brand new password\n').status, 2);
+      assert.equal(admin(dir, ['reset-password', 'erin'], 'short\n').status, 2);
+      const reset = admin(dir, ['reset-password', 'erin'], 'a brand new password\n');
+      assert.equal(reset.status, 0, reset.stderr);
+      assert.match(reset.stdout, /password of erin reset/);
+      assert.doesNotMatch(reset.stdout + reset.stderr, /brand new/);
+      assert.equal((await call(url, 'GET', '/v1/devices', { token })).status, 401, 'sessions ended');
+      const link = (password: string) => call(url, 'POST', '/v1/device-links', { json: { username: 'erin', password, device: { name: 'pending', signatureKey: toBase64Url(randomBytes(32)) } } });
+      assert.equal((await link('a long enough password')).status, 401, 'the old password is gone');
+      const pending = await link('a brand new password');
+      assert.equal(pending.status, 201);
+      const pendingId = pending.body['deviceId'] as string;
+      assert.match(admin(dir, ['list-devices', 'erin']).stdout, new RegExp(`${pendingId}\\tpending`));
+
       const revoked = admin(dir, ['revoke-device', deviceId]);
       assert.equal(revoked.status, 0, revoked.stderr);
       assert.match(admin(dir, ['list-devices', 'erin']).stdout, new RegExp(`${deviceId}\\trevoked`));
@@ -108,7 +142,7 @@ describe('the parley command', () => {
     assert.equal(reg.status, 201);
     const { token } = (await reg.json()) as { token: string };
     await fetch(`${url}/v1/devices`, { headers: { authorization: `Bearer ${token}` } });
-    await fetch(`${url}/v1/sessions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'frank', password: 'wrong-password', device: { name: 'd', signatureKey: toBase64Url(randomBytes(32)) } }) });
+    await fetch(`${url}/v1/device-links`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'frank', password: 'wrong-password', device: { name: 'd', signatureKey: toBase64Url(randomBytes(32)) } }) });
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
     assert.equal(code, 0);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { resolve } from 'node:path';
+import { parseAddressRange } from './address.js';
 
 /** Server configuration, read once from the environment and validated. */
 const EnvSchema = z.object({
@@ -16,6 +17,15 @@ const EnvSchema = z.object({
   PARLEY_SESSION_DAYS: z.coerce.number().min(1).max(3650).default(90),
   PARLEY_RATE_LIMITS: z.enum(['on', 'off']).default('on'),
   PARLEY_TRUST_PROXY: z.enum(['on', 'off']).default('off'),
+  /** Comma-separated addresses and CIDR ranges of reverse proxies whose X-Forwarded-For hop is believed. */
+  PARLEY_TRUSTED_PROXIES: z
+    .string()
+    .max(4096)
+    .refine((v) => v.split(',').every((p) => parseAddressRange(p.trim()) !== undefined), 'must be a comma-separated list of IP addresses or CIDR ranges (e.g. 10.0.0.0/8,::1)')
+    .optional(),
+  PARLEY_QUOTA_QUEUED_BYTES: z.coerce.number().int().min(1024 * 1024).max(2 ** 50).default(256 * 1024 * 1024),
+  PARLEY_QUOTA_BLOB_BYTES: z.coerce.number().int().min(1024 * 1024).max(2 ** 50).default(2 * 1024 * 1024 * 1024),
+  PARLEY_MAX_SOCKETS_PER_ACCOUNT: z.coerce.number().int().min(1).max(10_000).default(16),
   PARLEY_WEB_DIR: z.string().optional(),
 });
 
@@ -25,8 +35,18 @@ export interface RateLimitConfig {
   authPerMinute: number;
   /** Login/register attempts per client address per minute (kept in memory only). */
   authPerAddressPerMinute: number;
-  /** HTTP requests per account per minute. */
+  /** HTTP requests per account per minute; also unauthenticated requests per client address. */
   httpPerMinute: number;
+  /** Requests with a missing, unknown or expired token (and WebSocket hellos with one) per client address per minute. */
+  badTokenPerAddressPerMinute: number;
+  /** Link-code lookups and approvals per account per minute (a code is guessed only at this pace). */
+  linkCodePerMinute: number;
+  /** KeyPackages handed out per target device per minute, whoever claims them. */
+  claimsPerDevicePerMinute: number;
+  /** Devices an account may claim KeyPackages for, per 10 minutes (at least MAX_CLAIM_DEVICES). */
+  claimDevicesPer10Minutes: number;
+  /** Times a device's last-resort KeyPackage is handed out per minute. */
+  lastResortPerDevicePerMinute: number;
   /** WebSocket frames per connection per second (sustained) and burst. */
   framesPerSecond: number;
   frameBurst: number;
@@ -61,8 +81,24 @@ export interface ServerConfig {
   trimIntervalMs: number;
   argon2: { memoryCost: number; timeCost: number; parallelism: number };
   rateLimits: RateLimitConfig;
-  /** Take the client address for rate limiting from X-Forwarded-For (only behind a proxy that sets it). */
+  /** Shorthand: trust reverse proxies on the loopback addresses (127.0.0.0/8, ::1). */
   trustProxy: boolean;
+  /**
+   * Addresses and CIDR ranges of trusted reverse proxies. For a request from
+   * one of them the client address is the right-most X-Forwarded-For hop
+   * that is not itself trusted (see address.ts).
+   */
+  trustedProxies: string[];
+  quotas: {
+    /** Bytes of undelivered group messages an account may have queued (sum over its groups). */
+    queuedBytes: number;
+    /** Bytes of blobs an account may upload within retention + blob grace. */
+    blobBytes: number;
+  };
+  /** Live WebSocket connections per account on this process; the one over it is closed with 4009. */
+  maxSocketsPerAccount: number;
+  /** Seconds a sign-in challenge stays valid. */
+  challengeSeconds: number;
   /** Validate every response against its schema (on in tests). */
   validateResponses: boolean;
   /** The web app's static build to serve at `/`; unset = API only. */
@@ -99,6 +135,9 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     sessionSeconds: Math.round(e.PARLEY_SESSION_DAYS * 86400),
     rateLimits: { ...defaultConfig().rateLimits, enabled: e.PARLEY_RATE_LIMITS === 'on' },
     trustProxy: e.PARLEY_TRUST_PROXY === 'on',
+    trustedProxies: e.PARLEY_TRUSTED_PROXIES === undefined ? [] : e.PARLEY_TRUSTED_PROXIES.split(',').map((p) => p.trim()),
+    quotas: { queuedBytes: e.PARLEY_QUOTA_QUEUED_BYTES, blobBytes: e.PARLEY_QUOTA_BLOB_BYTES },
+    maxSocketsPerAccount: e.PARLEY_MAX_SOCKETS_PER_ACCOUNT,
     webDir: e.PARLEY_WEB_DIR === undefined ? undefined : resolve(e.PARLEY_WEB_DIR),
   };
 }
@@ -132,10 +171,19 @@ export function defaultConfig(): ServerConfig {
       authPerMinute: 10,
       authPerAddressPerMinute: 60,
       httpPerMinute: 600,
+      badTokenPerAddressPerMinute: 60,
+      linkCodePerMinute: 10,
+      claimsPerDevicePerMinute: 30,
+      claimDevicesPer10Minutes: 2000,
+      lastResortPerDevicePerMinute: 3,
       framesPerSecond: 200,
       frameBurst: 1000,
     },
     trustProxy: false,
+    trustedProxies: [],
+    quotas: { queuedBytes: 256 * 1024 * 1024, blobBytes: 2 * 1024 * 1024 * 1024 },
+    maxSocketsPerAccount: 16,
+    challengeSeconds: 60,
     validateResponses: false,
   };
 }

@@ -4,6 +4,7 @@ export { configFromEnv, defaultConfig, ConfigError, SERVER_VERSION, type ServerC
 export { createLogger } from './logger.js';
 export { runMaintenance } from './maintenance.js';
 export * as accounts from './services/accounts.js';
+export * as devices from './services/devices.js';
 export type { Storage } from './storage/storage.js';
 export { StorageError } from './storage/storage.js';
 export { SqliteStorage } from './storage/sqlite/sqlite-storage.js';

@@ -3,12 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer } from 'ws';
 import { ParleyError, WS_CLOSE } from '@parley/protocol';
 import type { AppContext } from './context.js';
-import { Router, runRoute, sendError } from './http/pipeline.js';
+import { peerKey, Router, runRoute, sendError } from './http/pipeline.js';
 import { ROUTES } from './http/routes.js';
 import { StaticSite } from './http/static.js';
 import { runMaintenance } from './maintenance.js';
 import { Connection } from './ws/connection.js';
 import { SocketCorker } from './ws/corker.js';
+import { SocketRegistry } from './ws/socket-registry.js';
 
 export const WS_PATH = '/v1/ws';
 
@@ -29,15 +30,25 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
   const router = new Router(ROUTES);
   const connections = new Set<Connection>();
   const corker = new SocketCorker();
+  const sockets = new SocketRegistry<Connection>(ctx.config.maxSocketsPerAccount);
   let connectionNumber = 0;
 
   const http: Server = createServer((req, res) => {
+    // No response is ever content-sniffed into something else (API JSON, errors, blobs, the web app).
+    res.setHeader('x-content-type-options', 'nosniff');
     const url = new URL(req.url ?? '/', 'http://parley.invalid');
     const match = router.match(req.method ?? 'GET', url.pathname);
     if (match === undefined && site?.serve(req, res, url.pathname) === true) return;
     if (match === undefined || match === 'method') {
       req.resume();
-      const err = match === 'method' ? new ParleyError('bad_request', 'method not allowed') : new ParleyError('not_found', 'no such route');
+      const limits = ctx.config.rateLimits;
+      // Probing for routes is an unauthenticated request like any other: limited per client address.
+      const limited = limits.enabled && !ctx.limiter.take(`public:${peerKey(ctx, req)}`, limits.httpPerMinute / 60, limits.httpPerMinute);
+      const err = limited
+        ? new ParleyError('rate_limited', 'too many requests, slow down')
+        : match === 'method'
+          ? new ParleyError('bad_request', 'method not allowed')
+          : new ParleyError('not_found', 'no such route');
       sendError(ctx, res, err, 'unmatched');
       return;
     }
@@ -50,11 +61,11 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
   http.on('upgrade', (req: IncomingMessage, socket, head) => {
     const path = new URL(req.url ?? '/', 'http://parley.invalid').pathname;
     if (path !== WS_PATH) {
-      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      socket.end('HTTP/1.1 404 Not Found\r\nx-content-type-options: nosniff\r\nconnection: close\r\n\r\n');
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const c = new Connection(ctx, ws, ++connectionNumber, (closed) => connections.delete(closed), corker);
+      const c = new Connection(ctx, ws, ++connectionNumber, (closed) => connections.delete(closed), corker, sockets, peerKey(ctx, req));
       connections.add(c);
     });
   });

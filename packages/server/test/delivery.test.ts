@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { toBase64Url, toHex, type DeviceId } from '@parley/protocol';
 import { runMaintenance } from '../src/maintenance.js';
-import { fakeKeyPackage, mlsMessage, newGroupId, TestNetwork, type TestAccount, type TestSocket } from './helpers/test-network.js';
+import { mlsMessage, newGroupId, TestNetwork, type TestAccount, type TestSocket } from './helpers/test-network.js';
 
 async function groupOf(creator: TestAccount, sock: TestSocket, members: TestAccount[]) {
   const g = newGroupId();
@@ -16,27 +16,27 @@ async function groupOf(creator: TestAccount, sock: TestSocket, members: TestAcco
 }
 
 describe('key-package directory', () => {
-  it('stores a stock, hands each package out once under concurrent claims, then the last resort, and warns when low', async () => {
+  it('stores a stock, hands each package out once under concurrent claims, then the last resort (at most 3 a minute), and warns when low', async () => {
     await using net = await TestNetwork.start({ config: { keyPackageLowWatermark: 3 } });
     const alice = await net.register();
     const bob = await net.register();
-    const kp = (data = fakeKeyPackage()) => ({ ciphersuite: 1, expiresAt: Math.floor(Date.now() / 1000) + 86400 * 30, data: toBase64Url(data) });
-    const up = await alice.post('/v1/key-packages', { keyPackages: Array.from({ length: 10 }, () => kp()), lastResort: kp() });
+    const up = await alice.post('/v1/key-packages', { keyPackages: Array.from({ length: 10 }, () => alice.kp()), lastResort: alice.kp({ lastResort: true }) });
     assert.equal(up.status, 200);
     assert.deepEqual(up.body, { available: 10, lastResort: true, low: false, lowWatermark: 3 });
     // garbage is refused and nothing is stored
-    const junk = await alice.post('/v1/key-packages', { keyPackages: [kp(), { ciphersuite: 1, expiresAt: 99999999999, data: toBase64Url(randomBytes(40)) }] });
+    const junk = await alice.post('/v1/key-packages', { keyPackages: [alice.kp(), { ciphersuite: 1, expiresAt: 99999999999, data: toBase64Url(randomBytes(40)) }] });
     assert.equal(junk.body.code, 'bad_request');
     assert.equal((await alice.get('/v1/key-packages')).body.available, 10);
 
     const live = await alice.connect();
     assert.deepEqual(live.ready?.keyPackages, { available: 10, low: false });
     const claims = await Promise.all(Array.from({ length: 14 }, () => bob.post('/v1/key-packages/claim', { deviceIds: [alice.deviceId] })));
-    const handed = claims.map((c) => c.body.keyPackages[0]);
+    const handed = claims.flatMap((c) => c.body.keyPackages as Array<{ lastResort: boolean; data: string }>);
     const singles = handed.filter((h) => !h.lastResort).map((h) => h.data);
     assert.equal(singles.length, 10);
     assert.equal(new Set(singles).size, 10, 'no package handed out twice');
-    assert.equal(handed.filter((h) => h.lastResort).length, 4);
+    assert.equal(handed.filter((h) => h.lastResort).length, 3, 'the last resort at most 3 times a minute');
+    assert.equal(claims.filter((c) => c.body.missing.includes(alice.deviceId)).length, 1);
     const low = await live.waitFor((r) => r.frame.t === 'key_packages_low');
     assert.ok(low.frame.t === 'key_packages_low' && low.frame.available < 3);
     const unknown = await bob.post('/v1/key-packages/claim', { deviceIds: ['AAAAAAAAAAAAAAAAAAAAAA'] });

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { encodeFrame, toBase64Url } from '@parley/protocol';
+import { defaultConfig } from '../src/config.js';
 import { fakeWelcome, mlsMessage, newGroupId, TestNetwork, TestSocket } from './helpers/test-network.js';
 
 /**
@@ -12,7 +13,7 @@ import { fakeWelcome, mlsMessage, newGroupId, TestNetwork, TestSocket } from './
  */
 describe('frame fuzzing', () => {
   it('survives random and mutated frames on an authenticated connection', async () => {
-    await using net = await TestNetwork.start({ config: { rateLimits: { enabled: false, authPerMinute: 1000, authPerAddressPerMinute: 1000, httpPerMinute: 100000, framesPerSecond: 1e6, frameBurst: 1e6 } } });
+    await using net = await TestNetwork.start({ config: { rateLimits: { ...defaultConfig().rateLimits, enabled: false } } });
     const alice = await net.register();
     const bob = await net.register();
     const sock = await alice.connect();
@@ -99,7 +100,7 @@ describe('frame fuzzing', () => {
   });
 
   it('rate-limits frames per connection without dropping the connection', async () => {
-    await using net = await TestNetwork.start({ config: { rateLimits: { enabled: true, authPerMinute: 100, authPerAddressPerMinute: 100, httpPerMinute: 1000, framesPerSecond: 1, frameBurst: 5 } } });
+    await using net = await TestNetwork.start({ config: { rateLimits: { ...defaultConfig().rateLimits, authPerMinute: 100, authPerAddressPerMinute: 100, httpPerMinute: 1000, framesPerSecond: 1, frameBurst: 5 } } });
     const alice = await net.register();
     const s = await alice.connect();
     for (let i = 0; i < 10; i++) s.sendFrame({ t: 'ping', rid: 100 + i });

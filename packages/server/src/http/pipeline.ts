@@ -1,20 +1,27 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { httpStatusFor, ParleyError, type DeviceId, type UserId } from '@parley/protocol';
+import { addressKey, clientAddress, trustedProxiesOf } from '../address.js';
 import { tokenHash } from '../auth/credentials.js';
 import type { AppContext } from '../context.js';
 import { errorLogFields, toApiError } from '../errors.js';
 
 /**
  * Every HTTP call passes the same steps, in order:
- * match route + parse params → authenticate → parse body → rate-limit → handler
- * → (when configured, in tests) validate the response against its schema.
+ * match route + parse params → rate-limit by client address (unauthenticated
+ * routes) → authenticate (a client address with too many bad tokens is
+ * refused before the lookup) → rate-limit by account → parse body →
+ * rate-limit by subject (the username being tried) → handler → (when
+ * configured, in tests) validate the response against its schema.
+ * No body is read, and no password hashed, before the first limits.
  */
 
 export interface Caller {
   userId: UserId;
   deviceId: DeviceId;
   token: string;
+  /** Pending devices (linked, not yet approved) reach only routes marked `allowPending`. */
+  pending: boolean;
 }
 
 export type RateClass = 'auth' | 'account' | 'public';
@@ -34,6 +41,8 @@ export interface Route<P = unknown, B = unknown> {
   path: string;
   params?: z.ZodType<P>;
   auth: boolean;
+  /** The route also serves sessions of pending devices (only the link status and sign-out do). */
+  allowPending?: boolean;
   /** JSON body schema; routes that stream their body (blobs) set `stream: true` instead. */
   body?: z.ZodType<B>;
   stream?: boolean;
@@ -100,6 +109,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
   });
   res.end(text);
 }
@@ -145,29 +155,43 @@ function bearer(req: IncomingMessage): string | undefined {
   return t.length > 0 && t.length <= 256 ? t : undefined;
 }
 
-export async function authenticate(ctx: AppContext, token: string | undefined): Promise<Caller> {
+/**
+ * Resolves a bearer token to its session. Sessions of pending devices are
+ * refused (device_pending) unless `allowPending`.
+ */
+export async function authenticate(ctx: AppContext, token: string | undefined, options: { allowPending?: boolean } = {}): Promise<Caller> {
   if (!token) throw new ParleyError('unauthenticated', 'a bearer token is required');
   const session = await ctx.storage.getSession(tokenHash(token), ctx.clock.now());
   if (!session) throw new ParleyError('unauthenticated', 'session unknown, expired or revoked');
-  return { userId: session.userId, deviceId: session.deviceId, token };
+  const pending = session.deviceStatus === 'pending';
+  if (pending && options.allowPending !== true) throw new ParleyError('device_pending', 'this device is waiting for approval by an existing device');
+  return { userId: session.userId, deviceId: session.deviceId, token, pending };
 }
 
 function issues(err: z.ZodError): string {
   return z.prettifyError(err).slice(0, 500);
 }
 
+/** The client's address as an in-memory rate-limit key (never stored or logged; see address.ts). */
+export function peerKey(ctx: AppContext, req: IncomingMessage): string {
+  return addressKey(clientAddress(req, trustedProxiesOf(ctx.config)));
+}
+
 /**
- * Address of the client, used only as an in-memory rate-limit key; never
- * stored or logged. Behind a reverse proxy every request comes from the proxy,
- * so with `trustProxy` the first X-Forwarded-For entry is used instead.
+ * Limits a client address's requests with missing or bad tokens: an address
+ * over the limit is refused before its token is even looked up.
  */
-function peerKey(ctx: AppContext, req: IncomingMessage): string {
-  if (ctx.config.trustProxy) {
-    const fwd = req.headers['x-forwarded-for'];
-    const first = (Array.isArray(fwd) ? fwd[0] : fwd)?.split(',')[0]?.trim();
-    if (first) return first;
+export async function authenticateLimited(ctx: AppContext, token: string | undefined, peer: () => string, options: { allowPending?: boolean } = {}): Promise<Caller> {
+  const limits = ctx.config.rateLimits;
+  const perMinute = limits.badTokenPerAddressPerMinute;
+  const key = limits.enabled ? `bad-token:${peer()}` : undefined;
+  if (key !== undefined && !ctx.limiter.peek(key, perMinute / 60, perMinute)) throw new ParleyError('rate_limited', 'too many failed sign-ins from this address, slow down');
+  try {
+    return await authenticate(ctx, token, options);
+  } catch (err) {
+    if (key !== undefined && err instanceof ParleyError && err.code === 'unauthenticated') ctx.limiter.take(key, perMinute / 60, perMinute);
+    throw err;
   }
-  return req.socket.remoteAddress ?? 'unknown';
 }
 
 export async function runRoute(ctx: AppContext, r: Route<unknown, unknown>, rawParams: Record<string, string>, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -179,7 +203,20 @@ export async function runRoute(ctx: AppContext, r: Route<unknown, unknown>, rawP
       if (!p.success) throw new ParleyError('bad_request', `invalid path: ${issues(p.error)}`);
       params = p.data;
     }
-    const caller = r.auth ? await authenticate(ctx, bearer(req)) : undefined;
+    const limits = ctx.config.rateLimits;
+    let peer: string | undefined;
+    const peerOf = () => (peer ??= peerKey(ctx, req));
+    const limit = (key: string, perMinute: number) => {
+      if (limits.enabled && !ctx.limiter.take(key, perMinute / 60, perMinute)) throw new ParleyError('rate_limited', 'too many requests, slow down');
+    };
+    // Unauthenticated routes: per client address, before anything else is done for the request.
+    if (r.rate === 'auth') limit(`auth-addr:${peerOf()}`, limits.authPerAddressPerMinute);
+    else if (!r.auth) limit(`public:${peerOf()}`, limits.httpPerMinute);
+    let caller: Caller | undefined;
+    if (r.auth) {
+      caller = await authenticateLimited(ctx, bearer(req), peerOf, { allowPending: r.allowPending === true });
+      limit(`http:${caller.userId}`, limits.httpPerMinute);
+    }
     let body: unknown;
     if (r.body) {
       const raw = await readJsonBody(req, ctx.config.maxBodyBytes);
@@ -189,20 +226,9 @@ export async function runRoute(ctx: AppContext, r: Route<unknown, unknown>, rawP
     } else if (!r.stream && (req.method === 'POST' || req.method === 'PUT')) {
       req.resume();
     }
-    const limits = ctx.config.rateLimits;
-    if (limits.enabled) {
-      let allowed = true;
-      if (r.rate === 'auth') {
-        allowed = ctx.limiter.take(`auth-addr:${peerKey(ctx, req)}`, limits.authPerAddressPerMinute / 60, limits.authPerAddressPerMinute);
-        const subject = r.rateSubject?.(body);
-        if (allowed && subject) allowed = ctx.limiter.take(`auth:${subject}`, limits.authPerMinute / 60, limits.authPerMinute);
-      } else if (caller) {
-        allowed = ctx.limiter.take(`http:${caller.userId}`, limits.httpPerMinute / 60, limits.httpPerMinute);
-      } else {
-        allowed = ctx.limiter.take(`public:${peerKey(ctx, req)}`, limits.httpPerMinute / 60, limits.httpPerMinute);
-      }
-      if (!allowed) throw new ParleyError('rate_limited', 'too many requests, slow down');
-    }
+    // Per subject (the username being tried), once the body names it, still before any password is hashed.
+    const subject = r.rate === 'auth' ? r.rateSubject?.(body) : undefined;
+    if (subject) limit(`auth:${subject}`, limits.authPerMinute);
     const result = await r.handler({ ctx, params, body, caller, req, res });
     if (result === undefined) {
       if (!res.writableEnded && !res.headersSent) res.writeHead(r.status ?? 204).end();

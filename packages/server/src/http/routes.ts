@@ -1,38 +1,27 @@
 import { z } from 'zod';
 import {
-  AuthResponseSchema,
   BlobDigestSchema,
   BlobUploadResponseSchema,
   ClaimKeyPackagesRequestSchema,
   ClaimKeyPackagesResponseSchema,
   CreateGroupRequestSchema,
-  DeviceIdSchema,
-  DeviceListResponseSchema,
   GroupIdSchema,
   GroupInfoResponseSchema,
   GroupListResponseSchema,
   HealthResponseSchema,
   KeyPackageStockSchema,
   KeyPackageUploadSchema,
-  LoginRequestSchema,
   PROTOCOL_VERSIONS,
-  ParleyError,
-  RegisterRequestSchema,
-  UserDevicesResponseSchema,
 } from '@parley/protocol';
-import * as accounts from '../services/accounts.js';
 import * as blobs from '../services/blobs.js';
 import * as delivery from '../services/delivery.js';
 import * as keyPackages from '../services/key-packages.js';
-import { route, type Caller, type Route } from './pipeline.js';
-
-function me(caller: Caller | undefined): Caller {
-  if (!caller) throw new ParleyError('unauthenticated', 'a bearer token is required');
-  return caller;
-}
+import { IDENTITY_ROUTES, me } from './identity-routes.js';
+import { route, type Route } from './pipeline.js';
 
 /** The HTTP API. WebSocket frames (send, commit, ack) are in ../ws. */
 export const ROUTES: Route<unknown, unknown>[] = [
+  ...IDENTITY_ROUTES,
   route({
     method: 'GET',
     path: '/health',
@@ -51,66 +40,6 @@ export const ROUTES: Route<unknown, unknown>[] = [
         bus: { kind: ctx.bus.kind, ok: bus },
       };
     },
-  }),
-  route({
-    method: 'POST',
-    path: '/v1/accounts',
-    auth: false,
-    rate: 'auth',
-    body: RegisterRequestSchema,
-    rateSubject: (b) => b.username.normalize('NFKC').toLowerCase(),
-    response: AuthResponseSchema,
-    status: 201,
-    handler: ({ ctx, body }) => accounts.register(ctx, body),
-  }),
-  route({
-    method: 'POST',
-    path: '/v1/sessions',
-    auth: false,
-    rate: 'auth',
-    body: LoginRequestSchema,
-    rateSubject: (b) => b.username.normalize('NFKC').toLowerCase(),
-    response: AuthResponseSchema,
-    status: 201,
-    handler: ({ ctx, body }) => accounts.login(ctx, body),
-  }),
-  route({
-    method: 'DELETE',
-    path: '/v1/sessions/current',
-    auth: true,
-    rate: 'account',
-    async handler({ ctx, caller }) {
-      await accounts.logout(ctx, me(caller).token);
-      return undefined;
-    },
-  }),
-  route({
-    method: 'GET',
-    path: '/v1/devices',
-    auth: true,
-    rate: 'account',
-    response: DeviceListResponseSchema,
-    handler: ({ ctx, caller }) => accounts.listOwnDevices(ctx, me(caller).userId, me(caller).deviceId),
-  }),
-  route({
-    method: 'DELETE',
-    path: '/v1/devices/:deviceId',
-    auth: true,
-    rate: 'account',
-    params: z.object({ deviceId: DeviceIdSchema }),
-    async handler({ ctx, caller, params }) {
-      await accounts.revokeOwnDevice(ctx, me(caller).userId, params.deviceId);
-      return undefined;
-    },
-  }),
-  route({
-    method: 'GET',
-    path: '/v1/users/:username/devices',
-    auth: true,
-    rate: 'account',
-    params: z.object({ username: z.string().min(1).max(128) }),
-    response: UserDevicesResponseSchema,
-    handler: ({ ctx, params }) => accounts.userDevices(ctx, params.username),
   }),
   route({
     method: 'POST',
@@ -136,7 +65,7 @@ export const ROUTES: Route<unknown, unknown>[] = [
     rate: 'account',
     body: ClaimKeyPackagesRequestSchema,
     response: ClaimKeyPackagesResponseSchema,
-    handler: ({ ctx, body }) => keyPackages.claimKeyPackages(ctx, body.deviceIds),
+    handler: ({ ctx, caller, body }) => keyPackages.claimKeyPackages(ctx, me(caller).userId, body.deviceIds),
   }),
   route({
     method: 'POST',
@@ -174,9 +103,9 @@ export const ROUTES: Route<unknown, unknown>[] = [
     params: z.object({ digest: BlobDigestSchema }),
     response: BlobUploadResponseSchema,
     status: 201,
-    handler: ({ ctx, params, req }) => {
+    handler: ({ ctx, caller, params, req }) => {
       const declared = Number(req.headers['content-length'] ?? NaN);
-      return blobs.uploadBlob(ctx, params.digest, req, Number.isFinite(declared) ? declared : undefined);
+      return blobs.uploadBlob(ctx, me(caller).userId, params.digest, req, Number.isFinite(declared) ? declared : undefined);
     },
   }),
   route({
@@ -191,6 +120,7 @@ export const ROUTES: Route<unknown, unknown>[] = [
         'content-type': 'application/octet-stream',
         'content-length': blob.size,
         'cache-control': 'private, max-age=31536000, immutable',
+        'x-content-type-options': 'nosniff',
       });
       blob.stream.on('error', () => res.destroy());
       blob.stream.pipe(res);

@@ -1,22 +1,25 @@
 import {
-  encodeFrame,
   checkUsername,
   ParleyError,
-  toBase64Url,
   type AuthResponse,
+  type ChangePasswordRequest,
   type DeviceId,
-  type DeviceListResponse,
-  type LoginRequest,
   type RegisterRequest,
-  type UserDevicesResponse,
+  type ResetIdentityRequest,
   type UserId,
 } from '@parley/protocol';
 import { hashPassword, newId, newToken, tokenHash, verifyPassword } from '../auth/credentials.js';
 import { ceilHour, dayOf } from '../clock.js';
 import type { AppContext } from '../context.js';
-import { StorageError } from '../storage/storage.js';
+import { StorageError, type NewSession, type UserRecord } from '../storage/storage.js';
+import { notifyContacts } from './devices.js';
 
-/** Accounts, devices and sessions. Passwords are only ever held to hash or verify them. */
+/**
+ * Accounts: registration, password checks and changes, and starting over as
+ * a new identity. Passwords are only ever held to hash or verify them. A
+ * password alone never opens a session on an existing device (see
+ * sessions.ts) and never activates a new one (see links.ts).
+ */
 
 let dummyHash: Promise<string> | undefined;
 
@@ -26,25 +29,51 @@ function dummy(ctx: AppContext): Promise<string> {
   return dummyHash;
 }
 
+/**
+ * The user with this name if the password is theirs; undefined otherwise
+ * (unknown user or wrong password alike, in about the same time).
+ */
+export async function checkPassword(ctx: AppContext, username: string, password: string): Promise<UserRecord | undefined> {
+  const name = checkUsername(username);
+  const user = name.ok ? await ctx.storage.getUserByUsername(name.normalized) : undefined;
+  const ok = await verifyPassword(user?.passwordHash ?? (await dummy(ctx)), password);
+  return user && ok ? user : undefined;
+}
+
+export async function requirePassword(ctx: AppContext, username: string, password: string): Promise<UserRecord> {
+  const user = await checkPassword(ctx, username, password);
+  if (!user) throw new ParleyError('invalid_credentials', 'wrong username or password');
+  return user;
+}
+
+function checkPasswordRules(password: string, normalizedName: string): void {
+  if (password.normalize('NFKC').toLowerCase().includes(normalizedName)) {
+    throw new ParleyError('weak_password', 'password must not contain the username');
+  }
+}
+
+/** A fresh session for a device: the token goes to the client once, its hash to storage. */
+export function newSession(ctx: AppContext): { token: string; session: NewSession } {
+  const token = newToken();
+  return { token, session: { tokenHash: tokenHash(token), expiresAt: ceilHour(ctx.clock.now() + ctx.config.sessionSeconds) } };
+}
+
 export async function register(ctx: AppContext, req: RegisterRequest): Promise<AuthResponse> {
   const name = checkUsername(req.username);
   if (!name.ok) throw new ParleyError('invalid_username', name.reason);
-  if (req.password.normalize('NFKC').toLowerCase().includes(name.normalized)) {
-    throw new ParleyError('weak_password', 'password must not contain the username');
-  }
+  checkPasswordRules(req.password, name.normalized);
   if (await ctx.storage.skeletonTaken(name.skeleton)) {
     throw new ParleyError('username_taken', 'this username, or one that looks like it, is taken');
   }
   const passwordHash = await hashPassword(req.password, ctx.config.argon2);
   const userId = newId() as UserId;
   const deviceId = newId() as DeviceId;
-  const token = newToken();
-  const now = ctx.clock.now();
+  const { token, session } = newSession(ctx);
   try {
     await ctx.storage.createAccount(
-      { id: userId, username: name.normalized, skeleton: name.skeleton, passwordHash, createdDay: dayOf(now) },
+      { id: userId, username: name.normalized, skeleton: name.skeleton, passwordHash, createdDay: dayOf(ctx.clock.now()) },
       { id: deviceId, name: req.device.name, signatureKey: req.device.signatureKey },
-      { tokenHash: tokenHash(token), expiresAt: ceilHour(now + ctx.config.sessionSeconds) },
+      session,
     );
   } catch (err) {
     if (err instanceof StorageError && err.kind === 'username_taken') {
@@ -56,72 +85,50 @@ export async function register(ctx: AppContext, req: RegisterRequest): Promise<A
   return { userId, username: name.normalized, deviceId, token };
 }
 
-export async function login(ctx: AppContext, req: LoginRequest): Promise<AuthResponse> {
-  const name = checkUsername(req.username);
-  const user = name.ok ? await ctx.storage.getUserByUsername(name.normalized) : undefined;
-  const ok = await verifyPassword(user?.passwordHash ?? (await dummy(ctx)), req.password);
-  if (!user || !ok) throw new ParleyError('invalid_credentials', 'wrong username or password');
-  const token = newToken();
-  const now = ctx.clock.now();
-  const session = { tokenHash: tokenHash(token), expiresAt: ceilHour(now + ctx.config.sessionSeconds) };
-  let deviceId: DeviceId;
-  if ('deviceId' in req.device) {
-    deviceId = req.device.deviceId;
-    await ctx.storage.addSession(user.id, deviceId, session);
-  } else {
-    deviceId = newId() as DeviceId;
-    await ctx.storage.addDevice(user.id, { id: deviceId, name: req.device.name, signatureKey: req.device.signatureKey }, dayOf(now), session);
-  }
-  ctx.logger.info({ event: 'session.created', userId: user.id, deviceId }, 'signed in');
-  return { userId: user.id, username: user.username, deviceId, token };
+/**
+ * Re-authenticates with the current password and replaces it; with
+ * `signOutOthers`, every session but the caller's ends (those devices sign in
+ * again with the new password and their own keys).
+ */
+export async function changePassword(ctx: AppContext, userId: UserId, token: string, req: ChangePasswordRequest): Promise<void> {
+  const user = await ctx.storage.getUserById(userId);
+  if (!user) throw new ParleyError('unauthenticated', 'session unknown, expired or revoked');
+  if (!(await verifyPassword(user.passwordHash, req.currentPassword))) throw new ParleyError('invalid_credentials', 'wrong password');
+  checkPasswordRules(req.newPassword, user.username);
+  const passwordHash = await hashPassword(req.newPassword, ctx.config.argon2);
+  await ctx.storage.setPassword(userId, passwordHash, req.signOutOthers ? { except: tokenHash(token) } : 'none');
+  ctx.logger.info({ event: 'account.password_changed', userId, signOutOthers: req.signOutOthers }, 'password changed');
 }
 
-export async function logout(ctx: AppContext, token: string): Promise<void> {
-  await ctx.storage.deleteSession(tokenHash(token));
-}
-
-export async function listOwnDevices(ctx: AppContext, userId: UserId, current: DeviceId): Promise<DeviceListResponse> {
-  const devices = await ctx.storage.listDevices(userId);
-  return {
-    devices: devices.map((d) => ({
-      id: d.id,
-      name: d.name,
-      signatureKey: toBase64Url(d.signatureKey),
-      createdDay: d.createdDay,
-      revoked: d.revoked,
-      current: d.id === current,
-    })),
-  };
-}
-
-export async function revokeOwnDevice(ctx: AppContext, userId: UserId, deviceId: DeviceId): Promise<void> {
-  const device = await ctx.storage.getDevice(deviceId);
-  if (!device || device.userId !== userId) throw new ParleyError('not_found', 'no such device');
-  await revokeDevice(ctx, deviceId);
-  await notifyDevicesChanged(ctx, userId, deviceId);
-}
-
-/** Pushes `devices_changed` to the user's other active devices (live ones get it now; others sync on connect anyway). */
-export async function notifyDevicesChanged(ctx: AppContext, userId: UserId, changed: DeviceId): Promise<void> {
-  const others = (await ctx.storage.listDevices(userId)).filter((d) => !d.revoked && d.id !== changed).map((d) => d.id);
-  if (others.length > 0) await ctx.bus.publish(others, { type: 'notice', frame: encodeFrame({ t: 'devices_changed' }) });
-}
-
-/** Revokes a device everywhere and closes its live connections on every server process. */
-export async function revokeDevice(ctx: AppContext, deviceId: DeviceId): Promise<void> {
-  const groups = await ctx.storage.revokeDevice(deviceId);
-  await ctx.bus.publish([deviceId], { type: 'revoked' });
-  ctx.logger.info({ event: 'device.revoked', deviceId, groups: groups.length }, 'device revoked');
-}
-
-export async function userDevices(ctx: AppContext, username: string): Promise<UserDevicesResponse> {
-  const name = checkUsername(username);
-  const user = name.ok ? await ctx.storage.getUserByUsername(name.normalized) : undefined;
+/** Sets a password from the operator's CLI and ends every session of the user. */
+export async function resetPassword(ctx: AppContext, userId: UserId, password: string): Promise<void> {
+  const user = await ctx.storage.getUserById(userId);
   if (!user) throw new ParleyError('not_found', 'no such user');
-  const devices = (await ctx.storage.listDevices(user.id)).filter((d) => !d.revoked);
-  return {
-    userId: user.id,
-    username: user.username,
-    devices: devices.map((d) => ({ id: d.id, signatureKey: toBase64Url(d.signatureKey) })),
-  };
+  checkPasswordRules(password, user.username);
+  await ctx.storage.setPassword(userId, await hashPassword(password, ctx.config.argon2), 'all');
+  ctx.logger.info({ event: 'account.password_reset', userId }, 'password reset by the operator');
+}
+
+/**
+ * Starting over, for a user who lost every device: every device of the user
+ * is revoked and this one becomes the only active device, a new identity.
+ * Contacts in the groups the old devices were in are told, so their clients
+ * show the change in each conversation.
+ */
+export async function resetIdentity(ctx: AppContext, req: ResetIdentityRequest): Promise<AuthResponse> {
+  const user = await requirePassword(ctx, req.username, req.password);
+  const deviceId = newId() as DeviceId;
+  const { token, session } = newSession(ctx);
+  const now = ctx.clock.now();
+  const { revoked, groups } = await ctx.storage.resetIdentity(user.id, { id: deviceId, name: req.device.name, signatureKey: req.device.signatureKey }, dayOf(now), session, ceilHour(now));
+  if (revoked.length > 0) {
+    try {
+      await ctx.bus.publish(revoked, { type: 'revoked' });
+    } catch (err) {
+      ctx.logger.warn({ event: 'bus.publish_failed', devices: revoked.length, error: err instanceof Error ? err.message : String(err) }, 'revocation not pushed live');
+    }
+  }
+  await notifyContacts(ctx, user.id, groups);
+  ctx.logger.info({ event: 'account.identity_reset', userId: user.id, deviceId, revoked: revoked.length, groups: groups.length }, 'identity reset');
+  return { userId: user.id, username: user.username, deviceId, token };
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { ParleyError, type BlobDigest, type BlobUploadResponse } from '@parley/protocol';
+import { ParleyError, type BlobDigest, type BlobUploadResponse, type UserId } from '@parley/protocol';
 import { ceilHour } from '../clock.js';
 import type { AppContext } from '../context.js';
 
@@ -8,12 +8,26 @@ import type { AppContext } from '../context.js';
  * bytes are ciphertext whose key travels only inside MLS messages, knowing it
  * grants nothing but the ciphertext.
  */
-export async function uploadBlob(ctx: AppContext, digest: BlobDigest, body: Readable, declaredLength: number | undefined): Promise<BlobUploadResponse> {
+export async function uploadBlob(ctx: AppContext, userId: UserId, digest: BlobDigest, body: Readable, declaredLength: number | undefined): Promise<BlobUploadResponse> {
   if (declaredLength !== undefined && declaredLength > ctx.config.maxBlobBytes) {
     throw new ParleyError('payload_too_large', `blobs are limited to ${ctx.config.maxBlobBytes} bytes`);
   }
+  const now = ctx.clock.now();
+  // Uploaded bytes count for as long as a blob can live without a newer reference.
+  const quota = { userId, maxBytes: ctx.config.quotas.blobBytes, windowSeconds: ctx.config.retentionSeconds + ctx.config.blobGraceSeconds };
+  // Refused before a byte of the body is read when the declared length already cannot fit.
+  const used = await ctx.storage.blobUsage(userId, quota.windowSeconds, now);
+  if (used + (declaredLength ?? 1) > quota.maxBytes) {
+    throw new ParleyError('quota_exceeded', 'this account’s attachment storage is full', { detail: { quota: 'blob_bytes', maxBytes: quota.maxBytes } });
+  }
   const { size } = await ctx.blobs.put(digest, body, ctx.config.maxBlobBytes);
-  await ctx.storage.putBlob({ digest, size, keepUntil: ceilHour(ctx.clock.now() + ctx.config.blobGraceSeconds) });
+  try {
+    await ctx.storage.putBlob({ digest, size, keepUntil: ceilHour(now + ctx.config.blobGraceSeconds) }, quota, now);
+  } catch (err) {
+    // Refused (an undeclared length past the quota): leave no bytes behind that no record accounts for.
+    if (!(await ctx.storage.getBlob(digest).catch(() => undefined))) await ctx.blobs.delete(digest).catch(() => undefined);
+    throw err;
+  }
   return { digest, size };
 }
 

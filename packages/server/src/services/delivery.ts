@@ -14,11 +14,12 @@ import {
   type GroupListResponse,
   type MlsFraming,
   type SendFrame,
+  type UserId,
 } from '@parley/protocol';
 import { ceilHour } from '../clock.js';
 import type { BusEvent } from '../bus/events.js';
 import type { AppContext } from '../context.js';
-import { StorageError } from '../storage/storage.js';
+import { StorageError, type QueueQuota } from '../storage/storage.js';
 
 /**
  * The delivery service: orders group messages, stores them in per-device
@@ -84,6 +85,16 @@ export interface Accepted {
   epoch: number;
 }
 
+/** The device acting, and the account its bytes are charged to. */
+export interface Sender {
+  userId: UserId;
+  deviceId: DeviceId;
+}
+
+function queueQuota(ctx: AppContext, userId: UserId): QueueQuota {
+  return { userId, maxBytes: ctx.config.quotas.queuedBytes };
+}
+
 /** To a non-member, a group that does not exist and one it is not in look the same. */
 function hideExistence(err: unknown): unknown {
   if (err instanceof StorageError && err.kind === 'not_found' && err.detail?.['blob'] === undefined) {
@@ -92,14 +103,15 @@ function hideExistence(err: unknown): unknown {
   return err;
 }
 
-export async function sendMessage(ctx: AppContext, deviceId: DeviceId, frame: SendFrame, payload: Uint8Array): Promise<Accepted> {
+export async function sendMessage(ctx: AppContext, sender: Sender, frame: SendFrame, payload: Uint8Array): Promise<Accepted> {
   const f = framing(payload, frame.group);
   if (f.contentType === 'commit') throw new ParleyError('bad_request', 'commits go in a commit frame');
   const now = ctx.clock.now();
   const r = await ctx.storage
     .appendMessage({
       groupId: frame.group,
-      senderDevice: deviceId,
+      senderDevice: sender.deviceId,
+      quota: queueQuota(ctx, sender.userId),
       kind: f.contentType,
       epoch: f.epochNumber,
       payload,
@@ -117,7 +129,11 @@ export async function sendMessage(ctx: AppContext, deviceId: DeviceId, frame: Se
   return { seq: r.seq, epoch: r.epoch };
 }
 
-export async function commit(ctx: AppContext, deviceId: DeviceId, frame: CommitFrame, payload: Uint8Array): Promise<Accepted> {
+export async function commit(ctx: AppContext, sender: Sender, frame: CommitFrame, payload: Uint8Array): Promise<Accepted> {
+  // Caps: recipients by the frame schema (MAX_GROUP_DEVICES), bytes here; the Welcome is stored once whatever their number.
+  if (payload.length > ctx.config.maxFrameBytes) throw new ParleyError('payload_too_large', `a commit with its Welcome and GroupInfo is limited to ${ctx.config.maxFrameBytes} bytes`);
+  const members = new Set(frame.devices);
+  if (!frame.welcomeTo.every((d) => members.has(d))) throw new ParleyError('bad_request', 'every Welcome recipient must be in the device list');
   let parts: Uint8Array[];
   try {
     parts = splitParts(payload, frame.parts);
@@ -136,7 +152,8 @@ export async function commit(ctx: AppContext, deviceId: DeviceId, frame: CommitF
   const r = await ctx.storage
     .appendCommit({
       groupId: frame.group,
-      senderDevice: deviceId,
+      senderDevice: sender.deviceId,
+      quota: queueQuota(ctx, sender.userId),
       epoch: f.epochNumber,
       commit: commitBytes,
       devices: frame.devices,
@@ -157,6 +174,14 @@ export async function commit(ctx: AppContext, deviceId: DeviceId, frame: CommitF
   }
   ctx.logger.debug({ event: 'group.commit', groupId: frame.group, epoch: r.epoch, devices: frame.devices.length }, 'commit accepted');
   return { seq: r.seq, epoch: r.epoch };
+}
+
+/** Stops delivery of the group to this device, whether or not a member commits its removal. */
+export async function leave(ctx: AppContext, deviceId: DeviceId, groupId: GroupId): Promise<void> {
+  await ctx.storage.leaveGroup(groupId, deviceId).catch((err: unknown) => {
+    throw hideExistence(err);
+  });
+  ctx.logger.debug({ event: 'group.left', groupId }, 'device left a group');
 }
 
 export async function acknowledge(ctx: AppContext, deviceId: DeviceId, groupId: GroupId, seq: number): Promise<void> {

@@ -17,11 +17,12 @@ import type { BusEvent } from '../bus/events.js';
 import type { AppContext } from '../context.js';
 import type { BacklogCursor, StoredMessage } from '../storage/storage.js';
 import { errorLogFields, toApiError } from '../errors.js';
-import { authenticate } from '../http/pipeline.js';
-import { acknowledge, commit, sendMessage } from '../services/delivery.js';
+import { authenticate, authenticateLimited } from '../http/pipeline.js';
+import { acknowledge, commit, leave, sendMessage } from '../services/delivery.js';
 import { keyPackageStock } from '../services/key-packages.js';
 import type { Corkable, SocketCorker } from './corker.js';
 import { GroupOrder } from './group-order.js';
+import type { SocketRegistry } from './socket-registry.js';
 
 const BACKLOG_PAGE = 256;
 /** Longest header read to find the request id of a frame that is refused unread (rate limit). */
@@ -73,6 +74,9 @@ export class Connection {
     connectionNumber: number,
     private readonly onClose: (c: Connection) => void,
     private readonly corker: SocketCorker,
+    private readonly sockets: SocketRegistry<Connection>,
+    /** The client's address as a rate-limit key (never stored or logged). */
+    private readonly peer: string,
   ) {
     this.connKey = `ws:${connectionNumber}`;
     this.helloTimer = setTimeout(() => this.close(WS_CLOSE.unauthenticated, 'hello timeout'), ctx.config.helloTimeoutMs);
@@ -135,6 +139,7 @@ export class Connection {
     for (const g of this.gapTimers.values()) clearTimeout(g.timer);
     this.gapTimers.clear();
     this.waiting.length = 0;
+    if (this.userId !== undefined) this.sockets.remove(this.userId, this);
     const sub = this.subscription;
     this.subscription = undefined;
     if (sub) await sub.unsubscribe().catch(() => undefined);
@@ -195,7 +200,9 @@ export class Connection {
       return;
     }
     const deviceId = this.deviceId;
-    if (!deviceId) return;
+    const userId = this.userId;
+    if (!deviceId || !userId) return;
+    const sender = { userId, deviceId };
     const rid = 'rid' in frame ? frame.rid : undefined;
     try {
       switch (frame.t) {
@@ -209,19 +216,23 @@ export class Connection {
           // shares the message's write (so the sender's own cursor can move past the message too).
           if (frame.ack !== undefined) acknowledge(this.ctx, deviceId, frame.group, frame.ack).catch((err: unknown) => this.sendError(err));
           if (payload.length === 0) throw new ParleyError('bad_request', 'empty message');
-          const r = await sendMessage(this.ctx, deviceId, frame, payload);
+          const r = await sendMessage(this.ctx, sender, frame, payload);
           this.order.sentByDevice(frame.group, r.seq);
           this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }));
           return;
         }
         case 'commit': {
-          const r = await commit(this.ctx, deviceId, frame, payload);
+          const r = await commit(this.ctx, sender, frame, payload);
           this.order.sentByDevice(frame.group, r.seq);
           this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }));
           return;
         }
         case 'ack':
           await acknowledge(this.ctx, deviceId, frame.group, frame.seq);
+          return;
+        case 'leave':
+          await leave(this.ctx, deviceId, frame.group);
+          this.send(encodeFrame({ t: 'ok', rid: frame.rid }));
           return;
       }
     } catch (err) {
@@ -239,13 +250,20 @@ export class Connection {
     }
     let caller;
     try {
-      caller = await authenticate(this.ctx, token);
+      // Pending devices are refused (device_pending); bad tokens count against the client address.
+      caller = await authenticateLimited(this.ctx, token, () => this.peer);
     } catch (err) {
       this.sendError(err);
-      this.close(WS_CLOSE.unauthenticated, 'unauthenticated');
+      const limited = err instanceof ParleyError && err.code === 'rate_limited';
+      this.close(limited ? WS_CLOSE.rateLimited : WS_CLOSE.unauthenticated, limited ? 'rate limited' : 'unauthenticated');
       return;
     }
     if (this.isClosed()) return;
+    if (!this.sockets.tryAdd(caller.userId, this)) {
+      this.sendError(new ParleyError('too_many_connections', `an account may hold ${this.ctx.config.maxSocketsPerAccount} connections at once`, { detail: { max: this.ctx.config.maxSocketsPerAccount } }));
+      this.close(WS_CLOSE.tooManyConnections, 'too many connections');
+      return;
+    }
     this.deviceId = caller.deviceId;
     this.userId = caller.userId;
     this.state = 'syncing';

@@ -10,14 +10,20 @@ import {
   encodeOpaqueMlsMessage,
   encodePrivateMessageFraming,
   fromBase64Url,
+  linkApprovalMessage,
+  sessionChallengeMessage,
   toBase64Url,
   type AuthResponse,
+  type LinkDeviceResponse,
   type DeviceId,
   type GroupId,
   type ServerFrame,
   type UserId,
 } from '@parley/protocol';
 import { createAppContext, createLogger, defaultConfig, startServer, type AppContext, type ParleyServer, type ServerConfig, type Storage } from '../../src/index.js';
+import { TestDeviceKey, testKeyPackage, type TestKeyPackageOptions } from './device-keys.js';
+
+export { TestDeviceKey, testKeyPackage } from './device-keys.js';
 
 /**
  * A real server on a free port with a fresh data directory, plus helpers that
@@ -85,18 +91,38 @@ export class TestNetwork {
     return { status: res.status, body: parsed };
   }
 
+  /** Registers an account; its first device's Ed25519 key stays with the returned account (for signatures and KeyPackages). */
   async register(username = `u${randomBytes(4).toString('hex')}`, password = 'correct horse battery'): Promise<TestAccount> {
+    const key = TestDeviceKey.generate();
     const res = await this.http('POST', '/v1/accounts', {
-      body: { username, password, device: { name: 'test device', signatureKey: toBase64Url(randomBytes(32)) } },
+      body: { username, password, device: { name: 'test device', signatureKey: toBase64Url(key.publicKey) } },
     });
     if (res.status !== 201) throw new Error(`register failed: ${res.status} ${JSON.stringify(res.body)}`);
-    return new TestAccount(this, res.body as AuthResponse, password);
+    return new TestAccount(this, res.body as AuthResponse, password, key);
+  }
+
+  /** Asks to link a new device with the password alone: a PENDING device and its session, and the link code. */
+  async requestLink(username: string, password: string, name = 'new device'): Promise<{ account: TestAccount; link: LinkDeviceResponse }> {
+    const key = TestDeviceKey.generate();
+    const res = await this.http('POST', '/v1/device-links', { body: { username, password, device: { name, signatureKey: toBase64Url(key.publicKey) } } });
+    if (res.status !== 201) throw new Error(`link failed: ${res.status} ${JSON.stringify(res.body)}`);
+    const link = res.body as LinkDeviceResponse;
+    return { account: new TestAccount(this, link, password, key), link };
   }
 
   async socket(token: string): Promise<TestSocket> {
     const s = await TestSocket.open(this.url.replace('http', 'ws') + '/v1/ws', token);
     this.sockets.add(s);
     return s;
+  }
+
+  /** Opens a socket and says hello without insisting on `ready`: for tests of refused hellos. */
+  async hello(token: string): Promise<{ socket: TestSocket; reply: ServerFrame }> {
+    const s = await TestSocket.open(this.url.replace('http', 'ws') + '/v1/ws');
+    this.sockets.add(s);
+    s.sendFrame({ t: 'hello', versions: [1], token });
+    const reply = await s.waitFor((r) => r.frame.t === 'ready' || r.frame.t === 'error');
+    return { socket: s, reply: reply.frame };
   }
 
   async close(): Promise<void> {
@@ -119,6 +145,8 @@ export class TestAccount {
     readonly net: TestNetwork,
     auth: AuthResponse,
     readonly password: string,
+    /** This device's signature key pair. */
+    readonly key: TestDeviceKey,
   ) {
     this.userId = auth.userId;
     this.deviceId = auth.deviceId;
@@ -126,13 +154,40 @@ export class TestAccount {
     this.username = auth.username;
   }
 
-  /** Signs in on a new device of the same account. */
-  async newDevice(): Promise<TestAccount> {
+  /** A new device of the same account: linked with the password, approved by this device's signature. */
+  async newDevice(name = 'second'): Promise<TestAccount> {
+    const { account, link } = await this.net.requestLink(this.username, this.password, name);
+    await this.approve(link.code, account);
+    return account;
+  }
+
+  /** Approves a pending device by its link code, signing its id and key with this device's key. */
+  async approve(code: string, pending: { deviceId: DeviceId; key: { publicKey: Uint8Array } }): Promise<void> {
+    const signature = this.key.sign(linkApprovalMessage(this.userId, pending.deviceId, pending.key.publicKey));
+    const res = await this.post(`/v1/device-links/${code}/approve`, { deviceId: pending.deviceId, signature: toBase64Url(signature) });
+    if (res.status !== 204) throw new Error(`approve failed: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+
+  /** Signs in again on this existing device: a challenge signed with its key, and the password. Resolves with the new token. */
+  async signIn(password = this.password): Promise<string> {
+    const ch = await this.net.http('POST', '/v1/sessions/challenge', { body: { username: this.username, deviceId: this.deviceId } });
+    if (ch.status !== 201) throw new Error(`challenge failed: ${ch.status}`);
+    const signature = this.key.sign(sessionChallengeMessage(this.deviceId, ch.body.challenge as string));
     const res = await this.net.http('POST', '/v1/sessions', {
-      body: { username: this.username, password: this.password, device: { name: 'second', signatureKey: toBase64Url(randomBytes(32)) } },
+      body: { username: this.username, password, device: { deviceId: this.deviceId, challenge: ch.body.challenge, signature: toBase64Url(signature) } },
     });
-    if (res.status !== 201) throw new Error(`login failed: ${res.status}`);
-    return new TestAccount(this.net, res.body as AuthResponse, this.password);
+    if (res.status !== 201) throw new Error(`sign-in failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.token as string;
+  }
+
+  /** A valid KeyPackage of this device (override fields to build a forged one). */
+  keyPackage(options: TestKeyPackageOptions = {}): Uint8Array {
+    return testKeyPackage(this.key, this.userId, this.deviceId, options);
+  }
+
+  /** A KeyPackage as uploaded: { ciphersuite, expiresAt, data }. */
+  kp(options: TestKeyPackageOptions = {}): { ciphersuite: number; expiresAt: number; data: string } {
+    return { ciphersuite: options.cipherSuite ?? 1, expiresAt: Math.floor(Date.now() / 1000) + 30 * 86400, data: toBase64Url(this.keyPackage(options)) };
   }
 
   get(path: string) {
@@ -140,6 +195,9 @@ export class TestAccount {
   }
   post(path: string, body: unknown) {
     return this.net.http('POST', path, { token: this.token, body });
+  }
+  delete(path: string) {
+    return this.net.http('DELETE', path, { token: this.token });
   }
 
   connect(): Promise<TestSocket> {
@@ -279,6 +337,10 @@ export class TestSocket {
 
   ack(group: GroupId, seq: number): void {
     this.sendFrame({ t: 'ack', group, seq });
+  }
+
+  leave(group: GroupId) {
+    return this.request({ t: 'leave', group });
   }
 
   messages(group?: GroupId): Array<Extract<ServerFrame, { t: 'msg' }> & { payload: Uint8Array }> {
