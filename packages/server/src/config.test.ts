@@ -24,4 +24,37 @@ describe('configuration from the environment', () => {
     assert.throws(() => configFromEnv({ DATABASE_URL: 'not a url' }), ConfigError);
     assert.throws(() => configFromEnv({ PARLEY_RETENTION_DAYS: '0' }), ConfigError);
   });
+
+  it('reads quotas, the socket cap and trusted proxies, and refuses bad values', () => {
+    const d = configFromEnv({});
+    assert.deepEqual(d.quotas, { queuedBytes: 256 * 1024 * 1024, blobBytes: 2 * 1024 * 1024 * 1024 });
+    assert.equal(d.maxSocketsPerAccount, 16);
+    assert.deepEqual(d.trustedProxies, []);
+    assert.equal(d.trustProxy, false);
+    const c = configFromEnv({
+      PARLEY_QUOTA_QUEUED_BYTES: String(64 * 1024 * 1024),
+      PARLEY_QUOTA_BLOB_BYTES: String(512 * 1024 * 1024),
+      PARLEY_MAX_SOCKETS_PER_ACCOUNT: '4',
+      PARLEY_TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.7,fd00::/8,::1',
+      PARLEY_TRUST_PROXY: 'on',
+    });
+    assert.deepEqual(c.quotas, { queuedBytes: 64 * 1024 * 1024, blobBytes: 512 * 1024 * 1024 });
+    assert.equal(c.maxSocketsPerAccount, 4);
+    assert.deepEqual(c.trustedProxies, ['10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1']);
+    assert.equal(c.trustProxy, true);
+    for (const [name, value] of [
+      ['PARLEY_TRUSTED_PROXIES', 'localhost'],
+      ['PARLEY_TRUSTED_PROXIES', '10.0.0.0/33'],
+      ['PARLEY_TRUSTED_PROXIES', '10.0.0.1,'],
+      ['PARLEY_TRUSTED_PROXIES', '::1/129'],
+      ['PARLEY_TRUSTED_PROXIES', '10.0.0.0/8/1'],
+      ['PARLEY_QUOTA_QUEUED_BYTES', '-1'],
+      ['PARLEY_QUOTA_QUEUED_BYTES', '100'],
+      ['PARLEY_QUOTA_BLOB_BYTES', 'lots'],
+      ['PARLEY_MAX_SOCKETS_PER_ACCOUNT', '0'],
+      ['PARLEY_MAX_SOCKETS_PER_ACCOUNT', '2.5'],
+    ] as const) {
+      assert.throws(() => configFromEnv({ [name]: value }), (e: unknown) => e instanceof ConfigError && e.message.includes(name), `${name}=${value}`);
+    }
+  });
 });
