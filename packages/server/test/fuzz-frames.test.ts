@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { encodeFrame, toBase64Url } from '@parley/protocol';
+import { encodeFrame, isErrorCode, toBase64Url } from '@parley/protocol';
 import { defaultConfig } from '../src/config.js';
 import { fakeWelcome, mlsMessage, newGroupId, TestNetwork, TestSocket } from './helpers/test-network.js';
 
@@ -27,6 +27,7 @@ describe('frame fuzzing', () => {
       [{ t: 'ping', rid: 2 }, []],
       [{ t: 'commit', rid: 3, group: g.id, devices: [alice.deviceId, bob.deviceId], welcomeTo: [], parts: [0, 0, 0] }, []],
       [{ t: 'hello', versions: [1], token: 'x' }, []],
+      [{ t: 'leave', rid: 4, group: newGroupId().id }, []],
     ];
 
     const jsonValue = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.constant(g.id), fc.constant(alice.deviceId));
@@ -70,8 +71,56 @@ describe('frame fuzzing', () => {
     const bogus = await sock.request({ t: 'commit', group: g.id, devices: [alice.deviceId, toBase64Url(randomBytes(16))], welcomeTo: [], parts: [0] }, []);
     assert.equal(bogus.t, 'error');
     assert.equal((await net.http('GET', '/health')).status, 200);
-    assert.equal((await sock.send(g.id, 1)).t, 'ok');
+    // (A mutated leave frame may have named this group: a fresh one shows the connection still works.)
+    const fresh = newGroupId();
+    assert.equal((await alice.post('/v1/groups', { groupId: fresh.id })).status, 201);
+    assert.equal((await sock.send(fresh.id, 0)).t, 'ok');
     void fakeWelcome;
+  });
+
+  it('survives random and mutated bodies on the identity and KeyPackage routes: typed errors only, nothing stored', async () => {
+    await using net = await TestNetwork.start({ config: { rateLimits: { ...defaultConfig().rateLimits, enabled: false } } });
+    const alice = await net.register('alice');
+    const { link } = await net.requestLink('alice', alice.password);
+    const wrong = 'not the password at all';
+    const device = { name: 'fuzz', signatureKey: toBase64Url(randomBytes(32)) };
+    const sig = toBase64Url(randomBytes(64));
+    const routes: Array<[string, string, Record<string, unknown> | undefined]> = [
+      ['POST', '/v1/sessions/challenge', { username: 'alice', deviceId: alice.deviceId }],
+      ['POST', '/v1/sessions', { username: 'alice', password: wrong, device: { deviceId: alice.deviceId, challenge: 'c'.repeat(43), signature: sig } }],
+      ['POST', '/v1/device-links', { username: 'alice', password: wrong, device }],
+      ['POST', '/v1/identity-resets', { username: 'alice', password: wrong, device }],
+      ['POST', '/v1/account/password', { currentPassword: wrong, newPassword: 'another long password', signOutOthers: true }],
+      ['POST', `/v1/device-links/${link.code}/approve`, { deviceId: link.deviceId, signature: sig }],
+      ['GET', `/v1/device-links/${link.code}`, undefined],
+      ['GET', `/v1/users/by-id/${alice.userId}/devices`, undefined],
+      ['POST', '/v1/key-packages', { keyPackages: [alice.kp()], lastResort: alice.kp({ lastResort: true }) }],
+      ['POST', '/v1/key-packages/claim', { deviceIds: [alice.deviceId] }],
+    ];
+    const jsonValue = fc.oneof(fc.string({ maxLength: 80 }), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(alice.deviceId), fc.constant(link.code), fc.jsonValue({ maxDepth: 2 }));
+    /** A valid body with one field replaced, or a string inside it with characters flipped. */
+    const mutated = fc.tuple(fc.constantFrom(...routes), fc.nat(), jsonValue, fc.array(fc.tuple(fc.nat(), fc.string({ minLength: 1, maxLength: 1, unit: 'binary' })), { maxLength: 4 })).map(([[method, path, body], pick, value, flips]) => {
+      if (body === undefined) return { method, path: path + (flips.length > 0 ? String(value).slice(0, 20) : ''), body: undefined };
+      let text = JSON.stringify({ ...body, [Object.keys(body)[pick % Object.keys(body).length] ?? 'x']: value });
+      for (const [at, ch] of flips) {
+        const i = at % text.length;
+        text = text.slice(0, i) + ch + text.slice(i + 1);
+      }
+      return { method, path, body: text };
+    });
+    await fc.assert(
+      fc.asyncProperty(mutated, async ({ method, path, body }) => {
+        const r = await net.http(method, encodeURI(path), { token: alice.token, ...(body === undefined ? {} : { raw: body, headers: { 'content-type': 'application/json' } }) });
+        assert.ok(r.status < 500, `${method} ${path} → ${r.status} ${JSON.stringify(r.body)}`);
+        if (r.status >= 400) assert.ok(isErrorCode(r.body?.code), JSON.stringify(r.body));
+      }),
+      { numRuns: 300, seed: 1111 },
+    );
+    // Nothing a mutation produced got in: the device list and the KeyPackage stock are what they were.
+    const devices = (await alice.get('/v1/devices')).body.devices as Array<{ id: string; status: string }>;
+    assert.deepEqual(devices.filter((d) => d.status !== 'pending').map((d) => d.id), [alice.deviceId]);
+    assert.equal((await alice.get('/v1/key-packages')).body.available, 0);
+    assert.equal((await net.http('GET', '/health')).status, 200);
   });
 
   it('refuses oversized frames, wrong versions and bad tokens with typed errors', async () => {

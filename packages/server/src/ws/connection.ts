@@ -25,6 +25,8 @@ import { GroupOrder } from './group-order.js';
 import type { SocketRegistry } from './socket-registry.js';
 
 const BACKLOG_PAGE = 256;
+/** The backlog replay pauses while more than this waits to be written to the socket. */
+const DRAIN_BYTES = 1024 * 1024;
 /** Longest header read to find the request id of a frame that is refused unread (rate limit). */
 const PEEK_HEADER_BYTES = 8192;
 
@@ -309,7 +311,12 @@ export class Connection {
     for (;;) {
       if (this.isClosed()) return;
       const page = await this.ctx.storage.pendingMessages(deviceId, after, BACKLOG_PAGE);
-      for (const m of page) this.sendStored(m);
+      for (const m of page) {
+        this.sendStored(m);
+        // Large messages fill the socket long before a page ends: wait for it rather than overflow it.
+        if (this.ws.bufferedAmount > DRAIN_BYTES) await this.drained();
+        if (this.isClosed()) return;
+      }
       const last = page.at(-1);
       if (!last || page.length < BACKLOG_PAGE) break;
       after = { groupId: last.groupId, seq: last.seq };
@@ -380,7 +387,7 @@ export class Connection {
 
   /** Waits until the socket has sent most of what is queued, so a long backlog does not pile up in memory. */
   private async drained(): Promise<void> {
-    while (!this.isClosed() && this.ws.bufferedAmount > 1024 * 1024) {
+    while (!this.isClosed() && this.ws.bufferedAmount > DRAIN_BYTES) {
       await new Promise((r) => setTimeout(r, 10));
     }
   }
