@@ -269,6 +269,15 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await this.start(account, identity, { uploadKeyPackages: true });
   }
 
+  /** The server ended this device's session for good: stop, tell the app (login() may start a new one). */
+  private sessionEnded(err: ClientError): void {
+    const session = this.session;
+    if (session === undefined || session.ended) return;
+    session.ended = true;
+    session.connection.stop();
+    this.emitError('fatal', err);
+  }
+
   /** Drops a session the server ended (its connection has stopped already), so that a new one can start. */
   private endSession(): void {
     const old = this.session;
@@ -302,10 +311,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         onKeyPackagesLow: () => void keyPackages.refill(),
         onDevicesChanged: (userId) => (userId === undefined ? deviceSync.schedule(0) : deviceSync.scheduleUser(userId)),
         onState: (state, detail) => this.emit('connection', { state, ...(detail?.code === undefined ? {} : { code: detail.code }), ...(detail?.attempt === undefined ? {} : { attempt: detail.attempt }) }),
-        onFatal: (err) => {
-          if (this.session !== undefined) this.session.ended = true;
-          this.emitError('fatal', err);
-        },
+        onFatal: (err) => this.sessionEnded(err),
         onServerError: (frame) => this.emitError('server', new ClientError('internal', `server error ${frame.code}: ${frame.message}`)),
       },
     });
@@ -327,6 +333,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const links = new LinkApproval(this.api, identity);
     const keyPackages = new KeyPackageStock(this.api, this.repo, engine, this.options.keyPackageStock ?? DEFAULT_KEY_PACKAGE_STOCK, (err) => this.emitError('key_packages', err));
     this.session = { account, identity, engine, directory, connection, verifications, notices: new NoticeWriter(account, verifications), deviceSync, links, keyPackages, ended: false };
+    // A request refused for want of a session ends it too: the socket may only notice at its next re-check.
+    this.api.onSessionEnded = (err) => this.sessionEnded(err);
     if (options.uploadKeyPackages === true) await keyPackages.fill();
     connection.start();
     deviceSync.start(this.options.deviceSyncIntervalMs ?? 60_000);

@@ -38,9 +38,17 @@ export interface MembershipOps {
  *   no active leaf left but active devices (they started over) gets those
  *   added, in the same commit, so every member sees one change.
  *
+ * A user who started over is re-added only together with the removal of
+ * their old devices. Their new device may not have uploaded key packages yet
+ * when `devices_changed` arrives: then the change waits and is tried again
+ * (RETRY_MS), and only after the last try are the old devices removed alone.
+ *
  * Several members doing this at once is fine: the losers of the commit race
  * rebuild from the new state and find nothing left to do.
  */
+/** When to try again for a user whose new device had no key packages yet. */
+const RETRY_MS = [500, 1_000, 2_000, 4_000, 8_000, 15_000, 30_000];
+
 export class DeviceSync {
   private running: Promise<void> | undefined;
   private again = false;
@@ -83,15 +91,23 @@ export class DeviceSync {
   }
 
   /** Another user's devices changed: reconcile shared conversations soon (jittered, so members rarely race). */
-  scheduleUser(userId: UserId): void {
-    if (this.ops.isClosed() || this.users.has(userId) || userId === this.ops.me.userId) {
-      if (userId === this.ops.me.userId) this.schedule(0);
-      return;
+  scheduleUser(userId: UserId, attempt = 0): void {
+    if (userId === this.ops.me.userId) return this.schedule(0);
+    if (this.ops.isClosed()) return;
+    const existing = this.users.get(userId);
+    if (existing !== undefined) {
+      if (attempt > 0) return; // a fresh change is already waiting
+      clearTimeout(existing); // a fresh change restarts the tries
     }
+    const delay = attempt === 0 ? Math.floor(Math.random() * 400) : (RETRY_MS[attempt - 1] ?? 30_000);
     const timer = setTimeout(() => {
       this.users.delete(userId);
-      this.userChain = this.userChain.then(() => this.reconcileUser(userId)).catch((err: unknown) => this.ops.reportError(err));
-    }, Math.floor(Math.random() * 400));
+      this.userChain = this.userChain
+        .then(async () => {
+          if (await this.reconcileUser(userId, attempt >= RETRY_MS.length)) this.scheduleUser(userId, attempt + 1);
+        })
+        .catch((err: unknown) => this.ops.reportError(err));
+    }, delay);
     this.users.set(userId, timer);
   }
 
@@ -106,7 +122,7 @@ export class DeviceSync {
         do {
           this.again = false;
           if (!this.ops.isReady()) return;
-          await this.reconcileAll(await this.directory.lookupUserById(this.ops.me.userId), 'own');
+          await this.reconcileAll(await this.directory.lookupUserById(this.ops.me.userId), 'own', true);
         } while (this.again && !this.ops.isClosed());
       } finally {
         this.running = undefined;
@@ -115,28 +131,33 @@ export class DeviceSync {
     return this.running;
   }
 
-  async reconcileUser(userId: UserId): Promise<void> {
-    if (this.ops.isClosed() || !this.ops.isReady()) return;
-    await this.reconcileAll(await this.directory.lookupUserById(userId), 'contact');
+  /** Returns true when a change had to wait for the user's new device (try again later). */
+  async reconcileUser(userId: UserId, last = true): Promise<boolean> {
+    if (this.ops.isClosed() || !this.ops.isReady()) return false;
+    return this.reconcileAll(await this.directory.lookupUserById(userId), 'contact', last);
   }
 
-  private async reconcileAll(user: DirectoryUser, mode: 'own' | 'contact'): Promise<void> {
+  private async reconcileAll(user: DirectoryUser, mode: 'own' | 'contact', last: boolean): Promise<boolean> {
+    let waiting = false;
     for (const conv of await this.ops.conversations()) {
       if (conv.status !== 'active' || this.ops.isClosed()) continue;
       try {
-        await this.reconcile(conv.id, user, mode);
+        if (await this.reconcile(conv.id, user, mode, last)) waiting = true;
       } catch (err) {
         this.ops.reportError(err, conv.id);
       }
     }
+    return waiting;
   }
 
-  private async reconcile(conversationId: GroupId, user: DirectoryUser, mode: 'own' | 'contact'): Promise<void> {
+  private async reconcile(conversationId: GroupId, user: DirectoryUser, mode: 'own' | 'contact', last: boolean): Promise<boolean> {
     const group = await this.ops.loadGroup(conversationId);
-    if (!group.active) return;
+    if (!group.active) return false;
     const plan = this.plan(group.memberDevices(), user, mode);
-    if (plan.remove.length === 0 && plan.add.length === 0) return;
+    if (plan.remove.length === 0 && plan.add.length === 0) return false;
     const claimed = plan.add.length === 0 ? [] : await this.ops.claimKeyPackages(plan.add.map((device) => ({ userId: user.userId, device })));
+    // Started over, but no key package yet: removing the old devices alone would drop the user from the conversation.
+    if (mode === 'contact' && plan.add.length > 0 && claimed.length === 0 && !last) return true;
     const result = await this.ops.runCommit(conversationId, async (g) => {
       // From the state as it is now: another member may have done part of it.
       const now = this.plan(g.memberDevices(), user, mode);
@@ -147,6 +168,7 @@ export class DeviceSync {
       return g.changeMembers({ remove, add });
     });
     if (result !== undefined && result.added.length > 0) await this.ops.sendRoster(conversationId);
+    return false;
   }
 
   /** Which of `user`'s leaves to remove and which of their devices to add, given the group's members. */

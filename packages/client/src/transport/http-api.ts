@@ -52,14 +52,16 @@ type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
  */
 export class HttpApi {
   token: string | undefined;
+  /** Called when the server says the signed-in session no longer exists (signed out elsewhere, password reset). */
+  onSessionEnded: ((err: ClientError) => void) | undefined;
 
   constructor(private readonly baseUrl: string) {}
 
   /** `token`: a session other than the signed-in one (a pending device's, while it waits for approval). */
   private async call(method: Method, path: string, options: { json?: unknown; raw?: Uint8Array; auth?: boolean; token?: string; timeoutMs?: number } = {}): Promise<Response> {
     const headers: Record<string, string> = {};
+    const token = options.auth === false ? undefined : (options.token ?? this.token);
     if (options.auth !== false) {
-      const token = options.token ?? this.token;
       if (token === undefined) throw new ClientError('not_logged_in', 'not signed in');
       headers['authorization'] = `Bearer ${token}`;
     }
@@ -78,7 +80,14 @@ export class HttpApi {
     } catch (err) {
       throw new ClientError('network', `${method} request failed`, { cause: err });
     }
-    if (!res.ok) await this.fail(res);
+    if (!res.ok) {
+      try {
+        await this.fail(res);
+      } catch (err) {
+        if (err instanceof ClientError && err.code === 'unauthenticated' && token !== undefined && token === this.token && options.token === undefined) this.onSessionEnded?.(err);
+        throw err;
+      }
+    }
     return res;
   }
 
