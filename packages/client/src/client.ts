@@ -2,14 +2,11 @@ import {
   createDeviceIdentity,
   CredentialRejectedError,
   decodeContent,
-  decryptAttachment,
   encodeContent,
-  encryptAttachment,
   exportDeviceIdentity,
   generateDeviceKey,
   importDeviceIdentity,
   MlsOperationError,
-  newContentId,
   newGroupId,
   TsMlsEngine,
 } from '@parley/crypto';
@@ -35,6 +32,7 @@ import type { AccountRecord, ConversationRecord, MemberRecord, MessageRecord } f
 import type { Store } from './store/store.js';
 import { Connection } from './transport/connection.js';
 import { HttpApi } from './transport/http-api.js';
+import { downloadAttachment, outgoingContent } from './messages/attachments.js';
 import { AckBatcher } from './transport/ack-batcher.js';
 import { globalWebSocket, standardSocketFactory } from './transport/socket.js';
 import type { WireSocketFactory } from './transport/socket.js';
@@ -968,25 +966,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const readyTimeoutMs = this.options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS;
     // Before the attachment upload too: offline, fetch can take minutes to give up.
     if (!connection.isReady) await connection.waitReady(readyTimeoutMs);
-    const base = { v: 1 as const, id: newContentId(), sentAt: Date.now() };
-    let content: MessageContent;
-    const blobs: BlobDigest[] = [];
-    if (typeof input === 'string') {
-      content = { ...base, type: 'text', text: input };
-    } else {
-      const encrypted = await encryptAttachment(input.attachment);
-      await this.api.putBlob(encrypted.digest, encrypted.ciphertext);
-      blobs.push(encrypted.digest);
-      const attachment: AttachmentContent = {
-        ...base,
-        type: 'attachment',
-        blob: { digest: encrypted.digest, key: encrypted.key, nonce: encrypted.nonce, size: input.attachment.length },
-        mimeType: input.mimeType,
-        fileName: input.fileName,
-        ...(input.caption === undefined ? {} : { caption: input.caption }),
-      };
-      content = attachment;
-    }
+    const { content, blobs } = await outgoingContent(this.api, input);
     const plaintext = encodeContent(content);
     const record = await this.sendPlaintext(conversationId, plaintext, blobs, content, { readyTimeoutMs });
     if (record === undefined) throw new ClientError('internal', 'message was not recorded');
@@ -1000,10 +980,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.requireSession();
     const content = 'content' in message ? message.content : message;
     if (content.type !== 'attachment') throw new ClientError('bad_request', 'this message has no attachment');
-    const ciphertext = await this.api.getBlob(content.blob.digest);
-    const bytes = await decryptAttachment(ciphertext, { key: content.blob.key, nonce: content.blob.nonce, digest: content.blob.digest });
-    if (bytes.length !== content.blob.size) throw new ClientError('bad_request', 'attachment size differs from the message');
-    return bytes;
+    return downloadAttachment(this.api, content);
   }
 
   /* ---------------- conversations ---------------- */
