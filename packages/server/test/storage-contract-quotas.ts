@@ -29,10 +29,18 @@ export function quotaContract(storage: () => Storage): void {
     assert.deepEqual(await s.getGroup(gid), before, 'no seq taken');
     assert.equal((await s.pendingMessages(b.deviceId, undefined, 10)).length, 2);
     assert.equal(await s.queuedBytes(a.userId), 1000);
+    // A message with an attachment takes another path in some adapters: the same refusal.
+    const blob = 'e'.repeat(64) as BlobDigest;
+    await s.putBlob({ digest: blob, size: 10, keepUntil: NOW });
+    const withBlob = await rejectsWith(s.appendMessage(message(gid, a.deviceId, 1, { quota: qa, blobs: [blob] })), 'quota_exceeded');
+    assert.deepEqual(withBlob.detail, { quota: 'queued_bytes' });
+    assert.deepEqual(await s.getGroup(gid), before);
+    await s.appendMessage(message(gid, b.deviceId, 10, { quota: { userId: b.userId, maxBytes: 10 }, blobs: [blob] }));
+    assert.equal(await s.queuedBytes(b.userId), 10);
     // Another account has its own allowance; without a quota nothing is charged.
     await s.appendMessage(message(gid, b.deviceId, 700, { quota: { userId: b.userId, maxBytes: 1000 } }));
     await s.appendMessage(message(gid, c.deviceId, 5000));
-    assert.equal(await s.queuedBytes(b.userId), 700);
+    assert.equal(await s.queuedBytes(b.userId), 710);
     assert.equal(await s.queuedBytes(c.userId), 0);
   });
 

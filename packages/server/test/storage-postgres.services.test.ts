@@ -1,27 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, describe, it } from 'node:test';
-import { Client } from 'pg';
+import { describe, it } from 'node:test';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
-import { POSTGRES_MIGRATIONS } from '../src/storage/postgres/migrations.js';
 import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js';
 import { StorageError, type CommitResult } from '../src/storage/storage.js';
 import { storageContract } from './storage-contract.js';
+import { dropSchema, freshSchema, pgAccount as account, PG_URL as URL, withClient } from './storage-postgres-helpers.js';
 
-const URL = process.env['PARLEY_TEST_PG_URL'] ?? process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const NOW = 1_800_000_000;
-
-const freshSchema = (): string => `parley_test_${randomBytes(6).toString('hex')}`;
-
-async function dropSchema(schema: string): Promise<void> {
-  const client = new Client({ connectionString: URL });
-  await client.connect();
-  try {
-    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  } finally {
-    await client.end();
-  }
-}
 
 storageContract('postgres', async () => {
   const schema = freshSchema();
@@ -29,6 +15,14 @@ storageContract('postgres', async () => {
   await storage.migrate();
   return {
     storage,
+    welcomeStats: () =>
+      withClient(async (client) => {
+        const w = await client.query<{ n: string; b: string }>(
+          `SELECT COUNT(*) AS n, COALESCE(SUM(octet_length(welcome) + COALESCE(octet_length(group_info), 0)), 0) AS b FROM "${schema}".welcomes`,
+        );
+        const r = await client.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".welcome_recipients`);
+        return { welcomes: Number(w.rows[0]?.n), bytes: Number(w.rows[0]?.b), recipients: Number(r.rows[0]?.n) };
+      }),
     async cleanup() {
       await storage.close();
       await dropSchema(schema);
@@ -50,144 +44,6 @@ async function processes(n: number): Promise<{ schema: string; all: PostgresStor
     },
   };
 }
-
-async function account(s: PostgresStorage): Promise<DeviceId> {
-  const name = `user${randomBytes(4).toString('hex')}`;
-  const deviceId = randomBytes(16).toString('base64url') as DeviceId;
-  await s.createAccount(
-    { id: randomBytes(16).toString('base64url') as UserId, username: name, skeleton: `sk-${name}`, passwordHash: 'h', createdDay: '2026-11-28' },
-    { id: deviceId, name: 'laptop', signatureKey: randomBytes(32) },
-    undefined,
-  );
-  return deviceId;
-}
-
-describe('PostgreSQL migrations', () => {
-  const schemas: string[] = [];
-  after(async () => {
-    for (const s of schemas) await dropSchema(s);
-  });
-
-  it('migrates an empty schema, and again without change', async () => {
-    const schema = freshSchema();
-    schemas.push(schema);
-    const s = new PostgresStorage({ connectionString: URL, schema });
-    try {
-      await s.migrate();
-      await s.migrate();
-      assert.deepEqual(await s.health(), { kind: 'postgres', ok: true });
-    } finally {
-      await s.close();
-    }
-    const client = new Client({ connectionString: URL });
-    await client.connect();
-    try {
-      const r = await client.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".schema_migrations`);
-      assert.equal(r.rows[0]?.n, String(POSTGRES_MIGRATIONS.length));
-    } finally {
-      await client.end();
-    }
-  });
-
-  it('lets several processes migrate a fresh schema at once', async () => {
-    const schema = freshSchema();
-    schemas.push(schema);
-    const a = new PostgresStorage({ connectionString: URL, schema });
-    const b = new PostgresStorage({ connectionString: URL, schema });
-    try {
-      const settled = await Promise.allSettled([a.migrate(), b.migrate()]);
-      assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'fulfilled']);
-      const d = await account(a);
-      assert.equal((await b.getDevice(d))?.id, d);
-    } finally {
-      await a.close();
-      await b.close();
-    }
-  });
-
-  it('moves version-1 mailboxes to cursors and welcomes without losing a pending message', async () => {
-    const schema = freshSchema();
-    schemas.push(schema);
-    const v1 = POSTGRES_MIGRATIONS[0];
-    assert.ok(v1);
-    const A = 'a'.repeat(22), B = 'b'.repeat(22), C = 'c'.repeat(22), G = 'group1';
-    const raw = new Client({ connectionString: URL });
-    await raw.connect();
-    try {
-      await raw.query(`CREATE SCHEMA "${schema}"`);
-      await raw.query(`SET search_path TO "${schema}"`);
-      await raw.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
-      await raw.query(v1.sql);
-      await raw.query('INSERT INTO schema_migrations VALUES (1, $1)', [v1.name]);
-      await raw.query("INSERT INTO users VALUES ('u1', 'u1', 'u1', 'h', '2026-01-01')");
-      for (const d of [A, B, C]) {
-        await raw.query("INSERT INTO devices (id, user_id, name, signature_key, created_day) VALUES ($1, 'u1', 'd', '\\x00', '2026-01-01')", [d]);
-      }
-      await raw.query('INSERT INTO mls_groups VALUES ($1, 2, 4, NULL)', [G]);
-      // A and C are members; B was removed at seq 4 and has not seen that commit yet
-      for (const d of [A, C]) await raw.query('INSERT INTO group_devices VALUES ($1, $2)', [G, d]);
-      const msg = async (seq: number, k: string, payload: string, extra: string | null): Promise<string> => {
-        const r = await raw.query<{ id: string }>(
-          'INSERT INTO messages (group_id, seq, kind, epoch, payload, extra, expires_at) VALUES ($1, $2, $3, 1, $4, $5, 9999999999) RETURNING id',
-          [G, seq, k, Buffer.from(payload), extra === null ? null : Buffer.from(extra)],
-        );
-        const id = r.rows[0]?.id;
-        assert.ok(id);
-        return id;
-      };
-      const m2 = await msg(2, 'welcome', 'W', 'I');
-      const m3 = await msg(3, 'application', 'M3', null);
-      const m4 = await msg(4, 'commit', 'C4', null);
-      const box = (d: string, m: string, seq: number) => raw.query('INSERT INTO mailbox VALUES ($1, $2, $3, $4)', [d, m, G, seq]);
-      await box(C, m2, 2);
-      await box(C, m3, 3);
-      await box(C, m4, 4);
-      await box(B, m3, 3);
-      await box(B, m4, 4);
-      await raw.query("INSERT INTO blobs VALUES ($1, 5, 0)", ['d'.repeat(64)]);
-      await raw.query('INSERT INTO blob_refs VALUES ($1, $2)', [m3, 'd'.repeat(64)]);
-    } finally {
-      await raw.end();
-    }
-
-    const s = new PostgresStorage({ connectionString: URL, schema });
-    try {
-      await s.migrate();
-      const welcomes = await s.pendingWelcomes(C as DeviceId);
-      assert.deepEqual(welcomes.map((w) => [w.seq, Buffer.from(w.parts[0] ?? []).toString(), Buffer.from(w.parts[1] ?? []).toString()]), [[2, 'W', 'I']]);
-      const forC = await s.pendingMessages(C as DeviceId, undefined, 10);
-      assert.deepEqual(forC.map((m) => [m.seq, m.kind]), [[3, 'application'], [4, 'commit']]);
-      const forB = await s.pendingMessages(B as DeviceId, undefined, 10);
-      assert.deepEqual(forB.map((m) => m.seq), [3, 4]);
-      assert.equal(await s.isMember(G as GroupId, B as DeviceId), false);
-      assert.deepEqual((await s.groupDevices(G as GroupId)).sort(), [A, C]);
-      assert.deepEqual(await s.pendingMessages(A as DeviceId, undefined, 10), []);
-      // the blob stays referenced by seq 3 until every cursor has passed it
-      assert.deepEqual(await s.collectableBlobs(NOW, 10), []);
-      await s.ack(B as DeviceId, G as GroupId, 4);
-      await s.ack(C as DeviceId, G as GroupId, 4);
-      assert.deepEqual(await s.pendingWelcomes(C as DeviceId), []);
-      assert.equal(await s.trim([G as GroupId]), 2);
-      assert.deepEqual(await s.collectableBlobs(NOW, 10), ['d'.repeat(64)]);
-    } finally {
-      await s.close();
-    }
-  });
-
-  it('are numbered in order without gaps', () => {
-    POSTGRES_MIGRATIONS.forEach((m, i) => assert.equal(m.version, i + 1));
-  });
-
-  it('refuses an unsafe schema name, and reports an unreachable server as unhealthy', async () => {
-    assert.throws(() => new PostgresStorage({ connectionString: URL, schema: 'x"; DROP TABLE users; --' }));
-    const s = new PostgresStorage({ connectionString: 'postgres://postgres@127.0.0.1:1/none', schema: freshSchema() });
-    try {
-      assert.deepEqual(await s.health(), { kind: 'postgres', ok: false });
-    } finally {
-      await s.close();
-    }
-  });
-});
 
 describe('PostgreSQL across processes', () => {
   it('hands out each of 50 key packages exactly once to 90 claims from 3 processes', async () => {
@@ -308,12 +164,12 @@ describe('PostgreSQL across processes', () => {
         // x is removed and, before it has seen that, added back while it is being revoked
         await first.appendCommit({ ...base, epoch: 1, devices: [a] });
         const readding: Promise<CommitResult> = first.appendCommit({ ...base, epoch: 2, devices: [a, x], welcome: { to: [x, x], data: Uint8Array.of(3) } });
-        const revoking: Promise<GroupId[]> = second.revokeDevice(x);
+        const revoking: Promise<GroupId[]> = second.revokeDevice(x, NOW);
         const [readd, revoke] = await Promise.allSettled([readding, revoking]);
         assert.equal(revoke.status, 'fulfilled');
         if (readd.status === 'rejected') {
           const reason = readd.reason as unknown;
-          assert.ok(reason instanceof StorageError, String(reason));
+          assert.ok(reason instanceof StorageError, String(reason) + " " + String((reason as { detail?: unknown }).detail) + " " + String((reason as { where?: unknown }).where));
           assert.equal(reason.kind, 'invalid_membership');
         } else {
           assert.deepEqual(readd.value.welcomeRecipients, [x]);
@@ -324,6 +180,72 @@ describe('PostgreSQL across processes', () => {
         assert.deepEqual(await first.pendingMessages(x, undefined, 100), []);
         assert.deepEqual(await first.groupDevices(gid), [a]);
       }
+    } finally {
+      await p.cleanup();
+    }
+  });
+
+  it('keeps byte counts and charges exact while appends, acks, trims, sweeps, leaves, commits and a revocation race across 3 processes', async () => {
+    const p = await processes(3);
+    try {
+      const [first] = p.all;
+      assert.ok(first);
+      const user = async () => {
+        const userId = randomBytes(16).toString('base64url') as UserId;
+        const deviceId = randomBytes(16).toString('base64url') as DeviceId;
+        const name = `u${randomBytes(4).toString('hex')}`;
+        await first.createAccount({ id: userId, username: name, skeleton: name, passwordHash: 'h', createdDay: '2026-11-28' }, { id: deviceId, name: 'x', signatureKey: randomBytes(32) }, undefined);
+        return { userId, deviceId };
+      };
+      const [a, b, c, d] = [await user(), await user(), await user(), await user()];
+      const groups: GroupId[] = [];
+      for (let i = 0; i < 4; i++) {
+        const gid = randomBytes(16).toString('base64url') as GroupId;
+        await first.createGroup(gid, a.deviceId);
+        await first.appendCommit({ groupId: gid, senderDevice: a.deviceId, epoch: 0, commit: Uint8Array.of(1), devices: [a.deviceId, b.deviceId, c.deviceId], welcome: { to: [b.deviceId, c.deviceId], data: randomBytes(50) }, expiresAt: NOW + 1000 });
+        groups.push(gid);
+      }
+      const [g0, g1, g2] = groups as [GroupId, GroupId, GroupId, GroupId];
+      const at = (i: number): PostgresStorage => p.all[i % p.all.length] ?? first;
+      const ops: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 60; i++) {
+        const s = at(i);
+        const g = groups[i % groups.length] ?? g0;
+        const sender = i % 2 ? a : b;
+        ops.push(
+          s.appendMessage({ groupId: g, senderDevice: sender.deviceId, quota: { userId: sender.userId, maxBytes: 1e9 }, kind: 'application', epoch: 1, payload: randomBytes(100 + i), blobs: [], expiresAt: i % 7 === 0 ? NOW - 1 : NOW + 1000, blobKeepUntil: NOW }),
+        );
+        if (i % 3 === 0) ops.push(at(i + 1).ack(c.deviceId, g, i), at(i + 2).ack(b.deviceId, g, i));
+        if (i % 5 === 0) ops.push(at(i + 1).trim([...groups].reverse()));
+        if (i === 10) ops.push(at(i).sweep(NOW));
+        if (i === 20) ops.push(at(i).leaveGroup(g1, c.deviceId));
+        if (i === 30) {
+          ops.push(at(i).appendCommit({ groupId: g2, senderDevice: a.deviceId, quota: { userId: a.userId, maxBytes: 1e9 }, epoch: 1, commit: randomBytes(30), devices: [a.deviceId, b.deviceId, c.deviceId, d.deviceId], welcome: { to: [d.deviceId], data: randomBytes(40) }, groupInfo: randomBytes(20), expiresAt: NOW + 1000 }));
+        }
+        if (i === 40) ops.push(at(i + 1).revokeDevice(c.deviceId, NOW));
+      }
+      const settled = await Promise.allSettled(ops);
+      for (const r of settled) {
+        if (r.status === 'rejected') {
+          // Only refusals the interface names (a message racing the commit or the revocation, the commit
+          // listing the device being revoked), never a deadlock.
+          const reason = r.reason as unknown;
+          assert.ok(reason instanceof StorageError, `${String(reason)}: ${String((reason as { detail?: unknown }).detail)}`);
+          assert.ok(['epoch_conflict', 'not_member', 'invalid_membership'].includes(reason.kind), reason.kind);
+        }
+      }
+      // Everyone left reads everything: every group empties, and so does every charge.
+      for (const g of groups) {
+        const last = (await first.getGroup(g))?.lastSeq ?? 0;
+        for (const dev of [a, b, d]) await first.ack(dev.deviceId, g, last);
+      }
+      await first.trim(groups);
+      const bytes = await withClient((client) => client.query<{ n: string }>(`SELECT COALESCE(SUM(queued_bytes), 0) AS n FROM "${p.schema}".mls_groups`));
+      assert.equal(Number(bytes.rows[0]?.n), 0);
+      assert.equal(await first.queuedBytes(a.userId), 0);
+      assert.equal(await first.queuedBytes(b.userId), 0);
+      const left = await withClient((client) => client.query<{ n: string }>(`SELECT (SELECT COUNT(*) FROM "${p.schema}".welcomes) + (SELECT COUNT(*) FROM "${p.schema}".group_messages) AS n`));
+      assert.equal(Number(left.rows[0]?.n), 0);
     } finally {
       await p.cleanup();
     }

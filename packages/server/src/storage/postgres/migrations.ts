@@ -3,6 +3,8 @@
  * applied migration. Tables and columns mirror the SQLite schema so both
  * adapters keep the same semantics.
  */
+import { QUOTAS_SQL } from './migration-quotas.js';
+
 export interface Migration {
   version: number;
   name: string;
@@ -288,5 +290,109 @@ BEGIN
 END
 $fn$;
 `,
+  },
+  {
+    version: 5,
+    name: 'device status, links and sign-in challenges',
+    // Mirrors SQLite migration 3. When a device was revoked before this
+    // migration is unknown: it gets the migration time rounded up to the hour,
+    // later than the truth, so old commits adding it still verify.
+    sql: `
+ALTER TABLE devices ADD COLUMN status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('pending', 'active', 'revoked'));
+ALTER TABLE devices ADD COLUMN revoked_at BIGINT;
+ALTER TABLE devices ADD COLUMN approved_by TEXT;
+UPDATE devices SET status = 'revoked', revoked_at = (ceil(extract(epoch FROM now()) / 3600) * 3600)::bigint WHERE revoked;
+ALTER TABLE devices DROP COLUMN revoked;
+
+CREATE TABLE device_links (
+  device_id TEXT PRIMARY KEY REFERENCES devices(id),
+  user_id TEXT NOT NULL REFERENCES users(id),
+  code_hash BYTEA NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX device_links_code ON device_links(user_id, code_hash);
+CREATE INDEX device_links_expires ON device_links(expires_at);
+
+-- No reference to devices: challenges are issued for any well-formed request.
+CREATE TABLE session_challenges (
+  challenge_hash BYTEA PRIMARY KEY,
+  device_id TEXT NOT NULL,
+  expires_at BIGINT NOT NULL
+);
+CREATE INDEX session_challenges_expires ON session_challenges(expires_at);
+`,
+  },
+  {
+    version: 6,
+    name: 'one welcome per commit',
+    // Mirrors SQLite migration 4: a Welcome is stored once per commit and its
+    // recipients point at it. Existing copies of one commit's Welcome are identical.
+    sql: `
+CREATE TABLE welcomes_v2 (
+  group_id TEXT NOT NULL REFERENCES mls_groups(id),
+  seq BIGINT NOT NULL,
+  epoch BIGINT NOT NULL,
+  welcome BYTEA NOT NULL,
+  group_info BYTEA,
+  expires_at BIGINT NOT NULL,
+  PRIMARY KEY (group_id, seq)
+);
+INSERT INTO welcomes_v2 (group_id, seq, epoch, welcome, group_info, expires_at)
+  SELECT DISTINCT ON (group_id, seq) group_id, seq, epoch, welcome, group_info, expires_at FROM welcomes
+  ORDER BY group_id, seq, device_id;
+
+CREATE TABLE welcome_recipients (
+  device_id TEXT NOT NULL REFERENCES devices(id),
+  group_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  PRIMARY KEY (device_id, group_id),
+  FOREIGN KEY (group_id, seq) REFERENCES welcomes_v2(group_id, seq) ON DELETE CASCADE
+);
+INSERT INTO welcome_recipients (device_id, group_id, seq) SELECT device_id, group_id, seq FROM welcomes;
+
+DROP TABLE welcomes;
+ALTER TABLE welcomes_v2 RENAME TO welcomes;
+ALTER INDEX welcomes_v2_pkey RENAME TO welcomes_pkey;
+CREATE INDEX welcomes_expires ON welcomes(expires_at);
+CREATE INDEX welcome_recipients_welcome ON welcome_recipients(group_id, seq);
+
+CREATE OR REPLACE FUNCTION parley_ack(p_group text, p_device text, p_seq bigint) RETURNS void
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- Cursor first, then the Welcome reference: the lock order every writer follows.
+  UPDATE group_devices SET acked_seq = p_seq WHERE group_id = p_group AND device_id = p_device AND acked_seq < p_seq;
+  -- A removed device that has seen its removal needs no cursor any more.
+  DELETE FROM group_devices WHERE group_id = p_group AND device_id = p_device AND until_seq IS NOT NULL AND acked_seq >= until_seq;
+  -- The Welcome itself goes with the next trim of the group once nobody else waits for it.
+  DELETE FROM welcome_recipients WHERE device_id = p_device AND group_id = p_group AND seq <= p_seq;
+END
+$fn$;
+`,
+  },
+  {
+    version: 7,
+    name: 'devices that left a group',
+    // Mirrors SQLite migration 5.
+    sql: `
+CREATE TABLE group_departures (
+  group_id TEXT NOT NULL REFERENCES mls_groups(id),
+  device_id TEXT NOT NULL REFERENCES devices(id),
+  PRIMARY KEY (group_id, device_id)
+);
+CREATE INDEX group_departures_device ON group_departures(device_id);
+`,
+  },
+  {
+    version: 8,
+    name: 'per-account quotas',
+    // Mirrors SQLite migration 6, and moves every deletion from a group's log
+    // or Welcomes behind the group's row lock (parley_trim_group,
+    // parley_expire_group): whoever changes queued_bytes or the charges of a
+    // group holds that lock first, so totals and charges stay consistent across
+    // processes. The append functions charge the sender's account in the same
+    // round trip (their signatures change, so they are replaced). Group rows
+    // are locked FOR NO KEY UPDATE from here on: writers still exclude each
+    // other, while foreign-key checks (FOR KEY SHARE) of cursor updates pass.
+    sql: QUOTAS_SQL,
   },
 ];

@@ -1,0 +1,210 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Client } from 'pg';
+import type { DeviceId, GroupId, UserId } from '@parley/protocol';
+import { POSTGRES_MIGRATIONS } from '../src/storage/postgres/migrations.js';
+import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js';
+import { dropSchema, freshSchema, pgAccount as account, PG_URL as URL } from './storage-postgres-helpers.js';
+
+const NOW = 1_800_000_000;
+
+describe('PostgreSQL migrations', () => {
+  const schemas: string[] = [];
+  after(async () => {
+    for (const s of schemas) await dropSchema(s);
+  });
+
+  it('migrates an empty schema, and again without change', async () => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    const s = new PostgresStorage({ connectionString: URL, schema });
+    try {
+      await s.migrate();
+      await s.migrate();
+      assert.deepEqual(await s.health(), { kind: 'postgres', ok: true });
+    } finally {
+      await s.close();
+    }
+    const client = new Client({ connectionString: URL });
+    await client.connect();
+    try {
+      const r = await client.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".schema_migrations`);
+      assert.equal(r.rows[0]?.n, String(POSTGRES_MIGRATIONS.length));
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('lets several processes migrate a fresh schema at once', async () => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    const a = new PostgresStorage({ connectionString: URL, schema });
+    const b = new PostgresStorage({ connectionString: URL, schema });
+    try {
+      const settled = await Promise.allSettled([a.migrate(), b.migrate()]);
+      assert.deepEqual(settled.map((r) => r.status), ['fulfilled', 'fulfilled']);
+      const d = await account(a);
+      assert.equal((await b.getDevice(d))?.id, d);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('moves version-1 mailboxes to cursors and welcomes without losing a pending message', async () => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    const v1 = POSTGRES_MIGRATIONS[0];
+    assert.ok(v1);
+    const A = 'a'.repeat(22), B = 'b'.repeat(22), C = 'c'.repeat(22), G = 'group1';
+    const raw = new Client({ connectionString: URL });
+    await raw.connect();
+    try {
+      await raw.query(`CREATE SCHEMA "${schema}"`);
+      await raw.query(`SET search_path TO "${schema}"`);
+      await raw.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+      await raw.query(v1.sql);
+      await raw.query('INSERT INTO schema_migrations VALUES (1, $1)', [v1.name]);
+      await raw.query("INSERT INTO users VALUES ('u1', 'u1', 'u1', 'h', '2026-01-01')");
+      for (const d of [A, B, C]) {
+        await raw.query("INSERT INTO devices (id, user_id, name, signature_key, created_day) VALUES ($1, 'u1', 'd', '\\x00', '2026-01-01')", [d]);
+      }
+      await raw.query('INSERT INTO mls_groups VALUES ($1, 2, 4, NULL)', [G]);
+      // A and C are members; B was removed at seq 4 and has not seen that commit yet
+      for (const d of [A, C]) await raw.query('INSERT INTO group_devices VALUES ($1, $2)', [G, d]);
+      const msg = async (seq: number, k: string, payload: string, extra: string | null): Promise<string> => {
+        const r = await raw.query<{ id: string }>(
+          'INSERT INTO messages (group_id, seq, kind, epoch, payload, extra, expires_at) VALUES ($1, $2, $3, 1, $4, $5, 9999999999) RETURNING id',
+          [G, seq, k, Buffer.from(payload), extra === null ? null : Buffer.from(extra)],
+        );
+        const id = r.rows[0]?.id;
+        assert.ok(id);
+        return id;
+      };
+      const m2 = await msg(2, 'welcome', 'W', 'I');
+      const m3 = await msg(3, 'application', 'M3', null);
+      const m4 = await msg(4, 'commit', 'C4', null);
+      const box = (d: string, m: string, seq: number) => raw.query('INSERT INTO mailbox VALUES ($1, $2, $3, $4)', [d, m, G, seq]);
+      await box(C, m2, 2);
+      await box(C, m3, 3);
+      await box(C, m4, 4);
+      await box(B, m3, 3);
+      await box(B, m4, 4);
+      await raw.query("INSERT INTO blobs VALUES ($1, 5, 0)", ['d'.repeat(64)]);
+      await raw.query('INSERT INTO blob_refs VALUES ($1, $2)', [m3, 'd'.repeat(64)]);
+    } finally {
+      await raw.end();
+    }
+
+    const s = new PostgresStorage({ connectionString: URL, schema });
+    try {
+      await s.migrate();
+      const welcomes = await s.pendingWelcomes(C as DeviceId);
+      assert.deepEqual(welcomes.map((w) => [w.seq, Buffer.from(w.parts[0] ?? []).toString(), Buffer.from(w.parts[1] ?? []).toString()]), [[2, 'W', 'I']]);
+      const forC = await s.pendingMessages(C as DeviceId, undefined, 10);
+      assert.deepEqual(forC.map((m) => [m.seq, m.kind]), [[3, 'application'], [4, 'commit']]);
+      const forB = await s.pendingMessages(B as DeviceId, undefined, 10);
+      assert.deepEqual(forB.map((m) => m.seq), [3, 4]);
+      assert.equal(await s.isMember(G as GroupId, B as DeviceId), false);
+      assert.deepEqual((await s.groupDevices(G as GroupId)).sort(), [A, C]);
+      assert.deepEqual(await s.pendingMessages(A as DeviceId, undefined, 10), []);
+      // the blob stays referenced by seq 3 until every cursor has passed it
+      assert.deepEqual(await s.collectableBlobs(NOW, 10), []);
+      await s.ack(B as DeviceId, G as GroupId, 4);
+      await s.ack(C as DeviceId, G as GroupId, 4);
+      assert.deepEqual(await s.pendingWelcomes(C as DeviceId), []);
+      assert.equal(await s.trim([G as GroupId]), 2);
+      assert.deepEqual(await s.collectableBlobs(NOW, 10), ['d'.repeat(64)]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('carries a version-4 schema with data to device states, one Welcome per commit and byte counts', async () => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    const A = 'a'.repeat(22), B = 'b'.repeat(22), C = 'c'.repeat(22), R = 'r'.repeat(22), G = 'group1', H = 'group2';
+    const raw = new Client({ connectionString: URL });
+    await raw.connect();
+    try {
+      await raw.query(`CREATE SCHEMA "${schema}"`);
+      await raw.query(`SET search_path TO "${schema}"`);
+      await raw.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+      for (const m of POSTGRES_MIGRATIONS.slice(0, 4)) {
+        await raw.query(m.sql);
+        await raw.query('INSERT INTO schema_migrations VALUES ($1, $2)', [m.version, m.name]);
+      }
+      await raw.query("INSERT INTO users VALUES ('u1', 'u1', 'u1', 'h', '2026-01-01')");
+      for (const d of [A, B, C]) await raw.query("INSERT INTO devices (id, user_id, name, signature_key, created_day) VALUES ($1, 'u1', 'd', '\\x01', '2026-01-01')", [d]);
+      await raw.query("INSERT INTO devices (id, user_id, name, signature_key, created_day, revoked) VALUES ($1, 'u1', 'gone', '\\x02', '2026-01-01', TRUE)", [R]);
+      await raw.query("INSERT INTO sessions VALUES ('\\xaa', 'u1', $1, 9999999999)", [A]);
+      await raw.query("INSERT INTO mls_groups VALUES ($1, 1, 3, '\\x0909')", [G]);
+      await raw.query('INSERT INTO mls_groups VALUES ($1, 0, 0, NULL)', [H]);
+      // A created G and added B and C at seq 1 (one Welcome, stored for each); A sent seq 2 and 3.
+      for (const [d, acked] of [[A, 3], [B, 0], [C, 2]] as const) await raw.query('INSERT INTO group_devices (group_id, device_id, acked_seq) VALUES ($1, $2, $3)', [G, d, acked]);
+      await raw.query('INSERT INTO group_devices (group_id, device_id, acked_seq) VALUES ($1, $2, 0)', [H, A]);
+      for (const [seq, k, size] of [[1, 'commit', 10], [2, 'application', 100], [3, 'application', 1000]] as const) {
+        await raw.query('INSERT INTO group_messages VALUES ($1, $2, $3, 1, $4, 9999999999)', [G, seq, k, Buffer.alloc(size, seq)]);
+      }
+      for (const d of [C, B]) await raw.query("INSERT INTO welcomes VALUES ($1, $2, 1, 1, '\\x5757575757', '\\x494949', 9999999999)", [d, G]);
+    } finally {
+      await raw.end();
+    }
+
+    const before = Math.floor(Date.now() / 1000);
+    const s = new PostgresStorage({ connectionString: URL, schema });
+    try {
+      await s.migrate();
+      const after = Math.floor(Date.now() / 1000);
+      const devices = await s.listDevices('u1' as UserId);
+      assert.deepEqual(devices.map((d) => [d.id, d.status, d.revoked]), [[A, 'active', false], [B, 'active', false], [C, 'active', false], [R, 'revoked', true]]);
+      const revokedAt = devices[3]?.revokedAt ?? 0;
+      assert.ok(revokedAt % 3600 === 0 && revokedAt >= before && revokedAt < after + 3600, 'the migration time rounded up to the hour');
+      assert.deepEqual(devices[3]?.signatureKey, Uint8Array.of(2));
+      assert.equal((await s.getSession(Uint8Array.of(0xaa), 0))?.deviceStatus, 'active');
+      const check = new Client({ connectionString: URL });
+      await check.connect();
+      const one = async (sql: string) => Number((await check.query<{ n: string }>(sql)).rows[0]?.n);
+      try {
+        assert.equal(await one(`SELECT COUNT(*) AS n FROM "${schema}".welcomes`), 1, 'the two copies became one');
+        assert.equal(await one(`SELECT COUNT(*) AS n FROM "${schema}".welcome_recipients`), 2);
+        assert.equal(await one(`SELECT queued_bytes AS n FROM "${schema}".mls_groups WHERE id = '${G}'`), 10 + 100 + 1000 + 5 + 3);
+        assert.equal(await one(`SELECT queued_bytes AS n FROM "${schema}".mls_groups WHERE id = '${H}'`), 0);
+        for (const d of [B, C]) {
+          const [w] = await s.pendingWelcomes(d as DeviceId);
+          assert.deepEqual(w?.parts.map((p) => Buffer.from(p).toString()), ['WWWWW', 'III']);
+        }
+        // Everything keeps working on the migrated data.
+        await s.ack(B as DeviceId, G as GroupId, 3);
+        await s.ack(C as DeviceId, G as GroupId, 3);
+        assert.equal(await s.trim([G as GroupId]), 3);
+        assert.deepEqual(await s.pendingWelcomes(B as DeviceId), []);
+        assert.equal(await one(`SELECT queued_bytes AS n FROM "${schema}".mls_groups WHERE id = '${G}'`), 0);
+        assert.equal(await one(`SELECT COUNT(*) AS n FROM "${schema}".welcomes`), 0);
+        await s.leaveGroup(G as GroupId, C as DeviceId);
+        assert.deepEqual(await s.groupDevices(G as GroupId), [A, B]);
+        await s.appendMessage({ groupId: G as GroupId, senderDevice: A as DeviceId, quota: { userId: 'u1' as UserId, maxBytes: 100 }, kind: 'application', epoch: 1, payload: new Uint8Array(60), blobs: [], expiresAt: NOW, blobKeepUntil: NOW });
+        assert.equal(await s.queuedBytes('u1' as UserId), 60);
+      } finally {
+        await check.end();
+      }
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('are numbered in order without gaps', () => {
+    POSTGRES_MIGRATIONS.forEach((m, i) => assert.equal(m.version, i + 1));
+  });
+
+  it('refuses an unsafe schema name, and reports an unreachable server as unhealthy', async () => {
+    assert.throws(() => new PostgresStorage({ connectionString: URL, schema: 'x"; DROP TABLE users; --' }));
+    const s = new PostgresStorage({ connectionString: 'postgres://postgres@127.0.0.1:1/none', schema: freshSchema() });
+    try {
+      assert.deepEqual(await s.health(), { kind: 'postgres', ok: false });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
