@@ -34,23 +34,12 @@ export function App() {
       {phase.kind === 'signed-out' && <AuthScreen client={phase.client} onSignedIn={session.signedIn} />}
       {phase.kind === 'signed-in' && (
         <ClientProvider value={phase.client}>
-          {/* A new client (signed in again) starts the shell afresh: no state of the old session carries over. */}
-          <Main key={clientKey(phase.client)} client={phase.client} />
+          {/* Signed in again after the session ended: the shell starts afresh, no state of the old session carries over. */}
+          <Main key={phase.epoch} client={phase.client} />
         </ClientProvider>
       )}
     </SessionProvider>
   );
-}
-
-const clientKeys = new WeakMap<ParleyClient, number>();
-let nextClientKey = 0;
-function clientKey(client: ParleyClient): number {
-  let key = clientKeys.get(client);
-  if (key === undefined) {
-    key = nextClientKey++;
-    clientKeys.set(client, key);
-  }
-  return key;
 }
 
 type Open =
@@ -107,7 +96,7 @@ function Main(props: { client: ParleyClient }) {
         {connection.fatal === 'signed-out' && <SignInAgain username={client.username ?? ''} />}
         {connection.fatal === 'revoked' && (
           <div className="banner" role="alert">
-            This device was signed out or revoked. Sign out to use Parley here again.
+            This device was revoked: removed from your account on another device, or the account started over. Sign out to use Parley here again.
             <button type="button" className="link-button" onClick={() => setOpen({ kind: 'settings' })}>
               Open settings
             </button>

@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react';
-import { createClient, IndexedDbStore, ParleyClient, type ClientEvents } from '@parley/client';
+import { createClient, IndexedDbStore, type ClientEvents, type ParleyClient } from '@parley/client';
 import { deviceName } from '../lib/prefs';
 
 /**
@@ -12,7 +12,8 @@ const DATABASE = 'parley';
 export type Phase =
   | { readonly kind: 'loading' }
   | { readonly kind: 'signed-out'; readonly client: ParleyClient }
-  | { readonly kind: 'signed-in'; readonly client: ParleyClient }
+  /** `epoch` grows each time the same client signs in again, so the shell starts afresh. */
+  | { readonly kind: 'signed-in'; readonly client: ParleyClient; readonly epoch: number }
   | { readonly kind: 'failed'; readonly message: string };
 
 interface Opened {
@@ -20,13 +21,9 @@ interface Opened {
   store: IndexedDbStore;
 }
 
-function clientOptions(store: IndexedDbStore) {
-  return { serverUrl: window.location.origin, store, deviceName: deviceName() };
-}
-
 async function open(): Promise<Opened> {
   const store = await IndexedDbStore.open(DATABASE);
-  const client = await createClient(clientOptions(store));
+  const client = await createClient({ serverUrl: window.location.origin, store, deviceName: deviceName() });
   return { client, store };
 }
 
@@ -63,7 +60,7 @@ export function useSessionState(): Session {
         }
         mine = o;
         opened.current = o;
-        setPhase(o.client.userId === undefined ? { kind: 'signed-out', client: o.client } : { kind: 'signed-in', client: o.client });
+        setPhase(o.client.userId === undefined ? { kind: 'signed-out', client: o.client } : { kind: 'signed-in', client: o.client, epoch: 0 });
       },
       (err: unknown) => {
         if (cancelled) return;
@@ -80,20 +77,15 @@ export function useSessionState(): Session {
       cancelled = true;
       if (mine !== undefined) {
         const o = mine;
-        // The client may have been replaced on the same store (signInAgain): close that one too.
-        const current = opened.current;
-        const clients = current !== undefined && current.store === o.store && current.client !== o.client ? [o.client, current.client] : [o.client];
-        if (current?.store === o.store) opened.current = undefined;
-        void Promise.all(clients.map((c) => c.close()))
-          .then(() => o.store.close())
-          .catch(() => undefined);
+        if (opened.current === o) opened.current = undefined;
+        void o.client.close().then(() => o.store.close()).catch(() => undefined);
       }
     };
   }, [generation]);
 
   const signedIn = useCallback(() => {
     const o = opened.current;
-    if (o !== undefined) setPhase({ kind: 'signed-in', client: o.client });
+    if (o !== undefined) setPhase({ kind: 'signed-in', client: o.client, epoch: 0 });
   }, []);
 
   const signOut = useCallback(async () => {
@@ -121,17 +113,9 @@ export function useSessionState(): Session {
     const o = opened.current;
     const username = o?.client.username;
     if (o === undefined || username === undefined) throw new Error('no signed-in device to sign in again');
-    // A second client on the same store signs in; the old one, whose session is over, is closed only once it did.
-    const fresh = new ParleyClient(clientOptions(o.store));
-    try {
-      await fresh.login(username, password);
-    } catch (err) {
-      await fresh.close().catch(() => undefined);
-      throw err;
-    }
-    opened.current = { client: fresh, store: o.store };
-    await o.client.close().catch(() => undefined);
-    setPhase({ kind: 'signed-in', client: fresh });
+    // The same client and store: the session the server ended is replaced by a new one for the same device.
+    await o.client.login(username, password);
+    setPhase((p) => ({ kind: 'signed-in', client: o.client, epoch: p.kind === 'signed-in' ? p.epoch + 1 : 0 }));
   }, []);
 
   return { phase, signedIn, signOut, signInAgain };

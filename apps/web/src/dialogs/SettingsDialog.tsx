@@ -6,6 +6,7 @@ import { FormError } from '../components/FormError';
 import { ChangePasswordDialog } from '../account/ChangePasswordDialog';
 import { LinkDeviceDialog } from '../linking/LinkDeviceDialog';
 import { describeError } from '../lib/errors';
+import { formatDayString } from '../lib/format';
 import { loadTheme, saveTheme, type ThemeChoice } from '../lib/prefs';
 
 export function SettingsDialog(props: { client: ParleyClient; onClose: () => void; onSignOut: () => Promise<void> }) {
@@ -114,7 +115,7 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
                 <Icon name="devices" />
                 <span className="device-name">
                   {d.name}
-                  <span className="muted small">added {d.createdDay}</span>
+                  <span className="muted small">{d.status === 'pending' ? 'waiting for approval' : `added ${formatDayString(d.createdDay)}`}</span>
                 </span>
                 {d.current ? (
                   <span className="tag">This device</span>

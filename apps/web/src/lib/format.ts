@@ -6,7 +6,15 @@ const shortDateFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', mon
 const longDateFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
 
+const dayStringFormat = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' });
+
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** A "YYYY-MM-DD" day from the server (a UTC day) in the reader's words, e.g. "3 December 2026". */
+export function formatDayString(day: string): string {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return Number.isNaN(ms) ? day : dayStringFormat.format(ms);
+}
 
 export function startOfDay(ms: number): number {
   const d = new Date(ms);

@@ -3,6 +3,7 @@ import type { ParleyClient, PendingDevice } from '@parley/client';
 import { Dialog, Icon } from '../components/Dialog';
 import { FormError } from '../components/FormError';
 import { describeError } from '../lib/errors';
+import { formatDayString } from '../lib/format';
 import { formatCountdown, useNow } from '../lib/time';
 import { canScanQrCodes, CodeScanner } from './CodeScanner';
 
@@ -181,7 +182,7 @@ function ApproveStep(props: { device: PendingDevice; busy: 'inspect' | 'approve'
           </span>
           <div>
             <h3 dir="auto">{device.name}</h3>
-            <p className="muted">Asked to join on {device.createdDay}</p>
+            <p className="muted">Asked to join on {formatDayString(device.createdDay)}</p>
           </div>
         </div>
         <dl className="link-facts">

@@ -11,24 +11,25 @@ export function NoticeLine(props: { message: NoticeMessage; me: UserId | undefin
   const refused = notice.kind === 'device_refused';
   return (
     <div className="notice-row">
-      <p className={`notice${refused ? ' notice-warn' : ''}`} dir="auto">
-        <Icon name={refused ? 'alert' : 'checkShield'} size={14} />
-        <span>
-          {noticeText(notice, props.me)}
-          <time className="notice-time" dateTime={new Date(at).toISOString()} title={formatFull(at)}>
-            {' · '}
+      <div className={`notice${refused ? ' notice-warn' : ''}`}>
+        <p className="notice-text" dir="auto">
+          <Icon name={refused ? 'alert' : 'checkShield'} size={14} />
+          <span>{noticeText(notice, props.me)}</span>
+        </p>
+        <p className="notice-meta">
+          <time dateTime={new Date(at).toISOString()} title={formatFull(at)}>
             {formatTime(at)}
           </time>
           {contact !== null && (
             <>
-              {' · '}
+              <span aria-hidden="true"> · </span>
               <button type="button" className="link-button inline-link" aria-label={`Verify ${contact}’s safety number`} onClick={() => props.onVerify(contact)}>
                 Verify safety number
               </button>
             </>
           )}
-        </span>
-      </p>
+        </p>
+      </div>
     </div>
   );
 }
