@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { toBase64Url, toHex } from '@parley/protocol';
 import type { BlobDigest } from '@parley/protocol';
-import { ContentError, decodeContent, encodeContent, MAX_CONTENT_BYTES, newContentId } from './content.js';
+import { CONTENT_TYPES, ContentError, decodeContent, encodeContent, MAX_CONTENT_BYTES, newContentId } from './content.js';
 import type { ContentErrorCode, MessageContent } from './content.js';
 
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
@@ -103,6 +103,12 @@ describe('message content', () => {
     decodeFails(enc({ ...att, mimeType: 'image' }), 'invalid');
     decodeFails(enc({ ...att, blob: { ...(att['blob'] as object), key: 'AAAA' } }), 'invalid');
     decodeFails(enc({ ...att, blob: { ...(att['blob'] as object), digest: 'ff' } }), 'invalid');
+  });
+
+  it('never accepts a notice from the wire (notices are lines a client writes into its own history)', () => {
+    const notice = { kind: 'safety_number_changed', userId: 'AAAAAAAAAAAAAAAAAAAAAA', username: 'bob', added: 1, removed: 0, reset: false };
+    decodeFails(enc({ v: 1, id: newContentId(), sentAt: 0, type: 'notice', notice }), 'unsupported_type');
+    assert.ok(!(CONTENT_TYPES as readonly string[]).includes('notice'), 'notice is not a wire content type');
   });
 
   it('error messages never echo the content', () => {
