@@ -389,3 +389,35 @@ describe('web app in Chromium', { timeout: 600_000 }, () => {
     await expectMessage(bob, 'Back after the restart');
   });
 });
+
+describe('quotas in the web app', { timeout: 120_000 }, () => {
+  let server: TestServer;
+  let browser: Browser;
+
+  before(async () => {
+    // The smallest file quota the server accepts, so one upload can exceed it.
+    server = await TestServer.start({ env: { PARLEY_QUOTA_BLOB_BYTES: String(1024 * 1024) } });
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.dispose();
+  });
+
+  it('a file over the account’s storage quota is refused with a clear message in the composer', async () => {
+    const ann = await register(browser, server.url, `ann${suffix}`);
+    const ben = await register(browser, server.url, `ben${suffix}`);
+    await startChat(ann, ben.username);
+    await ann.page.getByLabel('Attach file').setInputFiles({ name: 'archive.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(1_200_000, 7) });
+    await ann.page.getByRole('button', { name: 'Send' }).click();
+    await ann.page.getByRole('alert').filter({ hasText: 'storage limit for files' }).waitFor({ timeout: 30_000 });
+    await ann.page.getByRole('log', { name: 'Messages' }).getByText('Not sent').waitFor();
+
+    // Messages without a file still go through.
+    await sendText(ann, 'Too big to send, I will share a link');
+    await openConversation(ben, ann.username);
+    await expectMessage(ben, 'Too big to send, I will share a link');
+    assert.equal(await ben.page.getByRole('log', { name: 'Messages' }).getByText('archive.bin').count(), 0);
+  });
+});

@@ -45,14 +45,16 @@ export class TestServer {
   private constructor(
     readonly port: number,
     readonly dataDir: string,
+    /** Extra environment for `parley serve` (e.g. smaller quotas). */
+    private readonly env: Readonly<Record<string, string>> = {},
   ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<TestServer> {
-    const s = new TestServer(await freePort(), mkdtempSync(join(tmpdir(), 'parley-e2e-')));
+  static async start(options: { env?: Readonly<Record<string, string>> } = {}): Promise<TestServer> {
+    const s = new TestServer(await freePort(), mkdtempSync(join(tmpdir(), 'parley-e2e-')), options.env);
     await s.resume();
     return s;
   }
@@ -60,7 +62,7 @@ export class TestServer {
   async resume(): Promise<void> {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'apps/parley/src/main.ts'), 'serve'], {
       cwd: ROOT,
-      env: { ...process.env, PORT: String(this.port), HOST: '127.0.0.1', PARLEY_DATA_DIR: this.dataDir, PARLEY_WEB_DIR: WEB_DIST, PARLEY_LOG_LEVEL: 'warn' },
+      env: { ...process.env, ...this.env, PORT: String(this.port), HOST: '127.0.0.1', PARLEY_DATA_DIR: this.dataDir, PARLEY_WEB_DIR: WEB_DIST, PARLEY_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
