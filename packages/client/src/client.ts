@@ -329,7 +329,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       directory,
     );
     const links = new LinkApproval(this.api, identity);
-    const keyPackages = new KeyPackageStock(this.api, this.repo, engine, this.options.keyPackageStock ?? DEFAULT_KEY_PACKAGE_STOCK, (err) => this.emitError('key_packages', err));
+    const keyPackages = new KeyPackageStock(this.api, this.repo, engine, this.options.keyPackageStock ?? DEFAULT_KEY_PACKAGE_STOCK, (code, err) => this.emitError(code, err));
     this.session = { account, identity, engine, directory, connection, verifications, notices: new NoticeWriter(account, verifications), deviceSync, links, keyPackages, ended: false };
     // A request refused for want of a session ends it too: the socket may only notice at its next re-check.
     this.api.onSessionEnded = (err) => this.sessionEnded(err);
@@ -840,33 +840,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   /** Claims one key package per device and checks that each really is for that device. */
-  private async claimKeyPackages(targets: readonly ClaimTarget[]): Promise<Array<{ deviceId: DeviceId; data: Uint8Array }>> {
-    const { engine } = this.requireSession();
-    // Never a revoked device: only active ones are added.
-    const wanted = new Map(targets.filter((t) => t.device.revokedAt === null).map((t) => [t.device.id, t]));
-    if (wanted.size === 0) return [];
-    const claimed = await this.api.claimKeyPackages([...wanted.keys()]);
-    const out: Array<{ deviceId: DeviceId; data: Uint8Array }> = [];
-    for (const c of claimed.keyPackages) {
-      const data = fromBase64Url(c.data);
-      const target = wanted.get(c.deviceId);
-      if (data === undefined || target === undefined) continue;
-      let info;
-      try {
-        info = await engine.inspectKeyPackage(data);
-      } catch (err) {
-        this.emitError('unverified_member', err);
-        continue;
-      }
-      // The server could hand out another device's package, or one with another key: it must be exactly the device asked for.
-      if (info.deviceId !== c.deviceId || info.userId !== target.userId || !bytesEqual(info.signaturePublicKey, target.device.signatureKey)) {
-        this.emitError('unverified_member', new ClientError('forbidden', `key package for ${c.deviceId} is not that device's`));
-        continue;
-      }
-      out.push({ deviceId: c.deviceId, data });
-      wanted.delete(c.deviceId);
-    }
-    return out;
+  private claimKeyPackages(targets: readonly ClaimTarget[]): Promise<Array<{ deviceId: DeviceId; data: Uint8Array }>> {
+    return this.requireSession().keyPackages.claim(targets);
   }
 
   private async addKeyPackages(groupId: GroupId, keyPackages: ReadonlyArray<{ deviceId: DeviceId; data: Uint8Array }>): Promise<CommitResult | undefined> {
