@@ -255,6 +255,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   private async requireNoSession(): Promise<void> {
+    if (this.closed) throw new ClientError('closed', 'the client is closed');
     if (this.session !== undefined || (await this.repo.account()) !== undefined) {
       throw new ClientError('already_logged_in', 'this store already holds an account');
     }
