@@ -101,4 +101,34 @@ describe('sqlite storage: what is remembered between writes', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('keeps account charges right across a rolled-back batch and a trim by another connection', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
+    const path = join(dir, 'parley.db');
+    const server = new SqliteStorage({ path });
+    await server.migrate();
+    const cli = new SqliteStorage({ path });
+    try {
+      const [a, b] = [await account(server), await account(server)];
+      const gid = await groupWith(server, a.deviceId, [a.deviceId, b.deviceId]);
+      const sized = (size: number, epoch = 1) => ({ ...message(gid, a.deviceId, epoch), payload: new Uint8Array(size), quota: { userId: a.userId, maxBytes: 150 } });
+      // One batch: a charged append, then a failing one; the batch runs again, charging once.
+      const [charged, failed] = await Promise.allSettled([server.appendMessage(sized(100)), server.appendMessage(sized(1, 9))]);
+      assert.equal(charged.status, 'fulfilled');
+      assert.equal(failed.status, 'rejected');
+      assert.equal(await server.queuedBytes(a.userId), 100);
+      await server.appendMessage(sized(50));
+      await rejectsWith(server.appendMessage(sized(1)), 'quota_exceeded');
+      // b reads everything and another connection trims: the server sees the charge gone.
+      await cli.ack(b.deviceId, gid, 100);
+      await cli.trim([gid]);
+      assert.equal(await server.queuedBytes(a.userId), 0);
+      await server.appendMessage(sized(150));
+      assert.equal(await server.queuedBytes(a.userId), 150);
+    } finally {
+      await cli.close();
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

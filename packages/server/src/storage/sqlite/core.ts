@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { DeviceId, GroupId } from '@parley/protocol';
+import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { SqliteCheckpointer } from './checkpointer.js';
 import { num, str, type Row } from './rows.js';
 import { SqliteWriteQueue } from './write-queue.js';
@@ -35,6 +35,12 @@ export class SqliteCore {
    * there is a Welcome to drop (almost never).
    */
   private welcomeSeqs: Map<string, number> | undefined;
+  /**
+   * Each account's total queue charge, as read inside write batches (every
+   * append with a quota checks it), kept like `members`; an account whose
+   * charges a trim scaled is dropped from it.
+   */
+  readonly queueTotals = new Map<UserId, number>();
   private readonly dataVersion: Database.Statement;
   private seenDataVersion: unknown;
 
@@ -90,6 +96,7 @@ export class SqliteCore {
   forget(): void {
     this.members.clear();
     this.welcomeSeqs = undefined;
+    this.queueTotals.clear();
   }
 
   /** The group's membership changed in this batch. */
