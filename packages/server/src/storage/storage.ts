@@ -14,7 +14,9 @@ import type { BlobDigest, DeviceId, DeviceStatus, GroupId, MessageKind, UserId }
  * of its group.
  *
  * Rules every adapter keeps:
- * - each method is atomic: it fully happens or not at all;
+ * - each method is atomic: it fully happens or not at all (what an adapter may
+ *   do as a separate step is only garbage collection: trimming the groups a
+ *   revoked device held back, or the retention sweep group by group);
  * - times are unix seconds, already coarsened by the caller where it matters;
  * - no IP addresses, plaintext or token values are ever stored (tokens as hashes).
  */
