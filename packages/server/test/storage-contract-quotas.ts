@@ -44,6 +44,29 @@ export function quotaContract(storage: () => Storage): void {
     assert.equal(await s.queuedBytes(c.userId), 0);
   });
 
+  it('holds the quota when many messages of one account arrive at once, across groups', async () => {
+    const s = storage();
+    const { a, b, gid } = await quiet(s);
+    const other = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
+    const quota = { userId: a.userId, maxBytes: 1000 };
+    const settled = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => s.appendMessage(message(i % 2 ? other : gid, a.deviceId, 300, { quota }))));
+    assert.equal(settled.filter((r) => r.status === 'fulfilled').length, 3);
+    for (const r of settled) {
+      if (r.status === 'rejected') assert.deepEqual((r.reason as { detail?: unknown }).detail, { quota: 'queued_bytes' });
+    }
+    assert.equal(await s.queuedBytes(a.userId), 900);
+    assert.equal((await s.pendingMessages(b.deviceId, undefined, 100)).filter((m) => m.kind === 'application').length, 3, 'only what was charged is stored');
+  });
+
+  it('charges a sender alone in its group only for what stays stored', async () => {
+    const s = storage();
+    const a = await account(s);
+    const solo = await groupWith(s, a.deviceId, [a.deviceId]);
+    const quota = { userId: a.userId, maxBytes: 1000 };
+    await Promise.all([s.appendMessage(message(solo, a.deviceId, 400, { quota })), s.appendMessage(message(solo, a.deviceId, 400, { quota }))]);
+    assert.equal(await s.queuedBytes(a.userId), 0, 'trimmed at once: nobody else to deliver to');
+  });
+
   it('scales every charge in a group by what a trim leaves, and clears them when the group is read', async () => {
     const s = storage();
     const { a, b, c, gid } = await quiet(s);

@@ -214,3 +214,69 @@ BEGIN
 END
 $fn$;
 `;
+
+/**
+ * PostgreSQL migration 9: the batched append charges accounts once per batch.
+ * Each message is checked against the account's total as read when the batch
+ * starts plus what the batch already charged it, and the charges are written
+ * together at the end, one row per (account, group), while the batch still
+ * holds those groups' locks: two statements per batch instead of a write per
+ * message. A message the append trimmed at once (its sender alone in the
+ * group, having read everything) holds no bytes: charges of a group left empty
+ * are dropped again.
+ */
+export const BATCH_CHARGES_SQL = `
+CREATE OR REPLACE FUNCTION parley_append_batch(p_idx int[], p_group text[], p_sender text[], p_kind text[], p_epoch bigint[],
+                                               p_payload bytea[], p_expires bigint[], p_user text[], p_max bigint[])
+RETURNS TABLE (r_idx int, r_seq bigint, r_epoch bigint, r_members text[], r_error text, r_detail text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  i int;
+  res record;
+  users text[];
+  held bigint[];
+  u int;
+  size bigint;
+  c_user text[] := '{}';
+  c_group text[] := '{}';
+  c_bytes bigint[] := '{}';
+BEGIN
+  SELECT array_agg(x ORDER BY x) INTO users FROM (SELECT DISTINCT x FROM unnest(p_user) AS x WHERE x IS NOT NULL) t;
+  IF users IS NOT NULL THEN
+    SELECT array_agg(COALESCE((SELECT SUM(q.bytes) FROM queue_charges q WHERE q.user_id = x), 0) ORDER BY x) INTO held FROM unnest(users) AS x;
+  END IF;
+  FOR i IN SELECT k FROM generate_subscripts(p_idx, 1) AS k ORDER BY p_group[k] COLLATE "C", k LOOP
+    r_idx := p_idx[i]; r_seq := NULL; r_epoch := NULL; r_members := NULL; r_error := NULL; r_detail := NULL;
+    u := NULL;
+    IF p_user[i] IS NOT NULL THEN
+      u := array_position(users, p_user[i]);
+      size := octet_length(p_payload[i]);
+      IF held[u] + size > p_max[i] THEN
+        r_error := 'PA005'; r_detail := 'queued_bytes';
+        RETURN NEXT;
+        CONTINUE;
+      END IF;
+    END IF;
+    BEGIN
+      SELECT * INTO res FROM parley_append_message(p_group[i], p_sender[i], p_kind[i], p_epoch[i], p_payload[i], '{}'::text[], p_expires[i], 0, NULL, NULL);
+      r_seq := res.r_seq; r_epoch := res.r_epoch; r_members := res.r_members;
+      IF u IS NOT NULL THEN
+        held[u] := held[u] + size;
+        c_user := c_user || p_user[i]; c_group := c_group || p_group[i]; c_bytes := c_bytes || size;
+      END IF;
+    EXCEPTION WHEN SQLSTATE 'PA001' OR SQLSTATE 'PA002' OR SQLSTATE 'PA003' OR SQLSTATE 'PA004' THEN
+      GET STACKED DIAGNOSTICS r_error = RETURNED_SQLSTATE, r_detail = PG_EXCEPTION_DETAIL;
+    END;
+    RETURN NEXT;
+  END LOOP;
+  IF cardinality(c_user) > 0 THEN
+    INSERT INTO queue_charges (user_id, group_id, bytes)
+      SELECT t.u, t.g, SUM(t.b) FROM unnest(c_user, c_group, c_bytes) AS t(u, g, b)
+      GROUP BY t.g, t.u ORDER BY t.g COLLATE "C", t.u COLLATE "C"
+      ON CONFLICT (user_id, group_id) DO UPDATE SET bytes = queue_charges.bytes + EXCLUDED.bytes;
+    DELETE FROM queue_charges q USING mls_groups g
+      WHERE g.id = q.group_id AND g.id = ANY(c_group) AND g.queued_bytes = 0;
+  END IF;
+END
+$fn$;
+`;

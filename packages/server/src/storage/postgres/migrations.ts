@@ -3,7 +3,7 @@
  * applied migration. Tables and columns mirror the SQLite schema so both
  * adapters keep the same semantics.
  */
-import { QUOTAS_SQL } from './migration-quotas.js';
+import { BATCH_CHARGES_SQL, QUOTAS_SQL } from './migration-quotas.js';
 
 export interface Migration {
   version: number;
@@ -394,5 +394,10 @@ CREATE INDEX group_departures_device ON group_departures(device_id);
     // are locked FOR NO KEY UPDATE from here on: writers still exclude each
     // other, while foreign-key checks (FOR KEY SHARE) of cursor updates pass.
     sql: QUOTAS_SQL,
+  },
+  {
+    version: 9,
+    name: 'charges written once per append batch',
+    sql: BATCH_CHARGES_SQL,
   },
 ];
