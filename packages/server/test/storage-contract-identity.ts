@@ -95,12 +95,13 @@ export function identityContract(storage: () => Storage): void {
     await rejectsWith(s.approveDevice(third.deviceId, a.deviceId, NOW), 'not_found');
   });
 
-  it('rejects a pending device by revoking it, and sweeps those whose link expired', async () => {
+  it('rejects a pending device by deleting it (never listed, not even as revoked), and sweeps those whose link expired', async () => {
     const s = storage();
     const a = await account(s);
     const rejected = await pendingDevice(s, a.userId);
     await s.revokeDevice(rejected.deviceId, NOW + 3600);
-    assert.equal((await s.getDevice(rejected.deviceId))?.status, 'revoked');
+    assert.equal(await s.getDevice(rejected.deviceId), undefined, 'a key registered with the password alone leaves no device behind');
+    assert.deepEqual((await s.listDevices(a.userId)).map((d) => d.id), [a.deviceId]);
     assert.equal(await s.getSession(rejected.token, NOW), undefined);
     assert.equal(await s.getPendingLink(a.userId, rejected.codeHash, NOW), undefined);
     await rejectsWith(s.approveDevice(rejected.deviceId, a.deviceId, NOW), 'not_found');
@@ -108,9 +109,7 @@ export function identityContract(storage: () => Storage): void {
     const stale = await pendingDevice(s, a.userId);
     const swept = await s.sweep(stale.expiresAt);
     assert.equal(swept.pendingDevices, 1);
-    const gone = await s.getDevice(stale.deviceId);
-    assert.equal(gone?.status, 'revoked');
-    assert.equal(gone?.revokedAt, Math.ceil(stale.expiresAt / 3600) * 3600, 'at the sweep time rounded up to the hour');
+    assert.equal(await s.getDevice(stale.deviceId), undefined, 'an expired link deletes its pending device');
     assert.equal(await s.getSession(stale.token, NOW), undefined, 'its session goes with it');
     assert.equal((await s.getSession(a.token, NOW))?.deviceStatus, 'active', 'the active device is untouched');
     assert.equal((await s.sweep(stale.expiresAt)).pendingDevices, 0);
@@ -164,7 +163,6 @@ export function identityContract(storage: () => Storage): void {
       [
         [a.deviceId, 'revoked', NOW + 3600],
         [phone, 'revoked', NOW + 3600],
-        [p.deviceId, 'revoked', NOW + 3600],
         [old, 'revoked', NOW - 3600],
         [fresh, 'active', null],
       ],

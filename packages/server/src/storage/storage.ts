@@ -187,7 +187,7 @@ export interface SweepResult {
   welcomes: number;
   sessions: number;
   keyPackages: number;
-  /** Pending devices whose link expired (revoked, with their sessions). */
+  /** Pending devices whose link expired (deleted, with their sessions and links). */
   pendingDevices: number;
   /** Expired session challenges. */
   challenges: number;
@@ -275,7 +275,9 @@ export interface Storage {
   /** Every device of the user, pending and revoked included, oldest first. */
   listDevices(userId: UserId): Promise<DeviceRecord[]>;
   /**
-   * Revokes a device (pending or active) at `revokedAt`: keeps its row and key
+   * Revokes a device at `revokedAt`. A PENDING device (rejected, expired, or
+   * withdrawn) is deleted outright with its session and link: it was never the
+   * user's device, and must never be listed. An active device keeps its row and key
    * (the directory lists revoked devices), drops its sessions, key packages,
    * welcomes, link, challenges and cursors, removes it from every group's member list and
    * trims those groups. Returns the groups it was a member of (including groups

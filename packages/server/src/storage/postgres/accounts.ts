@@ -218,7 +218,17 @@ export class PgAccounts {
    */
   private async revokeLocked(c: PoolClient, ids: readonly DeviceId[], revokedAt: number): Promise<Dropped> {
     if (ids.length === 0) return { listed: [], touched: [] };
-    const list = [...ids];
+    // A device still PENDING was never anyone's device: deleted outright, so a key
+    // registered with the password alone never enters the directory as "revoked".
+    const pending = (await rows(c, "SELECT id FROM devices WHERE id = ANY($1::text[]) AND status = 'pending'", [[...ids]])).map((r) => str(r, 'id'));
+    if (pending.length > 0) {
+      await c.query('DELETE FROM sessions WHERE device_id = ANY($1::text[])', [pending]);
+      await c.query('DELETE FROM device_links WHERE device_id = ANY($1::text[])', [pending]);
+      await c.query('DELETE FROM session_challenges WHERE device_id = ANY($1::text[])', [pending]);
+      await c.query('DELETE FROM devices WHERE id = ANY($1::text[])', [pending]);
+    }
+    const list = ids.filter((id) => !pending.includes(id));
+    if (list.length === 0) return { listed: [], touched: [] };
     await c.query("UPDATE devices SET status = 'revoked', revoked_at = COALESCE(revoked_at, $2) WHERE id = ANY($1::text[])", [list, revokedAt]);
     await c.query('DELETE FROM sessions WHERE device_id = ANY($1::text[])', [list]);
     await c.query('DELETE FROM key_packages WHERE device_id = ANY($1::text[])', [list]);
@@ -272,7 +282,7 @@ export class PgAccounts {
     await this.core.one('DELETE FROM sessions WHERE token_hash = $1', [tokenHash]);
   }
 
-  /** Expired sessions and challenges; pending devices whose link expired are revoked at `revokedAt`. */
+  /** Expired sessions and challenges; pending devices whose link expired are deleted (see revokeLocked). */
   async sweep(now: number, revokedAt: number): Promise<{ sessions: number; pendingDevices: number; challenges: number }> {
     const sessions = (await this.core.one('DELETE FROM sessions WHERE expires_at <= $1', [now])).rowCount;
     const challenges = (await this.core.one('DELETE FROM session_challenges WHERE expires_at <= $1', [now])).rowCount;

@@ -184,8 +184,20 @@ export class SqliteAccounts {
     });
   }
 
-  /** Keeps the row and key; a second revocation keeps the first time. */
+  /**
+   * Keeps the row and key (the directory lists revoked devices, so history
+   * still verifies); a second revocation keeps the first time. A device that
+   * is still PENDING was never anyone's device: it is deleted outright, so a
+   * key someone registered with the password alone never enters the directory.
+   */
   private revokeSync(id: DeviceId, revokedAt: number): GroupId[] {
+    if (this.q("SELECT 1 FROM devices WHERE id = ? AND status = 'pending'").get(id) !== undefined) {
+      this.q('DELETE FROM sessions WHERE device_id = ?').run(id);
+      this.q('DELETE FROM device_links WHERE device_id = ?').run(id);
+      this.q('DELETE FROM session_challenges WHERE device_id = ?').run(id);
+      this.q('DELETE FROM devices WHERE id = ?').run(id);
+      return [];
+    }
     this.q("UPDATE devices SET status = 'revoked', revoked_at = COALESCE(revoked_at, ?) WHERE id = ?").run(revokedAt, id);
     this.q('DELETE FROM sessions WHERE device_id = ?').run(id);
     this.q('DELETE FROM key_packages WHERE device_id = ?').run(id);
@@ -211,7 +223,7 @@ export class SqliteAccounts {
     });
   }
 
-  /** Expired sessions, challenges, and pending devices whose link expired (revoked at `revokedAt`). */
+  /** Expired sessions, challenges, and pending devices whose link expired (deleted, see revokeSync). */
   sweepSync(now: number, revokedAt: number): { sessions: number; pendingDevices: number; challenges: number } {
     const sessions = this.q('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
     const challenges = this.q('DELETE FROM session_challenges WHERE expires_at <= ?').run(now).changes;
