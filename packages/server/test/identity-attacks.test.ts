@@ -237,18 +237,31 @@ describe('revocation, starting over and password changes', () => {
   });
 
   it('changes the password after re-authentication and signs out the other sessions when asked', async () => {
-    await using net = await TestNetwork.start();
+    // The periodic session re-check is out of the picture: sockets must close because they are told.
+    await using net = await TestNetwork.start({ config: { sessionRecheckMs: 3_600_000 } });
     const alice = await net.register('alice');
     const phone = await alice.newDevice('phone');
+    const live = await phone.connect();
     const change = (body: unknown) => alice.post('/v1/account/password', body);
     assert.equal((await change({ currentPassword: 'wrong password', newPassword: 'a new long password' })).body.code, 'invalid_credentials');
     assert.equal((await change({ currentPassword: alice.password, newPassword: 'short' })).body.code, 'bad_request');
     assert.equal((await change({ currentPassword: alice.password, newPassword: 'alice is my name' })).body.code, 'weak_password');
     assert.equal((await change({ currentPassword: alice.password, newPassword: 'a new long password', signOutOthers: true })).status, 204);
     assert.equal((await phone.get('/v1/devices')).status, 401, 'the other device was signed out');
+    assert.equal((await live.waitClosed()).code, 4001, "and its live connection closed at once, not at the next re-check");
     assert.equal((await alice.get('/v1/devices')).status, 200, 'the caller stays signed in');
     await assert.rejects(phone.signIn(), /invalid_credentials/, 'the old password is gone');
     const token = await phone.signIn('a new long password');
     assert.equal((await net.http('GET', '/v1/devices', { token })).status, 200, 'the device signs in again with its key and the new password');
+  });
+
+  it('a pending device that signs out withdraws its request: it is gone, its code finds nothing', async () => {
+    await using net = await TestNetwork.start();
+    const alice = await net.register('alice');
+    const { account, link } = await net.requestLink('alice', alice.password, 'thief');
+    assert.equal((await net.http('DELETE', '/v1/sessions/current', { token: account.token })).status, 204);
+    assert.equal((await alice.get(`/v1/device-links/${link.code}`)).body.code, 'not_found');
+    const own = (await alice.get('/v1/devices')).body.devices as Array<{ id: string }>;
+    assert.deepEqual(own.map((d) => d.id), [alice.deviceId], 'never listed, not even as revoked');
   });
 });

@@ -78,7 +78,7 @@ export const IDENTITY_ROUTES: Route<unknown, unknown>[] = [
     allowPending: true,
     rate: 'account',
     async handler({ ctx, caller }) {
-      await sessions.logout(ctx, me(caller).token);
+      await sessions.logout(ctx, me(caller));
       return undefined;
     },
   }),

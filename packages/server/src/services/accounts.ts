@@ -97,7 +97,23 @@ export async function changePassword(ctx: AppContext, userId: UserId, token: str
   checkPasswordRules(req.newPassword, user.username);
   const passwordHash = await hashPassword(req.newPassword, ctx.config.argon2);
   await ctx.storage.setPassword(userId, passwordHash, req.signOutOthers ? { except: tokenHash(token) } : 'none');
+  if (req.signOutOthers) await recheckSessions(ctx, userId);
   ctx.logger.info({ event: 'account.password_changed', userId, signOutOthers: req.signOutOthers }, 'password changed');
+}
+
+/**
+ * Tells every live connection of the user's devices to look its session up
+ * now, so sessions ended by a password change close at once rather than at
+ * the next periodic re-check. Best effort: the re-check still catches them.
+ */
+async function recheckSessions(ctx: AppContext, userId: UserId): Promise<void> {
+  const devices = (await ctx.storage.listDevices(userId)).filter((d) => d.status !== 'revoked').map((d) => d.id);
+  if (devices.length === 0) return;
+  try {
+    await ctx.bus.publish(devices, { type: 'recheck' });
+  } catch (err) {
+    ctx.logger.warn({ event: 'bus.publish_failed', error: err instanceof Error ? err.message : String(err) }, 'session re-check not sent');
+  }
 }
 
 /** Sets a password from the operator's CLI and ends every session of the user. */
@@ -106,6 +122,7 @@ export async function resetPassword(ctx: AppContext, userId: UserId, password: s
   if (!user) throw new ParleyError('not_found', 'no such user');
   checkPasswordRules(password, user.username);
   await ctx.storage.setPassword(userId, await hashPassword(password, ctx.config.argon2), 'all');
+  await recheckSessions(ctx, userId);
   ctx.logger.info({ event: 'account.password_reset', userId }, 'password reset by the operator');
 }
 

@@ -3,12 +3,14 @@ import {
   ParleyError,
   sessionChallengeMessage,
   type AuthResponse,
+  type DeviceId,
   type LoginRequest,
   type SessionChallengeRequest,
   type SessionChallengeResponse,
 } from '@parley/protocol';
 import { tokenHash } from '../auth/credentials.js';
 import { verifyEd25519 } from '../auth/signatures.js';
+import { ceilHour } from '../clock.js';
 import type { AppContext } from '../context.js';
 import { StorageError } from '../storage/storage.js';
 import { checkPassword, newSession } from './accounts.js';
@@ -60,6 +62,15 @@ export async function login(ctx: AppContext, req: LoginRequest): Promise<AuthRes
   return { userId: user.id, username: user.username, deviceId, token };
 }
 
-export async function logout(ctx: AppContext, token: string): Promise<void> {
-  await ctx.storage.deleteSession(tokenHash(token));
+/**
+ * Ends the session. A pending device signing out withdraws its link request:
+ * the device is deleted with it, rather than staying around to be approved
+ * while nobody waits on it.
+ */
+export async function logout(ctx: AppContext, caller: { token: string; deviceId: DeviceId; pending: boolean }): Promise<void> {
+  if (caller.pending) {
+    await ctx.storage.revokeDevice(caller.deviceId, ceilHour(ctx.clock.now()));
+    return;
+  }
+  await ctx.storage.deleteSession(tokenHash(caller.token));
 }

@@ -68,6 +68,7 @@ export class Connection {
   private handling = false;
   private readonly helloTimer: NodeJS.Timeout;
   private recheckTimer: NodeJS.Timeout | undefined;
+  private recheckSession: (() => void) | undefined;
   private readonly connKey: string;
 
   constructor(
@@ -269,13 +270,15 @@ export class Connection {
     this.deviceId = caller.deviceId;
     this.userId = caller.userId;
     this.state = 'syncing';
-    // Sessions can end elsewhere (sign-out, revocation by an operator's CLI): look again now and then.
-    this.recheckTimer = setInterval(() => {
+    // Sessions can end elsewhere (sign-out, revocation by an operator's CLI): look again now and
+    // then, and at once when told (a password change that signed out other sessions).
+    this.recheckSession = () => {
       authenticate(this.ctx, token).catch((err: unknown) => {
         this.sendError(err);
         this.close(WS_CLOSE.unauthenticated, 'session ended');
       });
-    }, this.ctx.config.sessionRecheckMs);
+    };
+    this.recheckTimer = setInterval(this.recheckSession, this.ctx.config.sessionRecheckMs);
     this.recheckTimer.unref();
     this.subscription = await this.ctx.bus.subscribe(caller.deviceId, (event) => this.onBus(event));
     if (this.isClosed()) {
@@ -397,6 +400,10 @@ export class Connection {
     if (event.type === 'revoked') {
       this.sendError(new ParleyError('device_revoked', 'this device was revoked'));
       this.close(WS_CLOSE.deviceRevoked, 'device revoked');
+      return;
+    }
+    if (event.type === 'recheck') {
+      this.recheckSession?.();
       return;
     }
     if (event.type === 'notice') {

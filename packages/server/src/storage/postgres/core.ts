@@ -28,6 +28,7 @@ export class PgCore {
   private readonly pool: Pool;
   readonly schema: string | undefined;
   private readonly prepared = new WeakSet<PoolClient>();
+  private readonly guarded = new WeakSet<PoolClient>();
   private closed = false;
 
   constructor(options: PostgresStorageOptions) {
@@ -48,6 +49,14 @@ export class PgCore {
    */
   async checkout(): Promise<PoolClient> {
     const client = await this.pool.connect();
+    if (!this.guarded.has(client)) {
+      // The pool listens for errors only on IDLE connections: one that drops while
+      // checked out (between two statements of a transaction) would otherwise emit
+      // an unhandled 'error' and crash the process. The statement in flight fails
+      // with the outage either way, which the caller reports as `unavailable`.
+      client.on('error', () => undefined);
+      this.guarded.add(client);
+    }
     if (this.schema !== undefined && !this.prepared.has(client)) {
       try {
         await client.query(`SET search_path TO "${this.schema}"`);
