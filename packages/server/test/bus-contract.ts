@@ -64,12 +64,14 @@ export function busContract(name: string, make: () => Promise<BusFixture>): void
       await fx.a.publish([d], { type: 'deliver', group: 'g1', seq: 1, frame });
       await fx.a.publish([d], { type: 'notice', frame: Uint8Array.of(1, 2) });
       await fx.a.publish([d], { type: 'revoked' });
+      await fx.a.publish([d], { type: 'recheck' });
       for (let i = 2; i <= 50; i++) await fx.a.publish([d], { type: 'deliver', group: 'g1', seq: i, frame });
       await settle(fx.a);
-      await c.until(52);
+      await c.until(53);
       assert.deepEqual(c.got[0], { type: 'deliver', group: 'g1', seq: 1, frame });
       assert.deepEqual(c.got[1], { type: 'notice', frame: Uint8Array.of(1, 2) });
       assert.deepEqual(c.got[2], { type: 'revoked' });
+      assert.deepEqual(c.got[3], { type: 'recheck' });
       const seqs = c.got.filter((e) => e.type === 'deliver').map((e) => (e.type === 'deliver' ? e.seq : 0));
       assert.deepEqual(seqs, Array.from({ length: 50 }, (_, i) => i + 1));
     });

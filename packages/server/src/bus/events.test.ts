@@ -12,6 +12,7 @@ describe('bus event codec (for adapters that cross processes)', () => {
       }),
     );
     assert.deepEqual(decodeBusEvent(encodeBusEvent({ type: 'revoked' })), { type: 'revoked' });
+    assert.deepEqual(decodeBusEvent(encodeBusEvent({ type: 'recheck' })), { type: 'recheck' });
   });
 
   it('rejects garbage instead of throwing', () => {
