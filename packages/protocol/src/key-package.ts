@@ -1,4 +1,5 @@
 import { MLS_VERSION_10, WIRE_FORMAT } from './mls-framing.js';
+import { TlsReader } from './tls-reader.js';
 
 /**
  * Reads the public structure of an MLS KeyPackage (RFC 9420 §10), wrapped as
@@ -68,63 +69,7 @@ export interface ParsedKeyPackage extends KeyPackageFields {
 
 /* ---------- reading ---------- */
 
-class Reader {
-  offset = 0;
-  constructor(readonly bytes: Uint8Array) {}
-
-  u8(): number {
-    const v = this.bytes[this.offset];
-    if (v === undefined) throw new KeyPackageError('truncated');
-    this.offset += 1;
-    return v;
-  }
-
-  u16(): number {
-    return (this.u8() << 8) | this.u8();
-  }
-
-  u64(): bigint {
-    let v = 0n;
-    for (let i = 0; i < 8; i++) v = (v << 8n) | BigInt(this.u8());
-    return v;
-  }
-
-  /** RFC 9420 §2.1.2 variable-length integer, minimal encoding only. */
-  varint(): number {
-    const first = this.u8();
-    const prefix = first >> 6;
-    if (prefix === 0) return first & 0x3f;
-    if (prefix === 1) {
-      const v = ((first & 0x3f) << 8) | this.u8();
-      if (v < 64) throw new KeyPackageError('non-minimal varint');
-      return v;
-    }
-    if (prefix === 2) {
-      const v = (((first & 0x3f) << 24) >>> 0) + ((this.u8() << 16) | (this.u8() << 8) | this.u8());
-      if (v < 16384) throw new KeyPackageError('non-minimal varint');
-      return v;
-    }
-    throw new KeyPackageError('invalid varint prefix');
-  }
-
-  vector(): Uint8Array {
-    const len = this.varint();
-    if (this.offset + len > this.bytes.length) throw new KeyPackageError('vector overruns message');
-    const out = this.bytes.subarray(this.offset, this.offset + len);
-    this.offset += len;
-    return out;
-  }
-
-  /** A vector whose content is a sequence of items, each read by `item` from a sub-reader. */
-  list<T>(item: (r: Reader) => T): T[] {
-    const r = new Reader(this.vector());
-    const out: T[] = [];
-    while (r.offset < r.bytes.length) out.push(item(r));
-    return out;
-  }
-}
-
-const u16List = (r: Reader): number[] => {
+const u16List = (r: TlsReader): number[] => {
   const inner = r.vector();
   if (inner.length % 2 !== 0) throw new KeyPackageError('odd-length uint16 list');
   const out: number[] = [];
@@ -132,16 +77,16 @@ const u16List = (r: Reader): number[] => {
   return out;
 };
 
-const extension = (r: Reader): MlsExtension => ({ type: r.u16(), data: r.vector() });
+const extension = (r: TlsReader): MlsExtension => ({ type: r.u16(), data: r.vector() });
 
-function readCredential(r: Reader): MlsCredential {
+function readCredential(r: TlsReader): MlsCredential {
   const type = r.u16();
   if (type === CREDENTIAL_TYPE.basic) return { type: 'basic', identity: r.vector() };
   if (type === CREDENTIAL_TYPE.x509) return { type: 'x509', certificates: r.list((c) => c.vector()) };
   throw new KeyPackageError(`unsupported credential type ${type}`);
 }
 
-function readLeafNode(r: Reader): { leaf: KeyPackageLeafNode; tbs: Uint8Array } {
+function readLeafNode(r: TlsReader): { leaf: KeyPackageLeafNode; tbs: Uint8Array } {
   const start = r.offset;
   const encryptionKey = r.vector();
   const signatureKey = r.vector();
@@ -171,7 +116,7 @@ function readLeafNode(r: Reader): { leaf: KeyPackageLeafNode; tbs: Uint8Array } 
 export function readKeyPackage(message: Uint8Array): ParsedKeyPackage {
   if (!(message instanceof Uint8Array)) throw new KeyPackageError('not bytes');
   if (message.length > MAX_KEY_PACKAGE_READ_BYTES) throw new KeyPackageError('KeyPackage too large');
-  const r = new Reader(message);
+  const r = new TlsReader(message, KeyPackageError);
   if (r.u16() !== MLS_VERSION_10) throw new KeyPackageError('unsupported MLS version');
   if (r.u16() !== WIRE_FORMAT.key_package) throw new KeyPackageError('not a KeyPackage message');
   const start = r.offset;

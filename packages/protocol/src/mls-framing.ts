@@ -4,6 +4,8 @@
  * and content type. Everything after them stays opaque; nothing is decrypted.
  */
 
+import { TlsReader } from './tls-reader.js';
+
 export const MLS_VERSION_10 = 1;
 
 export const WIRE_FORMAT = {
@@ -31,58 +33,6 @@ export class MlsFramingError extends Error {
   }
 }
 
-class Reader {
-  private offset = 0;
-  constructor(private readonly bytes: Uint8Array) {}
-
-  u8(): number {
-    const v = this.bytes[this.offset];
-    if (v === undefined) throw new MlsFramingError('truncated');
-    this.offset += 1;
-    return v;
-  }
-
-  u16(): number {
-    return (this.u8() << 8) | this.u8();
-  }
-
-  u32(): number {
-    return ((this.u16() << 16) >>> 0) + this.u16();
-  }
-
-  u64(): bigint {
-    const hi = BigInt(this.u32());
-    const lo = BigInt(this.u32());
-    return (hi << 32n) | lo;
-  }
-
-  /** RFC 9420 §2.1.2 variable-length integer (QUIC style, at most 30 bits). */
-  varint(): number {
-    const first = this.u8();
-    const prefix = first >> 6;
-    if (prefix === 0) return first & 0x3f;
-    if (prefix === 1) {
-      const v = ((first & 0x3f) << 8) | this.u8();
-      if (v < 64) throw new MlsFramingError('non-minimal varint');
-      return v;
-    }
-    if (prefix === 2) {
-      const v = (((first & 0x3f) << 24) >>> 0) + ((this.u8() << 16) | (this.u8() << 8) | this.u8());
-      if (v < 16384) throw new MlsFramingError('non-minimal varint');
-      return v;
-    }
-    throw new MlsFramingError('invalid varint prefix');
-  }
-
-  vector(): Uint8Array {
-    const len = this.varint();
-    if (this.offset + len > this.bytes.length) throw new MlsFramingError('vector overruns message');
-    const out = this.bytes.subarray(this.offset, this.offset + len);
-    this.offset += len;
-    return out;
-  }
-}
-
 function contentTypeName(v: number): MlsContentType {
   if (v === CONTENT_TYPE.application) return 'application';
   if (v === CONTENT_TYPE.proposal) return 'proposal';
@@ -92,7 +42,7 @@ function contentTypeName(v: number): MlsContentType {
 
 /** Parses the framing of a PublicMessage or PrivateMessage; throws MlsFramingError otherwise. */
 export function readMlsFraming(message: Uint8Array): MlsFraming {
-  const r = new Reader(message);
+  const r = new TlsReader(message, MlsFramingError);
   const version = r.u16();
   if (version !== MLS_VERSION_10) throw new MlsFramingError(`unsupported MLS version ${version}`);
   const wire = r.u16();

@@ -12,6 +12,7 @@ import {
   type QueueQuota,
   type StoredMessage,
 } from '../storage.js';
+import { commitMembers, commitWelcome } from '../commit-membership.js';
 import { Batcher } from './batcher.js';
 import { rows, type PgCore } from './core.js';
 import { bytes, isUniqueViolation, kind, num, str, textArray, toGroup, type Row } from './rows.js';
@@ -212,10 +213,7 @@ export class PgDelivery {
       }
       // Devices that left the group's delivery are still listed in its MLS membership.
       const departed = (await rows(c, 'SELECT device_id FROM group_departures WHERE group_id = $1', [input.groupId])).map((r) => str(r, 'device_id') as DeviceId);
-      const listed = new Set([...before, ...departed]);
-      const after = new Set(input.devices);
-      if (!after.has(input.senderDevice)) throw new StorageError('invalid_membership', 'the committer must remain a member');
-      const added = [...after].filter((d) => !listed.has(d));
+      const { after, added } = commitMembers(input, before, departed);
       if (added.length > 0) {
         // FOR SHARE holds off a revocation of an added device until its cursor and welcome are in.
         const active = new Set(
@@ -227,16 +225,8 @@ export class PgDelivery {
           if (!active.has(d)) throw new StorageError('invalid_membership', 'unknown, pending or revoked device in member list', { device: d });
         }
       }
-      // A device enters a group only with a Welcome addressed to it, and a Welcome goes only to devices entering.
-      const welcomeTo = [...new Set(input.welcome?.to ?? [])];
-      const addedSet = new Set(added);
-      if (welcomeTo.length !== added.length || !welcomeTo.every((d) => addedSet.has(d))) {
-        throw new StorageError('invalid_membership', 'the Welcome must go to exactly the devices the commit adds');
-      }
-      const welcome = input.welcome && welcomeTo.length > 0 ? input.welcome.data : undefined;
-      const groupInfo = input.groupInfo ?? null;
-      const stored = input.commit.byteLength + (welcome ? welcome.byteLength + (groupInfo?.byteLength ?? 0) : 0);
-      await this.charge(c, input.quota, input.groupId, input.commit.byteLength + (input.welcome?.data.byteLength ?? 0) + (groupInfo?.byteLength ?? 0));
+      const { welcomeTo, welcome, groupInfo, stored, charged } = commitWelcome(input, added);
+      await this.charge(c, input.quota, input.groupId, charged);
       const seq = group.lastSeq + 1;
       const epoch = group.epoch + 1;
       await c.query('UPDATE mls_groups SET last_seq = $1, epoch = $2, group_info = COALESCE($3::bytea, group_info), queued_bytes = queued_bytes + $5 WHERE id = $4', [

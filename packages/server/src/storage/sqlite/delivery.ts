@@ -9,6 +9,7 @@ import {
   type GroupRecord,
   type StoredMessage,
 } from '../storage.js';
+import { commitMembers, commitWelcome } from '../commit-membership.js';
 import type { SqliteCore } from './core.js';
 import { chargeQueue, releaseQueue } from './queue-bytes.js';
 import { bytes, isUniqueViolation, kind, num, plainNum, str, toGroup, type Row } from './rows.js';
@@ -119,24 +120,13 @@ export class SqliteDelivery {
       const before = this.core.groupDevicesSync(input.groupId);
       // Devices that left the group's delivery are still listed in its MLS membership.
       const departed = (this.q('SELECT device_id FROM group_departures WHERE group_id = ?').all(input.groupId) as Row[]).map((r) => str(r, 'device_id') as DeviceId);
-      const listed = new Set([...before, ...departed]);
-      const after = new Set(input.devices);
-      if (!after.has(input.senderDevice)) throw new StorageError('invalid_membership', 'the committer must remain a member');
-      const added = [...after].filter((d) => !listed.has(d));
+      const { after, added } = commitMembers(input, before, departed);
       const active = this.q("SELECT 1 FROM devices WHERE id = ? AND status = 'active'");
       for (const d of added) {
         if (active.get(d) === undefined) throw new StorageError('invalid_membership', 'unknown, pending or revoked device in member list', { device: d });
       }
-      // A device enters a group only with a Welcome addressed to it, and a Welcome goes only to devices entering.
-      const welcomeTo = [...new Set(input.welcome?.to ?? [])];
-      const addedSet = new Set(added);
-      if (welcomeTo.length !== added.length || !welcomeTo.every((d) => addedSet.has(d))) {
-        throw new StorageError('invalid_membership', 'the Welcome must go to exactly the devices the commit adds');
-      }
-      const welcome = input.welcome && welcomeTo.length > 0 ? input.welcome.data : undefined;
-      const groupInfo = input.groupInfo ?? null;
-      const stored = input.commit.byteLength + (welcome ? welcome.byteLength + (groupInfo?.byteLength ?? 0) : 0);
-      chargeQueue(this.core, input.quota, input.groupId, input.commit.byteLength + (input.welcome?.data.byteLength ?? 0) + (groupInfo?.byteLength ?? 0));
+      const { welcomeTo, welcome, groupInfo, stored, charged } = commitWelcome(input, added);
+      chargeQueue(this.core, input.quota, input.groupId, charged);
       const seq = group.lastSeq + 1;
       const epoch = group.epoch + 1;
       this.q('UPDATE mls_groups SET last_seq = ?, epoch = ?, group_info = COALESCE(?, group_info), queued_bytes = queued_bytes + ? WHERE id = ?').run(
