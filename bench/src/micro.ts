@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeClientFrame, encodeFrame, encodePrivateMessageFraming, readMlsFraming, toBase64Url, type DeviceId, type GroupId } from '@parley/protocol';
+import { decodeClientFrame, encodeFrame, encodePrivateMessageFraming, readMlsFraming, toBase64Url, type DeviceId, type GroupId, type UserId } from '@parley/protocol';
 import { decodeBusEvent, encodeBusEvent } from '../../packages/server/src/bus/events.js';
 import type { SqliteStorage } from '../../packages/server/src/storage/sqlite/sqlite-storage.js';
 import { openStorage, seedDevices, seedGroup } from './seed.js';
@@ -31,13 +31,15 @@ const dir = mkdtempSync(join(tmpdir(), 'parley-micro-'));
 const storage = (await openStorage(dir, undefined)) as SqliteStorage;
 const devices = await seedDevices(storage, 2);
 const g = await seedGroup(storage, devices);
-const [a, b] = devices as unknown as [{ deviceId: DeviceId }, { deviceId: DeviceId }];
+const [a, b] = devices as unknown as [{ deviceId: DeviceId; userId: UserId }, { deviceId: DeviceId }];
+// As the server calls it: every append is charged to the sender's queued-bytes quota.
+const quota = { userId: a.userId, maxBytes: 2 ** 40 };
 const N = 20_000;
 let t0 = performance.now();
 let seq = 0;
 for (let batch = 0; batch < N / 100; batch++) {
   const ps = [];
-  for (let i = 0; i < 100; i++) ps.push(storage.appendMessage({ groupId: g.id, senderDevice: a.deviceId, kind: 'application', epoch: 1, payload, blobs: [], expiresAt: 2e9, blobKeepUntil: 0 }));
+  for (let i = 0; i < 100; i++) ps.push(storage.appendMessage({ groupId: g.id, senderDevice: a.deviceId, quota, kind: 'application', epoch: 1, payload, blobs: [], expiresAt: 2e9, blobKeepUntil: 0 }));
   const rs = await Promise.all(ps);
   seq = rs.at(-1)?.seq ?? seq;
 }

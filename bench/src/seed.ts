@@ -8,6 +8,7 @@ import { createAppContext, defaultConfig, newId, newToken, tokenHash, type Stora
  * measure argon2, which is deliberately slow.
  */
 export interface SeedDevice {
+  userId: UserId;
   deviceId: DeviceId;
   token: string;
 }
@@ -40,7 +41,7 @@ export async function seedDevices(storage: Storage, count: number): Promise<Seed
         { tokenHash: tokenHash(token), expiresAt: far },
       ),
     );
-    out.push({ deviceId, token });
+    out.push({ userId, deviceId, token });
     if (batch.length >= 200) await Promise.all(batch.splice(0));
   }
   await Promise.all(batch);
