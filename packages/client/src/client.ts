@@ -15,6 +15,7 @@ import { bytesEqual, checkUsername, fromBase64Url, splitParts, toBase64Url } fro
 import type { AuthResponse, BlobDigest, DeviceId, GroupId, MsgFrame, ReadyFrame, UserId } from '@parley/protocol';
 import { requestLink } from './devices/device-link.js';
 import type { DeviceLink, PendingLink } from './devices/device-link.js';
+import { checkApproval, unapprovedError } from './devices/approvals.js';
 import { DeviceSync } from './devices/device-sync.js';
 import { KeyPackageStock } from './devices/key-packages.js';
 import type { ClaimTarget } from './devices/device-sync.js';
@@ -318,6 +319,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const deviceSync = new DeviceSync(
       {
         me: account,
+        ciphersuite: identity.ciphersuite,
         isReady: () => connection.isReady,
         isClosed: () => this.closed,
         conversations: () => this.repo.conversations(),
@@ -326,6 +328,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         runCommit: (id, build) => this.runCommit(id, build),
         sendRoster: (id) => this.sendRoster(id),
         reportError: (err, conversationId) => this.emitError('device_sync', err, conversationId === undefined ? {} : { conversationId }),
+        reportUnapproved: (err, conversationId) => this.emitError('device_unapproved', err, { conversationId }),
       },
       directory,
     );
@@ -967,7 +970,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * package are left out (they are added later by their own user's devices).
    */
   async createConversation(usernames: readonly string[], options: { title?: string; kind?: ConversationKind } = {}): Promise<Conversation> {
-    const { engine, directory, account } = this.requireSession();
+    const { engine, directory, account, identity } = this.requireSession();
     if (options.title !== undefined && options.title.length > MAX_TITLE_LENGTH) throw new ClientError('bad_request', 'title is too long');
     const users = await Promise.all([...new Set(usernames)].map((u) => directory.lookupUser(u)));
     const others = users.filter((u) => u.userId !== account.userId);
@@ -977,7 +980,15 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const me = await directory.lookupUserById(account.userId);
     const expected: ClaimTarget[] = [];
     for (const u of others) for (const device of activeDevices(u)) expected.push({ userId: u.userId, device });
-    for (const device of activeDevices(me)) if (device.id !== account.deviceId) expected.push({ userId: me.userId, device });
+    // This user's other devices: a linked one only if its approval verifies here (see devices/approvals.ts);
+    // a device without an approver (it registered the account or reset it) only while it is the only such device listed.
+    const roots = activeDevices(me).filter((d) => d.approvedBy === null);
+    for (const device of activeDevices(me)) {
+      if (device.id === account.deviceId) continue;
+      const refused = device.approvedBy === null ? (roots.length === 1 ? undefined : 'no_approval') : await checkApproval(me, device, identity.ciphersuite);
+      if (refused === undefined) expected.push({ userId: me.userId, device });
+      else this.emitError('device_unapproved', unapprovedError(device.id, refused));
+    }
     const keyPackages = await this.claimKeyPackages(expected);
     const owner = new Map(expected.map((t) => [t.device.id, t.userId]));
     const covered = new Set(keyPackages.map((kp) => owner.get(kp.deviceId)));

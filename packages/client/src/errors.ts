@@ -33,6 +33,8 @@ export type ClientErrorCode =
   | 'link_not_found'
   /** The QR code's key is not the key the server holds for the pending device: do not approve. */
   | 'link_key_mismatch'
+  /** One of this account's devices has no approval that verifies: it is not added to conversations. */
+  | 'device_unapproved'
   | 'closed';
 
 export class ClientError extends Error {

@@ -164,6 +164,12 @@ export type ClientEventErrorCode =
   | 'undecryptable'
   /** A device the server's directory does not vouch for was refused (the change or message naming it was skipped). */
   | 'unverified_member'
+  /**
+   * One of this account's own devices was left out of a conversation: the
+   * directory lists it, but without an approval by another device of the
+   * account that verifies (a server may have activated it on its own).
+   */
+  | 'device_unapproved'
   | 'join_failed'
   | 'key_packages'
   | 'device_sync'

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, it } from 'node:test';
 import { createDeviceIdentity, exportDeviceIdentity, generateDeviceKey } from '@parley/crypto';
 import { encodeLinkUri, parseLinkUri } from '@parley/protocol';
+import type { DeviceId } from '@parley/protocol';
 import { ClientError, MemoryStore, STORE_TABLES } from '../src/index.js';
 import type { Notice, Store } from '../src/index.js';
 import { ClientRepository, StoreBatch } from '../src/store/records.js';
@@ -75,6 +79,75 @@ describe('client: devices, sign-in, linking, starting over, password', () => {
     assert.ok(noticeMessage && noticeMessage.sender.deviceId === bob.client.deviceId && !noticeMessage.outgoing);
     assert.deepEqual(await notices(alice.client, conv.id), [], 'no notice about one\'s own devices');
     assert.deepEqual(net.errors.map((e) => e.event.code), []);
+  });
+
+  it('never adds an own device the server activated without a valid approval; a properly linked device still joins', async () => {
+    await using net = await ClientNetwork.start();
+    const alice = await net.user();
+    const bob = await net.user();
+    const conv = await alice.client.createConversation([bob.name]);
+    await waitFor(async () => (await bob.client.conversations()).length === 1, 'bob joins');
+    const storage = net.server.ctx.storage;
+    const aliceDevice = alice.client.deviceId as DeviceId;
+    const bobDevice = bob.client.deviceId as DeviceId;
+
+    // A malicious server: pending devices (keys it could hold) made active without alice's devices approving them.
+    const forge = async (activate: (deviceId: DeviceId) => Promise<void>) => {
+      const fake = await net.client();
+      const link = await fake.linkDevice(alice.name, alice.password);
+      await activate(link.deviceId as DeviceId);
+      await link.approved;
+      await fake.whenSynced();
+      await waitFor(async () => (await storage.countKeyPackages(link.deviceId as DeviceId, Math.floor(Date.now() / 1000))).available > 0, 'the fake device has key packages');
+      return { client: fake, deviceId: link.deviceId as DeviceId };
+    };
+    const raw = (sql: string, ...params: unknown[]) => {
+      const db = new Database(join(net.server.dataDir, 'parley.db'));
+      try {
+        db.prepare(sql).run(...params);
+      } finally {
+        db.close();
+      }
+    };
+    const wrongSignature = await forge((d) => storage.approveDevice(d, aliceDevice, Math.floor(Date.now() / 1000), randomBytes(64)));
+    const otherUsersApprover = await forge(async (d) => {
+      raw("UPDATE devices SET status = 'active', approved_by = ?, approval = ? WHERE id = ?", bobDevice, randomBytes(64), d);
+      raw('DELETE FROM device_links WHERE device_id = ?', d);
+    });
+    const noApproval = await forge(async (d) => {
+      raw("UPDATE devices SET status = 'active' WHERE id = ?", d);
+      raw('DELETE FROM device_links WHERE device_id = ?', d);
+    });
+    const fakes = [wrongSignature, otherUsersApprover, noApproval];
+
+    // The directory lists them as active: the server's own view is not what decides.
+    const listed = await alice.client.devices();
+    for (const f of fakes) assert.equal(listed.find((d) => d.id === f.deviceId)?.status, 'active');
+
+    await alice.client.syncDevices();
+    const proper = await net.device(alice);
+    await waitFor(async () => (await proper.conversations()).some((c) => c.id === conv.id), 'the properly linked device joins');
+    await alice.client.syncDevices();
+
+    const members = (await alice.client.conversation(conv.id)).members.find((m) => m.userId === alice.client.userId)?.devices ?? [];
+    assert.deepEqual([...members].sort(), [aliceDevice, proper.deviceId].sort(), 'only the approved device was added');
+    for (const f of fakes) assert.deepEqual(await f.client.conversations(), [], 'a fake device receives no Welcome');
+    await bob.client.send(conv.id, 'only for real devices');
+    await waitFor(async () => (await texts(proper, conv.id)).includes('only for real devices'), 'the real device reads');
+    const refused = net
+      .errorsOf(alice.client)
+      .filter((e) => e.code === 'device_unapproved')
+      .map((e) => (e.error as ClientError).detail?.['deviceId']);
+    assert.deepEqual([...refused].sort(), fakes.map((f) => f.deviceId).sort(), 'each fake device is reported once');
+    const reasons = new Map(net.errorsOf(alice.client).filter((e) => e.code === 'device_unapproved').map((e) => [(e.error as ClientError).detail?.['deviceId'], (e.error as ClientError).detail?.['reason']]));
+    assert.deepEqual(
+      fakes.map((f) => reasons.get(f.deviceId)),
+      ['bad_signature', 'unknown_approver', 'no_approval'],
+    );
+    // A conversation created now leaves them out too.
+    const later = await alice.client.createConversation([bob.name]);
+    const laterMembers = (await alice.client.conversation(later.id)).members.find((m) => m.userId === alice.client.userId)?.devices ?? [];
+    assert.deepEqual([...laterMembers].sort(), [aliceDevice, proper.deviceId].sort());
   });
 
   it('a rejected or cancelled link never reads anything and never becomes a device', async () => {

@@ -104,6 +104,18 @@ export const DirectoryDeviceSchema = z.object({
   signatureKey: z.string(),
   /** Unix seconds, rounded up to the hour; null while the device is active. */
   revokedAt: z.number().int().nullable(),
+  /**
+   * The same user's device that approved this one when it was linked; null for
+   * a device that registered the account or reset the identity (and for devices
+   * linked before approvals were kept).
+   */
+  approvedBy: DeviceIdSchema.nullable(),
+  /**
+   * Base64url: approvedBy's signature over linkApprovalMessage(userId, id,
+   * signatureKey). Clients verify it before they add one of their own user's
+   * new devices to a conversation; null exactly when approvedBy is.
+   */
+  approval: z.string().nullable(),
 });
 export type DirectoryDevice = z.infer<typeof DirectoryDeviceSchema>;
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { formatLinkCode, linkApprovalMessage, sessionChallengeMessage, toBase64Url } from '@parley/protocol';
+import { formatLinkCode, fromBase64Url, linkApprovalMessage, sessionChallengeMessage, toBase64Url } from '@parley/protocol';
+import { verifyEd25519 } from '../src/auth/signatures.js';
 import { newGroupId, TestDeviceKey, TestNetwork, type TestAccount, type TestSocket } from './helpers/test-network.js';
 
 /**
@@ -99,6 +100,41 @@ describe('KeyPackages are bound to the uploading device', () => {
     // A package signed by the same key under the right device does go in.
     assert.equal((await up(alice.keyPackage())).status, 200);
     assert.equal((await alice.get('/v1/key-packages')).body.available, 1);
+  });
+});
+
+describe('the directory hands clients the approval of every linked device', () => {
+  it('lists approvedBy and the approving device’s signature, which verifies under its listed key; registered and reset devices have none', async () => {
+    await using net = await TestNetwork.start();
+    const victim = await net.register('victim');
+    const bob = await net.register('bob');
+    const second = await victim.newDevice();
+    const third = await second.newDevice('third');
+    type Listed = { id: string; signatureKey: string; revokedAt: number | null; approvedBy: string | null; approval: string | null };
+    const directory = async () => {
+      const res = await bob.get(`/v1/users/by-id/${victim.userId}/devices`);
+      assert.equal(res.status, 200);
+      return res.body.devices as Listed[];
+    };
+    const verifies = (listed: Listed[], d: Listed) => {
+      const approver = listed.find((x) => x.id === d.approvedBy);
+      const key = fromBase64Url(d.signatureKey), approverKey = fromBase64Url(approver?.signatureKey ?? ''), sig = fromBase64Url(d.approval ?? '');
+      assert.ok(key && approverKey && sig);
+      return verifyEd25519(approverKey, linkApprovalMessage(victim.userId, d.id as never, key), sig);
+    };
+    let listed = await directory();
+    assert.deepEqual(listed.map((d) => [d.id, d.approvedBy]), [[victim.deviceId, null], [second.deviceId, victim.deviceId], [third.deviceId, second.deviceId]]);
+    assert.equal(listed[0]?.approval, null, 'the registered device has no approval');
+    for (const d of listed.slice(1)) assert.ok(verifies(listed, d), `the approval of ${d.id} verifies`);
+    assert.ok(!verifyEd25519(fromBase64Url(listed[0]?.signatureKey ?? '') ?? new Uint8Array(32), linkApprovalMessage(victim.userId, third.deviceId, third.key.publicKey), fromBase64Url(listed[2]?.approval ?? '') ?? new Uint8Array(64)), 'and only under its approver’s key');
+    // The approver revoked later: still listed, so its approvals still verify.
+    assert.equal((await victim.delete(`/v1/devices/${second.deviceId}`)).status, 204);
+    listed = await directory();
+    const t = listed.find((d) => d.id === third.deviceId);
+    assert.ok(t && verifies(listed, t));
+    // The same through the lookup by name.
+    const byName = (await bob.get('/v1/users/victim/devices')).body.devices as Listed[];
+    assert.deepEqual(byName, listed);
   });
 });
 

@@ -193,6 +193,46 @@ describe('PostgreSQL migrations', () => {
     }
   });
 
+  it('adds approval signatures to a version-9 schema with linked devices, keeping them without one', async () => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    const A = 'a'.repeat(22), B = 'b'.repeat(22), P = 'p'.repeat(22);
+    const raw = new Client({ connectionString: URL });
+    await raw.connect();
+    try {
+      await raw.query(`CREATE SCHEMA "${schema}"`);
+      await raw.query(`SET search_path TO "${schema}"`);
+      await raw.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+      for (const m of POSTGRES_MIGRATIONS.slice(0, 9)) {
+        await raw.query(m.sql);
+        await raw.query('INSERT INTO schema_migrations VALUES ($1, $2)', [m.version, m.name]);
+      }
+      await raw.query("INSERT INTO users VALUES ('u1', 'u1', 'u1', 'h', '2026-01-01')");
+      await raw.query("INSERT INTO devices (id, user_id, name, signature_key, created_day) VALUES ($1, 'u1', 'first', '\\x01', '2026-01-01')", [A]);
+      await raw.query("INSERT INTO devices (id, user_id, name, signature_key, created_day, approved_by) VALUES ($1, 'u1', 'linked', '\\x02', '2026-01-02', $2)", [B, A]);
+      await raw.query("INSERT INTO devices (id, user_id, name, signature_key, created_day, status) VALUES ($1, 'u1', 'waiting', '\\x03', '2026-01-03', 'pending')", [P]);
+      await raw.query("INSERT INTO device_links VALUES ($1, 'u1', '\\xcc', 9999999999)", [P]);
+    } finally {
+      await raw.end();
+    }
+
+    const s = new PostgresStorage({ connectionString: URL, schema });
+    try {
+      await s.migrate();
+      const devices = await s.listDevices('u1' as UserId);
+      assert.deepEqual(
+        devices.map((d) => [d.id, d.status, d.approvedBy, d.approval]),
+        [[A, 'active', null, null], [B, 'active', A, null], [P, 'pending', null, null]],
+        'a device linked before the migration keeps its approver, without a signature',
+      );
+      await s.approveDevice(P as DeviceId, A as DeviceId, NOW, Uint8Array.of(9, 9));
+      const approved = await s.getDevice(P as DeviceId);
+      assert.deepEqual([approved?.status, approved?.approvedBy, approved?.approval], ['active', A, Uint8Array.of(9, 9)]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('are numbered in order without gaps', () => {
     POSTGRES_MIGRATIONS.forEach((m, i) => assert.equal(m.version, i + 1));
   });

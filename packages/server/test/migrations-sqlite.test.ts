@@ -24,7 +24,7 @@ describe('SQLite migrations', () => {
         'blobs', 'blob_refs', 'device_links', 'session_challenges', 'group_departures', 'queue_charges', 'blob_usage',
       ]) assert.ok(tables.includes(t), t);
       const deviceColumns = (db.prepare('PRAGMA table_info(devices)').all() as Array<{ name: string }>).map((c) => c.name);
-      assert.deepEqual(deviceColumns, ['id', 'user_id', 'name', 'signature_key', 'created_day', 'status', 'revoked_at', 'approved_by']);
+      assert.deepEqual(deviceColumns, ['id', 'user_id', 'name', 'signature_key', 'created_day', 'status', 'revoked_at', 'approved_by', 'approval']);
       assert.equal((db.pragma('journal_mode', { simple: true }) as string).toLowerCase(), 'wal');
       db.close();
     } finally {
@@ -162,6 +162,44 @@ describe('SQLite migrations', () => {
         check.close();
         await s.leaveGroup(G as GroupId, C as DeviceId);
         assert.deepEqual(await s.groupDevices(G as GroupId), [A, B]);
+      } finally {
+        await s.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('add approval signatures to a version-6 database with linked devices, keeping them without one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-mig-'));
+    try {
+      const path = join(dir, 'p.db');
+      const raw = new Database(path);
+      raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+      for (const m of SQLITE_MIGRATIONS.slice(0, 6)) {
+        raw.exec(m.sql);
+        raw.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(m.version, m.name);
+      }
+      const A = 'a'.repeat(22), B = 'b'.repeat(22), P = 'p'.repeat(22);
+      raw.prepare("INSERT INTO users VALUES ('u1', 'u1', 'u1', 'h', '2026-01-01')").run();
+      raw.prepare("INSERT INTO devices (id, user_id, name, signature_key, created_day) VALUES (?, 'u1', 'first', x'01', '2026-01-01')").run(A);
+      raw.prepare("INSERT INTO devices (id, user_id, name, signature_key, created_day, approved_by) VALUES (?, 'u1', 'linked', x'02', '2026-01-02', ?)").run(B, A);
+      raw.prepare("INSERT INTO devices (id, user_id, name, signature_key, created_day, status) VALUES (?, 'u1', 'waiting', x'03', '2026-01-03', 'pending')").run(P);
+      raw.prepare("INSERT INTO device_links VALUES (?, 'u1', x'cc', 9999999999)").run(P);
+      raw.close();
+
+      const s = new SqliteStorage({ path });
+      try {
+        await s.migrate();
+        const devices = await s.listDevices('u1' as UserId);
+        assert.deepEqual(
+          devices.map((d) => [d.id, d.status, d.approvedBy, d.approval]),
+          [[A, 'active', null, null], [B, 'active', A, null], [P, 'pending', null, null]],
+          'a device linked before the migration keeps its approver, without a signature',
+        );
+        await s.approveDevice(P as DeviceId, A as DeviceId, 1_800_000_000, Uint8Array.of(9, 9));
+        const approved = await s.getDevice(P as DeviceId);
+        assert.deepEqual([approved?.status, approved?.approvedBy, approved?.approval], ['active', A, Uint8Array.of(9, 9)]);
       } finally {
         await s.close();
       }

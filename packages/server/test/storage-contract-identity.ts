@@ -5,6 +5,8 @@ import type { DeviceId, UserId } from '@parley/protocol';
 import type { Storage } from '../src/storage/storage.js';
 import { account, extraDevice, groupWith, id, kp, message, NOW, pending, pendingDevice, rejectsWith } from './storage-contract-helpers.js';
 
+const SIG = Uint8Array.from({ length: 64 }, (_, i) => i + 1);
+
 /** Storage contract, part 2: device states, links, sessions, challenges, identity reset, password. */
 export function identityContract(storage: () => Storage): void {
   it('keeps revoked devices listed with their key and the time of revocation', async () => {
@@ -76,23 +78,35 @@ export function identityContract(storage: () => Storage): void {
     const a = await account(s);
     const b = await account(s);
     const p = await pendingDevice(s, a.userId);
-    await rejectsWith(s.approveDevice(p.deviceId, b.deviceId, NOW), 'not_found');
+    await rejectsWith(s.approveDevice(p.deviceId, b.deviceId, NOW, SIG), 'not_found');
     const other = await pendingDevice(s, a.userId);
-    await rejectsWith(s.approveDevice(p.deviceId, other.deviceId, NOW), 'not_found');
-    await rejectsWith(s.approveDevice(p.deviceId, a.deviceId, p.expiresAt), 'not_found');
-    assert.equal((await s.getDevice(p.deviceId))?.status, 'pending', 'refused approvals change nothing');
-    await s.approveDevice(p.deviceId, a.deviceId, NOW);
-    assert.equal((await s.getDevice(p.deviceId))?.status, 'active');
+    await rejectsWith(s.approveDevice(p.deviceId, other.deviceId, NOW, SIG), 'not_found');
+    await rejectsWith(s.approveDevice(p.deviceId, a.deviceId, p.expiresAt, SIG), 'not_found');
+    const refused = await s.getDevice(p.deviceId);
+    assert.equal(refused?.status, 'pending', 'refused approvals change nothing');
+    assert.equal(refused?.approvedBy, null);
+    assert.equal(refused?.approval, null);
+    const registered = await s.getDevice(a.deviceId);
+    assert.deepEqual([registered?.approvedBy, registered?.approval], [null, null], 'a registered device has no approval');
+    await s.approveDevice(p.deviceId, a.deviceId, NOW, SIG);
+    const approved = await s.getDevice(p.deviceId);
+    assert.equal(approved?.status, 'active');
+    assert.equal(approved?.approvedBy, a.deviceId, 'the approver is kept');
+    assert.deepEqual(approved?.approval, SIG, 'and its signature, byte for byte');
+    const listed = (await s.listDevices(a.userId)).find((d) => d.id === p.deviceId);
+    assert.deepEqual([listed?.approvedBy, listed?.approval], [a.deviceId, SIG]);
     assert.equal((await s.getSession(p.token, NOW))?.deviceStatus, 'active');
     assert.equal(await s.getPendingLink(a.userId, p.codeHash, NOW), undefined, 'the link is gone');
     assert.equal(await s.linkExpiry(p.deviceId, NOW), undefined);
-    await rejectsWith(s.approveDevice(p.deviceId, a.deviceId, NOW), 'not_found');
+    await rejectsWith(s.approveDevice(p.deviceId, a.deviceId, NOW, SIG), 'not_found');
     await s.addSession(a.userId, p.deviceId, { tokenHash: randomBytes(32), expiresAt: NOW + 10 });
     assert.deepEqual(await s.addKeyPackages(p.deviceId, [kp(1)], undefined, 10, NOW), { available: 1, lastResort: false });
     // A revoked device approves nothing.
     await s.revokeDevice(a.deviceId, NOW);
+    const still = await s.getDevice(p.deviceId);
+    assert.deepEqual([still?.approvedBy, still?.approval], [a.deviceId, SIG], 'the approval outlives its approver');
     const third = await pendingDevice(s, a.userId);
-    await rejectsWith(s.approveDevice(third.deviceId, a.deviceId, NOW), 'not_found');
+    await rejectsWith(s.approveDevice(third.deviceId, a.deviceId, NOW, SIG), 'not_found');
   });
 
   it('rejects a pending device by deleting it (never listed, not even as revoked), and sweeps those whose link expired', async () => {
@@ -104,7 +118,7 @@ export function identityContract(storage: () => Storage): void {
     assert.deepEqual((await s.listDevices(a.userId)).map((d) => d.id), [a.deviceId]);
     assert.equal(await s.getSession(rejected.token, NOW), undefined);
     assert.equal(await s.getPendingLink(a.userId, rejected.codeHash, NOW), undefined);
-    await rejectsWith(s.approveDevice(rejected.deviceId, a.deviceId, NOW), 'not_found');
+    await rejectsWith(s.approveDevice(rejected.deviceId, a.deviceId, NOW, SIG), 'not_found');
 
     const stale = await pendingDevice(s, a.userId);
     const swept = await s.sweep(stale.expiresAt);

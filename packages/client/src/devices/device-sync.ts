@@ -1,9 +1,10 @@
-import type { CommitResult, MemberDevice, MlsGroup } from '@parley/crypto';
+import type { CommitResult, MemberDevice, MlsCiphersuiteId, MlsGroup } from '@parley/crypto';
 import { bytesEqual } from '@parley/protocol';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { activeDevices } from '../directory/device-directory.js';
 import type { DeviceDirectoryCache, DirectoryDevice, DirectoryUser } from '../directory/device-directory.js';
 import type { ConversationRecord } from '../store/records.js';
+import { checkApproval, unapprovedError, type UnapprovedReason } from './approvals.js';
 
 /** A device to claim a key package for, with the key the directory lists for it. */
 export interface ClaimTarget {
@@ -14,6 +15,8 @@ export interface ClaimTarget {
 /** What device sync needs from the client core. */
 export interface MembershipOps {
   readonly me: { readonly userId: UserId; readonly deviceId: DeviceId };
+  /** This device's ciphersuite: approvals of this user's devices are checked with it. */
+  readonly ciphersuite: MlsCiphersuiteId;
   isReady(): boolean;
   isClosed(): boolean;
   conversations(): Promise<ConversationRecord[]>;
@@ -25,14 +28,22 @@ export interface MembershipOps {
   /** After adding devices: the new ones learn the title and names. */
   sendRoster(id: GroupId): Promise<void>;
   reportError(error: unknown, conversationId?: GroupId): void;
+  /** One of this user's own devices was left out: its approval is missing or does not verify. */
+  reportUnapproved(error: Error, conversationId: GroupId): void;
 }
+
+/** Per own device: undefined when its approval verifies, else why not. */
+type Approvals = ReadonlyMap<DeviceId, UnapprovedReason | undefined>;
 
 /**
  * Keeps every conversation in line with the directory:
  *
  * - this user's devices (`sync`, on connect, on `devices_changed`, every
- *   interval): active devices that are not members are added, leaves of
- *   revoked devices (or with a key the directory does not list) removed;
+ *   interval): active devices that are not members are added — only if their
+ *   link approval verifies on this device (devices/approvals.ts), so a device
+ *   the server activated on its own is never added; the others are reported
+ *   (device_unapproved) and left out — and leaves of revoked devices (or with
+ *   a key the directory does not list) removed;
  * - another user's (`reconcileUser`, on `devices_changed {userId}`): leaves
  *   of their revoked devices are removed — any member may — and a user with
  *   no active leaf left but active devices (they started over) gets those
@@ -56,6 +67,8 @@ export class DeviceSync {
   private interval: ReturnType<typeof setInterval> | undefined;
   private readonly users = new Map<UserId, ReturnType<typeof setTimeout>>();
   private userChain: Promise<void> = Promise.resolve();
+  /** Own devices already reported as unapproved (once per device, not at every sync). */
+  private readonly reported = new Set<DeviceId>();
 
   constructor(
     private readonly ops: MembershipOps,
@@ -122,7 +135,8 @@ export class DeviceSync {
         do {
           this.again = false;
           if (!this.ops.isReady()) return;
-          await this.reconcileAll(await this.directory.lookupUserById(this.ops.me.userId), 'own', true);
+          const me = await this.directory.lookupUserById(this.ops.me.userId);
+          await this.reconcileAll(me, 'own', true, await this.approvals(me));
         } while (this.again && !this.ops.isClosed());
       } finally {
         this.running = undefined;
@@ -137,12 +151,21 @@ export class DeviceSync {
     return this.reconcileAll(await this.directory.lookupUserById(userId), 'contact', last);
   }
 
-  private async reconcileAll(user: DirectoryUser, mode: 'own' | 'contact', last: boolean): Promise<boolean> {
+  /** Checks the approval of each of this user's active devices but this one. */
+  private async approvals(me: DirectoryUser): Promise<Approvals> {
+    const out = new Map<DeviceId, UnapprovedReason | undefined>();
+    for (const d of activeDevices(me)) {
+      if (d.id !== this.ops.me.deviceId) out.set(d.id, await checkApproval(me, d, this.ops.ciphersuite));
+    }
+    return out;
+  }
+
+  private async reconcileAll(user: DirectoryUser, mode: 'own' | 'contact', last: boolean, approvals: Approvals = new Map()): Promise<boolean> {
     let waiting = false;
     for (const conv of await this.ops.conversations()) {
       if (conv.status !== 'active' || this.ops.isClosed()) continue;
       try {
-        if (await this.reconcile(conv.id, user, mode, last)) waiting = true;
+        if (await this.reconcile(conv.id, user, mode, last, approvals)) waiting = true;
       } catch (err) {
         this.ops.reportError(err, conv.id);
       }
@@ -150,17 +173,22 @@ export class DeviceSync {
     return waiting;
   }
 
-  private async reconcile(conversationId: GroupId, user: DirectoryUser, mode: 'own' | 'contact', last: boolean): Promise<boolean> {
+  private async reconcile(conversationId: GroupId, user: DirectoryUser, mode: 'own' | 'contact', last: boolean, approvals: Approvals): Promise<boolean> {
     const group = await this.ops.loadGroup(conversationId);
     if (!group.active) return false;
-    const plan = this.plan(group.memberDevices(), user, mode);
+    const plan = this.plan(group.memberDevices(), user, mode, approvals);
+    for (const d of plan.refused) {
+      if (this.reported.has(d.id)) continue;
+      this.reported.add(d.id);
+      this.ops.reportUnapproved(unapprovedError(d.id, approvals.get(d.id) ?? 'no_approval'), conversationId);
+    }
     if (plan.remove.length === 0 && plan.add.length === 0) return false;
     const claimed = plan.add.length === 0 ? [] : await this.ops.claimKeyPackages(plan.add.map((device) => ({ userId: user.userId, device })));
     // Started over, but no key package yet: removing the old devices alone would drop the user from the conversation.
     if (mode === 'contact' && plan.add.length > 0 && claimed.length === 0 && !last) return true;
     const result = await this.ops.runCommit(conversationId, async (g) => {
       // From the state as it is now: another member may have done part of it.
-      const now = this.plan(g.memberDevices(), user, mode);
+      const now = this.plan(g.memberDevices(), user, mode, approvals);
       const remove = now.remove.map((d) => d.deviceId);
       const add = claimed.filter((c) => now.add.some((d) => d.id === c.deviceId)).map((c) => c.data);
       // A user who started over is only re-added together with the removal of their old devices (or not at all yet).
@@ -171,16 +199,29 @@ export class DeviceSync {
     return false;
   }
 
-  /** Which of `user`'s leaves to remove and which of their devices to add, given the group's members. */
-  private plan(members: readonly MemberDevice[], user: DirectoryUser, mode: 'own' | 'contact'): { remove: MemberDevice[]; add: DirectoryDevice[] } {
+  /**
+   * Which of `user`'s leaves to remove and which of their devices to add, given
+   * the group's members; for this user, also the missing devices refused for
+   * want of a verified approval (never added).
+   */
+  private plan(
+    members: readonly MemberDevice[],
+    user: DirectoryUser,
+    mode: 'own' | 'contact',
+    approvals: Approvals,
+  ): { remove: MemberDevice[]; add: DirectoryDevice[]; refused: DirectoryDevice[] } {
     const active = activeDevices(user);
     const leaves = members.filter((m) => m.userId === user.userId);
     const vouched = (l: MemberDevice) => active.some((d) => d.id === l.deviceId && bytesEqual(d.signatureKey, l.signaturePublicKey));
     const remove = leaves.filter((l) => !vouched(l) && l.deviceId !== this.ops.me.deviceId);
     const kept = leaves.filter(vouched);
     const missing = active.filter((d) => d.id !== this.ops.me.deviceId && !kept.some((l) => l.deviceId === d.id));
-    if (mode === 'own') return { remove, add: missing };
+    if (mode === 'own') {
+      // Checked for every device, fail closed: a device not checked (not in approvals) is refused too.
+      const approved = (d: DirectoryDevice) => approvals.has(d.id) && approvals.get(d.id) === undefined;
+      return { remove, add: missing.filter(approved), refused: missing.filter((d) => !approved(d)) };
+    }
     // Another user: add their devices only when they started over (members, but no active leaf left).
-    return { remove, add: leaves.length > 0 && kept.length === 0 ? missing : [] };
+    return { remove, add: leaves.length > 0 && kept.length === 0 ? missing : [], refused: [] };
   }
 }

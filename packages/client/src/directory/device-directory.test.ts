@@ -23,7 +23,7 @@ class FakeDirectory implements DirectorySource {
       userId,
       device: (revokedAt = null) => {
         const d = { id: id() as DeviceId, key: key() };
-        entry.devices.push({ id: d.id, signatureKey: toBase64Url(d.key), revokedAt });
+        entry.devices.push({ id: d.id, signatureKey: toBase64Url(d.key), revokedAt, approvedBy: null, approval: null });
         return d;
       },
     };

@@ -8,6 +8,10 @@ export interface DirectoryDevice {
   readonly signatureKey: Uint8Array;
   /** Unix seconds; null while the device is active. */
   readonly revokedAt: number | null;
+  /** The same user's device the server says approved this one; null for a registered or reset device. */
+  readonly approvedBy: DeviceId | null;
+  /** approvedBy's signature over linkApprovalMessage (see devices/approvals.ts); null when none was given or it was not base64url. */
+  readonly approval: Uint8Array | null;
 }
 
 export interface DirectoryUser {
@@ -115,7 +119,9 @@ export class DeviceDirectoryCache {
     for (const d of res.devices) {
       const key = fromBase64Url(d.signatureKey);
       if (key === undefined) throw new ClientError('bad_response', 'device signature key is not base64url');
-      devices.push({ id: d.id, signatureKey: key, revokedAt: d.revokedAt });
+      // An approval that does not decode is no approval: that device is refused where approvals count.
+      const approval = d.approval === null ? null : (fromBase64Url(d.approval) ?? null);
+      devices.push({ id: d.id, signatureKey: key, revokedAt: d.revokedAt, approvedBy: d.approvedBy, approval });
     }
     const user: DirectoryUser = { userId: res.userId, username: res.username, devices };
     this.entries.set(res.userId, { user, fetchedAt: Date.now() });

@@ -41,7 +41,13 @@ async function directoryOf(ctx: AppContext, user: UserRecord): Promise<UserDevic
   return {
     userId: user.id,
     username: user.username,
-    devices: devices.map((d) => ({ id: d.id, signatureKey: toBase64Url(d.signatureKey), revokedAt: d.status === 'revoked' ? (d.revokedAt ?? 0) : null })),
+    devices: devices.map((d) => ({
+      id: d.id,
+      signatureKey: toBase64Url(d.signatureKey),
+      revokedAt: d.status === 'revoked' ? (d.revokedAt ?? 0) : null,
+      approvedBy: d.approvedBy,
+      approval: d.approval === null ? null : toBase64Url(d.approval),
+    })),
   };
 }
 

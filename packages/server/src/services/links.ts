@@ -81,7 +81,7 @@ export async function approveLink(ctx: AppContext, userId: UserId, approver: Dev
     throw new ParleyError('forbidden', 'the approval signature does not verify under this device’s key');
   }
   try {
-    await ctx.storage.approveDevice(device.id, approver, ctx.clock.now());
+    await ctx.storage.approveDevice(device.id, approver, ctx.clock.now(), signature);
   } catch (err) {
     if (err instanceof StorageError && err.kind === 'not_found') throw new ParleyError('not_found', 'no such link, or it has expired', { cause: err });
     throw err;

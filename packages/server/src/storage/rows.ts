@@ -20,7 +20,7 @@ export interface RowMappers {
   toGroup(row: Row): GroupRecord;
 }
 
-export const DEVICE_COLUMNS = 'id, user_id, name, signature_key, created_day, status, revoked_at';
+export const DEVICE_COLUMNS = 'id, user_id, name, signature_key, created_day, status, revoked_at, approved_by, approval';
 
 export function str(row: Row, key: string): string {
   const v = row[key];
@@ -70,6 +70,8 @@ export function rowMappers({ num, bytes }: RowReaders): RowMappers {
         status: s,
         revoked: s === 'revoked',
         revokedAt: optNum(row, 'revoked_at'),
+        approvedBy: row['approved_by'] === null ? null : (str(row, 'approved_by') as DeviceId),
+        approval: row['approval'] === null ? null : bytes(row, 'approval'),
       };
     },
     toGroup(row) {

@@ -41,6 +41,14 @@ export interface DeviceRecord {
   revoked: boolean;
   /** Unix seconds (rounded up to the hour by the caller) when revoked; null otherwise. */
   revokedAt: number | null;
+  /** The device that approved this one when it was linked; null for a registered or reset device (and pending ones). */
+  approvedBy: DeviceId | null;
+  /**
+   * The approver's signature over linkApprovalMessage(userId, id, signatureKey),
+   * kept so clients can check it themselves; null exactly when approvedBy is
+   * (and for devices approved before it was kept).
+   */
+  approval: Uint8Array | null;
 }
 
 /** A pending device's link: found by the hash of its code, only by the same user. */
@@ -253,10 +261,11 @@ export interface Storage {
   linkExpiry(deviceId: DeviceId, now: number): Promise<number | undefined>;
   /**
    * Activates a pending device whose link is live and drops the link, recording
-   * which device approved it. Throws not_found when it is not pending (any more),
+   * which device approved it and its `signature` (over linkApprovalMessage; the
+   * caller verifies it). Throws not_found when it is not pending (any more),
    * its link expired, or `approvedBy` is not an active device of the same user.
    */
-  approveDevice(deviceId: DeviceId, approvedBy: DeviceId, now: number): Promise<void>;
+  approveDevice(deviceId: DeviceId, approvedBy: DeviceId, now: number, signature: Uint8Array): Promise<void>;
   /**
    * Starting over: revokes every device of the user (at `revokedAt`) and adds
    * `device` as its only active device with `session`, atomically. Returns the

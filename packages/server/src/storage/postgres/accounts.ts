@@ -102,7 +102,7 @@ export class PgAccounts {
   async getPendingLink(userId: UserId, codeHash: Uint8Array, now: number): Promise<PendingLinkRecord | undefined> {
     const row = (
       await this.core.read(
-        `SELECT d.id, d.user_id, d.name, d.signature_key, d.created_day, d.status, d.revoked_at, l.expires_at AS link_expires_at
+        `SELECT d.id, d.user_id, d.name, d.signature_key, d.created_day, d.status, d.revoked_at, d.approved_by, d.approval, l.expires_at AS link_expires_at
          FROM device_links l JOIN devices d ON d.id = l.device_id
          WHERE l.user_id = $1 AND l.code_hash = $2 AND l.expires_at > $3 AND d.status = 'pending' AND d.user_id = l.user_id
          ORDER BY l.expires_at DESC LIMIT 1`,
@@ -123,7 +123,7 @@ export class PgAccounts {
     return row ? num(row, 'expires_at') : undefined;
   }
 
-  approveDevice(deviceId: DeviceId, approvedBy: DeviceId, now: number): Promise<void> {
+  approveDevice(deviceId: DeviceId, approvedBy: DeviceId, now: number, signature: Uint8Array): Promise<void> {
     return this.core.tx(async (c) => {
       // Both rows locked in id order, as everything that locks several devices does.
       const locked = await rows(c, 'SELECT id, user_id, status FROM devices WHERE id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR NO KEY UPDATE', [[deviceId, approvedBy]]);
@@ -133,7 +133,7 @@ export class PgAccounts {
       if (!target || !approver || !live || status(target) !== 'pending' || status(approver) !== 'active' || str(target, 'user_id') !== str(approver, 'user_id')) {
         throw new StorageError('not_found', 'no pending device with a live link');
       }
-      await c.query("UPDATE devices SET status = 'active', approved_by = $2 WHERE id = $1", [deviceId, approvedBy]);
+      await c.query("UPDATE devices SET status = 'active', approved_by = $2, approval = $3 WHERE id = $1", [deviceId, approvedBy, signature]);
       await c.query('DELETE FROM device_links WHERE device_id = $1', [deviceId]);
     });
   }

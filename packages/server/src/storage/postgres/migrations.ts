@@ -400,4 +400,12 @@ CREATE INDEX group_departures_device ON group_departures(device_id);
     name: 'charges written once per append batch',
     sql: BATCH_CHARGES_SQL,
   },
+  {
+    version: 10,
+    name: 'device approval signatures',
+    // Mirrors SQLite migration 7.
+    sql: `
+ALTER TABLE devices ADD COLUMN approval BYTEA;
+`,
+  },
 ];

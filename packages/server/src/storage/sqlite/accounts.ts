@@ -93,7 +93,7 @@ export class SqliteAccounts {
 
   getPendingLink(userId: UserId, codeHash: Uint8Array, now: number): PendingLinkRecord | undefined {
     const row = this.q(
-      `SELECT d.id, d.user_id, d.name, d.signature_key, d.created_day, d.status, d.revoked_at, l.expires_at AS link_expires_at
+      `SELECT d.id, d.user_id, d.name, d.signature_key, d.created_day, d.status, d.revoked_at, d.approved_by, d.approval, l.expires_at AS link_expires_at
        FROM device_links l JOIN devices d ON d.id = l.device_id
        WHERE l.user_id = ? AND l.code_hash = ? AND l.expires_at > ? AND d.status = 'pending' AND d.user_id = l.user_id
        ORDER BY l.expires_at DESC LIMIT 1`,
@@ -109,7 +109,7 @@ export class SqliteAccounts {
     return row ? num(row, 'expires_at') : undefined;
   }
 
-  approveDevice(deviceId: DeviceId, approvedBy: DeviceId, now: number): Promise<void> {
+  approveDevice(deviceId: DeviceId, approvedBy: DeviceId, now: number, signature: Uint8Array): Promise<void> {
     return this.core.writes.run(() => {
       // Only an active device of the same user approves, and only while the link is live.
       const row = this.q(
@@ -117,7 +117,7 @@ export class SqliteAccounts {
          WHERE d.id = ? AND d.status = 'pending' AND l.expires_at > ?`,
       ).get(approvedBy, deviceId, now);
       if (row === undefined) throw new StorageError('not_found', 'no pending device with a live link');
-      this.q("UPDATE devices SET status = 'active', approved_by = ? WHERE id = ?").run(approvedBy, deviceId);
+      this.q("UPDATE devices SET status = 'active', approved_by = ?, approval = ? WHERE id = ?").run(approvedBy, signature, deviceId);
       this.q('DELETE FROM device_links WHERE device_id = ?').run(deviceId);
     });
   }

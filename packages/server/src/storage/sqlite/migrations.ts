@@ -284,4 +284,14 @@ CREATE TABLE blob_usage (
 CREATE INDEX blob_usage_keep ON blob_usage(keep_until);
 `,
   },
+  {
+    version: 7,
+    name: 'device approval signatures',
+    // The approving device's signature over linkApprovalMessage, kept so the
+    // directory can hand it to clients, who verify it themselves. Devices
+    // approved before this migration have none: clients do not add them anew.
+    sql: `
+ALTER TABLE devices ADD COLUMN approval BLOB;
+`,
+  },
 ];

@@ -117,8 +117,8 @@ export class SqliteStorage implements Storage {
   async linkExpiry(deviceId: DeviceId, now: number): Promise<number | undefined> {
     return this.accounts.linkExpiry(deviceId, now);
   }
-  approveDevice(deviceId: DeviceId, approvedBy: DeviceId, now: number): Promise<void> {
-    return this.accounts.approveDevice(deviceId, approvedBy, now);
+  approveDevice(deviceId: DeviceId, approvedBy: DeviceId, now: number, signature: Uint8Array): Promise<void> {
+    return this.accounts.approveDevice(deviceId, approvedBy, now, signature);
   }
   resetIdentity(userId: UserId, device: NewDevice, createdDay: string, session: NewSession, revokedAt: number): Promise<{ revoked: DeviceId[]; groups: GroupId[] }> {
     return this.accounts.resetIdentity(userId, device, createdDay, session, revokedAt);
