@@ -15,7 +15,7 @@ import { bytesEqual, checkUsername, fromBase64Url, splitParts, toBase64Url } fro
 import type { AuthResponse, BlobDigest, DeviceId, GroupId, MsgFrame, ReadyFrame, UserId } from '@parley/protocol';
 import { requestLink } from './devices/device-link.js';
 import type { DeviceLink, PendingLink } from './devices/device-link.js';
-import { checkApproval, unapprovedError } from './devices/approvals.js';
+import { knownOwnDevices, trustOwnDevices, unapprovedError } from './devices/approvals.js';
 import { DeviceSync } from './devices/device-sync.js';
 import { KeyPackageStock } from './devices/key-packages.js';
 import type { ClaimTarget } from './devices/device-sync.js';
@@ -980,12 +980,12 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const me = await directory.lookupUserById(account.userId);
     const expected: ClaimTarget[] = [];
     for (const u of others) for (const device of activeDevices(u)) expected.push({ userId: u.userId, device });
-    // This user's other devices: a linked one only if its approval verifies here (see devices/approvals.ts);
-    // a device without an approver (it registered the account or reset it) only while it is the only such device listed.
-    const roots = activeDevices(me).filter((d) => d.approvedBy === null);
+    // This user's other devices: only those whose approval chain leads back to a device this one trusts (devices/approvals.ts).
+    const known = await knownOwnDevices(account.userId, await this.repo.conversations(), (id) => this.loadGroup(id));
+    const trust = await trustOwnDevices(me, account.deviceId, known, identity.ciphersuite);
     for (const device of activeDevices(me)) {
       if (device.id === account.deviceId) continue;
-      const refused = device.approvedBy === null ? (roots.length === 1 ? undefined : 'no_approval') : await checkApproval(me, device, identity.ciphersuite);
+      const refused = trust.get(device.id);
       if (refused === undefined) expected.push({ userId: me.userId, device });
       else this.emitError('device_unapproved', unapprovedError(device.id, refused));
     }

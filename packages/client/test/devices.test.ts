@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, it } from 'node:test';
-import { createDeviceIdentity, exportDeviceIdentity, generateDeviceKey } from '@parley/crypto';
-import { encodeLinkUri, parseLinkUri } from '@parley/protocol';
-import type { DeviceId } from '@parley/protocol';
+import { createDeviceIdentity, exportDeviceIdentity, generateDeviceKey, signWithDevice } from '@parley/crypto';
+import { encodeLinkUri, linkApprovalMessage, parseLinkUri } from '@parley/protocol';
+import type { DeviceId, UserId } from '@parley/protocol';
 import { ClientError, MemoryStore, STORE_TABLES } from '../src/index.js';
 import type { Notice, Store } from '../src/index.js';
 import { ClientRepository, StoreBatch } from '../src/store/records.js';
@@ -118,7 +118,19 @@ describe('client: devices, sign-in, linking, starting over, password', () => {
       raw("UPDATE devices SET status = 'active' WHERE id = ?", d);
       raw('DELETE FROM device_links WHERE device_id = ?', d);
     });
-    const fakes = [wrongSignature, otherUsersApprover, noApproval];
+    // A chain: the server "approves" a fake device with a device of its own (listed active, without an approver),
+    // whose key it holds — the signature verifies, but leads back to nothing alice's devices know.
+    const rootKey = await generateDeviceKey();
+    const rootId = randomBytes(16).toString('base64url') as DeviceId;
+    await storage.addPendingDevice(alice.client.userId as UserId, { id: rootId, name: 'server root', signatureKey: rootKey.signaturePublicKey }, '2026-12-03', { tokenHash: randomBytes(32), expiresAt: 2e9 }, { codeHash: randomBytes(32), expiresAt: 2e9 });
+    raw("UPDATE devices SET status = 'active' WHERE id = ?", rootId);
+    raw('DELETE FROM device_links WHERE device_id = ?', rootId);
+    const chained = await forge(async (d) => {
+      const key = (await storage.getDevice(d))?.signatureKey ?? new Uint8Array(0);
+      const signature = await signWithDevice(rootKey, linkApprovalMessage(alice.client.userId as UserId, d, key));
+      await storage.approveDevice(d, rootId, Math.floor(Date.now() / 1000), signature);
+    });
+    const fakes = [wrongSignature, otherUsersApprover, noApproval, chained];
 
     // The directory lists them as active: the server's own view is not what decides.
     const listed = await alice.client.devices();
@@ -138,11 +150,11 @@ describe('client: devices, sign-in, linking, starting over, password', () => {
       .errorsOf(alice.client)
       .filter((e) => e.code === 'device_unapproved')
       .map((e) => (e.error as ClientError).detail?.['deviceId']);
-    assert.deepEqual([...refused].sort(), fakes.map((f) => f.deviceId).sort(), 'each fake device is reported once');
+    assert.deepEqual([...refused].sort(), [...fakes.map((f) => f.deviceId), rootId].sort(), 'each fake device is reported once');
     const reasons = new Map(net.errorsOf(alice.client).filter((e) => e.code === 'device_unapproved').map((e) => [(e.error as ClientError).detail?.['deviceId'], (e.error as ClientError).detail?.['reason']]));
     assert.deepEqual(
       fakes.map((f) => reasons.get(f.deviceId)),
-      ['bad_signature', 'unknown_approver', 'no_approval'],
+      ['bad_signature', 'unknown_approver', 'no_approval', 'untrusted_approver'],
     );
     // A conversation created now leaves them out too.
     const later = await alice.client.createConversation([bob.name]);

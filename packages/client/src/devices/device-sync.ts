@@ -4,7 +4,7 @@ import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { activeDevices } from '../directory/device-directory.js';
 import type { DeviceDirectoryCache, DirectoryDevice, DirectoryUser } from '../directory/device-directory.js';
 import type { ConversationRecord } from '../store/records.js';
-import { checkApproval, unapprovedError, type UnapprovedReason } from './approvals.js';
+import { knownOwnDevices, trustOwnDevices, unapprovedError, type UnapprovedReason } from './approvals.js';
 
 /** A device to claim a key package for, with the key the directory lists for it. */
 export interface ClaimTarget {
@@ -151,13 +151,10 @@ export class DeviceSync {
     return this.reconcileAll(await this.directory.lookupUserById(userId), 'contact', last);
   }
 
-  /** Checks the approval of each of this user's active devices but this one. */
+  /** Checks the approval chain of each of this user's active devices but this one (devices/approvals.ts). */
   private async approvals(me: DirectoryUser): Promise<Approvals> {
-    const out = new Map<DeviceId, UnapprovedReason | undefined>();
-    for (const d of activeDevices(me)) {
-      if (d.id !== this.ops.me.deviceId) out.set(d.id, await checkApproval(me, d, this.ops.ciphersuite));
-    }
-    return out;
+    const known = await knownOwnDevices(me.userId, await this.ops.conversations(), (id) => this.ops.loadGroup(id));
+    return trustOwnDevices(me, this.ops.me.deviceId, known, this.ops.ciphersuite);
   }
 
   private async reconcileAll(user: DirectoryUser, mode: 'own' | 'contact', last: boolean, approvals: Approvals = new Map()): Promise<boolean> {
