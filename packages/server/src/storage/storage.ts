@@ -206,6 +206,19 @@ export interface StorageHealth {
   ok: boolean;
 }
 
+/** What waits for delivery (a metrics gauge): stored group messages and Welcomes, and the bytes they hold. */
+export interface BacklogSize {
+  messages: number;
+  bytes: number;
+}
+
+/**
+ * Told about each batch of writes the adapter commits together (metrics):
+ * how long it took, how many writes it held, and whether it failed as a whole
+ * (a database error, not a refused write such as an epoch conflict).
+ */
+export type WriteObserver = (seconds: number, writes: number, failed: boolean) => void;
+
 /** Typed failures an adapter raises; the server maps them to protocol errors. */
 export class StorageError extends Error {
   constructor(
@@ -237,6 +250,14 @@ export interface Storage {
   /** Flushes pending writes and releases connections. */
   close(): Promise<void>;
   health(): Promise<StorageHealth>;
+  /**
+   * Messages and Welcomes stored and not yet deleted, and their bytes, over
+   * all groups (for the metrics endpoint; a count over the log, so callers
+   * run it rarely — the metrics cache it).
+   */
+  backlogSize(): Promise<BacklogSize>;
+  /** Reports every batch of writes to `observer` (undefined stops reporting); one observer at a time. */
+  observeWrites(observer: WriteObserver | undefined): void;
 
   /* accounts, devices, sessions */
   /**

@@ -11,6 +11,7 @@ import {
   type GroupRecord,
   type QueueQuota,
   type StoredMessage,
+  type WriteObserver,
 } from '../storage.js';
 import { commitMembers, commitWelcome } from '../commit-membership.js';
 import { Batcher } from './batcher.js';
@@ -59,6 +60,12 @@ export class PgDelivery {
   private readonly acks = new Batcher<{ deviceId: DeviceId; groupId: GroupId; seq: number }, undefined>((inputs) => this.ackBatch(inputs));
 
   constructor(private readonly core: PgCore) {}
+
+  /** Message appends and acknowledgements are the batched writes: both report to `observer`. */
+  observeWrites(observer: WriteObserver | undefined): void {
+    this.appends.observer = observer;
+    this.acks.observer = observer;
+  }
 
   createGroup(id: GroupId, creator: DeviceId): Promise<GroupRecord> {
     return this.core.tx(async (c) => {

@@ -17,17 +17,20 @@ import type {
   NewSession,
   PendingLinkRecord,
   SessionRecord,
+  BacklogSize,
   Storage,
   StorageHealth,
   StoredMessage,
   SweepResult,
   UserRecord,
+  WriteObserver,
 } from '../storage.js';
 import { PgAccounts } from './accounts.js';
 import { PgBlobs } from './blobs.js';
 import { PgCore, type PostgresStorageOptions } from './core.js';
 import { PgDelivery } from './delivery.js';
 import { PgKeyPackages } from './key-packages.js';
+import { num } from './rows.js';
 
 export type { PostgresStorageOptions } from './core.js';
 
@@ -75,6 +78,18 @@ export class PostgresStorage implements Storage {
     } catch {
       return { kind: 'postgres', ok: false };
     }
+  }
+
+  async backlogSize(): Promise<BacklogSize> {
+    const [row] = await this.core.read(
+      'SELECT (SELECT count(*) FROM group_messages) + (SELECT count(*) FROM welcomes) AS messages, (SELECT COALESCE(SUM(queued_bytes), 0) FROM mls_groups) AS bytes',
+      [],
+    );
+    return { messages: row ? num(row, 'messages') : 0, bytes: row ? num(row, 'bytes') : 0 };
+  }
+
+  observeWrites(observer: WriteObserver | undefined): void {
+    this.delivery.observeWrites(observer);
   }
 
   /* ---------- accounts, devices, sessions ---------- */

@@ -17,11 +17,13 @@ import type {
   NewSession,
   PendingLinkRecord,
   SessionRecord,
+  BacklogSize,
   Storage,
   StorageHealth,
   StoredMessage,
   SweepResult,
   UserRecord,
+  WriteObserver,
 } from '../storage.js';
 import { SqliteAccounts } from './accounts.js';
 import { SqliteBlobs } from './blobs.js';
@@ -30,7 +32,7 @@ import { SqliteDelivery } from './delivery.js';
 import { SqliteKeyPackages } from './key-packages.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { queuedBytes } from './queue-bytes.js';
-import { num, type Row } from './rows.js';
+import { num, plainNum, type Row } from './rows.js';
 
 export type { SqliteStorageOptions } from './core.js';
 
@@ -89,6 +91,18 @@ export class SqliteStorage implements Storage {
     } catch {
       return { kind: 'sqlite', ok: false };
     }
+  }
+
+  async backlogSize(): Promise<BacklogSize> {
+    const count = (sql: string) => plainNum(this.core.pluck(sql).get());
+    return {
+      messages: count('SELECT count(*) FROM group_messages') + count('SELECT count(*) FROM welcomes'),
+      bytes: count('SELECT COALESCE(SUM(queued_bytes), 0) FROM mls_groups'),
+    };
+  }
+
+  observeWrites(observer: WriteObserver | undefined): void {
+    this.core.writes.observer = observer;
   }
 
   /* ---------- accounts, devices, sessions ---------- */

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import type { WriteObserver } from '../storage.js';
 
 interface Pending {
   fn: () => unknown;
@@ -28,6 +29,8 @@ export interface WriteQueueHooks {
 export class SqliteWriteQueue {
   private queue: Pending[] = [];
   private scheduled = false;
+  /** Told how long each batch took (metrics); unset, nothing is timed. */
+  observer: WriteObserver | undefined;
   private readonly savepoint: (fn: () => unknown) => unknown;
   private readonly outer: (batch: Pending[]) => Array<{ ok: true; value: unknown } | { ok: false; error: unknown }>;
   private readonly fast: (batch: Pending[]) => unknown[];
@@ -65,6 +68,7 @@ export class SqliteWriteQueue {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
+    const started = this.observer === undefined ? 0 : performance.now();
     let results: ReturnType<typeof this.outer>;
     try {
       this.hooks.beforeBatch?.();
@@ -80,9 +84,11 @@ export class SqliteWriteQueue {
       }
     } catch (error) {
       this.hooks.rolledBack?.();
+      this.observer?.((performance.now() - started) / 1000, batch.length, true);
       for (const op of batch) op.reject(error);
       return;
     }
+    this.observer?.((performance.now() - started) / 1000, batch.length, false);
     batch.forEach((op, i) => {
       const r = results[i];
       if (r === undefined) op.reject(new Error('write result missing'));
