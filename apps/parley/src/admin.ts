@@ -1,6 +1,7 @@
 import { createInterface } from 'node:readline';
 import { checkUsername, ParleyError, PASSWORD_MAX, PASSWORD_MIN, type DeviceId, type UserId } from '@parley/protocol';
 import { accounts, createAppContext, devices, hashPassword, newId, type ServerConfig } from '@parley/server';
+import { backup, describeBackup, describeRestore, restore } from './backup.js';
 
 /**
  * `parley admin <command>`: operator tasks against the same storage the
@@ -13,7 +14,11 @@ const USAGE = `usage:
   parley admin list-devices <username>
   parley admin revoke-device <deviceId>
   parley admin reset-password <username>  new password from PARLEY_ADMIN_PASSWORD or the first line of stdin;
-                                           ends every session of the user (devices sign in again with it and their keys)`;
+                                           ends every session of the user (devices sign in again with it and their keys)
+  parley admin backup [--force] <dir>     online backup of the SQLite database and its blobs into the new directory <dir>
+                                           while the server runs (--force replaces an existing <dir>); PostgreSQL: use pg_dump
+  parley admin restore [--force] <dir>    checks the backup <dir> and restores it into PARLEY_DATA_DIR; the server must be
+                                           stopped (--force replaces a database and blobs already there)`;
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -33,9 +38,29 @@ async function readPassword(): Promise<string> {
   throw new UsageError('no password given (set PARLEY_ADMIN_PASSWORD or pipe it on stdin)');
 }
 
+/** `<dir>` and `--force`, in any order. */
+function pathAndForce(args: string[]): { path: string; force: boolean } {
+  const force = args.includes('--force');
+  const rest = args.filter((a) => a !== '--force');
+  const [path] = rest;
+  if (rest.length !== 1 || path === undefined || path.startsWith('-')) throw new UsageError(USAGE);
+  return { path, force };
+}
+
 export async function runAdmin(config: ServerConfig, args: string[], out: (line: string) => void): Promise<void> {
   const [command, arg] = args;
   if (!command || !arg) throw new UsageError(USAGE);
+  // Backup and restore work on the files, not through a storage connection of their own.
+  if (command === 'backup') {
+    const { path, force } = pathAndForce(args.slice(1));
+    for (const line of describeBackup(await backup(config, path, { force }))) out(line);
+    return;
+  }
+  if (command === 'restore') {
+    const { path, force } = pathAndForce(args.slice(1));
+    for (const line of describeRestore(await restore(config, path, { force }))) out(line);
+    return;
+  }
   const ctx = await createAppContext({ ...config, logLevel: 'warn' });
   try {
     await ctx.storage.migrate();

@@ -8,6 +8,21 @@ export * as devices from './services/devices.js';
 export type { Storage } from './storage/storage.js';
 export { StorageError } from './storage/storage.js';
 export { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
+export {
+  BackupError,
+  inspectSqliteBackup,
+  parseBackupManifest,
+  snapshotSqlite,
+  sqliteInUse,
+  BACKUP_FORMAT,
+  BACKUP_FORMAT_VERSION,
+  SQLITE_SCHEMA_VERSION,
+  type BackupErrorCode,
+  type BackupManifest,
+  type SqliteBackupContents,
+} from './storage/sqlite/backup.js';
+export { FsBlobStore } from './blobs/fs/fs-blob-store.js';
+export { BlobDigestMismatchError } from './blobs/blob-store.js';
 export type { Bus } from './bus/bus.js';
 export { MemoryBus } from './bus/memory/memory-bus.js';
 export { hashPassword, newId, newToken, tokenHash } from './auth/credentials.js';
