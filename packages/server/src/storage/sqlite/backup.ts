@@ -73,11 +73,15 @@ export async function snapshotSqlite(source: string, dest: string): Promise<Sqli
   } finally {
     db.close();
   }
-  const copy = new Database(dest, { fileMustExist: true });
   try {
-    copy.pragma('journal_mode = DELETE');
-  } finally {
-    copy.close();
+    const copy = new Database(dest, { fileMustExist: true });
+    try {
+      copy.pragma('journal_mode = DELETE');
+    } finally {
+      copy.close();
+    }
+  } catch (err) {
+    throw asCorrupt(err, `the copy of ${source} cannot be read`);
   }
   return inspectSqliteBackup(dest);
 }
