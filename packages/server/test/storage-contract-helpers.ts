@@ -12,10 +12,43 @@ export interface WelcomeStats {
   recipients: number;
 }
 
+/** Rows a group still has in each table (read directly from the adapter's tables). */
+export interface GroupLeftovers {
+  /** 1 while the mls_groups row exists. */
+  group: number;
+  /** 1 while mls_groups.group_info is not NULL. */
+  groupInfo: number;
+  messages: number;
+  welcomes: number;
+  recipients: number;
+  cursors: number;
+  departures: number;
+  charges: number;
+  blobRefs: number;
+}
+
+export const NO_LEFTOVERS: GroupLeftovers = { group: 0, groupInfo: 0, messages: 0, welcomes: 0, recipients: 0, cursors: 0, departures: 0, charges: 0, blobRefs: 0 };
+
+/** The SQL both adapters' fixtures run for GroupLeftovers (one parameter: the group id, used nine times). */
+export const LEFTOVERS_SQL = `SELECT
+  (SELECT COUNT(*) FROM mls_groups WHERE id = $1) AS "group",
+  (SELECT COUNT(*) FROM mls_groups WHERE id = $1 AND group_info IS NOT NULL) AS "groupInfo",
+  (SELECT COUNT(*) FROM group_messages WHERE group_id = $1) AS "messages",
+  (SELECT COUNT(*) FROM welcomes WHERE group_id = $1) AS "welcomes",
+  (SELECT COUNT(*) FROM welcome_recipients WHERE group_id = $1) AS "recipients",
+  (SELECT COUNT(*) FROM group_devices WHERE group_id = $1) AS "cursors",
+  (SELECT COUNT(*) FROM group_departures WHERE group_id = $1) AS "departures",
+  (SELECT COUNT(*) FROM queue_charges WHERE group_id = $1) AS "charges",
+  (SELECT COUNT(*) FROM blob_refs WHERE group_id = $1) AS "blobRefs"`;
+
 export interface StorageFixture {
   storage: Storage;
   /** Reads the adapter's tables directly: what is physically stored for Welcomes. */
   welcomeStats(): Promise<WelcomeStats>;
+  /** Reads the adapter's tables directly: every row the group still has. */
+  leftovers(groupId: GroupId): Promise<GroupLeftovers>;
+  /** Reads the adapter's tables directly: group messages stored, over all groups. */
+  storedMessages(): Promise<number>;
   cleanup(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@ import type { BlobDigest, DeviceId, GroupId, UserId } from '@parley/protocol';
 import { StorageError, type Storage } from '../src/storage/storage.js';
 import { identityContract } from './storage-contract-identity.js';
 import { membershipContract } from './storage-contract-membership.js';
+import { privacyContract } from './storage-contract-privacy.js';
 import { quotaContract } from './storage-contract-quotas.js';
 import { account, extraDevice, groupWith, id, kp, NOW, pending, rejectsWith, type StorageFixture } from './storage-contract-helpers.js';
 
@@ -12,8 +13,8 @@ export { account, groupWith, NOW, rejectsWith, type StorageFixture } from './sto
 
 /**
  * The storage contract: every adapter (SQLite, PostgreSQL) must pass exactly
- * these tests (and those of storage-contract-identity, -membership and
- * -quotas, run from here). Each test gets a fresh, migrated, empty storage.
+ * these tests (and those of storage-contract-identity, -membership,
+ * -quotas and -privacy, run from here). Each test gets a fresh, migrated, empty storage.
  */
 
 export function storageContract(name: string, make: () => Promise<StorageFixture>): void {
@@ -328,5 +329,6 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
     identityContract(current);
     membershipContract(current, currentFixture);
     quotaContract(current);
+    privacyContract(current, currentFixture);
   });
 }

@@ -5,6 +5,7 @@ import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js';
 import { StorageError, type CommitResult } from '../src/storage/storage.js';
 import { storageContract } from './storage-contract.js';
+import { LEFTOVERS_SQL, type GroupLeftovers } from './storage-contract-helpers.js';
 import { dropSchema, freshSchema, pgAccount as account, PG_URL as URL, withClient } from './storage-postgres-helpers.js';
 
 const NOW = 1_800_000_000;
@@ -23,6 +24,15 @@ storageContract('postgres', async () => {
         const r = await client.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".welcome_recipients`);
         return { welcomes: Number(w.rows[0]?.n), bytes: Number(w.rows[0]?.b), recipients: Number(r.rows[0]?.n) };
       }),
+    leftovers: (groupId) =>
+      withClient(async (client) => {
+        await client.query(`SET search_path TO "${schema}"`);
+        const row = (await client.query<Record<keyof GroupLeftovers, string>>(LEFTOVERS_SQL, [groupId])).rows[0];
+        if (!row) throw new Error('no leftovers row');
+        return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)])) as unknown as GroupLeftovers;
+      }),
+    storedMessages: () =>
+      withClient(async (client) => Number((await client.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}".group_messages`)).rows[0]?.n)),
     async cleanup() {
       await storage.close();
       await dropSchema(schema);

@@ -6,6 +6,7 @@ import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { account, groupWith, NOW, rejectsWith, storageContract } from './storage-contract.js';
+import { LEFTOVERS_SQL, type GroupLeftovers } from './storage-contract-helpers.js';
 
 storageContract('sqlite', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
@@ -21,6 +22,22 @@ storageContract('sqlite', async () => {
         const w = db.prepare('SELECT COUNT(*) AS n, COALESCE(SUM(length(welcome) + COALESCE(length(group_info), 0)), 0) AS b FROM welcomes').get() as { n: number; b: number };
         const r = db.prepare('SELECT COUNT(*) AS n FROM welcome_recipients').get() as { n: number };
         return { welcomes: w.n, bytes: w.b, recipients: r.n };
+      } finally {
+        db.close();
+      }
+    },
+    async leftovers(groupId) {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db.prepare(LEFTOVERS_SQL.replaceAll('$1', '@g')).get({ g: groupId }) as GroupLeftovers;
+      } finally {
+        db.close();
+      }
+    },
+    async storedMessages() {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db.prepare('SELECT COUNT(*) FROM group_messages').pluck().get() as number;
       } finally {
         db.close();
       }

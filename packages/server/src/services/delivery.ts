@@ -103,9 +103,25 @@ function hideExistence(err: unknown): unknown {
   return err;
 }
 
+/**
+ * Stores and pushes a group message. Its riding acknowledgement (`frame.ack`)
+ * goes into the same write as the message, before it, so a sender that had
+ * read everything is moved past its own message at once (the message is
+ * deleted as soon as every recipient acknowledges it); it counts whatever
+ * becomes of the message.
+ */
 export async function sendMessage(ctx: AppContext, sender: Sender, frame: SendFrame, payload: Uint8Array): Promise<Accepted> {
-  const f = framing(payload, frame.group);
-  if (f.contentType === 'commit') throw new ParleyError('bad_request', 'commits go in a commit frame');
+  let f: ReturnType<typeof framing>;
+  try {
+    if (payload.length === 0) throw new ParleyError('bad_request', 'empty message');
+    f = framing(payload, frame.group);
+    if (f.contentType === 'commit') throw new ParleyError('bad_request', 'commits go in a commit frame');
+  } catch (err) {
+    // The refusal is the answer; an ack that failed too is repeated by the client's next one (acks are cumulative).
+    if (frame.ack !== undefined) await acknowledge(ctx, sender.deviceId, frame.group, frame.ack).catch(() => undefined);
+    throw err;
+  }
+  if (frame.ack !== undefined) ctx.trimmer.mark(frame.group);
   const now = ctx.clock.now();
   const r = await ctx.storage
     .appendMessage({
@@ -115,6 +131,7 @@ export async function sendMessage(ctx: AppContext, sender: Sender, frame: SendFr
       kind: f.contentType,
       epoch: f.epochNumber,
       payload,
+      ack: frame.ack,
       blobs: frame.blobs ?? [],
       expiresAt: ceilHour(now + ctx.config.retentionSeconds),
       blobKeepUntil: ceilHour(now + ctx.config.blobGraceSeconds),

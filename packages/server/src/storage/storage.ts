@@ -136,6 +136,13 @@ export interface AppendMessageInput {
   expiresAt: number;
   /** Blobs referenced here are kept at least until this time. */
   blobKeepUntil: number;
+  /**
+   * The sender's cumulative acknowledgement in this group riding on the
+   * message (the send frame's `ack`). Applied first, in the same write, so a
+   * sender that had read everything before its message is moved past it at
+   * once; it counts even when the message is refused.
+   */
+  ack?: number | undefined;
 }
 
 export interface AppendCommitInput {
@@ -348,7 +355,9 @@ export interface Storage {
   /**
    * Appends an application or proposal message with the next sequence number
    * for every other member device. The sender's cursor moves past it when the
-   * sender had acknowledged everything before it. Throws not_member, not_found
+   * sender had acknowledged everything before it (its riding `ack` included),
+   * so a message every recipient acknowledges is deleted without the sender
+   * sending again. Throws not_member, not_found
    * (group, or a referenced blob), and epoch_conflict when a proposal is not
    * for the current epoch or an application message is for a future one.
    */

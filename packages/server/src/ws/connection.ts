@@ -215,10 +215,8 @@ export class Connection {
           this.send(encodeFrame({ t: 'pong', rid: frame.rid }));
           return;
         case 'send': {
-          // A riding acknowledgement counts whatever becomes of the message; queued first, it
-          // shares the message's write (so the sender's own cursor can move past the message too).
-          if (frame.ack !== undefined) acknowledge(this.ctx, deviceId, frame.group, frame.ack).catch((err: unknown) => this.sendError(err));
-          if (payload.length === 0) throw new ParleyError('bad_request', 'empty message');
+          // A riding acknowledgement shares the message's write (so the sender's own cursor moves
+          // past the message too) and counts whatever becomes of the message: see sendMessage.
           const r = await sendMessage(this.ctx, sender, frame, payload);
           this.order.sentByDevice(frame.group, r.seq);
           this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }));

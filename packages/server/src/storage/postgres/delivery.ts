@@ -124,7 +124,7 @@ export class PgDelivery {
     try {
       const res = await client.query<Row>({
         name: 'parley_append_batch_q',
-        text: 'SELECT r_idx, r_seq, r_epoch, r_members, r_error, r_detail FROM parley_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+        text: 'SELECT r_idx, r_seq, r_epoch, r_members, r_error, r_detail FROM parley_append_batch($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
         values: [
           inputs.map((_, i) => i),
           inputs.map((x) => x.groupId),
@@ -135,6 +135,7 @@ export class PgDelivery {
           inputs.map((x) => x.expiresAt),
           inputs.map((x) => x.quota?.userId ?? null),
           inputs.map((x) => x.quota?.maxBytes ?? null),
+          inputs.map((x) => x.ack ?? null),
         ],
       });
       const out: Array<{ ok: true; value: AppendResult } | { ok: false; error: unknown }> = [];
@@ -159,8 +160,14 @@ export class PgDelivery {
     }
   }
 
-  /** One round trip: see `parley_append_message` in migration 8. */
+  /**
+   * One round trip: see `parley_append_message` in migration 8. A riding ack
+   * goes first and is committed before the append starts (one more round
+   * trip, for messages with attachments only), so it counts whatever becomes
+   * of the message and the sender can be moved past it.
+   */
   private async appendOne(input: AppendMessageInput): Promise<AppendResult> {
+    if (input.ack !== undefined) await this.ack(input.senderDevice, input.groupId, input.ack);
     try {
       const res = await this.core.one({
         name: 'parley_append_message_q',
@@ -295,7 +302,12 @@ export class PgDelivery {
         );
       }
       const recipients = before.filter((d) => d !== input.senderDevice);
-      if (recipients.length === 0) await this.core.trimGroups(c, [input.groupId]);
+      if (recipients.length === 0) {
+        await this.core.trimGroups(c, [input.groupId]);
+      } else if (!welcome) {
+        // Only a device joining from a Welcome asks for the GroupInfo: none waits, none is kept.
+        await c.query('UPDATE mls_groups SET group_info = NULL WHERE id = $1 AND group_info IS NOT NULL AND NOT EXISTS (SELECT 1 FROM welcomes WHERE group_id = $1)', [input.groupId]);
+      }
       return { seq, epoch, recipients, welcomeRecipients: welcome ? welcomeTo : [] };
     });
   }
@@ -379,8 +391,11 @@ export class PgDelivery {
    * are locked at once: each part is complete on its own.
    */
   async sweep(now: number): Promise<{ messages: number; welcomes: number }> {
-    // Cursors before Welcome references, as acks take them.
-    await this.core.one('DELETE FROM group_devices WHERE until_seq IS NOT NULL AND leave_expires_at <= $1', [now]);
+    // Cursors before Welcome references, as acks take them. A group whose last cursor
+    // this was is deleted by its trim (it is nobody's any more).
+    const left = (await this.core.one('DELETE FROM group_devices WHERE until_seq IS NOT NULL AND leave_expires_at <= $1 RETURNING group_id', [now])).rows;
+    const emptied = [...new Set(left.map((r) => str(r, 'group_id') as GroupId))].sort();
+    for (let i = 0; i < emptied.length; i += 100) await this.core.trimGroups(undefined, emptied.slice(i, i + 100));
     const groups = (
       await this.core.read(
         `SELECT g FROM (SELECT group_id AS g FROM group_messages WHERE expires_at <= $1

@@ -3,6 +3,7 @@
  * applied migration. Tables and columns mirror the SQLite schema so both
  * adapters keep the same semantics.
  */
+import { PRIVACY_SQL } from './migration-privacy.js';
 import { BATCH_CHARGES_SQL, QUOTAS_SQL } from './migration-quotas.js';
 
 export interface Migration {
@@ -407,5 +408,11 @@ CREATE INDEX group_departures_device ON group_departures(device_id);
     sql: `
 ALTER TABLE devices ADD COLUMN approval BYTEA;
 `,
+  },
+  {
+    version: 11,
+    name: 'privacy at rest',
+    // Mirrors SQLite migration 8: see migration-privacy.ts.
+    sql: PRIVACY_SQL,
   },
 ];

@@ -1,4 +1,4 @@
-import type { DeviceId, GroupId } from '@parley/protocol';
+import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import {
   StorageError,
   type AppendCommitInput,
@@ -79,6 +79,17 @@ export class SqliteDelivery {
   }
 
   appendMessage(input: AppendMessageInput): Promise<AppendResult> {
+    // The riding ack is a write of its own queued just before the append: the same
+    // transaction when both succeed, and kept (its own savepoint) when the append is refused.
+    const acked = input.ack === undefined ? undefined : this.ack(input.senderDevice, input.groupId, input.ack);
+    const appended = this.append(input);
+    if (acked === undefined) return appended;
+    // The message's outcome is the answer; an ack that failed alone is repeated by the next one (acks are cumulative).
+    acked.catch(() => undefined);
+    return appended;
+  }
+
+  private append(input: AppendMessageInput): Promise<AppendResult> {
     return this.core.writes.run(() => {
       // Taking the next seq (and counting the bytes) first saves a read; a refusal below rolls it back with the rest.
       const row = this.q('UPDATE mls_groups SET last_seq = last_seq + 1, queued_bytes = queued_bytes + ? WHERE id = ? RETURNING epoch, last_seq').get(
@@ -169,6 +180,7 @@ export class SqliteDelivery {
       this.core.forgetMembers(input.groupId);
       const recipients = before.filter((d) => d !== input.senderDevice);
       if (recipients.length === 0) this.trimSync(input.groupId);
+      else if (!welcome) this.dropUnneededGroupInfo(input.groupId);
       return { seq, epoch, recipients, welcomeRecipients: welcome ? welcomeTo : [] };
     });
   }
@@ -253,10 +265,36 @@ export class SqliteDelivery {
   }
 
   /**
-   * Deletes what every cursor has passed (a group nobody reads any more keeps
-   * nothing) and Welcomes nobody waits for, and scales the group's charges.
+   * Only a device joining from a Welcome asks for the group's GroupInfo
+   * (members hold the tree; external joins are not supported): when no Welcome
+   * of the group waits, it is not kept.
+   */
+  private dropUnneededGroupInfo(groupId: GroupId): void {
+    this.q('UPDATE mls_groups SET group_info = NULL WHERE id = ? AND group_info IS NOT NULL AND NOT EXISTS (SELECT 1 FROM welcomes WHERE group_id = ?)').run(groupId, groupId);
+  }
+
+  /**
+   * A group without any cursor (every member left or was revoked, every
+   * removed device read its removal) is nobody's: it goes with everything it
+   * holds (blob references go with its messages).
+   */
+  private deleteGroupSync(groupId: GroupId): void {
+    if (this.q('DELETE FROM welcome_recipients WHERE group_id = ?').run(groupId).changes > 0) this.core.forgetWelcomes();
+    this.q('DELETE FROM welcomes WHERE group_id = ?').run(groupId);
+    this.q('DELETE FROM group_messages WHERE group_id = ?').run(groupId);
+    this.q('DELETE FROM group_departures WHERE group_id = ?').run(groupId);
+    for (const u of this.core.pluck('DELETE FROM queue_charges WHERE group_id = ? RETURNING user_id').all(groupId)) this.core.queueTotals.delete(u as UserId);
+    this.q('DELETE FROM mls_groups WHERE id = ?').run(groupId);
+    this.core.forgetMembers(groupId);
+  }
+
+  /**
+   * Deletes what every cursor has passed and Welcomes nobody waits for, and
+   * scales the group's charges; deletes the group itself when nobody reads it
+   * any more, and its GroupInfo when no Welcome waits.
    */
   trimSync(groupId: GroupId): number {
+    if (this.q('SELECT 1 FROM mls_groups WHERE id = ?').get(groupId) === undefined) return 0;
     // Counting first and deleting the range after costs about half the CPU of DELETE … RETURNING on a large trim.
     const upTo = plainNum(this.core.pluck(`SELECT COALESCE(MIN(acked_seq), ${MAX_SEQ}) FROM group_devices WHERE group_id = ?`).get(groupId));
     const gone = this.q('SELECT COUNT(*) AS n, COALESCE(SUM(length(payload)), 0) AS b FROM group_messages WHERE group_id = ? AND seq <= ?').get(groupId, upTo) as Row;
@@ -272,6 +310,8 @@ export class SqliteDelivery {
     let removed = num(gone, 'b');
     for (const n of welcomes) removed += plainNum(n);
     releaseQueue(this.core, groupId, removed);
+    if (this.q('SELECT 1 FROM group_devices WHERE group_id = ? LIMIT 1').get(groupId) === undefined) this.deleteGroupSync(groupId);
+    else this.dropUnneededGroupInfo(groupId);
     return count;
   }
 
@@ -279,9 +319,10 @@ export class SqliteDelivery {
     return this.core.writes.run(() => groupIds.reduce((n, g) => n + this.trimSync(g), 0));
   }
 
-  /** Retention: expired messages, Welcomes and cursors of removed devices. */
+  /** Retention: expired messages, Welcomes and cursors of removed devices (a group whose last cursor that was goes too). */
   sweepSync(now: number): { messages: number; welcomes: number } {
-    this.q('DELETE FROM group_devices WHERE until_seq IS NOT NULL AND leave_expires_at <= ?').run(now);
+    const left = this.core.pluck('DELETE FROM group_devices WHERE until_seq IS NOT NULL AND leave_expires_at <= ? RETURNING group_id').all(now) as string[];
+    for (const g of new Set(left)) this.trimSync(g as GroupId);
     const removed = new Map<GroupId, number>();
     const add = (rows: Row[]): number => {
       for (const r of rows) {

@@ -6,6 +6,12 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /**
+   * Rebuilds a table other tables refer to: run with foreign key enforcement
+   * off (SQLite's procedure for changing a table's definition), and checked
+   * with PRAGMA foreign_key_check before the migration commits.
+   */
+  rebuildsTables?: true;
 }
 
 export const SQLITE_MIGRATIONS: readonly Migration[] = [
@@ -292,6 +298,49 @@ CREATE INDEX blob_usage_keep ON blob_usage(keep_until);
     // approved before this migration have none: clients do not add them anew.
     sql: `
 ALTER TABLE devices ADD COLUMN approval BLOB;
+`,
+  },
+  {
+    version: 8,
+    name: 'privacy at rest',
+    // Device names were stored as typed: every one is dropped, and the column
+    // becomes nullable (SQLite cannot drop NOT NULL in place: the table is
+    // rebuilt, rowids kept, since they order a user's devices); clients upload
+    // their names again, encrypted. With secure_delete on, the old table's
+    // pages are zeroed when it is dropped.
+    // Times that were stored exact are coarsened: session expiries to the day,
+    // blob grace periods to the hour (rounded up, so nothing ends early).
+    // Groups nobody reads any more (no cursor left) go with everything they
+    // hold, and a GroupInfo is kept only while a Welcome of its group waits.
+    rebuildsTables: true,
+    sql: `
+CREATE TABLE devices_v8 (
+  id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL REFERENCES users(id),
+  name TEXT,
+  signature_key BLOB NOT NULL,
+  created_day TEXT NOT NULL,
+  status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('pending', 'active', 'revoked')),
+  revoked_at INTEGER,
+  approved_by TEXT,
+  approval BLOB
+);
+INSERT INTO devices_v8 (rowid, id, user_id, name, signature_key, created_day, status, revoked_at, approved_by, approval)
+  SELECT rowid, id, user_id, NULL, signature_key, created_day, status, revoked_at, approved_by, approval FROM devices;
+DROP TABLE devices;
+ALTER TABLE devices_v8 RENAME TO devices;
+CREATE INDEX devices_user ON devices(user_id);
+
+UPDATE sessions SET expires_at = ((expires_at + 86399) / 86400) * 86400 WHERE expires_at % 86400 <> 0;
+UPDATE blobs SET keep_until = ((keep_until + 3599) / 3600) * 3600 WHERE keep_until % 3600 <> 0;
+
+DELETE FROM welcome_recipients WHERE NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = welcome_recipients.group_id);
+DELETE FROM welcomes WHERE NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = welcomes.group_id);
+DELETE FROM group_messages WHERE NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = group_messages.group_id);
+DELETE FROM group_departures WHERE NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = group_departures.group_id);
+DELETE FROM queue_charges WHERE NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = queue_charges.group_id);
+DELETE FROM mls_groups WHERE NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = mls_groups.id);
+UPDATE mls_groups SET group_info = NULL WHERE group_info IS NOT NULL AND NOT EXISTS (SELECT 1 FROM welcomes w WHERE w.group_id = mls_groups.id);
 `,
   },
 ];

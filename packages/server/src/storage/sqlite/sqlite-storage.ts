@@ -67,10 +67,19 @@ export class SqliteStorage implements Storage {
     const applied = new Set((this.core.q('SELECT version FROM schema_migrations').all() as Row[]).map((r) => num(r, 'version')));
     for (const m of SQLITE_MIGRATIONS) {
       if (applied.has(m.version)) continue;
-      db.transaction(() => {
-        db.exec(m.sql);
-        this.core.q('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(m.version, m.name);
-      })();
+      // Foreign keys cannot be switched off inside a transaction: around it, then checked inside.
+      if (m.rebuildsTables) db.pragma('foreign_keys = OFF');
+      try {
+        db.transaction(() => {
+          db.exec(m.sql);
+          if (m.rebuildsTables && (db.pragma('foreign_key_check') as unknown[]).length > 0) {
+            throw new Error(`migration ${m.version} would leave rows referring to missing rows`);
+          }
+          this.core.q('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(m.version, m.name);
+        })();
+      } finally {
+        if (m.rebuildsTables) db.pragma('foreign_keys = ON');
+      }
     }
     this.core.forget();
   }
