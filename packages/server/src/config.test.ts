@@ -57,4 +57,19 @@ describe('configuration from the environment', () => {
       assert.throws(() => configFromEnv({ [name]: value }), (e: unknown) => e instanceof ConfigError && e.message.includes(name), `${name}=${value}`);
     }
   });
+
+  it('serves metrics only when PARLEY_METRICS_ADDR names a separate host:port', () => {
+    assert.equal(configFromEnv({}).metricsAddr, undefined, 'off by default');
+    assert.equal(configFromEnv({ PARLEY_METRICS_ADDR: '' }).metricsAddr, undefined);
+    assert.deepEqual(configFromEnv({ PARLEY_METRICS_ADDR: '127.0.0.1:9464' }).metricsAddr, { host: '127.0.0.1', port: 9464 });
+    assert.deepEqual(configFromEnv({ PARLEY_METRICS_ADDR: '[::1]:9464' }).metricsAddr, { host: '::1', port: 9464 });
+    assert.deepEqual(configFromEnv({ PARLEY_METRICS_ADDR: 'localhost:0' }).metricsAddr, { host: 'localhost', port: 0 });
+    assert.deepEqual(configFromEnv({ PARLEY_METRICS_ADDR: '0.0.0.0:9464', PORT: '8080' }).metricsAddr, { host: '0.0.0.0', port: 9464 });
+    for (const bad of ['9464', ':9464', '127.0.0.1', '127.0.0.1:', '127.0.0.1:65536', '127.0.0.1:-1', '::1:9464', '[127.0.0.1]:9464', '[::1]', 'http://127.0.0.1:9464', '127.0.0.1:9464/metrics', '1.2.3:9464', 'a b:1']) {
+      assert.throws(() => configFromEnv({ PARLEY_METRICS_ADDR: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes('PARLEY_METRICS_ADDR'), bad);
+    }
+    // Never on the public port.
+    assert.throws(() => configFromEnv({ PARLEY_METRICS_ADDR: '127.0.0.1:8080' }), (e: unknown) => e instanceof ConfigError && /public port/.test(e.message));
+    assert.throws(() => configFromEnv({ PORT: '9464', PARLEY_METRICS_ADDR: '0.0.0.0:9464' }), ConfigError);
+  });
 });

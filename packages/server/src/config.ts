@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseAddressRange } from './address.js';
 
@@ -27,6 +28,12 @@ const EnvSchema = z.object({
   PARLEY_QUOTA_BLOB_BYTES: z.coerce.number().int().min(1024 * 1024).max(2 ** 50).default(2 * 1024 * 1024 * 1024),
   PARLEY_MAX_SOCKETS_PER_ACCOUNT: z.coerce.number().int().min(1).max(10_000).default(16),
   PARLEY_WEB_DIR: z.string().optional(),
+  /** host:port of the admin listener serving /metrics; unset = no metrics. */
+  PARLEY_METRICS_ADDR: z
+    .string()
+    .max(300)
+    .refine((v) => parseListenAddress(v) !== undefined, 'must be host:port, e.g. 127.0.0.1:9464 or [::1]:9464 (port 0 picks a free one)')
+    .optional(),
 });
 
 export interface RateLimitConfig {
@@ -103,6 +110,31 @@ export interface ServerConfig {
   validateResponses: boolean;
   /** The web app's static build to serve at `/`; unset = API only. */
   webDir: string | undefined;
+  /** Where the admin listener serves `/metrics` (Prometheus text format); unset = metrics off. Never the public port. */
+  metricsAddr: ListenAddress | undefined;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * `host:port` with an IPv4 address, a bracketed IPv6 address (`[::1]:9464`)
+ * or a host name (`localhost:9464`); port 0 picks a free port.
+ */
+export function parseListenAddress(value: string): ListenAddress | undefined {
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (!Number.isInteger(port) || port > 65535) return undefined;
+  const v6 = m[1];
+  if (v6 !== undefined) return isIP(v6) === 6 ? { host: v6, port } : undefined;
+  const host = m[2] ?? '';
+  if (isIP(host) === 4) return { host, port };
+  // A name: letters, digits, dots and hyphens, as DNS allows (no bare number like "9464").
+  if (/^\d+(\.\d+)*$/.test(host) || host.startsWith('-') || host.startsWith('.') || host.length > 253) return undefined;
+  return { host, port };
 }
 
 export const SERVER_VERSION = '0.1.0';
@@ -139,7 +171,18 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     quotas: { queuedBytes: e.PARLEY_QUOTA_QUEUED_BYTES, blobBytes: e.PARLEY_QUOTA_BLOB_BYTES },
     maxSocketsPerAccount: e.PARLEY_MAX_SOCKETS_PER_ACCOUNT,
     webDir: e.PARLEY_WEB_DIR === undefined ? undefined : resolve(e.PARLEY_WEB_DIR),
+    metricsAddr: metricsAddress(e.PARLEY_METRICS_ADDR, e.PORT),
   };
+}
+
+function metricsAddress(value: string | undefined, publicPort: number): ListenAddress | undefined {
+  if (value === undefined) return undefined;
+  const addr = parseListenAddress(value);
+  if (addr === undefined) throw new ConfigError('invalid configuration: PARLEY_METRICS_ADDR must be host:port');
+  if (addr.port !== 0 && addr.port === publicPort) {
+    throw new ConfigError('invalid configuration: PARLEY_METRICS_ADDR must not use the public port (PORT): metrics are served on a separate admin listener');
+  }
+  return addr;
 }
 
 export function defaultConfig(): ServerConfig {
@@ -165,6 +208,7 @@ export function defaultConfig(): ServerConfig {
     maintenanceIntervalMs: 60_000,
     trimIntervalMs: 1000,
     webDir: undefined,
+    metricsAddr: undefined,
     argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 },
     rateLimits: {
       enabled: true,

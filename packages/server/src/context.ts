@@ -7,6 +7,7 @@ import { MemoryBus } from './bus/memory/memory-bus.js';
 import { systemClock, type Clock } from './clock.js';
 import type { ServerConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
+import { NoMetrics, type Metrics } from './metrics/metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { Trimmer } from './services/trimmer.js';
 import { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
@@ -26,6 +27,8 @@ export interface AppContext {
   clock: Clock;
   limiter: RateLimiter;
   trimmer: Trimmer;
+  /** Prometheus metrics when `config.metricsAddr` is set; otherwise hooks that do nothing. */
+  metrics: Metrics;
 }
 
 export type AppContextOverrides = Partial<Omit<AppContext, 'config'>>;
@@ -33,15 +36,25 @@ export type AppContextOverrides = Partial<Omit<AppContext, 'config'>>;
 export async function createAppContext(config: ServerConfig, overrides: AppContextOverrides = {}): Promise<AppContext> {
   mkdirSync(config.dataDir, { recursive: true });
   const storage = overrides.storage ?? (await storageFor(config));
+  const bus = overrides.bus ?? (await busFor(config));
+  const logger = overrides.logger ?? createLogger(config.logLevel);
+  const limiter = overrides.limiter ?? new RateLimiter();
+  // One registry per context: servers in one process (tests) never share metrics.
+  const metrics = overrides.metrics ?? (await metricsFor(config, logger));
+  if (metrics.enabled) {
+    metrics.watch({ storage, bus });
+    limiter.onRefused = (key) => metrics.rateLimited(key);
+  }
   return {
     config,
     storage,
-    bus: overrides.bus ?? (await busFor(config)),
+    bus,
     blobs: overrides.blobs ?? new FsBlobStore(join(config.dataDir, 'blobs')),
-    logger: overrides.logger ?? createLogger(config.logLevel),
+    logger,
     clock: overrides.clock ?? systemClock,
-    limiter: overrides.limiter ?? new RateLimiter(),
+    limiter,
     trimmer: overrides.trimmer ?? new Trimmer(storage, config.trimIntervalMs),
+    metrics,
   };
 }
 
@@ -50,6 +63,13 @@ async function storageFor(config: ServerConfig): Promise<Storage> {
   // Loaded only when configured, so a single-node install never loads the PostgreSQL driver.
   const { PostgresStorage } = await import('./storage/postgres/postgres-storage.js');
   return new PostgresStorage({ connectionString: config.databaseUrl });
+}
+
+async function metricsFor(config: ServerConfig, logger: Logger): Promise<Metrics> {
+  if (config.metricsAddr === undefined) return new NoMetrics();
+  // Loaded only when configured: a server without metrics never loads prom-client.
+  const { PromMetrics } = await import('./metrics/prom-metrics.js');
+  return new PromMetrics({ version: config.version, logger });
 }
 
 async function busFor(config: ServerConfig): Promise<Bus> {

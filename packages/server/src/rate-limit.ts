@@ -16,6 +16,8 @@ export const DEFAULT_MAX_KEYS = 100_000;
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private lastPrune = 0;
+  /** Told the key of every refusal (metrics count them by the key's prefix only). */
+  onRefused: ((key: string) => void) | undefined;
 
   constructor(
     private readonly now: () => number = () => Date.now(),
@@ -30,7 +32,10 @@ export class RateLimiter {
   /** Takes `n` tokens at once, or none (false) when fewer are left. */
   takeN(key: string, n: number, perSecond: number, burst: number): boolean {
     const b = this.bucket(key, perSecond, burst);
-    if (b.tokens < n) return false;
+    if (b.tokens < n) {
+      this.onRefused?.(key);
+      return false;
+    }
     b.tokens -= n;
     return true;
   }
@@ -39,7 +44,9 @@ export class RateLimiter {
   peek(key: string, perSecond: number, burst: number): boolean {
     const existing = this.buckets.get(key);
     if (!existing) return true;
-    return this.bucket(key, perSecond, burst).tokens >= 1;
+    if (this.bucket(key, perSecond, burst).tokens >= 1) return true;
+    this.onRefused?.(key);
+    return false;
   }
 
   /** Gives back `n` tokens taken earlier and not used (never above `burst`). */

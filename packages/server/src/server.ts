@@ -7,6 +7,7 @@ import { peerKey, Router, runRoute, sendError } from './http/pipeline.js';
 import { ROUTES } from './http/routes.js';
 import { StaticSite } from './http/static.js';
 import { runMaintenance } from './maintenance.js';
+import { startMetricsListener, type MetricsListener } from './metrics/metrics-listener.js';
 import { Connection } from './ws/connection.js';
 import { SocketCorker } from './ws/corker.js';
 import { SocketRegistry } from './ws/socket-registry.js';
@@ -20,6 +21,8 @@ export interface ParleyServer {
   close(): Promise<void>;
   /** Live WebSocket connections (for tests and metrics). */
   readonly connectionCount: number;
+  /** The admin listener's `/metrics` URL when metrics are on (PARLEY_METRICS_ADDR), else undefined. */
+  readonly metricsUrl: string | undefined;
 }
 
 /** Starts the HTTP + WebSocket server on the context's configured host and port. */
@@ -32,13 +35,22 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
   const corker = new SocketCorker();
   const sockets = new SocketRegistry<Connection>(ctx.config.maxSocketsPerAccount);
   let connectionNumber = 0;
+  const metrics = ctx.metrics;
+  metrics.watchConnections(() => connections.size);
+  // Route templates only: a metric never names the path a client asked for.
+  metrics.declareRoutes([...ROUTES.map((r) => `${r.method} ${r.path}`), ...['GET', 'HEAD'].map((m) => `${m} static`)]);
 
   const http: Server = createServer((req, res) => {
     // No response is ever content-sniffed into something else (API JSON, errors, blobs, the web app).
     res.setHeader('x-content-type-options', 'nosniff');
     const url = new URL(req.url ?? '/', 'http://parley.invalid');
     const match = router.match(req.method ?? 'GET', url.pathname);
-    if (match === undefined && site?.serve(req, res, url.pathname) === true) return;
+    let template = match !== undefined && match !== 'method' ? match.route.path : 'other';
+    if (metrics.enabled) res.once('close', () => metrics.httpRequest(req.method ?? 'GET', template, res.headersSent ? res.statusCode : undefined));
+    if (match === undefined && site?.serve(req, res, url.pathname) === true) {
+      template = 'static';
+      return;
+    }
     if (match === undefined || match === 'method') {
       req.resume();
       const limits = ctx.config.rateLimits;
@@ -65,10 +77,19 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
+      metrics.connectionOpened();
       const c = new Connection(ctx, ws, ++connectionNumber, (closed) => connections.delete(closed), corker, sockets, peerKey(ctx, req));
       connections.add(c);
     });
   });
+
+  // The admin listener first: a metrics address that cannot be bound stops the start before anything runs.
+  let admin: MetricsListener | undefined;
+  const metricsAddr = ctx.config.metricsAddr;
+  if (metricsAddr !== undefined && metrics.enabled) {
+    admin = await startMetricsListener(metrics, metricsAddr.host, metricsAddr.port, ctx.logger);
+    ctx.logger.info({ event: 'metrics.listening', port: admin.port }, 'metrics are served on the admin listener');
+  }
 
   const maintenance = setInterval(() => {
     runMaintenance(ctx).catch((err: unknown) => ctx.logger.error({ event: 'maintenance.failed', error: err instanceof Error ? err.message : String(err) }, 'maintenance failed'));
@@ -82,6 +103,9 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
       http.off('error', reject);
       resolve();
     });
+  }).catch(async (err: unknown) => {
+    await admin?.close();
+    throw err;
   });
   const port = (http.address() as AddressInfo).port;
   ctx.logger.info(
@@ -96,9 +120,11 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
     get connectionCount() {
       return connections.size;
     },
+    metricsUrl: admin?.url,
     close() {
       closing ??= (async () => {
         clearInterval(maintenance);
+        await admin?.close();
         for (const c of [...connections]) c.close(WS_CLOSE.goingAway, 'server shutting down');
         wss.close();
         await new Promise<void>((resolve) => {

@@ -23,5 +23,7 @@ export interface Bus {
   publish(deviceIds: readonly DeviceId[], event: BusEvent): Promise<void>;
   subscribe(deviceId: DeviceId, handler: BusHandler): Promise<Subscription>;
   health(): Promise<boolean>;
+  /** Publishes that failed since start (for metrics); the in-process bus never fails. */
+  readonly publishErrors: number;
   close(): Promise<void>;
 }

@@ -11,6 +11,12 @@ describe('bus event codec (for adapters that cross processes)', () => {
         assert.deepEqual(decodeBusEvent(encodeBusEvent({ type: 'notice', frame })), { type: 'notice', frame });
       }),
     );
+    // The store time crosses processes as wall-clock time and comes back on this process's clock.
+    const storedAt = performance.now() - 12.5;
+    const timed = decodeBusEvent(encodeBusEvent({ type: 'deliver', group: 'g1', seq: 7, frame: Uint8Array.of(1, 2), storedAt }));
+    assert.ok(timed?.type === 'deliver' && timed.storedAt !== undefined);
+    assert.deepEqual({ ...timed, storedAt: 0 }, { type: 'deliver', group: 'g1', seq: 7, frame: Uint8Array.of(1, 2), storedAt: 0 });
+    assert.ok(Math.abs(timed.storedAt - storedAt) < 2, `${timed.storedAt} vs ${storedAt}`);
     assert.deepEqual(decodeBusEvent(encodeBusEvent({ type: 'revoked' })), { type: 'revoked' });
     assert.deepEqual(decodeBusEvent(encodeBusEvent({ type: 'recheck' })), { type: 'recheck' });
   });

@@ -116,6 +116,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 
 export function sendError(ctx: AppContext, res: ServerResponse, err: unknown, routeName: string): void {
   const api = toApiError(err);
+  ctx.metrics.authFailed(api.code, 'http');
   if (api.code === 'internal') ctx.logger.error({ event: 'http.error', route: routeName, ...errorLogFields(api) }, 'request failed');
   else ctx.logger.debug({ event: 'http.error', route: routeName, code: api.code }, 'request refused');
   if (res.headersSent) {

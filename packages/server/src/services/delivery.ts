@@ -141,7 +141,7 @@ export async function sendMessage(ctx: AppContext, sender: Sender, frame: SendFr
     });
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: f.contentType, epoch: f.epochNumber }, [payload]);
-    await push(ctx, r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
+    await push(ctx, r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out, storedAt: performance.now() });
   }
   return { seq: r.seq, epoch: r.epoch };
 }
@@ -183,11 +183,11 @@ export async function commit(ctx: AppContext, sender: Sender, frame: CommitFrame
     });
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'commit', epoch: f.epochNumber }, [commitBytes]);
-    await push(ctx, r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
+    await push(ctx, r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out, storedAt: performance.now() });
   }
   if (r.welcomeRecipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'welcome', epoch: r.epoch, parts: [welcome.length, info.length] }, [welcome, info]);
-    await push(ctx, r.welcomeRecipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out });
+    await push(ctx, r.welcomeRecipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out, storedAt: performance.now() });
   }
   ctx.logger.debug({ event: 'group.commit', groupId: frame.group, epoch: r.epoch, devices: frame.devices.length }, 'commit accepted');
   return { seq: r.seq, epoch: r.epoch };

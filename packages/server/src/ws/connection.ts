@@ -20,6 +20,7 @@ import { errorLogFields, toApiError } from '../errors.js';
 import { authenticate, authenticateLimited } from '../http/pipeline.js';
 import { acknowledge, commit, leave, sendMessage } from '../services/delivery.js';
 import { keyPackageStock } from '../services/key-packages.js';
+import type { FrameOutType } from '../metrics/metrics.js';
 import type { Corkable, SocketCorker } from './corker.js';
 import { GroupOrder } from './group-order.js';
 import type { SocketRegistry } from './socket-registry.js';
@@ -61,7 +62,9 @@ export class Connection {
   private subscription: Subscription | undefined;
   /** Live deliveries that arrive while the backlog is being replayed. */
   private held: Array<Extract<BusEvent, { type: 'deliver' }>> = [];
-  private readonly order = new GroupOrder((frame) => this.send(frame));
+  private readonly order = new GroupOrder((frame, storedAt) => {
+    if (this.send(frame, 'msg')) this.ctx.metrics.delivered('live', storedAt);
+  });
   private readonly gapTimers = new Map<string, { timer: NodeJS.Timeout; tries: number }>();
   /** Frames that arrived while an earlier one was being handled. */
   private readonly waiting: Array<{ frame: ClientFrame; payload: Uint8Array }> = [];
@@ -96,15 +99,18 @@ export class Connection {
     return this.deviceId;
   }
 
-  private send(frame: Uint8Array): void {
-    if (this.isClosed()) return;
+  /** Writes one frame (`type` for the metrics); false when the connection is closed or closing for a slow reader. */
+  private send(frame: Uint8Array, type: FrameOutType): boolean {
+    if (this.isClosed()) return false;
     if (this.ws.bufferedAmount > this.ctx.config.maxSocketBufferBytes) {
       // A reader this slow would make us buffer without bound. It resumes from its mailbox.
       this.close(WS_CLOSE.tooSlow, 'reader too slow');
-      return;
+      return false;
     }
     this.cork();
     this.ws.send(frame, { binary: true });
+    this.ctx.metrics.frameOut(type);
+    return true;
   }
 
   private cork(): void {
@@ -120,7 +126,7 @@ export class Connection {
     const header: Record<string, unknown> = { t: 'error', code: api.code, message: api.message, retryable: api.retryable };
     if (rid !== undefined) header['rid'] = rid;
     if (api.detail !== undefined) header['detail'] = api.detail;
-    this.send(encodeFrame(header));
+    this.send(encodeFrame(header), 'error');
   }
 
   close(code: number, reason: string): void {
@@ -153,15 +159,18 @@ export class Connection {
     if (this.isClosed()) return;
     const limits = this.ctx.config.rateLimits;
     if (limits.enabled && !this.ctx.limiter.take(this.connKey, limits.framesPerSecond, limits.frameBurst)) {
+      this.ctx.metrics.frameIn('unread');
       this.sendError(new ParleyError('rate_limited', 'too many frames, slow down'), isBinary ? peekRid(data) : undefined);
       return;
     }
     if (!isBinary) {
+      this.ctx.metrics.frameIn('invalid');
       this.sendError(new ParleyError('bad_request', 'frames must be binary'));
       return;
     }
     const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
     const decoded = decodeClientFrame(bytes);
+    this.ctx.metrics.frameIn(decoded.ok ? decoded.frame.t : 'invalid');
     if (!decoded.ok) {
       this.sendError(new ParleyError('bad_request', decoded.error));
       if (this.state === 'awaiting_hello') this.close(WS_CLOSE.protocolViolation, 'expected hello');
@@ -212,20 +221,22 @@ export class Connection {
         case 'hello':
           throw new ParleyError('bad_request', 'already authenticated');
         case 'ping':
-          this.send(encodeFrame({ t: 'pong', rid: frame.rid }));
+          this.send(encodeFrame({ t: 'pong', rid: frame.rid }), 'pong');
           return;
         case 'send': {
           // A riding acknowledgement shares the message's write (so the sender's own cursor moves
           // past the message too) and counts whatever becomes of the message: see sendMessage.
           const r = await sendMessage(this.ctx, sender, frame, payload);
+          this.ctx.metrics.stored('message');
           this.order.sentByDevice(frame.group, r.seq);
-          this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }));
+          this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }), 'ok');
           return;
         }
         case 'commit': {
           const r = await commit(this.ctx, sender, frame, payload);
+          this.ctx.metrics.stored('commit');
           this.order.sentByDevice(frame.group, r.seq);
-          this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }));
+          this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }), 'ok');
           return;
         }
         case 'ack':
@@ -233,7 +244,7 @@ export class Connection {
           return;
         case 'leave':
           await leave(this.ctx, deviceId, frame.group);
-          this.send(encodeFrame({ t: 'ok', rid: frame.rid }));
+          this.send(encodeFrame({ t: 'ok', rid: frame.rid }), 'ok');
           return;
       }
     } catch (err) {
@@ -254,6 +265,7 @@ export class Connection {
       // Pending devices are refused (device_pending); bad tokens count against the client address.
       caller = await authenticateLimited(this.ctx, token, () => this.peer);
     } catch (err) {
+      if (err instanceof ParleyError) this.ctx.metrics.authFailed(err.code, 'ws');
       this.sendError(err);
       const limited = err instanceof ParleyError && err.code === 'rate_limited';
       this.close(limited ? WS_CLOSE.rateLimited : WS_CLOSE.unauthenticated, limited ? 'rate limited' : 'unauthenticated');
@@ -284,7 +296,7 @@ export class Connection {
       return;
     }
     const stock = await keyPackageStock(this.ctx, caller.deviceId);
-    this.send(encodeFrame({ t: 'ready', version, userId: caller.userId, deviceId: caller.deviceId, keyPackages: { available: stock.available, low: stock.low } }));
+    this.send(encodeFrame({ t: 'ready', version, userId: caller.userId, deviceId: caller.deviceId, keyPackages: { available: stock.available, low: stock.low } }), 'ready');
     await this.replayBacklog(caller.deviceId);
   }
 
@@ -295,7 +307,7 @@ export class Connection {
   }
 
   private sendStored(m: StoredMessage): void {
-    this.send(this.encodeStored(m));
+    if (this.send(this.encodeStored(m), 'msg')) this.ctx.metrics.delivered('backlog', undefined);
     this.order.mark(m.groupId, m.seq);
   }
 
@@ -328,11 +340,11 @@ export class Connection {
     const held = this.held;
     this.held = [];
     for (const e of held) this.deliverLive(e);
-    this.send(encodeFrame({ t: 'synced' }));
+    this.send(encodeFrame({ t: 'synced' }), 'synced');
   }
 
   private deliverLive(e: Extract<BusEvent, { type: 'deliver' }>): void {
-    if (this.order.offer(e.group, e.seq, e.frame) === 'held') this.scheduleGapFill(e.group);
+    if (this.order.offer(e.group, e.seq, e.frame, e.storedAt) === 'held') this.scheduleGapFill(e.group);
   }
 
   /**
@@ -358,7 +370,7 @@ export class Connection {
           // Joined while connected: its Welcome (if still pending) is where this device starts.
           for (const w of await this.ctx.storage.pendingWelcomes(deviceId)) {
             if (w.groupId !== group) continue;
-            this.send(this.encodeStored(w));
+            if (this.send(this.encodeStored(w), 'msg')) this.ctx.metrics.delivered('live', undefined);
             this.order.mark(group, w.seq);
           }
         }
@@ -405,7 +417,7 @@ export class Connection {
       return;
     }
     if (event.type === 'notice') {
-      this.send(event.frame);
+      this.send(event.frame, 'notice');
       return;
     }
     if (this.state === 'syncing') this.held.push(event);

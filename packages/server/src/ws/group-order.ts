@@ -8,12 +8,19 @@
  * gap is filled — live, from the device's own sends, or by the connection
  * reading the gap from storage.
  */
+/** A message waiting for an earlier one; `storedAt` is kept for the delivery-latency metric. */
+interface Held {
+  frame: Uint8Array;
+  storedAt: number | undefined;
+}
+
 export class GroupOrder {
   private readonly last = new Map<string, number>();
-  private readonly held = new Map<string, Map<number, Uint8Array>>();
+  private readonly held = new Map<string, Map<number, Held>>();
   private readonly own = new Map<string, Set<number>>();
 
-  constructor(private readonly deliver: (frame: Uint8Array) => void) {}
+  /** `deliver` gets each frame in order, with the time it was stored when the offer said. */
+  constructor(private readonly deliver: (frame: Uint8Array, storedAt: number | undefined) => void) {}
 
   position(group: string): number | undefined {
     return this.last.get(group);
@@ -40,7 +47,7 @@ export class GroupOrder {
   }
 
   /** Offers a message; returns 'held' when an earlier one is still missing. */
-  offer(group: string, seq: number, frame: Uint8Array): 'sent' | 'duplicate' | 'held' {
+  offer(group: string, seq: number, frame: Uint8Array, storedAt?: number): 'sent' | 'duplicate' | 'held' {
     const l = this.last.get(group);
     if (l !== undefined && seq <= l) return 'duplicate';
     if (this.own.get(group)?.has(seq)) {
@@ -51,14 +58,14 @@ export class GroupOrder {
     // A group this connection knows nothing about yet (joined while connected):
     // where it starts must come from storage, not from whichever copy arrives first.
     if (l !== undefined && seq === l + 1) {
-      this.deliver(frame);
+      this.deliver(frame, storedAt);
       this.last.set(group, seq);
       this.flush(group);
       return 'sent';
     }
     let h = this.held.get(group);
     if (!h) this.held.set(group, (h = new Map()));
-    h.set(seq, frame);
+    h.set(seq, { frame, storedAt });
     return 'held';
   }
 
@@ -82,10 +89,10 @@ export class GroupOrder {
     if (l === undefined) return;
     for (;;) {
       const next: number = l + 1;
-      const frame = h?.get(next);
-      if (frame) {
+      const waiting = h?.get(next);
+      if (waiting) {
         h?.delete(next);
-        this.deliver(frame);
+        this.deliver(waiting.frame, waiting.storedAt);
       } else if (o?.has(next)) {
         o.delete(next);
       } else {

@@ -5,6 +5,7 @@ import type { BusEvent } from '../events.js';
 /** In-process bus: the default for a single server process. */
 export class MemoryBus implements Bus {
   readonly kind = 'memory' as const;
+  readonly publishErrors = 0;
   private readonly handlers = new Map<DeviceId, Set<BusHandler>>();
 
   async publish(deviceIds: readonly DeviceId[], event: BusEvent): Promise<void> {

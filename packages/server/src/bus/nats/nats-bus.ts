@@ -15,6 +15,7 @@ import { decodeBusEvent, encodeBusEvent, type BusEvent } from '../events.js';
 export class NatsBus implements Bus {
   readonly kind = 'nats' as const;
   private healthy = true;
+  publishErrors = 0;
 
   private constructor(private readonly nc: NatsConnection) {
     void this.watch();
@@ -44,8 +45,13 @@ export class NatsBus implements Bus {
   }
 
   async publish(deviceIds: readonly DeviceId[], event: BusEvent): Promise<void> {
-    const data = encodeBusEvent(event);
-    for (const id of deviceIds) this.nc.publish(this.subject(id), data);
+    try {
+      const data = encodeBusEvent(event);
+      for (const id of deviceIds) this.nc.publish(this.subject(id), data);
+    } catch (err) {
+      this.publishErrors++;
+      throw err;
+    }
   }
 
   async subscribe(deviceId: DeviceId, handler: BusHandler): Promise<Subscription> {
