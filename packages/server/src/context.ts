@@ -49,7 +49,7 @@ export async function createAppContext(config: ServerConfig, overrides: AppConte
     config,
     storage,
     bus,
-    blobs: overrides.blobs ?? new FsBlobStore(join(config.dataDir, 'blobs')),
+    blobs: overrides.blobs ?? new FsBlobStore(join(config.dataDir, 'blobs'), () => (overrides.clock ?? systemClock).now()),
     logger,
     clock: overrides.clock ?? systemClock,
     limiter,

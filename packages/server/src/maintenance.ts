@@ -5,12 +5,14 @@ import type { SweepResult } from './storage/storage.js';
 /**
  * One pass of housekeeping: retention sweep (expired messages, Welcomes,
  * sessions, KeyPackages, sign-in challenges, and pending devices whose link
- * expired) and blob garbage collection.
+ * expired), blob garbage collection, and coarsening blob file times.
  */
 export async function runMaintenance(ctx: AppContext): Promise<SweepResult & { trimmed: number; blobs: number }> {
   const trimmed = await ctx.trimmer.flush();
   const swept = await ctx.storage.sweep(ctx.clock.now());
   const blobs = await collectBlobs(ctx);
+  // After collection: a deletion's folder change is stamped at once and coarsened an hour later.
+  await ctx.blobs.restampTimes?.();
   if (Object.values(swept).some((n) => n > 0) || blobs > 0) {
     ctx.logger.info({ event: 'maintenance', ...swept, blobs }, 'housekeeping');
   }

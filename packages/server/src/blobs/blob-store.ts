@@ -11,6 +11,12 @@ export interface BlobStore {
   /** A stream of the blob's bytes, or undefined when absent. */
   get(digest: BlobDigest): Promise<{ size: number; stream: Readable } | undefined>;
   delete(digest: BlobDigest): Promise<void>;
+  /**
+   * Coarsens what the store's own metadata reveals of when blobs came and went
+   * (file change times: see FsBlobStore). Called by maintenance; returns how
+   * many items it touched.
+   */
+  restampTimes?(): Promise<number>;
 }
 
 export class BlobTooLargeError extends Error {

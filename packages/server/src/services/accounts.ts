@@ -9,7 +9,7 @@ import {
   type UserId,
 } from '@parley/protocol';
 import { hashPassword, newId, newToken, tokenHash, verifyPassword } from '../auth/credentials.js';
-import { ceilHour, dayOf } from '../clock.js';
+import { ceilDay, ceilHour, dayOf } from '../clock.js';
 import type { AppContext } from '../context.js';
 import { StorageError, type NewSession, type UserRecord } from '../storage/storage.js';
 import { notifyContacts } from './devices.js';
@@ -55,7 +55,8 @@ function checkPasswordRules(password: string, normalizedName: string): void {
 /** A fresh session for a device: the token goes to the client once, its hash to storage. */
 export function newSession(ctx: AppContext): { token: string; session: NewSession } {
   const token = newToken();
-  return { token, session: { tokenHash: tokenHash(token), expiresAt: ceilHour(ctx.clock.now() + ctx.config.sessionSeconds) } };
+  // Kept to the day, rounded up: a session never ends early, and its row shows only the day of the sign-in.
+  return { token, session: { tokenHash: tokenHash(token), expiresAt: ceilDay(ctx.clock.now() + ctx.config.sessionSeconds) } };
 }
 
 export async function register(ctx: AppContext, req: RegisterRequest): Promise<AuthResponse> {
