@@ -72,4 +72,13 @@ describe('configuration from the environment', () => {
     assert.throws(() => configFromEnv({ PARLEY_METRICS_ADDR: '127.0.0.1:8080' }), (e: unknown) => e instanceof ConfigError && /public port/.test(e.message));
     assert.throws(() => configFromEnv({ PORT: '9464', PARLEY_METRICS_ADDR: '0.0.0.0:9464' }), ConfigError);
   });
+
+  it('reads SQLite durability (full by default, or normal) and refuses anything else', () => {
+    assert.equal(configFromEnv({}).sqliteSynchronous, 'full');
+    assert.equal(configFromEnv({ PARLEY_SQLITE_SYNCHRONOUS: 'normal' }).sqliteSynchronous, 'normal');
+    assert.equal(configFromEnv({ PARLEY_SQLITE_SYNCHRONOUS: 'full' }).sqliteSynchronous, 'full');
+    for (const bad of ['off', 'FULL', 'extra', '1']) {
+      assert.throws(() => configFromEnv({ PARLEY_SQLITE_SYNCHRONOUS: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes('PARLEY_SQLITE_SYNCHRONOUS'), bad);
+    }
+  });
 });

@@ -28,6 +28,8 @@ const EnvSchema = z.object({
   PARLEY_QUOTA_BLOB_BYTES: z.coerce.number().int().min(1024 * 1024).max(2 ** 50).default(2 * 1024 * 1024 * 1024),
   PARLEY_MAX_SOCKETS_PER_ACCOUNT: z.coerce.number().int().min(1).max(10_000).default(16),
   PARLEY_WEB_DIR: z.string().optional(),
+  /** SQLite durability: full (fsync at every commit, the default) or normal (see docs/operations.md). */
+  PARLEY_SQLITE_SYNCHRONOUS: z.enum(['full', 'normal']).default('full'),
   /** host:port of the admin listener serving /metrics; unset = no metrics. */
   PARLEY_METRICS_ADDR: z
     .string()
@@ -110,6 +112,8 @@ export interface ServerConfig {
   validateResponses: boolean;
   /** The web app's static build to serve at `/`; unset = API only. */
   webDir: string | undefined;
+  /** SQLite's PRAGMA synchronous: 'full' (no acknowledged write lost to a power failure) or 'normal' (faster). */
+  sqliteSynchronous: 'full' | 'normal';
   /** Where the admin listener serves `/metrics` (Prometheus text format); unset = metrics off. Never the public port. */
   metricsAddr: ListenAddress | undefined;
 }
@@ -171,6 +175,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     quotas: { queuedBytes: e.PARLEY_QUOTA_QUEUED_BYTES, blobBytes: e.PARLEY_QUOTA_BLOB_BYTES },
     maxSocketsPerAccount: e.PARLEY_MAX_SOCKETS_PER_ACCOUNT,
     webDir: e.PARLEY_WEB_DIR === undefined ? undefined : resolve(e.PARLEY_WEB_DIR),
+    sqliteSynchronous: e.PARLEY_SQLITE_SYNCHRONOUS,
     metricsAddr: metricsAddress(e.PARLEY_METRICS_ADDR, e.PORT),
   };
 }
@@ -208,6 +213,7 @@ export function defaultConfig(): ServerConfig {
     maintenanceIntervalMs: 60_000,
     trimIntervalMs: 1000,
     webDir: undefined,
+    sqliteSynchronous: 'full',
     metricsAddr: undefined,
     argon2: { memoryCost: 19_456, timeCost: 2, parallelism: 1 },
     rateLimits: {

@@ -59,7 +59,7 @@ export async function createAppContext(config: ServerConfig, overrides: AppConte
 }
 
 async function storageFor(config: ServerConfig): Promise<Storage> {
-  if (!config.databaseUrl) return new SqliteStorage({ path: join(config.dataDir, 'parley.db') });
+  if (!config.databaseUrl) return new SqliteStorage({ path: join(config.dataDir, 'parley.db'), synchronous: config.sqliteSynchronous });
   // Loaded only when configured, so a single-node install never loads the PostgreSQL driver.
   const { PostgresStorage } = await import('./storage/postgres/postgres-storage.js');
   return new PostgresStorage({ connectionString: config.databaseUrl });

@@ -1,8 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
+import { WAL_SIZE_LIMIT, type SqliteCore } from '../src/storage/sqlite/core.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { account, groupWith, NOW, rejectsWith, storageContract } from './storage-contract.js';
@@ -145,6 +147,92 @@ describe('sqlite storage: what is remembered between writes', () => {
     } finally {
       await cli.close();
       await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sqlite storage: durability and what the files keep of deleted rows', () => {
+  // A peek at the connection's settings: pragmas are per connection, so only the storage's own can tell.
+  const db = (s: SqliteStorage) => (s as unknown as { core: SqliteCore }).core.db;
+
+  it('commits with synchronous=FULL unless told NORMAL, zeroes freed pages and bounds the WAL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
+    try {
+      const full = new SqliteStorage({ path: join(dir, 'a.db') });
+      const normal = new SqliteStorage({ path: join(dir, 'b.db'), synchronous: 'normal' });
+      try {
+        assert.equal(db(full).pragma('synchronous', { simple: true }), 2, 'FULL');
+        assert.equal(db(normal).pragma('synchronous', { simple: true }), 1, 'NORMAL');
+        for (const s of [full, normal]) {
+          assert.equal(db(s).pragma('secure_delete', { simple: true }), 1);
+          assert.equal(db(s).pragma('journal_size_limit', { simple: true }), WAL_SIZE_LIMIT);
+        }
+      } finally {
+        await full.close();
+        await normal.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  /** Messages carrying `marker`, delivered to everyone and trimmed: their ciphertext is deleted. */
+  async function deliverAndDelete(s: SqliteStorage, marker: Buffer): Promise<void> {
+    const [a, b] = [await account(s), await account(s)];
+    const gid = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
+    let last = 0;
+    for (let i = 0; i < 200; i++) {
+      const payload = Buffer.concat([marker, randomBytes(1000)]);
+      last = (await s.appendMessage({ groupId: gid, senderDevice: a.deviceId, kind: 'application', epoch: 1, payload, blobs: [], expiresAt: NOW + 100, blobKeepUntil: NOW })).seq;
+    }
+    await s.ack(b.deviceId, gid, last);
+    assert.equal(await s.trim([gid]), 200);
+  }
+
+  const contains = (path: string, marker: Buffer) => existsSync(path) && readFileSync(path).includes(marker);
+
+  it('empties the WAL on request once messages are deleted, leaving their ciphertext in no file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
+    const path = join(dir, 'parley.db');
+    // Checkpoints only when asked (the interval is longer than the test).
+    const s = new SqliteStorage({ path, checkpointIntervalMs: 3_600_000 });
+    try {
+      await s.migrate();
+      const marker = randomBytes(24);
+      await deliverAndDelete(s, marker);
+      assert.ok(statSync(`${path}-wal`).size > 100_000, 'the WAL holds the writes');
+      assert.ok(contains(`${path}-wal`, marker), 'including the deleted ciphertext (the test can fail)');
+      assert.equal(await s.truncateWal(), true);
+      assert.equal(statSync(`${path}-wal`).size, 0);
+      assert.equal(contains(path, marker), false, 'secure_delete zeroed the freed pages in the database file');
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('truncates the WAL by itself once writers are idle', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
+    const path = join(dir, 'parley.db');
+    // A short tick so the idle period passes quickly; the test waits for the outcome, not for a time.
+    const s = new SqliteStorage({ path, checkpointIntervalMs: 20, walIdleTicks: 3 });
+    try {
+      await s.migrate();
+      const marker = randomBytes(24);
+      await deliverAndDelete(s, marker);
+      const deadline = Date.now() + 30_000;
+      while (statSync(`${path}-wal`).size > 0) {
+        assert.ok(Date.now() < deadline, 'the WAL was never truncated');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(contains(`${path}-wal`, marker), false);
+      assert.equal(contains(path, marker), false);
+      // Still usable, and the WAL grows again with new writes.
+      await account(s);
+      assert.ok(statSync(`${path}-wal`).size > 0);
+    } finally {
+      await s.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -9,7 +9,28 @@ export interface SqliteStorageOptions {
   path: string;
   /** Checkpoint the WAL on a worker thread (default) instead of inside commits. */
   checkpointInWorker?: boolean;
+  /**
+   * PRAGMA synchronous. 'full' (default): each commit is on disk (fsync of the
+   * WAL) before the writers of its batch are answered, so nothing acknowledged
+   * is lost even to a power failure. 'normal': a commit is in the operating
+   * system's cache when it returns; a power failure or kernel crash can lose
+   * the last moments of writes (a crash of the process alone cannot).
+   */
+  synchronous?: SqliteSynchronous;
+  /** Checkpoint every this many ms (default 1000). */
+  checkpointIntervalMs?: number;
+  /** Truncate the WAL after this many checkpoint ticks without a commit (default 10). */
+  walIdleTicks?: number;
 }
+
+export type SqliteSynchronous = 'full' | 'normal';
+
+/**
+ * Bytes the WAL file is cut back to whenever it is reset after a full
+ * checkpoint (PRAGMA journal_size_limit): what it can keep of older pages
+ * while writes never stop. When they do, it is truncated to nothing.
+ */
+export const WAL_SIZE_LIMIT = 1024 * 1024;
 
 /**
  * What every part of the SQLite adapter shares: the connection, its prepared
@@ -47,13 +68,18 @@ export class SqliteCore {
   constructor(options: SqliteStorageOptions) {
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(`synchronous = ${(options.synchronous ?? 'full') === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
     if (options.path !== ':memory:' && options.checkpointInWorker !== false) {
       // Checkpoints run on a worker thread (see checkpointer.ts), not inside our commits.
       this.db.pragma('wal_autocheckpoint = 0');
-      this.checkpointer = new SqliteCheckpointer(options.path, 1000);
+      this.checkpointer = new SqliteCheckpointer(options.path, {
+        intervalMs: options.checkpointIntervalMs ?? 1000,
+        idleTicks: options.walIdleTicks ?? 10,
+        journalSizeLimit: WAL_SIZE_LIMIT,
+      });
     }
     // Freed pages are zeroed so deleted ciphertext does not linger in the file.
     this.db.pragma('secure_delete = ON');

@@ -34,7 +34,7 @@ import { SQLITE_MIGRATIONS } from './migrations.js';
 import { queuedBytes } from './queue-bytes.js';
 import { num, plainNum, type Row } from './rows.js';
 
-export type { SqliteStorageOptions } from './core.js';
+export type { SqliteStorageOptions, SqliteSynchronous } from './core.js';
 
 /**
  * Embedded default storage on SQLite (WAL). Reads run directly; writes are
@@ -91,6 +91,19 @@ export class SqliteStorage implements Storage {
       this.core.db.pragma('wal_checkpoint(TRUNCATE)');
       this.core.db.close();
     }
+  }
+
+  /**
+   * Empties the write-ahead log now (a TRUNCATE checkpoint), after the writes
+   * already queued: what it held of deleted rows leaves the file. The
+   * checkpointer does this by itself once writers are idle; false when a
+   * reader kept it from completing.
+   */
+  async truncateWal(): Promise<boolean> {
+    await this.core.writes.drain();
+    if (this.core.checkpointer) return this.core.checkpointer.truncate();
+    const [r] = this.core.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+    return r?.busy === 0;
   }
 
   async health(): Promise<StorageHealth> {
