@@ -3,7 +3,9 @@ import { after, describe, it } from 'node:test';
 import { Client } from 'pg';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { POSTGRES_MIGRATIONS } from '../src/storage/postgres/migrations.js';
+import { AUTOVACUUM_THRESHOLD } from '../src/storage/postgres/migration-privacy.js';
 import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js';
+import { LEFTOVERS_SQL, NO_LEFTOVERS, type GroupLeftovers } from './storage-contract-helpers.js';
 import { dropSchema, freshSchema, pgAccount as account, PG_URL as URL } from './storage-postgres-helpers.js';
 
 const NOW = 1_800_000_000;
@@ -228,6 +230,100 @@ describe('PostgreSQL migrations', () => {
       await s.approveDevice(P as DeviceId, A as DeviceId, NOW, Uint8Array.of(9, 9));
       const approved = await s.getDevice(P as DeviceId);
       assert.deepEqual([approved?.status, approved?.approvedBy, approved?.approval], ['active', A, Uint8Array.of(9, 9)]);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('drops every device name (the column becomes nullable), coarsens stored times, deletes groups and GroupInfos nobody needs and sets autovacuum, on a version-10 schema', async () => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    const A = 'a'.repeat(22), B = 'b'.repeat(22), R = 'r'.repeat(22), P = 'p'.repeat(22);
+    const G = 'live', H = 'abandoned', K = 'nowelcome';
+    const raw = new Client({ connectionString: URL });
+    await raw.connect();
+    try {
+      await raw.query(`CREATE SCHEMA "${schema}"`);
+      await raw.query(`SET search_path TO "${schema}"`);
+      await raw.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+      for (const m of POSTGRES_MIGRATIONS.slice(0, 10)) {
+        await raw.query(m.sql);
+        await raw.query('INSERT INTO schema_migrations VALUES ($1, $2)', [m.version, m.name]);
+      }
+      await raw.query("INSERT INTO users VALUES ('u1', 'u1', 'u1', 'h', '2026-01-01')");
+      await raw.query("INSERT INTO devices (id, user_id, name, signature_key, created_day) VALUES ($1, 'u1', 'Alice''s work laptop', '\\x01', '2026-01-01')", [B]);
+      await raw.query("INSERT INTO devices (id, user_id, name, signature_key, created_day, approved_by, approval) VALUES ($1, 'u1', 'phone', '\\x02', '2026-01-02', $2, '\\x0909')", [A, B]);
+      await raw.query("INSERT INTO devices (id, user_id, name, signature_key, created_day, status, revoked_at) VALUES ($1, 'u1', 'old tablet', '\\x03', '2026-01-03', 'revoked', 1800003600)", [R]);
+      await raw.query("INSERT INTO devices (id, user_id, name, signature_key, created_day, status) VALUES ($1, 'u1', 'waiting', '\\x04', '2026-01-04', 'pending')", [P]);
+      await raw.query("INSERT INTO sessions VALUES ('\\xaa', 'u1', $1, 1800000123)", [A]);
+      await raw.query('INSERT INTO blobs VALUES ($1, 5, 1800000123), ($2, 5, 1800003600)', ['d'.repeat(64), 'e'.repeat(64)]);
+      await raw.query("INSERT INTO mls_groups VALUES ($1, 1, 2, '\\x4747', 10), ($2, 3, 7, '\\x4848', 8), ($3, 1, 1, '\\x4b4b', 0)", [G, H, K]);
+      await raw.query('INSERT INTO group_devices (group_id, device_id, acked_seq) VALUES ($1, $2, 2), ($1, $3, 1), ($4, $2, 1)', [G, A, B, K]);
+      await raw.query('INSERT INTO group_departures VALUES ($1, $2)', [H, A]);
+      await raw.query("INSERT INTO group_messages VALUES ($1, 2, 'application', 1, '\\x6d6d', 9999999999), ($2, 7, 'application', 3, '\\x68686868', 9999999999)", [G, H]);
+      await raw.query('INSERT INTO blob_refs VALUES ($1, 7, $2)', [H, 'e'.repeat(64)]);
+      await raw.query("INSERT INTO welcomes VALUES ($1, 1, 1, '\\x5757', '\\x4949', 9999999999), ($2, 5, 3, '\\x5757', NULL, 9999999999)", [G, H]);
+      await raw.query('INSERT INTO welcome_recipients VALUES ($1, $2, 1)', [B, G]);
+      await raw.query("INSERT INTO queue_charges VALUES ('u1', $1, 8)", [H]);
+    } finally {
+      await raw.end();
+    }
+
+    const s = new PostgresStorage({ connectionString: URL, schema });
+    try {
+      await s.migrate();
+      const check = new Client({ connectionString: URL });
+      await check.connect();
+      try {
+        await check.query(`SET search_path TO "${schema}"`);
+        const nullable = await check.query<{ is_nullable: string }>("SELECT is_nullable FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'devices' AND column_name = 'name'", [schema]);
+        assert.equal(nullable.rows[0]?.is_nullable, 'YES');
+        assert.deepEqual((await check.query('SELECT name FROM devices')).rows, [{ name: null }, { name: null }, { name: null }, { name: null }], 'no name in clear survives');
+        assert.equal(Number((await check.query<{ expires_at: string }>('SELECT expires_at FROM sessions')).rows[0]?.expires_at), 1_800_057_600, 'to the next UTC midnight');
+        assert.deepEqual((await check.query<{ k: string }>('SELECT keep_until AS k FROM blobs ORDER BY digest')).rows.map((r) => Number(r.k)), [1_800_003_600, 1_800_003_600], 'to the hour, up');
+        const left = async (g: string): Promise<GroupLeftovers> => {
+          const row = (await check.query<Record<string, string>>(LEFTOVERS_SQL, [g])).rows[0] ?? {};
+          return Object.fromEntries(Object.entries(row).map(([k, v]) => [k, Number(v)])) as unknown as GroupLeftovers;
+        };
+        assert.deepEqual(await left(H), NO_LEFTOVERS, 'a group everyone left is gone with everything it held');
+        assert.deepEqual(await left(G), { group: 1, groupInfo: 1, messages: 1, welcomes: 1, recipients: 1, cursors: 2, departures: 0, charges: 0, blobRefs: 0 });
+        assert.deepEqual([(await left(K)).group, (await left(K)).groupInfo], [1, 0], 'no Welcome waits: the GroupInfo goes');
+        // Every table is vacuumed after a fixed number of dead rows, whatever its size.
+        const options = await check.query<{ relname: string; reloptions: string[] | null }>(
+          `SELECT c.relname, c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relkind = 'r' AND c.relname <> 'schema_migrations'`,
+          [schema],
+        );
+        assert.ok(options.rows.length >= 16);
+        for (const r of options.rows) {
+          assert.ok(r.reloptions?.includes('autovacuum_vacuum_scale_factor=0'), `${r.relname}: ${String(r.reloptions)}`);
+          assert.ok(r.reloptions?.includes(`autovacuum_vacuum_threshold=${AUTOVACUUM_THRESHOLD}`), r.relname);
+        }
+        const toast = await check.query<{ reloptions: string[] | null }>(
+          `SELECT t.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_class t ON t.oid = c.reltoastrelid WHERE n.nspname = $1 AND c.relname = 'group_messages'`,
+          [schema],
+        );
+        assert.ok(toast.rows[0]?.reloptions?.includes('autovacuum_vacuum_scale_factor=0'), 'payloads stored out of line too');
+      } finally {
+        await check.end();
+      }
+      const devices = await s.listDevices('u1' as UserId);
+      assert.deepEqual(
+        devices.map((d) => [d.id, d.name, d.status, d.revokedAt, d.approvedBy, d.approval, Buffer.from(d.signatureKey).toString('hex')]),
+        [
+          [B, null, 'active', null, null, null, '01'],
+          [A, null, 'active', null, B, Uint8Array.of(9, 9), '02'],
+          [R, null, 'revoked', 1_800_003_600, null, null, '03'],
+          [P, null, 'pending', null, null, null, '04'],
+        ],
+      );
+      assert.equal((await s.getSession(Uint8Array.of(0xaa), 1_800_000_200))?.deviceId, A);
+      // The new append path (riding acks) and trim (GroupInfo dropped once B has its Welcome) work on migrated data.
+      await s.appendMessage({ groupId: G as GroupId, senderDevice: B as DeviceId, ack: 2, kind: 'application', epoch: 1, payload: Uint8Array.of(1), blobs: [], expiresAt: NOW, blobKeepUntil: NOW });
+      assert.deepEqual(await s.pendingWelcomes(B as DeviceId), [], 'the riding ack covered the Welcome');
+      await s.ack(A as DeviceId, G as GroupId, 3);
+      await s.trim([G as GroupId]);
+      assert.equal(await s.getGroupInfo(G as GroupId), undefined);
+      assert.deepEqual(await s.pendingMessages(A as DeviceId, undefined, 10), []);
     } finally {
       await s.close();
     }

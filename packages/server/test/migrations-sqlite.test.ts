@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
 import { SQLITE_MIGRATIONS } from '../src/storage/sqlite/migrations.js';
+import { LEFTOVERS_SQL, NO_LEFTOVERS, type GroupLeftovers } from './storage-contract-helpers.js';
 
 describe('SQLite migrations', () => {
   it('migrate an empty database to the latest version', async () => {
@@ -202,6 +203,105 @@ describe('SQLite migrations', () => {
         assert.deepEqual([approved?.status, approved?.approvedBy, approved?.approval], ['active', A, Uint8Array.of(9, 9)]);
       } finally {
         await s.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('drop every device name (the column becomes nullable), coarsen stored times and delete groups and GroupInfos nobody needs, on a version-7 database', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-mig-'));
+    try {
+      const path = join(dir, 'p.db');
+      const raw = new Database(path);
+      raw.pragma('foreign_keys = ON');
+      raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+      for (const m of SQLITE_MIGRATIONS.slice(0, 7)) {
+        raw.exec(m.sql);
+        raw.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(m.version, m.name);
+      }
+      const A = 'a'.repeat(22), B = 'b'.repeat(22), R = 'r'.repeat(22), P = 'p'.repeat(22);
+      const G = 'live', H = 'abandoned', K = 'nowelcome';
+      raw.prepare("INSERT INTO users VALUES ('u1', 'u1', 'u1', 'h', '2026-01-01')").run();
+      // Inserted out of id order: a user's devices are listed in the order they were added (rowid).
+      raw.prepare("INSERT INTO devices (id, user_id, name, signature_key, created_day) VALUES (?, 'u1', 'Alice''s work laptop', x'01', '2026-01-01')").run(B);
+      raw.prepare("INSERT INTO devices (id, user_id, name, signature_key, created_day, approved_by, approval) VALUES (?, 'u1', 'phone', x'02', '2026-01-02', ?, x'0909')").run(A, B);
+      raw.prepare("INSERT INTO devices (id, user_id, name, signature_key, created_day, status, revoked_at) VALUES (?, 'u1', 'old tablet', x'03', '2026-01-03', 'revoked', 1800003600)").run(R);
+      raw.prepare("INSERT INTO devices (id, user_id, name, signature_key, created_day, status) VALUES (?, 'u1', 'waiting', x'04', '2026-01-04', 'pending')").run(P);
+      raw.prepare("INSERT INTO device_links VALUES (?, 'u1', x'cc', 9999999999)").run(P);
+      raw.prepare("INSERT INTO sessions VALUES (x'aa', 'u1', ?, 1800000123)").run(A);
+      raw.prepare("INSERT INTO key_packages (device_id, ciphersuite, expires_at, last_resort, data) VALUES (?, 1, 9999999999, 0, x'00')").run(A);
+      raw.prepare("INSERT INTO blobs VALUES (?, 5, 1800000123)").run('d'.repeat(64));
+      raw.prepare("INSERT INTO blobs VALUES (?, 5, 1800003600)").run('e'.repeat(64));
+      // G: A and B, a Welcome still waiting for B. H: everyone left (only a departure). K: nobody waits for a Welcome.
+      raw.prepare("INSERT INTO mls_groups VALUES (?, 1, 2, x'4747', 10)").run(G);
+      raw.prepare("INSERT INTO mls_groups VALUES (?, 3, 7, x'4848', 8)").run(H);
+      raw.prepare("INSERT INTO mls_groups VALUES (?, 1, 1, x'4b4b', 0)").run(K);
+      for (const [g, d, acked] of [[G, A, 2], [G, B, 1], [K, A, 1]] as const) raw.prepare('INSERT INTO group_devices (group_id, device_id, acked_seq) VALUES (?, ?, ?)').run(g, d, acked);
+      raw.prepare('INSERT INTO group_departures VALUES (?, ?)').run(H, A);
+      raw.prepare("INSERT INTO group_messages VALUES (?, 2, 'application', 1, x'6d6d', 9999999999)").run(G);
+      raw.prepare("INSERT INTO group_messages VALUES (?, 7, 'application', 3, x'68686868', 9999999999)").run(H);
+      raw.prepare('INSERT INTO blob_refs VALUES (?, 7, ?)').run(H, 'e'.repeat(64));
+      raw.prepare("INSERT INTO welcomes VALUES (?, 1, 1, x'5757', x'4949', 9999999999)").run(G);
+      raw.prepare("INSERT INTO welcomes VALUES (?, 5, 3, x'5757', NULL, 9999999999)").run(H);
+      raw.prepare('INSERT INTO welcome_recipients VALUES (?, ?, 1)').run(B, G);
+      raw.prepare("INSERT INTO queue_charges VALUES ('u1', ?, 8)").run(H);
+      raw.close();
+
+      const s = new SqliteStorage({ path });
+      try {
+        await s.migrate();
+        const db = new Database(path, { readonly: true });
+        try {
+          const columns = db.prepare('PRAGMA table_info(devices)').all() as Array<{ name: string; notnull: number }>;
+          assert.deepEqual(columns.map((c) => c.name), ['id', 'user_id', 'name', 'signature_key', 'created_day', 'status', 'revoked_at', 'approved_by', 'approval']);
+          assert.equal(columns.find((c) => c.name === 'name')?.notnull, 0, 'name is nullable');
+          assert.deepEqual(db.prepare('SELECT name FROM devices').pluck().all(), [null, null, null, null], 'no name in clear survives');
+          assert.deepEqual(db.pragma('foreign_key_check'), []);
+          for (const t of ['sessions', 'key_packages', 'group_devices', 'welcome_recipients', 'group_departures', 'device_links']) {
+            const fks = db.prepare(`PRAGMA foreign_key_list(${t})`).all() as Array<{ table: string; from: string }>;
+            assert.ok(fks.some((f) => f.table === 'devices' && f.from === 'device_id'), `${t} still refers to devices`);
+          }
+          assert.ok(db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'devices_user'").get());
+          assert.equal(db.prepare('SELECT expires_at FROM sessions').pluck().get(), 1_800_057_600, 'to the next UTC midnight');
+          assert.deepEqual(db.prepare('SELECT keep_until FROM blobs ORDER BY digest').pluck().all(), [1_800_003_600, 1_800_003_600], 'to the hour, up');
+          const left = (g: string) => db.prepare(LEFTOVERS_SQL.replaceAll('$1', '@g')).get({ g }) as GroupLeftovers;
+          assert.deepEqual(left(H), NO_LEFTOVERS, 'a group everyone left is gone with everything it held');
+          assert.deepEqual(left(G), { group: 1, groupInfo: 1, messages: 1, welcomes: 1, recipients: 1, cursors: 2, departures: 0, charges: 0, blobRefs: 0 });
+          assert.equal(left(K).groupInfo, 0, 'no Welcome waits: the GroupInfo goes');
+          assert.equal(left(K).group, 1);
+        } finally {
+          db.close();
+        }
+        // Every device is still there, in order, with everything but its name.
+        const devices = await s.listDevices('u1' as UserId);
+        assert.deepEqual(
+          devices.map((d) => [d.id, d.name, d.status, d.revokedAt, d.approvedBy, d.approval, Buffer.from(d.signatureKey).toString('hex')]),
+          [
+            [B, null, 'active', null, null, null, '01'],
+            [A, null, 'active', null, B, Uint8Array.of(9, 9), '02'],
+            [R, null, 'revoked', 1_800_003_600, null, null, '03'],
+            [P, null, 'pending', null, null, null, '04'],
+          ],
+        );
+        assert.equal((await s.getSession(Uint8Array.of(0xaa), 1_800_000_200))?.deviceId, A, 'sessions still work (and never end early)');
+        const writer = new Database(path);
+        try {
+          writer.pragma('foreign_keys = ON');
+          assert.throws(() => writer.prepare("INSERT INTO sessions VALUES (x'bb', 'u1', 'nobody', 1)").run(), /FOREIGN KEY/, 'sessions still refer to devices');
+        } finally {
+          writer.close();
+        }
+        assert.equal(await s.pendingWelcomes(B as DeviceId).then((w) => w.length), 1);
+        await s.ack(B as DeviceId, G as GroupId, 2);
+        await s.trim([G as GroupId]);
+        assert.equal(await s.getGroupInfo(G as GroupId), undefined, 'B joined: the GroupInfo goes');
+      } finally {
+        await s.close();
+      }
+      // secure_delete zeroed the old table's pages: the names are in no file.
+      for (const f of [path, `${path}-wal`]) {
+        if (existsSync(f)) assert.equal(readFileSync(f).includes(Buffer.from("Alice's work laptop")), false, f);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

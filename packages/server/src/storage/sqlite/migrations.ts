@@ -336,6 +336,8 @@ UPDATE blobs SET keep_until = ((keep_until + 3599) / 3600) * 3600 WHERE keep_unt
 
 DELETE FROM welcome_recipients WHERE NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = welcome_recipients.group_id);
 DELETE FROM welcomes WHERE NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = welcomes.group_id);
+-- Foreign keys are off during this migration, so nothing cascades: blob references go explicitly.
+DELETE FROM blob_refs WHERE NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = blob_refs.group_id);
 DELETE FROM group_messages WHERE NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = group_messages.group_id);
 DELETE FROM group_departures WHERE NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = group_departures.group_id);
 DELETE FROM queue_charges WHERE NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.group_id = queue_charges.group_id);
