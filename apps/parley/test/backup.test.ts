@@ -12,6 +12,7 @@ import { BackupError, defaultConfig, FsBlobStore, parseBackupManifest, SqliteSto
 import { freePort, ServerProcess } from '../../../packages/server/test/helpers/processes.js';
 import { groupAt, registerAt } from '../../../packages/server/test/helpers/remote.js';
 import { mlsMessage, TestSocket } from '../../../packages/server/test/helpers/test-network.js';
+import { SQLITE_MIGRATIONS } from '../../../packages/server/src/storage/sqlite/migrations.js';
 import { backup, restore } from '../src/backup.js';
 
 const BIN = new URL('../bin/parley.mjs', import.meta.url).pathname;
@@ -330,6 +331,34 @@ describe('parley admin backup and restore', () => {
     const after = new DatabaseSync(join(target, 'parley.db'), { readOnly: true });
     assert.equal((after.prepare('SELECT COUNT(*) AS n FROM blobs').get() as { n: number }).n, 1);
     after.close();
+  });
+});
+
+describe('parley admin restore of an older backup', () => {
+  it('migrates a backup written by an earlier schema, as the server would on start', async () => {
+    const dataDir = tempDir();
+    const older = SQLITE_MIGRATIONS.slice(0, -1);
+    const db = new DatabaseSync(join(dataDir, 'parley.db'), { enableForeignKeyConstraints: false });
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+    for (const m of older) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name) VALUES (?, ?)').run(m.version, m.name);
+    }
+    db.prepare('INSERT INTO users (id, username, skeleton, password_hash, created_day) VALUES (?, ?, ?, ?, ?)').run('U'.repeat(22), 'olduser', 'olduser', 'x', '2026-01-01');
+    db.close();
+    const config: ServerConfig = { ...defaultConfig(), dataDir, databaseUrl: undefined };
+    const made = join(tempDir(), 'old');
+    const written = await backup(config, made, { force: false });
+    assert.equal(written.schemaVersion, SQLITE_SCHEMA_VERSION - 1);
+
+    const target = tempDir();
+    const report = await restore({ ...config, dataDir: target }, made, { force: false });
+    assert.deepEqual([report.fromSchema, report.toSchema], [SQLITE_SCHEMA_VERSION - 1, SQLITE_SCHEMA_VERSION]);
+    const restored = new DatabaseSync(join(target, 'parley.db'), { readOnly: true });
+    const versions = restored.prepare('SELECT version FROM schema_migrations ORDER BY version').all().map((r) => r['version']);
+    assert.deepEqual(versions, SQLITE_MIGRATIONS.map((m) => m.version));
+    assert.equal(restored.prepare('SELECT username FROM users').get()?.['username'], 'olduser');
+    restored.close();
   });
 });
 
