@@ -56,6 +56,21 @@ export {
 } from './attachments.js';
 export type { AttachmentErrorCode, AttachmentSecrets, EncryptedAttachment } from './attachments.js';
 
+export {
+  ACCOUNT_KEY_BYTES,
+  ACCOUNT_KEY_ID_BYTES,
+  accountKeyId,
+  AccountKeyError,
+  generateAccountKey,
+  openDeviceName,
+  openWithAccountKey,
+  SEALED_DEVICE_NAME_BYTES,
+  sealDeviceName,
+  sealedKeyId,
+  sealWithAccountKey,
+} from './account-key.js';
+export type { AccountKeyErrorCode, AccountSealPurpose } from './account-key.js';
+
 export { SAFETY_NUMBER_VERSION, safetyNumber, SafetyNumberError } from './safety-number.js';
 export type { SafetyNumberParty } from './safety-number.js';
 

@@ -7,5 +7,6 @@ export * from './ids.js';
 export * from './key-package.js';
 export * from './mls-framing.js';
 export * from './schemas.js';
+export * from './self-group.js';
 export * from './username.js';
 export * from './version.js';
