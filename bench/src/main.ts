@@ -2,7 +2,7 @@ import { catchUp, directClosed, directOpen, groupFanout, idle, relayClosed } fro
 import type { Result, StorageKind } from './harness.js';
 
 /**
- * `npm run bench [-- --scenario NAME] [--storage sqlite|postgres|both] [--quick]`
+ * `npm run bench [-- --scenario NAME] [--storage sqlite|postgres|both] [--quick] [--metrics]`
  * Prints one JSON line per scenario and a table at the end. Everything runs on
  * 127.0.0.1, is bounded in time, and stops the processes it starts.
  */
@@ -14,6 +14,8 @@ function arg(name: string): string | undefined {
 const only = arg('scenario');
 const storageArg = arg('storage') ?? 'both';
 const quick = process.argv.includes('--quick');
+// Servers with /metrics on (PARLEY_METRICS_ADDR), scraped every second (see processes.ts).
+if (process.argv.includes('--metrics')) process.env['PARLEY_BENCH_METRICS'] = '1';
 const secs = quick ? 3 : 8;
 const kinds: StorageKind[] = storageArg === 'both' ? ['sqlite', 'postgres'] : [storageArg as StorageKind];
 

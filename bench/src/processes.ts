@@ -46,9 +46,38 @@ function stopper(child: ChildProcess): () => Promise<void> {
   };
 }
 
+/**
+ * With `--metrics` (PARLEY_BENCH_METRICS=1) each server serves /metrics on an admin port of its
+ * own, and the bench scrapes it every second while the server runs — fifteen times as often as a
+ * usual Prometheus — so a run measures what the metrics cost on the message path and per scrape.
+ */
+const SCRAPE_EVERY_MS = 1000;
+
+function scraper(url: string): () => void {
+  let scrapes = 0;
+  let totalMs = 0;
+  let failures = 0;
+  const timer = setInterval(() => {
+    const started = performance.now();
+    fetch(url)
+      .then(async (res) => {
+        await res.text();
+        if (!res.ok) throw new Error(String(res.status));
+        scrapes++;
+        totalMs += performance.now() - started;
+      })
+      .catch(() => failures++);
+  }, SCRAPE_EVERY_MS);
+  return () => {
+    clearInterval(timer);
+    console.error(`metrics: ${scrapes} scrapes of ${url}, ${(totalMs / Math.max(1, scrapes)).toFixed(1)} ms each on average, ${failures} failed`);
+  };
+}
+
 /** Starts `parley serve` as its own process, so its CPU and memory can be measured alone. */
 export async function startParley(env: Record<string, string>): Promise<Proc> {
   const port = await freePort();
+  const metricsPort = process.env['PARLEY_BENCH_METRICS'] === '1' ? await freePort() : undefined;
   // PARLEY_BENCH_PROFILE_DIR=DIR: the server writes a V8 CPU profile there when it exits.
   const profileDir = process.env['PARLEY_BENCH_PROFILE_DIR'];
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
@@ -60,12 +89,26 @@ export async function startParley(env: Record<string, string>): Promise<Proc> {
       HOST: '127.0.0.1',
       PARLEY_RATE_LIMITS: 'off',
       PARLEY_LOG_LEVEL: 'warn',
+      ...(metricsPort === undefined ? {} : { PARLEY_METRICS_ADDR: `127.0.0.1:${metricsPort}` }),
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   await waitFor(async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok, child, 'parley');
   if (child.pid === undefined) throw new Error('no pid');
-  return { pid: child.pid, port, child, stop: stopper(child) };
+  const stop = stopper(child);
+  if (metricsPort === undefined) return { pid: child.pid, port, child, stop };
+  const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+  await waitFor(async () => (await fetch(metricsUrl)).ok, child, 'parley metrics');
+  const stopScraping = scraper(metricsUrl);
+  return {
+    pid: child.pid,
+    port,
+    child,
+    async stop() {
+      stopScraping();
+      await stop();
+    },
+  };
 }
 
 /** Starts the bare relay baseline (same WebSocket library, no storage, auth or checks). */
