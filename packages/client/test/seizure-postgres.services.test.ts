@@ -40,19 +40,38 @@ async function dumpSchema(schema: string): Promise<Buffer> {
   }
 }
 
+/** Group messages and Welcomes stored for a group. */
+async function storedMessages(schema: string, groupId: string): Promise<number> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    const r = await c.query<{ n: string }>(
+      `SELECT (SELECT COUNT(*) FROM "${schema}".group_messages WHERE group_id = $1) + (SELECT COUNT(*) FROM "${schema}".welcomes WHERE group_id = $1) AS n`,
+      [groupId],
+    );
+    return Number(r.rows[0]?.n);
+  } finally {
+    await c.end();
+  }
+}
+
 describe('client: seizure on PostgreSQL', () => {
-  it('leaves no plaintext in any table, blob or log line', async () => {
+  it('leaves no plaintext (device names included) in any table, blob or log line, and no message of a delivered conversation', async () => {
     const schema = `parley_seizure_${randomBytes(6).toString('hex')}`;
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-seizure-pg-'));
     const storage = new PostgresStorage({ connectionString: PG_URL, schema });
     try {
       const net = await ClientNetwork.start({ dataDir, storage });
       const markers: string[] = [];
+      let delivered = '';
       try {
-        markers.push(...(await seizureWorkload(net)));
+        const result = await seizureWorkload(net, { storedMessages: (groupId) => storedMessages(schema, groupId) });
+        markers.push(...result.markers);
+        delivered = result.delivered;
       } finally {
         await net.close();
       }
+      assert.equal(await storedMessages(schema, delivered), 0, 'the fully delivered 1:1 left no stored message');
       const dump = await dumpSchema(schema);
       assert.ok(dump.length > 1000, 'the dump holds the workload');
       const logs = Buffer.from(net.server.logs.join('\n'), 'utf8');

@@ -4,23 +4,39 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { ClientNetwork } from './helpers/network.js';
 import { filesUnder, needles, seizureWorkload } from './helpers/seizure.js';
 
+/** Group messages and Welcomes stored for a group, read by a second connection (it sees what the server committed). */
+function storedMessages(path: string, groupId: string): number {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare('SELECT (SELECT COUNT(*) FROM group_messages WHERE group_id = ?) + (SELECT COUNT(*) FROM welcomes WHERE group_id = ?)').pluck().get(groupId, groupId) as number;
+  } finally {
+    db.close();
+  }
+}
+
 describe('client: seizure', () => {
-  it('leaves no plaintext in any server file (db, -wal, -shm, blobs) or log line', async () => {
+  it('leaves no plaintext (device names included) in any server file (db, -wal, -shm, blobs) or log line, and no message of a delivered conversation', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-seizure-'));
     try {
       const markers: string[] = [];
       const net = await ClientNetwork.start({ dataDir });
+      const dbPath = join(dataDir, 'parley.db');
+      let delivered = '';
       let closed = false;
       try {
-        markers.push(...(await seizureWorkload(net)));
+        const result = await seizureWorkload(net, { storedMessages: async (groupId) => storedMessages(dbPath, groupId) });
+        markers.push(...result.markers);
+        delivered = result.delivered;
       } finally {
         await net.close();
         closed = true;
       }
       assert.ok(closed);
+      assert.equal(storedMessages(dbPath, delivered), 0, 'the fully delivered 1:1 left no stored message');
 
       const files = filesUnder(dataDir);
       assert.ok(files.some((f) => f.endsWith('.db') || f.includes('sqlite')), `the database is there: ${files.join(', ')}`);

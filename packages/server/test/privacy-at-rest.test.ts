@@ -53,6 +53,28 @@ describe('privacy at rest (SQLite, over the wire)', () => {
     assert.deepEqual(query(net, `SELECT seq FROM group_messages WHERE group_id = '${gid}'`), [], 'nothing waits for anyone');
   });
 
+  it('stores no message of a conversation every device has read when the last sender replied before reading (its ack reaches over its own message)', async () => {
+    await using net = await TestNetwork.start();
+    const alice = await net.register();
+    const bob = await net.register();
+    const a = await alice.connect();
+    const b = await bob.connect();
+    const gid = await groupOf(alice, a, [bob]);
+    await b.waitFor((r) => r.frame.t === 'msg' && r.frame.kind === 'welcome');
+    const first = await a.send(gid, 1);
+    assert.ok(first.t === 'ok' && first.seq !== undefined);
+    // Bob sends without having read Alice's message (no ack on it): his cursor stays before it.
+    const reply = await b.send(gid, 1);
+    assert.ok(reply.t === 'ok' && reply.seq === first.seq + 1);
+    // Then he reads it and acknowledges it, as any device does; Alice reads his reply.
+    b.ack(gid, first.seq);
+    a.ack(gid, reply.seq);
+    await settled(b);
+    await settled(a);
+    await net.ctx.trimmer.flush();
+    assert.deepEqual(query(net, `SELECT seq FROM group_messages WHERE group_id = '${gid}'`), [], "bob's ack covered his own reply");
+  });
+
   it('keeps stored times coarse: session expiry to the day, message, Welcome and blob grace to the hour, blob file times fixed', async () => {
     await using net = await TestNetwork.start();
     const alice = await net.register();

@@ -38,52 +38,77 @@ export function filesUnder(dir: string): string[] {
 export const marker = (label: string) => `${label}${randomBytes(12).toString('hex')}Zq`;
 
 
+/** What the seizure tests read straight from the server's storage while the workload runs. */
+export interface SeizureProbe {
+  /** Group messages and Welcomes the server stores for this group. */
+  storedMessages(groupId: string): Promise<number>;
+}
+
+export interface SeizureResult {
+  /** Every marker the workload used (texts, title, attachment bytes, name and caption, device names). */
+  markers: string[];
+  /** The 1:1 conversation, fully delivered to every device: the server must store none of its messages. */
+  delivered: string;
+}
+
 /**
- * Two users, three devices: 1:1 and group chat, a titled group, an attachment
- * whose bytes, name and caption carry markers, and a message left undelivered
- * on the server. Returns every marker used.
+ * Two users, three devices, each with a name as a person types it: 1:1 and
+ * group chat, a titled group, an attachment whose bytes, name and caption
+ * carry markers, and a message left undelivered on the server. Waits until
+ * the fully delivered 1:1 leaves no stored message (through the clients'
+ * own acknowledgements, nothing sent for it), then takes one device offline.
  */
-export async function seizureWorkload(net: ClientNetwork): Promise<string[]> {
+export async function seizureWorkload(net: ClientNetwork, probe: SeizureProbe): Promise<SeizureResult> {
   const markers: string[] = [];
-    const alice = await net.user();
-    const bob = await net.user();
-    const alice2 = await net.device(alice);
+  // Device names as people type them: a seized server must not hold them in any readable form.
+  const deviceName = (typed: string) => `${typed} ${randomBytes(8).toString('hex')}`;
+  const names = { alice: deviceName("Alice's work laptop"), alice2: deviceName("Alice's phone"), bob: deviceName("Bob's iPad") };
+  markers.push(names.alice, names.alice2, names.bob);
+  const alice = await net.user(undefined, { deviceName: names.alice });
+  const bob = await net.user(undefined, { deviceName: names.bob });
+  const alice2 = await net.device(alice, { deviceName: names.alice2 });
 
-    // 1:1 (both of alice's devices and bob)
-    const direct = await alice.client.createConversation([bob.name]);
-    await waitFor(async () => (await bob.client.conversations()).length === 1 && (await alice2.conversations()).length === 1, 'join 1:1');
-    const t1 = marker('TEXTONE');
-    const t2 = marker('TEXTTWO');
-    markers.push(t1, t2);
-    await alice.client.send(direct.id, `hello ${t1}`);
-    await bob.client.send(direct.id, t2);
+  // 1:1 (both of alice's devices and bob)
+  const direct = await alice.client.createConversation([bob.name]);
+  await waitFor(async () => (await bob.client.conversations()).length === 1 && (await alice2.conversations()).length === 1, 'join 1:1');
+  const t1 = marker('TEXTONE');
+  const t2 = marker('TEXTTWO');
+  markers.push(t1, t2);
+  await alice.client.send(direct.id, `hello ${t1}`);
+  // Bob replies at once: his acknowledgement of the first message rides on the reply, or (when he had
+  // not read it yet) follows it and reaches over his own reply. Either way, once alice's devices have
+  // read the reply, nothing of the 1:1 is needed.
+  await bob.client.send(direct.id, t2);
 
-    // a titled group with an attachment whose bytes, name and caption carry markers
-    const title = marker('TITLE');
-    markers.push(title);
-    const group = await bob.client.createConversation([alice.name], { title });
-    await waitFor(async () => (await alice2.conversations()).some((c) => c.id === group.id && c.title === title), 'join group');
-    const fileMarker = marker('FILEBODY');
-    const nameMarker = marker('FILENAME');
-    const captionMarker = marker('CAPTION');
-    markers.push(fileMarker, nameMarker, captionMarker);
-    const file = Buffer.concat([randomBytes(3000), Buffer.from(fileMarker), randomBytes(3000), Buffer.from(fileMarker, 'utf16le')]);
-    await alice2.send(group.id, { attachment: new Uint8Array(file), mimeType: 'text/plain', fileName: `${nameMarker}.txt`, caption: captionMarker });
-    const t3 = marker('TEXTTHREE');
-    markers.push(t3);
-    await bob.client.send(group.id, t3);
+  // a titled group with an attachment whose bytes, name and caption carry markers
+  const title = marker('TITLE');
+  markers.push(title);
+  const group = await bob.client.createConversation([alice.name], { title });
+  await waitFor(async () => (await alice2.conversations()).some((c) => c.id === group.id && c.title === title), 'join group');
+  const fileMarker = marker('FILEBODY');
+  const nameMarker = marker('FILENAME');
+  const captionMarker = marker('CAPTION');
+  markers.push(fileMarker, nameMarker, captionMarker);
+  const file = Buffer.concat([randomBytes(3000), Buffer.from(fileMarker), randomBytes(3000), Buffer.from(fileMarker, 'utf16le')]);
+  await alice2.send(group.id, { attachment: new Uint8Array(file), mimeType: 'text/plain', fileName: `${nameMarker}.txt`, caption: captionMarker });
+  const t3 = marker('TEXTTHREE');
+  markers.push(t3);
+  await bob.client.send(group.id, t3);
 
-    for (const c of [alice.client, alice2, bob.client]) {
-      await waitFor(async () => (await texts(c, direct.id)).length === 2 && (await texts(c, group.id)).length === 2, 'everyone has everything');
-    }
-    const [att] = (await alice.client.messages(group.id)).filter((m) => m.content.type === 'attachment');
-    assert.ok(att);
-    assert.deepEqual(Buffer.from(await alice.client.downloadAttachment(att)), file, 'the attachment arrived intact');
-    // A device that goes offline leaves undelivered ciphertext on the server: include that case.
-    await bob.client.close();
-    const t4 = marker('UNDELIVERED');
-    markers.push(t4);
-    await alice.client.send(group.id, t4);
-    await new Promise((r) => setTimeout(r, 200));
-  return markers;
+  for (const c of [alice.client, alice2, bob.client]) {
+    await waitFor(async () => (await texts(c, direct.id)).length === 2 && (await texts(c, group.id)).length === 2, 'everyone has everything');
+  }
+  const [att] = (await alice.client.messages(group.id)).filter((m) => m.content.type === 'attachment');
+  assert.ok(att);
+  assert.deepEqual(Buffer.from(await alice.client.downloadAttachment(att)), file, 'the attachment arrived intact');
+  // Delete on delivery: every device read the 1:1, so the server keeps none of it — the sender of
+  // its last message included, without anyone sending anything more to it.
+  await waitFor(async () => (await probe.storedMessages(direct.id)) === 0, 'the delivered 1:1 leaves no stored message');
+  // A device that goes offline leaves undelivered ciphertext on the server: include that case.
+  await bob.client.close();
+  const t4 = marker('UNDELIVERED');
+  markers.push(t4);
+  await alice.client.send(group.id, t4);
+  await new Promise((r) => setTimeout(r, 200));
+  return { markers, delivered: direct.id };
 }

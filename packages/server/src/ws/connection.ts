@@ -23,6 +23,7 @@ import { keyPackageStock } from '../services/key-packages.js';
 import type { FrameOutType } from '../metrics/metrics.js';
 import type { Corkable, SocketCorker } from './corker.js';
 import { GroupOrder } from './group-order.js';
+import { OwnSends } from './own-sends.js';
 import type { SocketRegistry } from './socket-registry.js';
 
 const BACKLOG_PAGE = 256;
@@ -62,6 +63,8 @@ export class Connection {
   private subscription: Subscription | undefined;
   /** Live deliveries that arrive while the backlog is being replayed. */
   private held: Array<Extract<BusEvent, { type: 'deliver' }>> = [];
+  /** What this device sent and has not acknowledged yet (memory only): its acks reach over it. */
+  private readonly own = new OwnSends();
   private readonly order = new GroupOrder((frame, storedAt) => {
     if (this.send(frame, 'msg')) this.ctx.metrics.delivered('live', storedAt);
   });
@@ -226,8 +229,10 @@ export class Connection {
         case 'send': {
           // A riding acknowledgement shares the message's write (so the sender's own cursor moves
           // past the message too) and counts whatever becomes of the message: see sendMessage.
-          const r = await sendMessage(this.ctx, sender, frame, payload);
+          const ack = frame.ack === undefined ? undefined : this.own.extend(frame.group, frame.ack);
+          const r = await sendMessage(this.ctx, sender, ack === undefined ? frame : { ...frame, ack }, payload);
           this.ctx.metrics.stored('message');
+          this.own.record(frame.group, r.seq);
           this.order.sentByDevice(frame.group, r.seq);
           this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }), 'ok');
           return;
@@ -235,15 +240,18 @@ export class Connection {
         case 'commit': {
           const r = await commit(this.ctx, sender, frame, payload);
           this.ctx.metrics.stored('commit');
+          this.own.record(frame.group, r.seq);
           this.order.sentByDevice(frame.group, r.seq);
           this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }), 'ok');
           return;
         }
         case 'ack':
-          await acknowledge(this.ctx, deviceId, frame.group, frame.seq);
+          // Reaches over the device's own messages right after it (see OwnSends).
+          await acknowledge(this.ctx, deviceId, frame.group, this.own.extend(frame.group, frame.seq));
           return;
         case 'leave':
           await leave(this.ctx, deviceId, frame.group);
+          this.own.forget(frame.group);
           this.send(encodeFrame({ t: 'ok', rid: frame.rid }), 'ok');
           return;
       }
