@@ -2,6 +2,7 @@ import { constants, existsSync } from 'node:fs';
 import { chmod, copyFile, lstat, mkdir, mkdtemp, open, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import {
+  advanceSqliteSequences,
   BACKUP_FORMAT,
   BACKUP_FORMAT_VERSION,
   BackupError,
@@ -9,6 +10,7 @@ import {
   FsBlobStore,
   inspectSqliteBackup,
   parseBackupManifest,
+  RESTORE_SEQ_GAP,
   snapshotSqlite,
   sqliteInUse,
   SqliteStorage,
@@ -284,6 +286,8 @@ export async function restore(config: ServerConfig, source: string, options: Bac
     } finally {
       await storage.close();
     }
+    // Numbered above anything clients may have seen after the backup was taken.
+    advanceSqliteSequences(stagedDb, RESTORE_SEQ_GAP);
     const toSchema = inspectSqliteBackup(stagedDb).schemaVersion;
     for (const leftover of [`${DB_FILE}-wal`, `${DB_FILE}-shm`]) await rm(join(staging, leftover), { force: true });
     await sealTree(staging);

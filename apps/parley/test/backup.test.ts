@@ -208,6 +208,17 @@ describe('parley admin backup and restore', () => {
       }
       t.diagnostic(`served from the backup: ${served.bobG1.size} + ${served.bobG2.size} (dave ${served.daveG2.size})`);
 
+      // new messages are numbered above every seq the first server handed out (also those after the backup), so clients that are ahead accept them
+      const highest = Math.max(...loadA.acked, ...beforeA);
+      const a2 = await TestSocket.open(second.wsUrl, alice.token);
+      sockets.push(a2);
+      a2.sendFrame({ t: 'send', rid: 1, group: g1 }, [mlsMessage(g1, 1, 'application', randomBytes(200))]);
+      const okAfter = await a2.waitFor((r) => r.frame.t === 'ok' || r.frame.t === 'error');
+      assert.equal(okAfter.frame.t, 'ok', JSON.stringify(okAfter.frame));
+      const seqAfter = okAfter.frame.t === 'ok' ? (okAfter.frame.seq ?? 0) : 0;
+      assert.ok(seqAfter > highest, `seq after restore ${seqAfter} is above ${highest}`);
+      await b.waitFor((r) => r.frame.t === 'msg' && r.frame.seq === seqAfter);
+
       for (const [digest, bytes] of blobsBefore) {
         const res = await fetch(`${second.url}/v1/blobs/${digest}`, { headers: { authorization: `Bearer ${bob.token}` } });
         assert.equal(res.status, 200, `blob ${digest.slice(0, 8)} served`);

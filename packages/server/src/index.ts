@@ -20,6 +20,8 @@ export {
   type BackupErrorCode,
   type BackupManifest,
   type SqliteBackupContents,
+  advanceSqliteSequences,
+  RESTORE_SEQ_GAP,
 } from './storage/sqlite/backup.js';
 export { FsBlobStore } from './blobs/fs/fs-blob-store.js';
 export { BlobDigestMismatchError } from './blobs/blob-store.js';

@@ -124,6 +124,27 @@ export function inspectSqliteBackup(path: string): SqliteBackupContents {
 }
 
 /**
+ * How far a restore moves every group's sequence forward. Clients drop
+ * anything at or below the last seq they saw in a group (a redelivery), and
+ * after a restore some of them saw seqs the backup never recorded: new
+ * messages must be numbered above all of those, or clients that are ahead would
+ * silently ignore them. Gaps are fine (clients order by seq and never wait for
+ * a missing one). 2^32 exceeds what any group carries between a backup and its
+ * restore; MAX_SAFE_INTEGER leaves room for two million restores.
+ */
+export const RESTORE_SEQ_GAP = 2 ** 32;
+
+/** Adds `gap` to every group's last assigned seq, in one transaction. */
+export function advanceSqliteSequences(path: string, gap: number): void {
+  const db = new Database(path);
+  try {
+    db.prepare('UPDATE mls_groups SET last_seq = last_seq + ?').run(gap);
+  } finally {
+    db.close();
+  }
+}
+
+/**
  * Whether another connection (a running server, its checkpointer, an admin
  * command) has the database open. An exclusive lock needs every other
  * connection gone — in WAL mode each holds a shared lock for as long as it is
