@@ -7,7 +7,7 @@ import { peerKey, Router, runRoute, sendError } from './http/pipeline.js';
 import { ROUTES } from './http/routes.js';
 import { StaticSite } from './http/static.js';
 import { runMaintenance } from './maintenance.js';
-import { startMetricsListener, type MetricsListener } from './metrics/metrics-listener.js';
+import { METRICS_PATH, startMetricsListener, type MetricsListener } from './metrics/metrics-listener.js';
 import { Connection } from './ws/connection.js';
 import { SocketCorker } from './ws/corker.js';
 import { SocketRegistry } from './ws/socket-registry.js';
@@ -47,7 +47,9 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
     const match = router.match(req.method ?? 'GET', url.pathname);
     let template = match !== undefined && match !== 'method' ? match.route.path : 'other';
     if (metrics.enabled) res.once('close', () => metrics.httpRequest(req.method ?? 'GET', template, res.headersSent ? res.statusCode : undefined));
-    if (match === undefined && site?.serve(req, res, url.pathname) === true) {
+    // Metrics live on the admin listener only; here /metrics is not even the web app's fallback page.
+    const metricsProbe = url.pathname === METRICS_PATH;
+    if (match === undefined && !metricsProbe && site?.serve(req, res, url.pathname) === true) {
       template = 'static';
       return;
     }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { GroupId } from '@parley/protocol';
 import type { PromMetrics } from '../src/metrics/prom-metrics.js';
@@ -40,6 +42,13 @@ async function scrape(net: TestNetwork): Promise<{ text: string; families: Map<s
   return { text, families: parseExposition(text) };
 }
 
+/** A web app build whose fallback page would answer any unknown path (so /metrics must be refused before it). */
+function webApp(): { dir: string; [Symbol.dispose](): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-web-'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>Parley</title>');
+  return { dir, [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 const value = (families: Map<string, Family>, name: string, labels: Record<string, string> = {}) => sampleValue(families, name, labels);
 
 async function groupWith(creator: TestAccount, sock: TestSocket, members: TestAccount[]): Promise<GroupId> {
@@ -57,23 +66,31 @@ async function groupWith(creator: TestAccount, sock: TestSocket, members: TestAc
 
 describe('metrics', () => {
   it('are off by default: no admin listener, no /metrics on the public port, hooks that do nothing', async () => {
-    await using net = await TestNetwork.start();
+    using web = webApp();
+    await using net = await TestNetwork.start({ config: { webDir: web.dir } });
     assert.equal(net.server.metricsUrl, undefined);
     assert.equal(net.ctx.metrics.enabled, false);
     assert.equal(await net.ctx.metrics.scrape(), '');
+    assert.equal((await net.http('GET', '/some/app/page')).status, 200, 'the web app answers unknown paths');
     const res = await net.http('GET', '/metrics');
     assert.equal(res.status, 404);
     assert.equal(res.body.code, 'not_found');
   });
 
   it('count real traffic, parse as Prometheus text, and never carry a user, device, group, username, token or address', async () => {
-    await using net = await TestNetwork.start({ config: { ...METRICS_ON, rateLimits: { ...(await defaultLimits()), badTokenPerAddressPerMinute: 3 } } });
+    using web = webApp();
+    await using net = await TestNetwork.start({ config: { ...METRICS_ON, webDir: web.dir, rateLimits: { ...(await defaultLimits()), badTokenPerAddressPerMinute: 3 } } });
     const metricsUrl = new URL(net.server.metricsUrl ?? '');
     assert.equal(metricsUrl.hostname, '127.0.0.1');
     assert.notEqual(Number(metricsUrl.port), net.server.port, 'a separate listener');
 
     // Never on the public port, whatever the method; only /metrics on the admin port.
-    for (const method of ['GET', 'HEAD', 'POST']) assert.equal((await fetch(`${net.url}/metrics`, { method })).status, 404, method);
+    for (const method of ['GET', 'HEAD', 'POST']) {
+      const res = await fetch(`${net.url}/metrics`, { method });
+      assert.equal(res.status, 404, method);
+      assert.doesNotMatch(await res.text(), /parley_|# TYPE/);
+    }
+    assert.equal((await fetch(`${net.url}/`)).status, 200, 'the web app is served');
     assert.equal((await fetch(new URL('/', metricsUrl))).status, 404);
     assert.equal((await fetch(new URL('/v1/groups', metricsUrl))).status, 404);
     assert.equal((await fetch(metricsUrl, { method: 'POST' })).status, 405);
