@@ -5,7 +5,8 @@
  * for the whole file; the flows run in order and build on each other.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { closeSettings, expectMessage, launchBrowser, linkDevice, openApp, openApproval, openConversation, PASSWORD, register, sendText, startChat, startLinking, type User } from './helpers/browser.js';
@@ -141,6 +142,15 @@ describe('web app in Chromium', { timeout: 600_000 }, () => {
       const settings = alice2.page.getByRole('dialog', { name: 'Settings' });
       await settings.getByText('This device', { exact: true }).waitFor();
       await settings.getByRole('button', { name: /^Revoke / }).first().waitFor();
+      // Both devices are named: each sealed its name under the account key the first device shared with the
+      // new one inside MLS, and the list decrypts them here. The server holds only ciphertext.
+      const deviceList = settings.getByRole('list', { name: 'Devices' });
+      await deviceList.getByRole('listitem').nth(1).waitFor({ timeout: 30_000 });
+      await waitUntil(async () => (await deviceList.getByText('Unnamed device').count()) === 0, 'both device names decrypted', 30_000);
+      const shown = await settings.getByRole('button', { name: /^Revoke / }).first().getAttribute('aria-label');
+      const otherName = shown?.replace(/^Revoke /, '') ?? '';
+      assert.ok(otherName.length > 0 && otherName !== 'Unnamed device', `the other device's name: ${otherName}`);
+      assert.equal(serverFiles(server.dataDir).indexOf(Buffer.from(otherName)), -1, 'the server holds no device name in clear');
 
       // Sign out asks first, then deletes this browser's data and returns to sign-in.
       await settings.getByRole('button', { name: 'Sign out' }).click();
@@ -421,3 +431,22 @@ describe('quotas in the web app', { timeout: 120_000 }, () => {
     assert.equal(await ben.page.getByRole('log', { name: 'Messages' }).getByText('archive.bin').count(), 0);
   });
 });
+
+/** Polls `check` until it is true (or fails with `what` after `timeoutMs`). */
+async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Every file in the server's data directory (database, its WAL, blobs), as one buffer. */
+function serverFiles(dir: string): Buffer {
+  const parts: Buffer[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    parts.push(e.isDirectory() ? serverFiles(p) : readFileSync(p));
+  }
+  return Buffer.concat(parts);
+}

@@ -37,7 +37,7 @@ export async function seedDevices(storage: Storage, count: number): Promise<Seed
     batch.push(
       storage.createAccount(
         { id: userId, username: name, skeleton: name, passwordHash: 'seeded', createdDay: '2026-01-01' },
-        { id: deviceId, name: 'bench', signatureKey: randomBytes(32) },
+        { id: deviceId, signatureKey: randomBytes(32) },
         { tokenHash: tokenHash(token), expiresAt: far },
       ),
     );

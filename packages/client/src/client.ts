@@ -11,11 +11,12 @@ import {
   TsMlsEngine,
 } from '@parley/crypto';
 import type { AttachmentContent, CommitResult, DeviceIdentity, MemberDevice, MessageContent, MlsEngine, MlsGroup } from '@parley/crypto';
-import { bytesEqual, checkUsername, fromBase64Url, splitParts, toBase64Url } from '@parley/protocol';
+import { bytesEqual, checkUsername, DeviceNameSchema, fromBase64Url, selfGroupIdBytes, splitParts, toBase64Url } from '@parley/protocol';
 import type { AuthResponse, BlobDigest, DeviceId, GroupId, MsgFrame, ReadyFrame, UserId } from '@parley/protocol';
 import { requestLink } from './devices/device-link.js';
 import type { DeviceLink, PendingLink } from './devices/device-link.js';
 import { knownOwnDevices, trustOwnDevices, unapprovedError } from './devices/approvals.js';
+import { DeviceNames } from './devices/device-names.js';
 import { DeviceSync } from './devices/device-sync.js';
 import { KeyPackageStock } from './devices/key-packages.js';
 import type { ClaimTarget } from './devices/device-sync.js';
@@ -28,6 +29,7 @@ import { ClientError } from './errors.js';
 import { decodeMeta, encodeMeta, MAX_TITLE_LENGTH } from './meta.js';
 import type { ConversationMeta } from './meta.js';
 import { KeyedMutex } from './mutex.js';
+import { SelfGroup } from './self/self-group.js';
 import { ClientRepository, StoreBatch } from './store/records.js';
 import type { AccountRecord, ConversationRecord, MemberRecord, MessageRecord } from './store/records.js';
 import type { Store } from './store/store.js';
@@ -63,7 +65,11 @@ export interface ClientOptions {
   serverUrl: string;
   /** Where this device keeps its keys, MLS state and history. */
   store: Store;
-  /** Shown in the user's device list. */
+  /**
+   * This device's name in the user's device list (1-64 characters; default
+   * "Parley client"). Kept in the store with the account; the server gets it
+   * only encrypted under the account key, which only the user's devices hold.
+   */
   deviceName?: string;
   /** WebSocket adapter; default: the runtime's global WebSocket, else the `ws` package (Node). */
   webSocket?: WireSocketFactory;
@@ -88,6 +94,7 @@ export interface ClientOptions {
 }
 
 const DEFAULT_KEY_PACKAGE_STOCK = 30;
+const DEFAULT_DEVICE_NAME = 'Parley client';
 const LINK_POLL_MS = 1_500;
 /** After the directory could not be asked about a credential, reconnect (redelivering the message) this much later. */
 const STALL_RETRY_MS = 2_000;
@@ -110,6 +117,9 @@ interface Session {
   deviceSync: DeviceSync;
   links: LinkApproval;
   keyPackages: KeyPackageStock;
+  /** The hidden group of this user's own devices, carrying the account key. */
+  self: SelfGroup;
+  names: DeviceNames;
   /** Set when the server ended the session for good (signed out, revoked): login() may start a new one. */
   ended: boolean;
 }
@@ -138,6 +148,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /** Groups whose next message waits for a directory that could not be reached (redelivered after a reconnect). */
   private readonly stalled = new Set<GroupId>();
   private link: PendingLink | undefined;
+  /** This user's self group: never listed, and no conversation, membership or message event names it. */
+  private hiddenGroup: GroupId | undefined;
   private closed = false;
   private syncedOnce = false;
   private readonly syncedWaiters: Array<() => void> = [];
@@ -147,6 +159,21 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.repo = new ClientRepository(options.store);
     this.api = new HttpApi(options.serverUrl.replace(/\/+$/, ''));
     this.acks = new AckBatcher((group, seq) => this.session?.connection.ack(group, seq), options.ackDelayMs ?? ACK_DELAY_MS, ACK_EVERY);
+  }
+
+  /** Events about the self group stay inside the client (errors aside). */
+  protected override emit<K extends keyof ClientEvents>(event: K, ...args: Parameters<ClientEvents[K]>): void {
+    const [payload] = args as unknown[];
+    if (this.hiddenGroup !== undefined && typeof payload === 'object' && payload !== null) {
+      const about = event === 'conversation' ? (payload as Conversation).id : event === 'message' || event === 'membership' ? (payload as { conversationId: GroupId }).conversationId : undefined;
+      if (about === this.hiddenGroup) return;
+    }
+    super.emit(event, ...args);
+  }
+
+  /** Public calls never reach the self group (it is not a conversation). */
+  private visible(conversationId: GroupId): void {
+    if (conversationId === this.hiddenGroup) throw new ClientError('unknown_conversation', 'no such conversation on this device');
   }
 
   /* ---------------- identity and session ---------------- */
@@ -176,7 +203,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async register(username: string, password: string): Promise<void> {
     await this.requireNoSession();
     const key = await generateDeviceKey();
-    const auth = await this.api.register(username, password, { name: this.deviceName(), signatureKey: toBase64Url(key.signaturePublicKey) });
+    this.deviceName();
+    const auth = await this.api.register(username, password, { signatureKey: toBase64Url(key.signaturePublicKey) });
     await this.adopt(auth, createDeviceIdentity(key, { userId: auth.userId, deviceId: auth.deviceId }));
   }
 
@@ -227,7 +255,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    */
   async resetIdentity(username: string, password: string): Promise<void> {
     await this.requireNoSession();
-    const { auth, identity } = await startOver(this.api, this.deviceName(), username, password);
+    this.deviceName();
+    const { auth, identity } = await startOver(this.api, username, password);
     await this.adopt(auth, identity);
   }
 
@@ -251,8 +280,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await changePassword(this.api, currentPassword, newPassword, options);
   }
 
+  /** The name from the options, checked before anything is sent (bad_request for one that is not 1-64 characters). */
   private deviceName(): string {
-    return this.options.deviceName ?? 'Parley client';
+    const name = DeviceNameSchema.safeParse(this.options.deviceName ?? DEFAULT_DEVICE_NAME);
+    if (!name.success) throw new ClientError('bad_request', 'a device name is 1-64 characters');
+    return name.data;
   }
 
   private async requireNoSession(): Promise<void> {
@@ -263,7 +295,14 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   private async adopt(auth: AuthResponse, identity: DeviceIdentity): Promise<void> {
-    const account: AccountRecord = { userId: auth.userId, username: auth.username, deviceId: auth.deviceId, token: auth.token, identity: exportDeviceIdentity(identity) };
+    const account: AccountRecord = {
+      userId: auth.userId,
+      username: auth.username,
+      deviceId: auth.deviceId,
+      token: auth.token,
+      identity: exportDeviceIdentity(identity),
+      deviceName: this.deviceName(),
+    };
     await this.repo.commit(new StoreBatch().putAccount(account));
     this.api.token = auth.token;
     await this.start(account, identity, { uploadKeyPackages: true });
@@ -283,14 +322,16 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const old = this.session;
     if (old === undefined) return;
     old.deviceSync.stop();
+    old.self.stop();
     old.connection.stop();
     this.groups.clear();
     this.stalled.clear();
     this.session = undefined;
   }
 
-  private async start(account: AccountRecord, identity: DeviceIdentity, options: { uploadKeyPackages?: boolean } = {}): Promise<void> {
+  private async start(stored: AccountRecord, identity: DeviceIdentity, options: { uploadKeyPackages?: boolean } = {}): Promise<void> {
     await this.repo.upgradeConversations();
+    const account = await this.upgradeAccount(stored);
     this.api.token = account.token;
     const directory = new DeviceDirectoryCache(this.api);
     directory.learn(account.userId, account.username);
@@ -327,6 +368,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         claimKeyPackages: (targets) => this.claimKeyPackages(targets),
         runCommit: (id, build) => this.runCommit(id, build),
         sendRoster: (id) => this.sendRoster(id),
+        beforeOwnSync: () => self.ensure().catch((err: unknown) => this.emitError('account_key', err)),
         reportError: (err, conversationId) => this.emitError('device_sync', err, conversationId === undefined ? {} : { conversationId }),
         reportUnapproved: (err, conversationId) => this.emitError('device_unapproved', err, { conversationId }),
       },
@@ -334,12 +376,76 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     );
     const links = new LinkApproval(this.api, identity);
     const keyPackages = new KeyPackageStock(this.api, this.repo, engine, this.options.keyPackageStock ?? DEFAULT_KEY_PACKAGE_STOCK, (code, err) => this.emitError(code, err));
-    this.session = { account, identity, engine, directory, connection, verifications, notices: new NoticeWriter(account, verifications), deviceSync, links, keyPackages, ended: false };
+    const { self, names } = this.selfFeatures(account, identity, engine, directory, () => connection.isReady);
+    this.hiddenGroup = self.id;
+    const notices = new NoticeWriter(account, verifications);
+    this.session = { account, identity, engine, directory, connection, verifications, notices, deviceSync, links, keyPackages, self, names, ended: false };
     // A request refused for want of a session ends it too: the socket may only notice at its next re-check.
     this.api.onSessionEnded = (err) => this.sessionEnded(err);
     if (options.uploadKeyPackages === true) await keyPackages.fill();
     connection.start();
     deviceSync.start(this.options.deviceSyncIntervalMs ?? 60_000);
+  }
+
+  /** Account records from before device names were encrypted get this device's name from the options. */
+  private async upgradeAccount(account: AccountRecord): Promise<AccountRecord> {
+    if (account.deviceName !== undefined) return account;
+    const name = DeviceNameSchema.safeParse(this.options.deviceName ?? DEFAULT_DEVICE_NAME);
+    const upgraded = { ...account, deviceName: name.success ? name.data : DEFAULT_DEVICE_NAME };
+    await this.repo.commit(new StoreBatch().putAccount(upgraded));
+    return upgraded;
+  }
+
+  /** The self group (account key) and encrypted device names: wiring only, the logic is in self/ and devices/. */
+  private selfFeatures(account: AccountRecord, identity: DeviceIdentity, engine: MlsEngine, directory: DeviceDirectoryCache, isReady: () => boolean): { self: SelfGroup; names: DeviceNames } {
+    const self: SelfGroup = new SelfGroup({
+      me: account,
+      ciphersuite: identity.ciphersuite,
+      api: this.api,
+      repo: this.repo,
+      isReady,
+      isClosed: () => this.closed,
+      withLock: (id, fn) => this.locks.run(id, fn),
+      loadGroup: (id) => this.loadGroup(id),
+      createLocal: async (id, keys) => {
+        const group = await engine.createGroup(selfGroupIdBytes(account.userId));
+        const conv: ConversationRecord = {
+          id,
+          title: null,
+          kind: 'unknown',
+          members: [{ userId: account.userId, username: account.username, devices: [account.deviceId] }],
+          status: 'active',
+          createdAt: Date.now(),
+          lastSeq: 0,
+          ownSeqs: [],
+          readSeq: 0,
+          unread: 0,
+          lastMessageSeq: null,
+        };
+        await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), id, group).putConversation(conv).putAccountKeys(keys));
+        this.groups.set(id, group);
+      },
+      forgetLocal: async (id, keys) => {
+        await this.repo.commit(new StoreBatch().deleteGroup(id).putAccountKeys(keys));
+        this.groups.delete(id);
+      },
+      send: async (id, plaintext) => {
+        await this.sendPlaintext(id, plaintext, []);
+      },
+      lookupMe: () => directory.lookupUserById(account.userId),
+      conversations: () => this.repo.conversations(),
+      keysChanged: (rotatedHere) => void (rotatedHere ? names.resealAll() : names.syncOwn()).catch((err: unknown) => this.emitError('device_name', err)),
+      report: (err) => this.emitError('account_key', err),
+    });
+    const names: DeviceNames = new DeviceNames({
+      me: account,
+      api: this.api,
+      keyRing: () => self.keyRing(),
+      ownName: () => account.deviceName ?? DEFAULT_DEVICE_NAME,
+      missingKey: () => void self.requestKeys().catch((err: unknown) => this.emitError('account_key', err)),
+      report: (err) => this.emitError('device_name', err),
+    });
+    return { self, names };
   }
 
   private async socketFactory(): Promise<WireSocketFactory> {
@@ -391,6 +497,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.closed = true;
     await this.link?.cancel();
     this.session?.deviceSync.stop();
+    this.session?.self.stop();
     this.session?.connection.stop();
     this.acks.flush();
     // Let in-flight processing finish writing before the owner closes the store.
@@ -675,6 +782,15 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   private async onApplication(frame: MsgFrame, group: MlsGroup, next: ConversationRecord, sender: MemberDevice, plaintext: Uint8Array): Promise<void> {
+    const { self } = this.requireSession();
+    if (self.isSelf(frame.group)) {
+      // Account keys, not content: stored with the group state and the cursor, in one batch.
+      const batch = ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(next);
+      const stored = await self.receive(batch, sender, plaintext);
+      await this.repo.commit(batch);
+      stored();
+      return;
+    }
     const meta = decodeMeta(plaintext);
     if (meta.kind === 'meta') {
       const members = this.namedMembers(group, next.members, meta.meta);
@@ -733,6 +849,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       const joined = await engine.joinFromWelcome({ welcome, groupInfo }, async (ref) => (await this.repo.keyPackage(ref))?.bundle);
       const group = joined.group;
       if (group.groupIdText !== frame.group) throw new ClientError('bad_request', 'the Welcome is for another group');
+      const { self } = this.requireSession();
+      if (self.isSelf(frame.group)) {
+        const refused = await self.checkJoin(group);
+        if (refused !== undefined) throw refused;
+      }
       const conv: ConversationRecord = {
         id: frame.group,
         title: existing?.title ?? null,
@@ -750,6 +871,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       if (!joined.lastResort) batch.deleteKeyPackage(joined.keyPackageRef);
       await this.repo.commit(batch);
       this.groups.set(frame.group, group);
+      if (self.isSelf(frame.group)) self.joined();
       this.emit('conversation', this.toConversation(conv));
     } catch (err) {
       if (err instanceof CredentialRejectedError && err.reason === 'directory_error') return this.refuse(frame, err, undefined);
@@ -813,6 +935,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
           removedSelf: false,
         });
         emitNotices();
+        // In the self group, whoever added devices sends them the keys; whoever removed one makes a new key.
+        const { self } = this.requireSession();
+        if (self.isSelf(groupId)) this.later(() => self.afterCommit(result), groupId);
         return { done: true, result };
       });
       if (outcome.done) return outcome.result;
@@ -858,6 +983,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
 
   /** Sends the title and the member users' names to the group (see meta.ts). */
   private async sendRoster(groupId: GroupId): Promise<void> {
+    // The self group has no title or other users; its new members get the keys instead (SelfGroup.afterCommit).
+    if (groupId === this.hiddenGroup) return;
     const conv = await this.conversationRecord(groupId);
     const { account } = this.requireSession();
     const members = conv.members
@@ -941,6 +1068,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    */
   async send(conversationId: GroupId, input: string | AttachmentInput, options: SendOptions = {}): Promise<Message> {
     const { connection, verifications } = this.requireSession();
+    this.visible(conversationId);
     await verifications.checkBeforeSend((await this.conversationRecord(conversationId)).members, options.confirmSafetyNumberChange === true);
     const readyTimeoutMs = this.options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS;
     // Before the attachment upload too: offline, fetch can take minutes to give up.
@@ -1021,10 +1149,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   async conversations(): Promise<Conversation[]> {
-    return (await this.repo.conversations()).map((c) => this.toConversation(c));
+    return (await this.repo.conversations()).filter((c) => c.id !== this.hiddenGroup).map((c) => this.toConversation(c));
   }
 
   async conversation(conversationId: GroupId): Promise<Conversation> {
+    this.visible(conversationId);
     return this.toConversation(await this.conversationRecord(conversationId));
   }
 
@@ -1036,6 +1165,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async conversationSummaries(): Promise<ConversationSummary[]> {
     const summaries: ConversationSummary[] = [];
     for (const c of await this.repo.conversations()) {
+      if (c.id === this.hiddenGroup) continue;
       const last = c.lastMessageSeq === null ? undefined : await this.repo.message(c.id, c.lastMessageSeq);
       const lastMessage = last === undefined ? null : this.toMessage(last);
       summaries.push({ ...this.toConversation(c), lastMessage, lastActivityAt: lastMessage?.receivedAt ?? c.createdAt });
@@ -1054,6 +1184,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * back shorter than the limit.
    */
   async messages(conversationId: GroupId, options: MessagesOptions = {}): Promise<Message[]> {
+    this.visible(conversationId);
     const { afterSeq, beforeSeq, limit, latest } = options;
     for (const [name, value] of [['afterSeq', afterSeq], ['beforeSeq', beforeSeq], ['limit', limit]] as const) {
       if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) throw new ClientError('bad_request', `${name} must be a whole number ≥ 0`);
@@ -1074,6 +1205,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    */
   async markRead(conversationId: GroupId, seq: number): Promise<void> {
     const { account } = this.requireSession();
+    this.visible(conversationId);
     if (!(Number.isSafeInteger(seq) && seq >= 0)) throw new ClientError('bad_request', 'seq must be a whole number ≥ 0');
     // Under the group lock: incoming messages and sends update the same record.
     const updated = await this.locks.run(conversationId, async () => {
@@ -1091,6 +1223,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /** Adds users (all their devices) to a conversation. */
   async addMembers(conversationId: GroupId, usernames: readonly string[]): Promise<Conversation> {
     const { directory } = this.requireSession();
+    this.visible(conversationId);
     const group = await this.loadGroup(conversationId);
     const users = await Promise.all([...new Set(usernames)].map((u) => directory.lookupUser(u)));
     const present = new Set(group.memberDevices().map((d) => d.deviceId));
@@ -1127,6 +1260,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /** Removes a user: one commit removing every one of their devices. */
   async removeMember(conversationId: GroupId, username: string): Promise<Conversation> {
     const { directory, account } = this.requireSession();
+    this.visible(conversationId);
     const conv = await this.conversationRecord(conversationId);
     const userId = conv.members.find((m) => m.username === username)?.userId ?? (await directory.lookupUser(username)).userId;
     if (userId === account.userId) throw new ClientError('bad_request', 'use leave() to leave a conversation');
@@ -1144,6 +1278,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    */
   async leave(conversationId: GroupId): Promise<void> {
     const { account } = this.requireSession();
+    this.visible(conversationId);
     await this.runCommit(conversationId, async (group) => {
       const mine = group.memberDevices().filter((d) => d.userId === account.userId && d.deviceId !== account.deviceId).map((d) => d.deviceId);
       return mine.length === 0 ? undefined : group.removeMembers(mine);
@@ -1188,6 +1323,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /** Renames a conversation (the title travels encrypted, in a roster message). */
   async setTitle(conversationId: GroupId, title: string | null): Promise<Conversation> {
     if (title !== null && title.length > MAX_TITLE_LENGTH) throw new ClientError('bad_request', 'title is too long');
+    this.visible(conversationId);
     await this.locks.run(conversationId, async () => {
       const conv = await this.conversationRecord(conversationId);
       await this.repo.commit(new StoreBatch().putConversation({ ...conv, title }));
@@ -1200,10 +1336,13 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
 
   /* ---------------- devices and verification ---------------- */
 
-  /** This user's devices, pending ones (waiting for approval) included. */
+  /**
+   * This user's devices, pending ones (waiting for approval) included, with
+   * their names decrypted on this device (null: "Unnamed device", see
+   * devices/device-names.ts).
+   */
   async devices(): Promise<DeviceSummary[]> {
-    this.requireSession();
-    return (await this.api.devices()).devices.map((d) => ({ id: d.id, name: d.name, createdDay: d.createdDay, status: d.status, revoked: d.revoked, current: d.current }));
+    return this.requireSession().names.list();
   }
 
   /** Revokes one of this user's devices and removes it from every conversation. */

@@ -35,6 +35,10 @@ export type ClientErrorCode =
   | 'link_key_mismatch'
   /** One of this account's devices has no approval that verifies: it is not added to conversations. */
   | 'device_unapproved'
+  /** The self group or its account key could not be used (see self/self-group.ts); detail says why. */
+  | 'account_key'
+  /** A device name that cannot be read: tampered with, moved from another device, or not a valid name. */
+  | 'device_name'
   | 'closed';
 
 export class ClientError extends Error {

@@ -134,7 +134,13 @@ export interface AttachmentInput {
 
 export interface DeviceSummary {
   readonly id: DeviceId;
-  readonly name: string;
+  /**
+   * The name the device gave itself, decrypted on this device (the server
+   * holds it encrypted under the account key). Null when it cannot be read:
+   * not uploaded yet, sealed under a key this device does not hold yet, or
+   * refused (tampered with: a `device_name` error event). Show "Unnamed device".
+   */
+  readonly name: string | null;
   readonly createdDay: string;
   /** `pending`: linked with the password, waiting for approval on an existing device (see approveLink). */
   readonly status: 'pending' | 'active' | 'revoked';
@@ -171,6 +177,14 @@ export type ClientEventErrorCode =
    */
   | 'device_unapproved'
   | 'join_failed'
+  /**
+   * The account key could not be created, received or shared in this user's
+   * self group (a Welcome into it naming a device this device does not trust
+   * is refused with this code); device names may show as unnamed meanwhile.
+   */
+  | 'account_key'
+  /** A device name from the server decrypted under a held key but failed (tampered with, or moved from another device). */
+  | 'device_name'
   | 'key_packages'
   | 'device_sync'
   | 'server'

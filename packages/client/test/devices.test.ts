@@ -52,7 +52,7 @@ describe('client: devices, sign-in, linking, starting over, password', () => {
 
     // What the approving device sees; a typed code cannot check the key, a QR code does.
     const byCode = await alice.client.inspectLink(link.code.toLowerCase());
-    assert.deepEqual({ ...byCode, expiresAt: undefined }, { deviceId: link.deviceId, name: link.deviceName, createdDay: byCode.createdDay, expiresAt: undefined, keyChecked: false });
+    assert.deepEqual({ ...byCode, expiresAt: undefined }, { deviceId: link.deviceId, createdDay: byCode.createdDay, expiresAt: undefined, keyChecked: false }, 'no name: the server holds none in clear');
     assert.equal((await alice.client.inspectLink(link.uri)).keyChecked, true);
     await assert.rejects(bob.client.inspectLink(link.code), isClientError('link_not_found'), 'another user cannot see it');
     await assert.rejects(alice.client.inspectLink('not a code'), isClientError('link_not_found'));
@@ -122,7 +122,7 @@ describe('client: devices, sign-in, linking, starting over, password', () => {
     // whose key it holds — the signature verifies, but leads back to nothing alice's devices know.
     const rootKey = await generateDeviceKey();
     const rootId = randomBytes(16).toString('base64url') as DeviceId;
-    await storage.addPendingDevice(alice.client.userId as UserId, { id: rootId, name: 'server root', signatureKey: rootKey.signaturePublicKey }, '2026-12-03', { tokenHash: randomBytes(32), expiresAt: 2e9 }, { codeHash: randomBytes(32), expiresAt: 2e9 });
+    await storage.addPendingDevice(alice.client.userId as UserId, { id: rootId, signatureKey: rootKey.signaturePublicKey }, '2026-12-03', { tokenHash: randomBytes(32), expiresAt: 2e9 }, { codeHash: randomBytes(32), expiresAt: 2e9 });
     raw("UPDATE devices SET status = 'active' WHERE id = ?", rootId);
     raw('DELETE FROM device_links WHERE device_id = ?', rootId);
     const chained = await forge(async (d) => {

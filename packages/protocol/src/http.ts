@@ -11,14 +11,39 @@ import { Base64UrlBytes, DayStringSchema, EpochSchema } from './schemas.js';
 export const PASSWORD_MIN = 10;
 export const PASSWORD_MAX = 1024;
 
+/**
+ * A device name as the user typed it. It never reaches the server in clear:
+ * the user's devices encrypt it under their account key (see
+ * EncryptedDeviceNameSchema); this schema is what a decrypted name must pass.
+ */
 export const DeviceNameSchema = z.string().trim().min(1).max(64);
 /** Public MLS signature key of a device (Ed25519 is 32 bytes; room for other suites). */
 export const SignatureKeySchema = Base64UrlBytes(32, 1024);
 
+/**
+ * A new device's registration, link request or reset. It carries no name: a
+ * `name` sent by an older client is stripped here (unknown fields are), never
+ * stored; the device uploads its name encrypted once it holds the account key
+ * (PUT /v1/devices/:deviceId/name).
+ */
 export const NewDeviceSchema = z.object({
-  name: DeviceNameSchema,
   signatureKey: SignatureKeySchema,
 });
+
+/** Upper bound of an encrypted device name (the reference client's are 293 bytes, whatever the name). */
+export const ENCRYPTED_DEVICE_NAME_MAX_BYTES = 512;
+/**
+ * A device name sealed by the user's own devices (AES-256-GCM under a key
+ * derived from their account key, bound to the user and device ids). Opaque
+ * to the server: it checks only that it is canonical base64url of 32-512 bytes.
+ */
+export const EncryptedDeviceNameSchema = Base64UrlBytes(32, ENCRYPTED_DEVICE_NAME_MAX_BYTES);
+
+/** PUT /v1/devices/:deviceId/name, by an active device of the same user. */
+export const SetDeviceNameRequestSchema = z.object({
+  encryptedName: EncryptedDeviceNameSchema,
+});
+export type SetDeviceNameRequest = z.infer<typeof SetDeviceNameRequestSchema>;
 
 export const RegisterRequestSchema = z.object({
   username: z.string().max(128),
@@ -77,7 +102,8 @@ export type DeviceStatus = z.infer<typeof DeviceStatusSchema>;
 
 export const DeviceInfoSchema = z.object({
   id: DeviceIdSchema,
-  name: z.string(),
+  /** Base64url, as a device of the user uploaded it (see EncryptedDeviceNameSchema); null until one did. */
+  encryptedName: z.string().max(Math.ceil((ENCRYPTED_DEVICE_NAME_MAX_BYTES * 4) / 3)).nullable(),
   signatureKey: z.string(),
   createdDay: DayStringSchema,
   status: DeviceStatusSchema,
@@ -159,10 +185,13 @@ export const LinkStatusResponseSchema = z.object({
 });
 export type LinkStatusResponse = z.infer<typeof LinkStatusResponseSchema>;
 
-/** GET /v1/device-links/:code, by an active device of the same user: what it is about to approve. */
+/**
+ * GET /v1/device-links/:code, by an active device of the same user: what it is
+ * about to approve. No name: the server never holds one in clear, and a
+ * pending device has not uploaded an encrypted one yet.
+ */
 export const PendingDeviceResponseSchema = z.object({
   deviceId: DeviceIdSchema,
-  name: z.string(),
   signatureKey: z.string(),
   createdDay: DayStringSchema,
   expiresAt: z.number().int(),

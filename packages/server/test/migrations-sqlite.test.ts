@@ -41,7 +41,7 @@ describe('SQLite migrations', () => {
       await s1.migrate();
       await s1.createAccount(
         { id: 'u'.repeat(22) as UserId, username: 'gina', skeleton: 'glna', passwordHash: 'h', createdDay: '2026-11-28' },
-        { id: 'd'.repeat(22) as DeviceId, name: 'x', signatureKey: new Uint8Array(32) },
+        { id: 'd'.repeat(22) as DeviceId, signatureKey: new Uint8Array(32) },
         undefined,
       );
       await s1.close();

@@ -61,7 +61,7 @@ export async function account(s: Storage, name = `user${id().slice(0, 8).toLower
   const token = randomBytes(32);
   await s.createAccount(
     { id: userId, username: name, skeleton: `sk-${name}`, passwordHash: 'hash', createdDay: '2026-11-28' },
-    { id: deviceId, name: 'laptop', signatureKey: randomBytes(32) },
+    { id: deviceId, signatureKey: randomBytes(32) },
     { tokenHash: token, expiresAt: NOW + 3600 },
   );
   return { userId, deviceId, token };
@@ -69,7 +69,7 @@ export async function account(s: Storage, name = `user${id().slice(0, 8).toLower
 
 export async function extraDevice(s: Storage, userId: UserId, token: Uint8Array = randomBytes(32)): Promise<DeviceId> {
   const deviceId = id() as DeviceId;
-  await s.addDevice(userId, { id: deviceId, name: 'phone', signatureKey: randomBytes(32) }, '2026-11-28', { tokenHash: token, expiresAt: NOW + 3600 });
+  await s.addDevice(userId, { id: deviceId, signatureKey: randomBytes(32) }, '2026-11-28', { tokenHash: token, expiresAt: NOW + 3600 });
   return deviceId;
 }
 
@@ -79,7 +79,7 @@ export async function pendingDevice(s: Storage, userId: UserId): Promise<{ devic
   const token = randomBytes(32);
   const codeHash = randomBytes(32);
   const expiresAt = NOW + 600;
-  await s.addPendingDevice(userId, { id: deviceId, name: 'new tablet', signatureKey: randomBytes(32) }, '2026-11-29', { tokenHash: token, expiresAt: NOW + 3600 }, { codeHash, expiresAt });
+  await s.addPendingDevice(userId, { id: deviceId, signatureKey: randomBytes(32) }, '2026-11-29', { tokenHash: token, expiresAt: NOW + 3600 }, { codeHash, expiresAt });
   return { deviceId, token, codeHash, expiresAt };
 }
 

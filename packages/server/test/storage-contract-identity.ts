@@ -32,6 +32,25 @@ export function identityContract(storage: () => Storage): void {
     );
   });
 
+  it('stores an encrypted device name only for a pending or active device of the same user', async () => {
+    const s = storage();
+    const a = await account(s);
+    const b = await account(s);
+    const phone = await extraDevice(s, a.userId);
+    const p = await pendingDevice(s, a.userId);
+    assert.equal((await s.getDevice(a.deviceId))?.name, null, 'added without a name');
+    assert.equal(await s.setDeviceName(a.userId, a.deviceId, 'c2VhbGVkLWxhcHRvcA'), true);
+    assert.equal(await s.setDeviceName(a.userId, p.deviceId, 'c2VhbGVkLXRhYmxldA'), true, 'a pending device too');
+    assert.equal(await s.setDeviceName(a.userId, a.deviceId, 'c2VhbGVkLWFnYWlu'), true, 'replaced');
+    assert.equal(await s.setDeviceName(b.userId, a.deviceId, 'c3RyYW5nZXI'), false, "another user's device");
+    assert.equal(await s.setDeviceName(a.userId, id() as DeviceId, 'bm9ib2R5'), false, 'an unknown device');
+    await s.revokeDevice(phone, NOW);
+    assert.equal(await s.setDeviceName(a.userId, phone, 'cmV2b2tlZA'), false, 'a revoked device');
+    const names = new Map((await s.listDevices(a.userId)).map((d) => [d.id, d.name]));
+    assert.deepEqual([names.get(a.deviceId), names.get(p.deviceId), names.get(phone)], ['c2VhbGVkLWFnYWlu', 'c2VhbGVkLXRhYmxldA', null]);
+    assert.equal((await s.getPendingLink(a.userId, p.codeHash, NOW))?.device.name, 'c2VhbGVkLXRhYmxldA');
+  });
+
   it('links a pending device: found only by its own user, its code, before expiry; refused everywhere else', async () => {
     const s = storage();
     const a = await account(s);
@@ -42,7 +61,7 @@ export function identityContract(storage: () => Storage): void {
     assert.deepEqual(await s.getSession(p.token, NOW), { userId: a.userId, deviceId: p.deviceId, expiresAt: NOW + 3600, deviceStatus: 'pending' });
     const link = await s.getPendingLink(a.userId, p.codeHash, NOW);
     assert.equal(link?.device.id, p.deviceId);
-    assert.equal(link?.device.name, 'new tablet');
+    assert.equal(link?.device.name, null, 'devices are added without a name');
     assert.equal(link?.expiresAt, p.expiresAt);
     assert.equal(await s.getPendingLink(b.userId, p.codeHash, NOW), undefined, 'another user never finds it');
     assert.equal(await s.getPendingLink(a.userId, randomBytes(32), NOW), undefined);
@@ -62,12 +81,12 @@ export function identityContract(storage: () => Storage): void {
     // A taken device id leaves nothing behind; so does an unknown user.
     const token = randomBytes(32);
     await rejectsWith(
-      s.addPendingDevice(a.userId, { id: p.deviceId, name: 'x', signatureKey: randomBytes(32) }, '2026-11-29', { tokenHash: token, expiresAt: NOW + 10 }, { codeHash: randomBytes(32), expiresAt: NOW + 600 }),
+      s.addPendingDevice(a.userId, { id: p.deviceId, signatureKey: randomBytes(32) }, '2026-11-29', { tokenHash: token, expiresAt: NOW + 10 }, { codeHash: randomBytes(32), expiresAt: NOW + 600 }),
       'device_exists',
     );
     assert.equal(await s.getSession(token, NOW), undefined);
     await rejectsWith(
-      s.addPendingDevice(id() as UserId, { id: id() as DeviceId, name: 'x', signatureKey: randomBytes(32) }, '2026-11-29', { tokenHash: token, expiresAt: NOW + 10 }, { codeHash: randomBytes(32), expiresAt: NOW + 600 }),
+      s.addPendingDevice(id() as UserId, { id: id() as DeviceId, signatureKey: randomBytes(32) }, '2026-11-29', { tokenHash: token, expiresAt: NOW + 10 }, { codeHash: randomBytes(32), expiresAt: NOW + 600 }),
       'not_found',
     );
     assert.equal(await s.getSession(token, NOW), undefined);
@@ -162,13 +181,13 @@ export function identityContract(storage: () => Storage): void {
     const gid = await groupWith(s, b.deviceId, [b.deviceId, a.deviceId, phone]);
     await s.appendMessage(message(gid, b.deviceId));
     // A taken device id: nothing happens at all.
-    await rejectsWith(s.resetIdentity(a.userId, { id: b.deviceId, name: 'n', signatureKey: randomBytes(32) }, '2026-11-30', { tokenHash: randomBytes(32), expiresAt: NOW + 10 }, NOW), 'device_exists');
+    await rejectsWith(s.resetIdentity(a.userId, { id: b.deviceId, signatureKey: randomBytes(32) }, '2026-11-30', { tokenHash: randomBytes(32), expiresAt: NOW + 10 }, NOW), 'device_exists');
     assert.equal((await s.getDevice(phone))?.status, 'active');
     assert.equal(await s.isMember(gid, phone), true);
 
     const fresh = id() as DeviceId;
     const token = randomBytes(32);
-    const result = await s.resetIdentity(a.userId, { id: fresh, name: 'new phone', signatureKey: randomBytes(32) }, '2026-11-30', { tokenHash: token, expiresAt: NOW + 10 }, NOW + 3600);
+    const result = await s.resetIdentity(a.userId, { id: fresh, signatureKey: randomBytes(32) }, '2026-11-30', { tokenHash: token, expiresAt: NOW + 10 }, NOW + 3600);
     assert.deepEqual([...result.revoked].sort(), [a.deviceId, phone, p.deviceId].sort());
     assert.deepEqual(result.groups, [gid]);
     const devices = await s.listDevices(a.userId);
@@ -187,7 +206,7 @@ export function identityContract(storage: () => Storage): void {
     assert.deepEqual(await s.groupDevices(gid), [b.deviceId]);
     assert.deepEqual(await pending(s, phone), []);
     assert.deepEqual(await s.countKeyPackages(phone, NOW), { available: 0, lastResort: false });
-    await rejectsWith(s.resetIdentity(id() as UserId, { id: id() as DeviceId, name: 'n', signatureKey: randomBytes(32) }, '2026-11-30', { tokenHash: randomBytes(32), expiresAt: NOW + 10 }, NOW), 'not_found');
+    await rejectsWith(s.resetIdentity(id() as UserId, { id: id() as DeviceId, signatureKey: randomBytes(32) }, '2026-11-30', { tokenHash: randomBytes(32), expiresAt: NOW + 10 }, NOW), 'not_found');
   });
 
   it('changes a password and signs out none, all, or all but one session', async () => {

@@ -28,7 +28,7 @@ export async function pgAccount(s: PostgresStorage): Promise<DeviceId> {
   const deviceId = randomBytes(16).toString('base64url') as DeviceId;
   await s.createAccount(
     { id: randomBytes(16).toString('base64url') as UserId, username: name, skeleton: `sk-${name}`, passwordHash: 'h', createdDay: '2026-11-28' },
-    { id: deviceId, name: 'laptop', signatureKey: randomBytes(32) },
+    { id: deviceId, signatureKey: randomBytes(32) },
     undefined,
   );
   return deviceId;

@@ -204,7 +204,7 @@ describe('PostgreSQL across processes', () => {
         const userId = randomBytes(16).toString('base64url') as UserId;
         const deviceId = randomBytes(16).toString('base64url') as DeviceId;
         const name = `u${randomBytes(4).toString('hex')}`;
-        await first.createAccount({ id: userId, username: name, skeleton: name, passwordHash: 'h', createdDay: '2026-11-28' }, { id: deviceId, name: 'x', signatureKey: randomBytes(32) }, undefined);
+        await first.createAccount({ id: userId, username: name, skeleton: name, passwordHash: 'h', createdDay: '2026-11-28' }, { id: deviceId, signatureKey: randomBytes(32) }, undefined);
         return { userId, deviceId };
       };
       const [a, b, c, d] = [await user(), await user(), await user(), await user()];

@@ -9,6 +9,10 @@ import { describeError } from '../lib/errors';
 import { formatDayString } from '../lib/format';
 import { loadTheme, saveTheme, type ThemeChoice } from '../lib/prefs';
 
+/** What a device whose name this device cannot read is called (not uploaded yet, or it does not decrypt). */
+const UNNAMED = 'Unnamed device';
+const NAMES_REFRESH_MS = 5_000;
+
 export function SettingsDialog(props: { client: ParleyClient; onClose: () => void; onSignOut: () => Promise<void> }) {
   const { client } = props;
   const [theme, setTheme] = useState<ThemeChoice>(loadTheme);
@@ -24,7 +28,12 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
       (err: unknown) => setError(describeError(err)),
     );
   }, [client]);
-  useEffect(load, [load]);
+  useEffect(() => {
+    load();
+    // Names arrive encrypted from the devices themselves (a newly linked one once it has the account key): look again now and then.
+    const timer = setInterval(load, NAMES_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [load]);
 
   async function revoke(d: DeviceSummary) {
     setRevoking(d.id);
@@ -114,13 +123,13 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
               <li key={d.id} className="device">
                 <Icon name="devices" />
                 <span className="device-name">
-                  {d.name}
+                  {d.name === null ? <span className="unnamed">{UNNAMED}</span> : <span dir="auto">{d.name}</span>}
                   <span className="muted small">{d.status === 'pending' ? 'waiting for approval' : `added ${formatDayString(d.createdDay)}`}</span>
                 </span>
                 {d.current ? (
                   <span className="tag">This device</span>
                 ) : (
-                  <button type="button" className="button danger small" aria-label={`Revoke ${d.name}`} disabled={revoking !== null} onClick={() => void revoke(d)}>
+                  <button type="button" className="button danger small" aria-label={`Revoke ${d.name ?? UNNAMED}`} disabled={revoking !== null} onClick={() => void revoke(d)}>
                     {revoking === d.id ? 'Revoking…' : 'Revoke'}
                   </button>
                 )}

@@ -10,7 +10,7 @@ import { canScanQrCodes, CodeScanner } from './CodeScanner';
 type Step =
   | { readonly kind: 'enter'; readonly scanning: boolean }
   | { readonly kind: 'approve'; readonly input: string; readonly device: PendingDevice }
-  | { readonly kind: 'done'; readonly approved: boolean; readonly name: string };
+  | { readonly kind: 'done'; readonly approved: boolean };
 
 /**
  * Settings → "Link a new device", on a device that is already signed in:
@@ -57,7 +57,7 @@ export function LinkDeviceDialog(props: { client: ParleyClient; onClose: () => v
     try {
       if (approve) await client.approveLink(step.input);
       else await client.rejectLink(step.input);
-      setStep({ kind: 'done', approved: approve, name: step.device.name });
+      setStep({ kind: 'done', approved: approve });
       props.onChanged();
     } catch (err) {
       setError(describeError(err));
@@ -77,11 +77,12 @@ export function LinkDeviceDialog(props: { client: ParleyClient; onClose: () => v
           <p role="status">
             {step.approved ? (
               <>
-                <strong dir="auto">{step.name}</strong> is now one of your devices. Your devices add it to your conversations; it receives messages sent from now on.
+                The new device is now one of your devices. Your devices add it to your conversations; it receives messages sent from now on. Its name appears in your device list once it has
+                received your devices’ key.
               </>
             ) : (
               <>
-                <strong dir="auto">{step.name}</strong> was not added. If you did not try to sign in there, change your password: someone else knows it.
+                The device was not added. If you did not try to sign in there, change your password: someone else knows it.
               </>
             )}
           </p>
@@ -181,8 +182,9 @@ function ApproveStep(props: { device: PendingDevice; busy: 'inspect' | 'approve'
             <Icon name="devices" size={28} />
           </span>
           <div>
-            <h3 dir="auto">{device.name}</h3>
+            <h3>New device</h3>
             <p className="muted">Asked to join on {formatDayString(device.createdDay)}</p>
+            <p className="muted small">Its name is not shown here: the server never learns device names, only your devices do.</p>
           </div>
         </div>
         <dl className="link-facts">

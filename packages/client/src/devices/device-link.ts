@@ -12,6 +12,7 @@ export interface DeviceLink {
   /** The QR payload: the code plus the exact key the approving device must find. */
   readonly uri: string;
   readonly deviceId: DeviceId;
+  /** This device's name, for the waiting screen (local: the approving device is not told it). */
   readonly deviceName: string;
   /** Milliseconds since the epoch. */
   readonly expiresAt: number;
@@ -39,7 +40,8 @@ export interface LinkOptions {
  */
 export async function requestLink(api: HttpApi, deviceName: string, username: string, password: string, options: LinkOptions): Promise<PendingLink> {
   const key = await generateDeviceKey();
-  const res = await api.linkDevice(username, password, { name: deviceName, signatureKey: toBase64Url(key.signaturePublicKey) });
+  // The name stays on this device until it holds the account key (device-names.ts); the server never gets it in clear.
+  const res = await api.linkDevice(username, password, { signatureKey: toBase64Url(key.signaturePublicKey) });
   const identity = createDeviceIdentity(key, { userId: res.userId, deviceId: res.deviceId });
   return new PendingLink(api, res, identity, deviceName, options);
 }

@@ -27,6 +27,13 @@ export interface MembershipOps {
   runCommit(id: GroupId, build: (group: MlsGroup) => Promise<CommitResult | undefined>): Promise<CommitResult | undefined>;
   /** After adding devices: the new ones learn the title and names. */
   sendRoster(id: GroupId): Promise<void>;
+  /**
+   * Runs before each sync of this user's devices: makes sure the self group
+   * exists or is being waited for (self/self-group.ts), so that this same
+   * sync adds the user's other devices to it. Never throws: it reports its
+   * own errors, and the sync goes on.
+   */
+  beforeOwnSync(): Promise<void>;
   reportError(error: unknown, conversationId?: GroupId): void;
   /** One of this user's own devices was left out: its approval is missing or does not verify. */
   reportUnapproved(error: Error, conversationId: GroupId): void;
@@ -135,6 +142,7 @@ export class DeviceSync {
         do {
           this.again = false;
           if (!this.ops.isReady()) return;
+          await this.ops.beforeOwnSync();
           const me = await this.directory.lookupUserById(this.ops.me.userId);
           await this.reconcileAll(me, 'own', true, await this.approvals(me));
         } while (this.again && !this.ops.isClosed());

@@ -5,10 +5,13 @@ import type { DeviceId, LinkUri, PendingDeviceResponse } from '@parley/protocol'
 import { ClientError } from '../errors.js';
 import type { HttpApi } from '../transport/http-api.js';
 
-/** A device waiting for approval, as the approving device shows it. */
+/**
+ * A device waiting for approval, as the approving device shows it. It has no
+ * name: the server holds names only encrypted, and a pending device has none
+ * yet (it uploads its name once approved and given the account key).
+ */
 export interface PendingDevice {
   readonly deviceId: DeviceId;
-  readonly name: string;
   /** YYYY-MM-DD (UTC) */
   readonly createdDay: string;
   /** Milliseconds since the epoch. */
@@ -39,7 +42,7 @@ export class LinkApproval {
 
   async inspect(codeOrUri: string): Promise<PendingDevice> {
     const { pending, keyChecked } = await this.lookup(codeOrUri);
-    return { deviceId: pending.deviceId, name: pending.name, createdDay: pending.createdDay, expiresAt: pending.expiresAt * 1000, keyChecked };
+    return { deviceId: pending.deviceId, createdDay: pending.createdDay, expiresAt: pending.expiresAt * 1000, keyChecked };
   }
 
   async approve(codeOrUri: string): Promise<void> {

@@ -30,9 +30,9 @@ export async function signIn(api: HttpApi, stored: AccountRecord, username: stri
 }
 
 /** Starts the account over on this device: every other device of the user is revoked; contacts see a new identity. */
-export async function startOver(api: HttpApi, deviceName: string, username: string, password: string): Promise<{ auth: AuthResponse; identity: DeviceIdentity }> {
+export async function startOver(api: HttpApi, username: string, password: string): Promise<{ auth: AuthResponse; identity: DeviceIdentity }> {
   const key = await generateDeviceKey();
-  const auth = await api.resetIdentity(username, password, { name: deviceName, signatureKey: toBase64Url(key.signaturePublicKey) });
+  const auth = await api.resetIdentity(username, password, { signatureKey: toBase64Url(key.signaturePublicKey) });
   return { auth, identity: createDeviceIdentity(key, { userId: auth.userId, deviceId: auth.deviceId }) };
 }
 

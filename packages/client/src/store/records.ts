@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { decodeContent } from '@parley/crypto';
 import type { MessageContent } from '@parley/crypto';
 import type { NoticeContent } from '../types.js';
-import { DeviceIdSchema, fromBase64Url, GroupIdSchema, toBase64Url, UserIdSchema } from '@parley/protocol';
+import { DeviceIdSchema, DeviceNameSchema, fromBase64Url, GroupIdSchema, toBase64Url, UserIdSchema } from '@parley/protocol';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { STORE_TABLES, StoreError } from './store.js';
 import type { Store, StoreWrite } from './store.js';
@@ -18,6 +18,9 @@ const RECORD_VERSION = 1;
 /** One notice per member user a commit touched: a group's device cap bounds it. */
 const MAX_NOTICES_PER_SEQ = 10_000;
 const ACCOUNT_KEY = 'account';
+const ACCOUNT_KEYS_KEY = 'account-keys';
+/** Account keys a device keeps (one more per rotation); past this the oldest are dropped. */
+export const MAX_ACCOUNT_KEYS = 64;
 
 const Bytes = z.string().transform((s, ctx) => {
   const bytes = fromBase64Url(s);
@@ -36,8 +39,25 @@ const AccountSchema = z.object({
   token: z.string().min(1).max(256),
   /** exportDeviceIdentity bytes: includes the signature private key. */
   identity: Bytes,
+  /**
+   * This device's name, as the user's devices show it (the server holds it
+   * only encrypted). Absent in records from before names were encrypted: the
+   * client fills it in from its options when it starts.
+   */
+  deviceName: DeviceNameSchema.optional(),
 });
 export type AccountRecord = Omit<z.output<typeof AccountSchema>, 'v'>;
+
+/**
+ * The account keys this device holds (devices/self-group.ts), oldest first;
+ * the last one is current: new device names are sealed with it.
+ */
+const AccountKeysSchema = z.object({
+  v: z.literal(RECORD_VERSION),
+  keys: z
+    .array(Bytes.refine((b) => b.length === 32, 'an account key is 32 bytes'))
+    .max(MAX_ACCOUNT_KEYS),
+});
 
 const KeyPackageSchema = z.object({
   v: z.literal(RECORD_VERSION),
@@ -248,6 +268,16 @@ export class StoreBatch {
     return this.put('meta', ACCOUNT_KEY, { ...a, v: RECORD_VERSION, identity: toBase64Url(a.identity) });
   }
 
+  putAccountKeys(keys: readonly Uint8Array[]): this {
+    return this.put('meta', ACCOUNT_KEYS_KEY, { v: RECORD_VERSION, keys: keys.slice(-MAX_ACCOUNT_KEYS).map((k) => toBase64Url(k)) });
+  }
+
+  /** Drops a group's MLS state and its conversation record (a self group this device created in vain). */
+  deleteGroup(groupId: GroupId): this {
+    this.writes.push({ type: 'delete', table: 'groups', key: groupId }, { type: 'delete', table: 'conversations', key: groupId });
+    return this;
+  }
+
   putKeyPackage(k: KeyPackageRecord): this {
     return this.put('key_packages', k.ref, { ...k, v: RECORD_VERSION, bundle: toBase64Url(k.bundle) });
   }
@@ -339,6 +369,12 @@ export class ClientRepository {
   async account(): Promise<AccountRecord | undefined> {
     const text = await this.store.get('meta', ACCOUNT_KEY);
     return text === undefined ? undefined : parse(AccountSchema, 'meta', ACCOUNT_KEY, text);
+  }
+
+  /** The account keys this device holds, oldest first (empty when it holds none). */
+  async accountKeys(): Promise<Uint8Array[]> {
+    const text = await this.store.get('meta', ACCOUNT_KEYS_KEY);
+    return text === undefined ? [] : parse(AccountKeysSchema, 'meta', ACCOUNT_KEYS_KEY, text).keys;
   }
 
   async keyPackage(ref: string): Promise<KeyPackageRecord | undefined> {

@@ -39,8 +39,8 @@ export interface KeyPackageUploadBody {
   lastResort?: { ciphersuite: number; expiresAt: number; data: string };
 }
 
+/** A new device as the server sees it: its key only (its name goes up encrypted later, setDeviceName). */
 export interface NewDeviceBody {
-  name: string;
   signatureKey: string;
 }
 
@@ -117,7 +117,7 @@ export class HttpApi {
     return parsed.data;
   }
 
-  async register(username: string, password: string, device: { name: string; signatureKey: string }): Promise<AuthResponse> {
+  async register(username: string, password: string, device: NewDeviceBody): Promise<AuthResponse> {
     return this.json(AuthResponseSchema, await this.call('POST', '/v1/accounts', { json: { username, password, device }, auth: false }));
   }
 
@@ -166,6 +166,11 @@ export class HttpApi {
 
   async devices(): Promise<DeviceListResponse> {
     return this.json(DeviceListResponseSchema, await this.call('GET', '/v1/devices'));
+  }
+
+  /** Stores the encrypted name (base64url) of one of this user's devices. */
+  async setDeviceName(deviceId: DeviceId, encryptedName: string): Promise<void> {
+    await this.call('PUT', `/v1/devices/${encodeURIComponent(deviceId)}/name`, { json: { encryptedName } });
   }
 
   async revokeDevice(deviceId: DeviceId): Promise<void> {

@@ -14,6 +14,7 @@ import {
   RegisterRequestSchema,
   ResetIdentityRequestSchema,
   SessionChallengeRequestSchema,
+  SetDeviceNameRequestSchema,
   SessionChallengeResponseSchema,
   UserDevicesResponseSchema,
   UserIdSchema,
@@ -184,6 +185,18 @@ export const IDENTITY_ROUTES: Route<unknown, unknown>[] = [
     params: z.object({ deviceId: DeviceIdSchema }),
     async handler({ ctx, caller, params }) {
       await devices.revokeOwnDevice(ctx, me(caller).userId, params.deviceId);
+      return undefined;
+    },
+  }),
+  route({
+    method: 'PUT',
+    path: '/v1/devices/:deviceId/name',
+    auth: true,
+    rate: 'account',
+    params: z.object({ deviceId: DeviceIdSchema }),
+    body: SetDeviceNameRequestSchema,
+    async handler({ ctx, caller, params, body }) {
+      await devices.setDeviceName(ctx, me(caller).userId, params.deviceId, body.encryptedName);
       return undefined;
     },
   }),

@@ -11,7 +11,9 @@ import {
   HealthResponseSchema,
   KeyPackageStockSchema,
   KeyPackageUploadSchema,
+  ParleyError,
   PROTOCOL_VERSIONS,
+  selfGroupOwner,
 } from '@parley/protocol';
 import * as blobs from '../services/blobs.js';
 import * as delivery from '../services/delivery.js';
@@ -75,7 +77,12 @@ export const ROUTES: Route<unknown, unknown>[] = [
     body: CreateGroupRequestSchema,
     response: GroupInfoResponseSchema,
     status: 201,
-    handler: ({ ctx, caller, body }) => delivery.createGroup(ctx, me(caller).deviceId, body.groupId),
+    handler: ({ ctx, caller, body }) => {
+      // A user's self-group id (protocol self-group.ts) is only that user's to create: nobody can take it first.
+      const owner = selfGroupOwner(body.groupId);
+      if (owner !== undefined && owner !== me(caller).userId) throw new ParleyError('forbidden', "this group id is reserved for another user's devices");
+      return delivery.createGroup(ctx, me(caller).deviceId, body.groupId);
+    },
   }),
   route({
     method: 'GET',

@@ -73,7 +73,7 @@ export async function register(ctx: AppContext, req: RegisterRequest): Promise<A
   try {
     await ctx.storage.createAccount(
       { id: userId, username: name.normalized, skeleton: name.skeleton, passwordHash, createdDay: dayOf(ctx.clock.now()) },
-      { id: deviceId, name: req.device.name, signatureKey: req.device.signatureKey },
+      { id: deviceId, signatureKey: req.device.signatureKey },
       session,
     );
   } catch (err) {
@@ -138,7 +138,7 @@ export async function resetIdentity(ctx: AppContext, req: ResetIdentityRequest):
   const deviceId = newId() as DeviceId;
   const { token, session } = newSession(ctx);
   const now = ctx.clock.now();
-  const { revoked, groups } = await ctx.storage.resetIdentity(user.id, { id: deviceId, name: req.device.name, signatureKey: req.device.signatureKey }, dayOf(now), session, ceilHour(now));
+  const { revoked, groups } = await ctx.storage.resetIdentity(user.id, { id: deviceId, signatureKey: req.device.signatureKey }, dayOf(now), session, ceilHour(now));
   if (revoked.length > 0) {
     try {
       await ctx.bus.publish(revoked, { type: 'revoked' });

@@ -25,7 +25,7 @@ export async function listOwnDevices(ctx: AppContext, userId: UserId, current: D
   return {
     devices: devices.map((d) => ({
       id: d.id,
-      name: d.name,
+      encryptedName: d.name,
       signatureKey: toBase64Url(d.signatureKey),
       createdDay: d.createdDay,
       status: d.status,
@@ -34,6 +34,17 @@ export async function listOwnDevices(ctx: AppContext, userId: UserId, current: D
       current: d.id === current,
     })),
   };
+}
+
+/**
+ * Stores the encrypted name of one of the caller's own devices (itself, or
+ * another pending or active one: the device that rotates the account key
+ * re-seals the names it can read). The server cannot read it and does not
+ * try: the schema checked that it is canonical base64url of bounded size.
+ * Another user's, an unknown or a revoked device: not_found.
+ */
+export async function setDeviceName(ctx: AppContext, userId: UserId, deviceId: DeviceId, encryptedName: Uint8Array): Promise<void> {
+  if (!(await ctx.storage.setDeviceName(userId, deviceId, toBase64Url(encryptedName)))) throw new ParleyError('not_found', 'no such device');
 }
 
 async function directoryOf(ctx: AppContext, user: UserRecord): Promise<UserDevicesResponse> {

@@ -35,7 +35,7 @@ export async function createLink(ctx: AppContext, req: LinkDeviceRequest): Promi
   const now = ctx.clock.now();
   const expiresAt = now + LINK_TTL_SECONDS;
   const { token, session } = newSession(ctx);
-  await ctx.storage.addPendingDevice(user.id, { id: deviceId, name: req.device.name, signatureKey: req.device.signatureKey }, dayOf(now), session, {
+  await ctx.storage.addPendingDevice(user.id, { id: deviceId, signatureKey: req.device.signatureKey }, dayOf(now), session, {
     codeHash: tokenHash(code),
     expiresAt,
   });
@@ -63,7 +63,7 @@ async function findLink(ctx: AppContext, userId: UserId, code: string): Promise<
 /** What an existing device is about to approve: only ever shown to the same user's active devices. */
 export async function inspectLink(ctx: AppContext, userId: UserId, code: string): Promise<PendingDeviceResponse> {
   const { device, expiresAt } = await findLink(ctx, userId, code);
-  return { deviceId: device.id, name: device.name, signatureKey: toBase64Url(device.signatureKey), createdDay: device.createdDay, expiresAt };
+  return { deviceId: device.id, signatureKey: toBase64Url(device.signatureKey), createdDay: device.createdDay, expiresAt };
 }
 
 /**

@@ -64,7 +64,7 @@ export function rowMappers({ num, bytes }: RowReaders): RowMappers {
       return {
         id: str(row, 'id') as DeviceId,
         userId: str(row, 'user_id') as UserId,
-        name: str(row, 'name'),
+        name: row['name'] === null ? null : str(row, 'name'),
         signatureKey: bytes(row, 'signature_key'),
         createdDay: str(row, 'created_day'),
         status: s,

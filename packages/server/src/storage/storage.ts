@@ -32,7 +32,12 @@ export interface UserRecord {
 export interface DeviceRecord {
   id: DeviceId;
   userId: UserId;
-  name: string;
+  /**
+   * The device's name as the user's own devices encrypted it (base64url,
+   * opaque to the server; see setDeviceName), or null until one uploaded it.
+   * Never a name in clear.
+   */
+  name: string | null;
   signatureKey: Uint8Array;
   createdDay: string;
   /** pending: linked with the password, not yet approved by an existing device (see addPendingDevice). */
@@ -57,9 +62,9 @@ export interface PendingLinkRecord {
   expiresAt: number;
 }
 
+/** A device as it is added: without a name (its devices upload it encrypted later, setDeviceName). */
 export interface NewDevice {
   id: DeviceId;
-  name: string;
   signatureKey: Uint8Array;
 }
 
@@ -311,6 +316,12 @@ export interface Storage {
   getDevice(id: DeviceId): Promise<DeviceRecord | undefined>;
   /** Every device of the user, pending and revoked included, oldest first. */
   listDevices(userId: UserId): Promise<DeviceRecord[]>;
+  /**
+   * Replaces the encrypted name (base64url, validated by the caller) of a
+   * device of `userId` that is pending or active. False, and nothing written,
+   * when there is no such device (unknown, another user's, or revoked).
+   */
+  setDeviceName(userId: UserId, deviceId: DeviceId, encryptedName: string): Promise<boolean>;
   /**
    * Revokes a device at `revokedAt`. A PENDING device (rejected, expired, or
    * withdrawn) is deleted outright with its session and link: it was never the

@@ -41,10 +41,10 @@ export class PgAccounts {
 
   private async insertDevice(c: PoolClient, userId: UserId, device: NewDevice, createdDay: string, deviceStatus: 'pending' | 'active'): Promise<void> {
     try {
-      await c.query('INSERT INTO devices (id, user_id, name, signature_key, created_day, status) VALUES ($1, $2, $3, $4, $5, $6)', [
+      // No name: the user's devices upload it encrypted (setDeviceName).
+      await c.query('INSERT INTO devices (id, user_id, name, signature_key, created_day, status) VALUES ($1, $2, NULL, $3, $4, $5)', [
         device.id,
         userId,
-        device.name,
         device.signatureKey,
         createdDay,
         deviceStatus,
@@ -197,6 +197,10 @@ export class PgAccounts {
 
   async listDevices(userId: UserId): Promise<DeviceRecord[]> {
     return (await this.core.read(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = $1 ORDER BY created_seq`, [userId])).map(toDevice);
+  }
+
+  setDeviceName(userId: UserId, deviceId: DeviceId, encryptedName: string): Promise<boolean> {
+    return this.core.tx(async (c) => (await changes(c, "UPDATE devices SET name = $3 WHERE id = $1 AND user_id = $2 AND status <> 'revoked'", [deviceId, userId, encryptedName])) > 0);
   }
 
   async revokeDevice(id: DeviceId, revokedAt: number): Promise<GroupId[]> {

@@ -142,6 +142,9 @@ export class PostgresStorage implements Storage {
   listDevices(userId: UserId): Promise<DeviceRecord[]> {
     return this.accounts.listDevices(userId);
   }
+  setDeviceName(userId: UserId, deviceId: DeviceId, encryptedName: string): Promise<boolean> {
+    return this.accounts.setDeviceName(userId, deviceId, encryptedName);
+  }
   revokeDevice(id: DeviceId, revokedAt: number): Promise<GroupId[]> {
     return this.accounts.revokeDevice(id, revokedAt);
   }

@@ -38,10 +38,10 @@ export class SqliteAccounts {
 
   private insertDevice(userId: UserId, device: NewDevice, createdDay: string, deviceStatus: 'pending' | 'active'): void {
     try {
-      this.q('INSERT INTO devices (id, user_id, name, signature_key, created_day, status) VALUES (?, ?, ?, ?, ?, ?)').run(
+      // No name: the user's devices upload it encrypted (setDeviceName).
+      this.q('INSERT INTO devices (id, user_id, name, signature_key, created_day, status) VALUES (?, ?, NULL, ?, ?, ?)').run(
         device.id,
         userId,
-        device.name,
         device.signatureKey,
         createdDay,
         deviceStatus,
@@ -175,6 +175,10 @@ export class SqliteAccounts {
 
   listDevices(userId: UserId): DeviceRecord[] {
     return (this.q(`SELECT ${DEVICE_COLUMNS} FROM devices WHERE user_id = ? ORDER BY rowid`).all(userId) as Row[]).map(toDevice);
+  }
+
+  setDeviceName(userId: UserId, deviceId: DeviceId, encryptedName: string): Promise<boolean> {
+    return this.core.writes.run(() => this.q("UPDATE devices SET name = ? WHERE id = ? AND user_id = ? AND status <> 'revoked'").run(encryptedName, deviceId, userId).changes > 0);
   }
 
   revokeDevice(id: DeviceId, revokedAt: number): Promise<GroupId[]> {

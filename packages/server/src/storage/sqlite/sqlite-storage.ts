@@ -177,6 +177,9 @@ export class SqliteStorage implements Storage {
   async listDevices(userId: UserId): Promise<DeviceRecord[]> {
     return this.accounts.listDevices(userId);
   }
+  setDeviceName(userId: UserId, deviceId: DeviceId, encryptedName: string): Promise<boolean> {
+    return this.accounts.setDeviceName(userId, deviceId, encryptedName);
+  }
   revokeDevice(id: DeviceId, revokedAt: number): Promise<GroupId[]> {
     return this.accounts.revokeDevice(id, revokedAt);
   }
