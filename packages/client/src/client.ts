@@ -11,7 +11,7 @@ import {
   TsMlsEngine,
 } from '@parley/crypto';
 import type { AttachmentContent, CommitResult, DeviceIdentity, MemberDevice, MessageContent, MlsEngine, MlsGroup } from '@parley/crypto';
-import { bytesEqual, checkUsername, DeviceNameSchema, fromBase64Url, selfGroupIdBytes, splitParts, toBase64Url } from '@parley/protocol';
+import { bytesEqual, checkUsername, DeviceNameSchema, fromBase64Url, splitParts, toBase64Url } from '@parley/protocol';
 import type { AuthResponse, BlobDigest, DeviceId, GroupId, MsgFrame, ReadyFrame, UserId } from '@parley/protocol';
 import { requestLink } from './devices/device-link.js';
 import type { DeviceLink, PendingLink } from './devices/device-link.js';
@@ -203,9 +203,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async register(username: string, password: string): Promise<void> {
     await this.requireNoSession();
     const key = await generateDeviceKey();
-    this.deviceName();
+    const deviceName = this.deviceName();
     const auth = await this.api.register(username, password, { signatureKey: toBase64Url(key.signaturePublicKey) });
-    await this.adopt(auth, createDeviceIdentity(key, { userId: auth.userId, deviceId: auth.deviceId }));
+    await this.adopt(auth, createDeviceIdentity(key, { userId: auth.userId, deviceId: auth.deviceId }), deviceName);
   }
 
   /**
@@ -237,11 +237,12 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async linkDevice(username: string, password: string): Promise<DeviceLink> {
     await this.requireNoSession();
     if (this.link?.pending === true) throw new ClientError('already_logged_in', 'a link request is already waiting');
-    this.link = await requestLink(this.api, this.deviceName(), username, password, {
+    const deviceName = this.deviceName();
+    this.link = await requestLink(this.api, deviceName, username, password, {
       pollMs: this.options.linkPollMs ?? LINK_POLL_MS,
       onApproved: async (auth, identity) => {
         if (this.closed) throw new ClientError('closed', 'the client was closed');
-        await this.adopt(auth, identity);
+        await this.adopt(auth, identity, deviceName);
       },
     });
     return this.link;
@@ -255,9 +256,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    */
   async resetIdentity(username: string, password: string): Promise<void> {
     await this.requireNoSession();
-    this.deviceName();
+    const deviceName = this.deviceName();
     const { auth, identity } = await startOver(this.api, username, password);
-    await this.adopt(auth, identity);
+    await this.adopt(auth, identity, deviceName);
   }
 
   /** What a link code or QR uri from a new device stands for, to show before approving. */
@@ -294,14 +295,14 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     }
   }
 
-  private async adopt(auth: AuthResponse, identity: DeviceIdentity): Promise<void> {
+  private async adopt(auth: AuthResponse, identity: DeviceIdentity, deviceName: string): Promise<void> {
     const account: AccountRecord = {
       userId: auth.userId,
       username: auth.username,
       deviceId: auth.deviceId,
       token: auth.token,
       identity: exportDeviceIdentity(identity),
-      deviceName: this.deviceName(),
+      deviceName,
     };
     await this.repo.commit(new StoreBatch().putAccount(account));
     this.api.token = auth.token;
@@ -405,36 +406,19 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       repo: this.repo,
       isReady,
       isClosed: () => this.closed,
+      engine,
       withLock: (id, fn) => this.locks.run(id, fn),
       loadGroup: (id) => this.loadGroup(id),
-      createLocal: async (id, keys) => {
-        const group = await engine.createGroup(selfGroupIdBytes(account.userId));
-        const conv: ConversationRecord = {
-          id,
-          title: null,
-          kind: 'unknown',
-          members: [{ userId: account.userId, username: account.username, devices: [account.deviceId] }],
-          status: 'active',
-          createdAt: Date.now(),
-          lastSeq: 0,
-          ownSeqs: [],
-          readSeq: 0,
-          unread: 0,
-          lastMessageSeq: null,
-        };
-        await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), id, group).putConversation(conv).putAccountKeys(keys));
-        this.groups.set(id, group);
-      },
-      forgetLocal: async (id, keys) => {
-        await this.repo.commit(new StoreBatch().deleteGroup(id).putAccountKeys(keys));
-        this.groups.delete(id);
+      cacheGroup: (id, group) => {
+        if (group === undefined) this.groups.delete(id);
+        else this.groups.set(id, group);
       },
       send: async (id, plaintext) => {
         await this.sendPlaintext(id, plaintext, []);
       },
       lookupMe: () => directory.lookupUserById(account.userId),
       conversations: () => this.repo.conversations(),
-      keysChanged: (rotatedHere) => void (rotatedHere ? names.resealAll() : names.syncOwn()).catch((err: unknown) => this.emitError('device_name', err)),
+      keysChanged: (rotatedHere) => void (rotatedHere ? names.resealAll() : names.syncOwn()).catch((err: unknown) => this.closed || this.emitError('device_name', err)),
       report: (err) => this.emitError('account_key', err),
     });
     const names: DeviceNames = new DeviceNames({
@@ -442,7 +426,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       api: this.api,
       keyRing: () => self.keyRing(),
       ownName: () => account.deviceName ?? DEFAULT_DEVICE_NAME,
-      missingKey: () => void self.requestKeys().catch((err: unknown) => this.emitError('account_key', err)),
+      missingKey: () => void self.requestKeys().catch((err: unknown) => this.closed || this.emitError('account_key', err)),
       report: (err) => this.emitError('device_name', err),
     });
     return { self, names };

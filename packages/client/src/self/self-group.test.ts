@@ -13,7 +13,7 @@ import { SelfGroup } from './self-group.js';
 import type { SelfGroupOps } from './self-group.js';
 import { encodeSelfMessage } from './self-messages.js';
 
-const me = { userId: randomBytes(16).toString('base64url') as UserId, deviceId: randomBytes(16).toString('base64url') as DeviceId };
+const me = { userId: randomBytes(16).toString('base64url') as UserId, username: 'alice', deviceId: randomBytes(16).toString('base64url') as DeviceId };
 const newId = () => randomBytes(16).toString('base64url') as DeviceId;
 
 function member(deviceId: DeviceId, userId: UserId = me.userId): MemberDevice {
@@ -36,12 +36,12 @@ function selfGroup(directory: DirectoryUser, reports: Error[] = []): { self: Sel
       group: () => Promise.reject(new Error('no network here')),
     },
     repo,
+    engine: { createGroup: () => Promise.reject(new Error('not in this test')) },
     isReady: () => true,
     isClosed: () => false,
     withLock: (_id, fn) => fn(),
     loadGroup: () => Promise.resolve(groupOf([member(me.deviceId)])),
-    createLocal: () => Promise.resolve(),
-    forgetLocal: () => Promise.resolve(),
+    cacheGroup: () => undefined,
     send: () => Promise.resolve(),
     lookupMe: () => Promise.resolve(directory),
     conversations: () => Promise.resolve([]),

@@ -1,6 +1,6 @@
 import { accountKeyId, generateAccountKey } from '@parley/crypto';
-import type { CommitResult, MemberDevice, MlsCiphersuiteId, MlsGroup } from '@parley/crypto';
-import { bytesEqual, selfGroupId } from '@parley/protocol';
+import type { CommitResult, MemberDevice, MlsCiphersuiteId, MlsEngine, MlsGroup } from '@parley/crypto';
+import { bytesEqual, selfGroupId, selfGroupIdBytes } from '@parley/protocol';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { knownOwnDevices, trustOwnDevices } from '../devices/approvals.js';
 import type { DirectoryUser } from '../directory/device-directory.js';
@@ -21,19 +21,18 @@ export interface AccountKeyRing {
 
 /** What the self group needs from the client core. */
 export interface SelfGroupOps {
-  readonly me: { readonly userId: UserId; readonly deviceId: DeviceId };
+  readonly me: { readonly userId: UserId; readonly username: string; readonly deviceId: DeviceId };
   readonly ciphersuite: MlsCiphersuiteId;
   readonly api: Pick<HttpApi, 'createGroup' | 'group'>;
   readonly repo: ClientRepository;
+  readonly engine: Pick<MlsEngine, 'createGroup'>;
   isReady(): boolean;
   isClosed(): boolean;
   /** Runs `fn` under the group's lock (the one incoming messages and commits take). */
   withLock<T>(groupId: GroupId, fn: () => Promise<T>): Promise<T>;
   loadGroup(groupId: GroupId): Promise<MlsGroup>;
-  /** Creates the MLS group with this id locally; stores its state, a conversation record and `keys` in one batch. */
-  createLocal(groupId: GroupId, keys: readonly Uint8Array[]): Promise<void>;
-  /** Forgets the local group (state, record, cache) and stores `keys`, in one batch. */
-  forgetLocal(groupId: GroupId, keys: readonly Uint8Array[]): Promise<void>;
+  /** Keeps (or, with undefined, drops) the client's in-memory copy of a group's state. */
+  cacheGroup(groupId: GroupId, group: MlsGroup | undefined): void;
   /** Sends one application message to the group. */
   send(groupId: GroupId, plaintext: Uint8Array): Promise<void>;
   lookupMe(): Promise<DirectoryUser>;
@@ -153,21 +152,49 @@ export class SelfGroup {
       }
       // Stored here, not on the server: this device's creation never got there (an error, a crash), or it was dropped.
       if (await this.createOnServer()) return 'member';
-      await this.ops.forgetLocal(this.id, (await this.keyRing()).keys);
+      await this.forgetLocal((await this.keyRing()).keys);
       return 'waiting';
     }
     // Not in it (never, or removed): create it — stored before the server hears of it, so a crash leaves nothing orphaned.
     if (Date.now() < this.retryCreateAt) return 'waiting';
     const before = (await this.keyRing()).keys;
     const keys = [...before, generateAccountKey()];
-    await this.ops.createLocal(this.id, keys);
+    await this.createLocal(keys);
     this.ring = await ringOf(keys);
     if (await this.createOnServer()) return 'member';
     // Another device of this user created it first: give way, it adds this one.
     this.retryCreateAt = Date.now() + RETRY_CREATE_MS;
-    await this.ops.forgetLocal(this.id, before);
+    await this.forgetLocal(before);
     this.ring = await ringOf(before);
     return 'waiting';
+  }
+
+  /** Creates the MLS group locally and stores its state, its (hidden) conversation record and `keys`, in one batch. */
+  private async createLocal(keys: readonly Uint8Array[]): Promise<void> {
+    const { me } = this.ops;
+    const group = await this.ops.engine.createGroup(selfGroupIdBytes(me.userId));
+    const conv: ConversationRecord = {
+      id: this.id,
+      title: null,
+      kind: 'unknown',
+      members: [{ userId: me.userId, username: me.username, devices: [me.deviceId] }],
+      status: 'active',
+      createdAt: Date.now(),
+      lastSeq: 0,
+      ownSeqs: [],
+      readSeq: 0,
+      unread: 0,
+      lastMessageSeq: null,
+    };
+    const state = group.serialize();
+    await this.ops.repo.commit(new StoreBatch().putGroup({ groupId: this.id, secrets: state.secrets, ratchetTree: state.ratchetTree }).putConversation(conv).putAccountKeys(keys));
+    this.ops.cacheGroup(this.id, group);
+  }
+
+  /** Forgets the local group (its state, record and cached copy) and stores `keys` instead, in one batch. */
+  private async forgetLocal(keys: readonly Uint8Array[]): Promise<void> {
+    await this.ops.repo.commit(new StoreBatch().deleteGroup(this.id).putAccountKeys(keys));
+    this.ops.cacheGroup(this.id, undefined);
   }
 
   private async createOnServer(): Promise<boolean> {
