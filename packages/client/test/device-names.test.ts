@@ -163,6 +163,26 @@ describe('client: device names, encrypted under the account key', () => {
     assert.deepEqual(await names(phone), { [ids.laptop]: 'Laptop', [ids.phone]: 'Phone' });
   });
 
+  it('after starting over, the new device makes a new self group and key; devices linked to it read its name', async () => {
+    await using net = await ClientNetwork.start();
+    const oldStore = new MemoryStore();
+    const alice = await net.user(undefined, { deviceName: 'Old phone', store: oldStore });
+    await waitFor(() => storedNames(net.server.dataDir).get(alice.client.deviceId as DeviceId), 'the old phone uploads its name');
+    const oldKeys = await keysOf(oldStore);
+    const freshStore = new MemoryStore();
+    const fresh = await net.client({ deviceName: 'New phone', store: freshStore });
+    await fresh.resetIdentity(alice.name, alice.password);
+    await fresh.whenSynced();
+    await waitFor(() => storedNames(net.server.dataDir).get(fresh.deviceId as DeviceId), 'the new phone uploads its name');
+    const newKeys = await keysOf(freshStore);
+    assert.equal(newKeys.length, 1);
+    assert.notDeepEqual(newKeys[0], oldKeys[0], 'a new identity, a new key');
+    const laptop = await net.device({ client: fresh, name: alice.name, password: alice.password }, { deviceName: 'New laptop' });
+    await waitFor(async () => (await names(laptop))[fresh.deviceId as DeviceId] === 'New phone', 'the laptop reads the new phone’s name');
+    await waitFor(async () => (await names(fresh))[laptop.deviceId as DeviceId] === 'New laptop', 'and the other way round');
+    assert.deepEqual([...net.errorsOf(fresh), ...net.errorsOf(laptop)].map((e) => e.code), []);
+  });
+
   it('the self group is never a conversation: not listed, no events, refused by every call', async () => {
     await using net = await ClientNetwork.start();
     const events: string[] = [];
