@@ -86,7 +86,7 @@ export async function runAdmin(config: ServerConfig, args: string[], out: (line:
         if (!user) throw new UsageError(`no such user: ${arg}`);
         const list = await ctx.storage.listDevices(user.id);
         if (list.length === 0) out('no devices');
-        for (const d of list) out(`${d.id}\t${d.status}\t${d.createdDay}\t${d.name}`);
+        for (const d of list) out(`${d.id}\t${d.status}\t${d.createdDay}\t${d.name === null ? '-' : '(name encrypted)'}`);
         return;
       }
       case 'revoke-device': {

@@ -91,7 +91,7 @@ describe('the parley command', () => {
       assert.equal(first.status, 201);
       const { deviceId, token } = first.body as { deviceId: string; token: string };
       const listed = admin(dir, ['list-devices', 'erin']);
-      assert.match(listed.stdout, new RegExp(`${deviceId}\\tactive`));
+      assert.match(listed.stdout, new RegExp(`${deviceId}\\tactive\\t\\d{4}-\\d{2}-\\d{2}\\t-$`, 'm'), 'no name uploaded yet: a dash, never ciphertext');
 
       // reset-password: the new password works, the old one no longer does, and every session ended
       assert.equal(admin(dir, ['reset-password', 'nobody'], 'a brand new password\n').status, 2);
