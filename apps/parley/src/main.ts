@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
 import { configFromEnv, ConfigError, createAppContext, startServer } from '@parley/server';
-import { runAdmin, UsageError } from './admin.js';
 
 /**
  * The `parley` command: `parley serve` (the default) runs the server,
@@ -30,7 +29,15 @@ async function main(argv: string[]): Promise<number> {
     return -1;
   }
   if (command === 'admin') {
-    await runAdmin(config, rest, (line) => process.stdout.write(`${line}\n`));
+    // Loaded only here: `parley serve` never needs the admin and backup code.
+    const { runAdmin, UsageError } = await import('./admin.js');
+    try {
+      await runAdmin(config, rest, (line) => process.stdout.write(`${line}\n`));
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
     return 0;
   }
   process.stderr.write('usage: parley [serve | admin <command>]\n');
@@ -42,7 +49,7 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (err: unknown) => {
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
       process.exitCode = 2;
       return;
