@@ -71,7 +71,7 @@ export interface ClientOptions {
    * only encrypted under the account key, which only the user's devices hold.
    */
   deviceName?: string;
-  /** WebSocket adapter; default: the runtime's global WebSocket, else the `ws` package (Node). */
+  /** WebSocket adapter; default: the runtime's global WebSocket (browsers, Node 22 and newer). */
   webSocket?: WireSocketFactory;
   /** How often to look for this user's new or revoked devices (ms); 0 = only on connect and on membership changes. */
   deviceSyncIntervalMs?: number;
@@ -436,7 +436,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     if (this.options.webSocket !== undefined) return this.options.webSocket;
     const standard = globalWebSocket();
     if (standard !== undefined) return standardSocketFactory(standard);
-    // Node without a global WebSocket: the ws adapter, loaded only here so browser builds can leave it out.
+    // A runtime without a global WebSocket (Node before 22): the Node adapter fails each connect, saying why.
     const { nodeSocketFactory } = await import('./transport/node-websocket.js');
     return nodeSocketFactory;
   }

@@ -1,7 +1,7 @@
 /**
  * @parley/client — the headless Parley client SDK. Runs in browsers and Node:
- * this entry point imports no Node built-ins. Node-only adapters (the SQLite
- * store, the `ws` WebSocket) are in `@parley/client/node`.
+ * this entry point imports no Node built-ins. The Node-only SQLite store is in
+ * `@parley/client/node`; both use the runtime's global WebSocket.
  */
 export { createClient, ParleyClient } from './client.js';
 export type { ClientOptions } from './client.js';

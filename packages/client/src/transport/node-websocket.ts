@@ -1,32 +1,14 @@
-import WebSocket from 'ws';
-import type { WireSocketFactory } from './socket.js';
+import { globalWebSocket, standardSocketFactory, type WireSocketFactory } from './socket.js';
 
-/** The Node adapter (the `ws` package), for Node versions without a global WebSocket. */
+/**
+ * The adapter for Node. Every supported Node (22 and newer) has the standard
+ * WebSocket as a global, so this is the standard adapter over it — the same
+ * code path as in browsers — and the SDK needs no WebSocket package. It keeps
+ * its name for callers that pass it explicitly (`@parley/client/node`).
+ */
 export const nodeSocketFactory: WireSocketFactory = (url, handlers) => {
-  const ws = new WebSocket(url, { perMessageDeflate: false });
-  let closed = false;
-  const closeOnce = (code: number, reason: string) => {
-    if (closed) return;
-    closed = true;
-    handlers.onClose(code, reason);
-  };
-  ws.on('open', () => handlers.onOpen());
-  ws.on('message', (data, isBinary) => {
-    if (!isBinary) return;
-    // Copies: the client keeps parts of frames (ciphertext) beyond this callback.
-    const bytes = Array.isArray(data) ? new Uint8Array(Buffer.concat(data)) : new Uint8Array(data);
-    handlers.onMessage(bytes);
-  });
-  ws.on('close', (code, reason) => closeOnce(code, reason.toString('utf8')));
-  ws.on('error', () => {
-    closeOnce(1006, 'socket error');
-    ws.terminate();
-  });
-  return {
-    send: (data) => ws.send(data, { binary: true }),
-    close: (code, reason) => {
-      if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-      else ws.close(code, reason);
-    },
-  };
+  const Ctor = globalWebSocket();
+  // Thrown to the connection, which reports it as a failed connect (close 1006) and retries.
+  if (Ctor === undefined) throw new Error('this runtime has no global WebSocket: @parley/client needs Node 22 or newer');
+  return standardSocketFactory(Ctor)(url, handlers);
 };

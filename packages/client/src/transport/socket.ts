@@ -1,8 +1,7 @@
 /**
- * The smallest WebSocket surface the client needs, with thin adapters per
- * runtime: the browser's (and Node 22's) global WebSocket here, the `ws`
- * package in node-websocket.ts (kept apart so a browser build can leave it
- * out). Frames are always binary.
+ * The smallest WebSocket surface the client needs, and the adapter over the
+ * standard (WHATWG) WebSocket that browsers and Node 22 and newer provide as a
+ * global. Tests wrap it to record or hold back frames. Frames are always binary.
  */
 
 export interface WireSocketHandlers {
@@ -63,7 +62,13 @@ export function standardSocketFactory(Ctor: StandardWebSocketConstructor): WireS
         try {
           ws.close(code, reason);
         } catch {
-          /* already closing */
+          // The standard refuses codes other than 1000 and 3000-4999, and reasons over 123
+          // bytes (InvalidAccessError, SyntaxError): close anyway, without them.
+          try {
+            ws.close();
+          } catch {
+            /* already closing */
+          }
         }
       },
     };
