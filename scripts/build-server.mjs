@@ -30,13 +30,22 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-export const OUT_DIR = join(root, 'apps/parley/dist');
-export const OUT_FILE = join(OUT_DIR, 'parley.cjs');
+const OUT_DIR = join(root, 'apps/parley/dist');
+const OUT_FILE = join(OUT_DIR, 'parley.cjs');
 const STAMP = join(OUT_DIR, 'parley.inputs.json');
 /** Not bundled: native addons, and the drivers loaded only when configured. */
 const EXTERNAL = ['better-sqlite3', 'argon2', 'pg', '@nats-io/*'];
-/** Inputs that esbuild does not list but that change the output. */
-const ALWAYS = ['scripts/build-server.mjs', 'package-lock.json'];
+/** Inputs that esbuild does not list but that change the output (options, resolution, versions). */
+const ALWAYS = [
+  'scripts/build-server.mjs',
+  'package-lock.json',
+  'package.json',
+  'apps/parley/package.json',
+  'packages/server/package.json',
+  'packages/protocol/package.json',
+  'tsconfig.base.json',
+  'tsconfig.json',
+];
 
 /** Why the build is stale, or undefined when it is up to date. */
 function staleReason() {
