@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
@@ -74,16 +74,38 @@ function scraper(url: string): () => void {
   };
 }
 
+let built = false;
+
+/**
+ * What the bench runs: the compiled server, as `npm start` runs it (plain node
+ * on the bundle, with the launcher's allocator setting), built first when its
+ * sources changed. PARLEY_BENCH_SERVER=tsx runs the TypeScript sources instead.
+ */
+function serverCommand(): { args: string[]; env: Record<string, string> } {
+  if (process.env['PARLEY_BENCH_SERVER'] === 'tsx') return { args: [`${ROOT}apps/parley/bin/parley.mjs`], env: {} };
+  if (!built) {
+    const build = spawnSync(process.execPath, [`${ROOT}scripts/build-server.mjs`], { stdio: ['ignore', 'ignore', 'inherit'] });
+    if (build.status !== 0) throw new Error('building the server failed');
+    built = true;
+  }
+  return {
+    args: ['--enable-source-maps', `${ROOT}apps/parley/dist/parley.cjs`],
+    env: { MALLOC_MMAP_THRESHOLD_: process.env['MALLOC_MMAP_THRESHOLD_'] ?? '131072' },
+  };
+}
+
 /** Starts `parley serve` as its own process, so its CPU and memory can be measured alone. */
 export async function startParley(env: Record<string, string>): Promise<Proc> {
+  const server = serverCommand();
   const port = await freePort();
   const metricsPort = process.env['PARLEY_BENCH_METRICS'] === '1' ? await freePort() : undefined;
   // PARLEY_BENCH_PROFILE_DIR=DIR: the server writes a V8 CPU profile there when it exits.
   const profileDir = process.env['PARLEY_BENCH_PROFILE_DIR'];
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(process.execPath, [...profile, `${ROOT}apps/parley/bin/parley.mjs`, 'serve'], {
+  const child = spawn(process.execPath, [...profile, ...server.args, 'serve'], {
     env: {
       ...process.env,
+      ...server.env,
       ...env,
       PORT: String(port),
       HOST: '127.0.0.1',
