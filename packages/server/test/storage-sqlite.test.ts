@@ -212,6 +212,47 @@ describe('sqlite storage: durability and what the files keep of deleted rows', (
     }
   });
 
+  it('runs the checkpoint worker only while there are writes to checkpoint', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
+    const path = join(dir, 'parley.db');
+    const first = new SqliteStorage({ path, checkpointIntervalMs: 20, walIdleTicks: 3 });
+    await first.migrate();
+    await first.close();
+    const s = new SqliteStorage({ path, checkpointIntervalMs: 20, walIdleTicks: 3 });
+    const waitFor = async (what: string, cond: () => boolean) => {
+      const deadline = Date.now() + 30_000;
+      while (!cond()) {
+        assert.ok(Date.now() < deadline, what);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      await s.migrate();
+      assert.equal(s.checkpointerRunning, false, 'a fresh storage with nothing to checkpoint has no worker');
+      // Nothing runs to truncate: it is done on the storage's own connection.
+      assert.equal(await s.truncateWal(), true);
+      const marker = randomBytes(24);
+      await deliverAndDelete(s, marker);
+      assert.equal(s.checkpointerRunning, true, 'writes start the worker');
+      await waitFor('the worker never stopped', () => !s.checkpointerRunning);
+      assert.equal(statSync(`${path}-wal`).size, 0, 'it stopped after truncating the WAL');
+      assert.equal(contains(path, marker), false);
+      // The next write starts it again, and it stops again once idle.
+      await account(s);
+      assert.equal(s.checkpointerRunning, true);
+      assert.ok(statSync(`${path}-wal`).size > 0);
+      await waitFor('the worker never stopped again', () => !s.checkpointerRunning);
+      assert.equal(statSync(`${path}-wal`).size, 0);
+      // On demand while none runs.
+      await account(s);
+      assert.equal(await s.truncateWal(), true);
+      assert.equal(statSync(`${path}-wal`).size, 0);
+    } finally {
+      await s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('truncates the WAL by itself once writers are idle', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'parley-sqlite-'));
     const path = join(dir, 'parley.db');

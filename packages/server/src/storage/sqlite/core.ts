@@ -79,6 +79,10 @@ export class SqliteCore {
         intervalMs: options.checkpointIntervalMs ?? 1000,
         idleTicks: options.walIdleTicks ?? 10,
         journalSizeLimit: WAL_SIZE_LIMIT,
+      }, () => {
+        // No worker runs, so nothing was written since its idle TRUNCATE: this is quick.
+        const [r] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+        return r?.busy === 0;
       });
     }
     // Freed pages are zeroed so deleted ciphertext does not linger in the file.
@@ -95,6 +99,8 @@ export class SqliteCore {
         }
       },
       rolledBack: () => this.forget(),
+      // The worker thread runs only while there is WAL to checkpoint (see checkpointer.ts).
+      ...(this.checkpointer ? { afterBatch: () => this.checkpointer?.wrote() } : {}),
     });
   }
 

@@ -65,8 +65,10 @@ export class SqliteStorage implements Storage {
     const db = this.core.db;
     db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
     const applied = new Set((this.core.q('SELECT version FROM schema_migrations').all() as Row[]).map((r) => num(r, 'version')));
+    let wrote = applied.size === 0;
     for (const m of SQLITE_MIGRATIONS) {
       if (applied.has(m.version)) continue;
+      wrote = true;
       // Foreign keys cannot be switched off inside a transaction: around it, then checked inside.
       if (m.rebuildsTables) db.pragma('foreign_keys = OFF');
       try {
@@ -82,6 +84,14 @@ export class SqliteStorage implements Storage {
       }
     }
     this.core.forget();
+    // Migrations run before anything else writes: their WAL is emptied here, on this
+    // connection, rather than by starting the checkpointer's worker for it.
+    if (wrote && this.core.checkpointer && !this.core.checkpointer.truncateHere()) this.core.checkpointer.wrote();
+  }
+
+  /** Whether the checkpointer's worker thread runs now (it runs only while there are writes to checkpoint). */
+  get checkpointerRunning(): boolean {
+    return this.core.checkpointer?.running ?? false;
   }
 
   async close(): Promise<void> {

@@ -13,6 +13,8 @@ export interface WriteQueueHooks {
   beforeBatch?: () => void;
   /** Runs when a batch, or one write in it, was rolled back. */
   rolledBack?: () => void;
+  /** Runs after each batch, committed or not (the checkpointer starts on it). */
+  afterBatch?: () => void;
 }
 
 /**
@@ -84,10 +86,12 @@ export class SqliteWriteQueue {
       }
     } catch (error) {
       this.hooks.rolledBack?.();
+      this.hooks.afterBatch?.();
       this.observer?.((performance.now() - started) / 1000, batch.length, true);
       for (const op of batch) op.reject(error);
       return;
     }
+    this.hooks.afterBatch?.();
     this.observer?.((performance.now() - started) / 1000, batch.length, false);
     batch.forEach((op, i) => {
       const r = results[i];
