@@ -25,6 +25,8 @@ import type { PendingDevice } from './devices/link-approval.js';
 import { changePassword, signIn, startOver } from './devices/sign-in.js';
 import { activeDevices, DeviceDirectoryCache } from './directory/device-directory.js';
 import { TypedEmitter } from './emitter.js';
+import type { ClientCore, Session } from './core/context.js';
+import { GroupState, kindOf, putGroup } from './core/group-state.js';
 import { ClientError } from './errors.js';
 import { decodeMeta, encodeMeta, MAX_TITLE_LENGTH } from './meta.js';
 import type { ConversationMeta } from './meta.js';
@@ -51,13 +53,11 @@ import type {
   LogoutOptions,
   Message,
   MessagesOptions,
-  Notice,
   SendOptions,
   UserRef,
   Verification,
 } from './types.js';
-import { deviceRefusedNotice, NoticeWriter, safetyNumberNotices } from './verification/notices.js';
-import type { MembershipChange } from './verification/notices.js';
+import { deviceRefusedNotice, NoticeWriter } from './verification/notices.js';
 import { Verifications } from './verification/verifications.js';
 
 export interface ClientOptions {
@@ -106,24 +106,6 @@ const DEFAULT_OFFLINE_SEND_TIMEOUT_MS = 3_000;
 /** A wiping logout does not wait longer than this for the server (an unreachable one must not keep the data). */
 const WIPE_LOGOUT_TIMEOUT_MS = 5_000;
 
-interface Session {
-  account: AccountRecord;
-  identity: DeviceIdentity;
-  engine: MlsEngine;
-  directory: DeviceDirectoryCache;
-  connection: Connection;
-  verifications: Verifications;
-  notices: NoticeWriter;
-  deviceSync: DeviceSync;
-  links: LinkApproval;
-  keyPackages: KeyPackageStock;
-  /** The hidden group of this user's own devices, carrying the account key. */
-  self: SelfGroup;
-  names: DeviceNames;
-  /** Set when the server ended the session for good (signed out, revoked): login() may start a new one. */
-  ended: boolean;
-}
-
 /** Creates a client. If the store already holds an account, the client resumes it and connects. */
 export async function createClient(options: ClientOptions): Promise<ParleyClient> {
   const client = new ParleyClient(options);
@@ -153,12 +135,29 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private closed = false;
   private syncedOnce = false;
   private readonly syncedWaiters: Array<() => void> = [];
+  /** What the modules get from this client (core/context.ts). */
+  private readonly core: ClientCore;
+  private readonly state: GroupState;
 
   constructor(private readonly options: ClientOptions) {
     super((err) => this.emitError('internal', err));
     this.repo = new ClientRepository(options.store);
     this.api = new HttpApi(options.serverUrl.replace(/\/+$/, ''));
     this.acks = new AckBatcher((group, seq) => this.session?.connection.ack(group, seq), options.ackDelayMs ?? ACK_DELAY_MS, ACK_EVERY);
+    this.core = {
+      repo: this.repo,
+      api: this.api,
+      locks: this.locks,
+      acks: this.acks,
+      groups: this.groups,
+      session: () => this.requireSession(),
+      current: () => this.session,
+      isClosed: () => this.closed,
+      hiddenGroup: () => this.hiddenGroup,
+      emit: (event, ...args) => this.emit(event, ...args),
+      emitError: (code, error, where) => this.emitError(code, error, where),
+    };
+    this.state = new GroupState(this.core);
   }
 
   /** Events about the self group stay inside the client (errors aside). */
@@ -365,7 +364,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         isReady: () => connection.isReady,
         isClosed: () => this.closed,
         conversations: () => this.repo.conversations(),
-        loadGroup: (id) => this.loadGroup(id),
+        loadGroup: (id) => this.state.load(id),
         claimKeyPackages: (targets) => this.claimKeyPackages(targets),
         runCommit: (id, build) => this.runCommit(id, build),
         sendRoster: (id) => this.sendRoster(id),
@@ -408,7 +407,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       isClosed: () => this.closed,
       engine,
       withLock: (id, fn) => this.locks.run(id, fn),
-      loadGroup: (id) => this.loadGroup(id),
+      loadGroup: (id) => this.state.load(id),
       cacheGroup: (id, group) => {
         if (group === undefined) this.groups.delete(id);
         else this.groups.set(id, group);
@@ -506,97 +505,6 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     if (this.stalled.size > 0) this.enqueue(async () => this.stalled.clear());
   }
 
-  /* ---------------- groups ---------------- */
-
-  private async loadGroup(groupId: GroupId): Promise<MlsGroup> {
-    const cached = this.groups.get(groupId);
-    if (cached !== undefined) return cached;
-    const { engine } = this.requireSession();
-    const record = await this.repo.group(groupId);
-    if (record === undefined) throw new ClientError('unknown_conversation', 'no such conversation on this device');
-    const group = await engine.loadGroup({ secrets: record.secrets, ratchetTree: record.ratchetTree });
-    if (group.groupIdText !== groupId) throw new ClientError('unknown_conversation', 'stored group state is for another group');
-    this.groups.set(groupId, group);
-    return group;
-  }
-
-  private static putGroup(batch: StoreBatch, groupId: GroupId, group: MlsGroup): StoreBatch {
-    const s = group.serialize();
-    return batch.putGroup({ groupId, secrets: s.secrets, ratchetTree: s.ratchetTree });
-  }
-
-  private async conversationRecord(id: GroupId): Promise<ConversationRecord> {
-    const c = await this.repo.conversation(id);
-    if (c === undefined) throw new ClientError('unknown_conversation', 'no such conversation on this device');
-    return c;
-  }
-
-  /** Member users of a group (with their devices), named from the stored roster or the directory. */
-  private membersOf(group: MlsGroup, previous: readonly ConversationMember[]): MemberRecord[] {
-    const { directory } = this.requireSession();
-    const names = new Map(previous.map((m) => [m.userId, m.username]));
-    const byUser = new Map<UserId, DeviceId[]>();
-    for (const d of group.memberDevices()) {
-      const list = byUser.get(d.userId);
-      if (list === undefined) byUser.set(d.userId, [d.deviceId]);
-      else list.push(d.deviceId);
-    }
-    // The directory's name first: every member device was checked against it on the way in.
-    return [...byUser].map(([userId, devices]) => ({ userId, username: directory.cached(userId)?.username ?? names.get(userId) ?? directory.usernameOf(userId) ?? null, devices }));
-  }
-
-  /** Writes notices (in `batch`) and returns the callback that emits them once the batch is stored. */
-  private async withNotices(batch: StoreBatch, conversationId: GroupId, seq: number, notices: readonly Notice[]): Promise<() => void> {
-    const records = await this.requireSession().notices.add(batch, conversationId, seq, notices);
-    return () => {
-      for (const r of records) this.emit('message', this.toMessage(r));
-    };
-  }
-
-  private safetyNumberNotices(change: MembershipChange): Notice[] {
-    const { account, directory } = this.requireSession();
-    return safetyNumberNotices(account.userId, change, (userId) => directory.usernameOf(userId) ?? null);
-  }
-
-  private toConversation(c: ConversationRecord): Conversation {
-    return { id: c.id, title: c.title, kind: ParleyClient.kindOf(c), members: c.members, status: c.status, createdAt: c.createdAt, readSeq: c.readSeq, unread: c.unread };
-  }
-
-  /** Records (and rosters) from before kinds existed: untitled between two users reads as 1:1. */
-  private static kindOf(c: { kind?: ConversationRecord['kind']; title: string | null; members: readonly unknown[] }): ConversationKind | null {
-    if (c.kind === 'unknown') return null;
-    return c.kind ?? (c.title === null && c.members.length === 2 ? 'direct' : 'group');
-  }
-
-  private toMessage(m: MessageRecord): Message {
-    const username = m.senderUserId === this.session?.account.userId ? this.session.account.username : (this.session?.directory.usernameOf(m.senderUserId) ?? null);
-    return {
-      conversationId: m.conversationId,
-      seq: m.seq,
-      sender: { userId: m.senderUserId, deviceId: m.senderDeviceId, username },
-      outgoing: m.outgoing,
-      sentAt: m.content.sentAt,
-      receivedAt: m.receivedAt,
-      content: m.content,
-    };
-  }
-
-  /**
-   * The conversation record once `message` is stored with it (same batch):
-   * it becomes the last message; one from another user above the read
-   * position is unread; one from this user (any of its devices) moves the
-   * read position up to it, since whoever writes has read what came before.
-   */
-  private async withStoredMessage(conv: ConversationRecord, message: MessageRecord): Promise<ConversationRecord> {
-    const { account } = this.requireSession();
-    const updated = { ...conv, lastMessageSeq: Math.max(conv.lastMessageSeq ?? 0, message.seq) };
-    if (message.outgoing || message.senderUserId === account.userId) {
-      const readSeq = Math.max(conv.readSeq, message.seq);
-      return { ...updated, readSeq, unread: await this.repo.countUnread(conv.id, readSeq, account.userId) };
-    }
-    return message.seq > conv.readSeq ? { ...updated, unread: conv.unread + 1 } : updated;
-  }
-
   /* ---------------- incoming ---------------- */
 
   /** Runs follow-up work (a commit) outside the incoming queue, so it never waits on itself. */
@@ -631,13 +539,13 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     for (const c of await this.repo.conversations()) {
       if (c.status !== 'active') continue;
       await this.locks.run(c.id, async () => {
-        const group = await this.loadGroup(c.id);
+        const group = await this.state.load(c.id);
         if (!group.hasPendingCommit) return;
         const info = await this.api.group(c.id);
         if (BigInt(info.epoch) > group.epoch) await group.confirmCommit();
         else group.discardPendingCommit();
-        const conv = await this.conversationRecord(c.id);
-        await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), c.id, group).putConversation({ ...conv, members: this.membersOf(group, conv.members) }));
+        const conv = await this.state.record(c.id);
+        await this.repo.commit(putGroup(new StoreBatch(), c.id, group).putConversation({ ...conv, members: this.state.membersOf(group, conv.members) }));
       });
     }
   }
@@ -671,7 +579,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         await skip();
         return;
       }
-      const group = await this.loadGroup(frame.group);
+      const group = await this.state.load(frame.group);
       if (group.hasPendingCommit && BigInt(frame.epoch) > group.epoch) {
         // A message from a later epoch while our commit is unconfirmed: the epoch's commit was ours.
         await group.confirmCommit();
@@ -695,9 +603,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
           await this.onApplication(frame, group, next, result.sender, result.plaintext);
           break;
         case 'commit': {
-          const members = this.membersOf(group, conv.members);
-          const batch = ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation({ ...next, members });
-          const emitNotices = await this.withNotices(batch, frame.group, frame.seq, this.safetyNumberNotices(result));
+          const members = this.state.membersOf(group, conv.members);
+          const batch = putGroup(new StoreBatch(), frame.group, group).putConversation({ ...next, members });
+          const emitNotices = await this.state.withNotices(batch, frame.group, frame.seq, this.state.safetyNumberNotices(result));
           await this.repo.commit(batch);
           this.emit('membership', {
             conversationId: frame.group,
@@ -716,11 +624,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
           break;
         }
         case 'removed':
-          await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation({ ...next, status: conv.status === 'left' ? 'left' : 'removed' }));
+          await this.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation({ ...next, status: conv.status === 'left' ? 'left' : 'removed' }));
           this.emit('membership', { conversationId: frame.group, addedDevices: [], removedDevices: [this.requireSession().account.deviceId], members: conv.members, removedSelf: true });
           break;
         case 'proposal':
-          await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(next));
+          await this.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(next));
           if (conv.status !== 'active') break;
           // Someone asked to leave (or similar): any member may commit it; conflicts resolve by epoch.
           this.later(() => this.commitPendingProposals(frame.group), frame.group);
@@ -748,7 +656,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     let emitNotices = () => undefined as void;
     if (batch !== undefined && err.device !== undefined) {
       const name = this.session?.directory.usernameOf(err.device.userId) ?? null;
-      emitNotices = await this.withNotices(batch, frame.group, frame.seq, [deviceRefusedNotice(err.device.userId, err.device.deviceId, name)]);
+      emitNotices = await this.state.withNotices(batch, frame.group, frame.seq, [deviceRefusedNotice(err.device.userId, err.device.deviceId, name)]);
     }
     if (batch !== undefined) await this.repo.commit(batch);
     emitNotices();
@@ -769,7 +677,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const { self } = this.requireSession();
     if (self.isSelf(frame.group)) {
       // Account keys, not content: stored with the group state and the cursor, in one batch.
-      const batch = ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(next);
+      const batch = putGroup(new StoreBatch(), frame.group, group).putConversation(next);
       const stored = await self.receive(batch, sender, plaintext);
       await this.repo.commit(batch);
       stored();
@@ -780,16 +688,16 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       const members = this.namedMembers(group, next.members, meta.meta);
       // A roster without a kind (from an older client) keeps what is known, else infers it once.
       const known = next.kind === 'direct' || next.kind === 'group' ? next.kind : undefined;
-      const kind = meta.meta.kind ?? known ?? ParleyClient.kindOf({ title: meta.meta.title, members }) ?? 'group';
+      const kind = meta.meta.kind ?? known ?? kindOf({ title: meta.meta.title, members }) ?? 'group';
       const updated: ConversationRecord = { ...next, title: meta.meta.title, kind, members };
-      await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(updated));
-      this.emit('conversation', this.toConversation(updated));
+      await this.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(updated));
+      this.emit('conversation', this.state.toConversation(updated));
       return;
     }
     const decoded = meta.kind === 'invalid' ? undefined : decodeContent(plaintext);
     if (decoded === undefined || !decoded.ok) {
       // It decrypted, so the ratchet moved: store that, drop the content, tell the app, carry on.
-      await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(next));
+      await this.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(next));
       const error = decoded === undefined ? new ClientError('bad_request', 'malformed roster message') : decoded.error;
       this.emitError('malformed_content', error, { conversationId: frame.group, seq: frame.seq });
       return;
@@ -804,15 +712,15 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       content: decoded.content,
       plaintext,
     };
-    const stored = await this.withStoredMessage(next, record);
-    await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(stored).putMessage(record));
-    this.emit('message', this.toMessage(record));
+    const stored = await this.state.withStoredMessage(next, record);
+    await this.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(stored).putMessage(record));
+    this.emit('message', this.state.toMessage(record));
   }
 
   /** Usernames from a roster, for users that are really in the group. */
   private namedMembers(group: MlsGroup, previous: readonly ConversationMember[], meta: ConversationMeta): MemberRecord[] {
     const named = new Map(meta.members.map((m) => [m.userId, m.username]));
-    return this.membersOf(group, previous).map((m) => (m.username === null ? { ...m, username: named.get(m.userId) ?? null } : m));
+    return this.state.membersOf(group, previous).map((m) => (m.username === null ? { ...m, username: named.get(m.userId) ?? null } : m));
   }
 
   private async processWelcome(frame: MsgFrame, payload: Uint8Array): Promise<void> {
@@ -842,7 +750,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         id: frame.group,
         title: existing?.title ?? null,
         kind: existing?.kind === 'direct' || existing?.kind === 'group' ? existing.kind : 'unknown',
-        members: this.membersOf(group, existing?.members ?? []),
+        members: this.state.membersOf(group, existing?.members ?? []),
         status: 'active',
         createdAt: existing?.createdAt ?? Date.now(),
         lastSeq: frame.seq,
@@ -851,12 +759,12 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         unread: existing?.unread ?? 0,
         lastMessageSeq: existing?.lastMessageSeq ?? null,
       };
-      const batch = ParleyClient.putGroup(new StoreBatch(), frame.group, group).putConversation(conv);
+      const batch = putGroup(new StoreBatch(), frame.group, group).putConversation(conv);
       if (!joined.lastResort) batch.deleteKeyPackage(joined.keyPackageRef);
       await this.repo.commit(batch);
       this.groups.set(frame.group, group);
       if (self.isSelf(frame.group)) self.joined();
-      this.emit('conversation', this.toConversation(conv));
+      this.emit('conversation', this.state.toConversation(conv));
     } catch (err) {
       if (err instanceof CredentialRejectedError && err.reason === 'directory_error') return this.refuse(frame, err, undefined);
       // Refused (e.g. a leaf the directory does not vouch for) or broken: nothing is stored.
@@ -876,13 +784,13 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const { connection } = this.requireSession();
     for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
       const outcome = await this.locks.run(groupId, async (): Promise<{ done: true; result: CommitResult | undefined } | { done: false; epoch: bigint }> => {
-        const group = await this.loadGroup(groupId);
+        const group = await this.state.load(groupId);
         if (!group.active) throw new ClientError('not_active', 'this device is no longer in the conversation');
         if (group.hasPendingCommit) throw new ClientError('disconnected', 'an earlier commit is still unconfirmed; retry once reconnected');
         const result = await build(group);
         if (result === undefined) return { done: true, result: undefined };
         // Persist first: if the reply is lost, the pending commit is reconciled after the next sync.
-        await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group));
+        await this.repo.commit(putGroup(new StoreBatch(), groupId, group));
         const welcome = result.welcome ?? new Uint8Array(0);
         const parts = [result.commit, welcome, result.groupInfo];
         let ok;
@@ -895,7 +803,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
           // Outcome unknown: keep the pending commit; reconcilePendingCommits settles it after the next sync.
           if (err instanceof ClientError && (err.code === 'disconnected' || err.code === 'closed')) throw err;
           group.discardPendingCommit();
-          await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group));
+          await this.repo.commit(putGroup(new StoreBatch(), groupId, group));
           if (err instanceof ClientError && err.code === 'epoch_conflict') {
             const epoch = typeof err.detail?.['epoch'] === 'number' ? BigInt(err.detail['epoch']) : group.epoch + 1n;
             return { done: false, epoch };
@@ -903,13 +811,13 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
           throw err;
         }
         await group.confirmCommit();
-        const conv = await this.conversationRecord(groupId);
-        const members = this.membersOf(group, conv.members);
+        const conv = await this.state.record(groupId);
+        const members = this.state.membersOf(group, conv.members);
         const seq = ok.seq;
         const ownSeqs = seq !== undefined && seq > conv.lastSeq ? [...conv.ownSeqs, seq] : conv.ownSeqs;
-        const batch = ParleyClient.putGroup(new StoreBatch(), groupId, group).putConversation({ ...conv, members, ownSeqs });
+        const batch = putGroup(new StoreBatch(), groupId, group).putConversation({ ...conv, members, ownSeqs });
         // This device's own commits change safety numbers too (e.g. re-adding a contact who started over).
-        const emitNotices = seq === undefined ? () => undefined : await this.withNotices(batch, groupId, seq, this.safetyNumberNotices(result));
+        const emitNotices = seq === undefined ? () => undefined : await this.state.withNotices(batch, groupId, seq, this.state.safetyNumberNotices(result));
         await this.repo.commit(batch);
         this.emit('membership', {
           conversationId: groupId,
@@ -934,7 +842,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private async waitForEpoch(groupId: GroupId, epoch: bigint): Promise<void> {
     const deadline = Date.now() + EPOCH_WAIT_MS;
     while (Date.now() < deadline && !this.closed) {
-      const group = await this.loadGroup(groupId);
+      const group = await this.state.load(groupId);
       if (group.epoch >= epoch || !group.active) return;
       await sleep(20);
     }
@@ -943,7 +851,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private async commitPendingProposals(groupId: GroupId): Promise<void> {
     const conv = await this.repo.conversation(groupId);
     if (conv?.status !== 'active') return;
-    const before = (await this.loadGroup(groupId)).memberDevices();
+    const before = (await this.state.load(groupId)).memberDevices();
     const result = await this.runCommit(groupId, async (group) => (group.hasPendingProposals ? group.selfUpdate() : undefined));
     if (result !== undefined && result.removed.length > 0) {
       const gone = new Set(result.removed.map((d) => d.userId));
@@ -969,7 +877,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private async sendRoster(groupId: GroupId): Promise<void> {
     // The self group has no title or other users; its new members get the keys instead (SelfGroup.afterCommit).
     if (groupId === this.hiddenGroup) return;
-    const conv = await this.conversationRecord(groupId);
+    const conv = await this.state.record(groupId);
     const { account } = this.requireSession();
     const members = conv.members
       .map((m) => ({ userId: m.userId, username: m.userId === account.userId ? account.username : m.username }))
@@ -990,17 +898,17 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const { connection, account } = this.requireSession();
     for (let attempt = 0; attempt < 3; attempt++) {
       // Status first: a removed group's state is history and is not loaded again.
-      if ((await this.conversationRecord(groupId)).status !== 'active') throw new ClientError('not_active', 'this device is no longer in the conversation');
-      if ((await this.loadGroup(groupId)).hasPendingProposals) await this.commitPendingProposals(groupId);
+      if ((await this.state.record(groupId)).status !== 'active') throw new ClientError('not_active', 'this device is no longer in the conversation');
+      if ((await this.state.load(groupId)).hasPendingProposals) await this.commitPendingProposals(groupId);
       const sent = await this.locks.run(groupId, async () => {
-        const group = await this.loadGroup(groupId);
-        const conv = await this.conversationRecord(groupId);
+        const group = await this.state.load(groupId);
+        const conv = await this.state.record(groupId);
         if (conv.status !== 'active' || !group.active) throw new ClientError('not_active', 'this device is no longer in the conversation');
         if (group.hasPendingProposals) return undefined;
         // Offline with a deadline: fail before using a ratchet key for nothing.
         if (options.readyTimeoutMs !== undefined && !connection.isReady) await connection.waitReady(options.readyTimeoutMs);
         const ciphertext = await group.encrypt(plaintext);
-        await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group));
+        await this.repo.commit(putGroup(new StoreBatch(), groupId, group));
         // What this device has stored of the group is acknowledged on the message itself.
         const ack = this.acks.take(groupId);
         let ok;
@@ -1017,12 +925,12 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         }
         const seq = ok.seq;
         if (seq === undefined) throw new ClientError('bad_response', 'the server accepted the message without a seq');
-        const after = await this.conversationRecord(groupId);
+        const after = await this.state.record(groupId);
         let updated = seq > after.lastSeq ? { ...after, ownSeqs: [...after.ownSeqs, seq] } : after;
         let record: MessageRecord | undefined;
         if (content !== undefined) {
           record = { conversationId: groupId, seq, senderUserId: account.userId, senderDeviceId: account.deviceId, outgoing: true, receivedAt: Date.now(), content, plaintext };
-          updated = await this.withStoredMessage(updated, record);
+          updated = await this.state.withStoredMessage(updated, record);
         }
         const batch = new StoreBatch().putConversation(updated);
         if (record !== undefined) batch.putMessage(record);
@@ -1053,7 +961,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async send(conversationId: GroupId, input: string | AttachmentInput, options: SendOptions = {}): Promise<Message> {
     const { connection, verifications } = this.requireSession();
     this.visible(conversationId);
-    await verifications.checkBeforeSend((await this.conversationRecord(conversationId)).members, options.confirmSafetyNumberChange === true);
+    await verifications.checkBeforeSend((await this.state.record(conversationId)).members, options.confirmSafetyNumberChange === true);
     const readyTimeoutMs = this.options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS;
     // Before the attachment upload too: offline, fetch can take minutes to give up.
     if (!connection.isReady) await connection.waitReady(readyTimeoutMs);
@@ -1061,7 +969,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const plaintext = encodeContent(content);
     const record = await this.sendPlaintext(conversationId, plaintext, blobs, content, { readyTimeoutMs });
     if (record === undefined) throw new ClientError('internal', 'message was not recorded');
-    const message = this.toMessage(record);
+    const message = this.state.toMessage(record);
     this.emit('message', message);
     return message;
   }
@@ -1093,7 +1001,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const expected: ClaimTarget[] = [];
     for (const u of others) for (const device of activeDevices(u)) expected.push({ userId: u.userId, device });
     // This user's other devices: only those whose approval chain leads back to a device this one trusts (devices/approvals.ts).
-    const known = await knownOwnDevices(account.userId, await this.repo.conversations(), (id) => this.loadGroup(id));
+    const known = await knownOwnDevices(account.userId, await this.repo.conversations(), (id) => this.state.load(id));
     const trust = await trustOwnDevices(me, account.deviceId, known, identity.ciphersuite);
     for (const device of activeDevices(me)) {
       if (device.id === account.deviceId) continue;
@@ -1123,22 +1031,22 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       unread: 0,
       lastMessageSeq: null,
     };
-    await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), groupId, group).putConversation(conv));
+    await this.repo.commit(putGroup(new StoreBatch(), groupId, group).putConversation(conv));
     this.groups.set(groupId, group);
     if (keyPackages.length > 0) await this.addKeyPackages(groupId, keyPackages);
     await this.sendRoster(groupId);
-    const stored = await this.conversationRecord(groupId);
-    this.emit('conversation', this.toConversation(stored));
-    return this.toConversation(stored);
+    const stored = await this.state.record(groupId);
+    this.emit('conversation', this.state.toConversation(stored));
+    return this.state.toConversation(stored);
   }
 
   async conversations(): Promise<Conversation[]> {
-    return (await this.repo.conversations()).filter((c) => c.id !== this.hiddenGroup).map((c) => this.toConversation(c));
+    return (await this.repo.conversations()).filter((c) => c.id !== this.hiddenGroup).map((c) => this.state.toConversation(c));
   }
 
   async conversation(conversationId: GroupId): Promise<Conversation> {
     this.visible(conversationId);
-    return this.toConversation(await this.conversationRecord(conversationId));
+    return this.state.toConversation(await this.state.record(conversationId));
   }
 
   /**
@@ -1151,8 +1059,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     for (const c of await this.repo.conversations()) {
       if (c.id === this.hiddenGroup) continue;
       const last = c.lastMessageSeq === null ? undefined : await this.repo.message(c.id, c.lastMessageSeq);
-      const lastMessage = last === undefined ? null : this.toMessage(last);
-      summaries.push({ ...this.toConversation(c), lastMessage, lastActivityAt: lastMessage?.receivedAt ?? c.createdAt });
+      const lastMessage = last === undefined ? null : this.state.toMessage(last);
+      summaries.push({ ...this.state.toConversation(c), lastMessage, lastActivityAt: lastMessage?.receivedAt ?? c.createdAt });
     }
     return summaries.sort((a, b) => b.lastActivityAt - a.lastActivityAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
@@ -1179,7 +1087,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       ...(limit === undefined ? {} : { limit }),
       fromEnd: beforeSeq !== undefined || latest === true,
     });
-    return records.map((m) => this.toMessage(m));
+    return records.map((m) => this.state.toMessage(m));
   }
 
   /**
@@ -1193,7 +1101,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     if (!(Number.isSafeInteger(seq) && seq >= 0)) throw new ClientError('bad_request', 'seq must be a whole number ≥ 0');
     // Under the group lock: incoming messages and sends update the same record.
     const updated = await this.locks.run(conversationId, async () => {
-      const conv = await this.conversationRecord(conversationId);
+      const conv = await this.state.record(conversationId);
       const known = Math.max(conv.lastSeq, conv.lastMessageSeq ?? 0, ...conv.ownSeqs);
       const readSeq = Math.min(seq, known);
       if (readSeq <= conv.readSeq) return undefined;
@@ -1201,20 +1109,20 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       await this.repo.commit(new StoreBatch().putConversation(next));
       return next;
     });
-    if (updated !== undefined) this.emit('conversation', this.toConversation(updated));
+    if (updated !== undefined) this.emit('conversation', this.state.toConversation(updated));
   }
 
   /** Adds users (all their devices) to a conversation. */
   async addMembers(conversationId: GroupId, usernames: readonly string[]): Promise<Conversation> {
     const { directory } = this.requireSession();
     this.visible(conversationId);
-    const group = await this.loadGroup(conversationId);
+    const group = await this.state.load(conversationId);
     const users = await Promise.all([...new Set(usernames)].map((u) => directory.lookupUser(u)));
     const present = new Set(group.memberDevices().map((d) => d.deviceId));
     const expected: ClaimTarget[] = [];
     for (const u of users) for (const device of activeDevices(u)) if (!present.has(device.id)) expected.push({ userId: u.userId, device });
     // Adding someone new to a 1:1 chat makes it a group (new devices of its two users do not).
-    const before = await this.conversationRecord(conversationId);
+    const before = await this.state.record(conversationId);
     const newUser = users.some((u) => !before.members.some((m) => m.userId === u.userId));
     const keyPackages = await this.claimKeyPackages(expected);
     if (keyPackages.length > 0) {
@@ -1223,7 +1131,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         const names = new Map(users.map((u) => [u.userId, u.username]));
         // Under the group lock: incoming messages update the same record (cursor, unread count).
         await this.locks.run(conversationId, async () => {
-          const conv = await this.conversationRecord(conversationId);
+          const conv = await this.state.record(conversationId);
           const kind = newUser && conv.kind === 'direct' ? 'group' : conv.kind;
           await this.repo.commit(
             new StoreBatch().putConversation({
@@ -1245,7 +1153,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async removeMember(conversationId: GroupId, username: string): Promise<Conversation> {
     const { directory, account } = this.requireSession();
     this.visible(conversationId);
-    const conv = await this.conversationRecord(conversationId);
+    const conv = await this.state.record(conversationId);
     const userId = conv.members.find((m) => m.username === username)?.userId ?? (await directory.lookupUser(username)).userId;
     if (userId === account.userId) throw new ClientError('bad_request', 'use leave() to leave a conversation');
     const result = await this.runCommit(conversationId, async (group) => {
@@ -1268,7 +1176,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       return mine.length === 0 ? undefined : group.removeMembers(mine);
     });
     await this.proposeLeave(conversationId, true);
-    this.emit('membership', { conversationId, addedDevices: [], removedDevices: [account.deviceId], members: (await this.conversationRecord(conversationId)).members, removedSelf: true });
+    this.emit('membership', { conversationId, addedDevices: [], removedDevices: [account.deviceId], members: (await this.state.record(conversationId)).members, removedSelf: true });
   }
 
   /**
@@ -1280,13 +1188,13 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const { connection } = this.requireSession();
     for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
       const conflict = await this.locks.run(conversationId, async (): Promise<bigint | undefined> => {
-        const group = await this.loadGroup(conversationId);
-        const conv = await this.conversationRecord(conversationId);
+        const group = await this.state.load(conversationId);
+        const conv = await this.state.record(conversationId);
         if (!markLeft && conv.status !== 'left') return undefined;
         let ownSeqs = conv.ownSeqs;
         if (group.active && group.memberDevices().length > 1) {
           const proposal = await group.proposeLeave();
-          await this.repo.commit(ParleyClient.putGroup(new StoreBatch(), conversationId, group));
+          await this.repo.commit(putGroup(new StoreBatch(), conversationId, group));
           try {
             const ok = await connection.request({ t: 'send', group: conversationId }, [proposal]);
             if (ok.seq !== undefined && ok.seq > conv.lastSeq) ownSeqs = [...ownSeqs, ok.seq];
@@ -1309,7 +1217,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     if (title !== null && title.length > MAX_TITLE_LENGTH) throw new ClientError('bad_request', 'title is too long');
     this.visible(conversationId);
     await this.locks.run(conversationId, async () => {
-      const conv = await this.conversationRecord(conversationId);
+      const conv = await this.state.record(conversationId);
       await this.repo.commit(new StoreBatch().putConversation({ ...conv, title }));
     });
     await this.sendRoster(conversationId);

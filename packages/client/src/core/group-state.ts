@@ -1,0 +1,108 @@
+import type { MlsGroup } from '@parley/crypto';
+import type { DeviceId, GroupId, UserId } from '@parley/protocol';
+import { ClientError } from '../errors.js';
+import type { ConversationRecord, MemberRecord, MessageRecord, StoreBatch } from '../store/records.js';
+import type { Conversation, ConversationKind, ConversationMember, Message, Notice } from '../types.js';
+import { safetyNumberNotices } from '../verification/notices.js';
+import type { MembershipChange } from '../verification/notices.js';
+import type { ClientCore } from './context.js';
+
+/** Adds a group's serialized MLS state to a store batch. */
+export function putGroup(batch: StoreBatch, groupId: GroupId, group: MlsGroup): StoreBatch {
+  const s = group.serialize();
+  return batch.putGroup({ groupId, secrets: s.secrets, ratchetTree: s.ratchetTree });
+}
+
+/** Records (and rosters) from before kinds existed: untitled between two users reads as 1:1. */
+export function kindOf(c: { kind?: ConversationRecord['kind']; title: string | null; members: readonly unknown[] }): ConversationKind | null {
+  if (c.kind === 'unknown') return null;
+  return c.kind ?? (c.title === null && c.members.length === 2 ? 'direct' : 'group');
+}
+
+/**
+ * The stored state of groups and conversations as the modules see it: MLS
+ * groups loaded (and cached) from the store, conversation records, their
+ * members, and the public views (Conversation, Message) of the records.
+ */
+export class GroupState {
+  constructor(private readonly core: ClientCore) {}
+
+  async load(groupId: GroupId): Promise<MlsGroup> {
+    const cached = this.core.groups.get(groupId);
+    if (cached !== undefined) return cached;
+    const { engine } = this.core.session();
+    const record = await this.core.repo.group(groupId);
+    if (record === undefined) throw new ClientError('unknown_conversation', 'no such conversation on this device');
+    const group = await engine.loadGroup({ secrets: record.secrets, ratchetTree: record.ratchetTree });
+    if (group.groupIdText !== groupId) throw new ClientError('unknown_conversation', 'stored group state is for another group');
+    this.core.groups.set(groupId, group);
+    return group;
+  }
+
+  async record(id: GroupId): Promise<ConversationRecord> {
+    const c = await this.core.repo.conversation(id);
+    if (c === undefined) throw new ClientError('unknown_conversation', 'no such conversation on this device');
+    return c;
+  }
+
+  /** Member users of a group (with their devices), named from the stored roster or the directory. */
+  membersOf(group: MlsGroup, previous: readonly ConversationMember[]): MemberRecord[] {
+    const { directory } = this.core.session();
+    const names = new Map(previous.map((m) => [m.userId, m.username]));
+    const byUser = new Map<UserId, DeviceId[]>();
+    for (const d of group.memberDevices()) {
+      const list = byUser.get(d.userId);
+      if (list === undefined) byUser.set(d.userId, [d.deviceId]);
+      else list.push(d.deviceId);
+    }
+    // The directory's name first: every member device was checked against it on the way in.
+    return [...byUser].map(([userId, devices]) => ({ userId, username: directory.cached(userId)?.username ?? names.get(userId) ?? directory.usernameOf(userId) ?? null, devices }));
+  }
+
+  /** Writes notices (in `batch`) and returns the callback that emits them once the batch is stored. */
+  async withNotices(batch: StoreBatch, conversationId: GroupId, seq: number, notices: readonly Notice[]): Promise<() => void> {
+    const records = await this.core.session().notices.add(batch, conversationId, seq, notices);
+    return () => {
+      for (const r of records) this.core.emit('message', this.toMessage(r));
+    };
+  }
+
+  safetyNumberNotices(change: MembershipChange): Notice[] {
+    const { account, directory } = this.core.session();
+    return safetyNumberNotices(account.userId, change, (userId) => directory.usernameOf(userId) ?? null);
+  }
+
+  toConversation(c: ConversationRecord): Conversation {
+    return { id: c.id, title: c.title, kind: kindOf(c), members: c.members, status: c.status, createdAt: c.createdAt, readSeq: c.readSeq, unread: c.unread };
+  }
+
+  toMessage(m: MessageRecord): Message {
+    const session = this.core.current();
+    const username = m.senderUserId === session?.account.userId ? session.account.username : (session?.directory.usernameOf(m.senderUserId) ?? null);
+    return {
+      conversationId: m.conversationId,
+      seq: m.seq,
+      sender: { userId: m.senderUserId, deviceId: m.senderDeviceId, username },
+      outgoing: m.outgoing,
+      sentAt: m.content.sentAt,
+      receivedAt: m.receivedAt,
+      content: m.content,
+    };
+  }
+
+  /**
+   * The conversation record once `message` is stored with it (same batch):
+   * it becomes the last message; one from another user above the read
+   * position is unread; one from this user (any of its devices) moves the
+   * read position up to it, since whoever writes has read what came before.
+   */
+  async withStoredMessage(conv: ConversationRecord, message: MessageRecord): Promise<ConversationRecord> {
+    const { account } = this.core.session();
+    const updated = { ...conv, lastMessageSeq: Math.max(conv.lastMessageSeq ?? 0, message.seq) };
+    if (message.outgoing || message.senderUserId === account.userId) {
+      const readSeq = Math.max(conv.readSeq, message.seq);
+      return { ...updated, readSeq, unread: await this.core.repo.countUnread(conv.id, readSeq, account.userId) };
+    }
+    return message.seq > conv.readSeq ? { ...updated, unread: conv.unread + 1 } : updated;
+  }
+}
