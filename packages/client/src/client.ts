@@ -10,9 +10,9 @@ import {
   newGroupId,
   TsMlsEngine,
 } from '@parley/crypto';
-import type { AttachmentContent, CommitResult, DeviceIdentity, MemberDevice, MessageContent, MlsEngine, MlsGroup } from '@parley/crypto';
+import type { AttachmentContent, DeviceIdentity, MemberDevice, MlsEngine, MlsGroup } from '@parley/crypto';
 import { bytesEqual, checkUsername, DeviceNameSchema, fromBase64Url, splitParts, toBase64Url } from '@parley/protocol';
-import type { AuthResponse, BlobDigest, DeviceId, GroupId, MsgFrame, ReadyFrame, UserId } from '@parley/protocol';
+import type { AuthResponse, DeviceId, GroupId, MsgFrame, ReadyFrame, UserId } from '@parley/protocol';
 import { requestLink } from './devices/device-link.js';
 import type { DeviceLink, PendingLink } from './devices/device-link.js';
 import { knownOwnDevices, trustOwnDevices, unapprovedError } from './devices/approvals.js';
@@ -25,10 +25,12 @@ import type { PendingDevice } from './devices/link-approval.js';
 import { changePassword, signIn, startOver } from './devices/sign-in.js';
 import { activeDevices, DeviceDirectoryCache } from './directory/device-directory.js';
 import { TypedEmitter } from './emitter.js';
+import { runLater } from './core/context.js';
 import type { ClientCore, Session } from './core/context.js';
 import { GroupState, kindOf, putGroup } from './core/group-state.js';
+import { Outbox } from './core/outbox.js';
 import { ClientError } from './errors.js';
-import { decodeMeta, encodeMeta, MAX_TITLE_LENGTH } from './meta.js';
+import { decodeMeta, MAX_TITLE_LENGTH } from './meta.js';
 import type { ConversationMeta } from './meta.js';
 import { KeyedMutex } from './mutex.js';
 import { SelfGroup } from './self/self-group.js';
@@ -100,8 +102,6 @@ const LINK_POLL_MS = 1_500;
 const STALL_RETRY_MS = 2_000;
 const ACK_DELAY_MS = 50;
 const ACK_EVERY = 100;
-const MAX_COMMIT_ATTEMPTS = 8;
-const EPOCH_WAIT_MS = 10_000;
 const DEFAULT_OFFLINE_SEND_TIMEOUT_MS = 3_000;
 /** A wiping logout does not wait longer than this for the server (an unreachable one must not keep the data). */
 const WIPE_LOGOUT_TIMEOUT_MS = 5_000;
@@ -138,6 +138,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /** What the modules get from this client (core/context.ts). */
   private readonly core: ClientCore;
   private readonly state: GroupState;
+  private readonly outbox: Outbox;
 
   constructor(private readonly options: ClientOptions) {
     super((err) => this.emitError('internal', err));
@@ -158,6 +159,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       emitError: (code, error, where) => this.emitError(code, error, where),
     };
     this.state = new GroupState(this.core);
+    this.outbox = new Outbox(this.core, this.state);
   }
 
   /** Events about the self group stay inside the client (errors aside). */
@@ -365,9 +367,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         isClosed: () => this.closed,
         conversations: () => this.repo.conversations(),
         loadGroup: (id) => this.state.load(id),
-        claimKeyPackages: (targets) => this.claimKeyPackages(targets),
-        runCommit: (id, build) => this.runCommit(id, build),
-        sendRoster: (id) => this.sendRoster(id),
+        claimKeyPackages: (targets) => this.outbox.claimKeyPackages(targets),
+        runCommit: (id, build) => this.outbox.runCommit(id, build),
+        sendRoster: (id) => this.outbox.sendRoster(id),
         beforeOwnSync: () => self.ensure().catch((err: unknown) => this.emitError('account_key', err)),
         reportError: (err, conversationId) => this.emitError('device_sync', err, conversationId === undefined ? {} : { conversationId }),
         reportUnapproved: (err, conversationId) => this.emitError('device_unapproved', err, { conversationId }),
@@ -413,7 +415,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
         else this.groups.set(id, group);
       },
       send: async (id, plaintext) => {
-        await this.sendPlaintext(id, plaintext, []);
+        await this.outbox.sendPlaintext(id, plaintext, []);
       },
       lookupMe: () => directory.lookupUserById(account.userId),
       conversations: () => this.repo.conversations(),
@@ -506,16 +508,6 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   /* ---------------- incoming ---------------- */
-
-  /** Runs follow-up work (a commit) outside the incoming queue, so it never waits on itself. */
-  private later(task: () => Promise<void>, conversationId: GroupId): void {
-    setTimeout(() => {
-      if (this.closed) return;
-      task().catch((err: unknown) => {
-        if (!this.closed) this.emitError('internal', err, { conversationId });
-      });
-    }, 0);
-  }
 
   private enqueue(task: () => Promise<void>): void {
     this.incoming = this.incoming.then(task).catch((err: unknown) => this.emitError('internal', err));
@@ -617,7 +609,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
           emitNotices();
           if (conv.status === 'left') {
             // The commit did not include our remove proposal: propose again in the new epoch.
-            this.later(() => this.proposeLeave(frame.group, false), frame.group);
+            runLater(this.core, () => this.outbox.proposeLeave(frame.group, false), frame.group);
           } else {
             this.followUpAdds(result.added);
           }
@@ -631,7 +623,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
           await this.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(next));
           if (conv.status !== 'active') break;
           // Someone asked to leave (or similar): any member may commit it; conflicts resolve by epoch.
-          this.later(() => this.commitPendingProposals(frame.group), frame.group);
+          runLater(this.core, () => this.outbox.commitPendingProposals(frame.group), frame.group);
           break;
       }
       this.acks.schedule(frame.group, frame.seq);
@@ -773,175 +765,6 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.acks.schedule(frame.group, frame.seq);
   }
 
-  /* ---------------- commits ---------------- */
-
-  /**
-   * Builds a commit from the CURRENT state, sends it, and on epoch_conflict
-   * waits for the winning commit to be processed and builds it again.
-   * `build` returns undefined when there is nothing (left) to do.
-   */
-  private async runCommit(groupId: GroupId, build: (group: MlsGroup) => Promise<CommitResult | undefined>): Promise<CommitResult | undefined> {
-    const { connection } = this.requireSession();
-    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-      const outcome = await this.locks.run(groupId, async (): Promise<{ done: true; result: CommitResult | undefined } | { done: false; epoch: bigint }> => {
-        const group = await this.state.load(groupId);
-        if (!group.active) throw new ClientError('not_active', 'this device is no longer in the conversation');
-        if (group.hasPendingCommit) throw new ClientError('disconnected', 'an earlier commit is still unconfirmed; retry once reconnected');
-        const result = await build(group);
-        if (result === undefined) return { done: true, result: undefined };
-        // Persist first: if the reply is lost, the pending commit is reconciled after the next sync.
-        await this.repo.commit(putGroup(new StoreBatch(), groupId, group));
-        const welcome = result.welcome ?? new Uint8Array(0);
-        const parts = [result.commit, welcome, result.groupInfo];
-        let ok;
-        try {
-          ok = await connection.request(
-            { t: 'commit', group: groupId, devices: result.devices.map((d) => d.deviceId), welcomeTo: result.added.map((d) => d.deviceId), parts: parts.map((p) => p.length) },
-            parts,
-          );
-        } catch (err) {
-          // Outcome unknown: keep the pending commit; reconcilePendingCommits settles it after the next sync.
-          if (err instanceof ClientError && (err.code === 'disconnected' || err.code === 'closed')) throw err;
-          group.discardPendingCommit();
-          await this.repo.commit(putGroup(new StoreBatch(), groupId, group));
-          if (err instanceof ClientError && err.code === 'epoch_conflict') {
-            const epoch = typeof err.detail?.['epoch'] === 'number' ? BigInt(err.detail['epoch']) : group.epoch + 1n;
-            return { done: false, epoch };
-          }
-          throw err;
-        }
-        await group.confirmCommit();
-        const conv = await this.state.record(groupId);
-        const members = this.state.membersOf(group, conv.members);
-        const seq = ok.seq;
-        const ownSeqs = seq !== undefined && seq > conv.lastSeq ? [...conv.ownSeqs, seq] : conv.ownSeqs;
-        const batch = putGroup(new StoreBatch(), groupId, group).putConversation({ ...conv, members, ownSeqs });
-        // This device's own commits change safety numbers too (e.g. re-adding a contact who started over).
-        const emitNotices = seq === undefined ? () => undefined : await this.state.withNotices(batch, groupId, seq, this.state.safetyNumberNotices(result));
-        await this.repo.commit(batch);
-        this.emit('membership', {
-          conversationId: groupId,
-          addedDevices: result.added.map((d) => d.deviceId),
-          removedDevices: result.removed.map((d) => d.deviceId),
-          members,
-          removedSelf: false,
-        });
-        emitNotices();
-        // In the self group, whoever added devices sends them the keys; whoever removed one makes a new key.
-        const { self } = this.requireSession();
-        if (self.isSelf(groupId)) this.later(() => self.afterCommit(result), groupId);
-        return { done: true, result };
-      });
-      if (outcome.done) return outcome.result;
-      await this.waitForEpoch(groupId, outcome.epoch);
-    }
-    throw new ClientError('commit_failed', 'gave up after repeated epoch conflicts');
-  }
-
-  /** Waits until incoming processing brought the group to `epoch` (the winner of a commit race). */
-  private async waitForEpoch(groupId: GroupId, epoch: bigint): Promise<void> {
-    const deadline = Date.now() + EPOCH_WAIT_MS;
-    while (Date.now() < deadline && !this.closed) {
-      const group = await this.state.load(groupId);
-      if (group.epoch >= epoch || !group.active) return;
-      await sleep(20);
-    }
-  }
-
-  private async commitPendingProposals(groupId: GroupId): Promise<void> {
-    const conv = await this.repo.conversation(groupId);
-    if (conv?.status !== 'active') return;
-    const before = (await this.state.load(groupId)).memberDevices();
-    const result = await this.runCommit(groupId, async (group) => (group.hasPendingProposals ? group.selfUpdate() : undefined));
-    if (result !== undefined && result.removed.length > 0) {
-      const gone = new Set(result.removed.map((d) => d.userId));
-      const stillThere = new Set(result.devices.map((d) => d.userId));
-      if ([...gone].some((u) => !stillThere.has(u)) || before.length !== result.devices.length) await this.sendRoster(groupId);
-    }
-  }
-
-  /** Claims one key package per device and checks that each really is for that device. */
-  private claimKeyPackages(targets: readonly ClaimTarget[]): Promise<Array<{ deviceId: DeviceId; data: Uint8Array }>> {
-    return this.requireSession().keyPackages.claim(targets);
-  }
-
-  private async addKeyPackages(groupId: GroupId, keyPackages: ReadonlyArray<{ deviceId: DeviceId; data: Uint8Array }>): Promise<CommitResult | undefined> {
-    return this.runCommit(groupId, async (group) => {
-      const present = new Set(group.memberDevices().map((d) => d.deviceId));
-      const fresh = keyPackages.filter((x) => !present.has(x.deviceId)).map((x) => x.data);
-      return fresh.length === 0 ? undefined : group.addMembers(fresh);
-    });
-  }
-
-  /** Sends the title and the member users' names to the group (see meta.ts). */
-  private async sendRoster(groupId: GroupId): Promise<void> {
-    // The self group has no title or other users; its new members get the keys instead (SelfGroup.afterCommit).
-    if (groupId === this.hiddenGroup) return;
-    const conv = await this.state.record(groupId);
-    const { account } = this.requireSession();
-    const members = conv.members
-      .map((m) => ({ userId: m.userId, username: m.userId === account.userId ? account.username : m.username }))
-      .filter((m): m is { userId: UserId; username: string } => m.username !== null);
-    if (members.length === 0) return;
-    const kind = conv.kind === 'direct' || conv.kind === 'group' ? conv.kind : undefined;
-    await this.sendPlaintext(groupId, encodeMeta({ title: conv.title, kind, members }), []);
-  }
-
-  /* ---------------- sending ---------------- */
-
-  /**
-   * Encrypts and sends one application message. The MLS state is stored
-   * BEFORE the frame leaves, so a crash can never reuse a ratchet key; the
-   * message joins the history once the server assigned its seq.
-   */
-  private async sendPlaintext(groupId: GroupId, plaintext: Uint8Array, blobs: readonly BlobDigest[], content?: MessageContent, options: { readyTimeoutMs?: number } = {}): Promise<MessageRecord | undefined> {
-    const { connection, account } = this.requireSession();
-    for (let attempt = 0; attempt < 3; attempt++) {
-      // Status first: a removed group's state is history and is not loaded again.
-      if ((await this.state.record(groupId)).status !== 'active') throw new ClientError('not_active', 'this device is no longer in the conversation');
-      if ((await this.state.load(groupId)).hasPendingProposals) await this.commitPendingProposals(groupId);
-      const sent = await this.locks.run(groupId, async () => {
-        const group = await this.state.load(groupId);
-        const conv = await this.state.record(groupId);
-        if (conv.status !== 'active' || !group.active) throw new ClientError('not_active', 'this device is no longer in the conversation');
-        if (group.hasPendingProposals) return undefined;
-        // Offline with a deadline: fail before using a ratchet key for nothing.
-        if (options.readyTimeoutMs !== undefined && !connection.isReady) await connection.waitReady(options.readyTimeoutMs);
-        const ciphertext = await group.encrypt(plaintext);
-        await this.repo.commit(putGroup(new StoreBatch(), groupId, group));
-        // What this device has stored of the group is acknowledged on the message itself.
-        const ack = this.acks.take(groupId);
-        let ok;
-        try {
-          ok = await connection.request(
-            { t: 'send', group: groupId, ...(blobs.length > 0 ? { blobs: [...blobs] } : {}), ...(ack !== undefined ? { ack } : {}) },
-            [ciphertext],
-            options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs },
-          );
-        } catch (err) {
-          // It may not have left: acknowledge again later (acks are cumulative, a repeat is harmless).
-          if (ack !== undefined) this.acks.schedule(groupId, ack);
-          throw err;
-        }
-        const seq = ok.seq;
-        if (seq === undefined) throw new ClientError('bad_response', 'the server accepted the message without a seq');
-        const after = await this.state.record(groupId);
-        let updated = seq > after.lastSeq ? { ...after, ownSeqs: [...after.ownSeqs, seq] } : after;
-        let record: MessageRecord | undefined;
-        if (content !== undefined) {
-          record = { conversationId: groupId, seq, senderUserId: account.userId, senderDeviceId: account.deviceId, outgoing: true, receivedAt: Date.now(), content, plaintext };
-          updated = await this.state.withStoredMessage(updated, record);
-        }
-        const batch = new StoreBatch().putConversation(updated);
-        if (record !== undefined) batch.putMessage(record);
-        await this.repo.commit(batch);
-        return { record };
-      });
-      if (sent !== undefined) return sent.record;
-    }
-    throw new ClientError('commit_failed', 'could not send: proposals kept arriving');
-  }
-
   /**
    * Sends a text or an attachment; resolves with the stored message once the
    * server accepted it (and marks the conversation read up to it).
@@ -967,7 +790,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     if (!connection.isReady) await connection.waitReady(readyTimeoutMs);
     const { content, blobs } = await outgoingContent(this.api, input);
     const plaintext = encodeContent(content);
-    const record = await this.sendPlaintext(conversationId, plaintext, blobs, content, { readyTimeoutMs });
+    const record = await this.outbox.sendPlaintext(conversationId, plaintext, blobs, content, { readyTimeoutMs });
     if (record === undefined) throw new ClientError('internal', 'message was not recorded');
     const message = this.state.toMessage(record);
     this.emit('message', message);
@@ -1009,7 +832,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       if (refused === undefined) expected.push({ userId: me.userId, device });
       else this.emitError('device_unapproved', unapprovedError(device.id, refused));
     }
-    const keyPackages = await this.claimKeyPackages(expected);
+    const keyPackages = await this.outbox.claimKeyPackages(expected);
     const owner = new Map(expected.map((t) => [t.device.id, t.userId]));
     const covered = new Set(keyPackages.map((kp) => owner.get(kp.deviceId)));
     for (const u of others) if (!covered.has(u.userId)) throw new ClientError('no_key_packages', `${u.username} has no device that can be added right now`);
@@ -1033,8 +856,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     };
     await this.repo.commit(putGroup(new StoreBatch(), groupId, group).putConversation(conv));
     this.groups.set(groupId, group);
-    if (keyPackages.length > 0) await this.addKeyPackages(groupId, keyPackages);
-    await this.sendRoster(groupId);
+    if (keyPackages.length > 0) await this.outbox.addKeyPackages(groupId, keyPackages);
+    await this.outbox.sendRoster(groupId);
     const stored = await this.state.record(groupId);
     this.emit('conversation', this.state.toConversation(stored));
     return this.state.toConversation(stored);
@@ -1124,9 +947,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     // Adding someone new to a 1:1 chat makes it a group (new devices of its two users do not).
     const before = await this.state.record(conversationId);
     const newUser = users.some((u) => !before.members.some((m) => m.userId === u.userId));
-    const keyPackages = await this.claimKeyPackages(expected);
+    const keyPackages = await this.outbox.claimKeyPackages(expected);
     if (keyPackages.length > 0) {
-      const result = await this.addKeyPackages(conversationId, keyPackages);
+      const result = await this.outbox.addKeyPackages(conversationId, keyPackages);
       if (result !== undefined) {
         const names = new Map(users.map((u) => [u.userId, u.username]));
         // Under the group lock: incoming messages update the same record (cursor, unread count).
@@ -1141,7 +964,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
             }),
           );
         });
-        await this.sendRoster(conversationId);
+        await this.outbox.sendRoster(conversationId);
       }
     } else if (expected.length > 0) {
       throw new ClientError('no_key_packages', 'none of the new devices can be added right now');
@@ -1156,11 +979,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     const conv = await this.state.record(conversationId);
     const userId = conv.members.find((m) => m.username === username)?.userId ?? (await directory.lookupUser(username)).userId;
     if (userId === account.userId) throw new ClientError('bad_request', 'use leave() to leave a conversation');
-    const result = await this.runCommit(conversationId, async (group) => {
+    const result = await this.outbox.runCommit(conversationId, async (group) => {
       const devices = group.memberDevices().filter((d) => d.userId === userId).map((d) => d.deviceId);
       return devices.length === 0 ? undefined : group.removeMembers(devices);
     });
-    if (result !== undefined) await this.sendRoster(conversationId);
+    if (result !== undefined) await this.outbox.sendRoster(conversationId);
     return this.conversation(conversationId);
   }
 
@@ -1171,45 +994,12 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async leave(conversationId: GroupId): Promise<void> {
     const { account } = this.requireSession();
     this.visible(conversationId);
-    await this.runCommit(conversationId, async (group) => {
+    await this.outbox.runCommit(conversationId, async (group) => {
       const mine = group.memberDevices().filter((d) => d.userId === account.userId && d.deviceId !== account.deviceId).map((d) => d.deviceId);
       return mine.length === 0 ? undefined : group.removeMembers(mine);
     });
-    await this.proposeLeave(conversationId, true);
+    await this.outbox.proposeLeave(conversationId, true);
     this.emit('membership', { conversationId, addedDevices: [], removedDevices: [account.deviceId], members: (await this.state.record(conversationId)).members, removedSelf: true });
-  }
-
-  /**
-   * Sends (or, after a commit that did not include it, re-sends) this
-   * device's remove proposal, and marks the conversation as left. A left
-   * conversation still follows commits until one removes this device.
-   */
-  private async proposeLeave(conversationId: GroupId, markLeft: boolean): Promise<void> {
-    const { connection } = this.requireSession();
-    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
-      const conflict = await this.locks.run(conversationId, async (): Promise<bigint | undefined> => {
-        const group = await this.state.load(conversationId);
-        const conv = await this.state.record(conversationId);
-        if (!markLeft && conv.status !== 'left') return undefined;
-        let ownSeqs = conv.ownSeqs;
-        if (group.active && group.memberDevices().length > 1) {
-          const proposal = await group.proposeLeave();
-          await this.repo.commit(putGroup(new StoreBatch(), conversationId, group));
-          try {
-            const ok = await connection.request({ t: 'send', group: conversationId }, [proposal]);
-            if (ok.seq !== undefined && ok.seq > conv.lastSeq) ownSeqs = [...ownSeqs, ok.seq];
-          } catch (err) {
-            if (err instanceof ClientError && err.code === 'epoch_conflict') return typeof err.detail?.['epoch'] === 'number' ? BigInt(err.detail['epoch']) : group.epoch + 1n;
-            throw err;
-          }
-        }
-        await this.repo.commit(new StoreBatch().putConversation({ ...conv, ownSeqs, status: group.active ? 'left' : conv.status === 'active' ? 'removed' : conv.status }));
-        return undefined;
-      });
-      if (conflict === undefined) return;
-      await this.waitForEpoch(conversationId, conflict);
-    }
-    throw new ClientError('commit_failed', 'could not leave: repeated epoch conflicts');
   }
 
   /** Renames a conversation (the title travels encrypted, in a roster message). */
@@ -1220,7 +1010,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       const conv = await this.state.record(conversationId);
       await this.repo.commit(new StoreBatch().putConversation({ ...conv, title }));
     });
-    await this.sendRoster(conversationId);
+    await this.outbox.sendRoster(conversationId);
     const updated = await this.conversation(conversationId);
     this.emit('conversation', updated);
     return updated;
@@ -1298,7 +1088,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   readonly testing = {
     /** Sends arbitrary plaintext (e.g. malformed content) as an application message. */
     sendPlaintext: async (conversationId: GroupId, plaintext: Uint8Array): Promise<void> => {
-      await this.sendPlaintext(conversationId, plaintext, []);
+      await this.outbox.sendPlaintext(conversationId, plaintext, []);
     },
     /** Drops the WebSocket; the client reconnects with backoff. */
     dropConnection: (): void => {
@@ -1310,8 +1100,4 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
 function advance(conv: ConversationRecord, seq: number): ConversationRecord {
   const lastSeq = Math.max(conv.lastSeq, seq);
   return { ...conv, lastSeq, ownSeqs: conv.ownSeqs.filter((s) => s > lastSeq) };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

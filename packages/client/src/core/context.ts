@@ -63,3 +63,13 @@ export interface ClientCore {
   emit<K extends keyof ClientEvents>(event: K, ...args: Parameters<ClientEvents[K]>): void;
   emitError(code: ClientEventError['code'], error: unknown, where?: ErrorPlace): void;
 }
+
+/** Runs follow-up work (a commit) outside the incoming queue, so it never waits on itself. */
+export function runLater(core: ClientCore, task: () => Promise<void>, conversationId: GroupId): void {
+  setTimeout(() => {
+    if (core.isClosed()) return;
+    task().catch((err: unknown) => {
+      if (!core.isClosed()) core.emitError('internal', err, { conversationId });
+    });
+  }, 0);
+}
