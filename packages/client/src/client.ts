@@ -1,18 +1,15 @@
 import {
   createDeviceIdentity,
-  CredentialRejectedError,
-  decodeContent,
   encodeContent,
   exportDeviceIdentity,
   generateDeviceKey,
   importDeviceIdentity,
-  MlsOperationError,
   newGroupId,
   TsMlsEngine,
 } from '@parley/crypto';
-import type { AttachmentContent, DeviceIdentity, MemberDevice, MlsEngine, MlsGroup } from '@parley/crypto';
-import { bytesEqual, checkUsername, DeviceNameSchema, fromBase64Url, splitParts, toBase64Url } from '@parley/protocol';
-import type { AuthResponse, DeviceId, GroupId, MsgFrame, ReadyFrame, UserId } from '@parley/protocol';
+import type { AttachmentContent, DeviceIdentity, MlsEngine, MlsGroup } from '@parley/crypto';
+import { checkUsername, DeviceNameSchema, toBase64Url } from '@parley/protocol';
+import type { AuthResponse, DeviceId, GroupId, UserId } from '@parley/protocol';
 import { requestLink } from './devices/device-link.js';
 import type { DeviceLink, PendingLink } from './devices/device-link.js';
 import { knownOwnDevices, trustOwnDevices, unapprovedError } from './devices/approvals.js';
@@ -25,17 +22,16 @@ import type { PendingDevice } from './devices/link-approval.js';
 import { changePassword, signIn, startOver } from './devices/sign-in.js';
 import { activeDevices, DeviceDirectoryCache } from './directory/device-directory.js';
 import { TypedEmitter } from './emitter.js';
-import { runLater } from './core/context.js';
 import type { ClientCore, Session } from './core/context.js';
-import { GroupState, kindOf, putGroup } from './core/group-state.js';
+import { GroupState, putGroup } from './core/group-state.js';
 import { Outbox } from './core/outbox.js';
+import { Inbox } from './sync/inbox.js';
 import { ClientError } from './errors.js';
-import { decodeMeta, MAX_TITLE_LENGTH } from './meta.js';
-import type { ConversationMeta } from './meta.js';
+import { MAX_TITLE_LENGTH } from './meta.js';
 import { KeyedMutex } from './mutex.js';
 import { SelfGroup } from './self/self-group.js';
 import { ClientRepository, StoreBatch } from './store/records.js';
-import type { AccountRecord, ConversationRecord, MemberRecord, MessageRecord } from './store/records.js';
+import type { AccountRecord, ConversationRecord } from './store/records.js';
 import type { Store } from './store/store.js';
 import { Connection } from './transport/connection.js';
 import { HttpApi } from './transport/http-api.js';
@@ -49,7 +45,6 @@ import type {
   ClientEvents,
   Conversation,
   ConversationKind,
-  ConversationMember,
   ConversationSummary,
   DeviceSummary,
   LogoutOptions,
@@ -59,7 +54,7 @@ import type {
   UserRef,
   Verification,
 } from './types.js';
-import { deviceRefusedNotice, NoticeWriter } from './verification/notices.js';
+import { NoticeWriter } from './verification/notices.js';
 import { Verifications } from './verification/verifications.js';
 
 export interface ClientOptions {
@@ -98,8 +93,6 @@ export interface ClientOptions {
 const DEFAULT_KEY_PACKAGE_STOCK = 30;
 const DEFAULT_DEVICE_NAME = 'Parley client';
 const LINK_POLL_MS = 1_500;
-/** After the directory could not be asked about a credential, reconnect (redelivering the message) this much later. */
-const STALL_RETRY_MS = 2_000;
 const ACK_DELAY_MS = 50;
 const ACK_EVERY = 100;
 const DEFAULT_OFFLINE_SEND_TIMEOUT_MS = 3_000;
@@ -125,20 +118,16 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private session: Session | undefined;
   private readonly groups = new Map<GroupId, MlsGroup>();
   private readonly locks = new KeyedMutex();
-  private incoming: Promise<void> = Promise.resolve();
   private readonly acks: AckBatcher;
-  /** Groups whose next message waits for a directory that could not be reached (redelivered after a reconnect). */
-  private readonly stalled = new Set<GroupId>();
   private link: PendingLink | undefined;
   /** This user's self group: never listed, and no conversation, membership or message event names it. */
   private hiddenGroup: GroupId | undefined;
   private closed = false;
-  private syncedOnce = false;
-  private readonly syncedWaiters: Array<() => void> = [];
   /** What the modules get from this client (core/context.ts). */
   private readonly core: ClientCore;
   private readonly state: GroupState;
   private readonly outbox: Outbox;
+  private readonly inbox: Inbox;
 
   constructor(private readonly options: ClientOptions) {
     super((err) => this.emitError('internal', err));
@@ -160,6 +149,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     };
     this.state = new GroupState(this.core);
     this.outbox = new Outbox(this.core, this.state);
+    this.inbox = new Inbox(this.core, this.state, this.outbox);
   }
 
   /** Events about the self group stay inside the client (errors aside). */
@@ -327,7 +317,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     old.self.stop();
     old.connection.stop();
     this.groups.clear();
-    this.stalled.clear();
+    this.inbox.forgetStalled();
     this.session = undefined;
   }
 
@@ -348,9 +338,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       socketFactory: await this.socketFactory(),
       ...(this.options.reconnect === undefined ? {} : { backoff: this.options.reconnect }),
       handlers: {
-        onReady: (frame) => this.onReady(frame),
-        onMessage: (frame, payload) => this.enqueue(() => this.processMessage(frame, payload)),
-        onSynced: () => this.enqueue(() => this.onSynced()),
+        onReady: (frame) => this.inbox.onReady(frame),
+        onMessage: (frame, payload) => this.inbox.enqueue(() => this.inbox.processMessage(frame, payload)),
+        onSynced: () => this.inbox.enqueue(() => this.inbox.onSynced()),
         onKeyPackagesLow: () => void keyPackages.refill(),
         onDevicesChanged: (userId) => (userId === undefined ? deviceSync.schedule(0) : deviceSync.scheduleUser(userId)),
         onState: (state, detail) => this.emit('connection', { state, ...(detail?.code === undefined ? {} : { code: detail.code }), ...(detail?.attempt === undefined ? {} : { attempt: detail.attempt }) }),
@@ -486,283 +476,18 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.session?.connection.stop();
     this.acks.flush();
     // Let in-flight processing finish writing before the owner closes the store.
-    await this.incoming.catch(() => undefined);
+    await this.inbox.idle();
     await this.session?.deviceSync.idle();
   }
 
   /** Resolves after the next (or a past, if `sinceStart`) end of backlog. */
   whenSynced(): Promise<void> {
-    if (this.syncedOnce) return Promise.resolve();
-    return new Promise((resolve) => this.syncedWaiters.push(resolve));
+    return this.inbox.whenSynced();
   }
 
   private emitError(code: ClientEventError['code'], error: unknown, where: { conversationId?: GroupId; seq?: number } = {}): void {
     const err = error instanceof Error ? error : new Error(String(error));
     this.emit('error', { code, error: err, ...where });
-  }
-
-  private onReady(frame: ReadyFrame): void {
-    if (frame.keyPackages.low) void this.session?.keyPackages.refill();
-    // Queued behind what the old socket delivered: only this connection's redeliveries are processed again.
-    if (this.stalled.size > 0) this.enqueue(async () => this.stalled.clear());
-  }
-
-  /* ---------------- incoming ---------------- */
-
-  private enqueue(task: () => Promise<void>): void {
-    this.incoming = this.incoming.then(task).catch((err: unknown) => this.emitError('internal', err));
-  }
-
-  private async onSynced(): Promise<void> {
-    this.acks.flush();
-    await this.reconcilePendingCommits();
-    this.syncedOnce = true;
-    for (const w of this.syncedWaiters.splice(0)) w();
-    this.emit('connection', { state: 'synced' });
-    this.session?.deviceSync.schedule(0);
-  }
-
-  /**
-   * A commit whose reply never came (the connection dropped) stays pending.
-   * Once the backlog is processed: if the server's epoch moved past ours, the
-   * only commit we did not receive is our own, so it won; otherwise it lost.
-   */
-  private async reconcilePendingCommits(): Promise<void> {
-    for (const c of await this.repo.conversations()) {
-      if (c.status !== 'active') continue;
-      await this.locks.run(c.id, async () => {
-        const group = await this.state.load(c.id);
-        if (!group.hasPendingCommit) return;
-        const info = await this.api.group(c.id);
-        if (BigInt(info.epoch) > group.epoch) await group.confirmCommit();
-        else group.discardPendingCommit();
-        const conv = await this.state.record(c.id);
-        await this.repo.commit(putGroup(new StoreBatch(), c.id, group).putConversation({ ...conv, members: this.state.membersOf(group, conv.members) }));
-      });
-    }
-  }
-
-  private async processMessage(frame: MsgFrame, payload: Uint8Array): Promise<void> {
-    // Stalled: not processed, not acknowledged; the server delivers it again after the reconnect.
-    if (this.closed || this.stalled.has(frame.group)) return;
-    await this.locks.run(frame.group, async () => {
-      if (frame.kind === 'welcome') {
-        await this.processWelcome(frame, payload);
-        return;
-      }
-      const conv = await this.repo.conversation(frame.group);
-      if (conv === undefined) {
-        // Delivered to a group we never joined (e.g. its Welcome failed): nothing can read it.
-        this.emitError('undecryptable', new ClientError('unknown_conversation', 'message for a conversation this device is not in'), { conversationId: frame.group, seq: frame.seq });
-        this.acks.schedule(frame.group, frame.seq);
-        return;
-      }
-      if (frame.seq <= conv.lastSeq) {
-        this.acks.schedule(frame.group, conv.lastSeq);
-        return;
-      }
-      const skip = async () => {
-        await this.repo.commit(new StoreBatch().putConversation(advance(conv, frame.seq)));
-        this.acks.schedule(frame.group, frame.seq);
-      };
-      // A left conversation follows handshakes (to see its own removal) but reads no content.
-      const following = conv.status === 'left' && (frame.kind === 'commit' || frame.kind === 'proposal');
-      if (conv.ownSeqs.includes(frame.seq) || (conv.status !== 'active' && !following)) {
-        await skip();
-        return;
-      }
-      const group = await this.state.load(frame.group);
-      if (group.hasPendingCommit && BigInt(frame.epoch) > group.epoch) {
-        // A message from a later epoch while our commit is unconfirmed: the epoch's commit was ours.
-        await group.confirmCommit();
-      }
-      let result;
-      try {
-        result = await group.processIncoming(payload);
-      } catch (err) {
-        // State is unchanged on error. Our own message whose `ok` we never saw comes back undecryptable: skip quietly.
-        if (err instanceof CredentialRejectedError) {
-          await this.refuse(frame, err, new StoreBatch().putConversation(advance(conv, frame.seq)));
-          return;
-        }
-        if (!(err instanceof MlsOperationError && err.code === 'own_message')) this.emitError('undecryptable', err, { conversationId: frame.group, seq: frame.seq });
-        await skip();
-        return;
-      }
-      const next = advance(conv, frame.seq);
-      switch (result.kind) {
-        case 'application':
-          await this.onApplication(frame, group, next, result.sender, result.plaintext);
-          break;
-        case 'commit': {
-          const members = this.state.membersOf(group, conv.members);
-          const batch = putGroup(new StoreBatch(), frame.group, group).putConversation({ ...next, members });
-          const emitNotices = await this.state.withNotices(batch, frame.group, frame.seq, this.state.safetyNumberNotices(result));
-          await this.repo.commit(batch);
-          this.emit('membership', {
-            conversationId: frame.group,
-            addedDevices: result.added.map((d) => d.deviceId),
-            removedDevices: result.removed.map((d) => d.deviceId),
-            members,
-            removedSelf: false,
-          });
-          emitNotices();
-          if (conv.status === 'left') {
-            // The commit did not include our remove proposal: propose again in the new epoch.
-            runLater(this.core, () => this.outbox.proposeLeave(frame.group, false), frame.group);
-          } else {
-            this.followUpAdds(result.added);
-          }
-          break;
-        }
-        case 'removed':
-          await this.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation({ ...next, status: conv.status === 'left' ? 'left' : 'removed' }));
-          this.emit('membership', { conversationId: frame.group, addedDevices: [], removedDevices: [this.requireSession().account.deviceId], members: conv.members, removedSelf: true });
-          break;
-        case 'proposal':
-          await this.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(next));
-          if (conv.status !== 'active') break;
-          // Someone asked to leave (or similar): any member may commit it; conflicts resolve by epoch.
-          runLater(this.core, () => this.outbox.commitPendingProposals(frame.group), frame.group);
-          break;
-      }
-      this.acks.schedule(frame.group, frame.seq);
-    });
-  }
-
-  /**
-   * A credential the directory does not vouch for: the message is skipped and
-   * a `device_refused` notice stored with the skip (in `batch`). When the
-   * directory could not be asked at all, the message is left unacknowledged
-   * and fetched again after a reconnect instead.
-   */
-  private async refuse(frame: MsgFrame, err: CredentialRejectedError, batch: StoreBatch | undefined): Promise<void> {
-    const where = { conversationId: frame.group, seq: frame.seq };
-    if (err.reason === 'directory_error') {
-      this.emitError('undecryptable', err, where);
-      if (this.stalled.size === 0) setTimeout(() => void (this.closed ? undefined : this.session?.connection.reconnect()), STALL_RETRY_MS);
-      this.stalled.add(frame.group);
-      return;
-    }
-    this.emitError('unverified_member', err, where);
-    let emitNotices = () => undefined as void;
-    if (batch !== undefined && err.device !== undefined) {
-      const name = this.session?.directory.usernameOf(err.device.userId) ?? null;
-      emitNotices = await this.state.withNotices(batch, frame.group, frame.seq, [deviceRefusedNotice(err.device.userId, err.device.deviceId, name)]);
-    }
-    if (batch !== undefined) await this.repo.commit(batch);
-    emitNotices();
-    this.acks.schedule(frame.group, frame.seq);
-  }
-
-  /** After a commit: this user's devices may need syncing; a device added although revoked since is removed. */
-  private followUpAdds(added: readonly MemberDevice[]): void {
-    const session = this.requireSession();
-    session.deviceSync.schedule(500);
-    for (const d of added) {
-      const listed = session.directory.cached(d.userId)?.devices.find((x) => x.id === d.deviceId && bytesEqual(x.signatureKey, d.signaturePublicKey));
-      if (listed !== undefined && listed.revokedAt !== null) session.deviceSync.scheduleUser(d.userId);
-    }
-  }
-
-  private async onApplication(frame: MsgFrame, group: MlsGroup, next: ConversationRecord, sender: MemberDevice, plaintext: Uint8Array): Promise<void> {
-    const { self } = this.requireSession();
-    if (self.isSelf(frame.group)) {
-      // Account keys, not content: stored with the group state and the cursor, in one batch.
-      const batch = putGroup(new StoreBatch(), frame.group, group).putConversation(next);
-      const stored = await self.receive(batch, sender, plaintext);
-      await this.repo.commit(batch);
-      stored();
-      return;
-    }
-    const meta = decodeMeta(plaintext);
-    if (meta.kind === 'meta') {
-      const members = this.namedMembers(group, next.members, meta.meta);
-      // A roster without a kind (from an older client) keeps what is known, else infers it once.
-      const known = next.kind === 'direct' || next.kind === 'group' ? next.kind : undefined;
-      const kind = meta.meta.kind ?? known ?? kindOf({ title: meta.meta.title, members }) ?? 'group';
-      const updated: ConversationRecord = { ...next, title: meta.meta.title, kind, members };
-      await this.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(updated));
-      this.emit('conversation', this.state.toConversation(updated));
-      return;
-    }
-    const decoded = meta.kind === 'invalid' ? undefined : decodeContent(plaintext);
-    if (decoded === undefined || !decoded.ok) {
-      // It decrypted, so the ratchet moved: store that, drop the content, tell the app, carry on.
-      await this.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(next));
-      const error = decoded === undefined ? new ClientError('bad_request', 'malformed roster message') : decoded.error;
-      this.emitError('malformed_content', error, { conversationId: frame.group, seq: frame.seq });
-      return;
-    }
-    const record: MessageRecord = {
-      conversationId: frame.group,
-      seq: frame.seq,
-      senderUserId: sender.userId,
-      senderDeviceId: sender.deviceId,
-      outgoing: false,
-      receivedAt: Date.now(),
-      content: decoded.content,
-      plaintext,
-    };
-    const stored = await this.state.withStoredMessage(next, record);
-    await this.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(stored).putMessage(record));
-    this.emit('message', this.state.toMessage(record));
-  }
-
-  /** Usernames from a roster, for users that are really in the group. */
-  private namedMembers(group: MlsGroup, previous: readonly ConversationMember[], meta: ConversationMeta): MemberRecord[] {
-    const named = new Map(meta.members.map((m) => [m.userId, m.username]));
-    return this.state.membersOf(group, previous).map((m) => (m.username === null ? { ...m, username: named.get(m.userId) ?? null } : m));
-  }
-
-  private async processWelcome(frame: MsgFrame, payload: Uint8Array): Promise<void> {
-    const { engine } = this.requireSession();
-    const existing = await this.repo.conversation(frame.group);
-    if (existing !== undefined && (existing.status === 'active' || frame.seq <= existing.lastSeq)) {
-      this.acks.schedule(frame.group, Math.max(frame.seq, existing.lastSeq));
-      return;
-    }
-    try {
-      const [welcome = new Uint8Array(0), info = new Uint8Array(0)] = splitParts(payload, frame.parts ?? [payload.length]);
-      let groupInfo = info;
-      if (groupInfo.length === 0) {
-        const served = await this.api.group(frame.group);
-        groupInfo = served.groupInfo === undefined ? new Uint8Array(0) : (fromBase64Url(served.groupInfo) ?? new Uint8Array(0));
-      }
-      // Every leaf of the tree is checked against the directory here (users looked up by id): a stranger's too.
-      const joined = await engine.joinFromWelcome({ welcome, groupInfo }, async (ref) => (await this.repo.keyPackage(ref))?.bundle);
-      const group = joined.group;
-      if (group.groupIdText !== frame.group) throw new ClientError('bad_request', 'the Welcome is for another group');
-      const { self } = this.requireSession();
-      if (self.isSelf(frame.group)) {
-        const refused = await self.checkJoin(group);
-        if (refused !== undefined) throw refused;
-      }
-      const conv: ConversationRecord = {
-        id: frame.group,
-        title: existing?.title ?? null,
-        kind: existing?.kind === 'direct' || existing?.kind === 'group' ? existing.kind : 'unknown',
-        members: this.state.membersOf(group, existing?.members ?? []),
-        status: 'active',
-        createdAt: existing?.createdAt ?? Date.now(),
-        lastSeq: frame.seq,
-        ownSeqs: [],
-        readSeq: existing?.readSeq ?? 0,
-        unread: existing?.unread ?? 0,
-        lastMessageSeq: existing?.lastMessageSeq ?? null,
-      };
-      const batch = putGroup(new StoreBatch(), frame.group, group).putConversation(conv);
-      if (!joined.lastResort) batch.deleteKeyPackage(joined.keyPackageRef);
-      await this.repo.commit(batch);
-      this.groups.set(frame.group, group);
-      if (self.isSelf(frame.group)) self.joined();
-      this.emit('conversation', this.state.toConversation(conv));
-    } catch (err) {
-      if (err instanceof CredentialRejectedError && err.reason === 'directory_error') return this.refuse(frame, err, undefined);
-      // Refused (e.g. a leaf the directory does not vouch for) or broken: nothing is stored.
-      this.emitError('join_failed', err, { conversationId: frame.group, seq: frame.seq });
-    }
-    this.acks.schedule(frame.group, frame.seq);
   }
 
   /**
@@ -1095,9 +820,4 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       this.session?.connection.reconnect();
     },
   };
-}
-
-function advance(conv: ConversationRecord, seq: number): ConversationRecord {
-  const lastSeq = Math.max(conv.lastSeq, seq);
-  return { ...conv, lastSeq, ownSeqs: conv.ownSeqs.filter((s) => s > lastSeq) };
 }
