@@ -4,7 +4,6 @@ import {
   exportDeviceIdentity,
   generateDeviceKey,
   importDeviceIdentity,
-  newGroupId,
   TsMlsEngine,
 } from '@parley/crypto';
 import type { AttachmentContent, DeviceIdentity, MlsEngine, MlsGroup } from '@parley/crypto';
@@ -12,26 +11,24 @@ import { checkUsername, DeviceNameSchema, toBase64Url } from '@parley/protocol';
 import type { AuthResponse, DeviceId, GroupId, UserId } from '@parley/protocol';
 import { requestLink } from './devices/device-link.js';
 import type { DeviceLink, PendingLink } from './devices/device-link.js';
-import { knownOwnDevices, trustOwnDevices, unapprovedError } from './devices/approvals.js';
 import { DeviceNames } from './devices/device-names.js';
 import { DeviceSync } from './devices/device-sync.js';
 import { KeyPackageStock } from './devices/key-packages.js';
-import type { ClaimTarget } from './devices/device-sync.js';
 import { LinkApproval } from './devices/link-approval.js';
 import type { PendingDevice } from './devices/link-approval.js';
 import { changePassword, signIn, startOver } from './devices/sign-in.js';
-import { activeDevices, DeviceDirectoryCache } from './directory/device-directory.js';
+import { DeviceDirectoryCache } from './directory/device-directory.js';
 import { TypedEmitter } from './emitter.js';
 import type { ClientCore, Session } from './core/context.js';
-import { GroupState, putGroup } from './core/group-state.js';
+import { GroupState } from './core/group-state.js';
 import { Outbox } from './core/outbox.js';
 import { Inbox } from './sync/inbox.js';
+import { Conversations } from './conversations/conversations.js';
 import { ClientError } from './errors.js';
-import { MAX_TITLE_LENGTH } from './meta.js';
 import { KeyedMutex } from './mutex.js';
 import { SelfGroup } from './self/self-group.js';
 import { ClientRepository, StoreBatch } from './store/records.js';
-import type { AccountRecord, ConversationRecord } from './store/records.js';
+import type { AccountRecord } from './store/records.js';
 import type { Store } from './store/store.js';
 import { Connection } from './transport/connection.js';
 import { HttpApi } from './transport/http-api.js';
@@ -128,6 +125,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private readonly state: GroupState;
   private readonly outbox: Outbox;
   private readonly inbox: Inbox;
+  private readonly conversationList: Conversations;
 
   constructor(private readonly options: ClientOptions) {
     super((err) => this.emitError('internal', err));
@@ -150,6 +148,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.state = new GroupState(this.core);
     this.outbox = new Outbox(this.core, this.state);
     this.inbox = new Inbox(this.core, this.state, this.outbox);
+    this.conversationList = new Conversations(this.core, this.state, this.outbox);
   }
 
   /** Events about the self group stay inside the client (errors aside). */
@@ -160,11 +159,6 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       if (about === this.hiddenGroup) return;
     }
     super.emit(event, ...args);
-  }
-
-  /** Public calls never reach the self group (it is not a conversation). */
-  private visible(conversationId: GroupId): void {
-    if (conversationId === this.hiddenGroup) throw new ClientError('unknown_conversation', 'no such conversation on this device');
   }
 
   /* ---------------- identity and session ---------------- */
@@ -508,7 +502,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    */
   async send(conversationId: GroupId, input: string | AttachmentInput, options: SendOptions = {}): Promise<Message> {
     const { connection, verifications } = this.requireSession();
-    this.visible(conversationId);
+    this.state.visible(conversationId);
     await verifications.checkBeforeSend((await this.state.record(conversationId)).members, options.confirmSafetyNumberChange === true);
     const readyTimeoutMs = this.options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS;
     // Before the attachment upload too: offline, fetch can take minutes to give up.
@@ -537,64 +531,16 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * every member, this user's other devices included. Devices without a key
    * package are left out (they are added later by their own user's devices).
    */
-  async createConversation(usernames: readonly string[], options: { title?: string; kind?: ConversationKind } = {}): Promise<Conversation> {
-    const { engine, directory, account, identity } = this.requireSession();
-    if (options.title !== undefined && options.title.length > MAX_TITLE_LENGTH) throw new ClientError('bad_request', 'title is too long');
-    const users = await Promise.all([...new Set(usernames)].map((u) => directory.lookupUser(u)));
-    const others = users.filter((u) => u.userId !== account.userId);
-    // A 1:1 chat is with exactly one other user; anything else, or anything with a title, is a group.
-    const kind: ConversationKind = options.kind ?? (others.length === 1 && options.title === undefined ? 'direct' : 'group');
-    if (kind === 'direct' && others.length !== 1) throw new ClientError('bad_request', 'a 1:1 chat is with exactly one other user');
-    const me = await directory.lookupUserById(account.userId);
-    const expected: ClaimTarget[] = [];
-    for (const u of others) for (const device of activeDevices(u)) expected.push({ userId: u.userId, device });
-    // This user's other devices: only those whose approval chain leads back to a device this one trusts (devices/approvals.ts).
-    const known = await knownOwnDevices(account.userId, await this.repo.conversations(), (id) => this.state.load(id));
-    const trust = await trustOwnDevices(me, account.deviceId, known, identity.ciphersuite);
-    for (const device of activeDevices(me)) {
-      if (device.id === account.deviceId) continue;
-      const refused = trust.get(device.id);
-      if (refused === undefined) expected.push({ userId: me.userId, device });
-      else this.emitError('device_unapproved', unapprovedError(device.id, refused));
-    }
-    const keyPackages = await this.outbox.claimKeyPackages(expected);
-    const owner = new Map(expected.map((t) => [t.device.id, t.userId]));
-    const covered = new Set(keyPackages.map((kp) => owner.get(kp.deviceId)));
-    for (const u of others) if (!covered.has(u.userId)) throw new ClientError('no_key_packages', `${u.username} has no device that can be added right now`);
-
-    const idBytes = newGroupId();
-    const groupId = toBase64Url(idBytes) as GroupId;
-    await this.api.createGroup(groupId);
-    const group = await engine.createGroup(idBytes);
-    const conv: ConversationRecord = {
-      id: groupId,
-      title: options.title ?? null,
-      kind,
-      members: [{ userId: account.userId, username: account.username, devices: [account.deviceId] }, ...others.map((u) => ({ userId: u.userId, username: u.username, devices: [] }))],
-      status: 'active',
-      createdAt: Date.now(),
-      lastSeq: 0,
-      ownSeqs: [],
-      readSeq: 0,
-      unread: 0,
-      lastMessageSeq: null,
-    };
-    await this.repo.commit(putGroup(new StoreBatch(), groupId, group).putConversation(conv));
-    this.groups.set(groupId, group);
-    if (keyPackages.length > 0) await this.outbox.addKeyPackages(groupId, keyPackages);
-    await this.outbox.sendRoster(groupId);
-    const stored = await this.state.record(groupId);
-    this.emit('conversation', this.state.toConversation(stored));
-    return this.state.toConversation(stored);
+  createConversation(usernames: readonly string[], options: { title?: string; kind?: ConversationKind } = {}): Promise<Conversation> {
+    return this.conversationList.create(usernames, options);
   }
 
-  async conversations(): Promise<Conversation[]> {
-    return (await this.repo.conversations()).filter((c) => c.id !== this.hiddenGroup).map((c) => this.state.toConversation(c));
+  conversations(): Promise<Conversation[]> {
+    return this.conversationList.list();
   }
 
-  async conversation(conversationId: GroupId): Promise<Conversation> {
-    this.visible(conversationId);
-    return this.state.toConversation(await this.state.record(conversationId));
+  conversation(conversationId: GroupId): Promise<Conversation> {
+    return this.conversationList.get(conversationId);
   }
 
   /**
@@ -602,15 +548,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * activity first. Cheap: the counts and the last-message pointer live in
    * the conversation records (one extra read per conversation).
    */
-  async conversationSummaries(): Promise<ConversationSummary[]> {
-    const summaries: ConversationSummary[] = [];
-    for (const c of await this.repo.conversations()) {
-      if (c.id === this.hiddenGroup) continue;
-      const last = c.lastMessageSeq === null ? undefined : await this.repo.message(c.id, c.lastMessageSeq);
-      const lastMessage = last === undefined ? null : this.state.toMessage(last);
-      summaries.push({ ...this.state.toConversation(c), lastMessage, lastActivityAt: lastMessage?.receivedAt ?? c.createdAt });
-    }
-    return summaries.sort((a, b) => b.lastActivityAt - a.lastActivityAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  conversationSummaries(): Promise<ConversationSummary[]> {
+    return this.conversationList.summaries();
   }
 
   /**
@@ -624,7 +563,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * back shorter than the limit.
    */
   async messages(conversationId: GroupId, options: MessagesOptions = {}): Promise<Message[]> {
-    this.visible(conversationId);
+    this.state.visible(conversationId);
     const { afterSeq, beforeSeq, limit, latest } = options;
     for (const [name, value] of [['afterSeq', afterSeq], ['beforeSeq', beforeSeq], ['limit', limit]] as const) {
       if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) throw new ClientError('bad_request', `${name} must be a whole number ≥ 0`);
@@ -645,7 +584,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    */
   async markRead(conversationId: GroupId, seq: number): Promise<void> {
     const { account } = this.requireSession();
-    this.visible(conversationId);
+    this.state.visible(conversationId);
     if (!(Number.isSafeInteger(seq) && seq >= 0)) throw new ClientError('bad_request', 'seq must be a whole number ≥ 0');
     // Under the group lock: incoming messages and sends update the same record.
     const updated = await this.locks.run(conversationId, async () => {
@@ -661,84 +600,26 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   /** Adds users (all their devices) to a conversation. */
-  async addMembers(conversationId: GroupId, usernames: readonly string[]): Promise<Conversation> {
-    const { directory } = this.requireSession();
-    this.visible(conversationId);
-    const group = await this.state.load(conversationId);
-    const users = await Promise.all([...new Set(usernames)].map((u) => directory.lookupUser(u)));
-    const present = new Set(group.memberDevices().map((d) => d.deviceId));
-    const expected: ClaimTarget[] = [];
-    for (const u of users) for (const device of activeDevices(u)) if (!present.has(device.id)) expected.push({ userId: u.userId, device });
-    // Adding someone new to a 1:1 chat makes it a group (new devices of its two users do not).
-    const before = await this.state.record(conversationId);
-    const newUser = users.some((u) => !before.members.some((m) => m.userId === u.userId));
-    const keyPackages = await this.outbox.claimKeyPackages(expected);
-    if (keyPackages.length > 0) {
-      const result = await this.outbox.addKeyPackages(conversationId, keyPackages);
-      if (result !== undefined) {
-        const names = new Map(users.map((u) => [u.userId, u.username]));
-        // Under the group lock: incoming messages update the same record (cursor, unread count).
-        await this.locks.run(conversationId, async () => {
-          const conv = await this.state.record(conversationId);
-          const kind = newUser && conv.kind === 'direct' ? 'group' : conv.kind;
-          await this.repo.commit(
-            new StoreBatch().putConversation({
-              ...conv,
-              ...(kind !== undefined ? { kind } : {}),
-              members: conv.members.map((m) => (m.username === null ? { ...m, username: names.get(m.userId) ?? null } : m)),
-            }),
-          );
-        });
-        await this.outbox.sendRoster(conversationId);
-      }
-    } else if (expected.length > 0) {
-      throw new ClientError('no_key_packages', 'none of the new devices can be added right now');
-    }
-    return this.conversation(conversationId);
+  addMembers(conversationId: GroupId, usernames: readonly string[]): Promise<Conversation> {
+    return this.conversationList.addMembers(conversationId, usernames);
   }
 
   /** Removes a user: one commit removing every one of their devices. */
-  async removeMember(conversationId: GroupId, username: string): Promise<Conversation> {
-    const { directory, account } = this.requireSession();
-    this.visible(conversationId);
-    const conv = await this.state.record(conversationId);
-    const userId = conv.members.find((m) => m.username === username)?.userId ?? (await directory.lookupUser(username)).userId;
-    if (userId === account.userId) throw new ClientError('bad_request', 'use leave() to leave a conversation');
-    const result = await this.outbox.runCommit(conversationId, async (group) => {
-      const devices = group.memberDevices().filter((d) => d.userId === userId).map((d) => d.deviceId);
-      return devices.length === 0 ? undefined : group.removeMembers(devices);
-    });
-    if (result !== undefined) await this.outbox.sendRoster(conversationId);
-    return this.conversation(conversationId);
+  removeMember(conversationId: GroupId, username: string): Promise<Conversation> {
+    return this.conversationList.removeMember(conversationId, username);
   }
 
   /**
    * Leaves a conversation: removes this user's other devices, then proposes
    * this device's removal, which the next member to see it commits.
    */
-  async leave(conversationId: GroupId): Promise<void> {
-    const { account } = this.requireSession();
-    this.visible(conversationId);
-    await this.outbox.runCommit(conversationId, async (group) => {
-      const mine = group.memberDevices().filter((d) => d.userId === account.userId && d.deviceId !== account.deviceId).map((d) => d.deviceId);
-      return mine.length === 0 ? undefined : group.removeMembers(mine);
-    });
-    await this.outbox.proposeLeave(conversationId, true);
-    this.emit('membership', { conversationId, addedDevices: [], removedDevices: [account.deviceId], members: (await this.state.record(conversationId)).members, removedSelf: true });
+  leave(conversationId: GroupId): Promise<void> {
+    return this.conversationList.leave(conversationId);
   }
 
   /** Renames a conversation (the title travels encrypted, in a roster message). */
-  async setTitle(conversationId: GroupId, title: string | null): Promise<Conversation> {
-    if (title !== null && title.length > MAX_TITLE_LENGTH) throw new ClientError('bad_request', 'title is too long');
-    this.visible(conversationId);
-    await this.locks.run(conversationId, async () => {
-      const conv = await this.state.record(conversationId);
-      await this.repo.commit(new StoreBatch().putConversation({ ...conv, title }));
-    });
-    await this.outbox.sendRoster(conversationId);
-    const updated = await this.conversation(conversationId);
-    this.emit('conversation', updated);
-    return updated;
+  setTitle(conversationId: GroupId, title: string | null): Promise<Conversation> {
+    return this.conversationList.setTitle(conversationId, title);
   }
 
   /* ---------------- devices and verification ---------------- */

@@ -27,6 +27,11 @@ export function kindOf(c: { kind?: ConversationRecord['kind']; title: string | n
 export class GroupState {
   constructor(private readonly core: ClientCore) {}
 
+  /** Public calls never reach the self group (it is not a conversation). */
+  visible(conversationId: GroupId): void {
+    if (conversationId === this.core.hiddenGroup()) throw new ClientError('unknown_conversation', 'no such conversation on this device');
+  }
+
   async load(groupId: GroupId): Promise<MlsGroup> {
     const cached = this.core.groups.get(groupId);
     if (cached !== undefined) return cached;
