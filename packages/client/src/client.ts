@@ -1,6 +1,5 @@
 import {
   createDeviceIdentity,
-  encodeContent,
   exportDeviceIdentity,
   generateDeviceKey,
   importDeviceIdentity,
@@ -24,6 +23,7 @@ import { GroupState } from './core/group-state.js';
 import { Outbox } from './core/outbox.js';
 import { Inbox } from './sync/inbox.js';
 import { Conversations } from './conversations/conversations.js';
+import { Messages } from './messages/messages.js';
 import { ClientError } from './errors.js';
 import { KeyedMutex } from './mutex.js';
 import { SelfGroup } from './self/self-group.js';
@@ -32,7 +32,6 @@ import type { AccountRecord } from './store/records.js';
 import type { Store } from './store/store.js';
 import { Connection } from './transport/connection.js';
 import { HttpApi } from './transport/http-api.js';
-import { downloadAttachment, outgoingContent } from './messages/attachments.js';
 import { AckBatcher } from './transport/ack-batcher.js';
 import { globalWebSocket, standardSocketFactory } from './transport/socket.js';
 import type { WireSocketFactory } from './transport/socket.js';
@@ -126,6 +125,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private readonly outbox: Outbox;
   private readonly inbox: Inbox;
   private readonly conversationList: Conversations;
+  private readonly messageOps: Messages;
 
   constructor(private readonly options: ClientOptions) {
     super((err) => this.emitError('internal', err));
@@ -149,6 +149,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.outbox = new Outbox(this.core, this.state);
     this.inbox = new Inbox(this.core, this.state, this.outbox);
     this.conversationList = new Conversations(this.core, this.state, this.outbox);
+    this.messageOps = new Messages(this.core, this.state, this.outbox, options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS);
   }
 
   /** Events about the self group stay inside the client (errors aside). */
@@ -500,28 +501,13 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * ClientError('safety_number_changed', detail.users) unless
    * `confirmSafetyNumberChange` (which resets those verifications).
    */
-  async send(conversationId: GroupId, input: string | AttachmentInput, options: SendOptions = {}): Promise<Message> {
-    const { connection, verifications } = this.requireSession();
-    this.state.visible(conversationId);
-    await verifications.checkBeforeSend((await this.state.record(conversationId)).members, options.confirmSafetyNumberChange === true);
-    const readyTimeoutMs = this.options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS;
-    // Before the attachment upload too: offline, fetch can take minutes to give up.
-    if (!connection.isReady) await connection.waitReady(readyTimeoutMs);
-    const { content, blobs } = await outgoingContent(this.api, input);
-    const plaintext = encodeContent(content);
-    const record = await this.outbox.sendPlaintext(conversationId, plaintext, blobs, content, { readyTimeoutMs });
-    if (record === undefined) throw new ClientError('internal', 'message was not recorded');
-    const message = this.state.toMessage(record);
-    this.emit('message', message);
-    return message;
+  send(conversationId: GroupId, input: string | AttachmentInput, options: SendOptions = {}): Promise<Message> {
+    return this.messageOps.send(conversationId, input, options);
   }
 
   /** Downloads an attachment and checks it against the digest and key in the message. */
-  async downloadAttachment(message: Message | AttachmentContent): Promise<Uint8Array> {
-    this.requireSession();
-    const content = 'content' in message ? message.content : message;
-    if (content.type !== 'attachment') throw new ClientError('bad_request', 'this message has no attachment');
-    return downloadAttachment(this.api, content);
+  downloadAttachment(message: Message | AttachmentContent): Promise<Uint8Array> {
+    return this.messageOps.downloadAttachment(message);
   }
 
   /* ---------------- conversations ---------------- */
@@ -562,19 +548,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * `messages(id, { beforeSeq: oldest.seq, limit: 50 })` until a page comes
    * back shorter than the limit.
    */
-  async messages(conversationId: GroupId, options: MessagesOptions = {}): Promise<Message[]> {
-    this.state.visible(conversationId);
-    const { afterSeq, beforeSeq, limit, latest } = options;
-    for (const [name, value] of [['afterSeq', afterSeq], ['beforeSeq', beforeSeq], ['limit', limit]] as const) {
-      if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) throw new ClientError('bad_request', `${name} must be a whole number ≥ 0`);
-    }
-    const records = await this.repo.messages(conversationId, {
-      ...(afterSeq === undefined ? {} : { afterSeq }),
-      ...(beforeSeq === undefined ? {} : { beforeSeq }),
-      ...(limit === undefined ? {} : { limit }),
-      fromEnd: beforeSeq !== undefined || latest === true,
-    });
-    return records.map((m) => this.state.toMessage(m));
+  messages(conversationId: GroupId, options: MessagesOptions = {}): Promise<Message[]> {
+    return this.messageOps.history(conversationId, options);
   }
 
   /**
@@ -582,21 +557,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * never past the last seq this device knows), recounts its unread
    * messages and emits `conversation` — only if something changed.
    */
-  async markRead(conversationId: GroupId, seq: number): Promise<void> {
-    const { account } = this.requireSession();
-    this.state.visible(conversationId);
-    if (!(Number.isSafeInteger(seq) && seq >= 0)) throw new ClientError('bad_request', 'seq must be a whole number ≥ 0');
-    // Under the group lock: incoming messages and sends update the same record.
-    const updated = await this.locks.run(conversationId, async () => {
-      const conv = await this.state.record(conversationId);
-      const known = Math.max(conv.lastSeq, conv.lastMessageSeq ?? 0, ...conv.ownSeqs);
-      const readSeq = Math.min(seq, known);
-      if (readSeq <= conv.readSeq) return undefined;
-      const next = { ...conv, readSeq, unread: await this.repo.countUnread(conversationId, readSeq, account.userId) };
-      await this.repo.commit(new StoreBatch().putConversation(next));
-      return next;
-    });
-    if (updated !== undefined) this.emit('conversation', this.state.toConversation(updated));
+  markRead(conversationId: GroupId, seq: number): Promise<void> {
+    return this.messageOps.markRead(conversationId, seq);
   }
 
   /** Adds users (all their devices) to a conversation. */
