@@ -1,39 +1,26 @@
-import {
-  createDeviceIdentity,
-  exportDeviceIdentity,
-  generateDeviceKey,
-  importDeviceIdentity,
-  TsMlsEngine,
-} from '@parley/crypto';
-import type { AttachmentContent, DeviceIdentity, MlsEngine, MlsGroup } from '@parley/crypto';
+import { createDeviceIdentity, exportDeviceIdentity, generateDeviceKey, importDeviceIdentity } from '@parley/crypto';
+import type { AttachmentContent, DeviceIdentity, MlsGroup } from '@parley/crypto';
 import { checkUsername, DeviceNameSchema, toBase64Url } from '@parley/protocol';
 import type { AuthResponse, DeviceId, GroupId, UserId } from '@parley/protocol';
 import { requestLink } from './devices/device-link.js';
 import type { DeviceLink, PendingLink } from './devices/device-link.js';
-import { DeviceNames } from './devices/device-names.js';
-import { DeviceSync } from './devices/device-sync.js';
-import { KeyPackageStock } from './devices/key-packages.js';
-import { LinkApproval } from './devices/link-approval.js';
 import type { PendingDevice } from './devices/link-approval.js';
 import { changePassword, signIn, startOver } from './devices/sign-in.js';
-import { DeviceDirectoryCache } from './directory/device-directory.js';
 import { TypedEmitter } from './emitter.js';
 import type { ClientCore, Session } from './core/context.js';
 import { GroupState } from './core/group-state.js';
 import { Outbox } from './core/outbox.js';
+import { buildSession, DEFAULT_DEVICE_NAME, upgradeAccount } from './core/session.js';
 import { Inbox } from './sync/inbox.js';
 import { Conversations } from './conversations/conversations.js';
 import { Messages } from './messages/messages.js';
 import { ClientError } from './errors.js';
 import { KeyedMutex } from './mutex.js';
-import { SelfGroup } from './self/self-group.js';
 import { ClientRepository, StoreBatch } from './store/records.js';
 import type { AccountRecord } from './store/records.js';
 import type { Store } from './store/store.js';
-import { Connection } from './transport/connection.js';
 import { HttpApi } from './transport/http-api.js';
 import { AckBatcher } from './transport/ack-batcher.js';
-import { globalWebSocket, standardSocketFactory } from './transport/socket.js';
 import type { WireSocketFactory } from './transport/socket.js';
 import type {
   AttachmentInput,
@@ -50,8 +37,6 @@ import type {
   UserRef,
   Verification,
 } from './types.js';
-import { NoticeWriter } from './verification/notices.js';
-import { Verifications } from './verification/verifications.js';
 
 export interface ClientOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:8080`. */
@@ -86,8 +71,6 @@ export interface ClientOptions {
   linkPollMs?: number;
 }
 
-const DEFAULT_KEY_PACKAGE_STOCK = 30;
-const DEFAULT_DEVICE_NAME = 'Parley client';
 const LINK_POLL_MS = 1_500;
 const ACK_DELAY_MS = 50;
 const ACK_EVERY = 100;
@@ -318,113 +301,16 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
 
   private async start(stored: AccountRecord, identity: DeviceIdentity, options: { uploadKeyPackages?: boolean } = {}): Promise<void> {
     await this.repo.upgradeConversations();
-    const account = await this.upgradeAccount(stored);
+    const account = await upgradeAccount(this.repo, stored, this.options.deviceName);
     this.api.token = account.token;
-    const directory = new DeviceDirectoryCache(this.api);
-    directory.learn(account.userId, account.username);
-    for (const c of await this.repo.conversations()) {
-      for (const m of c.members) if (m.username !== null && m.userId !== account.userId) directory.learn(m.userId, m.username);
-    }
-    const engine = await TsMlsEngine.create({ identity, directory: directory.check });
-    const wsUrl = this.options.serverUrl.replace(/\/+$/, '').replace(/^http/, 'ws') + '/v1/ws';
-    const connection = new Connection({
-      url: wsUrl,
-      token: account.token,
-      socketFactory: await this.socketFactory(),
-      ...(this.options.reconnect === undefined ? {} : { backoff: this.options.reconnect }),
-      handlers: {
-        onReady: (frame) => this.inbox.onReady(frame),
-        onMessage: (frame, payload) => this.inbox.enqueue(() => this.inbox.processMessage(frame, payload)),
-        onSynced: () => this.inbox.enqueue(() => this.inbox.onSynced()),
-        onKeyPackagesLow: () => void keyPackages.refill(),
-        onDevicesChanged: (userId) => (userId === undefined ? deviceSync.schedule(0) : deviceSync.scheduleUser(userId)),
-        onState: (state, detail) => this.emit('connection', { state, ...(detail?.code === undefined ? {} : { code: detail.code }), ...(detail?.attempt === undefined ? {} : { attempt: detail.attempt }) }),
-        onFatal: (err) => this.sessionEnded(err),
-        onServerError: (frame) => this.emitError('server', new ClientError('internal', `server error ${frame.code}: ${frame.message}`)),
-      },
-    });
-    const verifications = new Verifications(this.repo, directory, account);
-    const deviceSync = new DeviceSync(
-      {
-        me: account,
-        ciphersuite: identity.ciphersuite,
-        isReady: () => connection.isReady,
-        isClosed: () => this.closed,
-        conversations: () => this.repo.conversations(),
-        loadGroup: (id) => this.state.load(id),
-        claimKeyPackages: (targets) => this.outbox.claimKeyPackages(targets),
-        runCommit: (id, build) => this.outbox.runCommit(id, build),
-        sendRoster: (id) => this.outbox.sendRoster(id),
-        beforeOwnSync: () => self.ensure().catch((err: unknown) => this.emitError('account_key', err)),
-        reportError: (err, conversationId) => this.emitError('device_sync', err, conversationId === undefined ? {} : { conversationId }),
-        reportUnapproved: (err, conversationId) => this.emitError('device_unapproved', err, { conversationId }),
-      },
-      directory,
-    );
-    const links = new LinkApproval(this.api, identity);
-    const keyPackages = new KeyPackageStock(this.api, this.repo, engine, this.options.keyPackageStock ?? DEFAULT_KEY_PACKAGE_STOCK, (code, err) => this.emitError(code, err));
-    const { self, names } = this.selfFeatures(account, identity, engine, directory, () => connection.isReady);
-    this.hiddenGroup = self.id;
-    const notices = new NoticeWriter(account, verifications);
-    this.session = { account, identity, engine, directory, connection, verifications, notices, deviceSync, links, keyPackages, self, names, ended: false };
+    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err) }, account, identity);
+    this.hiddenGroup = session.self.id;
+    this.session = session;
     // A request refused for want of a session ends it too: the socket may only notice at its next re-check.
     this.api.onSessionEnded = (err) => this.sessionEnded(err);
-    if (options.uploadKeyPackages === true) await keyPackages.fill();
-    connection.start();
-    deviceSync.start(this.options.deviceSyncIntervalMs ?? 60_000);
-  }
-
-  /** Account records from before device names were encrypted get this device's name from the options. */
-  private async upgradeAccount(account: AccountRecord): Promise<AccountRecord> {
-    if (account.deviceName !== undefined) return account;
-    const name = DeviceNameSchema.safeParse(this.options.deviceName ?? DEFAULT_DEVICE_NAME);
-    const upgraded = { ...account, deviceName: name.success ? name.data : DEFAULT_DEVICE_NAME };
-    await this.repo.commit(new StoreBatch().putAccount(upgraded));
-    return upgraded;
-  }
-
-  /** The self group (account key) and encrypted device names: wiring only, the logic is in self/ and devices/. */
-  private selfFeatures(account: AccountRecord, identity: DeviceIdentity, engine: MlsEngine, directory: DeviceDirectoryCache, isReady: () => boolean): { self: SelfGroup; names: DeviceNames } {
-    const self: SelfGroup = new SelfGroup({
-      me: account,
-      ciphersuite: identity.ciphersuite,
-      api: this.api,
-      repo: this.repo,
-      isReady,
-      isClosed: () => this.closed,
-      engine,
-      withLock: (id, fn) => this.locks.run(id, fn),
-      loadGroup: (id) => this.state.load(id),
-      cacheGroup: (id, group) => {
-        if (group === undefined) this.groups.delete(id);
-        else this.groups.set(id, group);
-      },
-      send: async (id, plaintext) => {
-        await this.outbox.sendPlaintext(id, plaintext, []);
-      },
-      lookupMe: () => directory.lookupUserById(account.userId),
-      conversations: () => this.repo.conversations(),
-      keysChanged: (rotatedHere) => void (rotatedHere ? names.resealAll() : names.syncOwn()).catch((err: unknown) => this.closed || this.emitError('device_name', err)),
-      report: (err) => this.emitError('account_key', err),
-    });
-    const names: DeviceNames = new DeviceNames({
-      me: account,
-      api: this.api,
-      keyRing: () => self.keyRing(),
-      ownName: () => account.deviceName ?? DEFAULT_DEVICE_NAME,
-      missingKey: () => void self.requestKeys().catch((err: unknown) => this.closed || this.emitError('account_key', err)),
-      report: (err) => this.emitError('device_name', err),
-    });
-    return { self, names };
-  }
-
-  private async socketFactory(): Promise<WireSocketFactory> {
-    if (this.options.webSocket !== undefined) return this.options.webSocket;
-    const standard = globalWebSocket();
-    if (standard !== undefined) return standardSocketFactory(standard);
-    // A runtime without a global WebSocket (Node before 22): the Node adapter fails each connect, saying why.
-    const { nodeSocketFactory } = await import('./transport/node-websocket.js');
-    return nodeSocketFactory;
+    if (options.uploadKeyPackages === true) await session.keyPackages.fill();
+    session.connection.start();
+    session.deviceSync.start(this.options.deviceSyncIntervalMs ?? 60_000);
   }
 
   private requireSession(): Session {
