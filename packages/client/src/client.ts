@@ -1,22 +1,22 @@
-import { createDeviceIdentity, exportDeviceIdentity, generateDeviceKey, importDeviceIdentity } from '@parley/crypto';
+import { importDeviceIdentity } from '@parley/crypto';
 import type { AttachmentContent, DeviceIdentity, MlsGroup } from '@parley/crypto';
-import { checkUsername, DeviceNameSchema, toBase64Url } from '@parley/protocol';
-import type { AuthResponse, DeviceId, GroupId, UserId } from '@parley/protocol';
-import { requestLink } from './devices/device-link.js';
-import type { DeviceLink, PendingLink } from './devices/device-link.js';
+import { checkUsername } from '@parley/protocol';
+import type { DeviceId, GroupId, UserId } from '@parley/protocol';
+import type { DeviceLink } from './devices/device-link.js';
 import type { PendingDevice } from './devices/link-approval.js';
-import { changePassword, signIn, startOver } from './devices/sign-in.js';
+import { changePassword } from './devices/sign-in.js';
 import { TypedEmitter } from './emitter.js';
 import type { ClientCore, Session } from './core/context.js';
 import { GroupState } from './core/group-state.js';
 import { Outbox } from './core/outbox.js';
-import { buildSession, DEFAULT_DEVICE_NAME, upgradeAccount } from './core/session.js';
+import { buildSession, upgradeAccount } from './core/session.js';
 import { Inbox } from './sync/inbox.js';
+import { AccountSetup } from './account/account.js';
 import { Conversations } from './conversations/conversations.js';
 import { Messages } from './messages/messages.js';
 import { ClientError } from './errors.js';
 import { KeyedMutex } from './mutex.js';
-import { ClientRepository, StoreBatch } from './store/records.js';
+import { ClientRepository } from './store/records.js';
 import type { AccountRecord } from './store/records.js';
 import type { Store } from './store/store.js';
 import { HttpApi } from './transport/http-api.js';
@@ -71,7 +71,6 @@ export interface ClientOptions {
   linkPollMs?: number;
 }
 
-const LINK_POLL_MS = 1_500;
 const ACK_DELAY_MS = 50;
 const ACK_EVERY = 100;
 const DEFAULT_OFFLINE_SEND_TIMEOUT_MS = 3_000;
@@ -98,7 +97,6 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private readonly groups = new Map<GroupId, MlsGroup>();
   private readonly locks = new KeyedMutex();
   private readonly acks: AckBatcher;
-  private link: PendingLink | undefined;
   /** This user's self group: never listed, and no conversation, membership or message event names it. */
   private hiddenGroup: GroupId | undefined;
   private closed = false;
@@ -109,6 +107,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private readonly inbox: Inbox;
   private readonly conversationList: Conversations;
   private readonly messageOps: Messages;
+  private readonly accountSetup: AccountSetup;
 
   constructor(private readonly options: ClientOptions) {
     super((err) => this.emitError('internal', err));
@@ -132,6 +131,12 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.outbox = new Outbox(this.core, this.state);
     this.inbox = new Inbox(this.core, this.state, this.outbox);
     this.conversationList = new Conversations(this.core, this.state, this.outbox);
+    this.accountSetup = new AccountSetup({
+      core: this.core,
+      options,
+      start: (account, identity, opts) => this.start(account, identity, opts),
+      endSession: () => this.endSession(),
+    });
     this.messageOps = new Messages(this.core, this.state, this.outbox, options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS);
   }
 
@@ -169,12 +174,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   /** Creates an account with this device as its first device. */
-  async register(username: string, password: string): Promise<void> {
-    await this.requireNoSession();
-    const key = await generateDeviceKey();
-    const deviceName = this.deviceName();
-    const auth = await this.api.register(username, password, { signatureKey: toBase64Url(key.signaturePublicKey) });
-    await this.adopt(auth, createDeviceIdentity(key, { userId: auth.userId, deviceId: auth.deviceId }), deviceName);
+  register(username: string, password: string): Promise<void> {
+    return this.accountSetup.register(username, password);
   }
 
   /**
@@ -185,15 +186,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * `linkDevice` (approved on an existing device) or starts over with
    * `resetIdentity`.
    */
-  async login(username: string, password: string): Promise<void> {
-    if (this.session !== undefined && !this.session.ended) throw new ClientError('already_logged_in', 'this client is already signed in');
-    const stored = await this.repo.account();
-    if (stored === undefined) throw new ClientError('new_device', 'this store holds no device of this account: link it from an existing device, or start over');
-    const { auth, identity } = await signIn(this.api, stored, username, password);
-    const account = { ...stored, token: auth.token };
-    await this.repo.commit(new StoreBatch().putAccount(account));
-    this.endSession();
-    await this.start(account, identity);
+  login(username: string, password: string): Promise<void> {
+    return this.accountSetup.login(username, password);
   }
 
   /**
@@ -203,18 +197,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * then `approved` resolves with this client signed in, and the user's
    * devices add this one to their conversations.
    */
-  async linkDevice(username: string, password: string): Promise<DeviceLink> {
-    await this.requireNoSession();
-    if (this.link?.pending === true) throw new ClientError('already_logged_in', 'a link request is already waiting');
-    const deviceName = this.deviceName();
-    this.link = await requestLink(this.api, deviceName, username, password, {
-      pollMs: this.options.linkPollMs ?? LINK_POLL_MS,
-      onApproved: async (auth, identity) => {
-        if (this.closed) throw new ClientError('closed', 'the client was closed');
-        await this.adopt(auth, identity, deviceName);
-      },
-    });
-    return this.link;
+  linkDevice(username: string, password: string): Promise<DeviceLink> {
+    return this.accountSetup.linkDevice(username, password);
   }
 
   /**
@@ -223,11 +207,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * only device — a new identity. Contacts see a safety-number notice and
    * add it back to their conversations; nothing from before is readable.
    */
-  async resetIdentity(username: string, password: string): Promise<void> {
-    await this.requireNoSession();
-    const deviceName = this.deviceName();
-    const { auth, identity } = await startOver(this.api, username, password);
-    await this.adopt(auth, identity, deviceName);
+  resetIdentity(username: string, password: string): Promise<void> {
+    return this.accountSetup.resetIdentity(username, password);
   }
 
   /** What a link code or QR uri from a new device stands for, to show before approving. */
@@ -248,34 +229,6 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async changePassword(currentPassword: string, newPassword: string, options: { signOutOthers?: boolean } = {}): Promise<void> {
     this.requireSession();
     await changePassword(this.api, currentPassword, newPassword, options);
-  }
-
-  /** The name from the options, checked before anything is sent (bad_request for one that is not 1-64 characters). */
-  private deviceName(): string {
-    const name = DeviceNameSchema.safeParse(this.options.deviceName ?? DEFAULT_DEVICE_NAME);
-    if (!name.success) throw new ClientError('bad_request', 'a device name is 1-64 characters');
-    return name.data;
-  }
-
-  private async requireNoSession(): Promise<void> {
-    if (this.closed) throw new ClientError('closed', 'the client is closed');
-    if (this.session !== undefined || (await this.repo.account()) !== undefined) {
-      throw new ClientError('already_logged_in', 'this store already holds an account');
-    }
-  }
-
-  private async adopt(auth: AuthResponse, identity: DeviceIdentity, deviceName: string): Promise<void> {
-    const account: AccountRecord = {
-      userId: auth.userId,
-      username: auth.username,
-      deviceId: auth.deviceId,
-      token: auth.token,
-      identity: exportDeviceIdentity(identity),
-      deviceName,
-    };
-    await this.repo.commit(new StoreBatch().putAccount(account));
-    this.api.token = auth.token;
-    await this.start(account, identity, { uploadKeyPackages: true });
   }
 
   /** The server ended this device's session for good: stop, tell the app (login() may start a new one). */
@@ -351,7 +304,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.link?.cancel();
+    await this.accountSetup.cancelLink();
     this.session?.deviceSync.stop();
     this.session?.self.stop();
     this.session?.connection.stop();
