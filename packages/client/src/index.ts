@@ -4,7 +4,7 @@
  * `@parley/client/node`; both use the runtime's global WebSocket.
  */
 export { createClient, ParleyClient } from './client.js';
-export type { ClientOptions } from './client.js';
+export type { ClientOptions } from './options.js';
 export { ClientError } from './errors.js';
 export type { ClientErrorCode } from './errors.js';
 export type {
