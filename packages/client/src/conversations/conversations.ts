@@ -10,8 +10,7 @@ import type { ClaimTarget } from '../devices/device-sync.js';
 import { activeDevices } from '../directory/device-directory.js';
 import { ClientError } from '../errors.js';
 import { MAX_TITLE_LENGTH } from '../meta.js';
-import { StoreBatch } from '../store/records.js';
-import type { ConversationRecord } from '../store/records.js';
+import { newConversationRecord, StoreBatch } from '../store/records.js';
 import type { Conversation, ConversationKind, ConversationSummary } from '../types.js';
 
 /**
@@ -55,19 +54,12 @@ export class Conversations {
     const groupId = toBase64Url(idBytes) as GroupId;
     await this.core.api.createGroup(groupId);
     const group = await engine.createGroup(idBytes);
-    const conv: ConversationRecord = {
+    const conv = newConversationRecord({
       id: groupId,
       title: options.title ?? null,
       kind,
       members: [{ userId: account.userId, username: account.username, devices: [account.deviceId] }, ...others.map((u) => ({ userId: u.userId, username: u.username, devices: [] }))],
-      status: 'active',
-      createdAt: Date.now(),
-      lastSeq: 0,
-      ownSeqs: [],
-      readSeq: 0,
-      unread: 0,
-      lastMessageSeq: null,
-    };
+    });
     await this.core.repo.commit(putGroup(new StoreBatch(), groupId, group).putConversation(conv));
     this.core.groups.set(groupId, group);
     if (keyPackages.length > 0) await this.outbox.addKeyPackages(groupId, keyPackages);

@@ -5,7 +5,8 @@ import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { knownOwnDevices, trustOwnDevices } from '../devices/approvals.js';
 import type { DirectoryUser } from '../directory/device-directory.js';
 import { ClientError } from '../errors.js';
-import { MAX_ACCOUNT_KEYS, StoreBatch } from '../store/records.js';
+import { putGroup } from '../core/group-state.js';
+import { MAX_ACCOUNT_KEYS, newConversationRecord, StoreBatch } from '../store/records.js';
 import type { ClientRepository, ConversationRecord } from '../store/records.js';
 import type { HttpApi } from '../transport/http-api.js';
 import { decodeSelfMessage, encodeSelfMessage } from './self-messages.js';
@@ -173,21 +174,8 @@ export class SelfGroup {
   private async createLocal(keys: readonly Uint8Array[]): Promise<void> {
     const { me } = this.ops;
     const group = await this.ops.engine.createGroup(selfGroupIdBytes(me.userId));
-    const conv: ConversationRecord = {
-      id: this.id,
-      title: null,
-      kind: 'unknown',
-      members: [{ userId: me.userId, username: me.username, devices: [me.deviceId] }],
-      status: 'active',
-      createdAt: Date.now(),
-      lastSeq: 0,
-      ownSeqs: [],
-      readSeq: 0,
-      unread: 0,
-      lastMessageSeq: null,
-    };
-    const state = group.serialize();
-    await this.ops.repo.commit(new StoreBatch().putGroup({ groupId: this.id, secrets: state.secrets, ratchetTree: state.ratchetTree }).putConversation(conv).putAccountKeys(keys));
+    const conv = newConversationRecord({ id: this.id, title: null, kind: 'unknown', members: [{ userId: me.userId, username: me.username, devices: [me.deviceId] }] });
+    await this.ops.repo.commit(putGroup(new StoreBatch(), this.id, group).putConversation(conv).putAccountKeys(keys));
     this.ops.cacheGroup(this.id, group);
   }
 

@@ -126,6 +126,11 @@ const ConversationSchema = z.discriminatedUnion('v', [ConversationV1Schema, Conv
 );
 export type ConversationRecord = Omit<z.output<typeof ConversationV2Schema>, 'v'>;
 
+/** The record of a conversation this device just created: nothing received, nothing unread. */
+export function newConversationRecord(c: Pick<ConversationRecord, 'id' | 'title' | 'kind' | 'members'>): ConversationRecord {
+  return { ...c, status: 'active', createdAt: Date.now(), lastSeq: 0, ownSeqs: [], readSeq: 0, unread: 0, lastMessageSeq: null };
+}
+
 /** A safety number the user compared with someone (meta table, one per other user). */
 const VerificationSchema = z.object({
   v: z.literal(RECORD_VERSION),
