@@ -8,10 +8,19 @@ import { Base64UrlBytes, BlobDigestSchema, toBase64Url } from '@parley/protocol'
  * every decrypted plaintext goes through decodeContent, which returns a typed
  * error and never throws.
  *
- * v1 defines `text` and `attachment`. `reaction`, `edit`, `delete` and
- * `receipt` are reserved: recognised, and rejected as unsupported until they
- * are specified. Unknown fields are dropped (tolerant reader), so later v1
- * revisions may add optional fields without breaking older clients.
+ * v1 types (docs/protocol.md, "Message content"):
+ * - `text`, `attachment`, `voice`: history entries; each may carry `replyTo`
+ *   (the quoted message, by group seq and content id).
+ * - `reaction`, `edit`, `delete`: change an earlier message named by
+ *   `target` ({ seq, id }: the group seq the server gave it and its content
+ *   id, both checked by the receiver). One reaction per person per message
+ *   (`emoji: null` removes it); edits and deletes only by the original sender
+ *   and within EDIT_WINDOW_MS / DELETE_WINDOW_MS of its sentAt.
+ * - `receipt`: cumulative — everything up to `delivered` (and `read`) seq.
+ * - `settings`: conversation settings (the disappearing-message timer).
+ * - `typing`: only inside ephemeral typing frames, never stored.
+ * Unknown fields are dropped (tolerant reader), so later v1 revisions may add
+ * optional fields without breaking older clients.
  */
 
 export const CONTENT_VERSION = 1;
@@ -21,12 +30,46 @@ export const MAX_FILE_NAME_LENGTH = 255;
 export const MAX_THUMBNAIL_BYTES = 64 * 1024;
 export const MAX_ATTACHMENT_SIZE = 2 ** 40;
 
-export const CONTENT_TYPES = ['text', 'attachment', 'reaction', 'edit', 'delete', 'receipt'] as const;
+/** A voice message's limits: refused before upload when over them. */
+export const MAX_VOICE_BYTES = 16 * 1024 * 1024;
+export const MAX_VOICE_DURATION_MS = 30 * 60 * 1000;
+/** Waveform samples (one byte each, 0–255 loudness). */
+export const MAX_WAVEFORM_SAMPLES = 256;
+/** Edits are accepted up to this long after the original was sent (sender's clock). */
+export const EDIT_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Delete for everyone is accepted up to this long after the original was sent (sender's clock). */
+export const DELETE_WINDOW_MS = 48 * 60 * 60 * 1000;
+/** The disappearing-message timers a conversation can have (null: off). */
+export const DISAPPEAR_TIMERS_MS = [5 * 60_000, 60 * 60_000, 24 * 60 * 60_000, 7 * 24 * 60 * 60_000, 28 * 24 * 60 * 60_000] as const;
+export const MAX_EMOJI_LENGTH = 32;
+
+export const CONTENT_TYPES = ['text', 'attachment', 'voice', 'reaction', 'edit', 'delete', 'receipt', 'settings', 'typing'] as const;
 export type ContentTypeName = (typeof CONTENT_TYPES)[number];
-export const SUPPORTED_CONTENT_TYPES = ['text', 'attachment'] as const satisfies readonly ContentTypeName[];
+export const SUPPORTED_CONTENT_TYPES = CONTENT_TYPES;
+/** The types that are entries of the history (the others change entries or say something about them). */
+export const HISTORY_CONTENT_TYPES = ['text', 'attachment', 'voice', 'settings'] as const satisfies readonly ContentTypeName[];
 
 /** 128 random bits, base64url: a message's own id, for later edits, reactions and receipts. */
-const ContentIdSchema = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'invalid content id');
+export const ContentIdSchema = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'invalid content id');
+
+/** A group seq (the server's gap-free numbering within a conversation). */
+const SeqSchema = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
+
+/** An earlier message of the same conversation: its seq and its content id (the receiver checks both). */
+export const MessageRefSchema = z.object({ seq: SeqSchema, id: ContentIdSchema });
+export type MessageRef = z.output<typeof MessageRefSchema>;
+
+/**
+ * One emoji (with its modifiers, joiners and variation selectors, flags and
+ * keycaps included): nothing else, no whitespace, no text.
+ */
+const EMOJI = /^(?:[\p{Extended_Pictographic}\p{Regional_Indicator}\p{Emoji_Modifier}#*0-9\u200d\ufe0f\u20e3\u{e0020}-\u{e007f}])+$/u;
+const EMOJI_CORE = /[\p{Extended_Pictographic}\p{Regional_Indicator}]/u;
+export const EmojiSchema = z
+  .string()
+  .min(1)
+  .max(MAX_EMOJI_LENGTH)
+  .refine((e) => EMOJI.test(e) && EMOJI_CORE.test(e), 'not an emoji');
 
 const MIME_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 // Path separators, control characters and bidi overrides (which can disguise "txt.exe" as "exe.txt").
@@ -50,18 +93,21 @@ export const TextContentSchema = z.object({
   ...base,
   type: z.literal('text'),
   text: z.string().min(1).max(MAX_TEXT_LENGTH),
+  replyTo: MessageRefSchema.optional(),
+});
+
+const BlobRefSchema = z.object({
+  digest: BlobDigestSchema,
+  key: Base64UrlBytes(32, 32),
+  nonce: Base64UrlBytes(12, 12),
+  /** Plaintext size in bytes. */
+  size: z.number().int().min(0).max(MAX_ATTACHMENT_SIZE),
 });
 
 export const AttachmentContentSchema = z.object({
   ...base,
   type: z.literal('attachment'),
-  blob: z.object({
-    digest: BlobDigestSchema,
-    key: Base64UrlBytes(32, 32),
-    nonce: Base64UrlBytes(12, 12),
-    /** Plaintext size in bytes. */
-    size: z.number().int().min(0).max(MAX_ATTACHMENT_SIZE),
-  }),
+  blob: BlobRefSchema,
   mimeType: z.string().regex(MIME_TYPE, 'invalid mime type'),
   fileName: FileNameSchema,
   image: z
@@ -77,13 +123,80 @@ export const AttachmentContentSchema = z.object({
     })
     .optional(),
   caption: z.string().max(MAX_TEXT_LENGTH).optional(),
+  replyTo: MessageRefSchema.optional(),
 });
 
-export const MessageContentSchema = z.discriminatedUnion('type', [TextContentSchema, AttachmentContentSchema]);
+const AUDIO_MIME = /^audio\/(ogg|webm|mp4|mpeg|aac|wav)(;\s?codecs=[A-Za-z0-9.,"-]{1,40})?$/;
+
+/** A recorded voice message: an encrypted audio blob with its length and a loudness outline. */
+export const VoiceContentSchema = z.object({
+  ...base,
+  type: z.literal('voice'),
+  blob: BlobRefSchema.refine((b) => b.size >= 1 && b.size <= MAX_VOICE_BYTES, 'voice message too large'),
+  mimeType: z.string().regex(AUDIO_MIME, 'invalid audio type'),
+  durationMs: z.number().int().min(1).max(MAX_VOICE_DURATION_MS),
+  /** Loudness samples over the recording, 0–255 each. */
+  waveform: Base64UrlBytes(0, MAX_WAVEFORM_SAMPLES),
+  replyTo: MessageRefSchema.optional(),
+});
+
+/** One person's reaction to a message; a newer one from the same person replaces it, `emoji: null` removes it. */
+export const ReactionContentSchema = z.object({ ...base, type: z.literal('reaction'), target: MessageRefSchema, emoji: EmojiSchema.nullable() });
+
+/** The new text of the sender's own text message (the caption, for an attachment). */
+export const EditContentSchema = z.object({ ...base, type: z.literal('edit'), target: MessageRefSchema, text: z.string().min(1).max(MAX_TEXT_LENGTH) });
+
+/** Delete for everyone: the sender's own message. */
+export const DeleteContentSchema = z.object({ ...base, type: z.literal('delete'), target: MessageRefSchema });
+
+/** Cumulative: this device stored everything up to `delivered`, and (if the user shares read receipts) its user read up to `read`. */
+export const ReceiptContentSchema = z
+  .object({ ...base, type: z.literal('receipt'), delivered: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), read: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional() })
+  .refine((r) => r.read === undefined || r.read <= r.delivered, 'read beyond delivered');
+
+/** Conversation settings, announced in the chat. */
+export const SettingsContentSchema = z.object({
+  ...base,
+  type: z.literal('settings'),
+  /** Messages sent from now on disappear this long after they were sent; null: off. */
+  disappearAfterMs: z
+    .number()
+    .int()
+    .refine((ms) => (DISAPPEAR_TIMERS_MS as readonly number[]).includes(ms), 'not an allowed timer')
+    .nullable(),
+});
+
+/** Only in a typing frame (ephemeral, never stored): the sender started or stopped typing. */
+export const TypingContentSchema = z.object({ ...base, type: z.literal('typing'), typing: z.boolean() });
+
+export const MessageContentSchema = z.discriminatedUnion('type', [
+  TextContentSchema,
+  AttachmentContentSchema,
+  VoiceContentSchema,
+  ReactionContentSchema,
+  EditContentSchema,
+  DeleteContentSchema,
+  ReceiptContentSchema,
+  SettingsContentSchema,
+  TypingContentSchema,
+]);
 
 export type TextContent = z.output<typeof TextContentSchema>;
 export type AttachmentContent = z.output<typeof AttachmentContentSchema>;
+export type VoiceContent = z.output<typeof VoiceContentSchema>;
+export type ReactionContent = z.output<typeof ReactionContentSchema>;
+export type EditContent = z.output<typeof EditContentSchema>;
+export type DeleteContent = z.output<typeof DeleteContentSchema>;
+export type ReceiptContent = z.output<typeof ReceiptContentSchema>;
+export type SettingsContent = z.output<typeof SettingsContentSchema>;
+export type TypingContent = z.output<typeof TypingContentSchema>;
 export type MessageContent = z.output<typeof MessageContentSchema>;
+/** Content that is an entry of the history. */
+export type HistoryContent = TextContent | AttachmentContent | VoiceContent | SettingsContent;
+
+export function isHistoryContent(c: MessageContent): c is HistoryContent {
+  return (HISTORY_CONTENT_TYPES as readonly string[]).includes(c.type);
+}
 
 export type ContentErrorCode = 'too_large' | 'malformed' | 'invalid' | 'unsupported_version' | 'unsupported_type';
 
@@ -106,14 +219,40 @@ export function newContentId(): string {
 }
 
 /** The JSON shape: like MessageContent, with bytes as base64url strings. */
+function blobWire(blob: AttachmentContent['blob']): Record<string, unknown> {
+  return { digest: blob.digest, key: toBase64Url(blob.key), nonce: toBase64Url(blob.nonce), size: blob.size };
+}
+
+function refWire(ref: MessageRef): Record<string, unknown> {
+  return { seq: ref.seq, id: ref.id };
+}
+
 function toWire(content: MessageContent): Record<string, unknown> {
-  if (content.type === 'text') return { v: content.v, id: content.id, sentAt: content.sentAt, type: content.type, text: content.text };
+  const head = { v: content.v, id: content.id, sentAt: content.sentAt, type: content.type };
+  const reply = 'replyTo' in content && content.replyTo !== undefined ? { replyTo: refWire(content.replyTo) } : {};
+  switch (content.type) {
+    case 'text':
+      return { ...head, text: content.text, ...reply };
+    case 'voice':
+      return { ...head, blob: blobWire(content.blob), mimeType: content.mimeType, durationMs: content.durationMs, waveform: toBase64Url(content.waveform), ...reply };
+    case 'reaction':
+      return { ...head, target: refWire(content.target), emoji: content.emoji };
+    case 'edit':
+      return { ...head, target: refWire(content.target), text: content.text };
+    case 'delete':
+      return { ...head, target: refWire(content.target) };
+    case 'receipt':
+      return { ...head, delivered: content.delivered, ...(content.read === undefined ? {} : { read: content.read }) };
+    case 'settings':
+      return { ...head, disappearAfterMs: content.disappearAfterMs };
+    case 'typing':
+      return { ...head, typing: content.typing };
+    case 'attachment':
+      break;
+  }
   const wire: Record<string, unknown> = {
-    v: content.v,
-    id: content.id,
-    sentAt: content.sentAt,
-    type: content.type,
-    blob: { digest: content.blob.digest, key: toBase64Url(content.blob.key), nonce: toBase64Url(content.blob.nonce), size: content.blob.size },
+    ...head,
+    blob: blobWire(content.blob),
     mimeType: content.mimeType,
     fileName: content.fileName,
   };
@@ -125,7 +264,7 @@ function toWire(content: MessageContent): Record<string, unknown> {
     wire['image'] = image;
   }
   if (content.caption !== undefined) wire['caption'] = content.caption;
-  return wire;
+  return { ...wire, ...reply };
 }
 
 /** Describes validation failures by path and code only: the values may be message content. */
@@ -167,10 +306,7 @@ export function decodeContent(plaintext: Uint8Array): ContentDecodeResult {
     if (version !== CONTENT_VERSION) return fail('unsupported_version', `content version ${version} is not supported`);
     const type = record['type'];
     if (typeof type !== 'string') return fail('invalid', 'content has no type');
-    if (!(SUPPORTED_CONTENT_TYPES as readonly string[]).includes(type)) {
-      const known = (CONTENT_TYPES as readonly string[]).includes(type);
-      return fail('unsupported_type', known ? `content type ${type} is reserved and not yet supported` : 'unknown content type');
-    }
+    if (!(SUPPORTED_CONTENT_TYPES as readonly string[]).includes(type)) return fail('unsupported_type', 'unknown content type');
     const parsed = MessageContentSchema.safeParse(json);
     if (!parsed.success) return fail('invalid', `content does not match the schema: ${describeIssues(parsed.error)}`);
     return { ok: true, content: parsed.data };

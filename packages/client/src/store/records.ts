@@ -269,6 +269,19 @@ export class StoreBatch {
     return this;
   }
 
+  /**
+   * The last write to (table, key) in this batch, if any: lets a run of
+   * changes stored in one batch read what an earlier one in it wrote
+   * (ClientRepository reads take it as an overlay).
+   */
+  peek(table: StoreWrite['table'], key: string): StoreWrite | undefined {
+    for (let i = this.writes.length - 1; i >= 0; i--) {
+      const w = this.writes[i] as StoreWrite;
+      if (w.table === table && w.key === key) return w;
+    }
+    return undefined;
+  }
+
   putAccount(a: AccountRecord): this {
     return this.put('meta', ACCOUNT_KEY, { ...a, v: RECORD_VERSION, identity: toBase64Url(a.identity) });
   }
@@ -496,9 +509,11 @@ export class ClientRepository {
     return out;
   }
 
-  async message(conversationId: GroupId, seq: number): Promise<MessageRecord | undefined> {
+  /** A stored message; with `overlay`, as it will be once that batch is written. */
+  async message(conversationId: GroupId, seq: number, overlay?: StoreBatch): Promise<MessageRecord | undefined> {
     const key = messageKey(conversationId, seq);
-    const text = await this.store.get('messages', key);
+    const pending = overlay?.peek('messages', key);
+    const text = pending === undefined ? await this.store.get('messages', key) : pending.type === 'put' ? pending.value : undefined;
     return text === undefined ? undefined : toMessage(key, text);
   }
 }

@@ -1,4 +1,4 @@
-import { CredentialRejectedError, decodeContent, MlsOperationError } from '@parley/crypto';
+import { CredentialRejectedError, decodeContent, isHistoryContent, MlsOperationError } from '@parley/crypto';
 import type { MemberDevice, MlsGroup } from '@parley/crypto';
 import { bytesEqual, fromBase64Url, splitParts } from '@parley/protocol';
 import type { GroupId, MsgFrame, ReadyFrame } from '@parley/protocol';
@@ -241,6 +241,11 @@ export class Inbox {
       await this.core.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(next));
       const error = decoded === undefined ? new ClientError('bad_request', 'malformed roster message') : decoded.error;
       this.core.emitError('malformed_content', error, { conversationId: frame.group, seq: frame.seq });
+      return;
+    }
+    if (!isHistoryContent(decoded.content)) {
+      // Reactions, edits, deletes, receipts: applied by their feature modules (messages/). Until then: the ratchet moved, nothing else.
+      await this.core.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(next));
       return;
     }
     const record: MessageRecord = {
