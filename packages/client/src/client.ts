@@ -11,6 +11,7 @@ import { GroupState } from './core/group-state.js';
 import { Outbox } from './core/outbox.js';
 import { buildSession, upgradeAccount } from './core/session.js';
 import { Inbox } from './sync/inbox.js';
+import { ContentHandlers } from './sync/content-handlers.js';
 import { AccountSetup } from './account/account.js';
 import { Conversations } from './conversations/conversations.js';
 import { Messages } from './messages/messages.js';
@@ -71,6 +72,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private readonly state: GroupState;
   private readonly outbox: Outbox;
   private readonly inbox: Inbox;
+  /** Who applies which non-history content type (reactions, edits, receipts, …): registered below, once. */
+  private readonly handlers = new ContentHandlers();
   private readonly conversationList: Conversations;
   private readonly messageOps: Messages;
   private readonly accountSetup: AccountSetup;
@@ -95,7 +98,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     };
     this.state = new GroupState(this.core);
     this.outbox = new Outbox(this.core, this.state);
-    this.inbox = new Inbox(this.core, this.state, this.outbox);
+    this.inbox = new Inbox(this.core, this.state, this.outbox, this.handlers);
     this.conversationList = new Conversations(this.core, this.state, this.outbox);
     this.accountSetup = new AccountSetup({
       core: this.core,

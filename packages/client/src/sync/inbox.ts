@@ -11,6 +11,7 @@ import { ClientError } from '../errors.js';
 import { decodeMeta } from '../meta.js';
 import type { ConversationMeta } from '../meta.js';
 import { StoreBatch } from '../store/records.js';
+import type { ContentHandlers, InboxBatch } from './content-handlers.js';
 import type { ConversationRecord, MemberRecord, MessageRecord } from '../store/records.js';
 import type { ConversationMember } from '../types.js';
 import { deviceRefusedNotice } from '../verification/notices.js';
@@ -34,6 +35,8 @@ export class Inbox {
     private readonly core: ClientCore,
     private readonly state: GroupState,
     private readonly outbox: Outbox,
+    /** Feature modules' appliers for content that is not a history entry (sync/content-handlers.ts). */
+    private readonly handlers: ContentHandlers,
   ) {}
 
   /** Resolves after the next (or a past) end of backlog. */
@@ -244,8 +247,13 @@ export class Inbox {
       return;
     }
     if (!isHistoryContent(decoded.content)) {
-      // Reactions, edits, deletes, receipts: applied by their feature modules (messages/). Until then: the ratchet moved, nothing else.
-      await this.core.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(next));
+      // Reactions, edits, deletes, receipts: applied by their feature modules, in the same batch as the ratchet and the cursor.
+      const batch = putGroup(new StoreBatch(), frame.group, group);
+      const after: Array<() => void> = [];
+      const into: InboxBatch = { batch, conv: next, message: (seq) => this.core.repo.message(frame.group, seq, batch), afterCommit: (fn) => after.push(fn) };
+      await this.handlers.apply(into, { conversationId: frame.group, seq: frame.seq, sender, content: decoded.content, receivedAt: Date.now() });
+      await this.core.repo.commit(batch.putConversation(into.conv));
+      for (const fn of after) fn();
       return;
     }
     const record: MessageRecord = {
