@@ -39,6 +39,10 @@ export type ClientErrorCode =
   | 'account_key'
   /** A device name that cannot be read: tampered with, moved from another device, or not a valid name. */
   | 'device_name'
+  /** An attachment or voice message this device does not keep and the server no longer has (its blob was deleted). */
+  | 'blob_gone'
+  /** Refused before anything was uploaded: over a limit (a voice message's size or duration, see @parley/crypto). */
+  | 'too_large'
   | 'closed';
 
 export class ClientError extends Error {

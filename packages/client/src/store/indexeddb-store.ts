@@ -66,7 +66,8 @@ function runtime(): { factory: IdbFactory; keyRange: IdbKeyRangeStatic } {
 }
 
 /** Bump when STORE_TABLES grows: the upgrade creates whatever object store is missing. */
-const DATABASE_VERSION = 1;
+/** 2: the `media` table. */
+const DATABASE_VERSION = 2;
 const DEFAULT_BLOCKED_TIMEOUT_MS = 5_000;
 /** Every key is printable ASCII (checkStoreKey), so prefix + DEL bounds every key that starts with prefix. */
 const AFTER_PRINTABLE = '\x7f';

@@ -341,6 +341,12 @@ export class StoreBatch {
     return this;
   }
 
+  /** A value a feature module encoded and validates itself (media/media-records.ts: chunks that are not JSON). */
+  putText(table: StoreWrite['table'], key: string, value: string): this {
+    this.writes.push({ type: 'put', table, key, value });
+    return this;
+  }
+
   /** Deletes every given entry (see ClientRepository.allKeys). */
   deleteAll(entries: Iterable<{ table: StoreWrite['table']; key: string }>): this {
     for (const e of entries) this.writes.push({ type: 'delete', table: e.table, key: e.key });

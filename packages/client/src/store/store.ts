@@ -12,7 +12,8 @@
  * the same contract suite (test/store-contract.ts).
  */
 
-export const STORE_TABLES = ['meta', 'key_packages', 'groups', 'conversations', 'messages'] as const;
+/** `media`: attachments and voice messages kept on the device (media/media-records.ts). */
+export const STORE_TABLES = ['meta', 'key_packages', 'groups', 'conversations', 'messages', 'media'] as const;
 export type StoreTable = (typeof STORE_TABLES)[number];
 
 export type StoreWrite =
