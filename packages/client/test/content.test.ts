@@ -49,7 +49,8 @@ describe('client: content', () => {
     const bad = [
       new Uint8Array([0xff, 0xfe, 0x00, 0x01]), // not UTF-8
       new TextEncoder().encode('{"v":1,"type":"text"}'), // missing fields
-      new TextEncoder().encode('{"v":1,"type":"reaction","id":"AAAAAAAAAAAAAAAAAAAAAA","sentAt":1}'), // reserved type
+      new TextEncoder().encode('{"v":1,"type":"reaction","id":"AAAAAAAAAAAAAAAAAAAAAA","sentAt":1}'), // a reaction without target or emoji
+      new TextEncoder().encode('{"v":1,"type":"poll","id":"AAAAAAAAAAAAAAAAAAAAAA","sentAt":1}'), // unknown type
       new TextEncoder().encode('{"v":9,"type":"text","text":"x"}'), // future version
       new TextEncoder().encode('{"v":1,"type":"x-parley-roster","members":"nope"}'), // broken roster
       new TextEncoder().encode('[1,2,3]'),
@@ -62,7 +63,7 @@ describe('client: content', () => {
     assert.ok(errors.every((e) => e.code === 'malformed_content' && e.conversationId === conv.id && typeof e.seq === 'number'));
     assert.deepEqual(
       errors.map((e) => (e.error as { code?: string }).code),
-      ['malformed', 'invalid', 'unsupported_type', 'unsupported_version', 'bad_request', 'malformed'],
+      ['malformed', 'invalid', 'invalid', 'unsupported_type', 'unsupported_version', 'bad_request', 'malformed'],
     );
     assert.deepEqual(await texts(bob.client, conv.id), ['still here'], 'nothing malformed was stored');
     await bob.client.send(conv.id, 'and me');

@@ -3,7 +3,21 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { toBase64Url, toHex } from '@parley/protocol';
 import type { BlobDigest } from '@parley/protocol';
-import { CONTENT_TYPES, ContentError, decodeContent, encodeContent, MAX_CONTENT_BYTES, newContentId } from './content.js';
+import {
+  CONTENT_TYPES,
+  ContentError,
+  decodeContent,
+  DISAPPEAR_TIMERS_MS,
+  encodeContent,
+  HISTORY_CONTENT_TYPES,
+  isHistoryContent,
+  MAX_CONTENT_BYTES,
+  MAX_EMOJI_LENGTH,
+  MAX_VOICE_BYTES,
+  MAX_VOICE_DURATION_MS,
+  MAX_WAVEFORM_SAMPLES,
+  newContentId,
+} from './content.js';
 import type { ContentErrorCode, MessageContent } from './content.js';
 
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
@@ -85,8 +99,9 @@ describe('message content', () => {
     );
   });
 
-  it('rejects reserved types as unsupported, other versions and malformed documents with typed errors', () => {
-    for (const type of ['reaction', 'edit', 'delete', 'receipt', 'poll']) decodeFails(enc({ v: 1, id: newContentId(), sentAt: 0, type }), 'unsupported_type');
+  it('rejects bare specified types as invalid, unknown types as unsupported, other versions and malformed documents with typed errors', () => {
+    for (const type of ['voice', 'reaction', 'edit', 'delete', 'receipt', 'settings', 'typing']) decodeFails(enc({ v: 1, id: newContentId(), sentAt: 0, type }), 'invalid');
+    for (const type of ['poll', 'REACTION', 'reply', 'notice', 'deleted', '']) decodeFails(enc({ v: 1, id: newContentId(), sentAt: 0, type }), 'unsupported_type');
     decodeFails(enc({ ...text(), v: 2 }), 'unsupported_version');
     decodeFails(enc({ ...text(), v: '1' }), 'invalid');
     decodeFails(enc({ v: 1, id: newContentId(), sentAt: 0 }), 'invalid');
@@ -147,5 +162,170 @@ describe('message content', () => {
     );
     // Deeply nested JSON must not blow the stack of anything but JSON.parse, which we catch.
     check(new TextEncoder().encode('['.repeat(100_000) + ']'.repeat(100_000)));
+  });
+});
+
+const idArb = fc.uint8Array({ minLength: 16, maxLength: 16 }).map(toBase64Url);
+const refArb = fc.record({ seq: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }), id: idArb }, { noNullPrototype: true });
+const head = { v: fc.constant(1 as const), id: idArb, sentAt: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }) };
+/** Single emoji: plain, with a skin tone, ZWJ sequences, flags (regional and subdivision), keycaps, with variation selectors. */
+const EMOJIS = ['👍', '❤️', '😂', '🇩🇪', '👩‍👩‍👧', '👍🏽', '#️⃣', '1️⃣', '🏴󠁧󠁢󠁳󠁣󠁴󠁿', '©️', '🫠', '👨🏿‍🚀'];
+const BAD_EMOJIS = ['', 'a', 'ok', '👍 ', ' 👍', ' ', '1', '#', '*', ':)', 'x'.repeat(40), '👍'.repeat(17), '👍👍', '🇩🇪🇫🇷', '👍\u200d'.repeat(16) + '👍', '\u200d', '\ufe0f', '🏽', '<b>👍</b>', '👍\n', 'a👍'];
+const digest = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => toHex(b) as BlobDigest);
+
+const voiceArb = fc.record(
+  {
+    ...head,
+    type: fc.constant('voice' as const),
+    blob: fc.record(
+      { digest, key: fc.uint8Array({ minLength: 32, maxLength: 32 }), nonce: fc.uint8Array({ minLength: 12, maxLength: 12 }), size: fc.integer({ min: 1, max: MAX_VOICE_BYTES }) },
+      { noNullPrototype: true },
+    ),
+    mimeType: fc.constantFrom('audio/ogg; codecs=opus', 'audio/webm;codecs=opus', 'audio/mp4', 'audio/mpeg', 'audio/aac', 'audio/wav', 'audio/ogg'),
+    durationMs: fc.integer({ min: 1, max: MAX_VOICE_DURATION_MS }),
+    waveform: fc.uint8Array({ maxLength: MAX_WAVEFORM_SAMPLES }),
+    replyTo: refArb,
+  },
+  { requiredKeys: ['v', 'id', 'sentAt', 'type', 'blob', 'mimeType', 'durationMs', 'waveform'], noNullPrototype: true },
+);
+
+/** Every v1 type other than text and attachment, valid. */
+const newContent: fc.Arbitrary<MessageContent> = fc.oneof(
+  fc.record({ ...head, type: fc.constant('text' as const), text: fc.string({ minLength: 1, maxLength: 100 }), replyTo: refArb }, { noNullPrototype: true }),
+  voiceArb,
+  fc.record({ ...head, type: fc.constant('reaction' as const), target: refArb, emoji: fc.option(fc.constantFrom(...EMOJIS), { nil: null }) }, { noNullPrototype: true }),
+  fc.record({ ...head, type: fc.constant('edit' as const), target: refArb, text: fc.string({ minLength: 1, maxLength: 100 }) }, { noNullPrototype: true }),
+  fc.record({ ...head, type: fc.constant('delete' as const), target: refArb }, { noNullPrototype: true }),
+  fc
+    .record({ ...head, delivered: fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), withRead: fc.boolean(), frac: fc.double({ min: 0, max: 1, noNaN: true }) }, { noNullPrototype: true })
+    .map(({ withRead, frac, ...r }): MessageContent => ({ ...r, type: 'receipt', ...(withRead ? { read: Math.floor(r.delivered * frac) } : {}) })),
+  fc.record({ ...head, type: fc.constant('settings' as const), disappearAfterMs: fc.option(fc.constantFrom(...DISAPPEAR_TIMERS_MS), { nil: null }) }, { noNullPrototype: true }),
+  fc.record({ ...head, type: fc.constant('typing' as const), typing: fc.boolean() }, { noNullPrototype: true }),
+);
+
+const wireOf = (c: MessageContent) => JSON.parse(new TextDecoder().decode(encodeContent(c))) as Record<string, unknown>;
+const ref = () => ({ seq: 7, id: newContentId() });
+const base = () => ({ v: 1, id: newContentId(), sentAt: 1_700_000_000_000 });
+
+describe('message content: replies, voice, reactions, edits, deletes, receipts, settings, typing', () => {
+  it('round-trips every type (property)', () => {
+    fc.assert(
+      fc.property(newContent, (c) => {
+        const r = decodeContent(encodeContent(c));
+        assert.ok(r.ok, r.ok ? '' : r.error.message);
+        if (r.ok) assert.deepEqual(r.content, c);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('history entries are text, attachment, voice and settings only', () => {
+    assert.deepEqual([...HISTORY_CONTENT_TYPES].sort(), ['attachment', 'settings', 'text', 'voice']);
+    fc.assert(
+      fc.property(fc.oneof(newContent, validContent), (c) => assert.equal(isHistoryContent(c), ['text', 'attachment', 'voice', 'settings'].includes(c.type))),
+      { numRuns: 300 },
+    );
+  });
+
+  it('accepts single emoji (flags, keycaps, ZWJ sequences, skin tones) and refuses anything else as invalid', () => {
+    for (const emoji of EMOJIS) {
+      const r = decodeContent(enc({ ...base(), type: 'reaction', target: ref(), emoji }));
+      assert.ok(r.ok, `${emoji}: ${r.ok ? '' : r.error.message}`);
+    }
+    for (const emoji of [...BAD_EMOJIS, 1, true, {}, ['👍']]) decodeFails(enc({ ...base(), type: 'reaction', target: ref(), emoji }), 'invalid');
+    decodeFails(enc({ ...base(), type: 'reaction', target: ref() }), 'invalid');
+    // Anything with a letter, a space or punctuation in it is not an emoji.
+    fc.assert(
+      fc.property(fc.string({ maxLength: MAX_EMOJI_LENGTH }), fc.constantFrom('a', ' ', '.', 'Z', '\n', '<'), fc.nat(), (s, bad, at) => {
+        const i = at % (s.length + 1);
+        decodeFails(enc({ ...base(), type: 'reaction', target: ref(), emoji: s.slice(0, i) + bad + s.slice(i) }), 'invalid');
+      }),
+      { numRuns: 500 },
+    );
+    assert.throws(() => encodeContent({ ...base(), v: 1, type: 'reaction', target: ref(), emoji: 'thumbs up' }), (e: Error) => e instanceof ContentError && e.code === 'invalid');
+  });
+
+  it('refuses bad message references in replies, reactions, edits and deletes', () => {
+    const badRefs: unknown[] = [
+      undefined,
+      null,
+      { seq: 0, id: newContentId() },
+      { seq: -1, id: newContentId() },
+      { seq: 1.5, id: newContentId() },
+      { seq: '7', id: newContentId() },
+      { seq: Number.MAX_SAFE_INTEGER + 2, id: newContentId() },
+      { seq: 7 },
+      { seq: 7, id: 'short' },
+      { seq: 7, id: `${newContentId()}x` },
+      { seq: 7, id: 'A'.repeat(21) + '=' },
+      { id: newContentId() },
+      7,
+      [7, newContentId()],
+    ];
+    for (const target of badRefs) {
+      decodeFails(enc({ ...base(), type: 'reaction', target, emoji: '👍' }), 'invalid');
+      decodeFails(enc({ ...base(), type: 'edit', target, text: 'new' }), 'invalid');
+      decodeFails(enc({ ...base(), type: 'delete', target }), 'invalid');
+      if (target !== undefined) {
+        decodeFails(enc({ ...base(), type: 'text', text: 'hi', replyTo: target }), 'invalid');
+        decodeFails(enc({ ...wireOf(attachment()), replyTo: target }), 'invalid');
+      }
+    }
+    decodeFails(enc({ ...base(), type: 'edit', target: ref(), text: '' }), 'invalid');
+    decodeFails(enc({ ...base(), type: 'edit', target: ref(), text: 'x'.repeat(65_537) }), 'invalid');
+  });
+
+  it('refuses oversized or malformed voice messages before anything is sent, and on receipt', () => {
+    const voice = fc.sample(voiceArb, 1)[0] as MessageContent;
+    const wire = wireOf(voice);
+    const blob = wire['blob'] as Record<string, unknown>;
+    for (const size of [0, MAX_VOICE_BYTES + 1, 2 ** 40]) decodeFails(enc({ ...wire, blob: { ...blob, size } }), 'invalid');
+    for (const durationMs of [0, -5, MAX_VOICE_DURATION_MS + 1, 1.5]) decodeFails(enc({ ...wire, durationMs }), 'invalid');
+    decodeFails(enc({ ...wire, waveform: toBase64Url(new Uint8Array(MAX_WAVEFORM_SAMPLES + 1)) }), 'invalid');
+    for (const mimeType of ['video/mp4', 'audio/', 'audio/ogg; codecs=<script>', 'image/png', 'audio/flac']) decodeFails(enc({ ...wire, mimeType }), 'invalid');
+    assert.throws(
+      () => encodeContent({ ...voice, blob: { ...(voice as { blob: { size: number } }).blob, size: MAX_VOICE_BYTES + 1 } } as MessageContent),
+      (e: Error) => e instanceof ContentError && e.code === 'invalid',
+    );
+    fc.assert(
+      fc.property(voiceArb, fc.integer({ min: MAX_VOICE_BYTES + 1, max: 2 ** 40 }), (v, size) => decodeFails(enc({ ...wireOf(v), blob: { ...(wireOf(v)['blob'] as object), size } }), 'invalid')),
+      { numRuns: 100 },
+    );
+  });
+
+  it('refuses receipts read beyond delivered, and disallowed timers', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 1 }), fc.integer({ min: 1, max: 1000 }), (delivered, more) => {
+        decodeFails(enc({ ...base(), type: 'receipt', delivered, read: Math.min(delivered + more, Number.MAX_SAFE_INTEGER) }), 'invalid');
+      }),
+      { numRuns: 300 },
+    );
+    for (const r of [{ delivered: -1 }, { delivered: 1.5 }, { delivered: '3' }, { delivered: 3, read: -1 }, {}]) decodeFails(enc({ ...base(), type: 'receipt', ...r }), 'invalid');
+    fc.assert(
+      fc.property(fc.integer(), (ms) => {
+        fc.pre(!(DISAPPEAR_TIMERS_MS as readonly number[]).includes(ms));
+        decodeFails(enc({ ...base(), type: 'settings', disappearAfterMs: ms }), 'invalid');
+      }),
+      { numRuns: 300 },
+    );
+    for (const disappearAfterMs of [0, 1.5, '300000', undefined, 60_000]) decodeFails(enc({ ...base(), type: 'settings', disappearAfterMs }), 'invalid');
+    for (const typing of [undefined, 1, 'yes', null]) decodeFails(enc({ ...base(), type: 'typing', typing }), 'invalid');
+  });
+
+  it('never throws on any of the new types with one field replaced by anything (fuzzed)', () => {
+    fc.assert(
+      fc.property(
+        newContent,
+        fc.constantFrom('v', 'id', 'sentAt', 'type', 'target', 'emoji', 'text', 'replyTo', 'blob', 'durationMs', 'waveform', 'delivered', 'read', 'disappearAfterMs', 'typing', '__proto__'),
+        fc.jsonValue(),
+        (c, field, value) => {
+          const wire = wireOf(c);
+          wire[field] = value;
+          const r = decodeContent(enc(wire));
+          if (!r.ok) assert.ok(r.error instanceof ContentError);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });

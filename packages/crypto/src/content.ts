@@ -63,13 +63,24 @@ export type MessageRef = z.output<typeof MessageRefSchema>;
  * One emoji (with its modifiers, joiners and variation selectors, flags and
  * keycaps included): nothing else, no whitespace, no text.
  */
+// The class lists joiners, selectors and modifiers one by one on purpose: sequences are checked as a whole below.
+// eslint-disable-next-line no-misleading-character-class
 const EMOJI = /^(?:[\p{Extended_Pictographic}\p{Regional_Indicator}\p{Emoji_Modifier}#*0-9\u200d\ufe0f\u20e3\u{e0020}-\u{e007f}])+$/u;
-const EMOJI_CORE = /[\p{Extended_Pictographic}\p{Regional_Indicator}]/u;
+// A keycap (#️⃣, 1️⃣) has no pictographic code point of its own: its base is a digit, # or * followed by U+20E3.
+const EMOJI_CORE = /[\p{Extended_Pictographic}\p{Regional_Indicator}]|[#*0-9]\ufe0f?\u20e3/u;
+/** One user-perceived character: "👍👍" or two flags side by side are two reactions, not one. */
+function oneGrapheme(e: string): boolean {
+  // Intl.Segmenter is in every runtime Parley supports; without it the character classes above still hold.
+  if (typeof Intl === 'undefined' || typeof Intl.Segmenter !== 'function') return true;
+  let n = 0;
+  for (const _ of new Intl.Segmenter(undefined, { granularity: 'grapheme' }).segment(e)) if (++n > 1) return false;
+  return n === 1;
+}
 export const EmojiSchema = z
   .string()
   .min(1)
   .max(MAX_EMOJI_LENGTH)
-  .refine((e) => EMOJI.test(e) && EMOJI_CORE.test(e), 'not an emoji');
+  .refine((e) => EMOJI.test(e) && EMOJI_CORE.test(e) && oneGrapheme(e), 'not an emoji');
 
 const MIME_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 // Path separators, control characters and bidi overrides (which can disguise "txt.exe" as "exe.txt").
