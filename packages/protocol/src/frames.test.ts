@@ -52,3 +52,21 @@ describe('frame codec', () => {
     assert.throws(() => splitParts(Uint8Array.of(1, 2, 3), [1, 1]), FrameError);
   });
 });
+
+describe('typing frames', () => {
+  it('a client typing frame names a group and carries one opaque part', () => {
+    const d = decodeClientFrame(encodeFrame({ t: 'typing', group: 'abcd' }, [Uint8Array.of(9, 9)]));
+    assert.ok(d.ok);
+    assert.deepEqual(d.frame, { t: 'typing', group: 'abcd' });
+    assert.deepEqual(d.payload, Uint8Array.of(9, 9));
+    assert.equal(decodeClientFrame(encodeFrame({ t: 'typing' })).ok, false);
+    assert.equal(decodeClientFrame(encodeFrame({ t: 'typing', group: 'not a group id!' })).ok, false);
+  });
+
+  it('the server typing frame carries the epoch', () => {
+    const d = decodeServerFrame(encodeFrame({ t: 'typing', group: 'abcd', epoch: 3 }, [Uint8Array.of(1)]));
+    assert.ok(d.ok);
+    assert.deepEqual(d.frame, { t: 'typing', group: 'abcd', epoch: 3 });
+    assert.equal(decodeServerFrame(encodeFrame({ t: 'typing', group: 'abcd' })).ok, false);
+  });
+});

@@ -80,6 +80,20 @@ export const LeaveFrameSchema = z.object({ t: z.literal('leave'), rid: RequestId
 
 export const PingFrameSchema = z.object({ t: z.literal('ping'), rid: RequestIdSchema });
 
+/** Largest typing payload (one MLS application message carrying a `typing` content). */
+export const MAX_TYPING_BYTES = 4096;
+
+/**
+ * Ephemeral: one part, an MLS application message whose plaintext is a
+ * `typing` content. The server forwards it to the group's other member
+ * devices that are connected at that moment and drops it otherwise: it is
+ * never stored, never acknowledged, never delivered late. No `rid` and no
+ * reply; only a refusal (not a member, too large, not an MLS application
+ * message) comes back as an error frame. Excess beyond a few per second per
+ * device is dropped silently.
+ */
+export const TypingFrameSchema = z.object({ t: z.literal('typing'), group: GroupIdSchema });
+
 export const ClientFrameSchema = z.discriminatedUnion('t', [
   HelloFrameSchema,
   SendFrameSchema,
@@ -87,6 +101,7 @@ export const ClientFrameSchema = z.discriminatedUnion('t', [
   AckFrameSchema,
   LeaveFrameSchema,
   PingFrameSchema,
+  TypingFrameSchema,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type HelloFrame = z.infer<typeof HelloFrameSchema>;
@@ -94,6 +109,7 @@ export type SendFrame = z.infer<typeof SendFrameSchema>;
 export type CommitFrame = z.infer<typeof CommitFrameSchema>;
 export type AckFrame = z.infer<typeof AckFrameSchema>;
 export type LeaveFrame = z.infer<typeof LeaveFrameSchema>;
+export type TypingFrame = z.infer<typeof TypingFrameSchema>;
 
 /* ---------- server → client ---------- */
 
@@ -153,6 +169,13 @@ export const PongFrameSchema = z.object({ t: z.literal('pong'), rid: RequestIdSc
  */
 export const DevicesChangedFrameSchema = z.object({ t: z.literal('devices_changed'), userId: UserIdSchema.optional() });
 
+/**
+ * A member's typing message, forwarded live (see TypingFrameSchema): one
+ * part, the opaque MLS application message; `epoch` as read from its framing.
+ * Decrypting it is optional — a receiver that cannot (its epoch moved) drops it.
+ */
+export const TypingServerFrameSchema = z.object({ t: z.literal('typing'), group: GroupIdSchema, epoch: EpochSchema });
+
 export const ServerFrameSchema = z.discriminatedUnion('t', [
   ReadyFrameSchema,
   OkFrameSchema,
@@ -162,11 +185,13 @@ export const ServerFrameSchema = z.discriminatedUnion('t', [
   KeyPackagesLowFrameSchema,
   PongFrameSchema,
   DevicesChangedFrameSchema,
+  TypingServerFrameSchema,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 export type MsgFrame = z.infer<typeof MsgFrameSchema>;
 export type ErrorFrame = z.infer<typeof ErrorFrameSchema>;
 export type ReadyFrame = z.infer<typeof ReadyFrameSchema>;
+export type TypingServerFrame = z.infer<typeof TypingServerFrameSchema>;
 
 /* ---------- codec ---------- */
 

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { freePort, ServerProcess } from './helpers/processes.js';
 import { groupAt, registerAt, streamSends } from './helpers/remote.js';
-import { TestSocket } from './helpers/test-network.js';
+import { mlsMessage, TestSocket } from './helpers/test-network.js';
 
 /**
  * Cluster mode: three server processes sharing one PostgreSQL database and one
@@ -122,6 +122,34 @@ describe('cluster: 3 processes on PostgreSQL + NATS', () => {
     assert.ok(r.t === 'ok');
     await c2.waitFor((x) => x.frame.t === 'msg' && x.frame.group === group && x.frame.seq === r.seq);
     for (const s of [a, b, c2]) s.close();
+  });
+
+  it('forwards typing frames across processes to live members only, and stores none of them', async () => {
+    const alice = await registerAt(node(0).url);
+    const bob = await registerAt(node(1).url);
+    const carol = await registerAt(node(2).url);
+    const a = await TestSocket.open(node(0).wsUrl, alice.token);
+    const b = await TestSocket.open(node(1).wsUrl, bob.token);
+    const group = await groupAt(node(0).url, alice, [bob.deviceId, carol.deviceId]);
+    await b.waitFor((r) => r.frame.t === 'synced');
+    await b.waitFor((r) => r.frame.t === 'msg' && r.frame.group === group && r.frame.kind === 'welcome');
+    const payload = mlsMessage(group, 1, 'application', randomBytes(120));
+    a.sendFrame({ t: 'typing', group }, [payload]);
+    const got = await b.waitFor((r) => r.frame.t === 'typing');
+    assert.deepEqual(got.frame, { t: 'typing', group, epoch: 1 });
+    assert.deepEqual(got.payload, payload);
+    // carol (offline while it was sent) connects to node 2: her Welcome, no typing frame.
+    const c = await TestSocket.open(node(2).wsUrl, carol.token);
+    await c.waitFor((r) => r.frame.t === 'synced');
+    await c.request({ t: 'ping' });
+    assert.equal(c.received.filter((r) => r.frame.t === 'typing').length, 0);
+    const url = new URL(PG_URL);
+    url.pathname = `/${dbName}`;
+    const db = new pg.Client({ connectionString: url.toString() });
+    await db.connect();
+    const stored = (await db.query('SELECT count(*)::int AS n FROM group_messages WHERE payload = $1', [Buffer.from(payload)]).finally(() => db.end())).rows[0] as { n: number };
+    assert.equal(stored.n, 0, 'the typing message is stored nowhere');
+    for (const s of [a, b, c]) s.close();
   });
 
   it('numbers concurrent sends through all three processes without gaps or duplicates', async () => {

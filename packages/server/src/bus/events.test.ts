@@ -9,6 +9,7 @@ describe('bus event codec (for adapters that cross processes)', () => {
       fc.property(fc.stringMatching(/^[A-Za-z0-9_-]{2,86}$/), fc.integer({ min: 1, max: 2 ** 40 }), fc.uint8Array({ minLength: 1, maxLength: 500 }), (group, seq, frame) => {
         assert.deepEqual(decodeBusEvent(encodeBusEvent({ type: 'deliver', group, seq, frame })), { type: 'deliver', group, seq, frame });
         assert.deepEqual(decodeBusEvent(encodeBusEvent({ type: 'notice', frame })), { type: 'notice', frame });
+        assert.deepEqual(decodeBusEvent(encodeBusEvent({ type: 'ephemeral', frame })), { type: 'ephemeral', frame });
       }),
     );
     // The store time crosses processes as wall-clock time and comes back on this process's clock.

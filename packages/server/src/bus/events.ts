@@ -5,7 +5,9 @@
  * - notice: an encoded server frame not tied to a group log (e.g. key_packages_low);
  * - revoked: nothing (the device was revoked; close its connections);
  * - recheck: nothing (sessions of the device may have ended — a password change
- *   that signs out other sessions: look the connection's session up now).
+ *   that signs out other sessions: look the connection's session up now);
+ * - ephemeral: an encoded server frame (a typing frame) written only to a connection that is
+ *   live at that moment — never held while a backlog replays, never stored.
  */
 export type BusEvent =
   /**
@@ -16,13 +18,15 @@ export type BusEvent =
   | { type: 'deliver'; group: string; seq: number; frame: Uint8Array; storedAt?: number }
   | { type: 'notice'; frame: Uint8Array }
   | { type: 'revoked' }
-  | { type: 'recheck' };
+  | { type: 'recheck' }
+  | { type: 'ephemeral'; frame: Uint8Array };
 
 const DELIVER = 1;
 const NOTICE = 2;
 const REVOKED = 3;
 const RECHECK = 4;
 const DELIVER_TIMED = 5;
+const EPHEMERAL = 6;
 
 const ascii = new TextEncoder();
 const unascii = new TextDecoder();
@@ -30,9 +34,9 @@ const unascii = new TextDecoder();
 export function encodeBusEvent(event: BusEvent): Uint8Array {
   if (event.type === 'revoked') return Uint8Array.of(REVOKED);
   if (event.type === 'recheck') return Uint8Array.of(RECHECK);
-  if (event.type === 'notice') {
+  if (event.type === 'notice' || event.type === 'ephemeral') {
     const out = new Uint8Array(1 + event.frame.length);
-    out[0] = NOTICE;
+    out[0] = event.type === 'notice' ? NOTICE : EPHEMERAL;
     out.set(event.frame, 1);
     return out;
   }
@@ -56,6 +60,7 @@ export function decodeBusEvent(data: Uint8Array): BusEvent | undefined {
   if (tag === REVOKED && data.length === 1) return { type: 'revoked' };
   if (tag === RECHECK && data.length === 1) return { type: 'recheck' };
   if (tag === NOTICE && data.length > 1) return { type: 'notice', frame: data.subarray(1) };
+  if (tag === EPHEMERAL && data.length > 1) return { type: 'ephemeral', frame: data.subarray(1) };
   if ((tag === DELIVER || tag === DELIVER_TIMED) && data.length > 2) {
     const gl = data[1] ?? 0;
     const head = 10 + gl + (tag === DELIVER_TIMED ? 8 : 0);

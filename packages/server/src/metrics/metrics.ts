@@ -9,9 +9,9 @@ import type { Storage } from '../storage/storage.js';
  */
 
 /** Frames a connection reads: the client frame types, plus frames that did not decode and frames refused unread (rate limit). */
-export const FRAME_IN_TYPES = ['hello', 'ping', 'send', 'commit', 'ack', 'leave', 'invalid', 'unread'] as const;
+export const FRAME_IN_TYPES = ['hello', 'ping', 'send', 'commit', 'ack', 'leave', 'typing', 'invalid', 'unread'] as const;
 /** Frames a connection writes (`notice` covers key_packages_low and devices_changed). */
-export const FRAME_OUT_TYPES = ['ready', 'synced', 'pong', 'ok', 'error', 'msg', 'notice'] as const;
+export const FRAME_OUT_TYPES = ['ready', 'synced', 'pong', 'ok', 'error', 'msg', 'notice', 'typing'] as const;
 /** What a device stored: a group message (application or proposal), or a commit. */
 export const STORED_KINDS = ['message', 'commit'] as const;
 /** How a message reached a device's socket: pushed while it was connected, or read from its backlog on connect. */
@@ -29,6 +29,7 @@ export const RATE_LIMIT_PREFIXES = {
   'claim-target': 'claim_target_device',
   'claim-last-resort': 'claim_last_resort',
   ws: 'ws_frames',
+  typing: 'typing_frames',
 } as const;
 export const RATE_LIMIT_NAMES = [...Object.values(RATE_LIMIT_PREFIXES), 'other'] as const;
 /** Refusals counted as authentication failures (error codes of the protocol). */

@@ -20,6 +20,7 @@ import { errorLogFields, toApiError } from '../errors.js';
 import { authenticate, authenticateLimited } from '../http/pipeline.js';
 import { acknowledge, commit, leave, sendMessage } from '../services/delivery.js';
 import { keyPackageStock } from '../services/key-packages.js';
+import { forwardTyping } from '../services/typing.js';
 import type { FrameOutType } from '../metrics/metrics.js';
 import type { Corkable, SocketCorker } from './corker.js';
 import { GroupOrder } from './group-order.js';
@@ -254,6 +255,10 @@ export class Connection {
           this.own.forget(frame.group);
           this.send(encodeFrame({ t: 'ok', rid: frame.rid }), 'ok');
           return;
+        case 'typing':
+          // Ephemeral: forwarded to live devices only, never stored, no reply (see services/typing.ts).
+          await forwardTyping(this.ctx, sender, frame, payload);
+          return;
       }
     } catch (err) {
       this.sendError(err, rid);
@@ -426,6 +431,11 @@ export class Connection {
     }
     if (event.type === 'notice') {
       this.send(event.frame, 'notice');
+      return;
+    }
+    if (event.type === 'ephemeral') {
+      // Only to a device that is live now: never held behind a backlog replay, never delivered late.
+      if (this.state === 'live') this.send(event.frame, 'typing');
       return;
     }
     if (this.state === 'syncing') this.held.push(event);
