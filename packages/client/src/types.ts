@@ -132,6 +132,30 @@ export interface AttachmentInput {
   readonly caption?: string;
 }
 
+/** A recorded voice message (content type `voice`); over the limits in @parley/crypto it is refused before upload (`too_large`). */
+export interface VoiceInput {
+  /** The recording (e.g. Opus in Ogg or WebM), at most MAX_VOICE_BYTES. */
+  readonly voice: Uint8Array;
+  /** An audio type: audio/ogg, audio/webm, audio/mp4, audio/mpeg, audio/aac or audio/wav, optionally with `;codecs=…`. */
+  readonly mimeType: string;
+  /** 1 to MAX_VOICE_DURATION_MS. */
+  readonly durationMs: number;
+  /** Loudness over the recording, one byte (0–255) per sample, at most MAX_WAVEFORM_SAMPLES. */
+  readonly waveform: Uint8Array;
+}
+
+/** What this device keeps of the media it receives (stored in its store, see mediaSettings). */
+export interface MediaSettings {
+  /** Attachments and voice messages up to this size (bytes) are downloaded on arrival and kept; 0 keeps none. Default 25 MiB. */
+  readonly autoDownloadMaxBytes: number;
+}
+
+/** The media this device keeps: total plaintext bytes and number of files. */
+export interface MediaUsage {
+  readonly bytes: number;
+  readonly files: number;
+}
+
 export interface DeviceSummary {
   readonly id: DeviceId;
   /**
