@@ -70,6 +70,18 @@ const PATHS = {
   search: 'M11 19a8 8 0 1 0 0-16 8 8 0 0 0 0 16zM21 21l-4.3-4.3',
   devices: 'M3 5h14v10H3zM1 19h18M19 8h4v12h-4z',
   trash: 'M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3',
+  more: 'M12 6h.01M12 12h.01M12 18h.01',
+  reply: 'M10 8L4 13l6 5M4 13h10a6 6 0 0 1 6 6v1',
+  smile: 'M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20zM8 14s1.5 2 4 2 4-2 4-2M9 9h.01M15 9h.01',
+  edit: 'M4 20h4L19 9l-4-4L4 16v4zM13.5 6.5l4 4',
+  timer: 'M12 21a8 8 0 1 0 0-16 8 8 0 0 0 0 16zM12 9v4l2.5 1.5M10 2h4M19 5l1.5 1.5',
+  mic: 'M12 3a3 3 0 0 0-3 3v6a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5 11a7 7 0 0 0 14 0M12 18v3',
+  play: 'M8 5v14l11-7L8 5z',
+  pause: 'M8 5v14M16 5v14',
+  pin: 'M9 4h6l-1 6 4 4H6l4-4-1-6zM12 14v7',
+  muted: 'M6 8a6 6 0 0 1 10.5-4M18 10v3l2 3H8M4 4l16 16M10 20a2 2 0 0 0 4 0',
+  archive: 'M3 5h18v4H3zM5 9v10h14V9M10 13h4',
+  deleted: 'M12 22a10 10 0 1 0 0-20 10 10 0 0 0 0 20zM5 5l14 14',
 } as const;
 
 export type IconName = keyof typeof PATHS;

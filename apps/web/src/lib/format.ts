@@ -71,3 +71,9 @@ export function hueFor(name: string): number {
 export function safetyGroups(digits: string): string[] {
   return digits.replace(/\D/g, '').match(/.{1,5}/g) ?? [];
 }
+
+/** "0:07", "12:34" for a duration in milliseconds. */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(total / 60)}:${String(total % 60).padStart(2, '0')}`;
+}
