@@ -1,5 +1,5 @@
 import { importDeviceIdentity } from '@parley/crypto';
-import type { AttachmentContent, DeviceIdentity, MlsGroup } from '@parley/crypto';
+import type { AttachmentContent, DeviceIdentity, MlsGroup, VoiceContent } from '@parley/crypto';
 import { checkUsername } from '@parley/protocol';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import type { DeviceLink } from './devices/device-link.js';
@@ -15,6 +15,7 @@ import { ContentHandlers } from './sync/content-handlers.js';
 import { AccountSetup } from './account/account.js';
 import { Conversations } from './conversations/conversations.js';
 import { Messages } from './messages/messages.js';
+import { Media } from './media/media.js';
 import { ClientError } from './errors.js';
 import type { ClientOptions } from './options.js';
 import { KeyedMutex } from './mutex.js';
@@ -31,11 +32,14 @@ import type {
   ConversationSummary,
   DeviceSummary,
   LogoutOptions,
+  MediaSettings,
+  MediaUsage,
   Message,
   MessagesOptions,
   SendOptions,
   UserRef,
   Verification,
+  VoiceInput,
 } from './types.js';
 
 const ACK_DELAY_MS = 50;
@@ -76,6 +80,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private readonly handlers = new ContentHandlers();
   private readonly conversationList: Conversations;
   private readonly messageOps: Messages;
+  private readonly media: Media;
   private readonly accountSetup: AccountSetup;
 
   constructor(private readonly options: ClientOptions) {
@@ -106,7 +111,13 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       start: (account, identity, opts) => this.start(account, identity, opts),
       endSession: () => this.endSession(),
     });
-    this.messageOps = new Messages(this.core, this.state, this.outbox, options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS);
+    this.media = new Media(this.core);
+    this.messageOps = new Messages(this.core, this.state, this.outbox, options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS, this.media);
+    // Media arriving is downloaded in the background; downloads left pending are picked up after each sync.
+    this.on('message', (message) => this.media.arrived(message));
+    this.on('connection', (event) => {
+      if (event.state === 'synced') this.media.resume().catch((err: unknown) => this.closed || this.emitError('internal', err));
+    });
   }
 
   /** Events about the self group stay inside the client (errors aside). */
@@ -281,6 +292,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     // Let in-flight processing finish writing before the owner closes the store.
     await this.inbox.idle();
     await this.session?.deviceSync.idle();
+    await this.media.idle();
   }
 
   /** Resolves after the next (or a past, if `sinceStart`) end of backlog. */
@@ -309,13 +321,46 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * ClientError('safety_number_changed', detail.users) unless
    * `confirmSafetyNumberChange` (which resets those verifications).
    */
-  send(conversationId: GroupId, input: string | AttachmentInput, options: SendOptions = {}): Promise<Message> {
+  send(conversationId: GroupId, input: string | AttachmentInput | VoiceInput, options: SendOptions = {}): Promise<Message> {
     return this.messageOps.send(conversationId, input, options);
   }
 
-  /** Downloads an attachment and checks it against the digest and key in the message. */
-  downloadAttachment(message: Message | AttachmentContent): Promise<Uint8Array> {
-    return this.messageOps.downloadAttachment(message);
+  /* ---------------- media kept on the device ---------------- */
+
+  /**
+   * The bytes of an attachment or voice message: the copy this device keeps
+   * if it has one, else downloaded, checked against the digest, key and size
+   * in the message, and kept if it fits `mediaSettings().autoDownloadMaxBytes`.
+   * ClientError('blob_gone') when this device keeps no copy and the server
+   * no longer has the file.
+   */
+  attachment(message: Message | AttachmentContent | VoiceContent): Promise<Uint8Array> {
+    return this.media.attachment(message);
+  }
+
+  /** The former name of `attachment` (same behaviour). */
+  downloadAttachment(message: Message | AttachmentContent | VoiceContent): Promise<Uint8Array> {
+    return this.media.attachment(message);
+  }
+
+  /** Up to which size attachments and voice messages are downloaded on arrival and kept (default 25 MiB). */
+  mediaSettings(): Promise<MediaSettings> {
+    return this.media.settings();
+  }
+
+  /** Changes it (0 to 1 GiB; 0 keeps nothing new). Already kept files stay until `clearMedia`. */
+  setMediaSettings(settings: MediaSettings): Promise<void> {
+    return this.media.setSettings(settings);
+  }
+
+  /** What this device keeps: total bytes and number of files. */
+  mediaUsage(): Promise<MediaUsage> {
+    return this.media.usage();
+  }
+
+  /** Deletes every kept file (they are fetched again on demand while the server still has them). */
+  clearMedia(): Promise<void> {
+    return this.media.clear();
   }
 
   /* ---------------- conversations ---------------- */

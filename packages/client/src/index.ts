@@ -19,6 +19,8 @@ export type {
   ConversationSummary,
   DeviceSummary,
   LogoutOptions,
+  MediaSettings,
+  MediaUsage,
   MembershipEvent,
   Message,
   MessagesOptions,
@@ -27,6 +29,7 @@ export type {
   SendOptions,
   UserRef,
   Verification,
+  VoiceInput,
 } from './types.js';
 export type { DeviceLink } from './devices/device-link.js';
 export type { PendingDevice } from './devices/link-approval.js';

@@ -86,6 +86,7 @@ export {
   newContentId,
   SUPPORTED_CONTENT_TYPES,
   TextContentSchema,
+  VoiceContentSchema,
   HISTORY_CONTENT_TYPES,
   isHistoryContent,
   MAX_VOICE_BYTES,

@@ -1,17 +1,17 @@
 import { encodeContent } from '@parley/crypto';
-import type { AttachmentContent } from '@parley/crypto';
 import type { GroupId } from '@parley/protocol';
 import type { ClientCore } from '../core/context.js';
 import type { GroupState } from '../core/group-state.js';
 import type { Outbox } from '../core/outbox.js';
 import { ClientError } from '../errors.js';
 import { StoreBatch } from '../store/records.js';
-import type { AttachmentInput, Message, MessagesOptions, SendOptions } from '../types.js';
-import { downloadAttachment, outgoingContent } from './attachments.js';
+import type { Media } from '../media/media.js';
+import type { AttachmentInput, Message, MessagesOptions, SendOptions, VoiceInput } from '../types.js';
+import { outgoingContent } from './attachments.js';
 
 /**
- * Messages: sending text and attachments, downloading attachments, reading
- * the stored history and moving the read position.
+ * Messages: sending text, attachments and voice messages, reading the
+ * stored history and moving the read position.
  * The calls are documented on ParleyClient, which delegates here.
  */
 export class Messages {
@@ -21,29 +21,26 @@ export class Messages {
     private readonly outbox: Outbox,
     /** How long a send waits for the connection before failing with `disconnected` (ms). */
     private readonly offlineSendTimeoutMs: number,
+    /** Keeps the bytes of what this device sends (media/). */
+    private readonly media: Media,
   ) {}
 
-  async send(conversationId: GroupId, input: string | AttachmentInput, options: SendOptions = {}): Promise<Message> {
+  async send(conversationId: GroupId, input: string | AttachmentInput | VoiceInput, options: SendOptions = {}): Promise<Message> {
     const { connection, verifications } = this.core.session();
     this.state.visible(conversationId);
     await verifications.checkBeforeSend((await this.state.record(conversationId)).members, options.confirmSafetyNumberChange === true);
     const readyTimeoutMs = this.offlineSendTimeoutMs;
     // Before the attachment upload too: offline, fetch can take minutes to give up.
     if (!connection.isReady) await connection.waitReady(readyTimeoutMs);
-    const { content, blobs } = await outgoingContent(this.core.api, input);
+    const { content, blobs, media } = await outgoingContent(this.core.api, input);
     const plaintext = encodeContent(content);
     const record = await this.outbox.sendPlaintext(conversationId, plaintext, blobs, content, { readyTimeoutMs });
     if (record === undefined) throw new ClientError('internal', 'message was not recorded');
     const message = this.state.toMessage(record);
+    // Sent is sent: a copy that cannot be kept is fetched again when shown.
+    if (media !== undefined) await this.media.keepSent(message, media).catch((err: unknown) => this.core.emitError('internal', err, { conversationId, seq: message.seq }));
     this.core.emit('message', message);
     return message;
-  }
-
-  async downloadAttachment(message: Message | AttachmentContent): Promise<Uint8Array> {
-    this.core.session();
-    const content = 'content' in message ? message.content : message;
-    if (content.type !== 'attachment') throw new ClientError('bad_request', 'this message has no attachment');
-    return downloadAttachment(this.core.api, content);
   }
 
   async history(conversationId: GroupId, options: MessagesOptions = {}): Promise<Message[]> {
