@@ -284,6 +284,23 @@ export const GroupInfoResponseSchema = z.object({
 });
 export type GroupInfoResponse = z.infer<typeof GroupInfoResponseSchema>;
 
+/**
+ * Per-group retention (disappearing messages), in seconds: the server keeps
+ * the group's stored application messages (and the attachments they
+ * reference) at most this long. Only these values: the clients' disappearing
+ * timers (5 minutes, 1 hour, 1 day, 1 week, 4 weeks); null: the server's default.
+ */
+export const GROUP_RETENTION_SECONDS = [300, 3600, 86_400, 604_800, 2_419_200] as const;
+export const GroupRetentionSchema = z
+  .number()
+  .int()
+  .refine((s) => (GROUP_RETENTION_SECONDS as readonly number[]).includes(s), 'not an allowed retention')
+  .nullable();
+
+/** PUT /v1/groups/:groupId/retention, by a member device; answered with the same body. */
+export const SetGroupRetentionRequestSchema = z.object({ seconds: GroupRetentionSchema });
+export type SetGroupRetentionRequest = z.infer<typeof SetGroupRetentionRequestSchema>;
+
 export const GroupListResponseSchema = z.object({
   groups: z.array(z.object({ groupId: GroupIdSchema, epoch: EpochSchema })),
 });

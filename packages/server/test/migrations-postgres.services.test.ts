@@ -329,6 +329,41 @@ describe('PostgreSQL migrations', () => {
     }
   });
 
+  it('adds a per-group retention (none) to a version-11 schema with a group and a pending message', async () => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    const A = 'a'.repeat(22), B = 'b'.repeat(22), G = 'g'.repeat(22);
+    const raw = new Client({ connectionString: URL });
+    await raw.connect();
+    try {
+      await raw.query(`CREATE SCHEMA "${schema}"`);
+      await raw.query(`SET search_path TO "${schema}"`);
+      await raw.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+      for (const m of POSTGRES_MIGRATIONS.slice(0, 11)) {
+        await raw.query(m.sql);
+        await raw.query('INSERT INTO schema_migrations VALUES ($1, $2)', [m.version, m.name]);
+      }
+      await raw.query("INSERT INTO users VALUES ('u1', 'u1', 'u1', 'h', '2026-01-01')");
+      await raw.query("INSERT INTO devices (id, user_id, signature_key, created_day) VALUES ($1, 'u1', '\\x01', '2026-01-01'), ($2, 'u1', '\\x02', '2026-01-01')", [A, B]);
+      await raw.query('INSERT INTO mls_groups (id, epoch, last_seq, queued_bytes) VALUES ($1, 1, 2, 2)', [G]);
+      await raw.query('INSERT INTO group_devices (group_id, device_id, acked_seq) VALUES ($1, $2, 2), ($1, $3, 1)', [G, A, B]);
+      await raw.query("INSERT INTO group_messages (group_id, seq, kind, epoch, payload, expires_at) VALUES ($1, 2, 'application', 1, '\\x6d6d', 1800086400)", [G]);
+    } finally {
+      await raw.end();
+    }
+    const s = new PostgresStorage({ connectionString: URL, schema });
+    try {
+      await s.migrate();
+      assert.equal(await s.groupRetention(G as GroupId), null);
+      await s.setGroupRetention(G as GroupId, B as DeviceId, 300);
+      assert.equal(await s.enforceRetention(NOW, 120), 1);
+      assert.equal((await s.sweep(NOW + 180)).messages, 1, 'the message older than the retention is gone');
+      assert.deepEqual(await s.pendingMessages(B as DeviceId, undefined, 10), []);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('are numbered in order without gaps', () => {
     POSTGRES_MIGRATIONS.forEach((m, i) => assert.equal(m.version, i + 1));
   });

@@ -308,6 +308,40 @@ describe('SQLite migrations', () => {
     }
   });
 
+  it('add a per-group retention (none) to a version-8 database with a group and a pending message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-mig-'));
+    try {
+      const path = join(dir, 'p.db');
+      const raw = new Database(path);
+      raw.pragma('foreign_keys = ON');
+      raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+      for (const m of SQLITE_MIGRATIONS.slice(0, 8)) {
+        raw.exec(m.sql);
+        raw.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(m.version, m.name);
+      }
+      const A = 'a'.repeat(22), B = 'b'.repeat(22), G = 'g'.repeat(22);
+      raw.prepare("INSERT INTO users VALUES ('u1', 'u1', 'u1', 'h', '2026-01-01')").run();
+      for (const d of [A, B]) raw.prepare("INSERT INTO devices (id, user_id, signature_key, created_day) VALUES (?, 'u1', x'01', '2026-01-01')").run(d);
+      raw.prepare('INSERT INTO mls_groups (id, epoch, last_seq, queued_bytes) VALUES (?, 1, 2, 2)').run(G);
+      for (const [d, acked] of [[A, 2], [B, 1]] as const) raw.prepare('INSERT INTO group_devices (group_id, device_id, acked_seq) VALUES (?, ?, ?)').run(G, d, acked);
+      raw.prepare("INSERT INTO group_messages VALUES (?, 2, 'application', 1, x'6d6d', 1800086400)").run(G);
+      raw.close();
+      const s = new SqliteStorage({ path });
+      try {
+        await s.migrate();
+        assert.equal(await s.groupRetention(G as GroupId), null);
+        await s.setGroupRetention(G as GroupId, B as DeviceId, 300);
+        assert.equal(await s.enforceRetention(1_800_000_000, 120), 1);
+        assert.equal((await s.sweep(1_800_000_180)).messages, 1, 'the message older than the retention is gone');
+        assert.deepEqual(await s.pendingMessages(B as DeviceId, undefined, 10), []);
+      } finally {
+        await s.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('are numbered in order without gaps', () => {
     SQLITE_MIGRATIONS.forEach((m, i) => assert.equal(m.version, i + 1));
   });

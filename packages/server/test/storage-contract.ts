@@ -7,6 +7,7 @@ import { identityContract } from './storage-contract-identity.js';
 import { membershipContract } from './storage-contract-membership.js';
 import { privacyContract } from './storage-contract-privacy.js';
 import { quotaContract } from './storage-contract-quotas.js';
+import { retentionContract } from './storage-contract-retention.js';
 import { account, extraDevice, groupWith, id, kp, NOW, pending, rejectsWith, type StorageFixture } from './storage-contract-helpers.js';
 
 export { account, groupWith, NOW, rejectsWith, type StorageFixture } from './storage-contract-helpers.js';
@@ -330,5 +331,6 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
     membershipContract(current, currentFixture);
     quotaContract(current);
     privacyContract(current, currentFixture);
+    retentionContract(current, currentFixture);
   });
 }

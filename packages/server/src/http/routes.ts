@@ -14,6 +14,7 @@ import {
   ParleyError,
   PROTOCOL_VERSIONS,
   selfGroupOwner,
+  SetGroupRetentionRequestSchema,
 } from '@parley/protocol';
 import * as blobs from '../services/blobs.js';
 import * as delivery from '../services/delivery.js';
@@ -100,6 +101,16 @@ export const ROUTES: Route<unknown, unknown>[] = [
     params: z.object({ groupId: GroupIdSchema }),
     response: GroupInfoResponseSchema,
     handler: ({ ctx, caller, params }) => delivery.groupInfo(ctx, me(caller).deviceId, params.groupId),
+  }),
+  route({
+    method: 'PUT',
+    path: '/v1/groups/:groupId/retention',
+    auth: true,
+    rate: 'account',
+    params: z.object({ groupId: GroupIdSchema }),
+    body: SetGroupRetentionRequestSchema,
+    response: SetGroupRetentionRequestSchema,
+    handler: ({ ctx, caller, params, body }) => delivery.setRetention(ctx, me(caller).deviceId, params.groupId, body.seconds),
   }),
   route({
     method: 'PUT',

@@ -19,6 +19,7 @@ import {
 import { ceilHour } from '../clock.js';
 import type { BusEvent } from '../bus/events.js';
 import type { AppContext } from '../context.js';
+import { floorMinute } from '../storage/retention.js';
 import { StorageError, type QueueQuota } from '../storage/storage.js';
 
 /**
@@ -60,6 +61,28 @@ export async function groupInfo(ctx: AppContext, deviceId: DeviceId, groupId: Gr
   const out: GroupInfoResponse = { groupId, epoch: g.epoch, devices };
   if (info) out.groupInfo = toBase64Url(info);
   return out;
+}
+
+/**
+ * Disappearing messages: a member device sets how long the server keeps the
+ * group's application messages at most (null: the default). Idempotent:
+ * every member device may set the same value again.
+ */
+export async function setRetention(ctx: AppContext, deviceId: DeviceId, groupId: GroupId, seconds: number | null): Promise<{ seconds: number | null }> {
+  await ctx.storage.setGroupRetention(groupId, deviceId, seconds).catch((err: unknown) => {
+    throw hideExistence(err);
+  });
+  ctx.logger.debug({ event: 'group.retention', groupId, seconds }, 'group retention set');
+  return { seconds };
+}
+
+/**
+ * Lead time of retention enforcement: twice the maintenance interval, so
+ * that a message is deleted no later than its group's retention after it
+ * was stored (see Storage.enforceRetention).
+ */
+export function retentionLeadSeconds(ctx: AppContext): number {
+  return Math.ceil((2 * ctx.config.maintenanceIntervalMs) / 1000);
 }
 
 export async function listGroups(ctx: AppContext, deviceId: DeviceId): Promise<GroupListResponse> {
@@ -123,6 +146,10 @@ export async function sendMessage(ctx: AppContext, sender: Sender, frame: SendFr
   }
   if (frame.ack !== undefined) ctx.trimmer.mark(frame.group);
   const now = ctx.clock.now();
+  // An attachment in a group with a retention: its blob goes with it, however soon every device acknowledged the message.
+  const blobs = frame.blobs ?? [];
+  const retention = blobs.length > 0 ? await ctx.storage.groupRetention(frame.group) : null;
+  const retainedUntil = typeof retention === 'number' ? floorMinute(now + retention - retentionLeadSeconds(ctx)) : undefined;
   const r = await ctx.storage
     .appendMessage({
       groupId: frame.group,
@@ -132,13 +159,14 @@ export async function sendMessage(ctx: AppContext, sender: Sender, frame: SendFr
       epoch: f.epochNumber,
       payload,
       ack: frame.ack,
-      blobs: frame.blobs ?? [],
-      expiresAt: ceilHour(now + ctx.config.retentionSeconds),
-      blobKeepUntil: ceilHour(now + ctx.config.blobGraceSeconds),
+      blobs,
+      expiresAt: retainedUntil ?? ceilHour(now + ctx.config.retentionSeconds),
+      blobKeepUntil: retainedUntil ?? ceilHour(now + ctx.config.blobGraceSeconds),
     })
     .catch((err: unknown) => {
       throw hideExistence(err);
     });
+  if (retainedUntil !== undefined) await ctx.storage.capBlobs(blobs, retainedUntil);
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: f.contentType, epoch: f.epochNumber }, [payload]);
     await push(ctx, r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out, storedAt: performance.now() });

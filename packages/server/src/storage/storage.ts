@@ -411,6 +411,29 @@ export interface Storage {
    */
   trim(groupIds: readonly GroupId[]): Promise<number>;
 
+  /* per-group retention (disappearing messages) */
+  /**
+   * Sets (or, with null, clears) how long the group's APPLICATION messages
+   * are kept at most, in seconds (the members' disappearing-message timer).
+   * Only a current member device may (throws not_found / not_member).
+   * Commits, proposals and Welcomes keep the default retention: they carry no
+   * message content, and losing one would fork an offline device out of the group.
+   */
+  setGroupRetention(groupId: GroupId, deviceId: DeviceId, seconds: number | null): Promise<void>;
+  /** The group's retention in seconds; null when it has none, undefined when there is no such group. */
+  groupRetention(groupId: GroupId): Promise<number | null | undefined>;
+  /**
+   * In every group with a retention: lowers the expiry of its application
+   * messages, and the keepUntil of the blobs they reference, to at most
+   * `floor_minute(now + retention - leadSeconds)`. Run before each sweep with
+   * `leadSeconds` = twice the sweep interval, every message is deleted no
+   * later than its retention after it was stored. Returns how many messages
+   * it lowered.
+   */
+  enforceRetention(now: number, leadSeconds: number): Promise<number>;
+  /** Lowers these blobs' keepUntil to at most `until` (an attachment sent to a group with a retention). */
+  capBlobs(digests: readonly BlobDigest[], until: number): Promise<void>;
+
   /* blobs (metadata; bytes live in a BlobStore) */
   /**
    * With a quota: charges blob.size to the user's day bucket, or throws

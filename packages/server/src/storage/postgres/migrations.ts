@@ -415,4 +415,12 @@ ALTER TABLE devices ADD COLUMN approval BYTEA;
     // Mirrors SQLite migration 8: see migration-privacy.ts.
     sql: PRIVACY_SQL,
   },
+  {
+    version: 12,
+    name: 'per-group retention',
+    // Mirrors SQLite migration 9.
+    sql: `
+ALTER TABLE mls_groups ADD COLUMN retention_seconds BIGINT CHECK (retention_seconds IS NULL OR retention_seconds > 0);
+`,
+  },
 ];

@@ -30,6 +30,7 @@ import { PgBlobs } from './blobs.js';
 import { PgCore, type PostgresStorageOptions } from './core.js';
 import { PgDelivery } from './delivery.js';
 import { PgKeyPackages } from './key-packages.js';
+import { PgRetention } from './retention.js';
 import { num } from './rows.js';
 
 export type { PostgresStorageOptions } from './core.js';
@@ -54,6 +55,7 @@ export class PostgresStorage implements Storage {
   private readonly keyPackages: PgKeyPackages;
   private readonly delivery: PgDelivery;
   private readonly blobs: PgBlobs;
+  private readonly retention: PgRetention;
 
   constructor(options: PostgresStorageOptions) {
     this.core = new PgCore(options);
@@ -61,6 +63,7 @@ export class PostgresStorage implements Storage {
     this.keyPackages = new PgKeyPackages(this.core);
     this.delivery = new PgDelivery(this.core);
     this.blobs = new PgBlobs(this.core);
+    this.retention = new PgRetention(this.core);
   }
 
   migrate(): Promise<void> {
@@ -207,6 +210,21 @@ export class PostgresStorage implements Storage {
   }
   trim(groupIds: readonly GroupId[]): Promise<number> {
     return this.delivery.trim(groupIds);
+  }
+
+  /* ---------- per-group retention ---------- */
+
+  setGroupRetention(groupId: GroupId, deviceId: DeviceId, seconds: number | null): Promise<void> {
+    return this.retention.set(groupId, deviceId, seconds);
+  }
+  groupRetention(groupId: GroupId): Promise<number | null | undefined> {
+    return this.retention.get(groupId);
+  }
+  enforceRetention(now: number, leadSeconds: number): Promise<number> {
+    return this.retention.enforce(now, leadSeconds);
+  }
+  capBlobs(digests: readonly BlobDigest[], until: number): Promise<void> {
+    return this.retention.capBlobs(digests, until);
   }
 
   /* ---------- quotas and blobs ---------- */

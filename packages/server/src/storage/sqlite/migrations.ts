@@ -345,4 +345,13 @@ DELETE FROM mls_groups WHERE NOT EXISTS (SELECT 1 FROM group_devices d WHERE d.g
 UPDATE mls_groups SET group_info = NULL WHERE group_info IS NOT NULL AND NOT EXISTS (SELECT 1 FROM welcomes w WHERE w.group_id = mls_groups.id);
 `,
   },
+  {
+    version: 9,
+    name: 'per-group retention',
+    // Disappearing messages: the members set how long the group's application
+    // messages are kept at most (seconds; NULL: the server's default).
+    sql: `
+ALTER TABLE mls_groups ADD COLUMN retention_seconds INTEGER CHECK (retention_seconds IS NULL OR retention_seconds > 0);
+`,
+  },
 ];

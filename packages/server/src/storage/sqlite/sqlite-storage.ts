@@ -30,6 +30,7 @@ import { SqliteBlobs } from './blobs.js';
 import { SqliteCore, type SqliteStorageOptions } from './core.js';
 import { SqliteDelivery } from './delivery.js';
 import { SqliteKeyPackages } from './key-packages.js';
+import { SqliteRetention } from './retention.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { queuedBytes } from './queue-bytes.js';
 import { num, plainNum, type Row } from './rows.js';
@@ -52,12 +53,14 @@ export class SqliteStorage implements Storage {
   private readonly keyPackages: SqliteKeyPackages;
   private readonly delivery: SqliteDelivery;
   private readonly blobs: SqliteBlobs;
+  private readonly retention: SqliteRetention;
 
   constructor(options: SqliteStorageOptions) {
     this.core = new SqliteCore(options);
     this.delivery = new SqliteDelivery(this.core);
     this.accounts = new SqliteAccounts(this.core, (d) => this.delivery.dropDeviceSync(d));
     this.keyPackages = new SqliteKeyPackages(this.core);
+    this.retention = new SqliteRetention(this.core);
     this.blobs = new SqliteBlobs(this.core);
   }
 
@@ -252,6 +255,21 @@ export class SqliteStorage implements Storage {
   }
   trim(groupIds: readonly GroupId[]): Promise<number> {
     return this.delivery.trim(groupIds);
+  }
+
+  /* ---------- per-group retention ---------- */
+
+  setGroupRetention(groupId: GroupId, deviceId: DeviceId, seconds: number | null): Promise<void> {
+    return this.retention.set(groupId, deviceId, seconds);
+  }
+  async groupRetention(groupId: GroupId): Promise<number | null | undefined> {
+    return this.retention.get(groupId);
+  }
+  enforceRetention(now: number, leadSeconds: number): Promise<number> {
+    return this.retention.enforce(now, leadSeconds);
+  }
+  capBlobs(digests: readonly BlobDigest[], until: number): Promise<void> {
+    return this.retention.capBlobs(digests, until);
   }
 
   /* ---------- quotas and blobs ---------- */

@@ -1,0 +1,62 @@
+import type { BlobDigest, DeviceId, GroupId } from '@parley/protocol';
+import { StorageError } from '../storage.js';
+import { floorMinute } from '../retention.js';
+import { changes, rows, type PgCore } from './core.js';
+import { num, str } from './rows.js';
+
+/**
+ * Per-group retention (disappearing messages) on PostgreSQL: see
+ * Storage.setGroupRetention and enforceRetention. Each group is lowered in its
+ * own transaction, holding the group's row lock first (as appends and trims
+ * do), then its blobs in digest order (as appends lock them).
+ */
+export class PgRetention {
+  constructor(private readonly core: PgCore) {}
+
+  set(groupId: GroupId, deviceId: DeviceId, seconds: number | null): Promise<void> {
+    return this.core.tx(async (c) => {
+      if ((await rows(c, 'SELECT 1 FROM mls_groups WHERE id = $1 FOR NO KEY UPDATE', [groupId])).length === 0) throw new StorageError('not_found', 'group not found');
+      const member = await rows(c, 'SELECT 1 FROM group_devices WHERE group_id = $1 AND device_id = $2 AND until_seq IS NULL', [groupId, deviceId]);
+      if (member.length === 0) throw new StorageError('not_member', 'not a member of this group');
+      await c.query('UPDATE mls_groups SET retention_seconds = $2 WHERE id = $1', [groupId, seconds]);
+    });
+  }
+
+  async get(groupId: GroupId): Promise<number | null | undefined> {
+    const row = (await this.core.read('SELECT retention_seconds FROM mls_groups WHERE id = $1', [groupId]))[0];
+    if (!row) return undefined;
+    return row['retention_seconds'] === null ? null : num(row, 'retention_seconds');
+  }
+
+  async enforce(now: number, leadSeconds: number): Promise<number> {
+    const groups = await this.core.read('SELECT id, retention_seconds FROM mls_groups WHERE retention_seconds IS NOT NULL ORDER BY id COLLATE "C"', []);
+    let lowered = 0;
+    for (const g of groups) {
+      const id = str(g, 'id');
+      const until = floorMinute(now + num(g, 'retention_seconds') - leadSeconds);
+      lowered += await this.core.tx(async (c) => {
+        if ((await rows(c, 'SELECT 1 FROM mls_groups WHERE id = $1 AND retention_seconds IS NOT NULL FOR NO KEY UPDATE', [id])).length === 0) return 0;
+        await c.query(
+          `UPDATE blobs b SET keep_until = $1 FROM (
+             SELECT digest FROM blobs WHERE keep_until > $1 AND digest IN (SELECT digest FROM blob_refs WHERE group_id = $2)
+             ORDER BY digest COLLATE "C" FOR NO KEY UPDATE) l
+           WHERE b.digest = l.digest`,
+          [until, id],
+        );
+        return changes(c, "UPDATE group_messages SET expires_at = $1 WHERE group_id = $2 AND kind = 'application' AND expires_at > $1", [until, id]);
+      });
+    }
+    return lowered;
+  }
+
+  async capBlobs(digests: readonly BlobDigest[], until: number): Promise<void> {
+    if (digests.length === 0) return;
+    await this.core.one(
+      `UPDATE blobs b SET keep_until = $1 FROM (
+         SELECT digest FROM blobs WHERE keep_until > $1 AND digest = ANY($2::text[])
+         ORDER BY digest COLLATE "C" FOR NO KEY UPDATE) l
+       WHERE b.digest = l.digest`,
+      [until, [...new Set(digests)]],
+    );
+  }
+}
