@@ -102,9 +102,27 @@ export interface NoticeContent {
   readonly notice: Notice;
 }
 
+/** What a message deleted for everyone reads as (local only, like a notice: never sent). */
+export interface DeletedContent {
+  readonly type: 'deleted';
+  readonly v: 1;
+  /** The deleted message's content id and sentAt (sender's clock). */
+  readonly id: string;
+  readonly sentAt: number;
+  /** The delete's sentAt (the sender's clock). */
+  readonly deletedAt: number;
+}
+
 export interface SendOptions {
   /** Send although a member this user verified has a new safety number (verification stays reset until setVerified). */
   readonly confirmSafetyNumberChange?: boolean;
+  /** Quote an earlier message of the conversation (it must be on this device and not deleted). */
+  readonly replyTo?: MessageTarget;
+  /**
+   * The content id of a send that failed with `disconnected` (`detail.contentId`): waits for sync; if the
+   * first copy reached the server, resolves with it (no second copy), else sends again with the same id.
+   */
+  readonly retryOf?: string;
 }
 
 export interface Message {
@@ -120,9 +138,49 @@ export interface Message {
   /**
    * What was sent, or a notice this device wrote (`type: 'notice'`; stored at
    * the seq of the commit that caused it, several may share one seq; its
-   * sender is this device; never unread).
+   * sender is this device; never unread). Edited: the latest text (or
+   * caption). Deleted for everyone: `type: 'deleted'`.
    */
-  readonly content: MessageContent | NoticeContent;
+  readonly content: MessageContent | NoticeContent | DeletedContent;
+  /** The content id (a notice's own id). Changes name a message by `{ seq, id }`. */
+  readonly id: string;
+  /** The quoted message, resolved from this device's history (null: not a reply). */
+  readonly replyTo: ReplyPreview | null;
+  /** One entry per emoji, in the order they were first used; each person counts once per message. */
+  readonly reactions: readonly ReactionSummary[];
+  /** The latest edit's sentAt (the sender's clock), or null if never edited. */
+  readonly editedAt: number | null;
+  /** Deleted for everyone: `content` is `{ type: 'deleted', v: 1, id, sentAt, deletedAt }`. */
+  readonly deleted: boolean;
+}
+
+export interface MessageUser {
+  readonly userId: UserId;
+  readonly username: string | null;
+}
+
+export interface ReplyPreview {
+  readonly seq: number;
+  readonly id: string;
+  /** False when the quoted message is not on this device, was deleted, or the seq holds another message. */
+  readonly available: boolean;
+  readonly sender: MessageUser | null;
+  /** The quoted text (its first 200 characters), "Photo", the file name or "Voice message"; null when unavailable. */
+  readonly preview: string | null;
+}
+
+export interface ReactionSummary {
+  readonly emoji: string;
+  /** In the order they reacted. */
+  readonly users: readonly MessageUser[];
+  /** This user is among them. */
+  readonly mine: boolean;
+}
+
+/** A message named by its group seq and content id (both are checked). */
+export interface MessageTarget {
+  readonly seq: number;
+  readonly id: string;
 }
 
 export interface AttachmentInput {
@@ -209,6 +267,13 @@ export type ClientEventErrorCode =
   | 'account_key'
   /** A device name from the server decrypted under a held key but failed (tampered with, or moved from another device). */
   | 'device_name'
+  /**
+   * A reaction, edit or delete that names a message this device does not have
+   * (or whose content id differs), or that its sender may not change (someone
+   * else's message, past the time limit, a notice, already deleted, a removed
+   * member): ignored, nothing changed.
+   */
+  | 'invalid_change'
   | 'key_packages'
   | 'device_sync'
   | 'server'

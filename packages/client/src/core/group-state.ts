@@ -3,6 +3,7 @@ import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { ClientError } from '../errors.js';
 import type { ConversationRecord, MemberRecord, MessageRecord, StoreBatch } from '../store/records.js';
 import type { Conversation, ConversationKind, ConversationMember, Message, Notice } from '../types.js';
+import { changeFields } from '../messages/views.js';
 import { safetyNumberNotices } from '../verification/notices.js';
 import type { MembershipChange } from '../verification/notices.js';
 import type { ClientCore } from './context.js';
@@ -81,13 +82,18 @@ export class GroupState {
     return { id: c.id, title: c.title, kind: kindOf(c), members: c.members, status: c.status, createdAt: c.createdAt, readSeq: c.readSeq, unread: c.unread };
   }
 
-  toMessage(m: MessageRecord): Message {
+  /** A user's name as this device knows it (this user's own from the account). */
+  nameOf(userId: UserId): string | null {
     const session = this.core.current();
-    const username = m.senderUserId === session?.account.userId ? session.account.username : (session?.directory.usernameOf(m.senderUserId) ?? null);
+    return userId === session?.account.userId ? session.account.username : (session?.directory.usernameOf(userId) ?? null);
+  }
+
+  /** The public view of a record; a reply's quote is filled in later (messages/views.ts resolveReplies). */
+  toMessage(m: MessageRecord): Message {
     return {
       conversationId: m.conversationId,
       seq: m.seq,
-      sender: { userId: m.senderUserId, deviceId: m.senderDeviceId, username },
+      sender: { userId: m.senderUserId, deviceId: m.senderDeviceId, username: this.nameOf(m.senderUserId) },
       outgoing: m.outgoing,
       sentAt: m.content.sentAt,
       receivedAt: m.receivedAt,
@@ -109,5 +115,6 @@ export class GroupState {
       return { ...updated, readSeq, unread: await this.core.repo.countUnread(conv.id, readSeq, account.userId) };
     }
     return message.seq > conv.readSeq ? { ...updated, unread: conv.unread + 1 } : updated;
+      ...changeFields(m, this.core.current()?.account.userId, (userId) => this.nameOf(userId)),
   }
 }

@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { decodeContent } from '@parley/crypto';
-import type { MessageContent } from '@parley/crypto';
-import type { NoticeContent } from '../types.js';
 import { DeviceIdSchema, DeviceNameSchema, fromBase64Url, GroupIdSchema, toBase64Url, UserIdSchema } from '@parley/protocol';
-import type { DeviceId, GroupId, UserId } from '@parley/protocol';
+import type { GroupId, UserId } from '@parley/protocol';
+import { afterKey, messageKey, messageWrite, toMessage } from './message-records.js';
+import type { MessageRecord } from './message-records.js';
 import { STORE_TABLES, StoreError } from './store.js';
 import type { Store, StoreWrite } from './store.js';
+
+export type { EditRecord, MessageRecord, ReactionRecord } from './message-records.js';
 
 /**
  * The typed layer over a Store: every record is JSON with a version, and
@@ -15,8 +16,6 @@ import type { Store, StoreWrite } from './store.js';
  */
 
 const RECORD_VERSION = 1;
-/** One notice per member user a commit touched: a group's device cap bounds it. */
-const MAX_NOTICES_PER_SEQ = 10_000;
 const ACCOUNT_KEY = 'account';
 const ACCOUNT_KEYS_KEY = 'account-keys';
 /** Account keys a device keeps (one more per rotation); past this the oldest are dropped. */
@@ -143,56 +142,6 @@ const VerificationSchema = z.object({
 export type VerificationRecord = Omit<z.output<typeof VerificationSchema>, 'v'>;
 const VERIFICATION_PREFIX = 'verification/';
 
-const messageFields = {
-  v: z.literal(RECORD_VERSION),
-  conversationId: GroupIdSchema,
-  seq: z.number().int().min(1),
-  senderUserId: UserIdSchema,
-  senderDeviceId: DeviceIdSchema,
-  outgoing: z.boolean(),
-  receivedAt: z.number().int().min(0),
-};
-
-const MessageSchema = z.object({
-  ...messageFields,
-  /** The decrypted plaintext exactly as encodeContent produced it; decoded (and so validated) on every read. */
-  content: Bytes,
-});
-
-const NoticeSchema = z.discriminatedUnion('kind', [
-  z.object({
-    kind: z.literal('safety_number_changed'),
-    userId: UserIdSchema,
-    username: z.string().min(1).max(128).nullable(),
-    added: z.number().int().min(0),
-    removed: z.number().int().min(0),
-    reset: z.boolean(),
-  }),
-  z.object({ kind: z.literal('device_refused'), userId: UserIdSchema, username: z.string().min(1).max(128).nullable(), deviceId: DeviceIdSchema }),
-]);
-
-/** A notice this device wrote (local only: it has no plaintext and never went over the wire). */
-const NoticeRecordSchema = z.object({
-  ...messageFields,
-  notice: z.object({ type: z.literal('notice'), v: z.literal(1), id: z.string().min(1).max(64), sentAt: z.number().int().min(0), notice: NoticeSchema }),
-  /** Position among the notices written for the same seq. */
-  index: z.number().int().min(0).max(MAX_NOTICES_PER_SEQ - 1),
-});
-
-export interface MessageRecord {
-  readonly conversationId: GroupId;
-  readonly seq: number;
-  readonly senderUserId: UserId;
-  readonly senderDeviceId: DeviceId;
-  readonly outgoing: boolean;
-  readonly receivedAt: number;
-  readonly content: MessageContent | NoticeContent;
-  /** The plaintext bytes, as stored (empty for a notice). */
-  readonly plaintext: Uint8Array;
-  /** Notices only: position among the notices written for the same seq. */
-  readonly noticeIndex?: number;
-}
-
 function parse<T>(schema: z.ZodType<T>, table: string, key: string, text: string): T {
   let json: unknown;
   try {
@@ -203,61 +152,6 @@ function parse<T>(schema: z.ZodType<T>, table: string, key: string, text: string
   const r = schema.safeParse(json);
   if (!r.success) throw new StoreError('corrupt_record', `${table}/${key} does not match its schema: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.code}`).join('; ')}`);
   return r.data;
-}
-
-function messageKey(conversationId: GroupId, seq: number): string {
-  return `${conversationId}/${seq.toString().padStart(16, '0')}`;
-}
-
-/**
- * Notices sit after the message key of their seq ("…0042.0000"), so several
- * fit one seq, they sort with it, and `before` a seq excludes them.
- */
-function noticeKey(conversationId: GroupId, seq: number, index: number): string {
-  return `${messageKey(conversationId, seq)}.${index.toString().padStart(4, '0')}`;
-}
-
-/** Above every key of `seq` (its message and its notices): the exclusive lower bound of "after seq". */
-function afterKey(conversationId: GroupId, seq: number): string {
-  return `${messageKey(conversationId, seq)}~`;
-}
-
-function toMessage(key: string, text: string): MessageRecord {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new StoreError('corrupt_record', `messages/${key} is not JSON`, { cause: err });
-  }
-  if (typeof json === 'object' && json !== null && 'notice' in json) {
-    const n = parse(NoticeRecordSchema, 'messages', key, text);
-    if (key !== noticeKey(n.conversationId, n.seq, n.index)) throw new StoreError('corrupt_record', `messages/${key} is filed under the wrong key`);
-    return {
-      conversationId: n.conversationId,
-      seq: n.seq,
-      senderUserId: n.senderUserId,
-      senderDeviceId: n.senderDeviceId,
-      outgoing: n.outgoing,
-      receivedAt: n.receivedAt,
-      content: n.notice,
-      plaintext: new Uint8Array(0),
-      noticeIndex: n.index,
-    };
-  }
-  const r = parse(MessageSchema, 'messages', key, text);
-  const decoded = decodeContent(r.content);
-  if (!decoded.ok) throw new StoreError('corrupt_record', `messages/${key} holds invalid content: ${decoded.error.code}`, { cause: decoded.error });
-  if (key !== messageKey(r.conversationId, r.seq)) throw new StoreError('corrupt_record', `messages/${key} is filed under the wrong key`);
-  return {
-    conversationId: r.conversationId,
-    seq: r.seq,
-    senderUserId: r.senderUserId,
-    senderDeviceId: r.senderDeviceId,
-    outgoing: r.outgoing,
-    receivedAt: r.receivedAt,
-    content: decoded.content,
-    plaintext: r.content,
-  };
 }
 
 /** Collects writes for one atomic Store.write. */
@@ -354,21 +248,10 @@ export class StoreBatch {
   }
 
   putMessage(m: Omit<MessageRecord, 'content'> & { content?: MessageRecord['content'] }): this {
-    const base = {
-      v: RECORD_VERSION,
-      conversationId: m.conversationId,
-      seq: m.seq,
-      senderUserId: m.senderUserId,
-      senderDeviceId: m.senderDeviceId,
-      outgoing: m.outgoing,
-      receivedAt: m.receivedAt,
-    };
-    if (m.content?.type === 'notice') {
-      const index = m.noticeIndex ?? 0;
-      return this.put('messages', noticeKey(m.conversationId, m.seq, index), { ...base, notice: m.content, index });
-    }
-    return this.put('messages', messageKey(m.conversationId, m.seq), { ...base, content: toBase64Url(m.plaintext) });
+    const { key, value } = messageWrite(m);
+    return this.put('messages', key, value);
   }
+
 }
 
 /** Typed, validated access to a Store. */
