@@ -4,10 +4,15 @@ import { chromium, type Browser, type BrowserContext, type Locator, type Page } 
 export const CHROMIUM = process.env.PARLEY_CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_MISSING = 'Chromium is missing: run "apt-get update && apt-get install -y chromium"';
 
-/** The system Chromium, headless. Never downloads a browser. */
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * The system Chromium, headless. Never downloads a browser. `fakeMedia`: a
+ * synthetic microphone and camera that need no permission prompt (for
+ * recording voice messages).
+ */
+export async function launchBrowser(options: { fakeMedia?: boolean } = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(CHROMIUM_MISSING);
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  const media = options.fakeMedia === true ? ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'] : [];
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', ...media] });
 }
 
 export interface User {
@@ -19,8 +24,18 @@ export interface User {
 export const PASSWORD = 'correct horse battery staple';
 
 /** A fresh browser profile (its own IndexedDB) with the app open. */
-export async function openApp(browser: Browser, url: string, options: { viewport?: { width: number; height: number }; colorScheme?: 'light' | 'dark' } = {}): Promise<{ context: BrowserContext; page: Page }> {
+export async function openApp(
+  browser: Browser,
+  url: string,
+  options: {
+    viewport?: { width: number; height: number };
+    colorScheme?: 'light' | 'dark';
+    /** Runs on the new context before the app is loaded (a test clock, a WebSocket route). */
+    beforeLoad?: (context: BrowserContext) => Promise<void>;
+  } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: options.viewport ?? { width: 1280, height: 800 }, colorScheme: options.colorScheme ?? 'light' });
+  await options.beforeLoad?.(context);
   const page = await context.newPage();
   await page.goto(url);
   return { context, page };

@@ -1,11 +1,12 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import type { AttachmentInput, Message, ParleyClient } from '@parley/client';
-import { AttachmentView } from '../components/Attachment';
 import { Icon } from '../components/Dialog';
-import { formatDay, formatFull, formatTime, startOfDay } from '../lib/format';
+import { formatDay, startOfDay } from '../lib/format';
 import { NoticeLine } from '../notices/NoticeLine';
 import { isNotice, messageKey, type NoticeMessage } from '../notices/notices';
+import { MessageRow } from './message/MessageRow';
+import { PendingRow } from './message/PendingRow';
 
 /** A message this device is sending (or failed to send); shown after the stored history. */
 export interface PendingMessage {
@@ -55,50 +56,6 @@ function buildRows(messages: readonly Message[], pending: readonly PendingMessag
   }
   for (const p of pending) rows.push({ kind: 'pending', key: `p${p.localId}`, pending: p });
   return rows;
-}
-
-const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/gu;
-
-/** Text with web links made clickable; everything else stays plain text (never HTML). */
-function Linkified(props: { text: string }) {
-  const parts: ReactNode[] = [];
-  let last = 0;
-  for (const match of props.text.matchAll(URL_PATTERN)) {
-    const start = match.index;
-    if (start > last) parts.push(props.text.slice(last, start));
-    parts.push(
-      <a key={start} href={match[0]} target="_blank" rel="noopener noreferrer nofollow">
-        {match[0]}
-      </a>,
-    );
-    last = start + match[0].length;
-  }
-  if (last < props.text.length) parts.push(props.text.slice(last));
-  return <>{parts}</>;
-}
-
-function MessageBody(props: { client: ParleyClient; message: Message; onOpenImage: (url: string, name: string) => void }) {
-  const c = props.message.content;
-  if (c.type === 'text') {
-    return (
-      <p className="message-text" dir="auto">
-        <Linkified text={c.text} />
-      </p>
-    );
-  }
-  if (c.type === 'attachment') {
-    return (
-      <>
-        <AttachmentView client={props.client} message={props.message} onOpenImage={props.onOpenImage} />
-        {c.caption !== undefined && c.caption !== '' && (
-          <p className="message-text" dir="auto">
-            <Linkified text={c.caption} />
-          </p>
-        )}
-      </>
-    );
-  }
-  return <p className="message-text muted">This message needs a newer version of Parley.</p>;
 }
 
 export function MessageList(props: {
@@ -215,7 +172,7 @@ export function MessageList(props: {
                     <span>{formatDay(row.day)}</span>
                   </div>
                 ) : row.kind === 'message' ? (
-                  <MessageRow client={props.client} row={row} onOpenImage={props.onOpenImage} />
+                  <MessageRow client={props.client} message={row.message} showSender={row.showSender} tail={row.tail} onOpenImage={props.onOpenImage} />
                 ) : row.kind === 'notice' ? (
                   <NoticeLine message={row.message} me={props.client.userId} onVerify={props.onOpenContact} />
                 ) : (
@@ -239,88 +196,6 @@ export function MessageList(props: {
         >
           <Icon name="down" size={16} /> New messages
         </button>
-      )}
-    </div>
-  );
-}
-
-function MessageRow(props: { client: ParleyClient; row: Extract<Row, { kind: 'message' }>; onOpenImage: (url: string, name: string) => void }) {
-  const { message: m, showSender, tail } = props.row;
-  const at = m.outgoing ? m.sentAt : m.receivedAt;
-  const image = m.content.type === 'attachment' && m.content.mimeType.startsWith('image/');
-  return (
-    <div className={`message-row ${m.outgoing ? 'outgoing' : 'incoming'}${tail ? ' tail' : ''}`}>
-      <article className={`bubble${image ? ' bubble-media' : ''}`} aria-label={m.outgoing ? 'You' : (m.sender.username ?? 'Unknown user')}>
-        {showSender && (
-          <span className="sender" dir="auto">
-            {m.sender.username ?? 'Unknown user'}
-          </span>
-        )}
-        <MessageBody client={props.client} message={m} onOpenImage={props.onOpenImage} />
-        <span className="meta">
-          <time dateTime={new Date(at).toISOString()} title={formatFull(at)}>
-            {formatTime(at)}
-          </time>
-          {m.outgoing && (
-            <span className="status sent" title="Sent: stored on the server for delivery">
-              <Icon name="check" size={14} />
-              <span className="sr-only">Sent</span>
-            </span>
-          )}
-        </span>
-      </article>
-    </div>
-  );
-}
-
-function PendingRow(props: { pending: PendingMessage; onRetry: (id: string) => void; onDiscard: (id: string) => void }) {
-  const p = props.pending;
-  const text = typeof p.input === 'string' ? p.input : (p.input.caption ?? '');
-  return (
-    <div className={`message-row outgoing tail${p.state === 'failed' ? ' failed' : ''}`}>
-      <article className={`bubble pending${p.previewUrl !== null ? ' bubble-media' : ''}`} aria-label="You">
-        {typeof p.input !== 'string' &&
-          (p.previewUrl !== null ? (
-            <div className="attachment-image">
-              <img src={p.previewUrl} alt={p.input.fileName} />
-            </div>
-          ) : (
-            <div className="attachment-file">
-              <Icon name="file" size={28} />
-              <span className="file-meta">
-                <span className="file-name" dir="auto">
-                  {p.input.fileName}
-                </span>
-              </span>
-            </div>
-          ))}
-        {text !== '' && (
-          <p className="message-text" dir="auto">
-            {text}
-          </p>
-        )}
-        <span className="meta">
-          <time dateTime={new Date(p.createdAt).toISOString()}>{formatTime(p.createdAt)}</time>
-          {p.state === 'sending' ? (
-            <span className="status" title="Sending">
-              <Icon name="clock" size={14} />
-              <span className="sr-only">Sending</span>
-            </span>
-          ) : (
-            <span className="status failed-text">Not sent</span>
-          )}
-        </span>
-      </article>
-      {p.state === 'failed' && (
-        <div className="failed-actions">
-          {p.error !== undefined && <span className="muted small">{p.error}</span>}
-          <button type="button" className="link-button" onClick={() => props.onRetry(p.localId)}>
-            Retry
-          </button>
-          <button type="button" className="link-button" onClick={() => props.onDiscard(p.localId)}>
-            Delete
-          </button>
-        </div>
       )}
     </div>
   );
