@@ -45,7 +45,7 @@ export interface SeizureProbe {
 }
 
 export interface SeizureResult {
-  /** Every marker the workload used (texts, title, attachment bytes, name and caption, device names). */
+  /** Every marker the workload used (texts, title, attachment bytes, name and caption, voice bytes and waveform, device names). */
   markers: string[];
   /** The 1:1 conversation, fully delivered to every device: the server must store none of its messages. */
   delivered: string;
@@ -91,16 +91,25 @@ export async function seizureWorkload(net: ClientNetwork, probe: SeizureProbe): 
   markers.push(fileMarker, nameMarker, captionMarker);
   const file = Buffer.concat([randomBytes(3000), Buffer.from(fileMarker), randomBytes(3000), Buffer.from(fileMarker, 'utf16le')]);
   await alice2.send(group.id, { attachment: new Uint8Array(file), mimeType: 'text/plain', fileName: `${nameMarker}.txt`, caption: captionMarker });
+  // a voice message whose recording and waveform carry markers
+  const voiceMarker = marker('VOICEBODY');
+  const waveMarker = marker('WAVEFORM');
+  markers.push(voiceMarker, waveMarker);
+  const voice = Buffer.concat([randomBytes(2000), Buffer.from(voiceMarker), randomBytes(2000)]);
+  await alice.client.send(group.id, { voice: new Uint8Array(voice), mimeType: 'audio/ogg;codecs=opus', durationMs: 2500, waveform: new Uint8Array(Buffer.from(waveMarker)) });
   const t3 = marker('TEXTTHREE');
   markers.push(t3);
   await bob.client.send(group.id, t3);
 
   for (const c of [alice.client, alice2, bob.client]) {
-    await waitFor(async () => (await texts(c, direct.id)).length === 2 && (await texts(c, group.id)).length === 2, 'everyone has everything');
+    await waitFor(async () => (await texts(c, direct.id)).length === 2 && (await texts(c, group.id)).length === 3, 'everyone has everything');
   }
   const [att] = (await alice.client.messages(group.id)).filter((m) => m.content.type === 'attachment');
   assert.ok(att);
   assert.deepEqual(Buffer.from(await alice.client.downloadAttachment(att)), file, 'the attachment arrived intact');
+  const [voiceMessage] = (await bob.client.messages(group.id)).filter((m) => m.content.type === 'voice');
+  assert.ok(voiceMessage);
+  assert.deepEqual(Buffer.from(await bob.client.attachment(voiceMessage)), voice, 'the voice message arrived intact');
   // Delete on delivery: every device read the 1:1, so the server keeps none of it — the sender of
   // its last message included, without anyone sending anything more to it.
   await waitFor(async () => (await probe.storedMessages(direct.id)) === 0, 'the delivered 1:1 leaves no stored message');
