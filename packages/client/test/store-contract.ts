@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { encodeContent, newContentId } from '@parley/crypto';
-import type { DeviceId, GroupId, UserId } from '@parley/protocol';
-import { StoreError } from '../src/index.js';
+import type { BlobDigest, DeviceId, GroupId, UserId } from '@parley/protocol';
+import { STORE_TABLES, StoreError } from '../src/index.js';
+import { CHUNK_BYTES, deleteMediaFor, MediaRecords } from '../src/media/media-records.js';
 import type { Store } from '../src/index.js';
 import { ClientRepository, StoreBatch } from '../src/store/records.js';
 
@@ -147,6 +148,41 @@ export function storeContract(name: string, open: () => Promise<StoreHarness>, o
         // A well-formed record whose content does not decode is refused too.
         const bad = JSON.stringify({ v: 1, conversationId: GROUP, seq: 1, senderUserId: USER, senderDeviceId: DEVICE, outgoing: false, receivedAt: 1, content: 'e30' });
         await corrupt('messages', `${GROUP}/0000000000000001`, bad, () => repo.messages(GROUP));
+      } finally {
+        await h.cleanup();
+      }
+    });
+
+    it('has every table, and keeps media in chunks of long strings, written with their header in one batch and checked on read', async () => {
+      const h = await open();
+      try {
+        for (const table of STORE_TABLES) {
+          await h.store.write([{ type: 'put', table, key: 'probe', value: table }]);
+          assert.equal(await h.store.get(table, 'probe'), table);
+        }
+        const media = new MediaRecords(h.store);
+        const big = new Uint8Array(CHUNK_BYTES * 2 + 1234);
+        for (let i = 0; i < big.length; i += 65_536) crypto.getRandomValues(big.subarray(i, i + 65_536));
+        const blob = { digest: 'ab'.repeat(32) as BlobDigest, size: big.length, key: new Uint8Array(32).fill(1), nonce: new Uint8Array(12).fill(2) };
+        const content = { type: 'attachment', blob };
+        const batch = new StoreBatch();
+        await media.put(batch, blob, big, 'image/png');
+        await h.store.write(batch.writes);
+        assert.equal((await h.store.list('media', { prefix: 'c/' })).length, 3, 'three chunks');
+        const read = await media.read(blob);
+        assert.ok(typeof read === 'object');
+        assert.deepEqual(read.bytes, big);
+        assert.equal(await media.read({ ...blob, key: new Uint8Array(32) }), 'missing', 'other secrets do not get it');
+        // A chunk one character short fails the checks.
+        const [first] = await h.store.list('media', { prefix: 'c/', limit: 1 });
+        assert.ok(first);
+        await h.store.write([{ type: 'put', table: 'media', key: first.key, value: first.value.slice(1) }]);
+        assert.equal(await media.read(blob), 'corrupt');
+        const del = new StoreBatch();
+        deleteMediaFor(del, content);
+        await h.store.write(del.writes);
+        assert.equal(await media.read(blob), 'missing');
+        assert.deepEqual(await h.store.list('media'), [{ key: 'probe', value: 'media' }], 'deleteMediaFor leaves nothing of it');
       } finally {
         await h.cleanup();
       }

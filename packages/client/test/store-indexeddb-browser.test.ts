@@ -120,6 +120,16 @@ describe('IndexedDbStore in Chromium', () => {
     }
   });
 
+  it('upgrades a version-1 database to the media table and keeps chunked media written in one transaction', async () => {
+    const page = await tab();
+    try {
+      assert.deepEqual(await run(page, 'upgradeFromVersion1', dbName()), { account: 'from version 1', media: [] });
+      assert.deepEqual(await run(page, 'media', dbName()), { same: true, chunks: 4, afterDelete: 'missing', left: 0 });
+    } finally {
+      await page.close();
+    }
+  });
+
   it('destroy deletes the database; a store open in another tab closes itself instead of blocking it', async () => {
     const name = dbName();
     const [first, second] = [await tab(), await tab()];

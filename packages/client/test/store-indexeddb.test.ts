@@ -88,3 +88,37 @@ describe('IndexedDbStore lifecycle (fake-indexeddb)', () => {
     }
   });
 });
+
+describe('IndexedDbStore upgrade (fake-indexeddb)', () => {
+  it('opens a version-1 database (before the media table) with its records kept and the media table added', async () => {
+    const name = fresh();
+    const factory = (globalThis as unknown as { indexedDB: IDBFactory }).indexedDB;
+    // The database as the previous release created it: five object stores, version 1.
+    await new Promise<void>((resolve, reject) => {
+      const req = factory.open(name, 1);
+      req.onupgradeneeded = () => {
+        for (const t of ['meta', 'key_packages', 'groups', 'conversations', 'messages']) req.result.createObjectStore(t);
+      };
+      req.onsuccess = () => {
+        const db = req.result;
+        const tx = db.transaction('meta', 'readwrite');
+        tx.objectStore('meta').put('from version 1', 'account');
+        tx.oncomplete = () => {
+          db.close();
+          resolve();
+        };
+        tx.onerror = () => reject(tx.error ?? new Error('write failed'));
+      };
+      req.onerror = () => reject(req.error ?? new Error('open failed'));
+    });
+    const store = await IndexedDbStore.open(name);
+    try {
+      assert.equal(await store.get('meta', 'account'), 'from version 1');
+      await store.write([{ type: 'put', table: 'media', key: 'h/x', value: 'kept' }]);
+      assert.deepEqual(await store.list('media'), [{ key: 'h/x', value: 'kept' }]);
+    } finally {
+      await store.close();
+      await IndexedDbStore.destroy(name);
+    }
+  });
+});

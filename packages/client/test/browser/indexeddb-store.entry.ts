@@ -5,10 +5,11 @@
  * side to assert on.
  */
 import { encodeContent, newContentId } from '@parley/crypto';
-import type { DeviceId, GroupId, UserId } from '@parley/protocol';
+import type { BlobDigest, DeviceId, GroupId, UserId } from '@parley/protocol';
 import { IndexedDbStore, StoreError } from '../../src/index.js';
 import type { Store, StoreWrite } from '../../src/index.js';
 import { ClientRepository, StoreBatch } from '../../src/store/records.js';
+import { CHUNK_BYTES, deleteMediaFor, MediaRecords } from '../../src/media/media-records.js';
 
 const put = (table: StoreWrite['table'], key: string, value: string): StoreWrite => ({ type: 'put', table, key, value });
 
@@ -88,6 +89,57 @@ const scenarios = {
       };
       await new ClientRepository(s).commit(new StoreBatch().putMessage(message));
       return { written: 1 };
+    } finally {
+      await s.close();
+    }
+  },
+
+  /** A database as the release before the media table created it (version 1): opened now, upgraded, records kept. */
+  async upgradeFromVersion1(name: string) {
+    const factory = (globalThis as unknown as { indexedDB: IDBFactory }).indexedDB;
+    await new Promise<void>((resolve, reject) => {
+      const req = factory.open(name, 1);
+      req.onupgradeneeded = () => {
+        for (const t of ['meta', 'key_packages', 'groups', 'conversations', 'messages']) req.result.createObjectStore(t);
+      };
+      req.onsuccess = () => {
+        const db = req.result;
+        const tx = db.transaction('meta', 'readwrite');
+        tx.objectStore('meta').put('from version 1', 'account');
+        tx.oncomplete = () => {
+          db.close();
+          resolve();
+        };
+        tx.onerror = () => reject(tx.error ?? new Error('write failed'));
+      };
+      req.onerror = () => reject(req.error ?? new Error('open failed'));
+    });
+    const s = await IndexedDbStore.open(name);
+    try {
+      return { account: (await s.get('meta', 'account')) ?? null, media: await values(s, 'media') };
+    } finally {
+      await s.close();
+    }
+  },
+
+  /** Media as the client keeps it: 512 KiB chunks (long base64url strings) and a header in one transaction, checked on read. */
+  async media(name: string) {
+    const s = await IndexedDbStore.open(name);
+    try {
+      const records = new MediaRecords(s);
+      const bytes = new Uint8Array(CHUNK_BYTES * 3 + 99);
+      for (let i = 0; i < bytes.length; i += 65_536) crypto.getRandomValues(bytes.subarray(i, i + 65_536));
+      const blob = { digest: 'cd'.repeat(32) as BlobDigest, size: bytes.length, key: new Uint8Array(32).fill(3), nonce: new Uint8Array(12).fill(4) };
+      const batch = new StoreBatch();
+      await records.put(batch, blob, bytes, 'image/jpeg');
+      await s.write(batch.writes);
+      const read = await records.read(blob);
+      const same = typeof read === 'object' && read.bytes.length === bytes.length && read.bytes.every((b, i) => b === bytes[i]);
+      const chunks = (await s.list('media', { prefix: 'c/' })).length;
+      const del = new StoreBatch();
+      deleteMediaFor(del, { type: 'attachment', blob });
+      await s.write(del.writes);
+      return { same, chunks, afterDelete: await records.read(blob), left: (await s.list('media')).length };
     } finally {
       await s.close();
     }
