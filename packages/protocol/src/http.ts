@@ -297,9 +297,17 @@ export const GroupRetentionSchema = z
   .refine((s) => (GROUP_RETENTION_SECONDS as readonly number[]).includes(s), 'not an allowed retention')
   .nullable();
 
-/** PUT /v1/groups/:groupId/retention, by a member device; answered with the same body. */
-export const SetGroupRetentionRequestSchema = z.object({ seconds: GroupRetentionSchema });
+/**
+ * PUT /v1/groups/:groupId/retention, by a member device: `seq` is the group
+ * seq of the (encrypted) settings message that set the timer. A setting older
+ * than the one in force (lower seq) changes nothing, so devices that process
+ * the group's history late cannot undo a newer setting; answered with the
+ * retention in force afterwards.
+ */
+export const SetGroupRetentionRequestSchema = z.object({ seconds: GroupRetentionSchema, seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER) });
 export type SetGroupRetentionRequest = z.infer<typeof SetGroupRetentionRequestSchema>;
+export const GroupRetentionResponseSchema = z.object({ seconds: GroupRetentionSchema });
+export type GroupRetentionResponse = z.infer<typeof GroupRetentionResponseSchema>;
 
 export const GroupListResponseSchema = z.object({
   groups: z.array(z.object({ groupId: GroupIdSchema, epoch: EpochSchema })),

@@ -330,7 +330,7 @@ describe('SQLite migrations', () => {
       try {
         await s.migrate();
         assert.equal(await s.groupRetention(G as GroupId), null);
-        await s.setGroupRetention(G as GroupId, B as DeviceId, 300);
+        assert.equal(await s.setGroupRetention(G as GroupId, B as DeviceId, 300, 2), 300);
         assert.equal(await s.enforceRetention(1_800_000_000, 120), 1);
         assert.equal((await s.sweep(1_800_000_180)).messages, 1, 'the message older than the retention is gone');
         assert.deepEqual(await s.pendingMessages(B as DeviceId, undefined, 10), []);

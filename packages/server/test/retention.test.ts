@@ -21,22 +21,26 @@ describe('per-group retention (disappearing messages)', () => {
     const group = await groupOf(alice, a, [bob]);
     const put = (who: TestAccount | undefined, body: unknown, g: string = group) => net.http('PUT', `/v1/groups/${g}/retention`, { ...(who ? { token: who.token } : {}), body });
 
-    assert.deepEqual(await put(bob, { seconds: 300 }).then((r) => [r.status, r.body]), [200, { seconds: 300 }]);
+    for (let i = 0; i < 2; i++) assert.equal((await a.send(group, 1)).t, 'ok'); // seqs 2, 3
+    assert.deepEqual(await put(bob, { seconds: 300, seq: 2 }).then((r) => [r.status, r.body]), [200, { seconds: 300 }]);
     assert.equal(await net.ctx.storage.groupRetention(group), 300);
-    assert.deepEqual(await put(alice, { seconds: 300 }).then((r) => r.status), 200, 'the same again: idempotent');
+    assert.deepEqual(await put(alice, { seconds: 300, seq: 2 }).then((r) => [r.status, r.body]), [200, { seconds: 300 }], 'the same again: idempotent');
     for (const seconds of [0, 299, 301, 60, -300, 2_419_201, 1.5, '300']) {
-      const r = await put(alice, { seconds });
+      const r = await put(alice, { seconds, seq: 3 });
       assert.equal(r.status, 400, `refused: ${String(seconds)}`);
       assert.equal(r.body.code, 'bad_request');
     }
-    assert.equal((await put(alice, {})).status, 400, 'seconds is required (null turns it off)');
-    assert.equal((await put(undefined, { seconds: 3600 })).status, 401);
-    const stranger = await put(mallory, { seconds: 3600 });
+    assert.equal((await put(alice, { seq: 3 })).status, 400, 'seconds is required (null turns it off)');
+    assert.equal((await put(alice, { seconds: 3600 })).status, 400, 'seq is required');
+    assert.equal((await put(alice, { seconds: 3600, seq: 0 })).status, 400);
+    assert.equal((await put(undefined, { seconds: 3600, seq: 3 })).status, 401);
+    const stranger = await put(mallory, { seconds: 3600, seq: 3 });
     assert.equal(stranger.body.code, 'not_member');
-    const unknown = await put(mallory, { seconds: 3600 }, newGroupId().id);
+    const unknown = await put(mallory, { seconds: 3600, seq: 3 }, newGroupId().id);
     assert.deepEqual([unknown.status, unknown.body.code], [stranger.status, 'not_member'], 'a group that does not exist looks the same');
     assert.equal(await net.ctx.storage.groupRetention(group), 300, 'refused changes changed nothing');
-    assert.deepEqual((await put(alice, { seconds: null })).body, { seconds: null });
+    assert.deepEqual((await put(alice, { seconds: null, seq: 1 })).body, { seconds: 300 }, 'an older setting changes nothing');
+    assert.deepEqual((await put(alice, { seconds: null, seq: 3 })).body, { seconds: null });
     assert.equal(await net.ctx.storage.groupRetention(group), null);
   });
 
@@ -48,7 +52,7 @@ describe('per-group retention (disappearing messages)', () => {
     const a = await alice.connect();
     const group = await groupOf(alice, a, [bob]);
     const plain = await groupOf(alice, a, [bob]);
-    assert.equal((await net.http('PUT', `/v1/groups/${group}/retention`, { token: alice.token, body: { seconds: 300 } })).status, 200);
+    assert.equal((await net.http('PUT', `/v1/groups/${group}/retention`, { token: alice.token, body: { seconds: 300, seq: 1 } })).status, 200);
 
     const data = randomBytes(100);
     const digest = createHash('sha256').update(data).digest('hex') as BlobDigest;

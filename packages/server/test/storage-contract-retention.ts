@@ -13,19 +13,22 @@ const DAY = 86_400;
  * them — also for a device that never came back to read them.
  */
 export function retentionContract(storage: () => Storage, fixture: () => StorageFixture): void {
-  it('lets a member device set and clear its group retention; anyone else learns nothing', async () => {
+  it('lets a member device set and clear its group retention, newest setting (by seq) first; anyone else learns nothing', async () => {
     const s = storage();
     const [a, b, stranger] = [await account(s), await account(s), await account(s)];
     const gid = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
+    for (let i = 0; i < 3; i++) await s.appendMessage(message(gid, a.deviceId)); // seqs 2, 3, 4
     assert.equal(await s.groupRetention(gid), null, 'none by default');
-    await s.setGroupRetention(gid, b.deviceId, 300);
+    assert.equal(await s.setGroupRetention(gid, b.deviceId, 300, 3), 300);
     assert.equal(await s.groupRetention(gid), 300);
-    await s.setGroupRetention(gid, a.deviceId, 300); // the same again: idempotent
-    await rejectsWith(s.setGroupRetention(gid, stranger.deviceId, 3600), 'not_member');
-    await rejectsWith(s.setGroupRetention(id() as GroupId, a.deviceId, 3600), 'not_found');
+    assert.equal(await s.setGroupRetention(gid, a.deviceId, 300, 3), 300, 'the same again: idempotent');
+    assert.equal(await s.setGroupRetention(gid, a.deviceId, null, 2), 300, 'an older setting (a device reading history late) changes nothing');
+    assert.equal(await s.setGroupRetention(gid, a.deviceId, 3600, 99), 300, 'a seq the group has not reached changes nothing');
+    await rejectsWith(s.setGroupRetention(gid, stranger.deviceId, 3600, 4), 'not_member');
+    await rejectsWith(s.setGroupRetention(id() as GroupId, a.deviceId, 3600, 4), 'not_found');
     assert.equal(await s.groupRetention(gid), 300, 'a refused change changes nothing');
     assert.equal(await s.groupRetention(id() as GroupId), undefined);
-    await s.setGroupRetention(gid, a.deviceId, null);
+    assert.equal(await s.setGroupRetention(gid, a.deviceId, null, 4), null);
     assert.equal(await s.groupRetention(gid), null);
   });
 
@@ -40,7 +43,7 @@ export function retentionContract(storage: () => Storage, fixture: () => Storage
     await s.putBlob({ digest, size: 10, keepUntil: NOW + 3 * DAY });
     const sent = await s.appendMessage(message(gid, a.deviceId, 4, { epoch: 2, blobs: [digest], expiresAt: NOW + 30 * DAY, blobKeepUntil: NOW + 3 * DAY }));
     await s.appendMessage(message(other, a.deviceId, 4, { expiresAt: NOW + 30 * DAY }));
-    await s.setGroupRetention(gid, a.deviceId, 300);
+    assert.equal(await s.setGroupRetention(gid, a.deviceId, 300, sent.seq), 300);
 
     // Lead 120 s: the expiry becomes NOW + 300 - 120 (NOW is a whole minute).
     assert.equal(await s.enforceRetention(NOW, 120), 1, 'one application message lowered');
@@ -63,7 +66,7 @@ export function retentionContract(storage: () => Storage, fixture: () => Storage
     const b = await account(s);
     const gid = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
     await s.appendMessage(message(gid, a.deviceId, 1, { expiresAt: NOW + 60 }));
-    await s.setGroupRetention(gid, a.deviceId, 3600);
+    assert.equal(await s.setGroupRetention(gid, a.deviceId, 3600, 2), 3600);
     assert.equal(await s.enforceRetention(NOW, 120), 0, 'it expires sooner anyway');
     const [d1, d2] = ['1'.repeat(64), '2'.repeat(64)] as BlobDigest[];
     await s.putBlob({ digest: d1 as BlobDigest, size: 1, keepUntil: NOW + DAY });

@@ -8,6 +8,7 @@ import {
   GroupIdSchema,
   GroupInfoResponseSchema,
   GroupListResponseSchema,
+  GroupRetentionResponseSchema,
   HealthResponseSchema,
   KeyPackageStockSchema,
   KeyPackageUploadSchema,
@@ -109,8 +110,8 @@ export const ROUTES: Route<unknown, unknown>[] = [
     rate: 'account',
     params: z.object({ groupId: GroupIdSchema }),
     body: SetGroupRetentionRequestSchema,
-    response: SetGroupRetentionRequestSchema,
-    handler: ({ ctx, caller, params, body }) => delivery.setRetention(ctx, me(caller).deviceId, params.groupId, body.seconds),
+    response: GroupRetentionResponseSchema,
+    handler: ({ ctx, caller, params, body }) => delivery.setRetention(ctx, me(caller).deviceId, params.groupId, body.seconds, body.seq),
   }),
   route({
     method: 'PUT',

@@ -12,6 +12,7 @@ import {
   type GroupId,
   type GroupInfoResponse,
   type GroupListResponse,
+  type GroupRetentionResponse,
   type MlsFraming,
   type SendFrame,
   type UserId,
@@ -65,15 +66,16 @@ export async function groupInfo(ctx: AppContext, deviceId: DeviceId, groupId: Gr
 
 /**
  * Disappearing messages: a member device sets how long the server keeps the
- * group's application messages at most (null: the default). Idempotent:
- * every member device may set the same value again.
+ * group's application messages at most (null: the default), as the settings
+ * message at `seq` said. Idempotent, and an older setting (lower seq) changes
+ * nothing: every member device reports every setting it processes.
  */
-export async function setRetention(ctx: AppContext, deviceId: DeviceId, groupId: GroupId, seconds: number | null): Promise<{ seconds: number | null }> {
-  await ctx.storage.setGroupRetention(groupId, deviceId, seconds).catch((err: unknown) => {
+export async function setRetention(ctx: AppContext, deviceId: DeviceId, groupId: GroupId, seconds: number | null, seq: number): Promise<GroupRetentionResponse> {
+  const current = await ctx.storage.setGroupRetention(groupId, deviceId, seconds, seq).catch((err: unknown) => {
     throw hideExistence(err);
   });
-  ctx.logger.debug({ event: 'group.retention', groupId, seconds }, 'group retention set');
-  return { seconds };
+  ctx.logger.debug({ event: 'group.retention', groupId, seconds: current }, 'group retention');
+  return { seconds: current };
 }
 
 /**

@@ -414,12 +414,15 @@ export interface Storage {
   /* per-group retention (disappearing messages) */
   /**
    * Sets (or, with null, clears) how long the group's APPLICATION messages
-   * are kept at most, in seconds (the members' disappearing-message timer).
+   * are kept at most, in seconds (the members' disappearing-message timer),
+   * as said by the settings message at group seq `seq`: applied only when
+   * `seq` is above the one that set the current value and not beyond the
+   * group's last seq (else nothing changes). Returns the retention in force.
    * Only a current member device may (throws not_found / not_member).
    * Commits, proposals and Welcomes keep the default retention: they carry no
    * message content, and losing one would fork an offline device out of the group.
    */
-  setGroupRetention(groupId: GroupId, deviceId: DeviceId, seconds: number | null): Promise<void>;
+  setGroupRetention(groupId: GroupId, deviceId: DeviceId, seconds: number | null, seq: number): Promise<number | null>;
   /** The group's retention in seconds; null when it has none, undefined when there is no such group. */
   groupRetention(groupId: GroupId): Promise<number | null | undefined>;
   /**

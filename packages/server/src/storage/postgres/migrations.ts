@@ -421,6 +421,7 @@ ALTER TABLE devices ADD COLUMN approval BYTEA;
     // Mirrors SQLite migration 9.
     sql: `
 ALTER TABLE mls_groups ADD COLUMN retention_seconds BIGINT CHECK (retention_seconds IS NULL OR retention_seconds > 0);
+ALTER TABLE mls_groups ADD COLUMN retention_seq BIGINT NOT NULL DEFAULT 0;
 `,
   },
 ];

@@ -214,8 +214,8 @@ export class PostgresStorage implements Storage {
 
   /* ---------- per-group retention ---------- */
 
-  setGroupRetention(groupId: GroupId, deviceId: DeviceId, seconds: number | null): Promise<void> {
-    return this.retention.set(groupId, deviceId, seconds);
+  setGroupRetention(groupId: GroupId, deviceId: DeviceId, seconds: number | null, seq: number): Promise<number | null> {
+    return this.retention.set(groupId, deviceId, seconds, seq);
   }
   groupRetention(groupId: GroupId): Promise<number | null | undefined> {
     return this.retention.get(groupId);

@@ -13,12 +13,14 @@ import { num, str } from './rows.js';
 export class PgRetention {
   constructor(private readonly core: PgCore) {}
 
-  set(groupId: GroupId, deviceId: DeviceId, seconds: number | null): Promise<void> {
+  set(groupId: GroupId, deviceId: DeviceId, seconds: number | null, seq: number): Promise<number | null> {
     return this.core.tx(async (c) => {
       if ((await rows(c, 'SELECT 1 FROM mls_groups WHERE id = $1 FOR NO KEY UPDATE', [groupId])).length === 0) throw new StorageError('not_found', 'group not found');
       const member = await rows(c, 'SELECT 1 FROM group_devices WHERE group_id = $1 AND device_id = $2 AND until_seq IS NULL', [groupId, deviceId]);
       if (member.length === 0) throw new StorageError('not_member', 'not a member of this group');
-      await c.query('UPDATE mls_groups SET retention_seconds = $2 WHERE id = $1', [groupId, seconds]);
+      await c.query('UPDATE mls_groups SET retention_seconds = $2, retention_seq = $3 WHERE id = $1 AND retention_seq < $3 AND last_seq >= $3', [groupId, seconds, seq]);
+      const row = (await rows(c, 'SELECT retention_seconds FROM mls_groups WHERE id = $1', [groupId]))[0];
+      return row === undefined || row['retention_seconds'] === null ? null : num(row, 'retention_seconds');
     });
   }
 

@@ -349,9 +349,11 @@ UPDATE mls_groups SET group_info = NULL WHERE group_info IS NOT NULL AND NOT EXI
     version: 9,
     name: 'per-group retention',
     // Disappearing messages: the members set how long the group's application
-    // messages are kept at most (seconds; NULL: the server's default).
+    // messages are kept at most (seconds; NULL: the server's default), and the
+    // group seq of the settings message that said so (a lower one changes nothing).
     sql: `
 ALTER TABLE mls_groups ADD COLUMN retention_seconds INTEGER CHECK (retention_seconds IS NULL OR retention_seconds > 0);
+ALTER TABLE mls_groups ADD COLUMN retention_seq INTEGER NOT NULL DEFAULT 0;
 `,
   },
 ];

@@ -12,13 +12,14 @@ export class SqliteRetention {
     return this.core.q(sql);
   }
 
-  set(groupId: GroupId, deviceId: DeviceId, seconds: number | null): Promise<void> {
+  set(groupId: GroupId, deviceId: DeviceId, seconds: number | null, seq: number): Promise<number | null> {
     return this.core.writes.run(() => {
       if (this.q('SELECT 1 FROM mls_groups WHERE id = ?').get(groupId) === undefined) throw new StorageError('not_found', 'group not found');
       if (this.q('SELECT 1 FROM group_devices WHERE group_id = ? AND device_id = ? AND until_seq IS NULL').get(groupId, deviceId) === undefined) {
         throw new StorageError('not_member', 'not a member of this group');
       }
-      this.q('UPDATE mls_groups SET retention_seconds = ? WHERE id = ?').run(seconds, groupId);
+      this.q('UPDATE mls_groups SET retention_seconds = ?, retention_seq = ? WHERE id = ? AND retention_seq < ? AND last_seq >= ?').run(seconds, seq, groupId, seq, seq);
+      return this.get(groupId) ?? null;
     });
   }
 

@@ -259,8 +259,8 @@ export class SqliteStorage implements Storage {
 
   /* ---------- per-group retention ---------- */
 
-  setGroupRetention(groupId: GroupId, deviceId: DeviceId, seconds: number | null): Promise<void> {
-    return this.retention.set(groupId, deviceId, seconds);
+  setGroupRetention(groupId: GroupId, deviceId: DeviceId, seconds: number | null, seq: number): Promise<number | null> {
+    return this.retention.set(groupId, deviceId, seconds, seq);
   }
   async groupRetention(groupId: GroupId): Promise<number | null | undefined> {
     return this.retention.get(groupId);
