@@ -1,20 +1,31 @@
 import { useEffect, useState } from 'react';
-import type { Message, ParleyClient } from '@parley/client';
+import { ClientError, type Message, type ParleyClient } from '@parley/client';
 import { formatBytes } from '../lib/format';
 import { Icon } from './Dialog';
 
 /**
- * Decrypted attachments, as object URLs, for this page's lifetime. The bytes
- * are fetched encrypted and decrypted in the browser by the client SDK.
+ * Decrypted attachments and voice messages, as object URLs, for this page's
+ * lifetime. The client SDK reads the copy this device keeps (IndexedDB)
+ * first, else fetches the file encrypted and decrypts it in the browser.
  */
 const cache = new Map<string, Promise<string>>();
 
+/** Shown when neither this device nor the server has the file any more. */
+export const GONE_TEXT = 'No longer available on the server';
+
+/** True when the file is gone for good: this device did not keep it and the server deleted it. */
+export function isGone(err: unknown): boolean {
+  return err instanceof ClientError && err.code === 'blob_gone';
+}
+
 export function attachmentUrl(client: ParleyClient, message: Message): Promise<string> {
   const c = message.content;
-  if (c.type !== 'attachment') return Promise.reject(new Error('not an attachment'));
+  if (c.type !== 'attachment' && c.type !== 'voice') return Promise.reject(new Error('not an attachment'));
+  // Voice messages carry an audio type the content schema checked; anything else that is not an inline image is a download.
+  const type = c.type === 'voice' ? c.mimeType : safeMime(c.mimeType);
   let p = cache.get(c.blob.digest);
   if (p === undefined) {
-    p = client.downloadAttachment(message).then((bytes) => URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: safeMime(c.mimeType) })));
+    p = client.attachment(message).then((bytes) => URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type })));
     p.catch(() => cache.delete(c.blob.digest));
     cache.set(c.blob.digest, p);
   }
@@ -41,7 +52,7 @@ function safeMime(mime: string): string {
 export function AttachmentView(props: { client: ParleyClient; message: Message; onOpenImage: (url: string, name: string) => void }) {
   const c = props.message.content;
   const [url, setUrl] = useState<string | null>(null);
-  const [failed, setFailed] = useState(false);
+  const [failed, setFailed] = useState<'gone' | 'failed' | null>(null);
   const image = c.type === 'attachment' && isInlineImage(c.mimeType);
 
   useEffect(() => {
@@ -49,7 +60,7 @@ export function AttachmentView(props: { client: ParleyClient; message: Message; 
     let live = true;
     attachmentUrl(props.client, props.message).then(
       (u) => live && setUrl(u),
-      () => live && setFailed(true),
+      (err: unknown) => live && setFailed(isGone(err) ? 'gone' : 'failed'),
     );
     return () => {
       live = false;
@@ -66,8 +77,13 @@ export function AttachmentView(props: { client: ParleyClient; message: Message; 
             <img src={url} alt={c.fileName} />
           </button>
         ) : (
-          <div className={`image-placeholder${failed ? ' failed' : ''}`} role="img" aria-label={failed ? `${c.fileName} could not be loaded` : `Loading ${c.fileName}`}>
-            {failed ? <Icon name="alert" /> : <span className="spinner" />}
+          <div
+            className={`image-placeholder${failed !== null ? ' failed' : ''}`}
+            role="img"
+            aria-label={failed === 'gone' ? `${c.fileName}: ${GONE_TEXT}` : failed === 'failed' ? `${c.fileName} could not be loaded` : `Loading ${c.fileName}`}
+          >
+            {failed === null ? <span className="spinner" /> : <Icon name="alert" />}
+            {failed === 'gone' && <span className="muted">{GONE_TEXT}</span>}
           </div>
         )}
       </div>
@@ -83,8 +99,8 @@ export function AttachmentView(props: { client: ParleyClient; message: Message; 
       a.download = c.fileName;
       a.rel = 'noopener';
       a.click();
-    } catch {
-      setFailed(true);
+    } catch (err) {
+      setFailed(isGone(err) ? 'gone' : 'failed');
     }
   }
 
@@ -95,7 +111,7 @@ export function AttachmentView(props: { client: ParleyClient; message: Message; 
         <span className="file-name" dir="auto">
           {c.fileName}
         </span>
-        <span className="muted">{failed ? 'Could not download' : formatBytes(c.blob.size)}</span>
+        <span className="muted">{failed === 'gone' ? GONE_TEXT : failed === 'failed' ? 'Could not download' : formatBytes(c.blob.size)}</span>
       </span>
       <button type="button" className="icon-button" aria-label={`Download ${c.fileName}`} onClick={() => void download()}>
         <Icon name="download" />
