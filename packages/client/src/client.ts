@@ -15,6 +15,8 @@ import { ContentHandlers } from './sync/content-handlers.js';
 import { AccountSetup } from './account/account.js';
 import { Conversations } from './conversations/conversations.js';
 import { Messages } from './messages/messages.js';
+import { DEFAULT_RECEIPT_DELAY_MS, Receipts } from './messages/receipts.js';
+import { Typing } from './messages/typing.js';
 import { Media } from './media/media.js';
 import { ClientError } from './errors.js';
 import type { ClientOptions } from './options.js';
@@ -36,6 +38,7 @@ import type {
   MediaUsage,
   Message,
   MessagesOptions,
+  ReceiptSummary,
   SendOptions,
   UserRef,
   Verification,
@@ -80,6 +83,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private readonly handlers = new ContentHandlers();
   private readonly conversationList: Conversations;
   private readonly messageOps: Messages;
+  private readonly receiptOps: Receipts;
+  private readonly typingOps: Typing;
   private readonly media: Media;
   private readonly accountSetup: AccountSetup;
 
@@ -112,6 +117,20 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       endSession: () => this.endSession(),
     });
     this.media = new Media(this.core);
+    this.receiptOps = new Receipts(this.core, this.state, this.outbox, options.receiptDelayMs ?? DEFAULT_RECEIPT_DELAY_MS);
+    this.typingOps = new Typing(this.core, this.state, () => this.receiptOps.readReceiptsOn);
+    this.handlers.register(['receipt'], this.receiptOps);
+    this.state.messageStatus = (m) => this.receiptOps.statusOf(m);
+    // Receipts cover what arrived; a message ends its sender's typing indicator; member lists feed "read by N of M".
+    this.on('message', (message) => {
+      this.receiptOps.noteMessage(message);
+      this.typingOps.noteMessage(message);
+    });
+    this.on('conversation', (c) => this.receiptOps.noteMembers(c.id, c.members));
+    this.on('membership', (e) => this.receiptOps.noteMembers(e.conversationId, e.members));
+    this.on('connection', (e) => {
+      if (e.state === 'synced') this.receiptOps.onSynced();
+    });
     this.messageOps = new Messages(this.core, this.state, this.outbox, options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS, this.media);
     // Media arriving is downloaded in the background; downloads left pending are picked up after each sync.
     this.on('message', (message) => this.media.arrived(message));
@@ -236,9 +255,10 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await this.repo.upgradeConversations();
     const account = await upgradeAccount(this.repo, stored, this.options.deviceName);
     this.api.token = account.token;
-    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err) }, account, identity);
+    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.typingOps.receive(frame, payload) }, account, identity);
     this.hiddenGroup = session.self.id;
     this.session = session;
+    await this.receiptOps.load();
     // A request refused for want of a session ends it too: the socket may only notice at its next re-check.
     this.api.onSessionEnded = (err) => this.sessionEnded(err);
     if (options.uploadKeyPackages === true) await session.keyPackages.fill();
@@ -284,6 +304,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.receiptOps.stop();
+    this.typingOps.stop();
     await this.accountSetup.cancelLink();
     this.session?.deviceSync.stop();
     this.session?.self.stop();
@@ -410,8 +432,43 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * never past the last seq this device knows), recounts its unread
    * messages and emits `conversation` — only if something changed.
    */
-  markRead(conversationId: GroupId, seq: number): Promise<void> {
-    return this.messageOps.markRead(conversationId, seq);
+  async markRead(conversationId: GroupId, seq: number): Promise<void> {
+    await this.messageOps.markRead(conversationId, seq);
+    this.receiptOps.noteRead(conversationId);
+  }
+
+  /**
+   * Who of the other members stored (`deliveredTo`) and read (`readBy`)
+   * message `seq`, from their cumulative receipts: "Read by 3 of 5". readBy
+   * is empty while this user does not share read receipts.
+   */
+  receipts(conversationId: GroupId, seq: number): Promise<ReceiptSummary> {
+    return this.receiptOps.summary(conversationId, seq);
+  }
+
+  /** Whether this user shares read receipts on this device (default true). */
+  readReceipts(): Promise<boolean> {
+    return this.receiptOps.readReceipts();
+  }
+
+  /**
+   * Off: receipts say only what was delivered, others' read receipts are not
+   * shown (no 'read' status, empty readBy), typing is neither sent nor shown.
+   * Kept on this device (not synced to the user's other devices).
+   */
+  setReadReceipts(on: boolean): Promise<void> {
+    return this.receiptOps.setReadReceipts(on);
+  }
+
+  /**
+   * Tells the conversation's other members (their devices online now) that
+   * this user is typing, or stopped. Throttled: call it on every keystroke;
+   * 'started' leaves at most every 3 s, 'stopped' only after a 'started'.
+   * Ephemeral: never stored, never sent late (offline: dropped). A no-op
+   * while read receipts are off.
+   */
+  setTyping(conversationId: GroupId, typing: boolean): Promise<void> {
+    return this.typingOps.set(conversationId, typing);
   }
 
   /** Adds users (all their devices) to a conversation. */

@@ -31,6 +31,12 @@ export interface ClientOptions {
    * on before it is sent as its own frame (ms). Default 50.
    */
   ackDelayMs?: number;
+  /**
+   * How long a receipt waits to cover more messages (ms): per conversation at
+   * most one receipt per this interval; the last change is always sent.
+   * Default 1000; 0 sends one per message (for measurements).
+   */
+  receiptDelayMs?: number;
   /** How often a device waiting for link approval asks whether it was approved (ms). Default 1500. */
   linkPollMs?: number;
 }

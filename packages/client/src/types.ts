@@ -152,6 +152,32 @@ export interface Message {
   readonly editedAt: number | null;
   /** Deleted for everyone: `content` is `{ type: 'deleted', v: 1, id, sentAt, deletedAt }`. */
   readonly deleted: boolean;
+  /**
+   * This user's messages (from any of its devices): 'sent', 'delivered' or
+   * 'read' from the receipts of the other members (see `receipts`); null for
+   * others' messages and notices. A change is emitted as `message` again.
+   */
+  readonly status: MessageStatus | null;
+}
+
+/** Of this user's own messages: 'read' by every other member, 'delivered' to a device of every other member, else 'sent'. */
+export type MessageStatus = 'sent' | 'delivered' | 'read';
+
+/** Who of the other members stored and read a message (`receipts`): "Read by 3 of 5". */
+export interface ReceiptSummary {
+  /** Empty while this user does not share read receipts (then others' are not shown either). */
+  readonly readBy: readonly UserRef[];
+  readonly deliveredTo: readonly UserRef[];
+  /** How many other member users the conversation has. */
+  readonly others: number;
+}
+
+/** Another member started or stopped typing (ephemeral; 'started' expires after ~6 s without a refresh). */
+export interface TypingEvent {
+  readonly conversationId: GroupId;
+  readonly userId: UserId;
+  readonly username: string | null;
+  readonly typing: boolean;
 }
 
 export interface MessageUser {
@@ -293,4 +319,5 @@ export interface ClientEvents {
   membership: (event: MembershipEvent) => void;
   connection: (event: ConnectionEvent) => void;
   error: (event: ClientEventError) => void;
+  typing: (event: TypingEvent) => void;
 }

@@ -2,7 +2,7 @@ import type { MlsGroup } from '@parley/crypto';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { ClientError } from '../errors.js';
 import type { ConversationRecord, MemberRecord, MessageRecord, StoreBatch } from '../store/records.js';
-import type { Conversation, ConversationKind, ConversationMember, Message, Notice } from '../types.js';
+import type { Conversation, ConversationKind, ConversationMember, Message, MessageStatus, Notice } from '../types.js';
 import { changeFields } from '../messages/views.js';
 import { safetyNumberNotices } from '../verification/notices.js';
 import type { MembershipChange } from '../verification/notices.js';
@@ -26,6 +26,9 @@ export function kindOf(c: { kind?: ConversationRecord['kind']; title: string | n
  * members, and the public views (Conversation, Message) of the records.
  */
 export class GroupState {
+  /** The status of this user's messages (set by the receipts module; messages/receipts.ts). */
+  messageStatus: (m: MessageRecord) => MessageStatus | null = () => null;
+
   constructor(private readonly core: ClientCore) {}
 
   /** Public calls never reach the self group (it is not a conversation). */
@@ -98,6 +101,7 @@ export class GroupState {
       sentAt: m.content.sentAt,
       receivedAt: m.receivedAt,
       content: m.content,
+      status: this.messageStatus(m),
     };
   }
 

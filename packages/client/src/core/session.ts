@@ -1,6 +1,7 @@
 import { TsMlsEngine } from '@parley/crypto';
 import type { DeviceIdentity, MlsEngine } from '@parley/crypto';
 import { DeviceNameSchema } from '@parley/protocol';
+import type { TypingServerFrame } from '@parley/protocol';
 import { DeviceNames } from '../devices/device-names.js';
 import { DeviceSync } from '../devices/device-sync.js';
 import { KeyPackageStock } from '../devices/key-packages.js';
@@ -40,6 +41,8 @@ export interface SessionDeps {
   options: SessionOptions;
   /** The server ended this device's session for good. */
   sessionEnded(err: ClientError): void;
+  /** An ephemeral typing frame (messages/typing.ts). */
+  onTyping?(frame: TypingServerFrame, payload: Uint8Array): Promise<void>;
 }
 
 /**
@@ -66,6 +69,10 @@ export async function buildSession(deps: SessionDeps, account: AccountRecord, id
       onReady: (frame) => inbox.onReady(frame),
       onMessage: (frame, payload) => inbox.enqueue(() => inbox.processMessage(frame, payload)),
       onSynced: () => inbox.enqueue(() => inbox.onSynced()),
+      // In order with the messages before it: decrypting it must not ratchet past stored messages not yet processed.
+      onTyping: (frame, payload) => inbox.enqueue(async () => {
+        await deps.onTyping?.(frame, payload);
+      }),
       onKeyPackagesLow: () => void keyPackages.refill(),
       onDevicesChanged: (userId) => (userId === undefined ? deviceSync.schedule(0) : deviceSync.scheduleUser(userId)),
       onState: (state, detail) => core.emit('connection', { state, ...(detail?.code === undefined ? {} : { code: detail.code }), ...(detail?.attempt === undefined ? {} : { attempt: detail.attempt }) }),

@@ -1,5 +1,5 @@
 import { decodeServerFrame, encodeFrame, isErrorCode, PROTOCOL_VERSIONS, WS_CLOSE } from '@parley/protocol';
-import type { ErrorFrame, GroupId, MsgFrame, ReadyFrame, ServerFrame, UserId } from '@parley/protocol';
+import type { ErrorFrame, GroupId, MsgFrame, ReadyFrame, ServerFrame, TypingServerFrame, UserId } from '@parley/protocol';
 import { ClientError } from '../errors.js';
 import type { WireSocket, WireSocketFactory } from './socket.js';
 
@@ -20,6 +20,8 @@ export interface ConnectionHandlers {
   onFatal(error: ClientError): void;
   /** An error frame without a request id (e.g. a refused ack). */
   onServerError(frame: ErrorFrame): void;
+  /** An ephemeral typing frame from another member's device (dropped when absent). */
+  onTyping?(frame: TypingServerFrame, payload: Uint8Array): void;
 }
 
 export interface ConnectionOptions {
@@ -123,6 +125,9 @@ export class Connection {
         return;
       case 'devices_changed':
         this.options.handlers.onDevicesChanged(frame.userId);
+        return;
+      case 'typing':
+        this.options.handlers.onTyping?.(frame, payload);
         return;
       case 'ok':
       case 'pong': {
@@ -267,6 +272,20 @@ export class Connection {
       this.socket.send(encodeFrame({ t: 'ack', group, seq }));
     } catch {
       /* the close handler deals with it */
+    }
+  }
+
+  /**
+   * A frame that gets no reply and must never arrive late (typing): sent now
+   * if connected, else dropped (false). Never queued, never retried.
+   */
+  sendEphemeral(header: Record<string, unknown>, parts: readonly Uint8Array[] = []): boolean {
+    if (!this.ready || this.socket === undefined) return false;
+    try {
+      this.socket.send(encodeFrame(header, parts));
+      return true;
+    } catch {
+      return false;
     }
   }
 
