@@ -71,6 +71,13 @@ export async function seizureWorkload(net: ClientNetwork, probe: SeizureProbe): 
   // 1:1 (both of alice's devices and bob)
   const direct = await alice.client.createConversation([bob.name]);
   await waitFor(async () => (await bob.client.conversations()).length === 1 && (await alice2.conversations()).length === 1, 'join 1:1');
+  // Typing indicators (ephemeral frames, never stored) travel during it too.
+  let typingSeen = false;
+  bob.client.on('typing', (e) => {
+    if (e.conversationId === direct.id && e.typing) typingSeen = true;
+  });
+  await alice.client.setTyping(direct.id, true);
+  await waitFor(() => typingSeen, 'bob sees alice typing');
   const t1 = marker('TEXTONE');
   const t2 = marker('TEXTTWO');
   markers.push(t1, t2);
@@ -79,6 +86,7 @@ export async function seizureWorkload(net: ClientNetwork, probe: SeizureProbe): 
   // not read it yet) follows it and reaches over his own reply. Either way, once alice's devices have
   // read the reply, nothing of the 1:1 is needed.
   await bob.client.send(direct.id, t2);
+  await alice.client.setTyping(direct.id, false);
 
   // a titled group with an attachment whose bytes, name and caption carry markers
   const title = marker('TITLE');
@@ -104,6 +112,15 @@ export async function seizureWorkload(net: ClientNetwork, probe: SeizureProbe): 
   for (const c of [alice.client, alice2, bob.client]) {
     await waitFor(async () => (await texts(c, direct.id)).length === 2 && (await texts(c, group.id)).length === 3, 'everyone has everything');
   }
+  // Everyone reads everything: delivery and read receipts (stored group messages) go both ways.
+  for (const c of [alice.client, alice2, bob.client]) {
+    for (const id of [direct.id, group.id]) {
+      const last = (await c.messages(id)).at(-1);
+      if (last !== undefined) await c.markRead(id, last.seq);
+    }
+  }
+  await waitFor(async () => (await alice.client.messages(direct.id)).find((m) => m.outgoing)?.status === 'read', 'alice sees that bob read the 1:1');
+  await waitFor(async () => (await bob.client.messages(group.id)).find((m) => m.outgoing)?.status === 'read', 'bob sees that alice read the group');
   const [att] = (await alice.client.messages(group.id)).filter((m) => m.content.type === 'attachment');
   assert.ok(att);
   assert.deepEqual(Buffer.from(await alice.client.downloadAttachment(att)), file, 'the attachment arrived intact');
