@@ -113,6 +113,8 @@ describe('client: users, verification, sign-out and sending offline', () => {
     const alice = await net.user(undefined, { store });
     const conv = await alice.client.createConversation([bob.name]);
     await alice.client.send(conv.id, 'to be wiped');
+    // Kept on the device at send time: the media table holds it.
+    await alice.client.send(conv.id, { attachment: new Uint8Array([1, 2, 3]), mimeType: 'image/png', fileName: 'wiped.png' });
     await alice.client.setVerified(bob.name, true);
     const token = (await new ClientRepository(store).account())?.token;
     assert.ok(token);
