@@ -42,6 +42,8 @@ export class Media {
   /** Background jobs waiting for a slot (digests; the job itself is read from the store when it starts). */
   private readonly waiting: BlobDigest[] = [];
   private readonly running = new Set<Promise<void>>();
+  /** Digests of the jobs running now: a resume while one runs does not start it twice. */
+  private readonly active = new Set<BlobDigest>();
   /** Bumped by clear(): downloads started before it do not write their bytes back. */
   private generation = 0;
 
@@ -156,19 +158,21 @@ export class Media {
   }
 
   private schedule(digest: BlobDigest): void {
-    if (!this.waiting.includes(digest)) this.waiting.push(digest);
+    if (!this.waiting.includes(digest) && !this.active.has(digest)) this.waiting.push(digest);
     this.pump();
   }
 
   private pump(): void {
     while (this.running.size < MAX_CONCURRENT_DOWNLOADS && this.waiting.length > 0 && !this.core.isClosed()) {
       const digest = this.waiting.shift() as BlobDigest;
+      this.active.add(digest);
       const run = this.runJob(digest)
         .catch((err: unknown) => {
           if (!this.core.isClosed()) this.core.emitError('internal', err);
         })
         .finally(() => {
           this.running.delete(run);
+          this.active.delete(digest);
           this.pump();
         });
       this.running.add(run);
