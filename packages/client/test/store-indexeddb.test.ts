@@ -92,7 +92,7 @@ describe('IndexedDbStore lifecycle (fake-indexeddb)', () => {
 describe('IndexedDbStore upgrade (fake-indexeddb)', () => {
   it('opens a version-1 database (before the media table) with its records kept and the media table added', async () => {
     const name = fresh();
-    const factory = (globalThis as unknown as { indexedDB: IDBFactory }).indexedDB;
+    const factory = (globalThis as unknown as { indexedDB: Version1Factory }).indexedDB;
     // The database as the previous release created it: five object stores, version 1.
     await new Promise<void>((resolve, reject) => {
       const req = factory.open(name, 1);
@@ -122,3 +122,17 @@ describe('IndexedDbStore upgrade (fake-indexeddb)', () => {
     }
   });
 });
+
+/** The little of IndexedDB's factory that creating a version-1 database needs (no DOM types in this build). */
+interface Version1Factory {
+  open(
+    name: string,
+    version: number,
+  ): {
+    result: { createObjectStore(name: string): unknown; transaction(store: string, mode: 'readwrite'): { objectStore(name: string): { put(value: string, key: string): unknown }; oncomplete: () => void; onerror: () => void; error: Error | null }; close(): void };
+    error: Error | null;
+    onupgradeneeded: () => void;
+    onsuccess: () => void;
+    onerror: () => void;
+  };
+}

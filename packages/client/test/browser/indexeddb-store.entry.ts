@@ -96,7 +96,7 @@ const scenarios = {
 
   /** A database as the release before the media table created it (version 1): opened now, upgraded, records kept. */
   async upgradeFromVersion1(name: string) {
-    const factory = (globalThis as unknown as { indexedDB: IDBFactory }).indexedDB;
+    const factory = (globalThis as unknown as { indexedDB: Version1Factory }).indexedDB;
     await new Promise<void>((resolve, reject) => {
       const req = factory.open(name, 1);
       req.onupgradeneeded = () => {
@@ -137,7 +137,8 @@ const scenarios = {
       const same = typeof read === 'object' && read.bytes.length === bytes.length && read.bytes.every((b, i) => b === bytes[i]);
       const chunks = (await s.list('media', { prefix: 'c/' })).length;
       const del = new StoreBatch();
-      deleteMediaFor(del, { type: 'attachment', blob });
+      const content = { type: 'attachment', blob };
+      deleteMediaFor(del, content);
       await s.write(del.writes);
       return { same, chunks, afterDelete: await records.read(blob), left: (await s.list('media')).length };
     } finally {
@@ -192,3 +193,17 @@ const scenarios = {
 const held: { store: IndexedDbStore | undefined; reasons: string[] } = { store: undefined, reasons: [] };
 
 (globalThis as unknown as { parleyStoreScenarios: typeof scenarios }).parleyStoreScenarios = scenarios;
+
+/** The little of IndexedDB's factory that creating a version-1 database needs (no DOM types in this build). */
+interface Version1Factory {
+  open(
+    name: string,
+    version: number,
+  ): {
+    result: { createObjectStore(name: string): unknown; transaction(store: string, mode: 'readwrite'): { objectStore(name: string): { put(value: string, key: string): unknown }; oncomplete: () => void; onerror: () => void; error: Error | null }; close(): void };
+    error: Error | null;
+    onupgradeneeded: () => void;
+    onsuccess: () => void;
+    onerror: () => void;
+  };
+}
