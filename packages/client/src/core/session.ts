@@ -41,8 +41,8 @@ export interface SessionDeps {
   options: SessionOptions;
   /** The server ended this device's session for good. */
   sessionEnded(err: ClientError): void;
-  /** An ephemeral typing frame (messages/typing.ts). */
-  onTyping?(frame: TypingServerFrame, payload: Uint8Array): Promise<void>;
+  /** An ephemeral typing frame (messages/typing.ts), as it arrives: the step to run in the inbox's order, if any. */
+  onTyping?(frame: TypingServerFrame, payload: Uint8Array): (() => Promise<void>) | undefined;
 }
 
 /**
@@ -70,9 +70,10 @@ export async function buildSession(deps: SessionDeps, account: AccountRecord, id
       onMessage: (frame, payload) => inbox.enqueue(() => inbox.processMessage(frame, payload)),
       onSynced: () => inbox.enqueue(() => inbox.onSynced()),
       // In order with the messages before it: decrypting it must not ratchet past stored messages not yet processed.
-      onTyping: (frame, payload) => inbox.enqueue(async () => {
-        await deps.onTyping?.(frame, payload);
-      }),
+      onTyping: (frame, payload) => {
+        const task = deps.onTyping?.(frame, payload);
+        if (task !== undefined) inbox.enqueue(task);
+      },
       onKeyPackagesLow: () => void keyPackages.refill(),
       onDevicesChanged: (userId) => (userId === undefined ? deviceSync.schedule(0) : deviceSync.scheduleUser(userId)),
       onState: (state, detail) => core.emit('connection', { state, ...(detail?.code === undefined ? {} : { code: detail.code }), ...(detail?.attempt === undefined ? {} : { attempt: detail.attempt }) }),

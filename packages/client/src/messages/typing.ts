@@ -23,6 +23,8 @@ export const TYPING_EXPIRE_MS = 6_000;
  * device sends a message or the epoch changes.
  */
 export const MAX_TYPING_PER_RUN = 100;
+/** A typing frame that waited longer than this behind the inbox (a backlog being processed) is stale: dropped undecrypted. */
+export const TYPING_STALE_MS = 3_000;
 
 /**
  * Typing indicators: ephemeral typing frames (an MLS application message
@@ -87,8 +89,22 @@ export class Typing {
     this.hide(message.conversationId, message.sender.userId);
   }
 
-  /** A typing frame from the server (run in the inbox's order). Anything that does not decrypt to a typing content is dropped silently. */
-  async receive(frame: TypingServerFrame, payload: Uint8Array): Promise<void> {
+  /**
+   * A typing frame as it arrives: the step to run in the inbox's order (so
+   * it never ratchets past stored messages not processed yet), or nothing
+   * when typing is off. A frame that waited too long behind a backlog is
+   * dropped without decrypting it (the next stored message ratchets over it).
+   */
+  arrived(frame: TypingServerFrame, payload: Uint8Array): (() => Promise<void>) | undefined {
+    if (!this.enabled() || frame.group === this.core.hiddenGroup()) return undefined;
+    const at = Date.now();
+    return async () => {
+      if (Date.now() - at <= TYPING_STALE_MS) await this.receive(frame, payload);
+    };
+  }
+
+  /** Anything that does not decrypt to a typing content is dropped silently. */
+  private async receive(frame: TypingServerFrame, payload: Uint8Array): Promise<void> {
     const session = this.core.current();
     if (session === undefined || this.core.isClosed() || !this.enabled()) return;
     const conversationId = frame.group;
