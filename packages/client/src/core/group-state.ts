@@ -14,6 +14,23 @@ export function putGroup(batch: StoreBatch, groupId: GroupId, group: MlsGroup): 
   return batch.putGroup({ groupId, secrets: s.secrets, ratchetTree: s.ratchetTree });
 }
 
+/** Own seqs kept per conversation: an older one that comes back is still skipped, as undecryptable to its sender. */
+const MAX_OWN_SEQS = 1_000;
+
+/**
+ * The record once this device's own message or commit got `seq`. Right
+ * above the cursor (nothing can come in between) it moves the cursor, so a
+ * device that only sends does not pile up own seqs; else the seq is kept to
+ * skip it when it comes back.
+ */
+export function withOwnSeq(conv: ConversationRecord, seq: number): ConversationRecord {
+  if (seq <= conv.lastSeq) return conv;
+  const own = [...conv.ownSeqs, seq].sort((a, b) => a - b);
+  let lastSeq = conv.lastSeq;
+  while (own[0] !== undefined && own[0] <= lastSeq + 1) lastSeq = Math.max(lastSeq, own.shift() as number);
+  return { ...conv, lastSeq, ownSeqs: own.slice(-MAX_OWN_SEQS) };
+}
+
 /** Records (and rosters) from before kinds existed: untitled between two users reads as 1:1. */
 export function kindOf(c: { kind?: ConversationRecord['kind']; title: string | null; members: readonly unknown[] }): ConversationKind | null {
   if (c.kind === 'unknown') return null;
@@ -102,6 +119,7 @@ export class GroupState {
       receivedAt: m.receivedAt,
       content: m.content,
       status: this.messageStatus(m),
+      ...changeFields(m, this.core.current()?.account.userId, (userId) => this.nameOf(userId)),
     };
   }
 
@@ -110,15 +128,15 @@ export class GroupState {
    * it becomes the last message; one from another user above the read
    * position is unread; one from this user (any of its devices) moves the
    * read position up to it, since whoever writes has read what came before.
+   * `overlay`: the uncommitted batch `message` joins (its messages count too).
    */
-  async withStoredMessage(conv: ConversationRecord, message: MessageRecord): Promise<ConversationRecord> {
+  async withStoredMessage(conv: ConversationRecord, message: MessageRecord, overlay?: StoreBatch): Promise<ConversationRecord> {
     const { account } = this.core.session();
     const updated = { ...conv, lastMessageSeq: Math.max(conv.lastMessageSeq ?? 0, message.seq) };
     if (message.outgoing || message.senderUserId === account.userId) {
       const readSeq = Math.max(conv.readSeq, message.seq);
-      return { ...updated, readSeq, unread: await this.core.repo.countUnread(conv.id, readSeq, account.userId) };
+      return { ...updated, readSeq, unread: await this.core.repo.countUnread(conv.id, readSeq, account.userId, overlay) };
     }
     return message.seq > conv.readSeq ? { ...updated, unread: conv.unread + 1 } : updated;
-      ...changeFields(m, this.core.current()?.account.userId, (userId) => this.nameOf(userId)),
   }
 }

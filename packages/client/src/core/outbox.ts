@@ -7,7 +7,7 @@ import { StoreBatch } from '../store/records.js';
 import type { MessageRecord } from '../store/records.js';
 import { runLater } from './context.js';
 import type { ClientCore } from './context.js';
-import { putGroup } from './group-state.js';
+import { putGroup, withOwnSeq } from './group-state.js';
 import type { GroupState } from './group-state.js';
 
 const MAX_COMMIT_ATTEMPTS = 8;
@@ -63,8 +63,7 @@ export class Outbox {
         const conv = await this.state.record(groupId);
         const members = this.state.membersOf(group, conv.members);
         const seq = ok.seq;
-        const ownSeqs = seq !== undefined && seq > conv.lastSeq ? [...conv.ownSeqs, seq] : conv.ownSeqs;
-        const batch = putGroup(new StoreBatch(), groupId, group).putConversation({ ...conv, members, ownSeqs });
+        const batch = putGroup(new StoreBatch(), groupId, group).putConversation({ ...(seq === undefined ? conv : withOwnSeq(conv, seq)), members });
         // This device's own commits change safety numbers too (e.g. re-adding a contact who started over).
         const emitNotices = seq === undefined ? () => undefined : await this.state.withNotices(batch, groupId, seq, this.state.safetyNumberNotices(result));
         await this.core.repo.commit(batch);
@@ -173,7 +172,7 @@ export class Outbox {
         const seq = ok.seq;
         if (seq === undefined) throw new ClientError('bad_response', 'the server accepted the message without a seq');
         const after = await this.state.record(groupId);
-        let updated = seq > after.lastSeq ? { ...after, ownSeqs: [...after.ownSeqs, seq] } : after;
+        let updated = withOwnSeq(after, seq);
         let record: MessageRecord | undefined;
         if (content !== undefined) {
           record = { conversationId: groupId, seq, senderUserId: account.userId, senderDeviceId: account.deviceId, outgoing: true, receivedAt: Date.now(), content, plaintext };

@@ -67,7 +67,7 @@ export async function buildSession(deps: SessionDeps, account: AccountRecord, id
     ...(options.reconnect === undefined ? {} : { backoff: options.reconnect }),
     handlers: {
       onReady: (frame) => inbox.onReady(frame),
-      onMessage: (frame, payload) => inbox.enqueue(() => inbox.processMessage(frame, payload)),
+      onMessage: (frame, payload) => inbox.deliver(frame, payload),
       onSynced: () => inbox.enqueue(() => inbox.onSynced()),
       // In order with the messages before it: decrypting it must not ratchet past stored messages not yet processed.
       onTyping: (frame, payload) => {

@@ -41,6 +41,19 @@ describe('message records with notices', () => {
     assert.equal(await repo.message(conv, 2), undefined, 'a seq holding only notices has no message');
   });
 
+  it('counts unread messages through an uncommitted batch (stored and pending alike, deletes and notices left out)', async () => {
+    const repo = new ClientRepository(new MemoryStore());
+    await repo.commit(new StoreBatch().putMessage(text(1, bob)).putMessage(text(2, bob)).putMessage(text(3, me)));
+    const batch = new StoreBatch().putMessage(text(4, bob)).putMessage(notice(5, 0)).putMessage(text(6, bob)).putMessage({ ...text(7, me), outgoing: true });
+    assert.equal(await repo.countUnread(conv, 0, me), 2, 'without the overlay: the stored ones');
+    assert.equal(await repo.countUnread(conv, 0, me, batch), 4, 'with it: stored and pending');
+    assert.equal(await repo.countUnread(conv, 4, me, batch), 1, 'above the read position only');
+    batch.writes.push({ type: 'delete', table: 'messages', key: `${conv}/${'2'.padStart(16, '0')}` });
+    assert.equal(await repo.countUnread(conv, 0, me, batch), 3, 'a delete in the batch hides the stored message');
+    const other = id() as GroupId;
+    assert.equal(await repo.countUnread(other, 0, me, batch), 0, 'another conversation sees none of it');
+  });
+
   it('refuses a notice record that is malformed or filed under another key', async () => {
     const store = new MemoryStore();
     const repo = new ClientRepository(store);

@@ -340,10 +340,26 @@ export class ClientRepository {
     return fromEnd ? messages.reverse() : messages;
   }
 
-  /** Stored messages from users other than `me` with a seq above `readSeq` (notices never count). */
-  async countUnread(conversationId: GroupId, readSeq: number, me: UserId): Promise<number> {
-    const above = await this.messages(conversationId, { afterSeq: readSeq });
-    return above.filter((m) => !m.outgoing && m.senderUserId !== me && m.content.type !== 'notice').length;
+  /**
+   * Stored messages from users other than `me` with a seq above `readSeq`
+   * (notices never count); with `overlay`, as they will be once that batch is
+   * written (the inbox stores a run of messages in one batch).
+   */
+  async countUnread(conversationId: GroupId, readSeq: number, me: UserId, overlay?: StoreBatch): Promise<number> {
+    const after = afterKey(conversationId, readSeq);
+    const prefix = `${conversationId}/`;
+    const rows = new Map((await this.store.list('messages', { prefix, after })).map((row) => [row.key, row.value]));
+    for (const w of overlay?.writes ?? []) {
+      if (w.table !== 'messages' || !w.key.startsWith(prefix) || w.key <= after) continue;
+      if (w.type === 'put') rows.set(w.key, w.value);
+      else rows.delete(w.key);
+    }
+    let unread = 0;
+    for (const [key, value] of rows) {
+      const m = toMessage(key, value);
+      if (!m.outgoing && m.senderUserId !== me && m.content.type !== 'notice') unread++;
+    }
+    return unread;
   }
 
   /**

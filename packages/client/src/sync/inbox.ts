@@ -1,31 +1,35 @@
-import { CredentialRejectedError, decodeContent, isHistoryContent, MlsOperationError } from '@parley/crypto';
-import type { MemberDevice, MlsGroup } from '@parley/crypto';
+import { CredentialRejectedError } from '@parley/crypto';
+import type { MemberDevice } from '@parley/crypto';
 import { bytesEqual, fromBase64Url, splitParts } from '@parley/protocol';
 import type { GroupId, MsgFrame, ReadyFrame } from '@parley/protocol';
-import { runLater } from '../core/context.js';
 import type { ClientCore } from '../core/context.js';
-import { kindOf, putGroup } from '../core/group-state.js';
+import { putGroup } from '../core/group-state.js';
 import type { GroupState } from '../core/group-state.js';
 import type { Outbox } from '../core/outbox.js';
 import { ClientError } from '../errors.js';
-import { decodeMeta } from '../meta.js';
-import type { ConversationMeta } from '../meta.js';
 import { StoreBatch } from '../store/records.js';
-import type { ContentHandlers, InboxBatch } from './content-handlers.js';
-import type { ConversationRecord, MemberRecord, MessageRecord } from '../store/records.js';
-import type { ConversationMember } from '../types.js';
-import { deviceRefusedNotice } from '../verification/notices.js';
+import type { ConversationRecord } from '../store/records.js';
+import type { ContentHandlers } from './content-handlers.js';
+import { InboxQueue, isFrame } from './inbox-queue.js';
+import type { InboxFrame } from './inbox-queue.js';
+import { InboxRun, RUN_MAX_FRAMES, RUN_MAX_MS, RunProcessor } from './inbox-run.js';
+import type { FrameOutcome } from './inbox-run.js';
 
 /** After the directory could not be asked about a credential, reconnect (redelivering the message) this much later. */
 const STALL_RETRY_MS = 2_000;
 
 /**
- * Inbox processing: every frame the server delivers, in order, one at a
- * time — Welcomes, commits, proposals and application messages — each
- * change stored in one batch and acknowledged only after it is stored.
+ * Inbox processing: every frame the server delivers, in order — Welcomes,
+ * commits, proposals and application messages. A run of application
+ * messages of one group (a backlog) is stored in one batch; everything is
+ * acknowledged only after it is stored (see inbox-run.ts).
  */
 export class Inbox {
+  private readonly queue = new InboxQueue();
+  private running = false;
+  /** The current pass over the queue (settles once the queue is empty). */
   private incoming: Promise<void> = Promise.resolve();
+  private readonly runs: RunProcessor;
   /** Groups whose next message waits for a directory that could not be reached (redelivered after a reconnect). */
   private readonly stalled = new Set<GroupId>();
   private syncedOnce = false;
@@ -36,8 +40,10 @@ export class Inbox {
     private readonly state: GroupState,
     private readonly outbox: Outbox,
     /** Feature modules' appliers for content that is not a history entry (sync/content-handlers.ts). */
-    private readonly handlers: ContentHandlers,
-  ) {}
+    handlers: ContentHandlers,
+  ) {
+    this.runs = new RunProcessor(core, state, outbox, handlers, { followUpAdds: (added) => this.followUpAdds(added) });
+  }
 
   /** Resolves after the next (or a past) end of backlog. */
   whenSynced(): Promise<void> {
@@ -45,7 +51,7 @@ export class Inbox {
     return new Promise((resolve) => this.syncedWaiters.push(resolve));
   }
 
-  /** Waits for in-flight processing to finish writing. */
+  /** Waits until everything queued so far is processed (and written). */
   idle(): Promise<void> {
     return this.incoming.catch(() => undefined);
   }
@@ -61,8 +67,10 @@ export class Inbox {
     if (this.stalled.size > 0) this.enqueue(async () => this.stalled.clear());
   }
 
+  /** A step that runs in order with the frames (end of backlog, a new connection). */
   enqueue(task: () => Promise<void>): void {
-    this.incoming = this.incoming.then(task).catch((err: unknown) => this.core.emitError('internal', err));
+    this.queue.push({ task });
+    this.pump();
   }
 
   async onSynced(): Promise<void> {
@@ -94,7 +102,42 @@ export class Inbox {
     }
   }
 
-  async processMessage(frame: MsgFrame, payload: Uint8Array): Promise<void> {
+  /** A frame from the connection, in arrival order. */
+  deliver(frame: MsgFrame, payload: Uint8Array): void {
+    this.queue.push({ frame, payload });
+    this.pump();
+  }
+
+  /** Runs the queue until it is empty; frames and tasks that arrive meanwhile join it. */
+  private pump(): void {
+    if (this.running) return;
+    this.running = true;
+    this.incoming = (async () => {
+      try {
+        for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) {
+          try {
+            if (isFrame(item)) await this.processFrames(item);
+            else await item.task();
+          } catch (err) {
+            this.core.emitError('internal', err);
+          }
+        }
+      } finally {
+        // Set in the same step as the last (empty) shift: nothing can be queued in between unnoticed.
+        this.running = false;
+      }
+    })();
+  }
+
+  /**
+   * Processes `first` and, for an application message, the application
+   * messages of the same group queued right behind it, as one run: one store
+   * batch (MLS state, messages, handlers' writes, cursor) under the group's
+   * lock, so nothing else (a send, a commit) runs between its frames.
+   * Acknowledgements and events follow the write.
+   */
+  private async processFrames(first: InboxFrame): Promise<void> {
+    const { frame, payload } = first;
     // Stalled: not processed, not acknowledged; the server delivers it again after the reconnect.
     if (this.core.isClosed() || this.stalled.has(frame.group)) return;
     await this.core.locks.run(frame.group, async () => {
@@ -102,109 +145,72 @@ export class Inbox {
         await this.processWelcome(frame, payload);
         return;
       }
-      const conv = await this.core.repo.conversation(frame.group);
-      if (conv === undefined) {
-        // Delivered to a group we never joined (e.g. its Welcome failed): nothing can read it.
-        this.core.emitError('undecryptable', new ClientError('unknown_conversation', 'message for a conversation this device is not in'), { conversationId: frame.group, seq: frame.seq });
-        this.core.acks.schedule(frame.group, frame.seq);
-        return;
-      }
-      if (frame.seq <= conv.lastSeq) {
-        this.core.acks.schedule(frame.group, conv.lastSeq);
-        return;
-      }
-      const skip = async () => {
-        await this.core.repo.commit(new StoreBatch().putConversation(advance(conv, frame.seq)));
-        this.core.acks.schedule(frame.group, frame.seq);
-      };
-      // A left conversation follows handshakes (to see its own removal) but reads no content.
-      const following = conv.status === 'left' && (frame.kind === 'commit' || frame.kind === 'proposal');
-      if (conv.ownSeqs.includes(frame.seq) || (conv.status !== 'active' && !following)) {
-        await skip();
-        return;
-      }
-      const group = await this.state.load(frame.group);
-      if (group.hasPendingCommit && BigInt(frame.epoch) > group.epoch) {
-        // A message from a later epoch while our commit is unconfirmed: the epoch's commit was ours.
-        await group.confirmCommit();
-      }
-      let result;
+      const run = new InboxRun(frame.group);
+      let current = first;
+      let outcome: FrameOutcome;
       try {
-        result = await group.processIncoming(payload);
-      } catch (err) {
-        // State is unchanged on error. Our own message whose `ok` we never saw comes back undecryptable: skip quietly.
-        if (err instanceof CredentialRejectedError) {
-          await this.refuse(frame, err, new StoreBatch().putConversation(advance(conv, frame.seq)));
-          return;
+        for (;;) {
+          outcome = await this.runs.frame(run, current.frame, current.payload);
+          const next = outcome === 'more' && this.continues(run) ? this.queue.shift() : undefined;
+          if (!isFrame(next)) break;
+          current = next;
         }
-        if (!(err instanceof MlsOperationError && err.code === 'own_message')) this.core.emitError('undecryptable', err, { conversationId: frame.group, seq: frame.seq });
-        await skip();
+      } catch (err) {
+        this.abandon(run, err);
         return;
       }
-      const next = advance(conv, frame.seq);
-      switch (result.kind) {
-        case 'application':
-          await this.onApplication(frame, group, next, result.sender, result.plaintext);
-          break;
-        case 'commit': {
-          const members = this.state.membersOf(group, conv.members);
-          const batch = putGroup(new StoreBatch(), frame.group, group).putConversation({ ...next, members });
-          const emitNotices = await this.state.withNotices(batch, frame.group, frame.seq, this.state.safetyNumberNotices(result));
-          await this.core.repo.commit(batch);
-          this.core.emit('membership', {
-            conversationId: frame.group,
-            addedDevices: result.added.map((d) => d.deviceId),
-            removedDevices: result.removed.map((d) => d.deviceId),
-            members,
-            removedSelf: false,
-          });
-          emitNotices();
-          if (conv.status === 'left') {
-            // The commit did not include our remove proposal: propose again in the new epoch.
-            runLater(this.core, () => this.outbox.proposeLeave(frame.group, false), frame.group);
-          } else {
-            this.followUpAdds(result.added);
-          }
-          break;
-        }
-        case 'removed':
-          await this.core.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation({ ...next, status: conv.status === 'left' ? 'left' : 'removed' }));
-          this.core.emit('membership', { conversationId: frame.group, addedDevices: [], removedDevices: [this.core.session().account.deviceId], members: conv.members, removedSelf: true });
-          break;
-        case 'proposal':
-          await this.core.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(next));
-          if (conv.status !== 'active') break;
-          // Someone asked to leave (or similar): any member may commit it; conflicts resolve by epoch.
-          runLater(this.core, () => this.outbox.commitPendingProposals(frame.group), frame.group);
-          break;
-      }
-      this.core.acks.schedule(frame.group, frame.seq);
+      if (!(await this.store(run))) return;
+      if (typeof outcome === 'object') this.stall(current.frame, outcome.stall);
     });
   }
 
+  /** Whether the next queued item joins `run`: an application message of its group, within the run's bounds. */
+  private continues(run: InboxRun): boolean {
+    const next = this.queue.peek();
+    if (!isFrame(next) || next.frame.group !== run.groupId || next.frame.kind !== 'application') return false;
+    if (run.frames >= RUN_MAX_FRAMES || Date.now() - run.startedAt >= RUN_MAX_MS) return false;
+    return !this.core.isClosed() && !this.stalled.has(run.groupId) && this.core.current()?.self.isSelf(run.groupId) !== true;
+  }
+
+  /** Writes a run's batch; then its events, then its acknowledgement. False if the write failed. */
+  private async store(run: InboxRun): Promise<boolean> {
+    if (run.group !== undefined && run.groupChanged) putGroup(run.batch, run.groupId, run.group);
+    if (run.conv !== undefined && run.convChanged) run.batch.putConversation(run.conv);
+    try {
+      await this.core.repo.commit(run.batch);
+    } catch (err) {
+      this.abandon(run, err);
+      return false;
+    }
+    try {
+      run.committed();
+    } finally {
+      if (run.ackSeq > 0) this.core.acks.schedule(run.groupId, run.ackSeq);
+    }
+    return true;
+  }
+
   /**
-   * A credential the directory does not vouch for: the message is skipped and
-   * a `device_refused` notice stored with the skip (in `batch`). When the
-   * directory could not be asked at all, the message is left unacknowledged
-   * and fetched again after a reconnect instead.
+   * A run that could not be stored (or failed half-way): nothing of it is
+   * written or acknowledged. The loaded group is ahead of the store, so it
+   * is dropped (loaded again from the store), and the group waits for a
+   * reconnect: the server then delivers the run's frames again.
    */
-  async refuse(frame: MsgFrame, err: CredentialRejectedError, batch: StoreBatch | undefined): Promise<void> {
-    const where = { conversationId: frame.group, seq: frame.seq };
-    if (err.reason === 'directory_error') {
-      this.core.emitError('undecryptable', err, where);
-      if (this.stalled.size === 0) setTimeout(() => void (this.core.isClosed() ? undefined : this.core.current()?.connection.reconnect()), STALL_RETRY_MS);
-      this.stalled.add(frame.group);
-      return;
-    }
-    this.core.emitError('unverified_member', err, where);
-    let emitNotices = () => undefined as void;
-    if (batch !== undefined && err.device !== undefined) {
-      const name = this.core.current()?.directory.usernameOf(err.device.userId) ?? null;
-      emitNotices = await this.state.withNotices(batch, frame.group, frame.seq, [deviceRefusedNotice(err.device.userId, err.device.deviceId, name)]);
-    }
-    if (batch !== undefined) await this.core.repo.commit(batch);
-    emitNotices();
-    this.core.acks.schedule(frame.group, frame.seq);
+  private abandon(run: InboxRun, err: unknown): void {
+    this.core.groups.delete(run.groupId);
+    this.core.emitError('internal', err, { conversationId: run.groupId });
+    this.stallGroup(run.groupId);
+  }
+
+  /** The directory could not be asked about a credential: the frame is left unacknowledged and fetched again after a reconnect. */
+  private stall(frame: MsgFrame, err: CredentialRejectedError): void {
+    this.core.emitError('undecryptable', err, { conversationId: frame.group, seq: frame.seq });
+    this.stallGroup(frame.group);
+  }
+
+  private stallGroup(groupId: GroupId): void {
+    if (this.stalled.size === 0) setTimeout(() => void (this.core.isClosed() ? undefined : this.core.current()?.connection.reconnect()), STALL_RETRY_MS);
+    this.stalled.add(groupId);
   }
 
   /** After a commit: this user's devices may need syncing; a device added although revoked since is removed. */
@@ -215,66 +221,6 @@ export class Inbox {
       const listed = session.directory.cached(d.userId)?.devices.find((x) => x.id === d.deviceId && bytesEqual(x.signatureKey, d.signaturePublicKey));
       if (listed !== undefined && listed.revokedAt !== null) session.deviceSync.scheduleUser(d.userId);
     }
-  }
-
-  async onApplication(frame: MsgFrame, group: MlsGroup, next: ConversationRecord, sender: MemberDevice, plaintext: Uint8Array): Promise<void> {
-    const { self } = this.core.session();
-    if (self.isSelf(frame.group)) {
-      // Account keys, not content: stored with the group state and the cursor, in one batch.
-      const batch = putGroup(new StoreBatch(), frame.group, group).putConversation(next);
-      const stored = await self.receive(batch, sender, plaintext);
-      await this.core.repo.commit(batch);
-      stored();
-      return;
-    }
-    const meta = decodeMeta(plaintext);
-    if (meta.kind === 'meta') {
-      const members = this.namedMembers(group, next.members, meta.meta);
-      // A roster without a kind (from an older client) keeps what is known, else infers it once.
-      const known = next.kind === 'direct' || next.kind === 'group' ? next.kind : undefined;
-      const kind = meta.meta.kind ?? known ?? kindOf({ title: meta.meta.title, members }) ?? 'group';
-      const updated: ConversationRecord = { ...next, title: meta.meta.title, kind, members };
-      await this.core.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(updated));
-      this.core.emit('conversation', this.state.toConversation(updated));
-      return;
-    }
-    const decoded = meta.kind === 'invalid' ? undefined : decodeContent(plaintext);
-    if (decoded === undefined || !decoded.ok) {
-      // It decrypted, so the ratchet moved: store that, drop the content, tell the app, carry on.
-      await this.core.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(next));
-      const error = decoded === undefined ? new ClientError('bad_request', 'malformed roster message') : decoded.error;
-      this.core.emitError('malformed_content', error, { conversationId: frame.group, seq: frame.seq });
-      return;
-    }
-    if (!isHistoryContent(decoded.content)) {
-      // Reactions, edits, deletes, receipts: applied by their feature modules, in the same batch as the ratchet and the cursor.
-      const batch = putGroup(new StoreBatch(), frame.group, group);
-      const after: Array<() => void> = [];
-      const into: InboxBatch = { batch, conv: next, message: (seq) => this.core.repo.message(frame.group, seq, batch), afterCommit: (fn) => after.push(fn) };
-      await this.handlers.apply(into, { conversationId: frame.group, seq: frame.seq, sender, content: decoded.content, receivedAt: Date.now() });
-      await this.core.repo.commit(batch.putConversation(into.conv));
-      for (const fn of after) fn();
-      return;
-    }
-    const record: MessageRecord = {
-      conversationId: frame.group,
-      seq: frame.seq,
-      senderUserId: sender.userId,
-      senderDeviceId: sender.deviceId,
-      outgoing: false,
-      receivedAt: Date.now(),
-      content: decoded.content,
-      plaintext,
-    };
-    const stored = await this.state.withStoredMessage(next, record);
-    await this.core.repo.commit(putGroup(new StoreBatch(), frame.group, group).putConversation(stored).putMessage(record));
-    this.core.emit('message', this.state.toMessage(record));
-  }
-
-  /** Usernames from a roster, for users that are really in the group. */
-  namedMembers(group: MlsGroup, previous: readonly ConversationMember[], meta: ConversationMeta): MemberRecord[] {
-    const named = new Map(meta.members.map((m) => [m.userId, m.username]));
-    return this.state.membersOf(group, previous).map((m) => (m.username === null ? { ...m, username: named.get(m.userId) ?? null } : m));
   }
 
   async processWelcome(frame: MsgFrame, payload: Uint8Array): Promise<void> {
@@ -320,15 +266,10 @@ export class Inbox {
       if (self.isSelf(frame.group)) self.joined();
       this.core.emit('conversation', this.state.toConversation(conv));
     } catch (err) {
-      if (err instanceof CredentialRejectedError && err.reason === 'directory_error') return this.refuse(frame, err, undefined);
+      if (err instanceof CredentialRejectedError && err.reason === 'directory_error') return this.stall(frame, err);
       // Refused (e.g. a leaf the directory does not vouch for) or broken: nothing is stored.
       this.core.emitError('join_failed', err, { conversationId: frame.group, seq: frame.seq });
     }
     this.core.acks.schedule(frame.group, frame.seq);
   }
-}
-
-function advance(conv: ConversationRecord, seq: number): ConversationRecord {
-  const lastSeq = Math.max(conv.lastSeq, seq);
-  return { ...conv, lastSeq, ownSeqs: conv.ownSeqs.filter((s) => s > lastSeq) };
 }
