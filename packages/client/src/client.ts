@@ -18,6 +18,8 @@ import { Messages } from './messages/messages.js';
 import { DEFAULT_RECEIPT_DELAY_MS, Receipts } from './messages/receipts.js';
 import { Typing } from './messages/typing.js';
 import { Media } from './media/media.js';
+import { Disappearing } from './settings/disappearing.js';
+import { ConversationPrefsSync } from './settings/prefs.js';
 import { ClientError } from './errors.js';
 import type { ClientOptions } from './options.js';
 import { KeyedMutex } from './mutex.js';
@@ -31,6 +33,7 @@ import type {
   ClientEvents,
   Conversation,
   ConversationKind,
+  ConversationPrefs,
   ConversationSummary,
   DeviceSummary,
   LogoutOptions,
@@ -86,6 +89,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private readonly receiptOps: Receipts;
   private readonly typingOps: Typing;
   private readonly media: Media;
+  private readonly disappearing: Disappearing;
+  private readonly prefs: ConversationPrefsSync;
   private readonly accountSetup: AccountSetup;
 
   constructor(private readonly options: ClientOptions) {
@@ -117,6 +122,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       endSession: () => this.endSession(),
     });
     this.media = new Media(this.core);
+    const now = options.now ?? Date.now;
+    this.disappearing = new Disappearing(this.core, this.state, this.outbox, now);
+    this.prefs = new ConversationPrefsSync(this.core, this.state, this.outbox, now);
+    this.state.addHistoryHook(this.disappearing);
+    this.state.addHistoryHook(this.prefs);
     this.receiptOps = new Receipts(this.core, this.state, this.outbox, options.receiptDelayMs ?? DEFAULT_RECEIPT_DELAY_MS);
     this.typingOps = new Typing(this.core, this.state, () => this.receiptOps.readReceiptsOn);
     this.handlers.register(['receipt'], this.receiptOps);
@@ -245,6 +255,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     if (old === undefined) return;
     old.deviceSync.stop();
     old.self.stop();
+    this.disappearing.stop();
     old.connection.stop();
     this.groups.clear();
     this.inbox.forgetStalled();
@@ -255,7 +266,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await this.repo.upgradeConversations();
     const account = await upgradeAccount(this.repo, stored, this.options.deviceName);
     this.api.token = account.token;
-    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.typingOps.arrived(frame, payload) }, account, identity);
+    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.typingOps.arrived(frame, payload), applyPrefs: (prefs) => this.prefs.apply(prefs) }, account, identity);
     this.hiddenGroup = session.self.id;
     this.session = session;
     await this.receiptOps.load();
@@ -264,6 +275,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     if (options.uploadKeyPackages === true) await session.keyPackages.fill();
     session.connection.start();
     session.deviceSync.start(this.options.deviceSyncIntervalMs ?? 60_000);
+    // Disappearing messages due while this device was off go now; then a timer for the next one.
+    this.disappearing.start();
   }
 
   private requireSession(): Session {
@@ -310,6 +323,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.session?.deviceSync.stop();
     this.session?.self.stop();
     this.session?.connection.stop();
+    this.disappearing.stop();
     this.acks.flush();
     // Let in-flight processing finish writing before the owner closes the store.
     await this.inbox.idle();
@@ -494,6 +508,28 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     return this.conversationList.setTitle(conversationId, title);
   }
 
+  /**
+   * Sets the conversation's disappearing-message timer for everyone (any
+   * member may): one of DISAPPEAR_TIMERS_MS (5 min, 1 h, 1 day, 1 week, 4
+   * weeks) or null (off); anything else is ClientError('bad_request') before
+   * anything is sent. Announced in the chat as a `settings` message; every
+   * message sent after it is deleted on every device that long after it was
+   * sent, and the server keeps the conversation's messages no longer.
+   */
+  setDisappearing(conversationId: GroupId, ms: number | null): Promise<Conversation> {
+    return this.disappearing.set(conversationId, ms);
+  }
+
+  /**
+   * Mutes, pins or archives a conversation for this user (only the given
+   * fields change), on all of the user's devices (synced through the self
+   * group; the latest change wins). Pinned conversations come first in
+   * `conversationSummaries`; archived ones are flagged.
+   */
+  setConversationPrefs(conversationId: GroupId, prefs: ConversationPrefs): Promise<Conversation> {
+    return this.prefs.set(conversationId, prefs);
+  }
+
   /* ---------------- devices and verification ---------------- */
 
   /**
@@ -572,5 +608,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     dropConnection: (): void => {
       this.session?.connection.reconnect();
     },
+    /** Deletes the disappearing messages due by the client's clock (`now` option) now, without waiting for the timer. */
+    expireNow: (): Promise<void> => this.disappearing.sweepNow(),
   };
 }

@@ -39,4 +39,9 @@ export interface ClientOptions {
   receiptDelayMs?: number;
   /** How often a device waiting for link approval asks whether it was approved (ms). Default 1500. */
   linkPollMs?: number;
+  /**
+   * This device's clock in ms (default Date.now): when disappearing messages
+   * are due, and when conversation preferences were set. Tests pass their own.
+   */
+  now?: () => number;
 }

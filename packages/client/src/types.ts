@@ -30,6 +30,27 @@ export interface Conversation {
   readonly readSeq: number;
   /** Stored messages from other users with a seq above `readSeq`. */
   readonly unread: number;
+  /** Disappearing messages: the timer in force for new messages (ms; null: off). Set by any member with `setDisappearing`. */
+  readonly disappearAfterMs: number | null;
+  /** This user's own view (`setConversationPrefs`), the same on all of the user's devices. */
+  readonly muted: boolean;
+  /** Pinned conversations come first in `conversationSummaries`. */
+  readonly pinned: boolean;
+  /** Archived: still listed (flagged); the app shows it apart. A message from someone else unarchives it unless it is muted. */
+  readonly archived: boolean;
+}
+
+/** What `setConversationPrefs` changes (the others stay as they are). */
+export interface ConversationPrefs {
+  readonly muted?: boolean;
+  readonly pinned?: boolean;
+  readonly archived?: boolean;
+}
+
+/** Disappearing messages that every device deleted at their `expiresAt` (remove them from the view). */
+export interface ExpiredEvent {
+  readonly conversationId: GroupId;
+  readonly seqs: readonly number[];
 }
 
 /** A conversation as a conversation list shows it (`conversationSummaries`). */
@@ -158,6 +179,8 @@ export interface Message {
    * others' messages and notices. A change is emitted as `message` again.
    */
   readonly status: MessageStatus | null;
+  /** Disappearing messages: when it is deleted on every device (ms, this device's clock; null: never). */
+  readonly expiresAt: number | null;
 }
 
 /** Of this user's own messages: 'read' by every other member, 'delivered' to a device of every other member, else 'sent'. */
@@ -320,4 +343,5 @@ export interface ClientEvents {
   connection: (event: ConnectionEvent) => void;
   error: (event: ClientEventError) => void;
   typing: (event: TypingEvent) => void;
+  expired: (event: ExpiredEvent) => void;
 }

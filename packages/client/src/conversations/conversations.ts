@@ -86,7 +86,8 @@ export class Conversations {
       const lastMessage = last === undefined ? null : this.state.toMessage(last);
       summaries.push({ ...this.state.toConversation(c), lastMessage, lastActivityAt: lastMessage?.receivedAt ?? c.createdAt });
     }
-    return summaries.sort((a, b) => b.lastActivityAt - a.lastActivityAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Pinned first, then the newest activity; archived ones stay listed (flagged: the app shows them apart).
+    return summaries.sort((a, b) => Number(b.pinned) - Number(a.pinned) || b.lastActivityAt - a.lastActivityAt || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   async addMembers(conversationId: GroupId, usernames: readonly string[]): Promise<Conversation> {

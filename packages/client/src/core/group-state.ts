@@ -6,7 +6,13 @@ import type { Conversation, ConversationKind, ConversationMember, Message, Messa
 import { changeFields } from '../messages/views.js';
 import { safetyNumberNotices } from '../verification/notices.js';
 import type { MembershipChange } from '../verification/notices.js';
+import type { InboxBatch } from '../sync/content-handlers.js';
 import type { ClientCore } from './context.js';
+
+/** A feature module's step for each history entry before it is stored (see GroupState.prepareHistory). */
+export interface HistoryHook {
+  beforeStore(into: InboxBatch, record: MessageRecord): Promise<MessageRecord>;
+}
 
 /** Adds a group's serialized MLS state to a store batch. */
 export function putGroup(batch: StoreBatch, groupId: GroupId, group: MlsGroup): StoreBatch {
@@ -45,6 +51,7 @@ export function kindOf(c: { kind?: ConversationRecord['kind']; title: string | n
 export class GroupState {
   /** The status of this user's messages (set by the receipts module; messages/receipts.ts). */
   messageStatus: (m: MessageRecord) => MessageStatus | null = () => null;
+  private readonly historyHooks: HistoryHook[] = [];
 
   constructor(private readonly core: ClientCore) {}
 
@@ -99,7 +106,36 @@ export class GroupState {
   }
 
   toConversation(c: ConversationRecord): Conversation {
-    return { id: c.id, title: c.title, kind: kindOf(c), members: c.members, status: c.status, createdAt: c.createdAt, readSeq: c.readSeq, unread: c.unread };
+    return {
+      id: c.id,
+      title: c.title,
+      kind: kindOf(c),
+      members: c.members,
+      status: c.status,
+      createdAt: c.createdAt,
+      readSeq: c.readSeq,
+      unread: c.unread,
+      disappearAfterMs: c.disappearAfterMs ?? null,
+      muted: c.muted ?? false,
+      pinned: c.pinned ?? false,
+      archived: c.archived ?? false,
+    };
+  }
+
+  /** Adds a feature module's step for every history entry this device stores (settings/: expiry, timer, unarchive). */
+  addHistoryHook(hook: HistoryHook): void {
+    this.historyHooks.push(hook);
+  }
+
+  /**
+   * Every path that stores a history entry (received, sent, or a lost reply's
+   * own copy) passes it here first, in its batch: the hooks may add writes,
+   * change `into.conv`, and return the record to store and emit.
+   */
+  async prepareHistory(into: InboxBatch, record: MessageRecord): Promise<MessageRecord> {
+    let r = record;
+    for (const hook of this.historyHooks) r = await hook.beforeStore(into, r);
+    return r;
   }
 
   /** A user's name as this device knows it (this user's own from the account). */
@@ -119,6 +155,7 @@ export class GroupState {
       receivedAt: m.receivedAt,
       content: m.content,
       status: this.messageStatus(m),
+      expiresAt: m.expiresAt ?? null,
       ...changeFields(m, this.core.current()?.account.userId, (userId) => this.nameOf(userId)),
     };
   }

@@ -5,6 +5,7 @@ import { ClientError } from '../errors.js';
 import { encodeMeta } from '../meta.js';
 import { StoreBatch } from '../store/records.js';
 import type { MessageRecord } from '../store/records.js';
+import type { InboxBatch } from '../sync/content-handlers.js';
 import { runLater } from './context.js';
 import type { ClientCore } from './context.js';
 import { putGroup, withOwnSeq } from './group-state.js';
@@ -174,13 +175,18 @@ export class Outbox {
         const after = await this.state.record(groupId);
         let updated = withOwnSeq(after, seq);
         let record: MessageRecord | undefined;
+        const batch = new StoreBatch();
+        const later: Array<() => void> = [];
         if (content !== undefined) {
-          record = { conversationId: groupId, seq, senderUserId: account.userId, senderDeviceId: account.deviceId, outgoing: true, receivedAt: Date.now(), content, plaintext };
-          updated = await this.state.withStoredMessage(updated, record);
+          // Feature steps first (settings/: the timer, the expiry), in the batch that stores it.
+          const stored: InboxBatch = { batch, conv: updated, message: (s) => this.core.repo.message(groupId, s, batch), afterCommit: (fn) => later.push(fn) };
+          record = await this.state.prepareHistory(stored, { conversationId: groupId, seq, senderUserId: account.userId, senderDeviceId: account.deviceId, outgoing: true, receivedAt: Date.now(), content, plaintext });
+          updated = await this.state.withStoredMessage(stored.conv, record);
         }
-        const batch = new StoreBatch().putConversation(updated);
+        batch.putConversation(updated);
         if (record !== undefined) batch.putMessage(record);
         await this.core.repo.commit(batch);
+        for (const fn of later) fn();
         return { record };
       });
       if (sent !== undefined) return sent.record;

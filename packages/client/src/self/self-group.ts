@@ -10,6 +10,7 @@ import { MAX_ACCOUNT_KEYS, newConversationRecord, StoreBatch } from '../store/re
 import type { ClientRepository, ConversationRecord } from '../store/records.js';
 import type { HttpApi } from '../transport/http-api.js';
 import { decodeSelfMessage, encodeSelfMessage } from './self-messages.js';
+import type { ConversationPrefsMessage } from './self-messages.js';
 
 /** The account keys this device holds. */
 export interface AccountKeyRing {
@@ -44,6 +45,12 @@ export interface SelfGroupOps {
    * re-seals every name it can read).
    */
   keysChanged(rotatedHere: boolean): void;
+  /**
+   * Another device of this user changed a conversation's preferences
+   * (settings/prefs.ts): stored by the callee (under that conversation's
+   * lock) before this message is; returns what to do once it is.
+   */
+  applyPrefs?(prefs: ConversationPrefsMessage): Promise<() => void>;
   report(error: Error): void;
 }
 
@@ -242,6 +249,7 @@ export class SelfGroup {
       return none;
     }
     if (decoded.message.kind === 'key_request') return () => this.scheduleReply();
+    if (decoded.message.kind === 'conversation_prefs') return (await this.ops.applyPrefs?.(decoded.message)) ?? none;
     // Someone answered (or sent keys after adding devices): no need for this device to answer too.
     this.cancelReply();
     const ring = await this.keyRing();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { fromBase64Url, toBase64Url } from '@parley/protocol';
+import { fromBase64Url, GroupIdSchema, toBase64Url } from '@parley/protocol';
+import type { GroupId } from '@parley/protocol';
 
 /**
  * What the self group (an MLS group of one user's own devices, see
@@ -9,6 +10,9 @@ import { fromBase64Url, toBase64Url } from '@parley/protocol';
  *   the device that adds devices to the group (after its commit), by the one
  *   that rotates the key (after removing a device), and in answer to a request.
  * - `key_request`: a member without keys (or missing one) asks the others.
+ * - `conversation_prefs`: a conversation's muted / pinned / archived state as
+ *   the user set it on one device, with the time it was set (that device's
+ *   clock): the latest `updatedAt` wins on every device (settings/prefs.ts).
  *
  * Versioned and validated like every plaintext: a message that decrypts but
  * does not match is dropped with an error event, never half-used.
@@ -27,18 +31,44 @@ const KeyText = z.string().transform((s, ctx) => {
   return bytes;
 });
 
+const PrefsSchema = z.object({
+  type: z.literal(SELF_MESSAGE_TYPE),
+  v: z.literal(1),
+  kind: z.literal('conversation_prefs'),
+  conversationId: GroupIdSchema,
+  muted: z.boolean(),
+  pinned: z.boolean(),
+  archived: z.boolean(),
+  updatedAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+});
+
 const SelfMessageSchema = z.discriminatedUnion('kind', [
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('account_keys'), keys: z.array(KeyText).min(1).max(MAX_KEYS) }),
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('key_request') }),
+  PrefsSchema,
 ]);
 
-export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' };
+/** One conversation's local preferences, as synced between the user's devices. */
+export interface ConversationPrefsMessage {
+  readonly kind: 'conversation_prefs';
+  readonly conversationId: GroupId;
+  readonly muted: boolean;
+  readonly pinned: boolean;
+  readonly archived: boolean;
+  /** When the user set them (the sending device's clock, ms): the latest wins. */
+  readonly updatedAt: number;
+}
+
+export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' } | ConversationPrefsMessage;
 
 export function encodeSelfMessage(message: SelfMessage): Uint8Array {
+  const head = { type: SELF_MESSAGE_TYPE, v: 1, kind: message.kind };
   const wire =
     message.kind === 'account_keys'
-      ? { type: SELF_MESSAGE_TYPE, v: 1, kind: message.kind, keys: message.keys.slice(-MAX_KEYS).map((k) => toBase64Url(k)) }
-      : { type: SELF_MESSAGE_TYPE, v: 1, kind: message.kind };
+      ? { ...head, keys: message.keys.slice(-MAX_KEYS).map((k) => toBase64Url(k)) }
+      : message.kind === 'conversation_prefs'
+        ? { ...head, conversationId: message.conversationId, muted: message.muted, pinned: message.pinned, archived: message.archived, updatedAt: message.updatedAt }
+        : head;
   return new TextEncoder().encode(JSON.stringify(wire));
 }
 
@@ -52,5 +82,13 @@ export function decodeSelfMessage(plaintext: Uint8Array): { ok: true; message: S
   }
   const r = SelfMessageSchema.safeParse(json);
   if (!r.success) return { ok: false, reason: r.error.issues.map((i) => `${i.path.join('.')}: ${i.code}`).join('; ') };
-  return { ok: true, message: r.data.kind === 'account_keys' ? { kind: 'account_keys', keys: r.data.keys } : { kind: 'key_request' } };
+  const m = r.data;
+  switch (m.kind) {
+    case 'account_keys':
+      return { ok: true, message: { kind: 'account_keys', keys: m.keys } };
+    case 'key_request':
+      return { ok: true, message: { kind: 'key_request' } };
+    case 'conversation_prefs':
+      return { ok: true, message: { kind: 'conversation_prefs', conversationId: m.conversationId, muted: m.muted, pinned: m.pinned, archived: m.archived, updatedAt: m.updatedAt } };
+  }
 }

@@ -68,6 +68,8 @@ const MessageSchema = z
     reactions: z.array(ReactionSchema).max(MAX_REACTIONS).optional(),
     edit: EditSchema.optional(),
     deleted: DeletedSchema.optional(),
+    /** Disappearing messages: when every device deletes it (ms; settings/disappearing.ts). */
+    expiresAt: Millis.optional(),
   })
   .refine((r) => (r.content === undefined) === (r.deleted !== undefined), 'a message has either its content or a deletion')
   .refine((r) => r.deleted === undefined || (r.reactions === undefined && r.edit === undefined), 'a deleted message keeps no reactions or edits');
@@ -108,6 +110,8 @@ export interface MessageRecord {
   /** One per person who reacted (latest by seq), removals included. */
   readonly reactions?: readonly ReactionRecord[];
   readonly edit?: EditRecord;
+  /** Disappearing messages: when it is deleted on every device (ms); absent: never. */
+  readonly expiresAt?: number;
 }
 
 function parse<T>(schema: z.ZodType<T>, key: string, text: string): T {
@@ -171,7 +175,15 @@ export function toMessage(key: string, text: string): MessageRecord {
   }
   const r = parse(MessageSchema, key, text);
   if (key !== messageKey(r.conversationId, r.seq)) throw new StoreError('corrupt_record', `messages/${key} is filed under the wrong key`);
-  const head = { conversationId: r.conversationId, seq: r.seq, senderUserId: r.senderUserId, senderDeviceId: r.senderDeviceId, outgoing: r.outgoing, receivedAt: r.receivedAt };
+  const head = {
+    conversationId: r.conversationId,
+    seq: r.seq,
+    senderUserId: r.senderUserId,
+    senderDeviceId: r.senderDeviceId,
+    outgoing: r.outgoing,
+    receivedAt: r.receivedAt,
+    ...(r.expiresAt === undefined ? {} : { expiresAt: r.expiresAt }),
+  };
   if (r.content === undefined || r.deleted !== undefined) {
     const d = r.deleted;
     if (d === undefined) throw new StoreError('corrupt_record', `messages/${key} has no content`);
@@ -198,6 +210,7 @@ export function messageWrite(m: Omit<MessageRecord, 'content'> & { content?: Mes
     senderDeviceId: m.senderDeviceId,
     outgoing: m.outgoing,
     receivedAt: m.receivedAt,
+    ...(m.expiresAt === undefined ? {} : { expiresAt: m.expiresAt }),
   };
   if (m.content?.type === 'notice') {
     const index = m.noticeIndex ?? 0;

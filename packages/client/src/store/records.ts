@@ -97,6 +97,22 @@ const conversationFields = {
   lastSeq: z.number().int().min(0),
   /** Seqs of this device's own messages and commits above lastSeq (they may come back after a reconnect). */
   ownSeqs: z.array(z.number().int().min(1)).max(10_000),
+  /**
+   * Disappearing messages (settings/disappearing.ts): the timer in force
+   * (ms, null: off) and the latest settings messages by seq, so a message
+   * processed late gets the timer of its own seq. Absent in older records: off.
+   */
+  disappearAfterMs: z.number().int().min(1).nullable().optional(),
+  disappearChanges: z
+    .array(z.object({ seq: z.number().int().min(1), ms: z.number().int().min(1).nullable() }))
+    .max(16)
+    .optional(),
+  /** This user's view of the conversation (settings/prefs.ts), synced through the self group; absent: off. */
+  muted: z.boolean().optional(),
+  pinned: z.boolean().optional(),
+  archived: z.boolean().optional(),
+  /** When the preferences were last set (the setting device's clock, ms): the latest wins. */
+  prefsUpdatedAt: z.number().int().min(0).optional(),
 };
 
 /** Version 1: before read positions and unread counts. */
@@ -217,6 +233,12 @@ export class StoreBatch {
       readSeq: c.readSeq,
       unread: c.unread,
       lastMessageSeq: c.lastMessageSeq,
+      ...(c.disappearAfterMs === undefined ? {} : { disappearAfterMs: c.disappearAfterMs }),
+      ...(c.disappearChanges === undefined ? {} : { disappearChanges: c.disappearChanges }),
+      ...(c.muted === undefined ? {} : { muted: c.muted }),
+      ...(c.pinned === undefined ? {} : { pinned: c.pinned }),
+      ...(c.archived === undefined ? {} : { archived: c.archived }),
+      ...(c.prefsUpdatedAt === undefined ? {} : { prefsUpdatedAt: c.prefsUpdatedAt }),
     });
   }
 
@@ -238,6 +260,12 @@ export class StoreBatch {
   /** A value a feature module encoded and validates itself (media/media-records.ts: chunks that are not JSON). */
   putText(table: StoreWrite['table'], key: string, value: string): this {
     this.writes.push({ type: 'put', table, key, value });
+    return this;
+  }
+
+  /** Deletes a history entry (a disappearing message that expired). */
+  deleteMessage(conversationId: GroupId, seq: number): this {
+    this.writes.push({ type: 'delete', table: 'messages', key: messageKey(conversationId, seq) });
     return this;
   }
 

@@ -10,7 +10,7 @@ import { ClientError } from '../errors.js';
 import { decodeMeta } from '../meta.js';
 import type { ConversationMeta } from '../meta.js';
 import { StoreBatch } from '../store/records.js';
-import type { ConversationRecord, MemberRecord, MessageRecord } from '../store/records.js';
+import type { ConversationRecord, MemberRecord } from '../store/records.js';
 import type { ConversationMember } from '../types.js';
 import { deviceRefusedNotice } from '../verification/notices.js';
 import type { ContentHandlers, InboxBatch } from './content-handlers.js';
@@ -215,7 +215,9 @@ export class RunProcessor {
       run.setConv(into.conv);
       return 'more';
     }
-    const record: MessageRecord = {
+    // Feature steps first (settings/: the timer, the expiry, unarchiving), in the run's batch.
+    const stored: InboxBatch = { batch: run.batch, conv: next, message: (seq) => this.core.repo.message(frame.group, seq, run.batch), afterCommit: (fn) => run.afterCommit(fn) };
+    const record = await this.state.prepareHistory(stored, {
       conversationId: frame.group,
       seq: frame.seq,
       senderUserId: sender.userId,
@@ -224,9 +226,9 @@ export class RunProcessor {
       receivedAt: Date.now(),
       content: decoded.content,
       plaintext,
-    };
+    });
     run.batch.putMessage(record);
-    run.setConv(await this.state.withStoredMessage(next, record, run.batch));
+    run.setConv(await this.state.withStoredMessage(stored.conv, record, run.batch));
     run.afterCommit(() => this.core.emit('message', this.state.toMessage(record)));
     return 'more';
   }

@@ -5,6 +5,7 @@ import {
   DeviceListResponseSchema,
   ErrorBodySchema,
   GroupInfoResponseSchema,
+  GroupRetentionResponseSchema,
   isErrorCode,
   KeyPackageStockSchema,
   LinkDeviceResponseSchema,
@@ -22,6 +23,7 @@ import type {
   DeviceListResponse,
   GroupId,
   GroupInfoResponse,
+  GroupRetentionResponse,
   KeyPackageStock,
   LinkDeviceResponse,
   LinkStatusResponse,
@@ -203,6 +205,11 @@ export class HttpApi {
 
   async group(groupId: GroupId): Promise<GroupInfoResponse> {
     return this.json(GroupInfoResponseSchema, await this.call('GET', `/v1/groups/${encodeURIComponent(groupId)}`));
+  }
+
+  /** Disappearing messages: the group's retention on the server, as the settings message at `seq` set it. */
+  async setGroupRetention(groupId: GroupId, seconds: number | null, seq: number): Promise<GroupRetentionResponse> {
+    return this.json(GroupRetentionResponseSchema, await this.call('PUT', `/v1/groups/${encodeURIComponent(groupId)}/retention`, { json: { seconds, seq } }));
   }
 
   async putBlob(digest: BlobDigest, bytes: Uint8Array): Promise<BlobUploadResponse> {
