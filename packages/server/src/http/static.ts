@@ -134,7 +134,8 @@ export class StaticSite {
     if (file.type.startsWith('text/html')) {
       headers['content-security-policy'] = CONTENT_SECURITY_POLICY;
       headers['x-frame-options'] = 'DENY';
-      headers['permissions-policy'] = 'camera=(), microphone=(), geolocation=(), interest-cohort=()';
+      // The app records voice messages itself (same origin only); nothing embedded may.
+      headers['permissions-policy'] = 'camera=(), microphone=(self), geolocation=(), interest-cohort=()';
     }
     if (matchesEtag(req.headers['if-none-match'], file.etag)) {
       res.writeHead(304, headers);
