@@ -130,6 +130,14 @@ export async function seizureWorkload(net: ClientNetwork, probe: SeizureProbe): 
   // Delete on delivery: every device read the 1:1, so the server keeps none of it — the sender of
   // its last message included, without anyone sending anything more to it.
   await waitFor(async () => (await probe.storedMessages(direct.id)) === 0, 'the delivered 1:1 leaves no stored message');
+  // Disappearing messages and conversation preferences: the timer, a message under it and the
+  // preferences (self group) travel encrypted; the server stores only the group's retention.
+  await bob.client.setDisappearing(group.id, 60 * 60_000);
+  const t5 = marker('DISAPPEARING');
+  markers.push(t5);
+  await bob.client.send(group.id, t5);
+  await alice.client.setConversationPrefs(group.id, { pinned: true, muted: true });
+  await waitFor(async () => (await alice2.conversation(group.id)).pinned && (await texts(alice2, group.id)).includes(t5), 'alice 2 has the preferences and the message');
   // A device that goes offline leaves undelivered ciphertext on the server: include that case.
   await bob.client.close();
   const t4 = marker('UNDELIVERED');
