@@ -15,6 +15,9 @@ import { ContentHandlers } from './sync/content-handlers.js';
 import { AccountSetup } from './account/account.js';
 import { Conversations } from './conversations/conversations.js';
 import { Messages } from './messages/messages.js';
+import { MessageChanges } from './messages/changes.js';
+import { LostReplies } from './messages/lost-replies.js';
+import { OrderedMessageEvents } from './messages/views.js';
 import { DEFAULT_RECEIPT_DELAY_MS, Receipts } from './messages/receipts.js';
 import { Typing } from './messages/typing.js';
 import { Media } from './media/media.js';
@@ -41,6 +44,7 @@ import type {
   MediaUsage,
   Message,
   MessagesOptions,
+  MessageTarget,
   ReceiptSummary,
   SendOptions,
   UserRef,
@@ -86,6 +90,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private readonly handlers = new ContentHandlers();
   private readonly conversationList: Conversations;
   private readonly messageOps: Messages;
+  private readonly changes: MessageChanges;
+  private readonly lostReplies: LostReplies;
+  private readonly messageEvents: OrderedMessageEvents;
   private readonly receiptOps: Receipts;
   private readonly typingOps: Typing;
   private readonly media: Media;
@@ -141,7 +148,14 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.on('connection', (e) => {
       if (e.state === 'synced') this.receiptOps.onSynced();
     });
-    this.messageOps = new Messages(this.core, this.state, this.outbox, options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS, this.media);
+    const offlineSendTimeoutMs = options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS;
+    this.messageEvents = new OrderedMessageEvents(this.repo, (userId) => this.state.nameOf(userId));
+    this.lostReplies = new LostReplies(this.core, this.state);
+    this.changes = new MessageChanges(this.core, this.state, this.outbox, offlineSendTimeoutMs);
+    this.handlers.register(['reaction', 'edit', 'delete'], this.changes);
+    this.handlers.registerOwnCopy(this.lostReplies);
+    this.on('connection', (e) => this.lostReplies.noteConnection(e.state));
+    this.messageOps = new Messages(this.core, this.state, this.outbox, offlineSendTimeoutMs, this.media, this.lostReplies);
     // Media arriving is downloaded in the background; downloads left pending are picked up after each sync.
     this.on('message', (message) => this.media.arrived(message));
     this.on('connection', (event) => {
@@ -156,6 +170,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       const about = event === 'conversation' ? (payload as Conversation).id : event === 'message' || event === 'membership' ? (payload as { conversationId: GroupId }).conversationId : undefined;
       if (about === this.hiddenGroup) return;
     }
+    // A reply's quote is read from the store before its message goes out (in order with the others).
+    if (event === 'message') return this.messageEvents.emit(payload as Message, (m) => super.emit('message', m));
     super.emit(event, ...args);
   }
 
@@ -359,6 +375,38 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    */
   send(conversationId: GroupId, input: string | AttachmentInput | VoiceInput, options: SendOptions = {}): Promise<Message> {
     return this.messageOps.send(conversationId, input, options);
+  }
+
+  /**
+   * Reacts to a message with one emoji, replacing this user's earlier
+   * reaction to it; `null` removes it. Any member may react to a text,
+   * attachment or voice message. Resolves with the message as stored after.
+   */
+  react(conversationId: GroupId, target: MessageTarget, emoji: string | null): Promise<Message> {
+    return this.changes.react(conversationId, target, emoji);
+  }
+
+  /**
+   * Replaces the text of this user's own text message (or an attachment's
+   * caption) on every device, up to EDIT_WINDOW_MS (24 h) after it was sent.
+   * Not allowed: ClientError('bad_request') before anything is sent.
+   */
+  editMessage(conversationId: GroupId, target: MessageTarget, text: string): Promise<Message> {
+    return this.changes.edit(conversationId, target, text);
+  }
+
+  /**
+   * Deletes this user's own message for everyone, up to DELETE_WINDOW_MS
+   * (48 h) after it was sent: every device that receives the delete drops its
+   * content, reactions, edits and kept media and shows a placeholder.
+   */
+  deleteForEveryone(conversationId: GroupId, target: MessageTarget): Promise<Message> {
+    return this.changes.deleteForEveryone(conversationId, target);
+  }
+
+  /** One stored message by seq (null when this device has none there), its quote resolved. */
+  message(conversationId: GroupId, seq: number): Promise<Message | null> {
+    return this.messageOps.message(conversationId, seq);
   }
 
   /* ---------------- media kept on the device ---------------- */

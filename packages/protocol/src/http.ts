@@ -281,6 +281,11 @@ export const GroupInfoResponseSchema = z.object({
   devices: z.array(DeviceIdSchema),
   /** Latest MLS GroupInfo (with ratchet tree) uploaded with a commit, base64url. */
   groupInfo: z.string().optional(),
+  /**
+   * The highest seq assigned in the group so far. A device whose reply to a send was lost compares it with what it
+   * received: the server does not deliver a device's own message back to it once it had acknowledged everything before.
+   */
+  lastSeq: z.number().int().min(0).optional(),
 });
 export type GroupInfoResponse = z.infer<typeof GroupInfoResponseSchema>;
 

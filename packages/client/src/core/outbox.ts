@@ -11,6 +11,15 @@ import type { ClientCore } from './context.js';
 import { putGroup, withOwnSeq } from './group-state.js';
 import type { GroupState } from './group-state.js';
 
+export interface SendPlaintextOptions {
+  /** Offline: wait this long for the connection, then fail with `disconnected` (not_sent) before encrypting. */
+  readyTimeoutMs?: number;
+  /** Applied once the server gave the message its seq, in the batch that records it (messages/changes.ts). */
+  apply?: (into: InboxBatch, seq: number) => Promise<void>;
+  /** Keeps the ciphertext with the state before the frame leaves, forgets it with the seq (messages/lost-replies.ts). */
+  inFlight?: { keep(batch: StoreBatch, ciphertext: Uint8Array): void; settle(batch: StoreBatch): void };
+}
+
 const MAX_COMMIT_ATTEMPTS = 8;
 const EPOCH_WAIT_MS = 10_000;
 
@@ -141,7 +150,7 @@ export class Outbox {
    * BEFORE the frame leaves, so a crash can never reuse a ratchet key; the
    * message joins the history once the server assigned its seq.
    */
-  async sendPlaintext(groupId: GroupId, plaintext: Uint8Array, blobs: readonly BlobDigest[], content?: MessageContent, options: { readyTimeoutMs?: number } = {}): Promise<MessageRecord | undefined> {
+  async sendPlaintext(groupId: GroupId, plaintext: Uint8Array, blobs: readonly BlobDigest[], content?: MessageContent, options: SendPlaintextOptions = {}): Promise<MessageRecord | undefined> {
     const { connection, account } = this.core.session();
     for (let attempt = 0; attempt < 3; attempt++) {
       // Status first: a removed group's state is history and is not loaded again.
@@ -155,7 +164,9 @@ export class Outbox {
         // Offline with a deadline: fail before using a ratchet key for nothing.
         if (options.readyTimeoutMs !== undefined && !connection.isReady) await connection.waitReady(options.readyTimeoutMs);
         const ciphertext = await group.encrypt(plaintext);
-        await this.core.repo.commit(putGroup(new StoreBatch(), groupId, group));
+        const encrypted = putGroup(new StoreBatch(), groupId, group);
+        options.inFlight?.keep(encrypted, ciphertext);
+        await this.core.repo.commit(encrypted);
         // What this device has stored of the group is acknowledged on the message itself.
         const ack = this.core.acks.take(groupId);
         let ok;
@@ -183,9 +194,12 @@ export class Outbox {
           record = await this.state.prepareHistory(stored, { conversationId: groupId, seq, senderUserId: account.userId, senderDeviceId: account.deviceId, outgoing: true, receivedAt: Date.now(), content, plaintext });
           updated = await this.state.withStoredMessage(stored.conv, record);
         }
-        batch.putConversation(updated);
         if (record !== undefined) batch.putMessage(record);
-        await this.core.repo.commit(batch);
+        options.inFlight?.settle(batch);
+        // A change (reaction, edit, delete) applies here, like a received one, in the batch that records the seq.
+        const into: InboxBatch = { batch, conv: updated, message: (s) => this.core.repo.message(groupId, s, batch), afterCommit: (fn) => later.push(fn) };
+        if (options.apply !== undefined) await options.apply(into, seq);
+        await this.core.repo.commit(batch.putConversation(into.conv));
         for (const fn of later) fn();
         return { record };
       });

@@ -82,3 +82,35 @@ export async function resolveReplies(repo: ClientRepository, messages: readonly 
     }),
   );
 }
+
+/**
+ * `message` events in the order they were raised, each reply's quote filled
+ * in first (a store read): a message without an unresolved quote goes out at
+ * once unless one before it is still being resolved.
+ */
+export class OrderedMessageEvents {
+  private pending = 0;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly repo: ClientRepository,
+    private readonly nameOf: (userId: UserId) => string | null,
+  ) {}
+
+  emit(message: Message, deliver: (message: Message) => void): void {
+    if (this.pending === 0 && (message.replyTo === null || message.replyTo.available)) {
+      deliver(message);
+      return;
+    }
+    this.pending++;
+    this.chain = this.chain.then(async () => {
+      let out = message;
+      try {
+        if (message.replyTo !== null && !message.replyTo.available) [out = message] = await resolveReplies(this.repo, [message], this.nameOf);
+      } finally {
+        this.pending--;
+        deliver(out);
+      }
+    });
+  }
+}

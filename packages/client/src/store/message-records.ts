@@ -54,7 +54,7 @@ const EditSchema = z.object({ seq: Seq, text: z.string().min(1).max(MAX_TEXT_LEN
 export type EditRecord = z.output<typeof EditSchema>;
 
 /** Deleted for everyone: the plaintext, reactions and edit are gone; the id and sentAt stay for the placeholder. */
-const DeletedSchema = z.object({ id: MessageRefSchema.shape.id, sentAt: Millis, deletedAt: Millis });
+const DeletedSchema = z.object({ id: MessageRefSchema.shape.id, sentAt: Millis, deletedAt: Millis, seq: Seq });
 
 /**
  * A history entry. Records from before reactions, edits and deletes have none
@@ -112,6 +112,8 @@ export interface MessageRecord {
   readonly edit?: EditRecord;
   /** Disappearing messages: when it is deleted on every device (ms); absent: never. */
   readonly expiresAt?: number;
+  /** Deleted for everyone: the group seq of the delete (changes before it that arrive later are stale, not invalid). */
+  readonly deletedSeq?: number;
 }
 
 function parse<T>(schema: z.ZodType<T>, key: string, text: string): T {
@@ -187,7 +189,7 @@ export function toMessage(key: string, text: string): MessageRecord {
   if (r.content === undefined || r.deleted !== undefined) {
     const d = r.deleted;
     if (d === undefined) throw new StoreError('corrupt_record', `messages/${key} has no content`);
-    return { ...head, content: { type: 'deleted', v: 1, id: d.id, sentAt: d.sentAt, deletedAt: d.deletedAt }, plaintext: new Uint8Array(0) };
+    return { ...head, content: { type: 'deleted', v: 1, id: d.id, sentAt: d.sentAt, deletedAt: d.deletedAt }, plaintext: new Uint8Array(0), deletedSeq: d.seq };
   }
   const decoded = decodeContent(r.content);
   if (!decoded.ok) throw new StoreError('corrupt_record', `messages/${key} holds invalid content: ${decoded.error.code}`, { cause: decoded.error });
@@ -219,7 +221,7 @@ export function messageWrite(m: Omit<MessageRecord, 'content'> & { content?: Mes
   const key = messageKey(m.conversationId, m.seq);
   if (m.content?.type === 'deleted') {
     const { id, sentAt, deletedAt } = m.content;
-    return { key, value: { ...base, deleted: { id, sentAt, deletedAt } } };
+    return { key, value: { ...base, deleted: { id, sentAt, deletedAt, seq: m.deletedSeq ?? m.seq } } };
   }
   return {
     key,

@@ -28,9 +28,25 @@ export interface ContentHandler {
   apply(into: InboxBatch, incoming: IncomingContent): Promise<void>;
 }
 
+/** Takes this device's own message back when the server delivers it (its `ok` was lost): messages/lost-replies.ts. */
+export interface OwnCopyHandler {
+  /** True when `payload` was a kept send, now stored at `seq` in `into`; false: skip it as before. */
+  ownCopy(into: InboxBatch, seq: number, payload: Uint8Array): Promise<boolean>;
+}
+
 /** Content type → the feature module that applies it. Registered once by ParleyClient. */
 export class ContentHandlers {
   private readonly byType = new Map<string, ContentHandler>();
+  private own: OwnCopyHandler | undefined;
+
+  registerOwnCopy(handler: OwnCopyHandler): void {
+    this.own = handler;
+  }
+
+  /** Our own application message came back (MLS `own_message`): see OwnCopyHandler. */
+  async ownCopy(into: InboxBatch, seq: number, payload: Uint8Array): Promise<boolean> {
+    return (await this.own?.ownCopy(into, seq, payload)) ?? false;
+  }
 
   register(types: readonly MessageContent['type'][], handler: ContentHandler): void {
     for (const t of types) this.byType.set(t, handler);

@@ -128,6 +128,15 @@ export class RunProcessor {
         await this.refuse(run, conv, frame, err);
         return 'more';
       }
+      if (err instanceof MlsOperationError && err.code === 'own_message') {
+        // A send whose reply was lost, back from the server: stored as ours if it was kept (messages/lost-replies.ts).
+        const into: InboxBatch = { batch: run.batch, conv: advance(conv, frame.seq), message: (seq) => this.core.repo.message(frame.group, seq, run.batch), afterCommit: (fn) => run.afterCommit(fn) };
+        if (await this.handlers.ownCopy(into, frame.seq, payload)) {
+          run.setConv(into.conv);
+          run.ack(frame.seq);
+          return 'more';
+        }
+      }
       if (!(err instanceof MlsOperationError && err.code === 'own_message')) run.afterCommit(() => this.core.emitError('undecryptable', err, where));
       skip(run, conv, frame.seq);
       return 'more';

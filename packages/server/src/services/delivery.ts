@@ -59,7 +59,7 @@ export async function groupInfo(ctx: AppContext, deviceId: DeviceId, groupId: Gr
   if (!g) throw new ParleyError('not_member', 'not a member of this group');
   const devices = await ctx.storage.groupDevices(groupId);
   const info = await ctx.storage.getGroupInfo(groupId);
-  const out: GroupInfoResponse = { groupId, epoch: g.epoch, devices };
+  const out: GroupInfoResponse = { groupId, epoch: g.epoch, devices, lastSeq: g.lastSeq };
   if (info) out.groupInfo = toBase64Url(info);
   return out;
 }
