@@ -217,7 +217,9 @@ export class Disappearing {
   private reportRetention(conversationId: GroupId, ms: number | null, seq: number): void {
     if (this.core.isClosed()) return;
     this.core.api.setGroupRetention(conversationId, ms === null ? null : Math.round(ms / 1000), seq).catch((err: unknown) => {
-      if (!this.core.isClosed()) this.core.emitError('server', err, { conversationId, seq });
+      // A device reading history after its removal is no longer asked: the members are.
+      if (this.core.isClosed() || (err instanceof ClientError && err.code === 'not_member')) return;
+      this.core.emitError('server', err, { conversationId, seq });
     });
   }
 
