@@ -282,7 +282,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await this.repo.upgradeConversations();
     const account = await upgradeAccount(this.repo, stored, this.options.deviceName);
     this.api.token = account.token;
-    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.typingOps.arrived(frame, payload), applyPrefs: (prefs) => this.prefs.apply(prefs) }, account, identity);
+    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.typingOps.arrived(frame, payload), applyReadReceipts: (setting) => this.receiptOps.applySetting(setting), applyPrefs: (prefs) => this.prefs.apply(prefs) }, account, identity);
     this.hiddenGroup = session.self.id;
     this.session = session;
     await this.receiptOps.load();
@@ -516,7 +516,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /**
    * Off: receipts say only what was delivered, others' read receipts are not
    * shown (no 'read' status, empty readBy), typing is neither sent nor shown.
-   * Kept on this device (not synced to the user's other devices).
+   * Synced to the user's other devices through the self group (the latest change wins).
    */
   setReadReceipts(on: boolean): Promise<void> {
     return this.receiptOps.setReadReceipts(on);

@@ -99,7 +99,7 @@ describe('client: receipts', () => {
     assert.deepEqual(net.errors.map((e) => e.event.code), []);
   });
 
-  it("a receipt from the user's other device moves this device's read position", async () => {
+  it("a receipt from the user's other device moves this device's read position; the setting is synced between them", async () => {
     await using net = await ClientNetwork.start();
     const alice = await net.user(undefined, FAST);
     const laptop = await net.device(alice, FAST);
@@ -117,6 +117,11 @@ describe('client: receipts', () => {
     assert.equal(onLaptop.unread, 0);
     // And bob sees alice's read receipt.
     await waitFor(async () => (await statusOf(bob.client, conv.id, last.seq)) === 'read', 'bob sees read');
+    // The setting follows the user to her other device (self group); the latest change wins.
+    await alice.client.setReadReceipts(false);
+    await waitFor(async () => (await laptop.readReceipts()) === false, 'the laptop turns read receipts off too');
+    await laptop.setReadReceipts(true);
+    await waitFor(async () => await alice.client.readReceipts(), 'and on again from the laptop');
     assert.deepEqual(net.errors.map((e) => e.event.code), []);
   });
 

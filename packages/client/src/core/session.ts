@@ -9,7 +9,7 @@ import { LinkApproval } from '../devices/link-approval.js';
 import { DeviceDirectoryCache } from '../directory/device-directory.js';
 import { ClientError } from '../errors.js';
 import { SelfGroup } from '../self/self-group.js';
-import type { ConversationPrefsMessage } from '../self/self-messages.js';
+import type { ConversationPrefsMessage, ReadReceiptsMessage } from '../self/self-messages.js';
 import { StoreBatch } from '../store/records.js';
 import type { AccountRecord, ClientRepository } from '../store/records.js';
 import type { Inbox } from '../sync/inbox.js';
@@ -44,6 +44,8 @@ export interface SessionDeps {
   sessionEnded(err: ClientError): void;
   /** Another device of this user changed a conversation's preferences (settings/prefs.ts). */
   applyPrefs?(prefs: ConversationPrefsMessage): Promise<() => void>;
+  /** Another device of this user changed the read-receipt setting (messages/receipts.ts). */
+  applyReadReceipts?(setting: ReadReceiptsMessage): Promise<() => void>;
   /** An ephemeral typing frame (messages/typing.ts), as it arrives: the step to run in the inbox's order, if any. */
   onTyping?(frame: TypingServerFrame, payload: Uint8Array): (() => Promise<void>) | undefined;
 }
@@ -143,6 +145,7 @@ function selfFeatures(deps: SessionDeps, account: AccountRecord, identity: Devic
     keysChanged: (rotatedHere) => void (rotatedHere ? names.resealAll() : names.syncOwn()).catch((err: unknown) => core.isClosed() || core.emitError('device_name', err)),
     report: (err) => core.emitError('account_key', err),
     ...(deps.applyPrefs === undefined ? {} : { applyPrefs: deps.applyPrefs }),
+    ...(deps.applyReadReceipts === undefined ? {} : { applyReadReceipts: deps.applyReadReceipts }),
   });
   const names: DeviceNames = new DeviceNames({
     me: account,

@@ -36,10 +36,10 @@ describe('receipt records', () => {
 
   it('keeps the read-receipt setting, on by default', async () => {
     const store = new MemoryStore();
-    assert.equal(await readReceiptSetting(store), true);
+    assert.deepEqual(await readReceiptSetting(store), { on: true, updatedAt: 0 });
     const batch = new StoreBatch();
-    putReceiptSetting(batch, false);
+    putReceiptSetting(batch, { on: false, updatedAt: 42 });
     await store.write(batch.writes);
-    assert.equal(await readReceiptSetting(store), false);
+    assert.deepEqual(await readReceiptSetting(store), { on: false, updatedAt: 42 });
   });
 });

@@ -26,7 +26,13 @@ const ReceiptsSchema = z.object({
     .refine((u) => Object.keys(u).length <= MAX_GROUP_DEVICES && Object.keys(u).every(isServerId), 'invalid users'),
 });
 
-const SettingSchema = z.object({ v: z.literal(RECORD_VERSION), on: z.boolean() });
+const SettingSchema = z.object({ v: z.literal(RECORD_VERSION), on: z.boolean(), updatedAt: Seq.optional() });
+
+/** The read-receipt setting and when the user set it (on some device of theirs; 0: never). */
+export interface ReceiptSetting {
+  readonly on: boolean;
+  readonly updatedAt: number;
+}
 
 export interface UserReceipt {
   readonly delivered: number;
@@ -80,11 +86,13 @@ export function putReceipts(batch: StoreBatch, conversationId: GroupId, record: 
 }
 
 /** On unless the user turned it off. */
-export async function readReceiptSetting(store: Store): Promise<boolean> {
+export async function readReceiptSetting(store: Store): Promise<ReceiptSetting> {
   const text = await store.get('meta', READ_RECEIPTS_KEY);
-  return text === undefined ? true : parse(SettingSchema, READ_RECEIPTS_KEY, text).on;
+  if (text === undefined) return { on: true, updatedAt: 0 };
+  const r = parse(SettingSchema, READ_RECEIPTS_KEY, text);
+  return { on: r.on, updatedAt: r.updatedAt ?? 0 };
 }
 
-export function putReceiptSetting(batch: StoreBatch, on: boolean): void {
-  batch.writes.push({ type: 'put', table: 'meta', key: READ_RECEIPTS_KEY, value: JSON.stringify({ v: RECORD_VERSION, on }) });
+export function putReceiptSetting(batch: StoreBatch, setting: ReceiptSetting): void {
+  batch.writes.push({ type: 'put', table: 'meta', key: READ_RECEIPTS_KEY, value: JSON.stringify({ v: RECORD_VERSION, on: setting.on, updatedAt: setting.updatedAt }) });
 }

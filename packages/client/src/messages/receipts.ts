@@ -5,6 +5,8 @@ import type { ClientCore } from '../core/context.js';
 import type { GroupState } from '../core/group-state.js';
 import type { Outbox } from '../core/outbox.js';
 import { ClientError } from '../errors.js';
+import { encodeSelfMessage } from '../self/self-messages.js';
+import type { ReadReceiptsMessage } from '../self/self-messages.js';
 import { StoreBatch } from '../store/records.js';
 import type { MessageRecord } from '../store/records.js';
 import type { ContentHandler, IncomingContent, InboxBatch } from '../sync/content-handlers.js';
@@ -18,6 +20,8 @@ export const DEFAULT_RECEIPT_DELAY_MS = 1_000;
 const MAX_REEMITTED = 500;
 
 const NONE: UserReceipt = { delivered: 0, read: 0 };
+/** The lock key the setting is changed under (not a group id: those are base64url). */
+const SETTING_LOCK = 'settings/read-receipts';
 
 /**
  * Delivery and read receipts. Each device sends, per conversation, one
@@ -55,7 +59,7 @@ export class Receipts implements ContentHandler {
   async load(): Promise<void> {
     const store = this.core.repo.store;
     this.records = await loadAllReceipts(store);
-    this.readOn = await readReceiptSetting(store);
+    this.readOn = (await readReceiptSetting(store)).on;
     for (const c of await this.core.repo.conversations()) this.noteMembers(c.id, c.members);
   }
 
@@ -63,17 +67,50 @@ export class Receipts implements ContentHandler {
 
   async readReceipts(): Promise<boolean> {
     this.core.session();
-    return readReceiptSetting(this.core.repo.store);
+    return (await readReceiptSetting(this.core.repo.store)).on;
   }
 
-  /** Off: receipts carry `delivered` only, others' read positions are not shown, typing is neither sent nor shown. */
+  /**
+   * Off: receipts carry `delivered` only, others' read positions are not
+   * shown, typing is neither sent nor shown. Stored here, then sent to the
+   * user's other devices through the self group (the latest change wins).
+   */
   async setReadReceipts(on: boolean): Promise<void> {
-    this.core.session();
+    const { self } = this.core.session();
     if (typeof on !== 'boolean') throw new ClientError('bad_request', 'on must be a boolean');
-    const batch = new StoreBatch();
-    putReceiptSetting(batch, on);
-    await this.core.repo.commit(batch);
-    this.readOn = on;
+    const setting = await this.core.locks.run(SETTING_LOCK, async () => {
+      const held = await readReceiptSetting(this.core.repo.store);
+      // Strictly later than what this device holds, even if its clock went back.
+      const next = { on, updatedAt: Math.max(Date.now(), held.updatedAt + 1) };
+      const batch = new StoreBatch();
+      putReceiptSetting(batch, next);
+      await this.core.repo.commit(batch);
+      this.readOn = on;
+      return next;
+    });
+    try {
+      const selfConv = await this.core.repo.conversation(self.id);
+      if (selfConv?.status === 'active' && (await this.state.load(self.id)).memberDevices().length > 1) {
+        const message: ReadReceiptsMessage = { kind: 'read_receipts', on: setting.on, updatedAt: setting.updatedAt };
+        await this.outbox.sendPlaintext(self.id, encodeSelfMessage(message), []);
+      }
+    } catch (err) {
+      // Stored here; the other devices learn it at the next change.
+      this.core.emitError('account_key', err);
+    }
+  }
+
+  /** The setting from another device of this user (self group): kept if newer than this device's. */
+  async applySetting(setting: ReadReceiptsMessage): Promise<() => void> {
+    await this.core.locks.run(SETTING_LOCK, async () => {
+      const held = await readReceiptSetting(this.core.repo.store);
+      if (setting.updatedAt <= held.updatedAt) return;
+      const batch = new StoreBatch();
+      putReceiptSetting(batch, { on: setting.on, updatedAt: setting.updatedAt });
+      await this.core.repo.commit(batch);
+      this.readOn = setting.on;
+    });
+    return () => undefined;
   }
 
   get readReceiptsOn(): boolean {

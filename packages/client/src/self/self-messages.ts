@@ -13,6 +13,8 @@ import type { GroupId } from '@parley/protocol';
  * - `conversation_prefs`: a conversation's muted / pinned / archived state as
  *   the user set it on one device, with the time it was set (that device's
  *   clock): the latest `updatedAt` wins on every device (settings/prefs.ts).
+ * - `read_receipts`: whether the user shares read receipts (and typing), with
+ *   the time it was set: the latest wins (messages/receipts.ts).
  *
  * Versioned and validated like every plaintext: a message that decrypts but
  * does not match is dropped with an error event, never half-used.
@@ -46,6 +48,7 @@ const SelfMessageSchema = z.discriminatedUnion('kind', [
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('account_keys'), keys: z.array(KeyText).min(1).max(MAX_KEYS) }),
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('key_request') }),
   PrefsSchema,
+  z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('read_receipts'), on: z.boolean(), updatedAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
 ]);
 
 /** One conversation's local preferences, as synced between the user's devices. */
@@ -59,7 +62,15 @@ export interface ConversationPrefsMessage {
   readonly updatedAt: number;
 }
 
-export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' } | ConversationPrefsMessage;
+/** The read-receipt setting, as synced between the user's devices. */
+export interface ReadReceiptsMessage {
+  readonly kind: 'read_receipts';
+  readonly on: boolean;
+  /** When the user set it (the sending device's clock, ms): the latest wins. */
+  readonly updatedAt: number;
+}
+
+export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' } | ConversationPrefsMessage | ReadReceiptsMessage;
 
 export function encodeSelfMessage(message: SelfMessage): Uint8Array {
   const head = { type: SELF_MESSAGE_TYPE, v: 1, kind: message.kind };
@@ -68,7 +79,9 @@ export function encodeSelfMessage(message: SelfMessage): Uint8Array {
       ? { ...head, keys: message.keys.slice(-MAX_KEYS).map((k) => toBase64Url(k)) }
       : message.kind === 'conversation_prefs'
         ? { ...head, conversationId: message.conversationId, muted: message.muted, pinned: message.pinned, archived: message.archived, updatedAt: message.updatedAt }
-        : head;
+        : message.kind === 'read_receipts'
+          ? { ...head, on: message.on, updatedAt: message.updatedAt }
+          : head;
   return new TextEncoder().encode(JSON.stringify(wire));
 }
 
@@ -90,5 +103,7 @@ export function decodeSelfMessage(plaintext: Uint8Array): { ok: true; message: S
       return { ok: true, message: { kind: 'key_request' } };
     case 'conversation_prefs':
       return { ok: true, message: { kind: 'conversation_prefs', conversationId: m.conversationId, muted: m.muted, pinned: m.pinned, archived: m.archived, updatedAt: m.updatedAt } };
+    case 'read_receipts':
+      return { ok: true, message: { kind: 'read_receipts', on: m.on, updatedAt: m.updatedAt } };
   }
 }
