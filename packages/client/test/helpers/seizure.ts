@@ -107,10 +107,28 @@ export async function seizureWorkload(net: ClientNetwork, probe: SeizureProbe): 
   await alice.client.send(group.id, { voice: new Uint8Array(voice), mimeType: 'audio/ogg;codecs=opus', durationMs: 2500, waveform: new Uint8Array(Buffer.from(waveMarker)) });
   const t3 = marker('TEXTTHREE');
   markers.push(t3);
-  await bob.client.send(group.id, t3);
+  const sent3 = await bob.client.send(group.id, t3);
+  // A reply, a reaction, an edit and a delete for everyone, each carrying markers (the emoji is a rare 15-byte sequence).
+  const replyMarker = marker('REPLY');
+  const editMarker = marker('EDITED');
+  const deletedMarker = marker('DELETEDTEXT');
+  const emoji = '👨🏿‍🚀';
+  markers.push(replyMarker, editMarker, deletedMarker, emoji);
+  const ref3 = { seq: sent3.seq, id: sent3.id };
+  await waitFor(async () => (await alice.client.message(group.id, sent3.seq)) !== null, 'alice has the third text');
+  await alice.client.send(group.id, replyMarker, { replyTo: ref3 });
+  await alice.client.react(group.id, ref3, emoji);
+  await bob.client.editMessage(group.id, ref3, `${t3} ${editMarker}`);
+  const doomed = await alice2.send(group.id, deletedMarker);
+  await alice2.deleteForEveryone(group.id, { seq: doomed.seq, id: doomed.id });
 
   for (const c of [alice.client, alice2, bob.client]) {
-    await waitFor(async () => (await texts(c, direct.id)).length === 2 && (await texts(c, group.id)).length === 3, 'everyone has everything');
+    await waitFor(async () => {
+      const group3 = await texts(c, group.id);
+      return (await texts(c, direct.id)).length === 2 && group3.length === 5 && group3.includes('[deleted]') && group3.includes(`${t3} ${editMarker}`);
+    }, 'everyone has everything');
+    const m3 = await c.message(group.id, sent3.seq);
+    assert.deepEqual(m3?.reactions.map((r) => r.emoji), [emoji], 'the reaction arrived');
   }
   // Everyone reads everything: delivery and read receipts (stored group messages) go both ways.
   for (const c of [alice.client, alice2, bob.client]) {
