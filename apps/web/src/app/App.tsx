@@ -110,7 +110,7 @@ function Main(props: { client: ParleyClient }) {
             <Icon name="group" size={18} /> New group
           </button>
         </div>
-        <ConversationList list={list} me={client.userId} selected={selectedId} onSelect={select} />
+        <ConversationList client={client} list={list} me={client.userId} selected={selectedId} onSelect={select} />
       </aside>
 
       <main className="pane">

@@ -4,7 +4,7 @@ import { FormError } from '../components/FormError';
 import { describeError } from '../lib/errors';
 
 /** Asks before deleting a message for everyone (it cannot be undone). */
-export function DeleteMessageDialog(props: { preview: string; onConfirm: () => Promise<void>; onClose: () => void }) {
+export function DeleteMessageDialog(props: { preview: string; onConfirm: () => Promise<unknown>; onClose: () => void }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   return (

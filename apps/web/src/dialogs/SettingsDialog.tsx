@@ -8,6 +8,8 @@ import { LinkDeviceDialog } from '../linking/LinkDeviceDialog';
 import { describeError } from '../lib/errors';
 import { formatDayString } from '../lib/format';
 import { loadTheme, saveTheme, type ThemeChoice } from '../lib/prefs';
+import { PrivacySettings } from './settings/PrivacySettings';
+import { StorageSettings } from './settings/StorageSettings';
 
 /** What a device whose name this device cannot read is called (not uploaded yet, or it does not decrypt). */
 const UNNAMED = 'Unnamed device';
@@ -112,6 +114,9 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
             ))}
           </div>
         </fieldset>
+
+        <PrivacySettings client={client} />
+        <StorageSettings client={client} />
 
         <h4>Devices</h4>
         <p className="muted small">Every device has its own keys. A new one joins only when one of these approves it. Revoke one you lost: it is signed out and removed from all your conversations.</p>

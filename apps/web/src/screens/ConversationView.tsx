@@ -1,25 +1,28 @@
-import { useCallback, useEffect, useRef, useState, type DragEvent } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } from 'react';
 import { ClientError, type AttachmentInput, type Conversation, type Message, type ParleyClient } from '@parley/client';
 import { Avatar } from '../components/Avatar';
 import { Icon } from '../components/Dialog';
 import { useClientEvent } from '../app/session';
 import { usePageVisible } from '../app/hooks';
+import { DeleteMessageDialog } from '../dialogs/DeleteMessageDialog';
+import { MessageInfoDialog } from '../dialogs/MessageInfoDialog';
 import { conversationTitle, directPeer, isDirect } from '../lib/conversation';
 import { describeError } from '../lib/errors';
+import { timerLabel } from '../lib/disappearing';
 import { formatBytes } from '../lib/format';
-import { isNotice, messageKey } from '../notices/notices';
+import { isNotice } from '../notices/notices';
 import { SafetyNumberChangedDialog, changedUsers } from '../notices/SafetyNumberChangedDialog';
-import { Composer, MAX_ATTACHMENT_BYTES, stageFiles, type StagedFile } from './Composer';
+import { ConversationMenu } from './conversation/ConversationMenu';
+import { Composer, MAX_ATTACHMENT_BYTES, stageFiles, type ComposerContext, type StagedFile } from './Composer';
+import { useMessages } from './conversation/useMessages';
+import { messageSnippet, type MessageRowActions } from './message/MessageRow';
+import { TypingIndicator } from './message/TypingIndicator';
+import type { Recording } from './message/voice-recording';
 import { MessageList, type PendingMessage } from './MessageList';
 
-const PAGE = 60;
-
-function insertSorted(list: readonly Message[], m: Message): Message[] {
-  if (list.length === 0 || (list[list.length - 1] as Message).seq < m.seq) return [...list, m];
-  // Notices share the seq of the commit that caused them, so identity is the key, not the seq.
-  const key = messageKey(m);
-  if (list.some((x) => x.seq === m.seq && messageKey(x) === key)) return list as Message[];
-  return [...list, m].sort((a, b) => a.seq - b.seq);
+/** Who wrote a message, as the reply bar names them. */
+function senderName(m: Message): string {
+  return m.outgoing ? 'yourself' : (m.sender.username ?? 'Unknown user');
 }
 
 export function ConversationView(props: {
@@ -32,9 +35,7 @@ export function ConversationView(props: {
 }) {
   const { client, conversation: conv } = props;
   const id = conv.id;
-  const [messages, setMessages] = useState<Message[] | null>(null);
-  const [hasOlder, setHasOlder] = useState(false);
-  const [loadingOlder, setLoadingOlder] = useState(false);
+  const { messages, hasOlder, loadingOlder, loadOlder, loadUntil } = useMessages(client, id);
   const [pending, setPending] = useState<PendingMessage[]>([]);
   const [staged, setStaged] = useState<StagedFile[]>([]);
   const [composerError, setComposerError] = useState<string | null>(null);
@@ -44,31 +45,24 @@ export function ConversationView(props: {
   const [noticeCount, setNoticeCount] = useState(0);
   // Messages held back because a verified contact's safety number changed, and whose.
   const [held, setHeld] = useState<{ localIds: readonly string[]; users: readonly string[] } | null>(null);
+  // A reply or an edit being written, the message being deleted or looked at, the quote being followed.
+  const [context, setContext] = useState<{ mode: 'reply' | 'edit'; message: Message } | null>(null);
+  const [deleting, setDeleting] = useState<Message | null>(null);
+  const [info, setInfo] = useState<Message | null>(null);
+  const [focus, setFocus] = useState<{ seq: number; token: number } | null>(null);
   const atBottom = useRef(true);
   const visible = usePageVisible();
   const peer = directPeer(conv, client.userId);
   const title = conversationTitle(conv, client.userId);
   const active = conv.status === 'active';
 
-  // Load the newest page whenever another conversation is opened.
+  // Another conversation starts with nothing pending.
   useEffect(() => {
-    let live = true;
-    setMessages(null);
     setPending([]);
     setStaged([]);
     setComposerError(null);
-    client.messages(id, { beforeSeq: Number.MAX_SAFE_INTEGER, limit: PAGE }).then(
-      (page) => {
-        if (!live) return;
-        setMessages(page);
-        setHasOlder(page.length === PAGE);
-      },
-      () => live && setMessages([]),
-    );
-    return () => {
-      live = false;
-    };
-  }, [client, id]);
+    setContext(null);
+  }, [id]);
 
   useEffect(() => {
     let live = true;
@@ -82,26 +76,32 @@ export function ConversationView(props: {
   useClientEvent(client, 'message', (m) => {
     if (m.conversationId !== id) return;
     if (isNotice(m)) setNoticeCount((n) => n + 1);
-    setMessages((list) => (list === null ? list : insertSorted(list, m)));
+    // The message being edited or replied to changed (deleted, or edited on another device): follow it.
+    setContext((c) => (c === null || c.message.seq !== m.seq || c.message.id !== m.id ? c : m.deleted ? null : { ...c, message: m }));
   });
 
-  const loadOlder = useCallback(() => {
-    const first = messages?.[0];
-    if (first === undefined || loadingOlder) return;
-    setLoadingOlder(true);
-    client.messages(id, { beforeSeq: first.seq, limit: PAGE }).then(
-      (page) => {
-        setMessages((list) => {
-          if (list === null) return page;
-          const have = new Set(list.map(messageKey));
-          return [...page.filter((p) => p.seq <= (list[0]?.seq ?? Infinity) && !have.has(messageKey(p))), ...list];
-        });
-        setHasOlder(page.length === PAGE);
-        setLoadingOlder(false);
+  // A quote was clicked: load history back to the original, then scroll to it.
+  const jump = useCallback(
+    (seq: number) => {
+      void loadUntil(seq).then((found) => {
+        if (found) setFocus((f) => ({ seq, token: (f?.token ?? 0) + 1 }));
+      });
+    },
+    [loadUntil],
+  );
+
+  const actions = useMemo<MessageRowActions>(
+    () => ({
+      onReply: (m) => setContext({ mode: 'reply', message: m }),
+      onEdit: (m) => setContext({ mode: 'edit', message: m }),
+      onDelete: (m) => setDeleting(m),
+      onInfo: (m) => setInfo(m),
+      onReact: (m, emoji) => {
+        client.react(id, { seq: m.seq, id: m.id }, emoji).catch((err: unknown) => setComposerError(describeError(err)));
       },
-      () => setLoadingOlder(false),
-    );
-  }, [client, id, messages, loadingOlder]);
+    }),
+    [client, id],
+  );
 
   // Everything visible at the bottom of an open, visible conversation is read.
   const lastIncoming = messages?.[messages.length - 1]?.seq;
@@ -119,7 +119,13 @@ export function ConversationView(props: {
 
   const dispatch = useCallback(
     (p: PendingMessage, confirmSafetyNumberChange = false) => {
-      client.send(id, p.input, confirmSafetyNumberChange ? { confirmSafetyNumberChange: true } : {}).then(
+      const options = {
+        ...(confirmSafetyNumberChange ? { confirmSafetyNumberChange: true } : {}),
+        ...(p.replyTo !== undefined ? { replyTo: p.replyTo } : {}),
+        // A send whose reply was lost: the client matches the copy that came back instead of sending a second one.
+        ...(p.contentId !== undefined ? { retryOf: p.contentId } : {}),
+      };
+      client.send(id, p.input, options).then(
         () => {
           setPending((list) => list.filter((x) => x.localId !== p.localId));
           if (p.previewUrl !== null) URL.revokeObjectURL(p.previewUrl);
@@ -135,8 +141,10 @@ export function ConversationView(props: {
           if (err instanceof ClientError && err.code === 'quota_exceeded') setComposerError(describeError(err));
           // "not_sent": nothing left the device, so trying again later is safe; otherwise the outcome is unknown.
           const safe = err instanceof ClientError && err.detail?.['delivery'] === 'not_sent';
-          const error = err instanceof ClientError && err.code === 'disconnected' && !safe ? 'The connection dropped: it may have been sent.' : describeError(err);
-          setPending((list) => list.map((x) => (x.localId === p.localId ? { ...x, state: 'failed', error, autoRetry: safe } : x)));
+          const lost = err instanceof ClientError && err.code === 'disconnected' && !safe;
+          const error = lost ? 'The connection dropped before the server answered. Retry is safe: it will not send it twice.' : describeError(err);
+          const contentId = lost && typeof err.detail?.['contentId'] === 'string' ? err.detail['contentId'] : p.contentId;
+          setPending((list) => list.map((x) => (x.localId === p.localId ? { ...x, state: 'failed', error, autoRetry: safe, ...(contentId !== undefined ? { contentId } : {}) } : x)));
         },
       );
     },
@@ -145,6 +153,15 @@ export function ConversationView(props: {
 
   async function send(text: string) {
     setComposerError(null);
+    if (context?.mode === 'edit') {
+      const target = context.message;
+      setContext(null);
+      if (text === '' || text === messageSnippet(target)) return;
+      client.editMessage(id, { seq: target.seq, id: target.id }, text).catch((err: unknown) => setComposerError(describeError(err)));
+      return;
+    }
+    const replyTo = context?.mode === 'reply' ? { seq: context.message.seq, id: context.message.id } : undefined;
+    setContext(null);
     const files = staged;
     const tooBig = files.find((f) => f.file.size > MAX_ATTACHMENT_BYTES);
     if (tooBig !== undefined) {
@@ -163,12 +180,34 @@ export function ConversationView(props: {
         // The text goes with the last file as its caption.
         ...(i === files.length - 1 && text !== '' ? { caption: text } : {}),
       };
-      items.push({ localId: crypto.randomUUID(), input, previewUrl: f.previewUrl, createdAt: now, state: 'sending' });
+      items.push({ localId: crypto.randomUUID(), input, previewUrl: f.previewUrl, createdAt: now, state: 'sending', ...(i === 0 && replyTo !== undefined ? { replyTo } : {}) });
     }
-    if (files.length === 0 && text !== '') items.push({ localId: crypto.randomUUID(), input: text, previewUrl: null, createdAt: now, state: 'sending' });
+    if (files.length === 0 && text !== '') items.push({ localId: crypto.randomUUID(), input: text, previewUrl: null, createdAt: now, state: 'sending', ...(replyTo !== undefined ? { replyTo } : {}) });
     setPending((list) => [...list, ...items]);
     for (const p of items) dispatch(p);
   }
+
+  function sendVoice(r: Recording) {
+    setComposerError(null);
+    const replyTo = context?.mode === 'reply' ? { seq: context.message.seq, id: context.message.id } : undefined;
+    setContext(null);
+    const p: PendingMessage = { localId: crypto.randomUUID(), input: r, previewUrl: null, createdAt: Date.now(), state: 'sending', ...(replyTo !== undefined ? { replyTo } : {}) };
+    setPending((list) => [...list, p]);
+    dispatch(p);
+  }
+
+  const onTyping = useCallback((typing: boolean) => void client.setTyping(id, typing).catch(() => undefined), [client, id]);
+
+  const composerContext: ComposerContext | null =
+    context === null
+      ? null
+      : {
+          mode: context.mode,
+          key: `${context.mode}:${context.message.seq}:${context.message.id}`,
+          name: senderName(context.message),
+          preview: messageSnippet(context.message),
+          ...(context.mode === 'edit' ? { text: messageSnippet(context.message) } : {}),
+        };
 
   const retry = useCallback(
     (localId: string, confirmSafetyNumberChange = false) => {
@@ -222,11 +261,24 @@ export function ConversationView(props: {
           <p className="muted small">
             {verified && <Icon name="checkShield" size={13} />}
             {!verified && <Icon name="lock" size={13} />} {subtitle}
+            {conv.disappearAfterMs !== null && (
+              <span className="timer-mark" title="Disappearing messages">
+                {' · '}
+                <Icon name="timer" size={13} /> {timerLabel(conv.disappearAfterMs)}
+              </span>
+            )}
+            {conv.muted && (
+              <span className="timer-mark" title="Muted">
+                {' · '}
+                <Icon name="muted" size={13} /> Muted
+              </span>
+            )}
           </p>
         </div>
         <button type="button" className="icon-button" aria-label="Conversation info" onClick={props.onOpenInfo}>
           <Icon name="info" />
         </button>
+        <ConversationMenu client={client} conversation={conv} onError={(err) => setComposerError(describeError(err))} />
       </header>
 
       {messages === null ? (
@@ -248,6 +300,9 @@ export function ConversationView(props: {
           onAtBottom={onAtBottom}
           onOpenImage={props.onOpenImage}
           onOpenContact={props.onOpenContact}
+          actions={active ? actions : null}
+          onJump={jump}
+          focus={focus}
           header={
             !hasOlder ? (
               <div className="e2ee-notice">
@@ -257,6 +312,8 @@ export function ConversationView(props: {
           }
         />
       )}
+
+      <TypingIndicator client={client} conversationId={id} />
 
       {active ? (
         <Composer
@@ -273,6 +330,11 @@ export function ConversationView(props: {
           onSend={(text) => void send(text)}
           disabled={false}
           error={composerError}
+          context={composerContext}
+          onCancelContext={() => setContext(null)}
+          onTyping={onTyping}
+          onSendVoice={sendVoice}
+          onVoiceError={setComposerError}
         />
       ) : (
         <div className="inactive-notice" role="note">
@@ -296,6 +358,16 @@ export function ConversationView(props: {
           onCancel={() => setHeld(null)}
         />
       )}
+
+      {deleting !== null && (
+        <DeleteMessageDialog
+          preview={messageSnippet(deleting)}
+          onConfirm={() => client.deleteForEveryone(id, { seq: deleting.seq, id: deleting.id })}
+          onClose={() => setDeleting(null)}
+        />
+      )}
+
+      {info !== null && <MessageInfoDialog client={client} conversationId={id} message={messages?.find((m) => m.seq === info.seq && m.id === info.id) ?? info} snippet={messageSnippet(info)} onClose={() => setInfo(null)} />}
 
       {dragging && (
         <div className="drop-overlay" aria-hidden="true">

@@ -1,17 +1,22 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import type { AttachmentInput, Message, ParleyClient } from '@parley/client';
+import type { AttachmentInput, Message, ParleyClient, VoiceInput } from '@parley/client';
 import { Icon } from '../components/Dialog';
 import { formatDay, startOfDay } from '../lib/format';
 import { NoticeLine } from '../notices/NoticeLine';
 import { isNotice, messageKey, type NoticeMessage } from '../notices/notices';
-import { MessageRow } from './message/MessageRow';
+import { MessageRow, type MessageRowActions } from './message/MessageRow';
 import { PendingRow } from './message/PendingRow';
+import { SettingsLine } from './message/SettingsLine';
 
 /** A message this device is sending (or failed to send); shown after the stored history. */
 export interface PendingMessage {
   readonly localId: string;
-  readonly input: string | AttachmentInput;
+  readonly input: string | AttachmentInput | VoiceInput;
+  /** The message this one answers. */
+  readonly replyTo?: { readonly seq: number; readonly id: string };
+  /** Set when the connection dropped before the server answered: a retry names it so no second copy is sent. */
+  readonly contentId?: string;
   readonly previewUrl: string | null;
   readonly createdAt: number;
   readonly state: 'sending' | 'failed';
@@ -24,9 +29,15 @@ type Row =
   | { kind: 'day'; key: string; day: number }
   | { kind: 'message'; key: string; message: Message; showSender: boolean; tail: boolean }
   | { kind: 'notice'; key: string; message: NoticeMessage }
+  | { kind: 'settings'; key: string; message: Message }
   | { kind: 'pending'; key: string; pending: PendingMessage };
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
+
+/** Notices and settings changes are centred lines, not messages of a sender's run. */
+function isLine(m: Message): boolean {
+  return isNotice(m) || m.content.type === 'settings';
+}
 
 function buildRows(messages: readonly Message[], pending: readonly PendingMessage[], group: boolean): Row[] {
   const rows: Row[] = [];
@@ -43,11 +54,15 @@ function buildRows(messages: readonly Message[], pending: readonly PendingMessag
       rows.push({ kind: 'notice', key: messageKey(m), message: m });
       continue;
     }
+    if (m.content.type === 'settings') {
+      rows.push({ kind: 'settings', key: messageKey(m), message: m });
+      continue;
+    }
     // A notice between two messages of one sender splits them into two runs.
     const prev = messages[i - 1];
     const next = messages[i + 1];
-    const sameAsPrev = prev !== undefined && !isNotice(prev) && prev.sender.deviceId === m.sender.deviceId && startOfDay(prev.receivedAt) === day && m.receivedAt - prev.receivedAt < GROUP_GAP_MS;
-    const sameAsNext = next !== undefined && !isNotice(next) && next.sender.deviceId === m.sender.deviceId && next.receivedAt - m.receivedAt < GROUP_GAP_MS && startOfDay(next.receivedAt) === day;
+    const sameAsPrev = prev !== undefined && !isLine(prev) && prev.sender.deviceId === m.sender.deviceId && startOfDay(prev.receivedAt) === day && m.receivedAt - prev.receivedAt < GROUP_GAP_MS;
+    const sameAsNext = next !== undefined && !isLine(next) && next.sender.deviceId === m.sender.deviceId && next.receivedAt - m.receivedAt < GROUP_GAP_MS && startOfDay(next.receivedAt) === day;
     rows.push({ kind: 'message', key: messageKey(m), message: m, showSender: group && !m.outgoing && !sameAsPrev, tail: !sameAsNext });
   }
   if (pending.length > 0) {
@@ -74,6 +89,12 @@ export function MessageList(props: {
   /** A notice's "Verify safety number": opens that contact's safety number. */
   onOpenContact: (username: string) => void;
   header?: ReactNode;
+  /** Null when the conversation is read-only history. */
+  actions: MessageRowActions | null;
+  /** A quote was clicked: the view loads history back to that seq, then sets `focus`. */
+  onJump: (seq: number) => void;
+  /** Scroll to this message and highlight it (a new token each time). */
+  focus: { seq: number; token: number } | null;
 }) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const innerRef = useRef<HTMLDivElement>(null);
@@ -154,6 +175,25 @@ export function MessageList(props: {
     if (el.scrollTop < 300 && hasOlder && !loadingOlder) onLoadOlder();
   }, [onAtBottom, onLoadOlder, hasOlder, loadingOlder]);
 
+  // Scroll to a message that was asked for (a quote's original) once its row exists, and flash it.
+  const [highlight, setHighlight] = useState<number | null>(null);
+  const handled = useRef<number | null>(null);
+  const { focus } = props;
+  useLayoutEffect(() => {
+    if (focus === null || handled.current === focus.token) return;
+    const index = rows.findIndex((r) => r.kind === 'message' && r.message.seq === focus.seq);
+    if (index < 0) return;
+    handled.current = focus.token;
+    stuck.current = false;
+    virtualizer.scrollToIndex(index, { align: 'center' });
+    setHighlight(focus.seq);
+  }, [focus, rows, virtualizer]);
+  useEffect(() => {
+    if (highlight === null) return;
+    const t = setTimeout(() => setHighlight(null), 1800);
+    return () => clearTimeout(t);
+  }, [highlight]);
+
   const items = virtualizer.getVirtualItems();
 
   return (
@@ -172,7 +212,18 @@ export function MessageList(props: {
                     <span>{formatDay(row.day)}</span>
                   </div>
                 ) : row.kind === 'message' ? (
-                  <MessageRow client={props.client} message={row.message} showSender={row.showSender} tail={row.tail} onOpenImage={props.onOpenImage} />
+                  <MessageRow
+                    client={props.client}
+                    message={row.message}
+                    showSender={row.showSender}
+                    tail={row.tail}
+                    highlight={highlight === row.message.seq}
+                    actions={props.actions}
+                    onJump={props.onJump}
+                    onOpenImage={props.onOpenImage}
+                  />
+                ) : row.kind === 'settings' ? (
+                  <SettingsLine message={row.message} />
                 ) : row.kind === 'notice' ? (
                   <NoticeLine message={row.message} me={props.client.userId} onVerify={props.onOpenContact} />
                 ) : (

@@ -1,6 +1,9 @@
 import type { ReactNode } from 'react';
 import type { Message, ParleyClient } from '@parley/client';
 import { AttachmentView } from '../../components/Attachment';
+import { Icon } from '../../components/Dialog';
+import { describeError } from '../../lib/errors';
+import { VoicePlayer } from './VoicePlayer';
 
 const URL_PATTERN = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/gu;
 
@@ -42,6 +45,17 @@ export function MessageBody(props: { client: ParleyClient; message: Message; onO
         )}
       </>
     );
+  }
+  if (c.type === 'deleted') {
+    return (
+      <p className="message-text deleted-text">
+        <Icon name="deleted" size={15} /> This message was deleted
+      </p>
+    );
+  }
+  if (c.type === 'voice') {
+    const message = props.message;
+    return <VoicePlayer load={() => props.client.attachment(message)} mimeType={c.mimeType} durationMs={c.durationMs} waveform={c.waveform} describeError={describeError} />;
   }
   return <p className="message-text muted">This message needs a newer version of Parley.</p>;
 }

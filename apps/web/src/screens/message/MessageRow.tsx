@@ -1,33 +1,103 @@
 import type { Message, ParleyClient } from '@parley/client';
 import { Icon } from '../../components/Dialog';
 import { formatFull, formatTime } from '../../lib/format';
+import { MessageActions } from './MessageActions';
 import { MessageBody } from './MessageBody';
+import { MessageStatus } from './MessageStatus';
+import { ReactionChips } from './Reactions';
+import { ReplyQuote } from './ReplyQuote';
 
-export function MessageRow(props: { client: ParleyClient; message: Message; showSender: boolean; tail: boolean; onOpenImage: (url: string, name: string) => void }) {
-  const { message: m, showSender, tail } = props;
+/** Edits are accepted up to 24 h after sending, deletes for everyone up to 48 h (the content schema's windows). */
+export const EDIT_WINDOW_MS = 24 * 60 * 60 * 1000;
+export const DELETE_WINDOW_MS = 48 * 60 * 60 * 1000;
+
+/** What a person can do with a message; absent in a conversation that is read-only history. */
+export interface MessageRowActions {
+  onReply: (m: Message) => void;
+  onReact: (m: Message, emoji: string | null) => void;
+  onEdit: (m: Message) => void;
+  onDelete: (m: Message) => void;
+  /** Receipts of your own message (who read it). */
+  onInfo: (m: Message) => void;
+}
+
+export function canEdit(m: Message, now = Date.now()): boolean {
+  return m.outgoing && !m.deleted && (m.content.type === 'text' || m.content.type === 'attachment') && now - m.sentAt < EDIT_WINDOW_MS;
+}
+
+export function canDelete(m: Message, now = Date.now()): boolean {
+  return m.outgoing && !m.deleted && now - m.sentAt < DELETE_WINDOW_MS;
+}
+
+export function MessageRow(props: {
+  client: ParleyClient;
+  message: Message;
+  showSender: boolean;
+  tail: boolean;
+  highlight: boolean;
+  actions: MessageRowActions | null;
+  onJump: (seq: number) => void;
+  onOpenImage: (url: string, name: string) => void;
+}) {
+  const { message: m, showSender, tail, actions } = props;
   const at = m.outgoing ? m.sentAt : m.receivedAt;
   const image = m.content.type === 'attachment' && m.content.mimeType.startsWith('image/');
+  const me = props.client.userId;
   return (
-    <div className={`message-row ${m.outgoing ? 'outgoing' : 'incoming'}${tail ? ' tail' : ''}`}>
-      <article className={`bubble${image ? ' bubble-media' : ''}`} aria-label={m.outgoing ? 'You' : (m.sender.username ?? 'Unknown user')}>
-        {showSender && (
-          <span className="sender" dir="auto">
-            {m.sender.username ?? 'Unknown user'}
-          </span>
-        )}
-        <MessageBody client={props.client} message={m} onOpenImage={props.onOpenImage} />
-        <span className="meta">
-          <time dateTime={new Date(at).toISOString()} title={formatFull(at)}>
-            {formatTime(at)}
-          </time>
-          {m.outgoing && (
-            <span className="status sent" title="Sent: stored on the server for delivery">
-              <Icon name="check" size={14} />
-              <span className="sr-only">Sent</span>
+    <article
+      className={`message-row ${m.outgoing ? 'outgoing' : 'incoming'}${tail ? ' tail' : ''}${props.highlight ? ' highlight' : ''}`}
+      aria-label={m.outgoing ? 'You' : (m.sender.username ?? 'Unknown user')}
+      data-seq={m.seq}
+    >
+      <div className="message-line">
+        <div className={`bubble${image && m.replyTo === null ? ' bubble-media' : ''}`}>
+          {showSender && (
+            <span className="sender" dir="auto">
+              {m.sender.username ?? 'Unknown user'}
             </span>
           )}
-        </span>
-      </article>
-    </div>
+          {m.replyTo !== null && !m.deleted && <ReplyQuote quote={m.replyTo} me={me} onJump={props.onJump} />}
+          <MessageBody client={props.client} message={m} onOpenImage={props.onOpenImage} />
+          <span className="meta">
+            {m.editedAt !== null && !m.deleted && (
+              <span className="edited-label" title={`Edited ${formatFull(m.editedAt)}`}>
+                edited
+              </span>
+            )}
+            {m.expiresAt !== null && (
+              <span className="timer-mark" title={`Disappears ${formatFull(m.expiresAt)}`}>
+                <Icon name="timer" size={13} />
+                <span className="sr-only">Disappearing message</span>
+              </span>
+            )}
+            <time dateTime={new Date(at).toISOString()} title={formatFull(at)}>
+              {formatTime(at)}
+            </time>
+            {m.outgoing && m.status !== null && <MessageStatus status={m.status} />}
+          </span>
+        </div>
+        {actions !== null && !m.deleted && (
+          <MessageActions
+            outgoing={m.outgoing}
+            onReply={() => actions.onReply(m)}
+            onReact={(emoji) => actions.onReact(m, emoji)}
+            {...(canEdit(m) ? { onEdit: () => actions.onEdit(m) } : {})}
+            {...(canDelete(m) ? { onDelete: () => actions.onDelete(m) } : {})}
+            {...(m.outgoing ? { onInfo: () => actions.onInfo(m) } : {})}
+          />
+        )}
+      </div>
+      {!m.deleted && <ReactionChips reactions={m.reactions} me={me} onReact={(emoji) => actions?.onReact(m, emoji)} />}
+    </article>
   );
+}
+
+/** The text shown for a message in a quote, a dialog or a list. */
+export function messageSnippet(m: Message): string {
+  const c = m.content;
+  if (m.deleted || c.type === 'deleted') return 'This message was deleted';
+  if (c.type === 'text') return c.text.slice(0, 200);
+  if (c.type === 'attachment') return c.caption !== undefined && c.caption !== '' ? c.caption.slice(0, 200) : c.mimeType.startsWith('image/') ? 'Photo' : c.fileName;
+  if (c.type === 'voice') return 'Voice message';
+  return '';
 }

@@ -1,24 +1,34 @@
 import { Icon } from '../../components/Dialog';
-import { formatTime } from '../../lib/format';
+import { formatDuration, formatTime } from '../../lib/format';
 import type { PendingMessage } from '../MessageList';
 
 export function PendingRow(props: { pending: PendingMessage; onRetry: (id: string) => void; onDiscard: (id: string) => void }) {
   const p = props.pending;
-  const text = typeof p.input === 'string' ? p.input : (p.input.caption ?? '');
+  const input = p.input;
+  const text = typeof input === 'string' ? input : 'caption' in input ? (input.caption ?? '') : '';
   return (
     <div className={`message-row outgoing tail${p.state === 'failed' ? ' failed' : ''}`}>
       <article className={`bubble pending${p.previewUrl !== null ? ' bubble-media' : ''}`} aria-label="You">
-        {typeof p.input !== 'string' &&
+        {typeof input !== 'string' && 'voice' in input && (
+          <div className="voice-player">
+            <span className="voice-play" aria-hidden="true">
+              <Icon name="mic" size={18} />
+            </span>
+            <span className="voice-time">Voice message · {formatDuration(input.durationMs)}</span>
+          </div>
+        )}
+        {typeof input !== 'string' &&
+          'attachment' in input &&
           (p.previewUrl !== null ? (
             <div className="attachment-image">
-              <img src={p.previewUrl} alt={p.input.fileName} />
+              <img src={p.previewUrl} alt={input.fileName} />
             </div>
           ) : (
             <div className="attachment-file">
               <Icon name="file" size={28} />
               <span className="file-meta">
                 <span className="file-name" dir="auto">
-                  {p.input.fileName}
+                  {input.fileName}
                 </span>
               </span>
             </div>
