@@ -7,9 +7,13 @@
  * (same IndexedDB) opens the conversation again. Measured from the page load
  * until the conversation list is painted, and until the last message is
  * visible in the conversation view. Prints one JSON line per run.
+ * `--profile DIR` writes the page's V8 CPU profile of each catch-up to DIR
+ * (read it with bench/src/profile-summary.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createClient, MemoryStore } from '@parley/client';
 import { launchBrowser, register } from './helpers/browser.js';
 import { TestServer } from './helpers/server.js';
@@ -21,6 +25,7 @@ function arg(name: string): string | undefined {
 
 const messages = Number(arg('messages') ?? 1000);
 const runs = Number(arg('runs') ?? 1);
+const profileDir = arg('profile');
 if (!Number.isSafeInteger(messages) || messages < 1 || !Number.isSafeInteger(runs) || runs < 1) throw new Error('--messages and --runs take positive integers');
 
 const built = spawnSync(process.execPath, [new URL('../scripts/build-web.mjs', import.meta.url).pathname], { stdio: 'inherit' });
@@ -47,6 +52,11 @@ try {
     const sendSeconds = (performance.now() - sendStart) / 1000;
 
     const page = await reader.context.newPage();
+    const cdp = profileDir === undefined ? undefined : await reader.context.newCDPSession(page);
+    if (cdp !== undefined) {
+      await cdp.send('Profiler.enable');
+      await cdp.send('Profiler.start');
+    }
     const start = performance.now();
     await page.goto(`${server.url}/#/c/${conv.id}`);
     const list = page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: new RegExp(`^writer${id}`) });
@@ -54,6 +64,10 @@ try {
     await page.getByRole('log', { name: 'Messages' }).getByText(`catch-up ${messages} of ${messages}`, { exact: true }).waitFor({ timeout: 600_000 });
     const last = performance.now();
     const listAt = await listShown;
+    if (cdp !== undefined && profileDir !== undefined) {
+      const { profile } = await cdp.send('Profiler.stop');
+      writeFileSync(join(profileDir, `browser-catchup-${run}.cpuprofile`), JSON.stringify(profile));
+    }
     console.log(
       JSON.stringify({
         scenario: 'browser-catch-up',

@@ -49,11 +49,48 @@ function useCoalesced(fn: () => void): () => void {
   }, []);
 }
 
+/**
+ * `next` with every part that equals the same part of `prev` replaced by
+ * that part of `prev` (array items that carry an `id` are matched by it):
+ * a reload that changed one conversation keeps the identity of everything
+ * else, so effects and memoised views keyed on them (a conversation's
+ * members, its last message) do not run again on every reload.
+ */
+export function keepUnchanged<T>(prev: T, next: T): T {
+  if (Object.is(prev, next) || typeof prev !== 'object' || typeof next !== 'object' || prev === null || next === null) return next;
+  if (prev instanceof Uint8Array || next instanceof Uint8Array) {
+    return prev instanceof Uint8Array && next instanceof Uint8Array && prev.length === next.length && prev.every((b, i) => b === next[i]) ? prev : next;
+  }
+  if (Array.isArray(prev) !== Array.isArray(next)) return next;
+  if (Array.isArray(prev) && Array.isArray(next)) {
+    const byId = new Map<unknown, unknown>(prev.map((p: unknown, i) => [idOf(p) ?? i, p]));
+    const items = next.map((n: unknown, i) => keepUnchanged(byId.get(idOf(n) ?? i), n));
+    return (items.length === prev.length && items.every((x, i) => x === prev[i]) ? prev : items) as T;
+  }
+  if (Object.getPrototypeOf(prev) !== Object.prototype || Object.getPrototypeOf(next) !== Object.prototype) return next;
+  const p = prev as Record<string, unknown>;
+  const n = next as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  let same = Object.keys(p).length === Object.keys(n).length;
+  for (const key of Object.keys(n)) {
+    out[key] = key in p ? keepUnchanged(p[key], n[key]) : n[key];
+    same &&= out[key] === p[key];
+  }
+  return (same ? prev : out) as T;
+}
+
+function idOf(x: unknown): unknown {
+  return typeof x === 'object' && x !== null && 'id' in x && typeof x.id === 'string' ? x.id : undefined;
+}
+
 /** The conversation list, kept fresh by the client's events. */
 export function useConversationSummaries(client: ParleyClient): { list: ConversationSummary[] | null; refresh: () => void } {
   const [list, setList] = useState<ConversationSummary[] | null>(null);
   const load = useCallback(() => {
-    client.conversationSummaries().then(setList, () => undefined);
+    client.conversationSummaries().then(
+      (next) => setList((prev) => (prev === null ? next : keepUnchanged(prev, next))),
+      () => undefined,
+    );
   }, [client]);
   const refresh = useCoalesced(load);
   useEffect(load, [load]);

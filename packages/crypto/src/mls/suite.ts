@@ -1,3 +1,6 @@
+import { expand, extract } from '@noble/hashes/hkdf.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 import { ciphersuites, getCiphersuiteFromName, getCiphersuiteImpl } from 'ts-mls';
 import type { CiphersuiteImpl, CiphersuiteName } from 'ts-mls';
 
@@ -37,10 +40,42 @@ const impls = new Map<MlsCiphersuiteId, Promise<CiphersuiteImpl>>();
 export function suiteImpl(id: MlsCiphersuiteId): Promise<CiphersuiteImpl> {
   let impl = impls.get(id);
   if (impl === undefined) {
-    impl = getCiphersuiteImpl(getCiphersuiteFromName(ciphersuiteName(id)));
+    const suite = getCiphersuiteFromName(ciphersuiteName(id));
+    impl = getCiphersuiteImpl(suite).then((cs) => (suite.hash === 'SHA-256' && suite.hpke.kdf === 'HKDF-SHA256' ? withSyncHmac(cs) : cs));
     impls.set(id, impl);
   }
   return impl;
+}
+
+/**
+ * The suite with HMAC-SHA256 and HKDF computed in place (@noble/hashes)
+ * instead of through WebCrypto. Every message key in MLS comes out of a few
+ * HKDF expansions over short inputs: WebCrypto makes each of them an import,
+ * a job on another thread and a promise to wait for, which dominated
+ * decrypting a backlog. The results are the same bytes (suite.test.ts checks
+ * them against WebCrypto); digests, AEAD, HPKE and signatures stay native.
+ */
+export function withSyncHmac(cs: CiphersuiteImpl): CiphersuiteImpl {
+  return {
+    ...cs,
+    kdf: {
+      ...cs.kdf,
+      extract: async (salt, ikm) => extract(sha256, ikm, salt),
+      expand: async (prk, info, len) => expand(sha256, prk, info, len),
+    },
+    hash: {
+      ...cs.hash,
+      mac: async (key, data) => hmac(sha256, key, data),
+      verifyMac: async (key, mac, data) => constantTimeEqual(hmac(sha256, key, data), mac),
+    },
+  };
+}
+
+function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= (a[i] as number) ^ (b[i] as number);
+  return diff === 0;
 }
 
 export interface SignatureKeyPair {
