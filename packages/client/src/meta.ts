@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DISAPPEAR_TIMERS_MS } from '@parley/crypto';
 import { UserIdSchema } from '@parley/protocol';
 import type { UserId } from '@parley/protocol';
 
@@ -28,10 +29,31 @@ const MetaSchema = z.object({
     .array(z.object({ userId: UserIdSchema, username: z.string().min(1).max(128) }))
     .min(1)
     .max(5000),
+  /**
+   * The disappearing-message setting in force as the sender knows it: the
+   * settings message's seq and its timer (settings/disappearing.ts). New
+   * members and new devices join after that message, so they learn it here.
+   * Absent: none known (or a client from before disappearing messages).
+   */
+  disappearing: z
+    .object({
+      seq: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+      ms: z
+        .number()
+        .int()
+        .refine((ms) => (DISAPPEAR_TIMERS_MS as readonly number[]).includes(ms), 'not an allowed timer')
+        .nullable(),
+    })
+    .optional(),
 });
 export type ConversationMeta = z.output<typeof MetaSchema>;
 
-export function encodeMeta(meta: { title: string | null; kind?: 'direct' | 'group' | undefined; members: ReadonlyArray<{ userId: UserId; username: string }> }): Uint8Array {
+export function encodeMeta(meta: {
+  title: string | null;
+  kind?: 'direct' | 'group' | undefined;
+  members: ReadonlyArray<{ userId: UserId; username: string }>;
+  disappearing?: { seq: number; ms: number | null } | undefined;
+}): Uint8Array {
   const wire = {
     v: 1,
     type: META_TYPE,
@@ -39,6 +61,7 @@ export function encodeMeta(meta: { title: string | null; kind?: 'direct' | 'grou
     title: meta.title,
     ...(meta.kind !== undefined ? { kind: meta.kind } : {}),
     members: meta.members.map((m) => ({ userId: m.userId, username: m.username })),
+    ...(meta.disappearing !== undefined ? { disappearing: { seq: meta.disappearing.seq, ms: meta.disappearing.ms } } : {}),
   };
   return new TextEncoder().encode(JSON.stringify(wire));
 }

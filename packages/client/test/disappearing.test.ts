@@ -136,6 +136,27 @@ describe('client: disappearing messages', () => {
     assert.deepEqual(net.errors.map((e) => e.event.code), []);
   });
 
+  it('a member added later and a device linked later learn the timer (from the roster) and expire what they get', async () => {
+    await using net = await ClientNetwork.start();
+    const alice = await net.user();
+    const bob = await net.user();
+    const carol = await net.user();
+    const conv = await alice.client.createConversation([bob.name], { title: 'later' });
+    await waitFor(async () => (await bob.client.conversations()).length === 1, 'bob joins');
+    await alice.client.setDisappearing(conv.id, FIVE_MINUTES);
+    await waitFor(async () => (await bob.client.conversation(conv.id)).disappearAfterMs === FIVE_MINUTES, 'bob has the timer');
+    await alice.client.addMembers(conv.id, [carol.name]);
+    const bob2 = await net.device(bob);
+    for (const [who, c] of [['carol', carol.client], ['bob 2', bob2]] as const) {
+      await waitFor(async () => (await c.conversations()).some((x) => x.id === conv.id && x.disappearAfterMs === FIVE_MINUTES), `${who} joins with the timer`);
+    }
+    const m = await alice.client.send(conv.id, 'to everyone, for five minutes');
+    for (const [who, c] of [['carol', carol.client], ['bob 2', bob2]] as const) {
+      await waitFor(async () => (await c.messages(conv.id)).find((x) => x.seq === m.seq)?.expiresAt === m.sentAt + FIVE_MINUTES, `${who} expires it too`);
+    }
+    assert.deepEqual(net.errors.map((e) => e.event.code), []);
+  });
+
   it('a setting processed late does not undo a newer one (by seq), on the devices and at the server', async () => {
     await using net = await ClientNetwork.start();
     const alice = await net.user();

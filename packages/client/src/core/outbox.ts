@@ -142,7 +142,9 @@ export class Outbox {
       .filter((m): m is { userId: UserId; username: string } => m.username !== null);
     if (members.length === 0) return;
     const kind = conv.kind === 'direct' || conv.kind === 'group' ? conv.kind : undefined;
-    await this.sendPlaintext(groupId, encodeMeta({ title: conv.title, kind, members }), []);
+    // The disappearing timer in force (with its setting's seq), for members and devices added since.
+    const disappearing = conv.disappearChanges?.at(-1);
+    await this.sendPlaintext(groupId, encodeMeta({ title: conv.title, kind, members, disappearing }), []);
   }
 
   /**

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { GroupId } from '@parley/protocol';
+import { decodeMeta, encodeMeta } from '../meta.js';
 import { newConversationRecord } from '../store/records.js';
 import { isAllowedTimer, MAX_TIMER_CHANGES, timerAt, withTimerChange } from './disappearing.js';
 
@@ -30,5 +31,16 @@ describe('disappearing timer by seq', () => {
     assert.equal(timerAt(conv(), 10), null, 'no setting: off');
     for (const ok of [null, 300_000, 3_600_000, 86_400_000, 604_800_000, 2_419_200_000]) assert.ok(isAllowedTimer(ok));
     for (const bad of [0, 1, 299_999, 60_000, Number.NaN, Infinity, '300000', undefined]) assert.equal(isAllowedTimer(bad), false);
+  });
+
+  it('travels in rosters (setting seq and timer), and a roster with a disallowed timer is refused', () => {
+    const members = [{ userId: 'UUUUUUUUUUUUUUUUUUUUUU' as never, username: 'alice' }];
+    const r = decodeMeta(encodeMeta({ title: null, members, disappearing: { seq: 4, ms: 300_000 } }));
+    assert.ok(r.kind === 'meta');
+    assert.deepEqual(r.meta.disappearing, { seq: 4, ms: 300_000 });
+    const none = decodeMeta(encodeMeta({ title: null, members }));
+    assert.ok(none.kind === 'meta' && none.meta.disappearing === undefined, 'absent from older rosters');
+    const bad = new TextEncoder().encode(new TextDecoder().decode(encodeMeta({ title: null, members, disappearing: { seq: 4, ms: 300_000 } })).replace('300000', '1234'));
+    assert.equal(decodeMeta(bad).kind, 'invalid');
   });
 });

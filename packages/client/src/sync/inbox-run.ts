@@ -8,6 +8,7 @@ import type { GroupState } from '../core/group-state.js';
 import type { Outbox } from '../core/outbox.js';
 import { ClientError } from '../errors.js';
 import { decodeMeta } from '../meta.js';
+import { withTimerChange } from '../settings/disappearing.js';
 import type { ConversationMeta } from '../meta.js';
 import { StoreBatch } from '../store/records.js';
 import type { ConversationRecord, MemberRecord } from '../store/records.js';
@@ -204,7 +205,10 @@ export class RunProcessor {
       // A roster without a kind (from an older client) keeps what is known, else infers it once.
       const known = next.kind === 'direct' || next.kind === 'group' ? next.kind : undefined;
       const kind = meta.meta.kind ?? known ?? kindOf({ title: meta.meta.title, members }) ?? 'group';
-      const updated: ConversationRecord = { ...next, title: meta.meta.title, kind, members };
+      let updated: ConversationRecord = { ...next, title: meta.meta.title, kind, members };
+      // The disappearing timer as the sender knows it: slotted in by its setting's seq (an older one changes nothing).
+      const timer = meta.meta.disappearing;
+      if (timer !== undefined && timer.seq < frame.seq) updated = withTimerChange(updated, timer.seq, timer.ms);
       run.setConv(updated);
       const view = this.state.toConversation(updated);
       run.afterCommit(() => this.core.emit('conversation', view));
