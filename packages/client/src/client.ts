@@ -156,8 +156,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.handlers.registerOwnCopy(this.lostReplies);
     this.on('connection', (e) => this.lostReplies.noteConnection(e.state));
     this.messageOps = new Messages(this.core, this.state, this.outbox, offlineSendTimeoutMs, this.media, this.lostReplies);
-    // Media arriving is downloaded in the background; downloads left pending are picked up after each sync.
-    this.on('message', (message) => this.media.arrived(message));
+    // Media arriving is queued in the batch that stores its message and downloaded in the background; downloads left pending are picked up after each sync.
+    this.state.addHistoryHook(this.media);
     this.on('connection', (event) => {
       if (event.state === 'synced') this.media.resume().catch((err: unknown) => this.closed || this.emitError('internal', err));
     });

@@ -8,7 +8,7 @@ import { MAX_VOICE_BYTES, MAX_VOICE_DURATION_MS, MAX_WAVEFORM_SAMPLES } from '@p
 import type { BlobDigest } from '@parley/protocol';
 import { SqliteStore } from '../src/node.js';
 import { ClientError, MemoryStore } from '../src/index.js';
-import type { GroupId, Message, ParleyClient } from '../src/index.js';
+import type { GroupId, Message, ParleyClient, StoreWrite } from '../src/index.js';
 import { MediaRecords } from '../src/media/media-records.js';
 import { StoreBatch } from '../src/store/records.js';
 import { runMaintenance } from '../../server/src/maintenance.js';
@@ -150,6 +150,30 @@ describe('client: media kept on the device', () => {
 
     await bob.client.logout({ wipe: true });
     assert.deepEqual(await store.list('media'), []);
+  });
+
+  it('queues the download in the same batch that stores the message (a crash cannot lose it)', async () => {
+    await using net = await ClientNetwork.start({ config });
+    const batches: StoreWrite[][] = [];
+    // The real MemoryStore, with every batch it applies recorded.
+    const store = new (class extends MemoryStore {
+      override async write(writes: readonly StoreWrite[]): Promise<void> {
+        await super.write(writes);
+        batches.push([...writes]);
+      }
+    })();
+    const alice = await net.user();
+    const bob = await net.user(undefined, { store });
+    const conv = await alice.client.createConversation([bob.name]);
+    await waitFor(async () => (await bob.client.conversations()).length === 1, 'join');
+    await alice.client.send(conv.id, { attachment: new Uint8Array(randomBytes(3000)), mimeType: 'image/gif', fileName: 'x.gif' });
+    const received = await lastOf(bob.client, conv.id, 'attachment');
+    const digest = digestOf(received);
+    const stored = batches.find((b) => b.some((w) => w.type === 'put' && w.table === 'messages' && w.key.startsWith(`${conv.id}/`) && w.key.endsWith(String(received.seq).padStart(16, '0'))));
+    assert.ok(stored, 'the batch that stored the message');
+    assert.ok(stored.some((w) => w.type === 'put' && w.table === 'media' && w.key === `q/${digest}`), 'holds its queue record');
+    await waitFor(async () => (await bob.client.mediaUsage()).files === 1, 'then it is kept');
+    assert.deepEqual(await store.list('media', { prefix: 'q/' }), [], 'and the queue record is gone');
   });
 
   it('retries a pending download after the next start', async () => {

@@ -3,6 +3,9 @@ import { AttachmentError, decryptAttachment } from '@parley/crypto';
 import type { AttachmentContent, VoiceContent } from '@parley/crypto';
 import type { BlobDigest, GroupId } from '@parley/protocol';
 import type { ClientCore } from '../core/context.js';
+import type { HistoryHook } from '../core/group-state.js';
+import type { MessageRecord } from '../store/records.js';
+import type { InboxBatch } from '../sync/content-handlers.js';
 import { ClientError } from '../errors.js';
 import { StoreBatch } from '../store/records.js';
 import type { MediaSettings, MediaUsage, Message } from '../types.js';
@@ -27,15 +30,16 @@ function mediaContent(content: { readonly type: string }): MediaContent | undefi
 /**
  * Media kept on the device: attachments and voice messages up to
  * `autoDownloadMaxBytes` are downloaded when they arrive (in the
- * background, a few at a time, a queue record in the store until done, so a
- * download cut short by a restart or the network is retried after the next
- * sync) and kept in the store's `media` table; `attachment()` reads the
- * local copy first. The sender keeps its own attachments at send time.
+ * background, a few at a time; a queue record is written in the batch that
+ * stores the message, so a download cut short by a crash, a restart or the
+ * network is retried after the next sync) and kept in the store's `media`
+ * table; `attachment()` reads the local copy first. The sender keeps its
+ * own attachments at send time.
  * A copy is kept only while its message is stored: every write re-checks
  * the message under the group lock, and the modules that remove messages
  * delete the copy in their batch (`deleteMediaFor`).
  */
-export class Media {
+export class Media implements HistoryHook {
   private readonly records: MediaRecords;
   /** Downloads running now (background or on demand), by blob digest: one fetch per blob at a time. */
   private readonly inflight = new Map<BlobDigest, Promise<Uint8Array>>();
@@ -122,13 +126,21 @@ export class Media {
     await this.keep(message.conversationId, message.seq, content, bytes, this.generation);
   }
 
-  /** A stored message was emitted: queue its media for download if it fits the limit and is not kept yet. */
-  arrived(message: Message): void {
-    const content = mediaContent(message.content);
-    if (content === undefined || this.core.isClosed()) return;
-    void this.enqueue(message.conversationId, message.seq, content).catch((err: unknown) => {
-      if (!this.core.isClosed()) this.core.emitError('internal', err, { conversationId: message.conversationId, seq: message.seq });
-    });
+  /**
+   * A history entry is about to be stored (GroupState.prepareHistory): if it
+   * carries media that fits the limit and is not kept yet, its download is
+   * queued in the same batch, and started once the batch is stored. This
+   * device's own sends are kept at send time instead (keepSent, which
+   * settles the queue record); one that is not is fetched after the next sync.
+   */
+  async beforeStore(into: InboxBatch, record: MessageRecord): Promise<MessageRecord> {
+    const content = mediaContent(record.content);
+    if (content === undefined) return record;
+    const digest = content.blob.digest;
+    if (content.blob.size > (await this.settings()).autoDownloadMaxBytes || (await this.records.header(digest)) !== undefined) return record;
+    this.records.queue(into.batch, { digest, conversationId: record.conversationId, seq: record.seq, attempts: 0 });
+    if (!record.outgoing) into.afterCommit(() => this.schedule(digest));
+    return record;
   }
 
   /** Picks up the downloads left pending (a restart, a network failure): after each sync. */
@@ -145,16 +157,6 @@ export class Media {
   async idle(): Promise<void> {
     this.waiting.length = 0;
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
-  }
-
-  private async enqueue(conversationId: GroupId, seq: number, content: MediaContent): Promise<void> {
-    const digest = content.blob.digest;
-    if (content.blob.size > (await this.settings()).autoDownloadMaxBytes) return;
-    if ((await this.records.header(digest)) !== undefined || (await this.records.job(digest)) !== undefined) return;
-    const batch = new StoreBatch();
-    this.records.queue(batch, { digest, conversationId, seq, attempts: 0 });
-    await this.core.repo.commit(batch);
-    this.schedule(digest);
   }
 
   private schedule(digest: BlobDigest): void {
