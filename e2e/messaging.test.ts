@@ -114,6 +114,39 @@ describe('everyday messaging in Chromium', { timeout: 900_000 }, () => {
       const r = el?.getBoundingClientRect();
       return r !== undefined && box !== undefined && r.top >= box.top - 1 && r.bottom <= box.bottom + 1;
     });
+    // Back to the newest messages for what follows.
+    await bob.page.locator('.message-scroll').evaluate((el) => el.scrollTo({ top: el.scrollHeight }));
+  });
+
+  it('mute, pin and archive from the conversation list; archived chats behind "Archived"', async () => {
+    await createGroup(alice, 'Book club', [names.bob]);
+    const nav = alice.page.getByRole('navigation', { name: 'Conversations' });
+    const options = async (title: string, item: string) => {
+      await nav.getByRole('button', { name: `Options for ${title}` }).click();
+      await alice.page.getByRole('menu', { name: `Options for ${title}` }).getByRole('menuitem', { name: item }).click();
+    };
+    const entry = (title: string) => nav.getByRole('button', { name: new RegExp(`^${title}`) });
+    await options(names.bob, 'Mute');
+    await nav.getByRole('button', { name: new RegExp(`^${names.bob}.*Muted`) }).waitFor({ timeout: 15_000 });
+    await options(names.bob, 'Pin');
+    await nav.getByRole('button', { name: new RegExp(`^${names.bob}.*Pinned`) }).waitFor({ timeout: 15_000 });
+    // Pinned comes first although the group is newer.
+    const titles = await nav.locator('.conversation-title').allTextContents();
+    assert.equal(titles[0], names.bob);
+
+    await options('Book club', 'Archive');
+    await entry('Book club').waitFor({ state: 'detached', timeout: 15_000 });
+    await nav.getByRole('button', { name: /^Archived/ }).click();
+    await entry('Book club').waitFor();
+    assert.equal(await entry(names.bob).count(), 0);
+    await options('Book club', 'Unarchive');
+    await nav.getByRole('button', { name: /^Archived/ }).waitFor({ state: 'detached', timeout: 15_000 });
+    await entry('Book club').waitFor();
+
+    await options(names.bob, 'Unmute');
+    await options(names.bob, 'Unpin');
+    await nav.getByRole('button', { name: new RegExp(`^${names.bob}.*(Muted|Pinned)`) }).waitFor({ state: 'detached', timeout: 15_000 });
+    await openConversation(alice, names.bob);
   });
 
   it('reactions: common and typed emoji, counts, who reacted, and removing your own', async () => {
@@ -268,6 +301,55 @@ describe('everyday messaging in Chromium', { timeout: 900_000 }, () => {
       const el = document.querySelector('img[alt="summit.png"]');
       return el instanceof HTMLImageElement && el.complete && el.naturalWidth === 192;
     });
+  });
+});
+
+describe('disappearing messages', { timeout: 300_000 }, () => {
+  let server: TestServer;
+  let browser: Browser;
+
+  before(async () => {
+    server = await TestServer.start();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.dispose();
+  });
+
+  it('the shortest timer, announced in the chat, removes the message on both devices (test clock)', async () => {
+    // Playwright's clock stands in for the pages' time (Date, timers), so 5 minutes pass in a moment.
+    const clock = { beforeLoad: (c: BrowserContext) => c.clock.install() };
+    const dan = await register(browser, server.url, `dan${suffix}`, clock);
+    const eve = await register(browser, server.url, `eve${suffix}`, clock);
+    await startChat(dan, eve.username);
+    await sendText(dan, 'kept: sent before the timer');
+    await openConversation(eve, dan.username);
+    await expectMessage(eve, 'kept: sent before the timer');
+
+    await dan.page.getByRole('button', { name: 'Conversation options' }).click();
+    await dan.page.getByRole('menu', { name: 'Conversation options' }).getByRole('menuitem', { name: /^Disappearing messages/ }).click();
+    const dialog = dan.page.getByRole('dialog', { name: 'Disappearing messages' });
+    assert.equal(await dialog.getByRole('radio', { name: 'Off' }).isChecked(), true);
+    await dialog.getByRole('radio', { name: '5 minutes' }).check();
+    await dialog.waitFor({ state: 'detached', timeout: 30_000 });
+    await log(dan).getByText('You set disappearing messages to 5 minutes').waitFor({ timeout: 30_000 });
+    await log(eve).getByText(`${dan.username} set disappearing messages to 5 minutes`).waitFor({ timeout: 30_000 });
+
+    await sendText(dan, 'gone in five minutes');
+    await expectMessage(eve, 'gone in five minutes');
+    await message(eve, 'gone in five minutes').getByText('Disappearing message').waitFor();
+    await message(dan, 'gone in five minutes').getByText('Disappearing message').waitFor({ timeout: 30_000 });
+
+    for (const u of [dan, eve]) await u.page.clock.fastForward('05:30');
+    await message(eve, 'gone in five minutes').waitFor({ state: 'detached', timeout: 60_000 });
+    await message(dan, 'gone in five minutes').waitFor({ state: 'detached', timeout: 60_000 });
+    // What was sent before the timer stays; a reload does not bring the message back.
+    await expectMessage(eve, 'kept: sent before the timer');
+    await eve.page.reload();
+    await expectMessage(eve, 'kept: sent before the timer');
+    assert.equal(await log(eve).getByText('gone in five minutes').count(), 0);
   });
 });
 

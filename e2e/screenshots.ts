@@ -33,6 +33,14 @@ async function sendImage(user: User, name: string, buffer: Buffer, caption: stri
   await user.page.getByRole('button', { name: 'Send' }).click();
 }
 
+/** Opens a message's "Message actions" menu and picks an item. */
+async function messageAction(user: User, text: string, item: 'Reply' | 'React' | 'Edit'): Promise<void> {
+  const m = user.page.getByRole('log', { name: 'Messages' }).getByRole('article').filter({ hasText: text }).last();
+  await m.hover();
+  await m.getByRole('button', { name: 'Message actions' }).click();
+  await user.page.getByRole('menu', { name: 'Message actions' }).getByRole('menuitem', { name: item }).click();
+}
+
 async function shoot(page: Page, name: string): Promise<void> {
   await page.waitForTimeout(400);
   await page.screenshot({ path: `${OUT}${name}.png` });
@@ -44,7 +52,8 @@ async function main(): Promise<void> {
   if (built.status !== 0) throw new Error('web app build failed');
   mkdirSync(OUT, { recursive: true });
   const server = await TestServer.start();
-  const browser = await launchBrowser();
+  // A fake microphone for the voice message.
+  const browser = await launchBrowser({ fakeMedia: true });
   try {
     const url = server.url;
     const { page: signInPage, context: signInContext } = await openApp(browser, url);
@@ -112,12 +121,28 @@ async function main(): Promise<void> {
     for (const [u, text] of [
       [maya, 'Wow. That light!'],
       [daniel, 'Next time you are coming with me.\nNo excuses this time.'],
-      [maya, 'Deal — if there is coffee at the top ☕'],
-      [daniel, 'There will be coffee.'],
     ] as Array<[User, string]>) {
       await sendText(u, text);
       await expectMessage(u === maya ? daniel : maya, text.split('\n')[0] ?? text);
     }
+    // A reaction, a reply, an edit and a voice message.
+    await messageAction(daniel, 'Wow. That light!', 'React');
+    await daniel.page.getByRole('dialog', { name: 'Choose a reaction' }).getByRole('button', { name: 'React with ❤️' }).click();
+    await messageAction(maya, 'Next time you are coming with me.', 'Reply');
+    await sendText(maya, 'Deal — if there is coffee at the top ☕');
+    await expectMessage(daniel, 'Deal — if there is coffee');
+    await sendText(daniel, 'There will be cofee.');
+    await expectMessage(maya, 'There will be cofee.');
+    await messageAction(daniel, 'There will be cofee.', 'Edit');
+    await daniel.page.getByRole('textbox', { name: 'Message' }).fill('There will be coffee.');
+    await daniel.page.getByRole('textbox', { name: 'Message' }).press('Enter');
+    await messageAction(maya, 'There will be coffee.', 'React');
+    await maya.page.getByRole('dialog', { name: 'Choose a reaction' }).getByRole('button', { name: 'React with 👍' }).click();
+    await maya.page.getByRole('button', { name: 'Record voice message' }).click();
+    await maya.page.waitForTimeout(3200);
+    await maya.page.getByRole('button', { name: 'Send' }).click();
+    await daniel.page.getByRole('button', { name: 'Play voice message' }).waitFor({ timeout: 30_000 });
+    await maya.page.getByRole('log', { name: 'Messages' }).getByText('Read', { exact: true }).last().waitFor({ timeout: 30_000 });
     // Unread badges in Maya's list: the group gets one more message while she reads Daniel.
     await openConversation(liwei, 'Book club 📚');
     await sendText(liwei, '周四见 👋');
@@ -128,6 +153,23 @@ async function main(): Promise<void> {
       await page.emulateMedia({ colorScheme: scheme });
       await page.setViewportSize(DESKTOP);
       await shoot(page, `chat-desktop-${scheme}`);
+
+      // The message menu and the reaction picker.
+      const last = page.getByRole('log', { name: 'Messages' }).getByRole('article').filter({ hasText: 'There will be coffee.' }).last();
+      await last.hover();
+      await last.getByRole('button', { name: 'Message actions' }).click();
+      await page.getByRole('menu', { name: 'Message actions' }).waitFor();
+      await shoot(page, `message-actions-desktop-${scheme}`);
+      await page.getByRole('menuitem', { name: 'React' }).click();
+      await page.getByRole('dialog', { name: 'Choose a reaction' }).waitFor();
+      await shoot(page, `reaction-picker-desktop-${scheme}`);
+      await page.keyboard.press('Escape');
+
+      await page.getByRole('button', { name: 'Conversation options' }).click();
+      await page.getByRole('menu', { name: 'Conversation options' }).getByRole('menuitem', { name: /^Disappearing messages/ }).click();
+      await page.getByRole('dialog', { name: 'Disappearing messages' }).waitFor();
+      await shoot(page, `disappearing-desktop-${scheme}`);
+      await page.keyboard.press('Escape');
 
       await page.getByRole('button', { name: 'Conversation info' }).click();
       await page.getByRole('img', { name: 'Safety number QR code' }).waitFor({ timeout: 30_000 });
@@ -150,6 +192,13 @@ async function main(): Promise<void> {
       await openConversation(maya, 'daniel');
       await page.setViewportSize(PHONE);
       await shoot(page, `chat-phone-${scheme}`);
+      const quoted = page.getByRole('log', { name: 'Messages' }).getByRole('article').filter({ hasText: 'Wow. That light!' }).last();
+      await quoted.getByRole('button', { name: 'Message actions' }).click();
+      await page.getByRole('menuitem', { name: 'Reply' }).click();
+      await page.getByRole('textbox', { name: 'Message' }).fill('The colours');
+      await shoot(page, `reply-phone-${scheme}`);
+      await page.getByRole('button', { name: 'Cancel reply' }).click();
+      await page.getByRole('textbox', { name: 'Message' }).fill('');
       await page.getByRole('button', { name: 'Back' }).click();
       await shoot(page, `list-phone-${scheme}`);
       await openConversation(maya, 'daniel');

@@ -7,6 +7,7 @@ import { describeError } from '../lib/errors';
 /** Picks the conversation's disappearing-message timer; every member sees the change in the chat. */
 export function DisappearingDialog(props: { current: number | null; onChoose: (ms: number | null) => Promise<void>; onClose: () => void }) {
   const [busy, setBusy] = useState(false);
+  const [selected, setSelected] = useState(props.current);
   const [error, setError] = useState<string | null>(null);
   return (
     <Dialog title="Disappearing messages" onClose={props.onClose}>
@@ -21,12 +22,14 @@ export function DisappearingDialog(props: { current: number | null; onChoose: (m
               <input
                 type="radio"
                 name="disappear"
-                checked={props.current === o.ms}
+                checked={selected === o.ms}
                 onChange={() => {
-                  if (props.current === o.ms) return;
+                  if (selected === o.ms) return;
+                  setSelected(o.ms);
                   setBusy(true);
                   setError(null);
                   props.onChoose(o.ms).then(props.onClose, (err: unknown) => {
+                    setSelected(props.current);
                     setBusy(false);
                     setError(describeError(err));
                   });

@@ -27,7 +27,7 @@ export function PrefsItems(props: { client: ParleyClient; conversation: Conversa
   );
 }
 
-/** The header's "Conversation settings" menu: disappearing messages, mute, pin, archive. */
+/** The header's "Conversation options" menu (the conversation's settings): disappearing messages, mute, pin, archive. */
 export function ConversationMenu(props: { client: ParleyClient; conversation: Conversation; onError: (err: unknown) => void }) {
   const { client, conversation: conv } = props;
   const button = useRef<HTMLButtonElement>(null);
@@ -39,7 +39,7 @@ export function ConversationMenu(props: { client: ParleyClient; conversation: Co
         ref={button}
         type="button"
         className="icon-button"
-        aria-label="Conversation settings"
+        aria-label="Conversation options"
         aria-haspopup="menu"
         aria-expanded={open === 'menu'}
         onClick={() => setOpen((o) => (o === 'menu' ? null : 'menu'))}
@@ -47,7 +47,7 @@ export function ConversationMenu(props: { client: ParleyClient; conversation: Co
         <Icon name="more" />
       </button>
       {open === 'menu' && (
-        <Popover anchor={button} onClose={() => setOpen(null)} role="menu" label="Conversation settings" align="end">
+        <Popover anchor={button} onClose={() => setOpen(null)} role="menu" label="Conversation options" align="end">
           {active && (
             <MenuItem onSelect={() => setOpen('disappearing')}>
               <Icon name="timer" size={18} /> Disappearing messages
