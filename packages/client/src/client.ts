@@ -18,6 +18,7 @@ import { Messages } from './messages/messages.js';
 import { MessageChanges } from './messages/changes.js';
 import { LostReplies } from './messages/lost-replies.js';
 import { OrderedMessageEvents } from './messages/views.js';
+import { RecentContentIds } from './messages/duplicates.js';
 import { DEFAULT_RECEIPT_DELAY_MS, Receipts } from './messages/receipts.js';
 import { Typing } from './messages/typing.js';
 import { Media } from './media/media.js';
@@ -154,6 +155,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.changes = new MessageChanges(this.core, this.state, this.outbox, offlineSendTimeoutMs);
     this.handlers.register(['reaction', 'edit', 'delete'], this.changes);
     this.handlers.registerOwnCopy(this.lostReplies);
+    const recent = new RecentContentIds();
+    this.handlers.registerHistoryFilter((conversationId, seq, userId, content) => recent.keep(conversationId, seq, userId, content));
     this.on('connection', (e) => this.lostReplies.noteConnection(e.state));
     this.messageOps = new Messages(this.core, this.state, this.outbox, offlineSendTimeoutMs, this.media, this.lostReplies);
     // Media arriving is queued in the batch that stores its message and downloaded in the background; downloads left pending are picked up after each sync.

@@ -245,6 +245,25 @@ describe('client: replies, reactions, edits, deletes', () => {
     assert.deepEqual(net.errors.map((e) => e.event.code), []);
   });
 
+  it('drops a second copy of a send under the same content id from the same user (a retry whose first copy got through)', async () => {
+    await using net = await ClientNetwork.start();
+    const alice = await net.user();
+    const bob = await net.user();
+    const conv = await alice.client.createConversation([bob.name]);
+    await waitFor(async () => (await bob.client.conversations()).length === 1, 'join');
+    const content: MessageContent = { v: 1, id: newContentId(), sentAt: Date.now(), type: 'text', text: 'only once' };
+    await alice.client.testing.sendPlaintext(conv.id, encodeContent(content));
+    await alice.client.testing.sendPlaintext(conv.id, encodeContent({ ...content, sentAt: content.sentAt + 1 }));
+    // The same id from another user is another message.
+    await bob.client.testing.sendPlaintext(conv.id, encodeContent(content));
+    await alice.client.send(conv.id, 'after');
+    await waitFor(async () => (await texts(bob.client, conv.id)).includes('after'), 'bob reads on');
+    assert.deepEqual(await texts(bob.client, conv.id), ['only once', 'after']);
+    await waitFor(async () => (await texts(alice.client, conv.id)).length === 2, 'alice has bob\'s');
+    assert.deepEqual(await texts(alice.client, conv.id), ['only once', 'after'], "alice stores bob's copy (her own sendPlaintext is not a history entry here)");
+    assert.deepEqual(net.errors.map((e) => e.event.code), []);
+  });
+
   it('keeps reactions, edits, deletes and replies across a restart from SQLite', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'parley-changes-'));
     try {

@@ -34,13 +34,25 @@ export interface OwnCopyHandler {
   ownCopy(into: InboxBatch, seq: number, payload: Uint8Array): Promise<boolean>;
 }
 
+export type HistoryFilter = (conversationId: GroupId, seq: number, senderUserId: MemberDevice['userId'], content: MessageContent) => boolean;
+
 /** Content type → the feature module that applies it. Registered once by ParleyClient. */
 export class ContentHandlers {
   private readonly byType = new Map<string, ContentHandler>();
   private own: OwnCopyHandler | undefined;
+  private historyFilter: HistoryFilter | undefined;
 
   registerOwnCopy(handler: OwnCopyHandler): void {
     this.own = handler;
+  }
+
+  /** Decides whether a decrypted history entry is stored (messages/duplicates.ts drops a second copy of a send). */
+  registerHistoryFilter(filter: HistoryFilter): void {
+    this.historyFilter = filter;
+  }
+
+  keepHistory(conversationId: GroupId, seq: number, sender: MemberDevice, content: MessageContent): boolean {
+    return this.historyFilter?.(conversationId, seq, sender.userId, content) ?? true;
   }
 
   /** Our own application message came back (MLS `own_message`): see OwnCopyHandler. */
