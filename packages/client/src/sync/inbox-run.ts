@@ -228,6 +228,11 @@ export class RunProcessor {
       run.setConv(into.conv);
       return 'more';
     }
+    if (!this.handlers.keepHistory(frame.group, frame.seq, sender, decoded.content)) {
+      // A second copy of a send under the same content id (a Retry whose first copy got through): dropped.
+      run.setConv(next);
+      return 'more';
+    }
     // Feature steps first (settings/: the timer, the expiry, unarchiving), in the run's batch.
     const stored: InboxBatch = { batch: run.batch, conv: next, message: (seq) => this.core.repo.message(frame.group, seq, run.batch), afterCommit: (fn) => run.afterCommit(fn) };
     const record = await this.state.prepareHistory(stored, {
