@@ -135,6 +135,8 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.prefs = new ConversationPrefsSync(this.core, this.state, this.outbox, now);
     this.state.addHistoryHook(this.disappearing);
     this.state.addHistoryHook(this.prefs);
+    // Preferences that arrived (from another own device) before their conversation did.
+    this.on('conversation', (c) => this.prefs.noteConversation(c.id));
     this.receiptOps = new Receipts(this.core, this.state, this.outbox, options.receiptDelayMs ?? DEFAULT_RECEIPT_DELAY_MS);
     this.typingOps = new Typing(this.core, this.state, () => this.receiptOps.readReceiptsOn);
     this.handlers.register(['receipt'], this.receiptOps);
@@ -285,7 +287,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await this.repo.upgradeConversations();
     const account = await upgradeAccount(this.repo, stored, this.options.deviceName);
     this.api.token = account.token;
-    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.typingOps.arrived(frame, payload), applyReadReceipts: (setting) => this.receiptOps.applySetting(setting), applyPrefs: (prefs) => this.prefs.apply(prefs) }, account, identity);
+    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.typingOps.arrived(frame, payload), applyReadReceipts: (setting) => this.receiptOps.applySetting(setting), applyPrefs: (prefs) => this.prefs.apply(prefs), ownDevicesAdded: () => this.prefs.sendAll() }, account, identity);
     this.hiddenGroup = session.self.id;
     this.session = session;
     await this.receiptOps.load();

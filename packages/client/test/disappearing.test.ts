@@ -215,6 +215,20 @@ describe('client: mute, pin, archive', () => {
     for (const c of [alice.client, a2]) await waitFor(async () => !(await c.conversation(withBob.id)).archived, 'unarchived by the message');
     assert.deepEqual(net.errors.map((e) => e.event.code), []);
   });
+
+  it('a device linked later gets the preferences set before it existed', async () => {
+    await using net = await ClientNetwork.start();
+    const alice = await net.user();
+    const bob = await net.user();
+    const conv = await alice.client.createConversation([bob.name]);
+    const other = await alice.client.createConversation([bob.name], { title: 'untouched' });
+    await alice.client.setConversationPrefs(conv.id, { pinned: true, archived: true });
+    const a2 = await net.device(alice);
+    await waitFor(async () => (await a2.conversations()).some((c) => c.id === conv.id && c.pinned && c.archived), 'the new device has them');
+    await waitFor(async () => (await a2.conversations()).some((c) => c.id === other.id), 'and the other conversation');
+    assert.deepEqual(await a2.conversation(other.id).then((c) => [c.muted, c.pinned, c.archived]), [false, false, false]);
+    assert.deepEqual(net.errors.map((e) => e.event.code), []);
+  });
 });
 
 async function tokenOf(client: ParleyClient): Promise<string> {

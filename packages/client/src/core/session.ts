@@ -44,6 +44,8 @@ export interface SessionDeps {
   sessionEnded(err: ClientError): void;
   /** Another device of this user changed a conversation's preferences (settings/prefs.ts). */
   applyPrefs?(prefs: ConversationPrefsMessage): Promise<() => void>;
+  /** This device added devices to the self group: they get this user's conversation preferences (settings/prefs.ts). */
+  ownDevicesAdded?(): Promise<void>;
   /** Another device of this user changed the read-receipt setting (messages/receipts.ts). */
   applyReadReceipts?(setting: ReadReceiptsMessage): Promise<() => void>;
   /** An ephemeral typing frame (messages/typing.ts), as it arrives: the step to run in the inbox's order, if any. */
@@ -145,6 +147,7 @@ function selfFeatures(deps: SessionDeps, account: AccountRecord, identity: Devic
     keysChanged: (rotatedHere) => void (rotatedHere ? names.resealAll() : names.syncOwn()).catch((err: unknown) => core.isClosed() || core.emitError('device_name', err)),
     report: (err) => core.emitError('account_key', err),
     ...(deps.applyPrefs === undefined ? {} : { applyPrefs: deps.applyPrefs }),
+    ...(deps.ownDevicesAdded === undefined ? {} : { devicesAdded: deps.ownDevicesAdded }),
     ...(deps.applyReadReceipts === undefined ? {} : { applyReadReceipts: deps.applyReadReceipts }),
   });
   const names: DeviceNames = new DeviceNames({

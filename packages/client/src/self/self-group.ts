@@ -51,6 +51,8 @@ export interface SelfGroupOps {
    * lock) before this message is; returns what to do once it is.
    */
   applyPrefs?(prefs: ConversationPrefsMessage): Promise<() => void>;
+  /** This device added devices to the self group (after their keys went out): what they should learn from it (settings/prefs.ts). */
+  devicesAdded?(): Promise<void>;
   /** Another device of this user changed the read-receipt setting (messages/receipts.ts); like applyPrefs. */
   applyReadReceipts?(setting: ReadReceiptsMessage): Promise<() => void>;
   report(error: Error): void;
@@ -275,6 +277,7 @@ export class SelfGroup {
     try {
       if (result.removed.length > 0) await this.rotate();
       else if (result.added.length > 0) await this.sendKeys();
+      if (result.added.length > 0) await this.ops.devicesAdded?.();
     } catch (err) {
       this.fail(err);
     }
