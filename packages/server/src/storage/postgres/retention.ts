@@ -31,7 +31,14 @@ export class PgRetention {
   }
 
   async enforce(now: number, leadSeconds: number): Promise<number> {
-    const groups = await this.core.read('SELECT id, retention_seconds FROM mls_groups WHERE retention_seconds IS NOT NULL ORDER BY id COLLATE "C"', []);
+    // Only groups with a message still above its cap get a transaction (the others were lowered by an earlier pass).
+    const groups = await this.core.read(
+      `SELECT g.id, g.retention_seconds FROM mls_groups g
+       WHERE g.retention_seconds IS NOT NULL AND EXISTS (
+         SELECT 1 FROM group_messages m WHERE m.group_id = g.id AND m.kind = 'application' AND m.expires_at > (($1::bigint + g.retention_seconds - $2::bigint) / 60) * 60)
+       ORDER BY g.id COLLATE "C"`,
+      [now, leadSeconds],
+    );
     let lowered = 0;
     for (const g of groups) {
       const id = str(g, 'id');
