@@ -245,6 +245,36 @@ describe('client: replies, reactions, edits, deletes', () => {
     assert.deepEqual(net.errors.map((e) => e.event.code), []);
   });
 
+  it('a lost reply whose copy the server delivers back (the sender had not acknowledged everything) is matched by its ciphertext', async () => {
+    await using net = await ClientNetwork.start();
+    const sockets = new RecordingSockets();
+    const alice = await net.user(undefined, { webSocket: sockets.factory });
+    const bob = await net.user();
+    const conv = await alice.client.createConversation([bob.name]);
+    await waitFor(async () => (await bob.client.conversations()).length === 1, 'join');
+    // Alice's acknowledgement of bob's message never leaves: the server then does not move her cursor past her own next message.
+    sockets.hold('ack');
+    await bob.client.send(conv.id, 'ping');
+    await waitFor(async () => (await texts(alice.client, conv.id)).includes('ping'), 'alice has it');
+    await new Promise((r) => setTimeout(r, 1_500)); // her ack is held, her receipt went out
+    sockets.dropNextReply();
+    let contentId = '';
+    await assert.rejects(alice.client.send(conv.id, 'echoed back'), (err: { code?: string; detail?: Record<string, unknown> }) => {
+      contentId = String(err.detail?.['contentId']);
+      return err.code === 'disconnected' && err.detail?.['delivery'] === 'unknown';
+    });
+    sockets.release();
+    await waitFor(async () => (await texts(alice.client, conv.id)).includes('echoed back'), 'her copy came back and was matched');
+    const retried = await alice.client.send(conv.id, 'echoed back', { retryOf: contentId });
+    assert.equal(retried.id, contentId);
+    assert.ok(sockets.received.some((f) => f.t === 'msg' && f.seq === retried.seq), 'the server delivered her own message back');
+    await alice.client.send(conv.id, 'done');
+    await waitFor(async () => (await texts(bob.client, conv.id)).includes('done'), 'bob reads on');
+    assert.deepEqual(await texts(bob.client, conv.id), ['ping', 'echoed back', 'done']);
+    assert.deepEqual(await texts(alice.client, conv.id), ['ping', 'echoed back', 'done']);
+    assert.deepEqual(net.errors.map((e) => e.event.code), []);
+  });
+
   it('drops a second copy of a send under the same content id from the same user (a retry whose first copy got through)', async () => {
     await using net = await ClientNetwork.start();
     const alice = await net.user();
