@@ -176,7 +176,7 @@ describe('client: media kept on the device', () => {
     assert.deepEqual(await store.list('media', { prefix: 'q/' }), [], 'and the queue record is gone');
   });
 
-  it('retries a pending download after the next start', async () => {
+  it('retries a pending download after the next start, unless it is now over the limit', async () => {
     await using net = await ClientNetwork.start({ config });
     const dir = mkdtempSync(join(tmpdir(), 'parley-media-'));
     try {
@@ -189,13 +189,24 @@ describe('client: media kept on the device', () => {
       const file = new Uint8Array(randomBytes(5000));
       await alice.client.send(conv.id, { attachment: file, mimeType: 'image/webp', fileName: 'a.webp' });
       const received = await lastOf(bob.client, conv.id, 'attachment');
-      await bob.client.setMediaSettings({ autoDownloadMaxBytes: 1_000_000 });
+      // Lowered below the file's size while its download was pending.
+      await bob.client.setMediaSettings({ autoDownloadMaxBytes: 1000 });
       await bob.client.close();
       // The app stopped while the download was pending: only its queue record is stored.
       const batch = new StoreBatch();
       new MediaRecords(store).queue(batch, { digest: digestOf(received), conversationId: conv.id, seq: received.seq, attempts: 0 });
       await store.write(batch.writes);
       await store.close();
+
+      // Over the limit in force when it runs: dropped, not fetched.
+      const store1 = SqliteStore.open(join(dir, 'bob.db'));
+      const bob1 = await net.client({ store: store1 });
+      await waitFor(async () => (await store1.list('media', { prefix: 'q/' })).length === 0, 'the job is dropped');
+      assert.deepEqual(await bob1.mediaUsage(), { bytes: 0, files: 0 });
+      await bob1.setMediaSettings({ autoDownloadMaxBytes: 1_000_000 });
+      await bob1.close();
+      await store1.write(batch.writes);
+      await store1.close();
 
       const store2 = SqliteStore.open(join(dir, 'bob.db'));
       const bob2 = await net.client({ store: store2 });

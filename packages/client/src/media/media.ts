@@ -187,7 +187,10 @@ export class Media implements HistoryHook {
     const generation = this.generation;
     const record = await this.core.repo.message(job.conversationId, job.seq);
     const content = record === undefined ? undefined : mediaContent(record.content);
-    if (content === undefined || content.blob.digest !== digest || (await this.records.header(digest)) !== undefined) return this.settle(job);
+    // Gone, already kept, or over a limit lowered since it was queued: nothing to fetch.
+    if (content === undefined || content.blob.digest !== digest || (await this.records.header(digest)) !== undefined || content.blob.size > (await this.settings()).autoDownloadMaxBytes) {
+      return this.settle(job);
+    }
     let bytes: Uint8Array;
     try {
       bytes = await this.download(content);
