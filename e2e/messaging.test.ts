@@ -255,14 +255,17 @@ describe('everyday messaging in Chromium', { timeout: 900_000 }, () => {
     await alice.page.waitForTimeout(2200);
     await alice.page.getByRole('button', { name: 'Send' }).click();
 
-    const voice = log(bob).getByRole('article').filter({ has: bob.page.getByRole('button', { name: 'Play voice message' }) }).last();
+    const voice = log(bob).getByRole('article').filter({ has: bob.page.getByRole('slider', { name: 'Playback position' }) }).last();
     await voice.waitFor({ timeout: 30_000 });
     const duration = await voice.locator('.voice-time').textContent();
     assert.match(duration ?? '', /^0:0[2-4]$/);
     // A waveform of up to 256 samples, not flat: the fake device plays a tone.
-    assert.ok((await voice.locator('.waveform rect').count()) > 0);
+    const heights = await voice.locator('.waveform rect').evaluateAll((rects) => rects.map((r) => Number(r.getAttribute('height'))));
+    assert.ok(heights.length > 0 && heights.some((h) => h > 2), `a waveform with some loudness: ${heights.join(',')}`);
     await voice.getByRole('button', { name: 'Play voice message' }).click();
     await voice.getByRole('button', { name: 'Pause voice message' }).waitFor({ timeout: 15_000 });
+    // It plays: the position moves (decrypted in the browser, played from an object URL).
+    await voice.getByText(/^0:0\d \/ 0:0\d$/).waitFor({ timeout: 15_000 });
 
     // A cancelled recording sends nothing.
     const before = await log(bob).getByRole('button', { name: /Play voice message|Pause voice message/ }).count();
