@@ -109,6 +109,8 @@ describe('client: replies, reactions, edits, deletes', () => {
     await waitFor(async () => (await texts(bob2, conv.id))[0] === 'see you at 13:00 at the café', 'bob2 has the first edit');
     await bob2.editMessage(conv.id, target(typo), 'see you at 13:15');
     for (const c of [alice.client, bob.client, bob2]) await waitFor(async () => (await texts(c, conv.id))[0] === 'see you at 13:15', 'latest edit everywhere');
+    const decodedValues = (await bobStore.list('messages')).map((r) => Buffer.from((JSON.parse(r.value) as { content?: string }).content ?? '', 'base64url').toString('utf8'));
+    assert.ok(decodedValues.some((v) => v.includes('see you at 13:15')) && !decodedValues.some((v) => v.includes('12:30') || v.includes('13:00 at the café')), 'the replaced texts are gone from the store');
     const seen = await messageAt(alice.client, conv.id, typo.seq);
     assert.equal(seen?.id, typo.id, 'the id stays');
     assert.ok(seen?.editedAt);

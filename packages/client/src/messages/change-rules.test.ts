@@ -54,6 +54,8 @@ describe('change rules', () => {
     assert.equal(checkChange(edit, 5, bob, members, m).kind, 'invalid');
     const edited = applyChange(m, edit, 9, alice.userId);
     assert.equal(edited.content.type === 'text' && edited.content.text, 'hello!');
+    assert.ok(!new TextDecoder().decode(edited.plaintext).includes('"hello"'), 'the replaced text is not kept');
+    assert.ok(new TextDecoder().decode(edited.plaintext).includes('"hello!"'));
     assert.deepEqual(checkChange(change({ type: 'edit', target: ref(m), text: 'older' }), 8, alice, members, edited), { kind: 'stale' });
     assert.deepEqual(checkChange(change({ type: 'edit', target: ref(m), text: 'late' }, T0 + EDIT_WINDOW_MS), 10, alice, members, m), { kind: 'apply' });
     assert.equal(checkChange(change({ type: 'edit', target: ref(m), text: 'late' }, T0 + EDIT_WINDOW_MS + 1), 10, alice, members, m).kind, 'invalid');

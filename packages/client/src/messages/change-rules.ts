@@ -1,4 +1,4 @@
-import { DELETE_WINDOW_MS, EDIT_WINDOW_MS } from '@parley/crypto';
+import { DELETE_WINDOW_MS, EDIT_WINDOW_MS, encodeContent } from '@parley/crypto';
 import type { DeleteContent, EditContent, ReactionContent } from '@parley/crypto';
 import type { DeviceId, UserId } from '@parley/protocol';
 import type { MemberRecord, MessageRecord } from '../store/records.js';
@@ -57,6 +57,21 @@ export function checkChange(
   }
 }
 
+/**
+ * The stored plaintext after an edit: the content with the new text, so the
+ * text it replaced is not kept on the device. (If that would not encode —
+ * only a caption edit pushing an attachment with a large thumbnail past the
+ * content size limit — the original bytes stay and the edit is applied on read.)
+ */
+function replacedPlaintext(content: MessageRecord['content'], original: Uint8Array): Uint8Array {
+  if (content.type === 'notice' || content.type === 'deleted') return original;
+  try {
+    return encodeContent(content);
+  } catch {
+    return original;
+  }
+}
+
 /** The record with the change applied (checkChange said `apply`). */
 export function applyChange(target: MessageRecord, change: ChangeContent, changeSeq: number, senderUserId: UserId): MessageRecord {
   switch (change.type) {
@@ -67,7 +82,7 @@ export function applyChange(target: MessageRecord, change: ChangeContent, change
     case 'edit': {
       const c = target.content;
       const content = c.type === 'text' ? { ...c, text: change.text } : c.type === 'attachment' ? { ...c, caption: change.text } : c;
-      return { ...target, content, edit: { seq: changeSeq, text: change.text, editedAt: change.sentAt } };
+      return { ...target, content, plaintext: replacedPlaintext(content, target.plaintext), edit: { seq: changeSeq, text: change.text, editedAt: change.sentAt } };
     }
     case 'delete': {
       const { reactions: _r, edit: _e, ...rest } = target;
