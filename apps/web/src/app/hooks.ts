@@ -34,19 +34,43 @@ export function useConnection(client: ParleyClient): { label: ConnectionLabel; f
   return { label, fatal };
 }
 
-/** Runs `fn` at most once per animation frame however many times it is requested. */
-function useCoalesced(fn: () => void): () => void {
+/** How often the conversation list reloads at most: live, and while a backlog is coming in (each reload re-renders the app). */
+const LIST_REFRESH_MS = 30;
+const LIST_REFRESH_CATCHING_UP_MS = 250;
+
+/** Runs `fn` at most once per `delayMs()` however many times it is requested. */
+function useCoalesced(fn: () => void, delayMs: () => number): () => void {
   const pending = useRef(false);
   const latest = useRef(fn);
   latest.current = fn;
+  const delay = useRef(delayMs);
+  delay.current = delayMs;
   return useCallback(() => {
     if (pending.current) return;
     pending.current = true;
     setTimeout(() => {
       pending.current = false;
       latest.current();
-    }, 30);
+    }, delay.current());
   }, []);
+}
+
+/** True from connecting until the backlog is in (the client's `synced`). */
+function useCatchingUp(client: ParleyClient): { readonly current: boolean } {
+  const catchingUp = useRef(true);
+  useClientEvent(client, 'connection', (e) => {
+    catchingUp.current = e.state !== 'synced';
+  });
+  useEffect(() => {
+    let live = true;
+    void client.whenSynced().then(() => {
+      if (live) catchingUp.current = false;
+    });
+    return () => {
+      live = false;
+    };
+  }, [client]);
+  return catchingUp;
 }
 
 /**
@@ -92,7 +116,9 @@ export function useConversationSummaries(client: ParleyClient): { list: Conversa
       () => undefined,
     );
   }, [client]);
-  const refresh = useCoalesced(load);
+  // The list is painted from the store at once; during a catch-up it follows the backlog a few times a second.
+  const catchingUp = useCatchingUp(client);
+  const refresh = useCoalesced(load, () => (catchingUp.current ? LIST_REFRESH_CATCHING_UP_MS : LIST_REFRESH_MS));
   useEffect(load, [load]);
   useClientEvent(client, 'message', refresh);
   useClientEvent(client, 'conversation', refresh);

@@ -19,7 +19,7 @@ import type { ContentHandlers, InboxBatch } from './content-handlers.js';
 /** A run ends after this many frames… */
 export const RUN_MAX_FRAMES = 200;
 /** …or once it has been processing this long (ms), so a backlog shows up in steps and acks keep flowing. */
-export const RUN_MAX_MS = 150;
+export const RUN_MAX_MS = 250;
 
 /**
  * What processing one frame says about the run it is in: `more` (another
