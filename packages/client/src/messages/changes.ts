@@ -35,7 +35,8 @@ export class MessageChanges implements ContentHandler {
   async apply(into: InboxBatch, incoming: IncomingContent): Promise<void> {
     const change = incoming.content;
     if (change.type !== 'reaction' && change.type !== 'edit' && change.type !== 'delete') return;
-    const target = await into.message(change.target.seq);
+    // A stored record that no longer reads (corrupt) is a message this device does not have: the change is refused, the inbox goes on.
+    const target = await into.message(change.target.seq).catch(() => undefined);
     const verdict = checkChange(change, incoming.seq, incoming.sender, into.conv.members, target);
     if (verdict.kind === 'invalid') {
       const error = new ClientError('bad_request', `${change.type} ignored: ${verdict.reason}`);
