@@ -134,6 +134,10 @@ describe('client: replies, reactions, edits, deletes', () => {
     await waitFor(async () => (await messageAt(bob2, conv.id, reply.seq))?.replyTo?.available, 'bob2 has the reply');
     await waitFor(async () => reactionsOf(await messageAt(bob.client, conv.id, oops.seq)).length === 1, 'bob sees the reaction');
     await assert.rejects(alice.client.deleteForEveryone(conv.id, target(oops)), isClientError('bad_request'), 'not hers');
+    const quoteEvents: Message[] = [];
+    alice.client.on('message', (m) => {
+      if (m.seq === reply.seq) quoteEvents.push(m);
+    });
     const gone = await bob.client.deleteForEveryone(conv.id, target(oops));
     assert.equal(gone.deleted, true);
     for (const c of [alice.client, bob.client, bob2]) {
@@ -148,6 +152,7 @@ describe('client: replies, reactions, edits, deletes', () => {
       const quoting = await messageAt(c, conv.id, reply.seq);
       assert.deepEqual(quoting?.replyTo, { seq: oops.seq, id: oops.id, available: false, sender: null, preview: null });
     }
+    await waitFor(() => quoteEvents.some((m) => m.replyTo?.available === false), 'the quoting message is emitted again, its quote unavailable');
     // The plaintext is gone from the sender's other device's store (not only hidden).
     const raw = await bobStore.list('messages');
     assert.ok(!raw.some((r) => r.value.includes(secret)), 'no plain copy');

@@ -13,6 +13,9 @@ import { applyChange, checkChange } from './change-rules.js';
 import type { ChangeContent } from './change-rules.js';
 import { resolveReplies } from './views.js';
 
+/** How many messages after an edited or deleted one are checked for quotes of it (edits and deletes are rare; quotes are mostly near). */
+const QUOTE_SCAN = 500;
+
 type ChangeBody = { type: 'reaction'; emoji: string | null } | { type: 'edit'; text: string } | { type: 'delete' };
 
 /**
@@ -64,7 +67,24 @@ export class MessageChanges implements ContentHandler {
     into.batch.putMessage(updated);
     if (change.type === 'delete' && target.content.type !== 'notice' && target.content.type !== 'deleted') deleteMediaFor(into.batch, target.content);
     const message = this.state.toMessage(updated);
-    into.afterCommit(() => this.core.emit('message', message));
+    into.afterCommit(() => {
+      this.core.emit('message', message);
+      // Replies quoting it show the new text, or "unavailable" once it is deleted.
+      if (change.type !== 'reaction') void this.reemitQuotes(target.conversationId, target.seq);
+    });
+  }
+
+  /** Emits again the recent messages that quote `seq` (their quote is resolved anew on the way out). */
+  private async reemitQuotes(conversationId: GroupId, seq: number): Promise<void> {
+    try {
+      const after = await this.core.repo.messages(conversationId, { afterSeq: seq, limit: QUOTE_SCAN });
+      for (const m of after) {
+        const c = m.content;
+        if ((c.type === 'text' || c.type === 'attachment' || c.type === 'voice') && c.replyTo?.seq === seq) this.core.emit('message', this.state.toMessage(m));
+      }
+    } catch (err) {
+      if (!this.core.isClosed()) this.core.emitError('internal', err, { conversationId, seq });
+    }
   }
 
   /**
