@@ -56,6 +56,7 @@ describe('delivery service', () => {
     const info = await bob.get(`/v1/groups/${group}`);
     assert.deepEqual(info.body.devices.sort(), [alice.deviceId, bob.deviceId, carol.deviceId].sort());
     assert.equal(info.body.epoch, 1);
+    assert.equal(info.body.lastSeq, 1, 'the highest seq assigned: the commit that added bob and carol');
     assert.ok(info.body.groupInfo);
     assert.deepEqual((await carol.get('/v1/groups')).body.groups, [{ groupId: group, epoch: 1 }]);
 
