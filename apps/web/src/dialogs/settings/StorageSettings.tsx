@@ -10,7 +10,7 @@ const MB = 1024 * 1024;
 const LIMITS = [0, 5 * MB, 25 * MB, 100 * MB, 500 * MB] as const;
 
 function limitLabel(bytes: number): string {
-  return bytes === 0 ? 'Never (download when opened)' : `Up to ${formatBytes(bytes)}`;
+  return bytes === 0 ? 'Only when opened' : `Up to ${formatBytes(bytes)}`;
 }
 
 /** Photos, files and voice messages kept on this device: how much, the auto-download limit, and freeing the space. */
