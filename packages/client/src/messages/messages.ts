@@ -37,7 +37,9 @@ export class Messages {
     const readyTimeoutMs = this.offlineSendTimeoutMs;
     const replyTo = options.replyTo === undefined ? undefined : await this.replyTarget(conversationId, options.replyTo);
     if (options.retryOf !== undefined) {
-      const earlier = await this.retry(conversationId, options.retryOf);
+      // The bytes of an attachment or voice message, for the sender's own copy if the kept message is sent again.
+      const bytes = typeof input === 'string' ? undefined : 'voice' in input ? input.voice : input.attachment;
+      const earlier = await this.retry(conversationId, options.retryOf, bytes);
       if (earlier !== undefined) return earlier;
     }
     // Before the attachment upload too: offline, fetch can take minutes to give up.
@@ -82,7 +84,7 @@ export class Messages {
    * kept plaintext is sent again, same content id; undefined is returned when
    * nothing was kept, and the caller sends anew under the same id).
    */
-  private async retry(conversationId: GroupId, contentId: string): Promise<Message | undefined> {
+  private async retry(conversationId: GroupId, contentId: string, media: Uint8Array | undefined): Promise<Message | undefined> {
     if (!MessageRefSchema.shape.id.safeParse(contentId).success) throw new ClientError('bad_request', 'retryOf is the contentId of a failed send');
     await this.lost.whenSynced(this.offlineSendTimeoutMs, contentId);
     const kept = await this.lost.get(conversationId, contentId);
@@ -98,7 +100,7 @@ export class Messages {
     }
     const decoded = decodeContent(kept.plaintext);
     if (!decoded.ok) throw new ClientError('internal', 'the kept message does not decode', { cause: decoded.error });
-    return this.sendContent(conversationId, decoded.content, kept.plaintext, kept.blobs, undefined);
+    return this.sendContent(conversationId, decoded.content, kept.plaintext, kept.blobs, decoded.content.type === 'attachment' || decoded.content.type === 'voice' ? media : undefined);
   }
 
   /** One stored message (null: none at that seq on this device). */
