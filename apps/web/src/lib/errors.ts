@@ -50,6 +50,10 @@ export function describeError(err: unknown): string {
       return err.detail?.['quota'] === 'blob_bytes'
         ? 'Your account has reached its storage limit for files. Files expire after a while; try again later.'
         : 'Too much of what you sent has not been delivered yet. Wait until the other devices catch up, then try again.';
+    case 'blob_gone':
+      return 'The server no longer has this file and it was not kept on this device. Ask the sender to send it again.';
+    case 'too_large':
+      return 'That is too large to send (voice messages: up to 16 MB and 30 minutes).';
     case 'too_many_connections':
       return 'Parley is open in too many places at once. Close it in other tabs or devices and try again.';
     default:
