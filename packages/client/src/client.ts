@@ -371,8 +371,12 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * `detail.delivery` is 'not_sent' — nothing left this device, a retry is
    * safe. If the connection drops after the message left (or the server
    * does not answer within 30 s), it fails with 'disconnected' and
-   * `detail.delivery` 'unknown': the server may have stored it, and a retry
-   * then sends a second copy. Nothing is queued or retried automatically.
+   * `detail.delivery` 'unknown' and `detail.contentId`: the server may have
+   * stored it. The device kept the message and stores it as its own once it
+   * sees the server's copy after the next sync; retry with
+   * `{ retryOf: detail.contentId }`, which resolves with that copy or sends
+   * the kept message again (same content id). Nothing is queued or retried
+   * automatically. `replyTo: { seq, id }` quotes a message this device has.
    *
    * A member this user verified whose devices changed since: fails with
    * ClientError('safety_number_changed', detail.users) unless
