@@ -10,7 +10,8 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Locator } from 'playwright-core';
-import { expectMessage, launchBrowser, openConversation, register, sendText, startChat, type User } from './helpers/browser.js';
+import { createClient, MemoryStore, type Message, type ParleyClient } from '@parley/client';
+import { expectMessage, launchBrowser, openConversation, PASSWORD, register, sendText, startChat, type User } from './helpers/browser.js';
 import { TestServer } from './helpers/server.js';
 
 const suffix = Math.random().toString(36).slice(2, 7);
@@ -307,6 +308,76 @@ describe('everyday messaging in Chromium', { timeout: 900_000 }, () => {
   });
 });
 
+describe('the browser and the Node SDK', { timeout: 300_000 }, () => {
+  let server: TestServer;
+  let browser: Browser;
+  let sdk: ParleyClient | undefined;
+
+  before(async () => {
+    server = await TestServer.start();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await sdk?.close();
+    await browser?.close();
+    await server?.dispose();
+  });
+
+  it('replies, reactions, edits, deletes, receipts and a voice message go both ways', async () => {
+    const sam = `sam${suffix}`;
+    sdk = await createClient({ serverUrl: server.url, store: new MemoryStore(), deviceSyncIntervalMs: 0 });
+    await sdk.register(sam, PASSWORD);
+    await sdk.whenSynced();
+    const client = sdk;
+    const fia = await register(browser, server.url, `fia${suffix}`);
+    await startChat(fia, sam);
+    const incoming = new Promise<Message>((resolve) => {
+      client.on('message', (m) => {
+        if (m.content.type === 'text' && m.content.text === 'Hello from the browser') resolve(m);
+      });
+    });
+    await sendText(fia, 'Hello from the browser');
+    const hello = await incoming;
+    const conv = hello.conversationId;
+
+    // Node → browser: a reply, a reaction.
+    const reply = await client.send(conv, 'Hello from Node', { replyTo: { seq: hello.seq, id: hello.id } });
+    await message(fia, 'Hello from Node').getByRole('button', { name: /^Reply to You: Hello from the browser/ }).waitFor({ timeout: 30_000 });
+    await client.react(conv, { seq: hello.seq, id: hello.id }, '🎉');
+    await original(fia, 'Hello from the browser').getByRole('button', { name: new RegExp(`^🎉 1: ${sam}`) }).waitFor({ timeout: 30_000 });
+
+    // Browser → Node: a reaction, and the read receipt.
+    await messageAction(fia, 'Hello from Node', 'React');
+    await fia.page.getByRole('dialog', { name: 'Choose a reaction' }).getByRole('button', { name: 'React with 👍' }).click();
+    await until(async () => (await client.message(conv, reply.seq))?.reactions.some((r) => r.emoji === '👍' && r.users.some((u) => u.username === fia.username)) === true, 'the SDK sees the reaction');
+    await until(async () => (await client.message(conv, reply.seq))?.status === 'read', 'the SDK sees its message read');
+
+    // Node edits, then deletes; the browser follows.
+    await client.editMessage(conv, { seq: reply.seq, id: reply.id }, 'Hello from Node (edited)');
+    await message(fia, 'Hello from Node (edited)').getByText('edited', { exact: true }).waitFor({ timeout: 30_000 });
+    await client.deleteForEveryone(conv, { seq: reply.seq, id: reply.id });
+    await log(fia).getByText('This message was deleted').waitFor({ timeout: 30_000 });
+    assert.equal(await log(fia).getByText('Hello from Node').count(), 0);
+
+    // A voice message from Node: the browser shows the player with its duration and waveform.
+    const waveform = Uint8Array.from({ length: 64 }, (_, i) => (i * 37) % 256);
+    await client.send(conv, { voice: new Uint8Array(2048).fill(1), mimeType: 'audio/ogg;codecs=opus', durationMs: 4200, waveform });
+    const player = log(fia).getByRole('article').filter({ has: fia.page.getByRole('slider', { name: 'Playback position' }) });
+    await player.getByText('0:04').waitFor({ timeout: 30_000 });
+    assert.ok((await player.locator('.waveform rect').count()) > 0);
+
+    // Browser edits its own message; Node stores the new text.
+    await messageAction(fia, 'Hello from the browser', 'Edit');
+    await fia.page.getByRole('textbox', { name: 'Message' }).fill('Hello from the browser, edited');
+    await fia.page.getByRole('textbox', { name: 'Message' }).press('Enter');
+    await until(async () => {
+      const m = await client.message(conv, hello.seq);
+      return m?.content.type === 'text' && m.content.text === 'Hello from the browser, edited' && m.editedAt !== null;
+    }, 'the SDK sees the edit');
+  });
+});
+
 describe('disappearing messages', { timeout: 300_000 }, () => {
   let server: TestServer;
   let browser: Browser;
@@ -450,6 +521,15 @@ function header(m: string | Buffer): Record<string, unknown> | null {
     return JSON.parse(m.subarray(5, 5 + len).toString('utf8')) as Record<string, unknown>;
   } catch {
     return null;
+  }
+}
+
+/** Polls `check` until it is true (or fails with `what`). */
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
   }
 }
 
