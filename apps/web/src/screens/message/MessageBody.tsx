@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import type { Message, ParleyClient } from '@parley/client';
-import { AttachmentView } from '../../components/Attachment';
+import { AttachmentView, GONE_TEXT, attachmentUrl, isGone } from '../../components/Attachment';
 import { Icon } from '../../components/Dialog';
 import { describeError } from '../../lib/errors';
 import { VoicePlayer } from './VoicePlayer';
@@ -55,7 +55,7 @@ export function MessageBody(props: { client: ParleyClient; message: Message; onO
   }
   if (c.type === 'voice') {
     const message = props.message;
-    return <VoicePlayer load={() => props.client.attachment(message)} mimeType={c.mimeType} durationMs={c.durationMs} waveform={c.waveform} describeError={describeError} />;
+    return <VoicePlayer load={() => attachmentUrl(props.client, message)} durationMs={c.durationMs} waveform={c.waveform} describeError={(err) => (isGone(err) ? GONE_TEXT : describeError(err))} />;
   }
   return <p className="message-text muted">This message needs a newer version of Parley.</p>;
 }

@@ -5,24 +5,18 @@ import { Waveform } from './Waveform';
 
 /**
  * An inline voice message: play/pause, the waveform as the progress bar
- * (a range input over it seeks), elapsed / total time. The audio is
- * decrypted on the first play and kept as an object URL while shown.
+ * (a range input over it seeks), elapsed / total time. The audio is read
+ * (kept copy first, else downloaded and decrypted) on the first play, as an
+ * object URL that the attachment cache owns.
  */
-export function VoicePlayer(props: { load: () => Promise<Uint8Array>; mimeType: string; durationMs: number; waveform: Uint8Array; describeError: (err: unknown) => string }) {
+export function VoicePlayer(props: { load: () => Promise<string>; durationMs: number; waveform: Uint8Array; describeError: (err: unknown) => string }) {
   const audio = useRef<HTMLAudioElement | null>(null);
-  const url = useRef<string | null>(null);
   const [state, setState] = useState<'idle' | 'loading' | 'playing' | 'paused'>('idle');
   const [position, setPosition] = useState(0);
   const [error, setError] = useState<string | null>(null);
   const total = props.durationMs;
 
-  useEffect(
-    () => () => {
-      audio.current?.pause();
-      if (url.current !== null) URL.revokeObjectURL(url.current);
-    },
-    [],
-  );
+  useEffect(() => () => audio.current?.pause(), []);
 
   // Follow playback smoothly while playing.
   useEffect(() => {
@@ -40,9 +34,7 @@ export function VoicePlayer(props: { load: () => Promise<Uint8Array>; mimeType: 
   async function ensureAudio(): Promise<HTMLAudioElement> {
     if (audio.current !== null) return audio.current;
     setState('loading');
-    const bytes = await props.load();
-    url.current = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: props.mimeType }));
-    const a = new Audio(url.current);
+    const a = new Audio(await props.load());
     a.onended = () => {
       setState('paused');
       setPosition(0);
