@@ -252,6 +252,38 @@ describe('client: replies, reactions, edits, deletes', () => {
     assert.deepEqual(net.errors.map((e) => e.event.code), []);
   });
 
+  it('a lost reply in a busy conversation (others wrote after it before the sender reconnected) is matched in the gap', async () => {
+    await using net = await ClientNetwork.start();
+    const sockets = new RecordingSockets();
+    const alice = await net.user(undefined, { webSocket: sockets.factory });
+    const bob = await net.user();
+    const conv = await alice.client.createConversation([bob.name]);
+    await waitFor(async () => (await bob.client.conversations()).length === 1, 'join');
+    await alice.client.send(conv.id, 'first');
+    await waitFor(async () => (await texts(bob.client, conv.id)).includes('first'), 'bob has it');
+    await new Promise((r) => setTimeout(r, 1_500)); // receipts settle
+    sockets.dropNextReply();
+    let contentId = '';
+    await assert.rejects(alice.client.send(conv.id, 'lost in the crowd'), (err: { code?: string; detail?: Record<string, unknown> }) => {
+      contentId = String(err.detail?.['contentId']);
+      return err.code === 'disconnected' && err.detail?.['delivery'] === 'unknown';
+    });
+    // She stays away while bob (and his receipt) write after her message.
+    sockets.setOffline(true);
+    await waitFor(async () => (await texts(bob.client, conv.id)).includes('lost in the crowd'), 'it reached bob');
+    await bob.client.send(conv.id, 'meanwhile');
+    sockets.setOffline(false);
+    await waitFor(async () => (await texts(alice.client, conv.id)).includes('meanwhile'), 'alice is back');
+    assert.deepEqual(await texts(alice.client, conv.id), ['first', 'lost in the crowd', 'meanwhile']);
+    const retried = await alice.client.send(conv.id, 'lost in the crowd', { retryOf: contentId });
+    assert.equal(retried.id, contentId);
+    await alice.client.send(conv.id, 'done');
+    await waitFor(async () => (await texts(bob.client, conv.id)).includes('done'), 'bob reads on');
+    assert.deepEqual(await texts(bob.client, conv.id), ['first', 'lost in the crowd', 'meanwhile', 'done']);
+    assert.deepEqual(await texts(alice.client, conv.id), ['first', 'lost in the crowd', 'meanwhile', 'done']);
+    assert.deepEqual(net.errors.map((e) => e.event.code), []);
+  });
+
   it('a lost reply whose copy the server delivers back (the sender had not acknowledged everything) is matched by its ciphertext', async () => {
     await using net = await ClientNetwork.start();
     const sockets = new RecordingSockets();

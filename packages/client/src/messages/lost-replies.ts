@@ -114,30 +114,23 @@ export class LostReplies {
    */
   async reconcile(conversationId: GroupId): Promise<void> {
     if (this.core.isClosed()) return;
-    const kept: InFlightRecord[] = [];
-    for (const row of await this.core.repo.store.list('meta', { prefix: `${PREFIX}${conversationId}/` })) {
-      try {
-        const r = parse(row.key, row.value);
-        if (r.seq === undefined) kept.push(r);
-      } catch {
-        continue;
-      }
-    }
+    let kept = await this.unmatched(conversationId);
     if (kept.length === 0) return;
     const info = await this.core.api.group(conversationId);
     const lastSeq = info.lastSeq;
     if (lastSeq === undefined) return;
     const emit = await this.core.locks.run(conversationId, async () => {
+      // Again under the lock: the inbox may have matched some meanwhile (gap, ownCopy).
+      kept = await this.unmatched(conversationId);
       const conv = await this.core.repo.conversation(conversationId);
-      if (conv === undefined || conv.status !== 'active' || lastSeq - conv.lastSeq > kept.length + conv.ownSeqs.length) return undefined;
+      if (kept.length === 0 || conv === undefined || conv.status !== 'active' || lastSeq - conv.lastSeq > kept.length + conv.ownSeqs.length) return undefined;
       const missing: number[] = [];
       for (let seq = conv.lastSeq + 1; seq <= lastSeq; seq++) if (!conv.ownSeqs.includes(seq) && (await this.core.repo.message(conversationId, seq)) === undefined) missing.push(seq);
       if (missing.length !== kept.length) return undefined;
       const batch = new StoreBatch();
       const into: InboxBatch = { batch, conv, message: (seq) => this.core.repo.message(conversationId, seq, batch), afterCommit: () => undefined };
       const messages: Message[] = [];
-      const inOrder = [...kept].sort((a, b) => a.keptAt - b.keptAt);
-      for (const [i, entry] of inOrder.entries()) {
+      for (const [i, entry] of kept.entries()) {
         const record = await this.store(into, entry, missing[i] as number);
         if (record !== undefined) messages.push(this.state.toMessage(record));
       }
@@ -147,6 +140,44 @@ export class LostReplies {
       };
     });
     emit?.();
+  }
+
+  /**
+   * Frames resume above seqs this device never received: the server skips a
+   * device's own message when the device had acknowledged everything before
+   * it, so seqs it holds no record of (not its known own seqs, nothing stored
+   * there) are its own sends whose reply was lost — when there are exactly
+   * as many as kept sends, they are stored there in send order.
+   */
+  async gap(into: InboxBatch, nextSeq: number): Promise<boolean> {
+    const kept = await this.unmatched(into.conv.id);
+    if (kept.length === 0 || nextSeq - 1 - into.conv.lastSeq > kept.length + into.conv.ownSeqs.length) return false;
+    const missing: number[] = [];
+    for (let seq = into.conv.lastSeq + 1; seq < nextSeq; seq++) if (!into.conv.ownSeqs.includes(seq) && (await into.message(seq)) === undefined) missing.push(seq);
+    if (missing.length !== kept.length) return false;
+    const messages: Message[] = [];
+    for (const [i, entry] of kept.entries()) {
+      const record = await this.store(into, entry, missing[i] as number);
+      if (record !== undefined) messages.push(this.state.toMessage(record));
+    }
+    into.afterCommit(() => {
+      for (const m of messages) this.core.emit('message', m);
+    });
+    return true;
+  }
+
+  /** Kept sends of a conversation not matched yet, in send order. */
+  private async unmatched(conversationId: GroupId): Promise<InFlightRecord[]> {
+    const kept: InFlightRecord[] = [];
+    for (const row of await this.core.repo.store.list('meta', { prefix: `${PREFIX}${conversationId}/` })) {
+      try {
+        const r = parse(row.key, row.value);
+        if (r.seq === undefined) kept.push(r);
+      } catch {
+        continue;
+      }
+    }
+    return kept.sort((a, b) => a.keptAt - b.keptAt);
   }
 
   /** Stores a kept send as this device's message at `seq` (in `into`) and marks the entry as matched. */

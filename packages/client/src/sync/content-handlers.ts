@@ -32,6 +32,12 @@ export interface ContentHandler {
 export interface OwnCopyHandler {
   /** True when `payload` was a kept send, now stored at `seq` in `into`; false: skip it as before. */
   ownCopy(into: InboxBatch, seq: number, payload: Uint8Array): Promise<boolean>;
+  /**
+   * The next frame is `nextSeq` but the cursor is further back: the seqs in
+   * between were never delivered to this device. True when kept sends were
+   * stored there (in `into`; the cursor is left to the frame).
+   */
+  gap(into: InboxBatch, nextSeq: number): Promise<boolean>;
 }
 
 export type HistoryFilter = (conversationId: GroupId, seq: number, senderUserId: MemberDevice['userId'], content: MessageContent) => boolean;
@@ -53,6 +59,11 @@ export class ContentHandlers {
 
   keepHistory(conversationId: GroupId, seq: number, sender: MemberDevice, content: MessageContent): boolean {
     return this.historyFilter?.(conversationId, seq, sender.userId, content) ?? true;
+  }
+
+  /** Seqs below `nextSeq` that never arrived: see OwnCopyHandler. */
+  async gap(into: InboxBatch, nextSeq: number): Promise<boolean> {
+    return (await this.own?.gap(into, nextSeq)) ?? false;
   }
 
   /** Our own application message came back (MLS `own_message`): see OwnCopyHandler. */

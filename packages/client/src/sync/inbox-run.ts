@@ -95,6 +95,11 @@ export class RunProcessor {
     run.frames++;
     const where = { conversationId: frame.group, seq: frame.seq };
     run.conv ??= await this.core.repo.conversation(frame.group);
+    if (run.conv !== undefined && run.conv.status === 'active' && frame.seq > run.conv.lastSeq + 1) {
+      // Seqs the server never sent this device: its own sends whose reply was lost, if it kept them (messages/lost-replies.ts).
+      const into: InboxBatch = { batch: run.batch, conv: run.conv, message: (seq) => this.core.repo.message(frame.group, seq, run.batch), afterCommit: (fn) => run.afterCommit(fn) };
+      if (await this.handlers.gap(into, frame.seq)) run.setConv(into.conv);
+    }
     const conv = run.conv;
     if (conv === undefined) {
       // Delivered to a group we never joined (e.g. its Welcome failed): nothing can read it.
