@@ -1,15 +1,13 @@
 import type { Message, ParleyClient } from '@parley/client';
 import { Icon } from '../../components/Dialog';
 import { formatFull, formatTime } from '../../lib/format';
+import { DELETE_WINDOW_MS, EDIT_WINDOW_MS } from '../../lib/content-rules';
 import { MessageActions } from './MessageActions';
 import { MessageBody } from './MessageBody';
 import { MessageStatus } from './MessageStatus';
 import { ReactionChips } from './Reactions';
 import { ReplyQuote } from './ReplyQuote';
 
-/** Edits are accepted up to 24 h after sending, deletes for everyone up to 48 h (the content schema's windows). */
-export const EDIT_WINDOW_MS = 24 * 60 * 60 * 1000;
-export const DELETE_WINDOW_MS = 48 * 60 * 60 * 1000;
 
 /** What a person can do with a message; absent in a conversation that is read-only history. */
 export interface MessageRowActions {

@@ -1,6 +1,6 @@
 import { useState, type RefObject } from 'react';
 import { Popover } from '../../components/Popover';
-import { COMMON_EMOJI, pickEmoji } from '../../lib/emoji';
+import { COMMON_EMOJI, pickEmoji } from '../../lib/content-rules';
 
 /** One emoji on a message and who chose it (the SDK's Message.reactions entries). */
 export interface ReactionSummary {

@@ -1,3 +1,6 @@
+import { MAX_VOICE_DURATION_MS, MAX_WAVEFORM_SAMPLES } from '../../lib/content-rules';
+import { downsample } from '../../lib/waveform';
+
 /** A finished recording, ready for the SDK's VoiceInput. */
 export interface Recording {
   readonly voice: Uint8Array;
@@ -7,31 +10,9 @@ export interface Recording {
   readonly waveform: Uint8Array;
 }
 
-export const MAX_WAVEFORM_SAMPLES = 256;
-/** The content schema's limit; the recording stops by itself there. */
-export const MAX_VOICE_DURATION_MS = 30 * 60 * 1000;
 const SAMPLE_EVERY_MS = 50;
 /** Opus in Ogg where the browser records it (Firefox), else Opus in WebM (Chromium). */
 const TYPES = ['audio/ogg;codecs=opus', 'audio/webm;codecs=opus'];
-
-/** Averages `levels` into at most `max` buckets and scales the loudest to 255. */
-export function downsample(levels: readonly number[], max = MAX_WAVEFORM_SAMPLES): Uint8Array {
-  const n = Math.min(max, levels.length);
-  const out = new Uint8Array(n);
-  if (n === 0) return out;
-  const per = levels.length / n;
-  const sums: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const from = Math.floor(i * per);
-    const to = Math.max(from + 1, Math.floor((i + 1) * per));
-    let s = 0;
-    for (let j = from; j < to; j++) s += levels[j] ?? 0;
-    sums.push(s / (to - from));
-  }
-  const peak = Math.max(...sums, 1e-6);
-  for (let i = 0; i < n; i++) out[i] = Math.round(((sums[i] ?? 0) / peak) * 255);
-  return out;
-}
 
 export function supportedVoiceType(): string | null {
   if (typeof MediaRecorder === 'undefined') return null;
@@ -104,7 +85,7 @@ export class VoiceRecording {
     this.release();
     const blob = new Blob(this.chunks, { type: this.recorder.mimeType });
     const mimeType = (this.recorder.mimeType || supportedVoiceType() || 'audio/webm').replace(/\s+/g, '');
-    return { voice: new Uint8Array(await blob.arrayBuffer()), mimeType, durationMs, waveform: downsample(this.levels.map((l) => l * 255)) };
+    return { voice: new Uint8Array(await blob.arrayBuffer()), mimeType, durationMs, waveform: downsample(this.levels.map((l) => l * 255), MAX_WAVEFORM_SAMPLES) };
   }
 
   /** Throws the recording away. */
