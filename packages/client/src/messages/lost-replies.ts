@@ -68,6 +68,8 @@ export class LostReplies {
   private synced = false;
   private syncWaiters: Array<() => void> = [];
   private pruned = false;
+  /** Sends of this session still waiting for their reply: kept, but not lost (yet). */
+  private readonly sending = new Set<string>();
 
   constructor(
     private readonly core: ClientCore,
@@ -172,7 +174,8 @@ export class LostReplies {
     for (const row of await this.core.repo.store.list('meta', { prefix: `${PREFIX}${conversationId}/` })) {
       try {
         const r = parse(row.key, row.value);
-        if (r.seq === undefined) kept.push(r);
+        // A send still waiting for its reply is not lost: its `ok` will give it its seq.
+        if (r.seq === undefined && !this.sending.has(row.key)) kept.push(r);
       } catch {
         continue;
       }
@@ -211,10 +214,22 @@ export class LostReplies {
 
   /** The outbox hooks for one history message (core/outbox.ts sendPlaintext `inFlight`). */
   hooks(conversationId: GroupId, contentId: string, plaintext: Uint8Array, blobs: readonly BlobDigest[]): { keep(batch: StoreBatch, ciphertext: Uint8Array): void; settle(batch: StoreBatch): void } {
+    const key = keyOf(conversationId, contentId);
     return {
-      keep: (batch, ciphertext) => put(batch, { conversationId, contentId, ciphertext, plaintext, blobs: [...blobs], keptAt: Date.now() }),
-      settle: (batch) => remove(batch, conversationId, contentId),
+      keep: (batch, ciphertext) => {
+        this.sending.add(key);
+        put(batch, { conversationId, contentId, ciphertext, plaintext, blobs: [...blobs], keptAt: Date.now() });
+      },
+      settle: (batch) => {
+        this.sending.delete(key);
+        remove(batch, conversationId, contentId);
+      },
     };
+  }
+
+  /** The send failed: if it was kept (its reply lost), it may now be matched. */
+  failed(conversationId: GroupId, contentId: string): void {
+    this.sending.delete(keyOf(conversationId, contentId));
   }
 
   /** The frame never left (delivery `not_sent`): nothing can come back. */

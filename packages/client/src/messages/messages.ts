@@ -56,8 +56,11 @@ export class Messages {
     try {
       record = await this.outbox.sendPlaintext(conversationId, plaintext, blobs, content, { readyTimeoutMs, inFlight: this.lost.hooks(conversationId, content.id, plaintext, blobs) });
     } catch (err) {
+      this.lost.failed(conversationId, content.id);
+      // Not stored for sure (never left, or the server refused it): nothing to match. Otherwise it stays kept.
+      const refused = err instanceof ClientError && (err.server || (err.code === 'disconnected' && err.detail?.['delivery'] !== 'unknown'));
+      if (refused) await this.lost.forget(conversationId, content.id).catch(() => undefined);
       if (!(err instanceof ClientError && err.code === 'disconnected')) throw err;
-      if (err.detail?.['delivery'] !== 'unknown') await this.lost.forget(conversationId, content.id).catch(() => undefined);
       throw new ClientError('disconnected', err.message, { cause: err, detail: { ...err.detail, contentId: content.id } });
     }
     if (record === undefined) throw new ClientError('internal', 'message was not recorded');
