@@ -15,7 +15,7 @@ import { SafetyNumberChangedDialog, changedUsers } from '../notices/SafetyNumber
 import { ConversationMenu } from './conversation/ConversationMenu';
 import { Composer, MAX_ATTACHMENT_BYTES, stageFiles, type ComposerContext, type StagedFile } from './Composer';
 import { useMessages } from './conversation/useMessages';
-import { messageSnippet, type MessageRowActions } from './message/MessageRow';
+import { editableText, messageSnippet, type MessageRowActions } from './message/MessageRow';
 import { TypingIndicator } from './message/TypingIndicator';
 import type { Recording } from './message/voice-recording';
 import { MessageList, type PendingMessage } from './MessageList';
@@ -156,7 +156,7 @@ export function ConversationView(props: {
     if (context?.mode === 'edit') {
       const target = context.message;
       setContext(null);
-      if (text === '' || text === messageSnippet(target)) return;
+      if (text === '' || text === editableText(target)) return;
       client.editMessage(id, { seq: target.seq, id: target.id }, text).catch((err: unknown) => setComposerError(describeError(err)));
       return;
     }
@@ -206,7 +206,7 @@ export function ConversationView(props: {
           key: `${context.mode}:${context.message.seq}:${context.message.id}`,
           name: senderName(context.message),
           preview: messageSnippet(context.message),
-          ...(context.mode === 'edit' ? { text: messageSnippet(context.message) } : {}),
+          ...(context.mode === 'edit' ? { text: editableText(context.message) } : {}),
         };
 
   const retry = useCallback(

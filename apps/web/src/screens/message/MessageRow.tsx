@@ -90,6 +90,12 @@ export function MessageRow(props: {
   );
 }
 
+/** The whole text an edit starts from: a text message's text or an attachment's caption. */
+export function editableText(m: Message): string {
+  const c = m.content;
+  return c.type === 'text' ? c.text : c.type === 'attachment' ? (c.caption ?? '') : '';
+}
+
 /** The text shown for a message in a quote, a dialog or a list. */
 export function messageSnippet(m: Message): string {
   const c = m.content;
