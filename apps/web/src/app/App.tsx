@@ -60,8 +60,8 @@ function Main(props: { client: ParleyClient }) {
   const [open, setOpen] = useState<Open>(null);
   const selected = list?.find((c) => c.id === selectedId) ?? null;
 
-  // The tab title carries the unread total, like other messengers.
-  const unread = list?.reduce((n, c) => n + c.unread, 0) ?? 0;
+  // The tab title carries the unread total, like other messengers (muted conversations do not count).
+  const unread = list?.reduce((n, c) => n + (c.muted ? 0 : c.unread), 0) ?? 0;
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) Parley` : 'Parley';
   }, [unread]);

@@ -85,7 +85,7 @@ export function MessageRow(props: {
           />
         )}
       </div>
-      {!m.deleted && <ReactionChips reactions={m.reactions} me={me} onReact={(emoji) => actions?.onReact(m, emoji)} />}
+      {!m.deleted && <ReactionChips reactions={m.reactions} me={me} onReact={actions === null ? null : (emoji) => actions.onReact(m, emoji)} />}
     </article>
   );
 }

@@ -18,7 +18,7 @@ function names(r: ReactionSummary, me: string | undefined): string {
  * is in the tooltip and the accessible name. A click on your own removes it,
  * a click on someone else's adds the same one (one reaction per person).
  */
-export function ReactionChips(props: { reactions: readonly ReactionSummary[]; me: string | undefined; onReact: (emoji: string | null) => void }) {
+export function ReactionChips(props: { reactions: readonly ReactionSummary[]; me: string | undefined; onReact: ((emoji: string | null) => void) | null }) {
   if (props.reactions.length === 0) return null;
   return (
     <ul className="reactions" aria-label="Reactions">
@@ -32,7 +32,8 @@ export function ReactionChips(props: { reactions: readonly ReactionSummary[]; me
               aria-pressed={r.mine}
               aria-label={`${r.emoji} ${r.users.length}: ${who}${r.mine ? ' (click to remove yours)' : ''}`}
               title={who}
-              onClick={() => props.onReact(r.mine ? null : r.emoji)}
+              disabled={props.onReact === null}
+              onClick={() => props.onReact?.(r.mine ? null : r.emoji)}
             >
               <span className="reaction-emoji">{r.emoji}</span>
               {r.users.length > 1 && <span className="reaction-count">{r.users.length}</span>}
