@@ -6,15 +6,19 @@
  * sends N messages (default 1,000); a new tab of the same browser profile
  * (same IndexedDB) opens the conversation again. Measured from the page load
  * until the conversation list is painted, and until the last message is
- * visible in the conversation view. Prints one JSON line per run.
+ * visible in the conversation view; over that window also the page's
+ * main-thread time (CDP Performance metrics) and the CPU time of every
+ * process this script started (Chromium and the server), which do not grow
+ * with other load on the machine. Prints one JSON line per run.
  * `--profile DIR` writes the page's V8 CPU profile of each catch-up to DIR
  * (read it with bench/src/profile-summary.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient, MemoryStore } from '@parley/client';
+import type { CDPSession } from 'playwright-core';
 import { launchBrowser, register } from './helpers/browser.js';
 import { TestServer } from './helpers/server.js';
 
@@ -52,11 +56,15 @@ try {
     const sendSeconds = (performance.now() - sendStart) / 1000;
 
     const page = await reader.context.newPage();
-    const cdp = profileDir === undefined ? undefined : await reader.context.newCDPSession(page);
-    if (cdp !== undefined) {
+    // The renderer's main-thread time (CDP Performance metrics) says what the catch-up cost, whatever else the machine runs.
+    const cdp = await reader.context.newCDPSession(page);
+    await cdp.send('Performance.enable');
+    if (profileDir !== undefined) {
       await cdp.send('Profiler.enable');
       await cdp.send('Profiler.start');
     }
+    const busyBefore = await mainThreadSeconds(cdp);
+    const cpuBefore = browserCpuSeconds();
     const start = performance.now();
     await page.goto(`${server.url}/#/c/${conv.id}`);
     const list = page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: new RegExp(`^writer${id}`) });
@@ -64,7 +72,10 @@ try {
     await page.getByRole('log', { name: 'Messages' }).getByText(`catch-up ${messages} of ${messages}`, { exact: true }).waitFor({ timeout: 600_000 });
     const last = performance.now();
     const listAt = await listShown;
-    if (cdp !== undefined && profileDir !== undefined) {
+    const cpuAfter = browserCpuSeconds();
+    const busyAfter = await mainThreadSeconds(cdp);
+    const busy = { task: busyAfter.task - busyBefore.task, script: busyAfter.script - busyBefore.script, layout: busyAfter.layout - busyBefore.layout };
+    if (profileDir !== undefined) {
       const { profile } = await cdp.send('Profiler.stop');
       writeFileSync(join(profileDir, `browser-catchup-${run}.cpuprofile`), JSON.stringify(profile));
     }
@@ -75,6 +86,10 @@ try {
         lastShownSeconds: round((last - start) / 1000),
         msPerMessage: round((last - start) / messages),
         listShownSeconds: round((listAt - start) / 1000),
+        mainThreadBusySeconds: round(busy.task),
+        browserCpuSeconds: round(cpuAfter - cpuBefore),
+        scriptSeconds: round(busy.script),
+        layoutSeconds: round(busy.layout),
         sendSeconds: round(sendSeconds),
       }),
     );
@@ -85,6 +100,44 @@ try {
 } finally {
   await browser.close();
   await server.dispose();
+}
+
+/**
+ * CPU time (user + system) of every process this script started (Chromium's
+ * browser, renderer, GPU and utility processes and the server), from /proc:
+ * unlike wall-clock time it does not grow when other work shares the cores.
+ */
+function browserCpuSeconds(): number {
+  const parents = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parents.set(Number(name), Number(fields[1]));
+      cpu.set(Number(name), (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  let total = 0;
+  for (const [pid, seconds] of cpu) {
+    for (let p = parents.get(pid), hops = 0; p !== undefined && p > 1 && hops < 10; p = parents.get(p), hops++) {
+      if (p === process.pid) {
+        total += seconds;
+        break;
+      }
+    }
+  }
+  return total;
+}
+
+/** Cumulative main-thread task and script time of the page, in seconds. */
+async function mainThreadSeconds(cdp: CDPSession): Promise<{ task: number; script: number; layout: number }> {
+  const { metrics } = await cdp.send('Performance.getMetrics');
+  const get = (name: string) => metrics.find((m) => m.name === name)?.value ?? 0;
+  return { task: get('TaskDuration'), script: get('ScriptDuration'), layout: get('LayoutDuration') + get('RecalcStyleDuration') };
 }
 
 function round(n: number): number {
