@@ -107,11 +107,8 @@ export function Composer(props: {
     };
   }, [props.conversationKey]);
 
-  // Typing state follows the box: typing while it has text, stopped when it empties.
-  const hasText = text.trim() !== '';
-  useEffect(() => {
-    onTyping?.(hasText);
-  }, [hasText, onTyping]);
+  // Typing is reported on every keystroke (the client throttles it and the other side lets it lapse
+  // after a few seconds without one); an emptied box, a send or leaving the conversation stops it.
   useEffect(() => () => onTyping?.(false), [onTyping]);
 
   // Grow with the text up to a limit, then scroll inside.
@@ -245,7 +242,10 @@ export function Composer(props: {
             maxLength={MAX_TEXT}
             value={text}
             disabled={props.disabled}
-            onChange={(e) => setText(e.target.value)}
+            onChange={(e) => {
+              setText(e.target.value);
+              if (!editing) onTyping?.(e.target.value.trim() !== '');
+            }}
             onKeyDown={onKeyDown}
             onPaste={onPaste}
           />
