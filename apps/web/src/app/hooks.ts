@@ -55,11 +55,11 @@ function useCoalesced(fn: () => void, delayMs: () => number): () => void {
   }, []);
 }
 
-/** True from connecting until the backlog is in (the client's `synced`). */
+/** True from connecting until the backlog is in (the client's `synced`); not while offline. */
 function useCatchingUp(client: ParleyClient): { readonly current: boolean } {
   const catchingUp = useRef(true);
   useClientEvent(client, 'connection', (e) => {
-    catchingUp.current = e.state !== 'synced';
+    catchingUp.current = e.state === 'connecting' || e.state === 'online';
   });
   useEffect(() => {
     let live = true;
@@ -123,6 +123,8 @@ export function useConversationSummaries(client: ParleyClient): { list: Conversa
   useClientEvent(client, 'message', refresh);
   useClientEvent(client, 'conversation', refresh);
   useClientEvent(client, 'membership', refresh);
+  // A conversation's last message may have disappeared.
+  useClientEvent(client, 'expired', refresh);
   return { list, refresh };
 }
 
