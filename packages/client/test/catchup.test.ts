@@ -67,6 +67,27 @@ function ackWatcher(store: WatchedStore): { factory: WireSocketFactory; acks: Ar
   return { factory, acks, early };
 }
 
+/** Holds delivered frames from the first `msg` on until `count` of them arrived, then hands them over together (one run, deterministically). */
+function inOneBurst(inner: WireSocketFactory, count: number): WireSocketFactory {
+  return (url, handlers) => {
+    const held: Uint8Array[] = [];
+    let seen = 0;
+    return inner(url, {
+      ...handlers,
+      onMessage: (data) => {
+        const t = (splitFrame(data).header as { t?: string }).t;
+        if (t === 'msg') seen++;
+        if (seen === 0 || seen > count || (held.length === 0 && t !== 'msg')) {
+          handlers.onMessage(data);
+          return;
+        }
+        held.push(data);
+        if (seen === count) for (const d of held.splice(0)) handlers.onMessage(d);
+      },
+    });
+  };
+}
+
 /** Message seqs in each batch that wrote this conversation's MLS state, with the cursor it stored and the one before. */
 function groupWrites(store: WatchedStore, conversationId: string, fromBatch: number): Array<{ messages: number[]; cursor: number | undefined }> {
   return store.batches.slice(fromBatch).flatMap((writes) => {
@@ -147,6 +168,38 @@ describe('client: catch-up in batches', () => {
     assert.equal(history.length, waiting + 2);
     assert.deepEqual(again.errors, []);
     assert.deepEqual(watcher.early, []);
+  });
+
+  it('changes and own messages inside one run read the run itself: a reaction and an edit to a message in the same batch, the unread count after an own device\'s message', async () => {
+    await using net = await ClientNetwork.start();
+    const alice = await net.user();
+    const store = new WatchedStore();
+    const bob = await net.user(undefined, { store });
+    const conv = await alice.client.createConversation([bob.name]);
+    await waitFor(async () => (await bob.client.conversations()).length === 1, 'bob joins');
+    const bob2 = await net.device(bob);
+    await waitFor(async () => (await bob2.conversations()).some((c) => c.id === conv.id), 'bob2 is added');
+    await bob.client.close();
+    const first = await alice.client.send(conv.id, 'first');
+    await alice.client.react(conv.id, { seq: first.seq, id: first.id }, '👍');
+    await alice.client.editMessage(conv.id, { seq: first.seq, id: first.id }, 'first, edited');
+    await alice.client.send(conv.id, 'second');
+    const own = await bob2.send(conv.id, 'from my other device');
+    await alice.client.send(conv.id, 'third');
+    const before = store.batches.length;
+    const again = await resume(net, store, inOneBurst(ackWatcher(store).factory, 6));
+    await waitFor(async () => (await texts(again.client, conv.id)).length === 4, 'bob catches up', 30_000);
+    await again.client.whenSynced();
+    const writes = groupWrites(store, conv.id, before).filter((w) => w.messages.length > 0);
+    assert.equal(writes.length, 1, 'the whole backlog was one run');
+    const [stored] = await again.client.messages(conv.id, { limit: 1 });
+    assert.equal(stored?.content.type === 'text' ? stored.content.text : null, 'first, edited');
+    assert.notEqual(stored?.editedAt, null);
+    assert.deepEqual(stored?.reactions.map((r) => [r.emoji, r.users.length]), [['👍', 1]]);
+    const record = await again.client.conversation(conv.id);
+    assert.equal(record.readSeq, own.seq, 'the own device\'s message moved the read position');
+    assert.equal(record.unread, 1, 'only the message after it is unread');
+    assert.deepEqual(again.errors, []);
   });
 
   it('a write that fails mid-backlog stores and acknowledges nothing of its run; the frames come again and every message arrives once', async () => {
