@@ -13,17 +13,9 @@ import { buildSession, upgradeAccount } from './core/session.js';
 import { Inbox } from './sync/inbox.js';
 import { ContentHandlers } from './sync/content-handlers.js';
 import { AccountSetup } from './account/account.js';
-import { Conversations } from './conversations/conversations.js';
-import { Messages } from './messages/messages.js';
-import { MessageChanges } from './messages/changes.js';
-import { LostReplies } from './messages/lost-replies.js';
 import { OrderedMessageEvents } from './messages/views.js';
-import { RecentContentIds } from './messages/duplicates.js';
-import { DEFAULT_RECEIPT_DELAY_MS, Receipts } from './messages/receipts.js';
-import { Typing } from './messages/typing.js';
-import { Media } from './media/media.js';
-import { Disappearing } from './settings/disappearing.js';
-import { ConversationPrefsSync } from './settings/prefs.js';
+import { wireFeatures } from './features.js';
+import type { Features } from './features.js';
 import { ClientError } from './errors.js';
 import type { ClientOptions } from './options.js';
 import { KeyedMutex } from './mutex.js';
@@ -55,7 +47,6 @@ import type {
 
 const ACK_DELAY_MS = 50;
 const ACK_EVERY = 100;
-const DEFAULT_OFFLINE_SEND_TIMEOUT_MS = 3_000;
 /** A wiping logout does not wait longer than this for the server (an unreachable one must not keep the data). */
 const WIPE_LOGOUT_TIMEOUT_MS = 5_000;
 
@@ -89,16 +80,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   private readonly inbox: Inbox;
   /** Who applies which non-history content type (reactions, edits, receipts, …): registered below, once. */
   private readonly handlers = new ContentHandlers();
-  private readonly conversationList: Conversations;
-  private readonly messageOps: Messages;
-  private readonly changes: MessageChanges;
-  private readonly lostReplies: LostReplies;
+  /** The feature modules (features.ts); every public call below is a delegation to one of them. */
+  private readonly f: Features;
   private readonly messageEvents: OrderedMessageEvents;
-  private readonly receiptOps: Receipts;
-  private readonly typingOps: Typing;
-  private readonly media: Media;
-  private readonly disappearing: Disappearing;
-  private readonly prefs: ConversationPrefsSync;
   private readonly accountSetup: AccountSetup;
 
   constructor(private readonly options: ClientOptions) {
@@ -122,50 +106,14 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     this.state = new GroupState(this.core);
     this.outbox = new Outbox(this.core, this.state);
     this.inbox = new Inbox(this.core, this.state, this.outbox, this.handlers);
-    this.conversationList = new Conversations(this.core, this.state, this.outbox);
     this.accountSetup = new AccountSetup({
       core: this.core,
       options,
       start: (account, identity, opts) => this.start(account, identity, opts),
       endSession: () => this.endSession(),
     });
-    this.media = new Media(this.core);
-    const now = options.now ?? Date.now;
-    this.disappearing = new Disappearing(this.core, this.state, this.outbox, now);
-    this.prefs = new ConversationPrefsSync(this.core, this.state, this.outbox, now);
-    this.state.addHistoryHook(this.disappearing);
-    this.state.addHistoryHook(this.prefs);
-    // Preferences that arrived (from another own device) before their conversation did.
-    this.on('conversation', (c) => this.prefs.noteConversation(c.id));
-    this.receiptOps = new Receipts(this.core, this.state, this.outbox, options.receiptDelayMs ?? DEFAULT_RECEIPT_DELAY_MS);
-    this.typingOps = new Typing(this.core, this.state, () => this.receiptOps.readReceiptsOn);
-    this.handlers.register(['receipt'], this.receiptOps);
-    this.state.messageStatus = (m) => this.receiptOps.statusOf(m);
-    // Receipts cover what arrived; a message ends its sender's typing indicator; member lists feed "read by N of M".
-    this.on('message', (message) => {
-      this.receiptOps.noteMessage(message);
-      this.typingOps.noteMessage(message);
-    });
-    this.on('conversation', (c) => this.receiptOps.noteMembers(c.id, c.members));
-    this.on('membership', (e) => this.receiptOps.noteMembers(e.conversationId, e.members));
-    this.on('connection', (e) => {
-      if (e.state === 'synced') this.receiptOps.onSynced();
-    });
-    const offlineSendTimeoutMs = options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS;
+    this.f = wireFeatures(this.core, this.state, this.outbox, this.handlers, options, (event, fn) => this.on(event, fn));
     this.messageEvents = new OrderedMessageEvents(this.repo, (userId) => this.state.nameOf(userId));
-    this.lostReplies = new LostReplies(this.core, this.state);
-    this.changes = new MessageChanges(this.core, this.state, this.outbox, offlineSendTimeoutMs);
-    this.handlers.register(['reaction', 'edit', 'delete'], this.changes);
-    this.handlers.registerOwnCopy(this.lostReplies);
-    const recent = new RecentContentIds();
-    this.handlers.registerHistoryFilter((conversationId, seq, userId, content) => recent.keep(conversationId, seq, userId, content));
-    this.on('connection', (e) => this.lostReplies.noteConnection(e.state));
-    this.messageOps = new Messages(this.core, this.state, this.outbox, offlineSendTimeoutMs, this.media, this.lostReplies);
-    // Media arriving is queued in the batch that stores its message and downloaded in the background; downloads left pending are picked up after each sync.
-    this.state.addHistoryHook(this.media);
-    this.on('connection', (event) => {
-      if (event.state === 'synced') this.media.resume().catch((err: unknown) => this.closed || this.emitError('internal', err));
-    });
   }
 
   /** Events about the self group stay inside the client (errors aside). */
@@ -208,35 +156,17 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     return this.accountSetup.register(username, password);
   }
 
-  /**
-   * Signs in again on the device this store holds (after signing out, or
-   * when the server ended the session): the password AND a signature by the
-   * stored device key over a single-use challenge. On a store without an
-   * account: ClientError('new_device') — a new device is linked with
-   * `linkDevice` (approved on an existing device) or starts over with
-   * `resetIdentity`.
-   */
+  /** Signs in again on the device this store holds: the password AND the stored device key (a fresh store: `new_device`). */
   login(username: string, password: string): Promise<void> {
     return this.accountSetup.login(username, password);
   }
 
-  /**
-   * Asks to link this (fresh) store as a new device of the account. Nothing
-   * is stored and nothing can be read until one of the user's existing
-   * devices approves the link (`approveLink`, with the code or the QR uri);
-   * then `approved` resolves with this client signed in, and the user's
-   * devices add this one to their conversations.
-   */
+  /** Asks to link this fresh store as a new device; nothing is stored or readable until an existing device approves. */
   linkDevice(username: string, password: string): Promise<DeviceLink> {
     return this.accountSetup.linkDevice(username, password);
   }
 
-  /**
-   * Starts the account over on this (fresh) store, for a user who lost every
-   * device: all other devices are revoked and this one becomes the account's
-   * only device — a new identity. Contacts see a safety-number notice and
-   * add it back to their conversations; nothing from before is readable.
-   */
+  /** Starts the account over on this fresh store: every other device revoked, a new identity (contacts are told). */
   resetIdentity(username: string, password: string): Promise<void> {
     return this.accountSetup.resetIdentity(username, password);
   }
@@ -276,7 +206,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     if (old === undefined) return;
     old.deviceSync.stop();
     old.self.stop();
-    this.disappearing.stop();
+    this.f.disappearing.stop();
     old.connection.stop();
     this.groups.clear();
     this.inbox.forgetStalled();
@@ -287,17 +217,17 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await this.repo.upgradeConversations();
     const account = await upgradeAccount(this.repo, stored, this.options.deviceName);
     this.api.token = account.token;
-    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.typingOps.arrived(frame, payload), applyReadReceipts: (setting) => this.receiptOps.applySetting(setting), applyPrefs: (prefs) => this.prefs.apply(prefs), ownDevicesAdded: () => this.prefs.sendAll() }, account, identity);
+    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.f.typing.arrived(frame, payload), applyReadReceipts: (setting) => this.f.receipts.applySetting(setting), applyPrefs: (prefs) => this.f.prefs.apply(prefs), ownDevicesAdded: () => this.f.prefs.sendAll() }, account, identity);
     this.hiddenGroup = session.self.id;
     this.session = session;
-    await this.receiptOps.load();
+    await this.f.receipts.load();
     // A request refused for want of a session ends it too: the socket may only notice at its next re-check.
     this.api.onSessionEnded = (err) => this.sessionEnded(err);
     if (options.uploadKeyPackages === true) await session.keyPackages.fill();
     session.connection.start();
     session.deviceSync.start(this.options.deviceSyncIntervalMs ?? 60_000);
     // Disappearing messages due while this device was off go now; then a timer for the next one.
-    this.disappearing.start();
+    this.f.disappearing.start();
   }
 
   private requireSession(): Session {
@@ -307,13 +237,9 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   /**
-   * Signs this device out on the server and stops. Without `wipe` the store
-   * keeps the keys and history (and a server error is thrown, the client
-   * staying open). With `wipe: true`, everything in the store (every table)
-   * is then deleted in one batch — even if the server could not be reached
-   * or refused (the call then still resolves): signing out must not depend
-   * on the network. The store itself stays open; its owner closes it (for
-   * IndexedDbStore, `IndexedDbStore.destroy` then removes the database).
+   * Signs this device out and stops. With `wipe: true` every record in every
+   * table is then deleted, even when the server cannot be reached (the store
+   * stays open for its owner to close).
    */
   async logout(options: LogoutOptions = {}): Promise<void> {
     this.requireSession();
@@ -338,18 +264,18 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.receiptOps.stop();
-    this.typingOps.stop();
+    this.f.receipts.stop();
+    this.f.typing.stop();
     await this.accountSetup.cancelLink();
     this.session?.deviceSync.stop();
     this.session?.self.stop();
     this.session?.connection.stop();
-    this.disappearing.stop();
+    this.f.disappearing.stop();
     this.acks.flush();
     // Let in-flight processing finish writing before the owner closes the store.
     await this.inbox.idle();
     await this.session?.deviceSync.idle();
-    await this.media.idle();
+    await this.f.media.idle();
   }
 
   /** Resolves after the next (or a past, if `sinceStart`) end of backlog. */
@@ -363,237 +289,152 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   }
 
   /**
-   * Sends a text or an attachment; resolves with the stored message once the
-   * server accepted it (and marks the conversation read up to it).
-   *
-   * Not connected: waits up to `offlineSendTimeoutMs` (default 3 s) for the
-   * connection, then fails with ClientError('disconnected') whose
-   * `detail.delivery` is 'not_sent' — nothing left this device, a retry is
-   * safe. If the connection drops after the message left (or the server
-   * does not answer within 30 s), it fails with 'disconnected' and
-   * `detail.delivery` 'unknown' and `detail.contentId`: the server may have
-   * stored it. The device kept the message and stores it as its own once it
-   * sees the server's copy after the next sync; retry with
-   * `{ retryOf: detail.contentId }`, which resolves with that copy or sends
-   * the kept message again (same content id). Nothing is queued or retried
-   * automatically. `replyTo: { seq, id }` quotes a message this device has.
-   *
-   * A member this user verified whose devices changed since: fails with
-   * ClientError('safety_number_changed', detail.users) unless
-   * `confirmSafetyNumberChange` (which resets those verifications).
+   * Sends a text, attachment or voice message (`replyTo` quotes one); resolves
+   * with the stored message once the server gave it a seq. Offline:
+   * `disconnected` with `detail.delivery` 'not_sent' (safe to retry) or
+   * 'unknown' with `detail.contentId` — retry with `{ retryOf }`, which never
+   * makes a second copy (README, "Sending offline").
    */
   send(conversationId: GroupId, input: string | AttachmentInput | VoiceInput, options: SendOptions = {}): Promise<Message> {
-    return this.messageOps.send(conversationId, input, options);
+    return this.f.messages.send(conversationId, input, options);
   }
 
-  /**
-   * Reacts to a message with one emoji, replacing this user's earlier
-   * reaction to it; `null` removes it. Any member may react to a text,
-   * attachment or voice message. Resolves with the message as stored after.
-   */
+  /** One emoji per person per message (replaces this user's earlier one; `null` removes it). */
   react(conversationId: GroupId, target: MessageTarget, emoji: string | null): Promise<Message> {
-    return this.changes.react(conversationId, target, emoji);
+    return this.f.changes.react(conversationId, target, emoji);
   }
 
-  /**
-   * Replaces the text of this user's own text message (or an attachment's
-   * caption) on every device, up to EDIT_WINDOW_MS (24 h) after it was sent.
-   * Not allowed: ClientError('bad_request') before anything is sent.
-   */
+  /** New text for this user's own message (or caption), on every device, up to EDIT_WINDOW_MS (24 h) after sending. */
   editMessage(conversationId: GroupId, target: MessageTarget, text: string): Promise<Message> {
-    return this.changes.edit(conversationId, target, text);
+    return this.f.changes.edit(conversationId, target, text);
   }
 
-  /**
-   * Deletes this user's own message for everyone, up to DELETE_WINDOW_MS
-   * (48 h) after it was sent: every device that receives the delete drops its
-   * content, reactions, edits and kept media and shows a placeholder.
-   */
+  /** Deletes this user's own message on every device (content, reactions, edits, kept media), up to 48 h after sending. */
   deleteForEveryone(conversationId: GroupId, target: MessageTarget): Promise<Message> {
-    return this.changes.deleteForEveryone(conversationId, target);
+    return this.f.changes.deleteForEveryone(conversationId, target);
   }
 
   /** One stored message by seq (null when this device has none there), its quote resolved. */
   message(conversationId: GroupId, seq: number): Promise<Message | null> {
-    return this.messageOps.message(conversationId, seq);
+    return this.f.messages.message(conversationId, seq);
   }
 
   /* ---------------- media kept on the device ---------------- */
 
-  /**
-   * The bytes of an attachment or voice message: the copy this device keeps
-   * if it has one, else downloaded, checked against the digest, key and size
-   * in the message, and kept if it fits `mediaSettings().autoDownloadMaxBytes`.
-   * ClientError('blob_gone') when this device keeps no copy and the server
-   * no longer has the file.
-   */
+  /** An attachment's or voice message's bytes: the kept copy, else downloaded and checked (`blob_gone` when the server lost it). */
   attachment(message: Message | AttachmentContent | VoiceContent): Promise<Uint8Array> {
-    return this.media.attachment(message);
+    return this.f.media.attachment(message);
   }
 
   /** The former name of `attachment` (same behaviour). */
   downloadAttachment(message: Message | AttachmentContent | VoiceContent): Promise<Uint8Array> {
-    return this.media.attachment(message);
+    return this.f.media.attachment(message);
   }
 
   /** Up to which size attachments and voice messages are downloaded on arrival and kept (default 25 MiB). */
   mediaSettings(): Promise<MediaSettings> {
-    return this.media.settings();
+    return this.f.media.settings();
   }
 
   /** Changes it (0 to 1 GiB; 0 keeps nothing new). Already kept files stay until `clearMedia`. */
   setMediaSettings(settings: MediaSettings): Promise<void> {
-    return this.media.setSettings(settings);
+    return this.f.media.setSettings(settings);
   }
 
   /** What this device keeps: total bytes and number of files. */
   mediaUsage(): Promise<MediaUsage> {
-    return this.media.usage();
+    return this.f.media.usage();
   }
 
   /** Deletes every kept file (they are fetched again on demand while the server still has them). */
   clearMedia(): Promise<void> {
-    return this.media.clear();
+    return this.f.media.clear();
   }
 
   /* ---------------- conversations ---------------- */
 
-  /**
-   * Creates a 1:1 or group conversation: one MLS group over every device of
-   * every member, this user's other devices included. Devices without a key
-   * package are left out (they are added later by their own user's devices).
-   */
+  /** A 1:1 or group conversation: one MLS group over every device of every member (this user's other devices included). */
   createConversation(usernames: readonly string[], options: { title?: string; kind?: ConversationKind } = {}): Promise<Conversation> {
-    return this.conversationList.create(usernames, options);
+    return this.f.conversations.create(usernames, options);
   }
 
   conversations(): Promise<Conversation[]> {
-    return this.conversationList.list();
+    return this.f.conversations.list();
   }
 
   conversation(conversationId: GroupId): Promise<Conversation> {
-    return this.conversationList.get(conversationId);
+    return this.f.conversations.get(conversationId);
   }
 
-  /**
-   * Every conversation with its last message and unread count, most recent
-   * activity first. Cheap: the counts and the last-message pointer live in
-   * the conversation records (one extra read per conversation).
-   */
+  /** Every conversation with its last message and unread count; pinned first, then most recent activity. */
   conversationSummaries(): Promise<ConversationSummary[]> {
-    return this.conversationList.summaries();
+    return this.f.conversations.summaries();
   }
 
-  /**
-   * The stored history of a conversation, always in ascending seq order.
-   * `afterSeq` and `beforeSeq` are exclusive bounds. `limit` alone (or with
-   * `afterSeq`) gives the OLDEST messages in range, as before; with
-   * `beforeSeq` or `latest: true` it gives the NEWEST ones — the page just
-   * below `beforeSeq`, or the last `limit` messages. Paging backwards:
-   * `messages(id, { latest: true, limit: 50 })`, then
-   * `messages(id, { beforeSeq: oldest.seq, limit: 50 })` until a page comes
-   * back shorter than the limit.
-   */
+  /** Stored history in ascending seq order; `{ latest: true, limit }` then `{ beforeSeq, limit }` pages backwards. */
   messages(conversationId: GroupId, options: MessagesOptions = {}): Promise<Message[]> {
-    return this.messageOps.history(conversationId, options);
+    return this.f.messages.history(conversationId, options);
   }
 
-  /**
-   * Moves the read position of a conversation up to `seq` (never back, and
-   * never past the last seq this device knows), recounts its unread
-   * messages and emits `conversation` — only if something changed.
-   */
+  /** Moves the read position up to `seq` (never back), recounts unread, and tells the other members if read receipts are on. */
   async markRead(conversationId: GroupId, seq: number): Promise<void> {
-    await this.messageOps.markRead(conversationId, seq);
-    this.receiptOps.noteRead(conversationId);
+    await this.f.messages.markRead(conversationId, seq);
+    this.f.receipts.noteRead(conversationId);
   }
 
-  /**
-   * Who of the other members stored (`deliveredTo`) and read (`readBy`)
-   * message `seq`, from their cumulative receipts: "Read by 3 of 5". readBy
-   * is empty while this user does not share read receipts.
-   */
+  /** Who of the other members stored (`deliveredTo`) and read (`readBy`) message `seq`: "Read by 3 of 5". */
   receipts(conversationId: GroupId, seq: number): Promise<ReceiptSummary> {
-    return this.receiptOps.summary(conversationId, seq);
+    return this.f.receipts.summary(conversationId, seq);
   }
 
   /** Whether this user shares read receipts on this device (default true). */
   readReceipts(): Promise<boolean> {
-    return this.receiptOps.readReceipts();
+    return this.f.receipts.readReceipts();
   }
 
-  /**
-   * Off: receipts say only what was delivered, others' read receipts are not
-   * shown (no 'read' status, empty readBy), typing is neither sent nor shown.
-   * Synced to the user's other devices through the self group (the latest change wins).
-   */
+  /** Off: no read receipts or typing either way; synced to this user's other devices. */
   setReadReceipts(on: boolean): Promise<void> {
-    return this.receiptOps.setReadReceipts(on);
+    return this.f.receipts.setReadReceipts(on);
   }
 
-  /**
-   * Tells the conversation's other members (their devices online now) that
-   * this user is typing, or stopped. Throttled: call it on every keystroke;
-   * 'started' leaves at most every 3 s, 'stopped' only after a 'started'.
-   * Ephemeral: never stored, never sent late (offline: dropped). A no-op
-   * while read receipts are off.
-   */
+  /** Typing started/stopped, to members' devices online now (ephemeral, throttled: call it on every keystroke). */
   setTyping(conversationId: GroupId, typing: boolean): Promise<void> {
-    return this.typingOps.set(conversationId, typing);
+    return this.f.typing.set(conversationId, typing);
   }
 
   /** Adds users (all their devices) to a conversation. */
   addMembers(conversationId: GroupId, usernames: readonly string[]): Promise<Conversation> {
-    return this.conversationList.addMembers(conversationId, usernames);
+    return this.f.conversations.addMembers(conversationId, usernames);
   }
 
   /** Removes a user: one commit removing every one of their devices. */
   removeMember(conversationId: GroupId, username: string): Promise<Conversation> {
-    return this.conversationList.removeMember(conversationId, username);
+    return this.f.conversations.removeMember(conversationId, username);
   }
 
-  /**
-   * Leaves a conversation: removes this user's other devices, then proposes
-   * this device's removal, which the next member to see it commits.
-   */
+  /** Removes this user's other devices, then proposes this device's removal (another member commits it). */
   leave(conversationId: GroupId): Promise<void> {
-    return this.conversationList.leave(conversationId);
+    return this.f.conversations.leave(conversationId);
   }
 
   /** Renames a conversation (the title travels encrypted, in a roster message). */
   setTitle(conversationId: GroupId, title: string | null): Promise<Conversation> {
-    return this.conversationList.setTitle(conversationId, title);
+    return this.f.conversations.setTitle(conversationId, title);
   }
 
-  /**
-   * Sets the conversation's disappearing-message timer for everyone (any
-   * member may): one of DISAPPEAR_TIMERS_MS (5 min, 1 h, 1 day, 1 week, 4
-   * weeks) or null (off); anything else is ClientError('bad_request') before
-   * anything is sent. Announced in the chat as a `settings` message; every
-   * message sent after it is deleted on every device that long after it was
-   * sent, and the server keeps the conversation's messages no longer.
-   */
+  /** The disappearing-message timer for everyone (one of DISAPPEAR_TIMERS_MS, or null: off), announced in the chat. */
   setDisappearing(conversationId: GroupId, ms: number | null): Promise<Conversation> {
-    return this.disappearing.set(conversationId, ms);
+    return this.f.disappearing.set(conversationId, ms);
   }
 
-  /**
-   * Mutes, pins or archives a conversation for this user (only the given
-   * fields change), on all of the user's devices (synced through the self
-   * group; the latest change wins). Pinned conversations come first in
-   * `conversationSummaries`; archived ones are flagged.
-   */
+  /** Mutes, pins or archives a conversation on all of this user's devices (only the given fields change). */
   setConversationPrefs(conversationId: GroupId, prefs: ConversationPrefs): Promise<Conversation> {
-    return this.prefs.set(conversationId, prefs);
+    return this.f.prefs.set(conversationId, prefs);
   }
 
   /* ---------------- devices and verification ---------------- */
 
-  /**
-   * This user's devices, pending ones (waiting for approval) included, with
-   * their names decrypted on this device (null: "Unnamed device", see
-   * devices/device-names.ts).
-   */
+  /** This user's devices (pending ones included), names decrypted here (null: "Unnamed device"). */
   async devices(): Promise<DeviceSummary[]> {
     return this.requireSession().names.list();
   }
@@ -606,11 +447,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await deviceSync.sync();
   }
 
-  /**
-   * Brings every active conversation in line with this user's devices in the
-   * directory: adds active ones (with a Welcome), removes revoked ones. Also
-   * runs on connect, on `devices_changed` and every `deviceSyncIntervalMs`.
-   */
+  /** Adds this user's active devices to every conversation and removes revoked ones (also runs by itself). */
   syncDevices(): Promise<void> {
     return this.requireSession().deviceSync.sync();
   }
@@ -620,11 +457,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     return (await this.requireSession().verifications.current(username)).safetyNumber;
   }
 
-  /**
-   * Finds a user by name in the server's directory. Throws
-   * ClientError('unknown_user') if there is no such user, including for names
-   * that cannot exist (checked here first, with the server's own rules).
-   */
+  /** A user from the server's directory (`unknown_user` for a missing or impossible name). */
   async lookupUser(username: string): Promise<UserRef> {
     const { directory } = this.requireSession();
     const name = checkUsername(username);
@@ -633,22 +466,12 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     return { userId: user.userId, username: user.username };
   }
 
-  /**
-   * The current safety number with `username`, and whether it is verified:
-   * true only while it equals the number stored by `setVerified(username,
-   * true)` and no commit changed the user's devices since (see the
-   * `safety_number_changed` notice).
-   */
+  /** The current safety number with `username`, and whether it is still the one this user verified. */
   async verification(username: string): Promise<Verification> {
     return this.requireSession().verifications.verification(username);
   }
 
-  /**
-   * Marks `username` as verified (stores the current safety number) or not
-   * (forgets it). Pass `expectedSafetyNumber` — the number the user actually
-   * compared — to fail with ClientError('safety_number_changed') if a device
-   * changed meanwhile, instead of verifying a number nobody looked at.
-   */
+  /** Marks `username` verified or not; `expectedSafetyNumber` (the number compared) must still match. */
   async setVerified(username: string, verified: boolean, options: { expectedSafetyNumber?: string } = {}): Promise<void> {
     await this.requireSession().verifications.setVerified(username, verified, options);
   }
@@ -666,6 +489,6 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
       this.session?.connection.reconnect();
     },
     /** Deletes the disappearing messages due by the client's clock (`now` option) now, without waiting for the timer. */
-    expireNow: (): Promise<void> => this.disappearing.sweepNow(),
+    expireNow: (): Promise<void> => this.f.disappearing.sweepNow(),
   };
 }

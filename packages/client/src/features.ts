@@ -1,0 +1,87 @@
+import type { ClientCore } from './core/context.js';
+import type { GroupState } from './core/group-state.js';
+import type { Outbox } from './core/outbox.js';
+import { Conversations } from './conversations/conversations.js';
+import { Media } from './media/media.js';
+import { MessageChanges } from './messages/changes.js';
+import { RecentContentIds } from './messages/duplicates.js';
+import { LostReplies } from './messages/lost-replies.js';
+import { Messages } from './messages/messages.js';
+import { DEFAULT_RECEIPT_DELAY_MS, Receipts } from './messages/receipts.js';
+import { Typing } from './messages/typing.js';
+import type { ClientOptions } from './options.js';
+import { Disappearing } from './settings/disappearing.js';
+import { ConversationPrefsSync } from './settings/prefs.js';
+import type { ContentHandlers } from './sync/content-handlers.js';
+import type { ClientEvents } from './types.js';
+
+const DEFAULT_OFFLINE_SEND_TIMEOUT_MS = 3_000;
+
+/** The feature modules of one client (each in its own folder), built on the core. */
+export interface Features {
+  readonly conversations: Conversations;
+  readonly messages: Messages;
+  readonly changes: MessageChanges;
+  readonly lostReplies: LostReplies;
+  readonly receipts: Receipts;
+  readonly typing: Typing;
+  readonly media: Media;
+  readonly disappearing: Disappearing;
+  readonly prefs: ConversationPrefsSync;
+}
+
+type Subscribe = <K extends keyof ClientEvents>(event: K, fn: ClientEvents[K]) => void;
+
+/**
+ * Builds every feature module and connects it to the core: which content
+ * types it applies (ContentHandlers), which history hooks it adds (every
+ * stored history entry passes them, in the entry's batch) and which client
+ * events it follows. The one place where features meet; ParleyClient calls
+ * it once and delegates its public calls to the result.
+ */
+export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox, handlers: ContentHandlers, options: ClientOptions, on: Subscribe): Features {
+  const now = options.now ?? Date.now;
+  const offlineSendTimeoutMs = options.offlineSendTimeoutMs ?? DEFAULT_OFFLINE_SEND_TIMEOUT_MS;
+
+  const conversations = new Conversations(core, state, outbox);
+  const media = new Media(core);
+  const disappearing = new Disappearing(core, state, outbox, now);
+  const prefs = new ConversationPrefsSync(core, state, outbox, now);
+  const receipts = new Receipts(core, state, outbox, options.receiptDelayMs ?? DEFAULT_RECEIPT_DELAY_MS);
+  const typing = new Typing(core, state, () => receipts.readReceiptsOn);
+  const lostReplies = new LostReplies(core, state);
+  const changes = new MessageChanges(core, state, outbox, offlineSendTimeoutMs);
+  const messages = new Messages(core, state, outbox, offlineSendTimeoutMs, media, lostReplies);
+
+  // Every stored history entry: its expiry (disappearing), unarchiving (prefs), its media queued for download.
+  state.addHistoryHook(disappearing);
+  state.addHistoryHook(prefs);
+  state.addHistoryHook(media);
+  state.messageStatus = (m) => receipts.statusOf(m);
+
+  handlers.register(['receipt'], receipts);
+  handlers.register(['reaction', 'edit', 'delete'], changes);
+  handlers.registerOwnCopy(lostReplies);
+  const recent = new RecentContentIds();
+  handlers.registerHistoryFilter((conversationId, seq, userId, content) => recent.keep(conversationId, seq, userId, content));
+
+  // Receipts cover what arrived; a message ends its sender's typing indicator; member lists feed "read by N of M".
+  on('message', (message) => {
+    receipts.noteMessage(message);
+    typing.noteMessage(message);
+  });
+  on('conversation', (c) => {
+    receipts.noteMembers(c.id, c.members);
+    // Preferences that arrived (from another own device) before their conversation did.
+    prefs.noteConversation(c.id);
+  });
+  on('membership', (e) => receipts.noteMembers(e.conversationId, e.members));
+  on('connection', (e) => {
+    if (e.state === 'synced') receipts.onSynced();
+    lostReplies.noteConnection(e.state);
+    // Downloads left pending (a failure, a restart) are picked up after each sync.
+    if (e.state === 'synced') media.resume().catch((err: unknown) => core.isClosed() || core.emitError('internal', err));
+  });
+
+  return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs };
+}
