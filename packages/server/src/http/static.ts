@@ -137,7 +137,7 @@ export class StaticSite {
       headers['content-security-policy'] = CONTENT_SECURITY_POLICY;
       headers['x-frame-options'] = 'DENY';
       // The app records voice messages itself (same origin only); nothing embedded may.
-      headers['permissions-policy'] = 'camera=(), microphone=(self), geolocation=(), interest-cohort=()';
+      headers['permissions-policy'] = 'camera=(self), microphone=(self), geolocation=(), interest-cohort=()';
     }
     if (matchesEtag(req.headers['if-none-match'], file.etag)) {
       res.writeHead(304, headers);
