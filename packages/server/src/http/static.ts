@@ -136,7 +136,7 @@ export class StaticSite {
     if (file.type.startsWith('text/html')) {
       headers['content-security-policy'] = CONTENT_SECURITY_POLICY;
       headers['x-frame-options'] = 'DENY';
-      // The app records voice messages itself (same origin only); nothing embedded may.
+      // The app records voice messages and scans link QR codes itself (same origin only); nothing embedded may.
       headers['permissions-policy'] = 'camera=(self), microphone=(self), geolocation=(), interest-cohort=()';
     }
     if (matchesEtag(req.headers['if-none-match'], file.etag)) {
