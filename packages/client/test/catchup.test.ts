@@ -230,7 +230,7 @@ describe('client: catch-up in batches', () => {
     store.failWhen = (n) => n >= 2;
     const watcher = ackWatcher(store);
     const first = await resume(net, store, watcher.factory);
-    await waitFor(() => first.errors.some((e) => e.code === 'internal'), 'the write fails');
+    await waitFor(() => first.errors.some((e) => e.code === 'internal'), 'the write fails', 30_000);
     await first.client.close();
     const shownBefore = seqsOf(first.messages);
     assert.ok(shownBefore.length > 0 && shownBefore.length < waiting, `${shownBefore.length} shown before the crash`);
