@@ -110,7 +110,15 @@ export function MessageList(props: {
     overscan: 12,
     paddingStart: 8,
     paddingEnd: 14,
+    // Rows measured in one pass (a batch of new messages) cause one re-render, not one synchronous render each.
+    useFlushSync: false,
   });
+
+  // Stable callbacks for the memoised rows, whatever the parent hands in on each render.
+  const parentCallbacks = useRef({ onJump: props.onJump, onOpenImage: props.onOpenImage });
+  parentCallbacks.current = { onJump: props.onJump, onOpenImage: props.onOpenImage };
+  const onJump = useCallback((seq: number) => parentCallbacks.current.onJump(seq), []);
+  const onOpenImage = useCallback((url: string, name: string) => parentCallbacks.current.onOpenImage(url, name), []);
 
   const scrollToBottom = useCallback(() => {
     const el = scrollRef.current;
@@ -219,8 +227,8 @@ export function MessageList(props: {
                     tail={row.tail}
                     highlight={highlight === row.message.seq}
                     actions={props.actions}
-                    onJump={props.onJump}
-                    onOpenImage={props.onOpenImage}
+                    onJump={onJump}
+                    onOpenImage={onOpenImage}
                   />
                 ) : row.kind === 'settings' ? (
                   <SettingsLine message={row.message} />

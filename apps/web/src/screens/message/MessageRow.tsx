@@ -1,3 +1,4 @@
+import { memo } from 'react';
 import type { Message, ParleyClient } from '@parley/client';
 import { Icon } from '../../components/Dialog';
 import { formatFull, formatTime } from '../../lib/format';
@@ -27,7 +28,12 @@ export function canDelete(m: Message, now = Date.now()): boolean {
   return m.outgoing && !m.deleted && now - m.sentAt < DELETE_WINDOW_MS;
 }
 
-export function MessageRow(props: {
+/**
+ * One message. Memoised: the list re-renders on every batch of new messages,
+ * and a row whose message (kept the same object until it changes) and props
+ * are unchanged renders nothing new.
+ */
+export const MessageRow = memo(function MessageRow(props: {
   client: ParleyClient;
   message: Message;
   showSender: boolean;
@@ -88,7 +94,7 @@ export function MessageRow(props: {
       {!m.deleted && <ReactionChips reactions={m.reactions} me={me} onReact={actions === null ? null : (emoji) => actions.onReact(m, emoji)} />}
     </article>
   );
-}
+});
 
 /** The whole text an edit starts from: a text message's text or an attachment's caption. */
 export function editableText(m: Message): string {
