@@ -20,6 +20,19 @@ import { TypingIndicator } from './message/TypingIndicator';
 import type { Recording } from './message/voice-recording';
 import { MessageList, type PendingMessage } from './MessageList';
 
+/** How long the verified mark waits for a backlog to come in before it is looked up anyway. */
+const VERIFY_WAIT_MS = 3000;
+
+/** Runs `fn` when the page is idle (at most a second later); returns a cancel. */
+function whenIdle(fn: () => void): () => void {
+  if (typeof requestIdleCallback === 'function') {
+    const handle = requestIdleCallback(fn, { timeout: 1000 });
+    return () => cancelIdleCallback(handle);
+  }
+  const handle = setTimeout(fn, 0);
+  return () => clearTimeout(handle);
+}
+
 /** Who wrote a message, as the reply bar names them. */
 function senderName(m: Message): string {
   return m.outgoing ? 'yourself' : (m.sender.username ?? 'Unknown user');
@@ -64,12 +77,26 @@ export function ConversationView(props: {
     setContext(null);
   }, [id]);
 
+  // The safety number (thousands of SHA-512 rounds) is worked out once a backlog is in (or after a few seconds) and the page is idle: not in the way of a catch-up.
   useEffect(() => {
     let live = true;
     setVerified(false);
-    if (peer !== null) client.verification(peer).then((v) => live && setVerified(v.verified), () => undefined);
+    if (peer === null) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cancelIdle: (() => void) | undefined;
+    const waited = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, VERIFY_WAIT_MS);
+    });
+    void Promise.race([client.whenSynced(), waited]).then(() => {
+      if (!live) return;
+      cancelIdle = whenIdle(() => {
+        if (live) client.verification(peer).then((v) => live && setVerified(v.verified), () => undefined);
+      });
+    });
     return () => {
       live = false;
+      clearTimeout(timer);
+      cancelIdle?.();
     };
   }, [client, peer, conv.members, noticeCount]);
 
