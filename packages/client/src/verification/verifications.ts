@@ -1,5 +1,5 @@
 import { safetyNumber as computeSafetyNumber } from '@parley/crypto';
-import { checkUsername } from '@parley/protocol';
+import { checkUsername, toHex } from '@parley/protocol';
 import type { UserId } from '@parley/protocol';
 import { activeDevices } from '../directory/device-directory.js';
 import type { DeviceDirectoryCache } from '../directory/device-directory.js';
@@ -7,6 +7,9 @@ import { ClientError } from '../errors.js';
 import { StoreBatch } from '../store/records.js';
 import type { ClientRepository, VerificationRecord } from '../store/records.js';
 import type { ConversationMember, Verification } from '../types.js';
+
+/** Safety numbers kept (per pair of device sets); past this the memo starts afresh. */
+const MAX_NUMBERS = 256;
 
 /**
  * Safety numbers and what the user verified. A verification is the safety
@@ -16,6 +19,8 @@ import type { ConversationMember, Verification } from '../types.js';
  * whose devices changed is not written to without the user's confirmation.
  */
 export class Verifications {
+  /** Safety numbers worked out, by both users' ids and device keys. */
+  private readonly numbers = new Map<string, string>();
   /** Every stored verification, loaded once; written through. */
   private cache: Promise<Map<UserId, VerificationRecord>> | undefined;
 
@@ -36,10 +41,16 @@ export class Verifications {
     if (!name.ok) throw new ClientError('unknown_user', 'no such user: not a valid username');
     const [me, them] = await Promise.all([this.directory.lookupUserById(this.me.userId), this.directory.lookupUser(name.normalized)]);
     if (them.userId === me.userId) throw new ClientError('bad_request', 'a safety number compares two different users');
-    const safetyNumber = computeSafetyNumber(
-      { userId: me.userId, signatureKeys: activeDevices(me).map((d) => d.signatureKey) },
-      { userId: them.userId, signatureKeys: activeDevices(them).map((d) => d.signatureKey) },
-    );
+    const mine = { userId: me.userId, signatureKeys: activeDevices(me).map((d) => d.signatureKey) };
+    const theirs = { userId: them.userId, signatureKeys: activeDevices(them).map((d) => d.signatureKey) };
+    // Thousands of SHA-512 rounds: worked out once per pair of device sets (keyed by every input, so a changed key is a new number).
+    const key = [mine, theirs].map((p) => `${p.userId}:${p.signatureKeys.map((k) => toHex(k)).join(',')}`).join('|');
+    let safetyNumber = this.numbers.get(key);
+    if (safetyNumber === undefined) {
+      safetyNumber = computeSafetyNumber(mine, theirs);
+      if (this.numbers.size >= MAX_NUMBERS) this.numbers.clear();
+      this.numbers.set(key, safetyNumber);
+    }
     return { userId: them.userId, safetyNumber };
   }
 
