@@ -21,7 +21,7 @@ import type { Recording } from './message/voice-recording';
 import { MessageList, type PendingMessage } from './MessageList';
 
 /** How long the verified mark waits for a backlog to come in before it is looked up anyway. */
-const VERIFY_WAIT_MS = 3000;
+const VERIFY_WAIT_MS = 10_000;
 
 /** Runs `fn` when the page is idle (at most a second later); returns a cancel. */
 function whenIdle(fn: () => void): () => void {
@@ -77,16 +77,23 @@ export function ConversationView(props: {
     setContext(null);
   }, [id]);
 
-  // The safety number (thousands of SHA-512 rounds) is worked out once a backlog is in (or after a few seconds) and the page is idle: not in the way of a catch-up.
+  // The safety number (thousands of SHA-512 rounds) is worked out once a backlog is in (or the connection is down, or
+  // after a while) and the page is idle: not in the way of a catch-up.
   useEffect(() => {
     let live = true;
     setVerified(false);
     if (peer === null) return;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let cancelIdle: (() => void) | undefined;
+    let settle: () => void = () => undefined;
+    const onConnection = (e: { state: string }) => {
+      if (e.state === 'offline') settle();
+    };
     const waited = new Promise<void>((resolve) => {
+      settle = resolve;
       timer = setTimeout(resolve, VERIFY_WAIT_MS);
     });
+    client.on('connection', onConnection);
     void Promise.race([client.whenSynced(), waited]).then(() => {
       if (!live) return;
       cancelIdle = whenIdle(() => {
@@ -96,6 +103,7 @@ export function ConversationView(props: {
     return () => {
       live = false;
       clearTimeout(timer);
+      client.off('connection', onConnection);
       cancelIdle?.();
     };
   }, [client, peer, conv.members, noticeCount]);
