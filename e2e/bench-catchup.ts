@@ -9,7 +9,8 @@
  * visible in the conversation view; over that window also the page's
  * main-thread time (CDP Performance metrics) and the CPU time of every
  * process this script started (Chromium and the server), which do not grow
- * with other load on the machine. Prints one JSON line per run.
+ * with other load on the machine, and of Chromium's renderer processes alone
+ * (`rendererCpuSeconds`). Prints one JSON line per run.
  * `--profile DIR` writes the page's V8 CPU profile of each catch-up to DIR
  * (read it with bench/src/profile-summary.ts).
  */
@@ -65,6 +66,7 @@ try {
     }
     const busyBefore = await mainThreadSeconds(cdp);
     const cpuBefore = browserCpuSeconds();
+    const rendererBefore = browserCpuSeconds(isRenderer);
     const start = performance.now();
     await page.goto(`${server.url}/#/c/${conv.id}`);
     const list = page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: new RegExp(`^writer${id}`) });
@@ -73,6 +75,7 @@ try {
     const last = performance.now();
     const listAt = await listShown;
     const cpuAfter = browserCpuSeconds();
+    const rendererAfter = browserCpuSeconds(isRenderer);
     const busyAfter = await mainThreadSeconds(cdp);
     const busy = { task: busyAfter.task - busyBefore.task, script: busyAfter.script - busyBefore.script, layout: busyAfter.layout - busyBefore.layout };
     if (profileDir !== undefined) {
@@ -88,6 +91,7 @@ try {
         listShownSeconds: round((listAt - start) / 1000),
         mainThreadBusySeconds: round(busy.task),
         browserCpuSeconds: round(cpuAfter - cpuBefore),
+        rendererCpuSeconds: round(rendererAfter - rendererBefore),
         scriptSeconds: round(busy.script),
         layoutSeconds: round(busy.layout),
         sendSeconds: round(sendSeconds),
@@ -107,7 +111,7 @@ try {
  * browser, renderer, GPU and utility processes and the server), from /proc:
  * unlike wall-clock time it does not grow when other work shares the cores.
  */
-function browserCpuSeconds(): number {
+function browserCpuSeconds(only?: (pid: number) => boolean): number {
   const parents = new Map<number, number>();
   const cpu = new Map<number, number>();
   for (const name of readdirSync('/proc')) {
@@ -125,12 +129,21 @@ function browserCpuSeconds(): number {
   for (const [pid, seconds] of cpu) {
     for (let p = parents.get(pid), hops = 0; p !== undefined && p > 1 && hops < 10; p = parents.get(p), hops++) {
       if (p === process.pid) {
-        total += seconds;
+        if (only === undefined || only(pid)) total += seconds;
         break;
       }
     }
   }
   return total;
+}
+
+/** Chromium's renderer processes (the page's JavaScript, layout and paint; not IndexedDB, network or the server). */
+function isRenderer(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer');
+  } catch {
+    return false;
+  }
 }
 
 /** Cumulative main-thread task and script time of the page, in seconds. */
