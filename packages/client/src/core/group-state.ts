@@ -172,7 +172,7 @@ export class GroupState {
     const updated = { ...conv, lastMessageSeq: Math.max(conv.lastMessageSeq ?? 0, message.seq) };
     if (message.outgoing || message.senderUserId === account.userId) {
       const readSeq = Math.max(conv.readSeq, message.seq);
-      return { ...updated, readSeq, unread: await this.core.repo.countUnread(conv.id, readSeq, account.userId, overlay) };
+      return { ...updated, readSeq, unread: await this.core.repo.countUnread(conv.id, readSeq, account.userId, overlay, updated.lastMessageSeq) };
     }
     return message.seq > conv.readSeq ? { ...updated, unread: conv.unread + 1 } : updated;
   }

@@ -145,7 +145,7 @@ export class Messages {
       const known = Math.max(conv.lastSeq, conv.lastMessageSeq ?? 0, ...conv.ownSeqs);
       const readSeq = Math.min(seq, known);
       if (readSeq <= conv.readSeq) return undefined;
-      const next = { ...conv, readSeq, unread: await this.core.repo.countUnread(conversationId, readSeq, account.userId) };
+      const next = { ...conv, readSeq, unread: await this.core.repo.countUnread(conversationId, readSeq, account.userId, undefined, conv.lastMessageSeq) };
       await this.core.repo.commit(new StoreBatch().putConversation(next));
       return next;
     });

@@ -225,7 +225,7 @@ export class Receipts implements ContentHandler {
       const known = Math.max(conv.lastSeq, conv.lastMessageSeq ?? 0, ...conv.ownSeqs);
       const readSeq = Math.min(c.read ?? 0, known);
       if (readSeq <= conv.readSeq) return;
-      into.conv = { ...conv, readSeq, unread: await this.core.repo.countUnread(conversationId, readSeq, me, into.batch) };
+      into.conv = { ...conv, readSeq, unread: await this.core.repo.countUnread(conversationId, readSeq, me, into.batch, conv.lastMessageSeq) };
       into.afterCommit(() => this.core.emit('conversation', this.state.toConversation(into.conv)));
       return;
     }

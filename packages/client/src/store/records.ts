@@ -371,9 +371,13 @@ export class ClientRepository {
   /**
    * Stored messages from users other than `me` with a seq above `readSeq`
    * (notices never count); with `overlay`, as they will be once that batch is
-   * written (the inbox stores a run of messages in one batch).
+   * written (the inbox stores a run of messages in one batch). With
+   * `lastMessageSeq` (the conversation's latest stored message), a read
+   * position at or above it is 0 without reading the history — the common
+   * case of reading up to the end.
    */
-  async countUnread(conversationId: GroupId, readSeq: number, me: UserId, overlay?: StoreBatch): Promise<number> {
+  async countUnread(conversationId: GroupId, readSeq: number, me: UserId, overlay?: StoreBatch, lastMessageSeq?: number | null): Promise<number> {
+    if (lastMessageSeq !== undefined && readSeq >= (lastMessageSeq ?? 0)) return 0;
     const after = afterKey(conversationId, readSeq);
     const prefix = `${conversationId}/`;
     const rows = new Map((await this.store.list('messages', { prefix, after })).map((row) => [row.key, row.value]));
