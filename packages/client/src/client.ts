@@ -4,7 +4,7 @@ import { checkUsername } from '@parley/protocol';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import type { DeviceLink } from './devices/device-link.js';
 import type { PendingDevice } from './devices/link-approval.js';
-import { changePassword } from './devices/sign-in.js';
+import { changePassword, checkCredentials, deleteAccountOnServer } from './devices/sign-in.js';
 import { TypedEmitter } from './emitter.js';
 import type { ClientCore, Session } from './core/context.js';
 import { GroupState } from './core/group-state.js';
@@ -47,6 +47,9 @@ import type {
 
 const ACK_DELAY_MS = 50;
 const ACK_EVERY = 100;
+/** Deleting the account waits at most this long for leaving each conversation (best effort). */
+const DELETE_LEAVE_TIMEOUT_MS = 5_000;
+
 /** A wiping logout does not wait longer than this for the server (an unreachable one must not keep the data). */
 const WIPE_LOGOUT_TIMEOUT_MS = 5_000;
 
@@ -189,6 +192,39 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async changePassword(currentPassword: string, newPassword: string, options: { signOutOthers?: boolean } = {}): Promise<void> {
     this.requireSession();
     await changePassword(this.api, currentPassword, newPassword, options);
+  }
+
+  /**
+   * Deletes the account, for good. The password and this device's key are
+   * checked first (nothing changes when either is wrong: invalid_credentials);
+   * then this device leaves every conversation (best effort, each within
+   * DELETE_LEAVE_TIMEOUT_MS, so contacts see the user's devices removed), the
+   * server revokes every device and deletes the account, and this store is
+   * wiped like logout({ wipe: true }).
+   */
+  async deleteAccount(password: string): Promise<void> {
+    const { account } = this.requireSession();
+    await checkCredentials(this.api, account, password);
+    for (const c of await this.f.conversations.list()) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([
+          this.f.conversations.leave(c.id),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('timed out')), DELETE_LEAVE_TIMEOUT_MS);
+          }),
+        ]);
+      } catch {
+        // Best effort: the server's revocation tells contacts anyway, and their clients remove the devices.
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    await deleteAccountOnServer(this.api, account, password);
+    await this.close();
+    await this.repo.wipe();
+    this.groups.clear();
+    this.session = undefined;
   }
 
   /** The server ended this device's session for good: stop, tell the app (login() may start a new one). */

@@ -228,6 +228,20 @@ export const ChangePasswordRequestSchema = z.object({
 });
 export type ChangePasswordRequest = z.infer<typeof ChangePasswordRequestSchema>;
 
+/**
+ * POST /v1/account/deletion (signed in): deletes the caller's account.
+ * Re-authenticated like a sign-in: the password AND a signature by the
+ * calling device's key over accountDeletionMessage(userId, deviceId,
+ * challenge), the challenge issued by POST /v1/sessions/challenge for this
+ * device (single use, consumed whatever the outcome).
+ */
+export const DeleteAccountRequestSchema = z.object({
+  password: z.string().min(1).max(PASSWORD_MAX),
+  challenge: z.string().min(16).max(128),
+  signature: Base64UrlBytes(32, 512),
+});
+export type DeleteAccountRequest = z.infer<typeof DeleteAccountRequestSchema>;
+
 export const MAX_KEY_PACKAGE_BYTES = 16 * 1024;
 export const MAX_KEY_PACKAGES_PER_UPLOAD = 200;
 

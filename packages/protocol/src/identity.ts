@@ -19,6 +19,14 @@ export function sessionChallengeMessage(deviceId: DeviceId, challenge: string): 
 }
 
 /**
+ * What a device signs to delete its account (POST /v1/account/deletion): a
+ * domain of its own, so a sign-in signature never deletes an account.
+ */
+export function accountDeletionMessage(userId: string, deviceId: DeviceId, challenge: string): Uint8Array {
+  return encoder.encode(`parley-delete-account-v1\n${userId}\n${deviceId}\n${challenge}`);
+}
+
+/**
  * Signed by an existing device to approve a new one: names the user, the new
  * device and the exact key it will use, so an approval can never activate
  * another key under the same device id.

@@ -16,6 +16,7 @@ const EnvSchema = z.object({
   PARLEY_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(2 * 1024 * 1024),
   PARLEY_MAX_BLOB_BYTES: z.coerce.number().int().min(1024).default(100 * 1024 * 1024),
   PARLEY_SESSION_DAYS: z.coerce.number().min(1).max(3650).default(90),
+  PARLEY_USERNAME_HOLD_DAYS: z.coerce.number().min(1).max(3650).default(30),
   PARLEY_RATE_LIMITS: z.enum(['on', 'off']).default('on'),
   PARLEY_TRUST_PROXY: z.enum(['on', 'off']).default('off'),
   /** Comma-separated addresses and CIDR ranges of reverse proxies whose X-Forwarded-For hop is believed. */
@@ -108,6 +109,8 @@ export interface ServerConfig {
   maxSocketsPerAccount: number;
   /** Seconds a sign-in challenge stays valid. */
   challengeSeconds: number;
+  /** Seconds a deleted account's name stays unavailable (its last rows are purged then too). */
+  usernameHoldSeconds: number;
   /** Validate every response against its schema (on in tests). */
   validateResponses: boolean;
   /** The web app's static build to serve at `/`; unset = API only. */
@@ -169,6 +172,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     maxBodyBytes: e.PARLEY_MAX_BODY_BYTES,
     maxBlobBytes: e.PARLEY_MAX_BLOB_BYTES,
     sessionSeconds: Math.round(e.PARLEY_SESSION_DAYS * 86400),
+    usernameHoldSeconds: Math.round(e.PARLEY_USERNAME_HOLD_DAYS * 86400),
     rateLimits: { ...defaultConfig().rateLimits, enabled: e.PARLEY_RATE_LIMITS === 'on' },
     trustProxy: e.PARLEY_TRUST_PROXY === 'on',
     trustedProxies: e.PARLEY_TRUSTED_PROXIES === undefined ? [] : e.PARLEY_TRUSTED_PROXIES.split(',').map((p) => p.trim()),
@@ -234,6 +238,7 @@ export function defaultConfig(): ServerConfig {
     quotas: { queuedBytes: 256 * 1024 * 1024, blobBytes: 2 * 1024 * 1024 * 1024 },
     maxSocketsPerAccount: 16,
     challengeSeconds: 60,
+    usernameHoldSeconds: 30 * 86400,
     validateResponses: false,
   };
 }

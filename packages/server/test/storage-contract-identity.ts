@@ -250,4 +250,56 @@ export function identityContract(storage: () => Storage): void {
     await s.revokeDevice(b.deviceId, NOW);
     assert.deepEqual(await s.claimKeyPackages([b.deviceId], NOW), []);
   });
+
+  it('deletes an account: devices revoked and out of every group, secrets gone, the name held by its hash; the rest purged after the hold', async () => {
+    const s = storage();
+    const a = await account(s, 'dora');
+    const b = await account(s);
+    const phone = await extraDevice(s, a.userId);
+    const p = await pendingDevice(s, a.userId);
+    await s.setDeviceName(a.userId, a.deviceId, 'c2VhbGVkLWxhcHRvcA');
+    await s.addKeyPackages(a.deviceId, [kp(1), kp(2)], kp(3), 10, NOW);
+    const g = await groupWith(s, b.deviceId, [b.deviceId, a.deviceId, phone]);
+    await s.appendMessage(message(g, a.deviceId, 10, { quota: { userId: a.userId, maxBytes: 1_000_000 } }));
+    const hold = { nameHash: randomBytes(32), until: NOW + 30 * 86400 };
+    const { revoked, groups } = await s.deleteAccount(a.userId, NOW + 3600, hold);
+    assert.deepEqual([...revoked].sort(), [a.deviceId, phone, p.deviceId].sort(), 'every device, the pending one too (deleted outright)');
+    assert.deepEqual(groups, [g]);
+    assert.deepEqual(await s.groupDevices(g), [b.deviceId]);
+    assert.equal(await s.getSession(a.token, NOW), undefined);
+    assert.equal(await s.getSession(p.token, NOW), undefined);
+    assert.equal(await s.getDevice(p.deviceId), undefined);
+    assert.deepEqual(await s.claimKeyPackages([a.deviceId], NOW), []);
+    assert.equal(await s.queuedBytes(a.userId), 0);
+    assert.equal(await s.getUserByUsername('dora'), undefined);
+    assert.equal(await s.skeletonTaken('sk-dora'), false, 'the skeleton is free in users; the hold keeps it');
+    const user = await s.getUserById(a.userId);
+    assert.equal(user?.passwordHash, '');
+    assert.ok(user && !user.username.includes('dora'));
+    const left = await s.listDevices(a.userId);
+    assert.deepEqual(
+      left.map((d) => [d.status, d.name, d.revokedAt]),
+      [
+        ['revoked', null, NOW + 3600],
+        ['revoked', null, NOW + 3600],
+      ],
+      'only ids, keys and the revocation time stay, so contacts can remove the devices',
+    );
+    assert.equal(await s.usernameHeld(hold.nameHash, NOW), true);
+    assert.equal(await s.usernameHeld(randomBytes(32), NOW), false);
+    await rejectsWith(s.deleteAccount(a.userId, NOW, hold), 'not_found');
+    await rejectsWith(s.deleteAccount(id() as UserId, NOW, hold), 'not_found');
+    // b is untouched
+    assert.equal((await s.getSession(b.token, NOW))?.userId, b.userId);
+
+    assert.equal((await s.sweep(hold.until - 1)).accounts, 0);
+    assert.equal(await s.usernameHeld(hold.nameHash, hold.until - 1), true);
+    assert.equal((await s.sweep(hold.until)).accounts, 1);
+    assert.equal(await s.usernameHeld(hold.nameHash, hold.until - 1), false, 'the hold itself is gone');
+    assert.equal(await s.getUserById(a.userId), undefined);
+    assert.deepEqual(await s.listDevices(a.userId), []);
+    assert.equal(await s.getDevice(phone), undefined);
+    // the group carries on without them
+    assert.equal((await s.appendMessage(message(g, b.deviceId))).recipients.length, 0);
+  });
 }

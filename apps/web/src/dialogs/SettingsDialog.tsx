@@ -8,6 +8,7 @@ import { LinkDeviceDialog } from '../linking/LinkDeviceDialog';
 import { describeError } from '../lib/errors';
 import { formatDayString } from '../lib/format';
 import { loadTheme, saveTheme, type ThemeChoice } from '../lib/prefs';
+import { DeleteAccountDialog } from './settings/DeleteAccountDialog';
 import { PrivacySettings } from './settings/PrivacySettings';
 import { StorageSettings } from './settings/StorageSettings';
 
@@ -21,7 +22,7 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
   const [devices, setDevices] = useState<DeviceSummary[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [revoking, setRevoking] = useState<string | null>(null);
-  const [view, setView] = useState<'settings' | 'sign-out' | 'link' | 'password'>('settings');
+  const [view, setView] = useState<'settings' | 'sign-out' | 'link' | 'password' | 'delete'>('settings');
   const [signingOut, setSigningOut] = useState(false);
 
   const load = useCallback(() => {
@@ -52,6 +53,7 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
 
   if (view === 'link') return <LinkDeviceDialog client={client} onClose={() => setView('settings')} onChanged={load} />;
   if (view === 'password') return <ChangePasswordDialog client={client} onClose={() => setView('settings')} />;
+  if (view === 'delete') return <DeleteAccountDialog client={client} onClose={() => setView('settings')} onDeleted={props.onSignOut} />;
 
   if (view === 'sign-out') {
     return (
@@ -153,6 +155,9 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
         </button>
         <button type="button" className="button danger" onClick={() => setView('sign-out')}>
           Sign out
+        </button>
+        <button type="button" className="button danger" onClick={() => setView('delete')}>
+          Delete account
         </button>
         <p className="muted small about">Parley · messages are end-to-end encrypted with MLS (RFC 9420). The server stores only ciphertext and deletes it once delivered.</p>
       </div>

@@ -1,6 +1,6 @@
 import { createDeviceIdentity, generateDeviceKey, importDeviceIdentity, signWithDevice } from '@parley/crypto';
 import type { DeviceIdentity } from '@parley/crypto';
-import { sessionChallengeMessage, toBase64Url } from '@parley/protocol';
+import { accountDeletionMessage, sessionChallengeMessage, toBase64Url } from '@parley/protocol';
 import type { AuthResponse } from '@parley/protocol';
 import { ClientError } from '../errors.js';
 import type { AccountRecord } from '../store/records.js';
@@ -38,4 +38,29 @@ export async function startOver(api: HttpApi, username: string, password: string
 
 export async function changePassword(api: HttpApi, currentPassword: string, newPassword: string, options: { signOutOthers?: boolean } = {}): Promise<void> {
   await api.changePassword({ currentPassword, newPassword, signOutOthers: options.signOutOthers === true });
+}
+
+/**
+ * Checks the password and this device's key the way a sign-in does, without
+ * changing anything: the extra session it opens is closed at once.
+ */
+export async function checkCredentials(api: HttpApi, stored: AccountRecord, password: string): Promise<void> {
+  const { auth } = await signIn(api, stored, stored.username, password);
+  try {
+    await api.logout({ token: auth.token });
+  } catch {
+    // It expires on its own; deletion ends every session anyway.
+  }
+}
+
+/**
+ * Deletes the account on the server: the password AND this device's
+ * signature over a single-use challenge (a signing domain of its own, so no
+ * sign-in signature can be replayed for it).
+ */
+export async function deleteAccountOnServer(api: HttpApi, stored: AccountRecord, password: string): Promise<void> {
+  const identity = await importDeviceIdentity(stored.identity);
+  const { challenge } = await api.sessionChallenge(stored.username, stored.deviceId);
+  const signature = await signWithDevice(identity, accountDeletionMessage(stored.userId, stored.deviceId, challenge));
+  await api.deleteAccount({ password, challenge, signature: toBase64Url(signature) });
 }

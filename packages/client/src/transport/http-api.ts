@@ -162,6 +162,11 @@ export class HttpApi {
     await this.call('POST', '/v1/account/password', { json: body });
   }
 
+  /** Deletes the account: the password and this device's signature over accountDeletionMessage (see devices/sign-in.ts). */
+  async deleteAccount(body: { password: string; challenge: string; signature: string }): Promise<void> {
+    await this.call('POST', '/v1/account/deletion', { json: body });
+  }
+
   async logout(options: { timeoutMs?: number; token?: string } = {}): Promise<void> {
     await this.call('DELETE', '/v1/sessions/current', { ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }), ...(options.token === undefined ? {} : { token: options.token }) });
   }

@@ -3,6 +3,7 @@ import {
   ApproveLinkRequestSchema,
   AuthResponseSchema,
   ChangePasswordRequestSchema,
+  DeleteAccountRequestSchema,
   DeviceIdSchema,
   DeviceListResponseSchema,
   LinkDeviceRequestSchema,
@@ -108,6 +109,23 @@ export const IDENTITY_ROUTES: Route<unknown, unknown>[] = [
         throw new ParleyError('rate_limited', 'too many attempts, slow down');
       }
       await accounts.changePassword(ctx, c.userId, c.token, body);
+      return undefined;
+    },
+  }),
+  route({
+    method: 'POST',
+    path: '/v1/account/deletion',
+    auth: true,
+    rate: 'account',
+    body: DeleteAccountRequestSchema,
+    async handler({ ctx, caller, body }) {
+      // Re-authentication with a password: limited like a sign-in for the same account.
+      const c = me(caller);
+      const limits = ctx.config.rateLimits;
+      if (limits.enabled && !ctx.limiter.take(`password:${c.userId}`, limits.authPerMinute / 60, limits.authPerMinute)) {
+        throw new ParleyError('rate_limited', 'too many attempts, slow down');
+      }
+      await accounts.deleteAccount(ctx, c, body);
       return undefined;
     },
   }),

@@ -1,14 +1,18 @@
+import { createHash } from 'node:crypto';
 import {
+  accountDeletionMessage,
   checkUsername,
   ParleyError,
   type AuthResponse,
   type ChangePasswordRequest,
+  type DeleteAccountRequest,
   type DeviceId,
   type RegisterRequest,
   type ResetIdentityRequest,
   type UserId,
 } from '@parley/protocol';
 import { hashPassword, newId, newToken, tokenHash, verifyPassword } from '../auth/credentials.js';
+import { verifyEd25519 } from '../auth/signatures.js';
 import { ceilDay, ceilHour, dayOf } from '../clock.js';
 import type { AppContext } from '../context.js';
 import { StorageError, type NewSession, type UserRecord } from '../storage/storage.js';
@@ -63,7 +67,7 @@ export async function register(ctx: AppContext, req: RegisterRequest): Promise<A
   const name = checkUsername(req.username);
   if (!name.ok) throw new ParleyError('invalid_username', name.reason);
   checkPasswordRules(req.password, name.normalized);
-  if (await ctx.storage.skeletonTaken(name.skeleton)) {
+  if ((await ctx.storage.skeletonTaken(name.skeleton)) || (await ctx.storage.usernameHeld(heldNameHash(name.skeleton), ctx.clock.now()))) {
     throw new ParleyError('username_taken', 'this username, or one that looks like it, is taken');
   }
   const passwordHash = await hashPassword(req.password, ctx.config.argon2);
@@ -149,4 +153,49 @@ export async function resetIdentity(ctx: AppContext, req: ResetIdentityRequest):
   await notifyContacts(ctx, user.id, groups);
   ctx.logger.info({ event: 'account.identity_reset', userId: user.id, deviceId, revoked: revoked.length, groups: groups.length }, 'identity reset');
   return { userId: user.id, username: user.username, deviceId, token };
+}
+
+/**
+ * What is kept of a deleted account's name during the cooling-off period: a
+ * SHA-256 of its skeleton (look-alike names are held back too). Not the name;
+ * but usernames are guessable, so whoever reads the table can test a guess.
+ */
+export function heldNameHash(skeleton: string): Uint8Array {
+  return createHash('sha256').update(`parley-held-name-v1\n${skeleton}`).digest();
+}
+
+/**
+ * Deletes the caller's account, re-authenticated like a sign-in: the
+ * password AND the calling device's signature over a single-use challenge
+ * (consumed whatever the outcome). Every failure is the same
+ * invalid_credentials and deletes nothing. Every device is revoked (live
+ * connections closed), contacts sharing a group are told (devices_changed:
+ * their clients remove the devices, each conversation shows it), and the name
+ * is held back for usernameHoldSeconds, after which the last rows go.
+ */
+export async function deleteAccount(ctx: AppContext, caller: { userId: UserId; deviceId: DeviceId }, req: DeleteAccountRequest): Promise<void> {
+  const fresh = await ctx.storage.takeChallenge(tokenHash(req.challenge), caller.deviceId, ctx.clock.now());
+  const user = await ctx.storage.getUserById(caller.userId);
+  const passwordOk = await verifyPassword(user?.passwordHash || (await dummy(ctx)), req.password);
+  const device = await ctx.storage.getDevice(caller.deviceId);
+  const signed =
+    device !== undefined &&
+    device.userId === caller.userId &&
+    device.status === 'active' &&
+    verifyEd25519(device.signatureKey, accountDeletionMessage(caller.userId, caller.deviceId, req.challenge), req.signature);
+  if (!user || !fresh || !passwordOk || !signed) throw new ParleyError('invalid_credentials', 'wrong password, challenge or signature');
+  const name = checkUsername(user.username);
+  const skeleton = name.ok ? name.skeleton : user.skeleton;
+  const now = ctx.clock.now();
+  // Listed before the deletion: contacts are found through the groups these devices were in.
+  const { revoked, groups } = await ctx.storage.deleteAccount(user.id, ceilHour(now), { nameHash: heldNameHash(skeleton), until: now + ctx.config.usernameHoldSeconds });
+  if (revoked.length > 0) {
+    try {
+      await ctx.bus.publish(revoked, { type: 'revoked' });
+    } catch (err) {
+      ctx.logger.warn({ event: 'bus.publish_failed', devices: revoked.length, error: err instanceof Error ? err.message : String(err) }, 'revocation not pushed live');
+    }
+  }
+  await notifyContacts(ctx, user.id, groups);
+  ctx.logger.info({ event: 'account.deleted', userId: user.id, revoked: revoked.length, groups: groups.length }, 'account deleted');
 }

@@ -211,6 +211,8 @@ export interface SweepResult {
   pendingDevices: number;
   /** Expired session challenges. */
   challenges: number;
+  /** Deleted accounts whose last rows (user id, revoked devices' ids and keys) were purged. */
+  accounts: number;
 }
 
 export interface StorageHealth {
@@ -306,6 +308,19 @@ export interface Storage {
    */
   resetIdentity(userId: UserId, device: NewDevice, createdDay: string, session: NewSession, revokedAt: number): Promise<{ revoked: DeviceId[]; groups: GroupId[] }>;
   /** Adds a session to an existing ACTIVE device of the user. Throws not_found / device_revoked / device_pending. */
+  /**
+   * Deletes an account: revokes every device (as revokeDevice: sessions, key
+   * packages, links, challenges, cursors and Welcomes go), clears the devices'
+   * encrypted names, the password hash, the name (replaced by an unusable
+   * placeholder) and the quota counters, and holds `hold.nameHash` (a hash of
+   * the name's skeleton) until `hold.until`. The user id and the revoked
+   * devices' ids and keys stay until `hold.until` too, so contacts' clients can
+   * still remove those devices from their groups; sweep then deletes them.
+   * Throws not_found for an unknown or already deleted user.
+   */
+  deleteAccount(userId: UserId, revokedAt: number, hold: { nameHash: Uint8Array; until: number }): Promise<{ revoked: DeviceId[]; groups: GroupId[] }>;
+  /** True while a deleted account's name (by the hash of its skeleton) is held back from registration. */
+  usernameHeld(nameHash: Uint8Array, now: number): Promise<boolean>;
   addSession(userId: UserId, deviceId: DeviceId, session: NewSession): Promise<void>;
   /** Replaces the password hash; ends all the user's sessions ('all'), all but one token's, or none. */
   setPassword(userId: UserId, passwordHash: string, signOut: 'none' | 'all' | { except: Uint8Array }): Promise<void>;

@@ -155,6 +155,55 @@ export class PgAccounts {
     return { revoked, groups: dropped.listed };
   }
 
+  async deleteAccount(userId: UserId, revokedAt: number, hold: { nameHash: Uint8Array; until: number }): Promise<{ revoked: DeviceId[]; groups: GroupId[] }> {
+    const { revoked, dropped } = await this.core.tx(async (c) => {
+      if ((await rows(c, 'SELECT 1 FROM users WHERE id = $1 AND purge_at IS NULL FOR NO KEY UPDATE', [userId])).length === 0) {
+        throw new StorageError('not_found', 'user not found');
+      }
+      const ids = (
+        await rows(c, "SELECT id, created_seq FROM devices WHERE user_id = $1 AND status <> 'revoked' ORDER BY id COLLATE \"C\" FOR NO KEY UPDATE", [userId])
+      )
+        .sort((x, y) => num(x, 'created_seq') - num(y, 'created_seq'))
+        .map((r) => str(r, 'id') as DeviceId);
+      const dropped = await this.revokeLocked(c, ids, revokedAt);
+      await c.query('UPDATE devices SET name = NULL, approval = NULL, approved_by = NULL WHERE user_id = $1', [userId]);
+      await c.query('DELETE FROM sessions WHERE user_id = $1', [userId]);
+      await c.query('DELETE FROM device_links WHERE user_id = $1', [userId]);
+      await c.query('DELETE FROM queue_charges WHERE user_id = $1', [userId]);
+      await c.query('DELETE FROM blob_usage WHERE user_id = $1', [userId]);
+      // The placeholder is no valid username or skeleton (they never hold '#'), and unique.
+      await c.query("UPDATE users SET username = '#' || id, skeleton = '#' || id, password_hash = '', purge_at = $2 WHERE id = $1", [userId, hold.until]);
+      await c.query(
+        'INSERT INTO username_holds (name_hash, until) VALUES ($1, $2) ON CONFLICT (name_hash) DO UPDATE SET until = GREATEST(username_holds.until, excluded.until)',
+        [hold.nameHash, hold.until],
+      );
+      return { revoked: ids, dropped };
+    });
+    await this.trimAfter(dropped);
+    return { revoked, groups: dropped.listed };
+  }
+
+  async usernameHeld(nameHash: Uint8Array, now: number): Promise<boolean> {
+    return (await this.core.read('SELECT 1 FROM username_holds WHERE name_hash = $1 AND until > $2', [nameHash, now])).length > 0;
+  }
+
+  /** Deleted accounts past their hold: the user row and its revoked devices (in no group any more) go; expired holds too. */
+  private async purge(now: number): Promise<number> {
+    return this.core.tx(async (c) => {
+      const users = (await rows(c, 'SELECT id FROM users WHERE purge_at IS NOT NULL AND purge_at <= $1 ORDER BY id FOR NO KEY UPDATE', [now])).map((r) => str(r, 'id'));
+      if (users.length > 0) {
+        const devices = (await rows(c, 'SELECT id FROM devices WHERE user_id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR UPDATE', [users])).map((r) => str(r, 'id'));
+        for (const t of ['group_devices', 'welcome_recipients', 'group_departures', 'key_packages', 'session_challenges', 'sessions', 'device_links']) {
+          await c.query(`DELETE FROM ${t} WHERE device_id = ANY($1::text[])`, [devices]);
+        }
+        await c.query('DELETE FROM devices WHERE user_id = ANY($1::text[])', [users]);
+        await c.query('DELETE FROM users WHERE id = ANY($1::text[])', [users]);
+      }
+      await c.query('DELETE FROM username_holds WHERE until <= $1', [now]);
+      return users.length;
+    });
+  }
+
   addSession(userId: UserId, deviceId: DeviceId, session: NewSession): Promise<void> {
     return this.core.tx(async (c) => {
       // FOR SHARE waits out a concurrent revocation instead of adding a session it would have deleted.
@@ -287,7 +336,7 @@ export class PgAccounts {
   }
 
   /** Expired sessions and challenges; pending devices whose link expired are deleted (see revokeLocked). */
-  async sweep(now: number, revokedAt: number): Promise<{ sessions: number; pendingDevices: number; challenges: number }> {
+  async sweep(now: number, revokedAt: number): Promise<{ sessions: number; pendingDevices: number; challenges: number; accounts: number }> {
     const sessions = (await this.core.one('DELETE FROM sessions WHERE expires_at <= $1', [now])).rowCount;
     const challenges = (await this.core.one('DELETE FROM session_challenges WHERE expires_at <= $1', [now])).rowCount;
     const pendingDevices = await this.core.tx(async (c) => {
@@ -304,6 +353,7 @@ export class PgAccounts {
       await c.query('DELETE FROM device_links WHERE expires_at <= $1', [now]);
       return ids.length;
     });
-    return { sessions, pendingDevices, challenges };
+    const accounts = await this.purge(now);
+    return { sessions, pendingDevices, challenges, accounts };
   }
 }

@@ -3,7 +3,7 @@
  * applied migration. Tables and columns mirror the SQLite schema so both
  * adapters keep the same semantics.
  */
-import { PRIVACY_SQL } from './migration-privacy.js';
+import { AUTOVACUUM_THRESHOLD, PRIVACY_SQL } from './migration-privacy.js';
 import { BATCH_CHARGES_SQL, QUOTAS_SQL } from './migration-quotas.js';
 
 export interface Migration {
@@ -422,6 +422,21 @@ ALTER TABLE devices ADD COLUMN approval BYTEA;
     sql: `
 ALTER TABLE mls_groups ADD COLUMN retention_seconds BIGINT CHECK (retention_seconds IS NULL OR retention_seconds > 0);
 ALTER TABLE mls_groups ADD COLUMN retention_seq BIGINT NOT NULL DEFAULT 0;
+`,
+  },
+  {
+    version: 13,
+    name: 'account deletion',
+    // Mirrors SQLite migration 10.
+    sql: `
+ALTER TABLE users ADD COLUMN purge_at BIGINT;
+CREATE INDEX users_purge ON users(purge_at) WHERE purge_at IS NOT NULL;
+CREATE TABLE username_holds (
+  name_hash BYTEA PRIMARY KEY,
+  until BIGINT NOT NULL
+);
+CREATE INDEX username_holds_until ON username_holds(until);
+ALTER TABLE username_holds SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = ${AUTOVACUUM_THRESHOLD});
 `,
   },
 ];

@@ -127,6 +127,12 @@ export class PostgresStorage implements Storage {
   resetIdentity(userId: UserId, device: NewDevice, createdDay: string, session: NewSession, revokedAt: number): Promise<{ revoked: DeviceId[]; groups: GroupId[] }> {
     return this.accounts.resetIdentity(userId, device, createdDay, session, revokedAt);
   }
+  deleteAccount(userId: UserId, revokedAt: number, hold: { nameHash: Uint8Array; until: number }): Promise<{ revoked: DeviceId[]; groups: GroupId[] }> {
+    return this.accounts.deleteAccount(userId, revokedAt, hold);
+  }
+  usernameHeld(nameHash: Uint8Array, now: number): Promise<boolean> {
+    return this.accounts.usernameHeld(nameHash, now);
+  }
   addSession(userId: UserId, deviceId: DeviceId, session: NewSession): Promise<void> {
     return this.accounts.addSession(userId, deviceId, session);
   }
@@ -252,9 +258,9 @@ export class PostgresStorage implements Storage {
   async sweep(now: number): Promise<SweepResult> {
     const { messages, welcomes } = await this.delivery.sweep(now);
     // Pending devices swept now are recorded as revoked at the next full hour.
-    const { sessions, pendingDevices, challenges } = await this.accounts.sweep(now, ceilHour(now));
+    const { sessions, pendingDevices, challenges, accounts } = await this.accounts.sweep(now, ceilHour(now));
     const keyPackages = await this.keyPackages.sweep(now);
     await this.blobs.sweep(now);
-    return { messages, welcomes, sessions, keyPackages, pendingDevices, challenges };
+    return { messages, welcomes, sessions, keyPackages, pendingDevices, challenges, accounts };
   }
 }

@@ -134,6 +134,49 @@ export class SqliteAccounts {
     });
   }
 
+  deleteAccount(userId: UserId, revokedAt: number, hold: { nameHash: Uint8Array; until: number }): Promise<{ revoked: DeviceId[]; groups: GroupId[] }> {
+    return this.core.writes.run(() => {
+      if (this.q('SELECT 1 FROM users WHERE id = ? AND purge_at IS NULL').get(userId) === undefined) throw new StorageError('not_found', 'user not found');
+      const revoked = this.core.pluck("SELECT id FROM devices WHERE user_id = ? AND status <> 'revoked' ORDER BY rowid").all(userId) as DeviceId[];
+      const groups = new Set<GroupId>();
+      for (const d of revoked) for (const g of this.revokeSync(d, revokedAt)) groups.add(g);
+      // Devices revoked earlier may still hold sessions' leftovers: none by revokeSync, but names and packages go for all.
+      this.q('UPDATE devices SET name = NULL, approval = NULL, approved_by = NULL WHERE user_id = ?').run(userId);
+      this.q('DELETE FROM sessions WHERE user_id = ?').run(userId);
+      this.q('DELETE FROM device_links WHERE user_id = ?').run(userId);
+      this.q('DELETE FROM queue_charges WHERE user_id = ?').run(userId);
+      this.q('DELETE FROM blob_usage WHERE user_id = ?').run(userId);
+      // The placeholder is no valid username or skeleton (they never hold '#'), and unique.
+      this.q("UPDATE users SET username = '#' || id, skeleton = '#' || id, password_hash = '', purge_at = ? WHERE id = ?").run(hold.until, userId);
+      this.q('INSERT INTO username_holds (name_hash, until) VALUES (?, ?) ON CONFLICT (name_hash) DO UPDATE SET until = MAX(until, excluded.until)').run(
+        hold.nameHash,
+        hold.until,
+      );
+      return { revoked, groups: [...groups].sort() };
+    });
+  }
+
+  usernameHeld(nameHash: Uint8Array, now: number): boolean {
+    return this.q('SELECT 1 FROM username_holds WHERE name_hash = ? AND until > ?').get(nameHash, now) !== undefined;
+  }
+
+  /** Deleted accounts past their hold: the user row and its revoked devices go; expired holds too. */
+  purgeSync(now: number): number {
+    const users = this.core.pluck('SELECT id FROM users WHERE purge_at IS NOT NULL AND purge_at <= ?').all(now) as UserId[];
+    for (const u of users) {
+      const devices = this.core.pluck('SELECT id FROM devices WHERE user_id = ?').all(u) as DeviceId[];
+      // Revoked at deletion, so in no group's delivery any more; departures and Welcomes went with the revocation.
+      for (const d of devices) this.dropDelivery(d);
+      this.q('DELETE FROM key_packages WHERE device_id IN (SELECT id FROM devices WHERE user_id = ?)').run(u);
+      this.q('DELETE FROM session_challenges WHERE device_id IN (SELECT id FROM devices WHERE user_id = ?)').run(u);
+      this.q('DELETE FROM sessions WHERE user_id = ?').run(u);
+      this.q('DELETE FROM devices WHERE user_id = ?').run(u);
+      this.q('DELETE FROM users WHERE id = ?').run(u);
+    }
+    this.q('DELETE FROM username_holds WHERE until <= ?').run(now);
+    return users.length;
+  }
+
   addSession(userId: UserId, deviceId: DeviceId, session: NewSession): Promise<void> {
     return this.core.writes.run(() => {
       const row = this.q('SELECT status FROM devices WHERE id = ? AND user_id = ?').get(deviceId, userId) as Row | undefined;
@@ -228,7 +271,7 @@ export class SqliteAccounts {
   }
 
   /** Expired sessions, challenges, and pending devices whose link expired (deleted, see revokeSync). */
-  sweepSync(now: number, revokedAt: number): { sessions: number; pendingDevices: number; challenges: number } {
+  sweepSync(now: number, revokedAt: number): { sessions: number; pendingDevices: number; challenges: number; accounts: number } {
     const sessions = this.q('DELETE FROM sessions WHERE expires_at <= ?').run(now).changes;
     const challenges = this.q('DELETE FROM session_challenges WHERE expires_at <= ?').run(now).changes;
     const expired = this.core
@@ -237,6 +280,7 @@ export class SqliteAccounts {
     for (const d of expired) this.revokeSync(d, revokedAt);
     // A link outliving its device's pending state would be a bug; never keep one past expiry.
     this.q('DELETE FROM device_links WHERE expires_at <= ?').run(now);
-    return { sessions, pendingDevices: expired.length, challenges };
+    const accounts = this.purgeSync(now);
+    return { sessions, pendingDevices: expired.length, challenges, accounts };
   }
 }

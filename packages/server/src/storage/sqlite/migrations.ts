@@ -356,4 +356,22 @@ ALTER TABLE mls_groups ADD COLUMN retention_seconds INTEGER CHECK (retention_sec
 ALTER TABLE mls_groups ADD COLUMN retention_seq INTEGER NOT NULL DEFAULT 0;
 `,
   },
+  {
+    version: 10,
+    name: 'account deletion',
+    // A deleted account keeps, until purge_at, only its user id and its revoked
+    // devices' ids and keys (no name, no password hash), so contacts' clients
+    // can still remove those devices from their groups; then the rows go.
+    // username_holds keeps a hash of a deleted account's name skeleton until
+    // the cooling-off period ends (the name itself is not kept).
+    sql: `
+ALTER TABLE users ADD COLUMN purge_at INTEGER;
+CREATE INDEX users_purge ON users(purge_at) WHERE purge_at IS NOT NULL;
+CREATE TABLE username_holds (
+  name_hash BLOB PRIMARY KEY,
+  until INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX username_holds_until ON username_holds(until);
+`,
+  },
 ];

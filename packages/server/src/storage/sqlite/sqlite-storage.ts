@@ -172,6 +172,12 @@ export class SqliteStorage implements Storage {
   resetIdentity(userId: UserId, device: NewDevice, createdDay: string, session: NewSession, revokedAt: number): Promise<{ revoked: DeviceId[]; groups: GroupId[] }> {
     return this.accounts.resetIdentity(userId, device, createdDay, session, revokedAt);
   }
+  deleteAccount(userId: UserId, revokedAt: number, hold: { nameHash: Uint8Array; until: number }): Promise<{ revoked: DeviceId[]; groups: GroupId[] }> {
+    return this.accounts.deleteAccount(userId, revokedAt, hold);
+  }
+  async usernameHeld(nameHash: Uint8Array, now: number): Promise<boolean> {
+    return this.accounts.usernameHeld(nameHash, now);
+  }
   addSession(userId: UserId, deviceId: DeviceId, session: NewSession): Promise<void> {
     return this.accounts.addSession(userId, deviceId, session);
   }
@@ -297,10 +303,10 @@ export class SqliteStorage implements Storage {
     return this.core.writes.run(() => {
       const { messages, welcomes } = this.delivery.sweepSync(now);
       // Pending devices swept now are recorded as revoked at the next full hour.
-      const { sessions, pendingDevices, challenges } = this.accounts.sweepSync(now, ceilHour(now));
+      const { sessions, pendingDevices, challenges, accounts } = this.accounts.sweepSync(now, ceilHour(now));
       const keyPackages = this.keyPackages.sweepSync(now);
       this.blobs.sweepSync(now);
-      return { messages, welcomes, sessions, keyPackages, pendingDevices, challenges };
+      return { messages, welcomes, sessions, keyPackages, pendingDevices, challenges, accounts };
     });
   }
 }
