@@ -71,6 +71,9 @@ export async function runAdmin(config: ServerConfig, args: string[], out: (line:
         const password = await readPassword();
         if (password.length < PASSWORD_MIN) throw new UsageError(`password must be at least ${PASSWORD_MIN} characters`);
         if (await ctx.storage.skeletonTaken(name.skeleton)) throw new UsageError('this username, or one that looks like it, is taken');
+        if (await ctx.storage.usernameHeld(accounts.heldNameHash(name.skeleton), ctx.clock.now())) {
+          throw new UsageError('this username, or one that looks like it, belonged to a deleted account and is held until its cooling-off period ends');
+        }
         const id = newId() as UserId;
         await ctx.storage.createAccount(
           { id, username: name.normalized, skeleton: name.skeleton, passwordHash: await hashPassword(password, config.argon2), createdDay: new Date().toISOString().slice(0, 10) },

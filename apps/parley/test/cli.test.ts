@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
 import { after, describe, it } from 'node:test';
-import { toBase64Url } from '@parley/protocol';
+import { toBase64Url, type UserId } from '@parley/protocol';
+import { accounts, SqliteStorage } from '@parley/server';
 
 const BIN = new URL('../bin/parley.mjs', import.meta.url).pathname;
 const dirs: string[] = [];
@@ -117,6 +118,23 @@ describe('the parley command', () => {
         await new Promise((r) => child.once('exit', r));
       }
     }
+  });
+
+  it('admin create-user refuses a deleted account’s name during its cooling-off period', async () => {
+    const dir = dataDir();
+    const created = admin(dir, ['create-user', 'gwen'], 'a long enough password\n');
+    assert.equal(created.status, 0, created.stderr);
+    const id = /\(([A-Za-z0-9_-]+)\)/.exec(created.stdout)?.[1] as UserId;
+    const storage = new SqliteStorage({ path: join(dir, 'parley.db') });
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      await storage.deleteAccount(id, now, { nameHash: accounts.heldNameHash('gwen'), until: now + 86400 });
+    } finally {
+      await storage.close();
+    }
+    const again = admin(dir, ['create-user', 'gwen'], 'another long password\n');
+    assert.equal(again.status, 2);
+    assert.match(again.stderr, /deleted account/);
   });
 
   it('serves on the embedded database, logs nothing secret, and shuts down cleanly on SIGTERM', async () => {
