@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { importDeviceIdentity, signWithDevice } from '@parley/crypto';
+import { accountDeletionMessage, toBase64Url } from '@parley/protocol';
+import { ClientRepository } from '../src/store/records.js';
 import { describe, it } from 'node:test';
 import { ClientError, MemoryStore, STORE_TABLES } from '../src/index.js';
 import type { ParleyClient, Store } from '../src/index.js';
@@ -51,5 +54,32 @@ describe('client: account deletion', () => {
     // The name is held back.
     const again = await net.client();
     await assert.rejects(again.register(alice.name, 'another long password'), isClientError('username_taken'));
+  });
+
+  it('a device deleted without leaving (it never got to): contacts remove its devices on the server’s word', async () => {
+    await using net = await ClientNetwork.start();
+    const store = new MemoryStore();
+    const alice = await net.user(undefined, { store });
+    const bob = await net.user();
+    const carol = await net.user();
+    const group = await bob.client.createConversation([alice.name, carol.name], { title: 'trio' });
+    await waitFor(async () => (await alice.client.conversations()).length === 1, 'alice joins');
+    const aliceId = alice.client.userId as string;
+    await alice.client.close();
+    // The deletion request alone, as a client that cannot leave first would send it.
+    const account = await new ClientRepository(store).account();
+    assert.ok(account);
+    const ch = await fetch(`${net.url}/v1/sessions/challenge`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: account.username, deviceId: account.deviceId }) });
+    const { challenge } = (await ch.json()) as { challenge: string };
+    const signature = await signWithDevice(await importDeviceIdentity(account.identity), accountDeletionMessage(account.userId, account.deviceId, challenge));
+    const res = await fetch(`${net.url}/v1/account/deletion`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${account.token}` },
+      body: JSON.stringify({ password: alice.password, challenge, signature: toBase64Url(signature) }),
+    });
+    assert.equal(res.status, 204);
+    for (const c of [bob.client, carol.client]) await waitFor(async () => !(await memberIds(c, group.id)).includes(aliceId), 'alice’s devices removed by a contact');
+    await carol.client.send(group.id, 'after alice');
+    await waitFor(async () => (await texts(bob.client, group.id)).includes('after alice'), 'the group still works');
   });
 });
