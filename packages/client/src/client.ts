@@ -253,7 +253,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await this.repo.upgradeConversations();
     const account = await upgradeAccount(this.repo, stored, this.options.deviceName);
     this.api.token = account.token;
-    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.f.typing.arrived(frame, payload), applyReadReceipts: (setting) => this.f.receipts.applySetting(setting), applyPrefs: (prefs) => this.f.prefs.apply(prefs), ownDevicesAdded: () => this.f.prefs.sendAll() }, account, identity);
+    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.f.typing.arrived(frame, payload), onRejoin: (frame, payload) => this.f.healing.requested(frame, payload), applyReadReceipts: (setting) => this.f.receipts.applySetting(setting), applyPrefs: (prefs) => this.f.prefs.apply(prefs), ownDevicesAdded: () => this.f.prefs.sendAll() }, account, identity);
     this.hiddenGroup = session.self.id;
     this.session = session;
     await this.f.receipts.load();

@@ -43,6 +43,8 @@ export type ClientErrorCode =
   | 'blob_gone'
   /** Refused before anything was uploaded: over a limit (a voice message's size or duration, see @parley/crypto). */
   | 'too_large'
+  /** A request to re-add a device was ignored (healing/); detail.reason says why. */
+  | 'rejoin_refused'
   | 'closed';
 
 export class ClientError extends Error {

@@ -2,6 +2,7 @@ import type { ClientCore } from './core/context.js';
 import type { GroupState } from './core/group-state.js';
 import type { Outbox } from './core/outbox.js';
 import { Conversations } from './conversations/conversations.js';
+import { Healing } from './healing/healing.js';
 import { Media } from './media/media.js';
 import { MessageChanges } from './messages/changes.js';
 import { RecentContentIds } from './messages/duplicates.js';
@@ -28,6 +29,7 @@ export interface Features {
   readonly media: Media;
   readonly disappearing: Disappearing;
   readonly prefs: ConversationPrefsSync;
+  readonly healing: Healing;
 }
 
 type Subscribe = <K extends keyof ClientEvents>(event: K, fn: ClientEvents[K]) => void;
@@ -52,6 +54,7 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   const lostReplies = new LostReplies(core, state);
   const changes = new MessageChanges(core, state, outbox, offlineSendTimeoutMs);
   const messages = new Messages(core, state, outbox, offlineSendTimeoutMs, media, lostReplies);
+  const healing = new Healing(core, state, outbox, now);
 
   // Every stored history entry: its expiry (disappearing), unarchiving (prefs), its media queued for download.
   state.addHistoryHook(disappearing);
@@ -62,6 +65,8 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   handlers.register(['receipt'], receipts);
   handlers.register(['reaction', 'edit', 'delete'], changes);
   handlers.registerOwnCopy(lostReplies);
+  // A conversation whose state broke (the inbox marked it rejoining): ask the members to re-add this device.
+  handlers.registerBroken((conversationId) => healing.broken(conversationId));
   const recent = new RecentContentIds();
   handlers.registerHistoryFilter((conversationId, seq, userId, content) => recent.keep(conversationId, seq, userId, content));
 
@@ -81,7 +86,9 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
     lostReplies.noteConnection(e.state);
     // Downloads left pending (a failure, a restart) are picked up after each sync.
     if (e.state === 'synced') media.resume().catch((err: unknown) => core.isClosed() || core.emitError('internal', err));
+    // Conversations still rejoining (after a reconnect or a restart) ask again.
+    if (e.state === 'synced') healing.resume().catch((err: unknown) => core.isClosed() || core.emitError('internal', err));
   });
 
-  return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs };
+  return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs, healing };
 }

@@ -112,6 +112,10 @@ export type Notice =
       readonly userId: UserId;
       readonly username: string | null;
       readonly deviceId: DeviceId;
+    }
+  | {
+      /** "Some messages could not be decrypted": this device lost its state for the conversation and asked to be re-added (healing/). */
+      readonly kind: 'messages_undecryptable';
     };
 
 export interface NoticeContent {
@@ -323,6 +327,11 @@ export type ClientEventErrorCode =
    * member): ignored, nothing changed.
    */
   | 'invalid_change'
+  /**
+   * A request to re-add a device to a conversation (healing/) was ignored: malformed, stale, a bad
+   * signature, or a device that is not an active device of a member user (`ClientError.detail.reason`).
+   */
+  | 'rejoin_refused'
   | 'key_packages'
   | 'device_sync'
   | 'server'

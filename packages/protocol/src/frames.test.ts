@@ -53,6 +53,18 @@ describe('frame codec', () => {
   });
 });
 
+describe('rejoin frames', () => {
+  it('a client rejoin frame names a group; the server one adds the sender it authenticated', () => {
+    const c = decodeClientFrame(encodeFrame({ t: 'rejoin', group: 'abcd' }, [Uint8Array.of(1)]));
+    assert.ok(c.ok);
+    assert.deepEqual(c.frame, { t: 'rejoin', group: 'abcd' });
+    assert.equal(decodeClientFrame(encodeFrame({ t: 'rejoin' })).ok, false);
+    const s = decodeServerFrame(encodeFrame({ t: 'rejoin', group: 'abcd', user: 'AAAAAAAAAAAAAAAAAAAAAA', device: 'BBBBBBBBBBBBBBBBBBBBBB' }, [Uint8Array.of(1)]));
+    assert.ok(s.ok);
+    assert.equal(decodeServerFrame(encodeFrame({ t: 'rejoin', group: 'abcd' })).ok, false);
+  });
+});
+
 describe('typing frames', () => {
   it('a client typing frame names a group and carries one opaque part', () => {
     const d = decodeClientFrame(encodeFrame({ t: 'typing', group: 'abcd' }, [Uint8Array.of(9, 9)]));

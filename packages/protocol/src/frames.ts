@@ -94,6 +94,20 @@ export const MAX_TYPING_BYTES = 4096;
  */
 export const TypingFrameSchema = z.object({ t: z.literal('typing'), group: GroupIdSchema });
 
+/** Largest rejoin request payload (a signed request, see rejoinRequestMessage). */
+export const MAX_REJOIN_BYTES = 1024;
+
+/**
+ * Ephemeral, like typing: a device whose MLS state for `group` is lost or
+ * broken asks its fellow members to re-add it. One part: the request
+ * (JSON `{ at, nonce, sig }`, see rejoinRequestMessage), signed with the
+ * device's key. The server checks that the sender is one of the group's
+ * devices, rate-limits it, and forwards it to the other member devices that
+ * are connected right now (with the sender's user and device id); nothing is
+ * stored or acknowledged. No reply; only a refusal comes back as an error.
+ */
+export const RejoinFrameSchema = z.object({ t: z.literal('rejoin'), group: GroupIdSchema });
+
 export const ClientFrameSchema = z.discriminatedUnion('t', [
   HelloFrameSchema,
   SendFrameSchema,
@@ -102,6 +116,7 @@ export const ClientFrameSchema = z.discriminatedUnion('t', [
   LeaveFrameSchema,
   PingFrameSchema,
   TypingFrameSchema,
+  RejoinFrameSchema,
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 export type HelloFrame = z.infer<typeof HelloFrameSchema>;
@@ -176,6 +191,13 @@ export const DevicesChangedFrameSchema = z.object({ t: z.literal('devices_change
  */
 export const TypingServerFrameSchema = z.object({ t: z.literal('typing'), group: GroupIdSchema, epoch: EpochSchema });
 
+/**
+ * A member device's rejoin request, forwarded live (see RejoinFrameSchema):
+ * `user`/`device` as the server authenticated the sender; one part, the
+ * signed request. Receivers verify the signature with the directory's key.
+ */
+export const RejoinServerFrameSchema = z.object({ t: z.literal('rejoin'), group: GroupIdSchema, user: UserIdSchema, device: DeviceIdSchema });
+
 export const ServerFrameSchema = z.discriminatedUnion('t', [
   ReadyFrameSchema,
   OkFrameSchema,
@@ -186,12 +208,15 @@ export const ServerFrameSchema = z.discriminatedUnion('t', [
   PongFrameSchema,
   DevicesChangedFrameSchema,
   TypingServerFrameSchema,
+  RejoinServerFrameSchema,
 ]);
 export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 export type MsgFrame = z.infer<typeof MsgFrameSchema>;
 export type ErrorFrame = z.infer<typeof ErrorFrameSchema>;
 export type ReadyFrame = z.infer<typeof ReadyFrameSchema>;
 export type TypingServerFrame = z.infer<typeof TypingServerFrameSchema>;
+export type RejoinFrame = z.infer<typeof RejoinFrameSchema>;
+export type RejoinServerFrame = z.infer<typeof RejoinServerFrameSchema>;
 
 /* ---------- codec ---------- */
 

@@ -1,5 +1,5 @@
 import { fromBase64Url, toBase64Url } from './bytes.js';
-import { DeviceIdSchema, UserIdSchema, type DeviceId, type UserId } from './ids.js';
+import { DeviceIdSchema, UserIdSchema, type DeviceId, type GroupId, type UserId } from './ids.js';
 
 /**
  * The byte strings a device signs with its MLS signature key (Ed25519 in every
@@ -33,6 +33,16 @@ export function accountDeletionMessage(userId: string, deviceId: DeviceId, chall
  */
 export function linkApprovalMessage(userId: UserId, newDeviceId: DeviceId, newSignatureKey: Uint8Array): Uint8Array {
   return encoder.encode(`parley-link-approve-v1\n${userId}\n${newDeviceId}\n${toBase64Url(newSignatureKey)}`);
+}
+
+/**
+ * Signed by a device whose state for a group is broken, to be re-added: names
+ * the group, the user and the device, with the device's clock (ms) and a
+ * fresh random nonce, so a request cannot be replayed for long, moved to
+ * another group or device, or made by anyone without the device's key.
+ */
+export function rejoinRequestMessage(groupId: GroupId, userId: UserId, deviceId: DeviceId, at: number, nonce: string): Uint8Array {
+  return encoder.encode(`parley-rejoin-v1\n${groupId}\n${userId}\n${deviceId}\n${at}\n${nonce}`);
 }
 
 /* ---------- link codes ---------- */

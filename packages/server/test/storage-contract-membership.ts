@@ -17,6 +17,14 @@ export function membershipContract(storage: () => Storage, fixture: () => Storag
     expiresAt: NOW + 1000,
   });
 
+  it('lets a member device that stays be welcomed again (re-added with a fresh leaf after losing its state): it starts after the commit', async () => {
+    const s = storage();
+    const [a, b] = [await account(s), await account(s)];
+    const gid = await groupWith(s, a.deviceId, [a.deviceId, b.deviceId]);
+    const r = await s.appendCommit(commitOf(gid, a.deviceId, 1, [a.deviceId, b.deviceId], [b.deviceId]));
+    assert.deepEqual(r.welcomeRecipients, [b.deviceId]);
+  });
+
   it('lets a device enter a group only with a Welcome addressed to it, and Welcomes go only to entering devices', async () => {
     const s = storage();
     const [a, b, c, d] = [await account(s), await account(s), await account(s), await account(s)];
@@ -25,7 +33,7 @@ export function membershipContract(storage: () => Storage, fixture: () => Storag
       [[a.deviceId, b.deviceId, c.deviceId], undefined], // no Welcome at all
       [[a.deviceId, b.deviceId, c.deviceId, d.deviceId], [c.deviceId]], // d enters without one
       [[a.deviceId, b.deviceId, c.deviceId], [c.deviceId, d.deviceId]], // d gets one but is not added
-      [[a.deviceId, b.deviceId, c.deviceId], [c.deviceId, b.deviceId]], // b is already in
+      [[a.deviceId, b.deviceId, c.deviceId], [c.deviceId, a.deviceId]], // the committer cannot welcome itself
       [[a.deviceId, b.deviceId], [c.deviceId]],
     ];
     for (const [devices, to] of refused) await rejectsWith(s.appendCommit(commitOf(gid, a.deviceId, 1, devices, to)), 'invalid_membership');

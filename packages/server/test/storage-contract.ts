@@ -239,7 +239,7 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
       const base = { groupId: gid, senderDevice: a.deviceId, epoch: 1, commit: Uint8Array.of(1), expiresAt: NOW };
       await rejectsWith(s.appendCommit({ ...base, devices: [b.deviceId] }), 'invalid_membership');
       await rejectsWith(s.appendCommit({ ...base, devices: [a.deviceId, id() as DeviceId] }), 'invalid_membership');
-      await rejectsWith(s.appendCommit({ ...base, devices: [a.deviceId, b.deviceId], welcome: { to: [b.deviceId], data: Uint8Array.of(1) } }), 'invalid_membership');
+      await rejectsWith(s.appendCommit({ ...base, devices: [a.deviceId, b.deviceId], welcome: { to: [a.deviceId], data: Uint8Array.of(1) } }), 'invalid_membership');
       assert.equal((await s.getGroup(gid))?.epoch, 1, 'failed commits change nothing');
       // removing b: b still gets the commit, then is no longer a member
       const r = await s.appendCommit({ ...base, devices: [a.deviceId] });

@@ -30,6 +30,7 @@ function devicesChanged(added: number, removed: number): string {
 /** The line shown in the conversation. */
 export function noticeText(notice: Notice, me: UserId | undefined): string {
   if (notice.kind === 'device_refused') return 'A change naming a device Parley could not verify was refused';
+  if (notice.kind === 'messages_undecryptable') return 'Some messages could not be decrypted';
   const self = notice.userId === me;
   const name = notice.username ?? 'A member';
   if (notice.reset) return self ? 'You started over with a new identity' : `${name} started over with a new identity`;
@@ -39,6 +40,7 @@ export function noticeText(notice: Notice, me: UserId | undefined): string {
 
 /** The short form for the conversation list's preview. */
 export function noticePreview(notice: Notice): string {
+  if (notice.kind === 'messages_undecryptable') return 'Some messages could not be decrypted';
   return notice.kind === 'device_refused' ? 'An unverified change was refused' : 'Safety number changed';
 }
 

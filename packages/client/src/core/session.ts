@@ -1,7 +1,7 @@
 import { TsMlsEngine } from '@parley/crypto';
 import type { DeviceIdentity, MlsEngine } from '@parley/crypto';
 import { DeviceNameSchema } from '@parley/protocol';
-import type { TypingServerFrame } from '@parley/protocol';
+import type { RejoinServerFrame, TypingServerFrame } from '@parley/protocol';
 import { DeviceNames } from '../devices/device-names.js';
 import { DeviceSync } from '../devices/device-sync.js';
 import { KeyPackageStock } from '../devices/key-packages.js';
@@ -50,6 +50,8 @@ export interface SessionDeps {
   applyReadReceipts?(setting: ReadReceiptsMessage): Promise<() => void>;
   /** An ephemeral typing frame (messages/typing.ts), as it arrives: the step to run in the inbox's order, if any. */
   onTyping?(frame: TypingServerFrame, payload: Uint8Array): (() => Promise<void>) | undefined;
+  /** A member device asks to be re-added to a group (healing/): the step to run in the inbox's order, if any. */
+  onRejoin?(frame: RejoinServerFrame, payload: Uint8Array): (() => Promise<void>) | undefined;
 }
 
 /**
@@ -79,6 +81,11 @@ export async function buildSession(deps: SessionDeps, account: AccountRecord, id
       // In order with the messages before it: decrypting it must not ratchet past stored messages not yet processed.
       onTyping: (frame, payload) => {
         const task = deps.onTyping?.(frame, payload);
+        if (task !== undefined) inbox.enqueue(task);
+      },
+      // In order with the frames before it (its step only notes the epoch; the answer runs outside the inbox).
+      onRejoin: (frame, payload) => {
+        const task = deps.onRejoin?.(frame, payload);
         if (task !== undefined) inbox.enqueue(task);
       },
       onKeyPackagesLow: () => void keyPackages.refill(),

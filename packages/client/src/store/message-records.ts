@@ -84,6 +84,7 @@ const NoticeSchema = z.discriminatedUnion('kind', [
     reset: z.boolean(),
   }),
   z.object({ kind: z.literal('device_refused'), userId: UserIdSchema, username: z.string().min(1).max(128).nullable(), deviceId: DeviceIdSchema }),
+  z.object({ kind: z.literal('messages_undecryptable') }),
 ]);
 
 /** A notice this device wrote (local only: it has no plaintext and never went over the wire). */

@@ -74,7 +74,7 @@ const GroupStateSchema = z.object({
 });
 export type GroupStateRecord = Omit<z.output<typeof GroupStateSchema>, 'v'>;
 
-export const ConversationStatusSchema = z.enum(['active', 'removed', 'left']);
+export const ConversationStatusSchema = z.enum(['active', 'removed', 'left', 'rejoining']);
 export type ConversationStatus = z.output<typeof ConversationStatusSchema>;
 
 const MemberSchema = z.object({ userId: UserIdSchema, username: z.string().min(1).max(128).nullable(), devices: z.array(DeviceIdSchema).max(5000) });

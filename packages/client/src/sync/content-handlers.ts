@@ -47,6 +47,16 @@ export class ContentHandlers {
   private readonly byType = new Map<string, ContentHandler>();
   private own: OwnCopyHandler | undefined;
   private historyFilter: HistoryFilter | undefined;
+  private brokenHandler: ((conversationId: GroupId) => void) | undefined;
+
+  /** Called once this device's state for a conversation is found broken and the conversation marked rejoining (healing/). */
+  registerBroken(fn: (conversationId: GroupId) => void): void {
+    this.brokenHandler = fn;
+  }
+
+  broken(conversationId: GroupId): void {
+    this.brokenHandler?.(conversationId);
+  }
 
   registerOwnCopy(handler: OwnCopyHandler): void {
     this.own = handler;

@@ -11,6 +11,7 @@ import { decodeMeta } from '../meta.js';
 import { withTimerChange } from '../settings/disappearing.js';
 import type { ConversationMeta } from '../meta.js';
 import { StoreBatch } from '../store/records.js';
+import { StoreError } from '../store/store.js';
 import type { ConversationRecord, MemberRecord } from '../store/records.js';
 import type { ConversationMember } from '../types.js';
 import { deviceRefusedNotice } from '../verification/notices.js';
@@ -117,7 +118,16 @@ export class RunProcessor {
       skip(run, conv, frame.seq);
       return 'more';
     }
-    run.group ??= await this.state.load(frame.group);
+    if (run.group === undefined) {
+      try {
+        run.group = await this.state.load(frame.group);
+      } catch (err) {
+        // The stored state does not load (damaged, or for another group): ask to be re-added (healing/).
+        if (!brokenState(err) || this.core.current()?.self.isSelf(frame.group) === true) throw err;
+        await this.markBroken(run, conv, frame, err);
+        return 'end';
+      }
+    }
     const group = run.group;
     if (group.hasPendingCommit && BigInt(frame.epoch) > group.epoch) {
       // A message from a later epoch while our commit is unconfirmed: the epoch's commit was ours.
@@ -143,7 +153,13 @@ export class RunProcessor {
           return 'more';
         }
       }
-      if (!(err instanceof MlsOperationError && err.code === 'own_message')) run.afterCommit(() => this.core.emitError('undecryptable', err, where));
+      const own = err instanceof MlsOperationError && err.code === 'own_message';
+      if (!own && conv.status === 'active' && !this.core.session().self.isSelf(frame.group) && (frame.kind === 'commit' || BigInt(frame.epoch) > group.epoch)) {
+        // A commit it cannot process, or a message from an epoch it cannot reach: this device is out of the group until re-added.
+        await this.markBroken(run, conv, frame, err);
+        return 'end';
+      }
+      if (!own) run.afterCommit(() => this.core.emitError('undecryptable', err, where));
       skip(run, conv, frame.seq);
       return 'more';
     }
@@ -183,6 +199,24 @@ export class RunProcessor {
         if (conv.status === 'active') run.afterCommit(() => runLater(this.core, () => this.outbox.commitPendingProposals(frame.group), frame.group));
         return 'end';
     }
+  }
+
+  /**
+   * This device cannot follow the group any more: the frame is skipped, the
+   * conversation marked `rejoining` (nothing more is read or sent until a
+   * Welcome re-adds it), a "Some messages could not be decrypted" notice
+   * stored with it, and the healing module asks the members to re-add it.
+   */
+  private async markBroken(run: InboxRun, conv: ConversationRecord, frame: MsgFrame, err: unknown): Promise<void> {
+    const where = { conversationId: frame.group, seq: frame.seq };
+    this.core.groups.delete(frame.group);
+    run.group = undefined;
+    run.groupChanged = false;
+    run.setConv({ ...advance(conv, frame.seq), status: 'rejoining' });
+    run.ack(frame.seq);
+    run.afterCommit(() => this.core.emitError('undecryptable', err, where));
+    run.afterCommit(await this.state.withNotices(run.batch, frame.group, frame.seq, [{ kind: 'messages_undecryptable' }]));
+    run.afterCommit(() => this.handlers.broken(frame.group));
   }
 
   /** A credential the directory does not vouch for: the message is skipped, a `device_refused` notice stored with the skip. */
@@ -261,6 +295,13 @@ export class RunProcessor {
 function namedMembers(state: GroupState, group: MlsGroup, previous: readonly ConversationMember[], meta: ConversationMeta): MemberRecord[] {
   const named = new Map(meta.members.map((m) => [m.userId, m.username]));
   return state.membersOf(group, previous).map((m) => (m.username === null ? { ...m, username: named.get(m.userId) ?? null } : m));
+}
+
+/** A stored group state that cannot be used (as opposed to a store that cannot be read at all). */
+export function brokenState(err: unknown): boolean {
+  if (err instanceof ClientError) return err.code === 'unknown_conversation';
+  if (err instanceof StoreError) return err.code === 'corrupt_record';
+  return true;
 }
 
 /** Past a frame without reading it: only the cursor moves. */

@@ -12,7 +12,7 @@ import type { ConversationRecord } from '../store/records.js';
 import type { ContentHandlers } from './content-handlers.js';
 import { InboxQueue, isFrame } from './inbox-queue.js';
 import type { InboxFrame } from './inbox-queue.js';
-import { InboxRun, RUN_MAX_FRAMES, RUN_MAX_MS, RunProcessor } from './inbox-run.js';
+import { brokenState, InboxRun, RUN_MAX_FRAMES, RUN_MAX_MS, RunProcessor } from './inbox-run.js';
 import type { FrameOutcome } from './inbox-run.js';
 
 /** After the directory could not be asked about a credential, reconnect (redelivering the message) this much later. */
@@ -40,7 +40,7 @@ export class Inbox {
     private readonly state: GroupState,
     private readonly outbox: Outbox,
     /** Feature modules' appliers for content that is not a history entry (sync/content-handlers.ts). */
-    handlers: ContentHandlers,
+    private readonly handlers: ContentHandlers,
   ) {
     this.runs = new RunProcessor(core, state, outbox, handlers, { followUpAdds: (added) => this.followUpAdds(added) });
   }
@@ -91,7 +91,13 @@ export class Inbox {
     for (const c of await this.core.repo.conversations()) {
       if (c.status !== 'active') continue;
       await this.core.locks.run(c.id, async () => {
-        const group = await this.state.load(c.id);
+        let group;
+        try {
+          group = await this.state.load(c.id);
+        } catch (err) {
+          if (!brokenState(err) || this.core.current()?.self.isSelf(c.id) === true) throw err;
+          return this.markBroken(c.id, err);
+        }
         if (!group.hasPendingCommit) return;
         const info = await this.core.api.group(c.id);
         if (BigInt(info.epoch) > group.epoch) await group.confirmCommit();
@@ -100,6 +106,17 @@ export class Inbox {
         await this.core.repo.commit(putGroup(new StoreBatch(), c.id, group).putConversation({ ...conv, members: this.state.membersOf(group, conv.members) }));
       });
     }
+  }
+
+  /** A stored group state that does not load, found at a sync: the conversation is marked rejoining (healing/), with its notice. */
+  private async markBroken(groupId: GroupId, err: unknown): Promise<void> {
+    const conv = await this.state.record(groupId);
+    const batch = new StoreBatch().putConversation({ ...conv, status: 'rejoining' });
+    const emitNotices = await this.state.withNotices(batch, groupId, conv.lastSeq, [{ kind: 'messages_undecryptable' }]);
+    await this.core.repo.commit(batch);
+    this.core.emitError('undecryptable', err, { conversationId: groupId });
+    emitNotices();
+    this.handlers.broken(groupId);
   }
 
   /** A frame from the connection, in arrival order. */
@@ -226,7 +243,9 @@ export class Inbox {
   async processWelcome(frame: MsgFrame, payload: Uint8Array): Promise<void> {
     const { engine } = this.core.session();
     const existing = await this.core.repo.conversation(frame.group);
-    if (existing !== undefined && (existing.status === 'active' || frame.seq <= existing.lastSeq)) {
+    // A conversation marked rejoining (healing/) takes the Welcome that re-adds it, checked like any other.
+    const rejoining = existing?.status === 'rejoining';
+    if (existing !== undefined && !rejoining && (existing.status === 'active' || frame.seq <= existing.lastSeq)) {
       this.core.acks.schedule(frame.group, Math.max(frame.seq, existing.lastSeq));
       return;
     }
@@ -253,7 +272,7 @@ export class Inbox {
         members: this.state.membersOf(group, existing?.members ?? []),
         status: 'active',
         createdAt: existing?.createdAt ?? Date.now(),
-        lastSeq: frame.seq,
+        lastSeq: Math.max(frame.seq, rejoining ? existing.lastSeq : 0),
         ownSeqs: [],
         readSeq: existing?.readSeq ?? 0,
         unread: existing?.unread ?? 0,

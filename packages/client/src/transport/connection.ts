@@ -1,5 +1,5 @@
 import { decodeServerFrame, encodeFrame, isErrorCode, PROTOCOL_VERSIONS, WS_CLOSE } from '@parley/protocol';
-import type { ErrorFrame, GroupId, MsgFrame, ReadyFrame, ServerFrame, TypingServerFrame, UserId } from '@parley/protocol';
+import type { ErrorFrame, GroupId, MsgFrame, ReadyFrame, RejoinServerFrame, ServerFrame, TypingServerFrame, UserId } from '@parley/protocol';
 import { ClientError } from '../errors.js';
 import type { WireSocket, WireSocketFactory } from './socket.js';
 
@@ -22,6 +22,7 @@ export interface ConnectionHandlers {
   onServerError(frame: ErrorFrame): void;
   /** An ephemeral typing frame from another member's device (dropped when absent). */
   onTyping?(frame: TypingServerFrame, payload: Uint8Array): void;
+  onRejoin?(frame: RejoinServerFrame, payload: Uint8Array): void;
 }
 
 export interface ConnectionOptions {
@@ -128,6 +129,9 @@ export class Connection {
         return;
       case 'typing':
         this.options.handlers.onTyping?.(frame, payload);
+        return;
+      case 'rejoin':
+        this.options.handlers.onRejoin?.(frame, payload);
         return;
       case 'ok':
       case 'pong': {

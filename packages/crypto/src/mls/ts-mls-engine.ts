@@ -635,7 +635,11 @@ class TsMlsGroup implements MlsGroup {
         present.add(info.deviceId);
         proposals.push({ proposalType: 'add', add: { keyPackage } });
       }
-      return this.commit(proposals);
+      const result = await this.commit(proposals);
+      // A device removed and added back with the same key (re-added after losing its state): the diff by key
+      // does not show it, but it is new in the tree and needs its Welcome.
+      const readded = result.devices.filter((d) => remove.has(d.deviceId) && !result.added.some((a) => a.deviceId === d.deviceId));
+      return readded.length === 0 ? result : { ...result, added: [...result.added, ...readded] };
     });
   }
 

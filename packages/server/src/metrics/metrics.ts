@@ -9,7 +9,7 @@ import type { Storage } from '../storage/storage.js';
  */
 
 /** Frames a connection reads: the client frame types, plus frames that did not decode and frames refused unread (rate limit). */
-export const FRAME_IN_TYPES = ['hello', 'ping', 'send', 'commit', 'ack', 'leave', 'typing', 'invalid', 'unread'] as const;
+export const FRAME_IN_TYPES = ['hello', 'ping', 'send', 'commit', 'ack', 'leave', 'typing', 'rejoin', 'invalid', 'unread'] as const;
 /** Frames a connection writes (`notice` covers key_packages_low and devices_changed). */
 export const FRAME_OUT_TYPES = ['ready', 'synced', 'pong', 'ok', 'error', 'msg', 'notice', 'typing'] as const;
 /** What a device stored: a group message (application or proposal), or a commit. */

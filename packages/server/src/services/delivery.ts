@@ -211,9 +211,11 @@ export async function commit(ctx: AppContext, sender: Sender, frame: CommitFrame
     .catch((err: unknown) => {
       throw hideExistence(err);
     });
-  if (r.recipients.length > 0) {
+  // A device re-added by this commit (it lost its state) gets the Welcome, not the commit.
+  const commitTo = r.recipients.filter((d) => !r.welcomeRecipients.includes(d));
+  if (commitTo.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'commit', epoch: f.epochNumber }, [commitBytes]);
-    await push(ctx, r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out, storedAt: performance.now() });
+    await push(ctx, commitTo, { type: 'deliver', group: frame.group, seq: r.seq, frame: out, storedAt: performance.now() });
   }
   if (r.welcomeRecipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'welcome', epoch: r.epoch, parts: [welcome.length, info.length] }, [welcome, info]);

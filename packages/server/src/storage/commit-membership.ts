@@ -31,12 +31,15 @@ export interface CommitWelcome {
 /**
  * A device enters a group only with a Welcome addressed to it, and a Welcome
  * goes only to devices entering: throws invalid_membership unless the Welcome
- * goes to exactly the devices the commit adds.
+ * goes to every device the commit adds, and otherwise only to devices of the
+ * group's delivery that stay (`staying`: a device re-added with a fresh leaf
+ * after losing its state; not one that left).
  */
-export function commitWelcome(input: AppendCommitInput, added: readonly DeviceId[]): CommitWelcome {
+export function commitWelcome(input: AppendCommitInput, added: readonly DeviceId[], staying: ReadonlySet<DeviceId> = new Set()): CommitWelcome {
   const welcomeTo = [...new Set(input.welcome?.to ?? [])];
   const addedSet = new Set(added);
-  if (welcomeTo.length !== added.length || !welcomeTo.every((d) => addedSet.has(d))) {
+  const to = new Set(welcomeTo);
+  if (!added.every((d) => to.has(d)) || !welcomeTo.every((d) => addedSet.has(d) || (staying.has(d) && d !== input.senderDevice))) {
     throw new StorageError('invalid_membership', 'the Welcome must go to exactly the devices the commit adds');
   }
   const welcome = input.welcome && welcomeTo.length > 0 ? input.welcome.data : undefined;

@@ -20,6 +20,7 @@ import { errorLogFields, toApiError } from '../errors.js';
 import { authenticate, authenticateLimited } from '../http/pipeline.js';
 import { acknowledge, commit, leave, sendMessage } from '../services/delivery.js';
 import { keyPackageStock } from '../services/key-packages.js';
+import { forwardRejoin } from '../services/rejoin.js';
 import { forwardTyping } from '../services/typing.js';
 import type { FrameOutType } from '../metrics/metrics.js';
 import type { Corkable, SocketCorker } from './corker.js';
@@ -258,6 +259,10 @@ export class Connection {
         case 'typing':
           // Ephemeral: forwarded to live devices only, never stored, no reply (see services/typing.ts).
           await forwardTyping(this.ctx, sender, frame, payload);
+          return;
+        case 'rejoin':
+          // Ephemeral too: a broken device asks live members to re-add it (see services/rejoin.ts).
+          await forwardRejoin(this.ctx, sender, frame, payload);
           return;
       }
     } catch (err) {

@@ -239,7 +239,7 @@ export class PgDelivery {
           if (!active.has(d)) throw new StorageError('invalid_membership', 'unknown, pending or revoked device in member list', { device: d });
         }
       }
-      const { welcomeTo, welcome, groupInfo, stored, charged } = commitWelcome(input, added);
+      const { welcomeTo, welcome, groupInfo, stored, charged } = commitWelcome(input, added, new Set(before.filter((d) => after.has(d))));
       await this.charge(c, input.quota, input.groupId, charged);
       const seq = group.lastSeq + 1;
       const epoch = group.epoch + 1;
@@ -276,12 +276,14 @@ export class PgDelivery {
       if (undeparted.length > 0) await c.query('DELETE FROM group_departures WHERE group_id = $1 AND device_id = ANY($2::text[])', [input.groupId, undeparted]);
       // Added devices start after this commit (they join from the Welcome); a device still
       // leaving from an earlier removal gets its cursor back, moved up to here.
-      if (added.length > 0) {
+      // A device re-added with a fresh leaf (it lost its state) starts there too: what came before it cannot read.
+      const starting = [...new Set([...added, ...welcomeTo])];
+      if (starting.length > 0) {
         await c.query(
           `INSERT INTO group_devices (group_id, device_id, acked_seq, until_seq, leave_expires_at)
            SELECT $1, d, $2, NULL, NULL FROM unnest($3::text[]) AS d ORDER BY d COLLATE "C"
            ON CONFLICT (group_id, device_id) DO UPDATE SET acked_seq = EXCLUDED.acked_seq, until_seq = NULL, leave_expires_at = NULL`,
-          [input.groupId, seq, added],
+          [input.groupId, seq, starting],
         );
       }
       if (welcome) {

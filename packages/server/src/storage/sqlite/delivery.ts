@@ -136,7 +136,7 @@ export class SqliteDelivery {
       for (const d of added) {
         if (active.get(d) === undefined) throw new StorageError('invalid_membership', 'unknown, pending or revoked device in member list', { device: d });
       }
-      const { welcomeTo, welcome, groupInfo, stored, charged } = commitWelcome(input, added);
+      const { welcomeTo, welcome, groupInfo, stored, charged } = commitWelcome(input, added, new Set(before.filter((d) => after.has(d))));
       chargeQueue(this.core, input.quota, input.groupId, charged);
       const seq = group.lastSeq + 1;
       const epoch = group.epoch + 1;
@@ -159,7 +159,8 @@ export class SqliteDelivery {
         `INSERT INTO group_devices (group_id, device_id, acked_seq, until_seq, leave_expires_at) VALUES (?, ?, ?, NULL, NULL)
          ON CONFLICT (group_id, device_id) DO UPDATE SET acked_seq = excluded.acked_seq, until_seq = NULL, leave_expires_at = NULL`,
       );
-      for (const d of added) join.run(input.groupId, d, seq);
+      // A device re-added with a fresh leaf (it lost its state) starts there too: what came before it cannot read.
+      for (const d of new Set([...added, ...welcomeTo])) join.run(input.groupId, d, seq);
       if (welcome) {
         this.q('INSERT INTO welcomes (group_id, seq, epoch, welcome, group_info, expires_at) VALUES (?, ?, ?, ?, ?, ?)').run(
           input.groupId,
