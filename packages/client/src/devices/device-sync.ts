@@ -3,6 +3,7 @@ import { bytesEqual } from '@parley/protocol';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { activeDevices } from '../directory/device-directory.js';
 import type { DeviceDirectoryCache, DirectoryDevice, DirectoryUser } from '../directory/device-directory.js';
+import { ClientError } from '../errors.js';
 import type { ConversationRecord } from '../store/records.js';
 import { knownOwnDevices, trustOwnDevices, unapprovedError, type UnapprovedReason } from './approvals.js';
 
@@ -66,6 +67,8 @@ type Approvals = ReadonlyMap<DeviceId, UnapprovedReason | undefined>;
  */
 /** When to try again for a user whose new device had no key packages yet. */
 const RETRY_MS = [500, 1_000, 2_000, 4_000, 8_000, 15_000, 30_000];
+/** After a commit lost a race with a revocation: sync again this much later, from the fresh directory. */
+const STALE_RETRY_MS = 500;
 
 export class DeviceSync {
   private running: Promise<void> | undefined;
@@ -172,10 +175,32 @@ export class DeviceSync {
       try {
         if (await this.reconcile(conv.id, user, mode, last, approvals)) waiting = true;
       } catch (err) {
+        if (await this.revokedMeanwhile(err, user.userId)) {
+          // Our directory view was older than the server's: the next pass starts from the fresh one.
+          if (mode === 'own') this.schedule(STALE_RETRY_MS);
+          else this.scheduleUser(user.userId);
+          continue;
+        }
         this.ops.reportError(err, conv.id);
       }
     }
     return waiting;
+  }
+
+  /**
+   * The server refused a commit naming a device that is not active (any more):
+   * true only when the directory, asked again now, lists that device of
+   * `userId` as revoked — a revocation raced this commit. Anything else is an error.
+   */
+  private async revokedMeanwhile(err: unknown, userId: UserId): Promise<boolean> {
+    const device = err instanceof ClientError && err.server === true ? err.detail?.['device'] : undefined;
+    if (typeof device !== 'string') return false;
+    try {
+      const fresh = await this.directory.lookupUserById(userId);
+      return fresh.devices.some((d) => d.id === device && d.revokedAt !== null);
+    } catch {
+      return false;
+    }
   }
 
   private async reconcile(conversationId: GroupId, user: DirectoryUser, mode: 'own' | 'contact', last: boolean, approvals: Approvals): Promise<boolean> {
