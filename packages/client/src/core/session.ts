@@ -107,7 +107,7 @@ export async function buildSession(deps: SessionDeps, account: AccountRecord, id
       claimKeyPackages: (targets) => outbox.claimKeyPackages(targets),
       runCommit: (id, build) => outbox.runCommit(id, build),
       sendRoster: (id) => outbox.sendRoster(id),
-      beforeOwnSync: () => self.ensure().catch((err: unknown) => core.emitError('account_key', err)),
+      beforeOwnSync: () => self.ensure().catch((err: unknown) => self.fail(err)),
       reportError: (err, conversationId) => core.emitError('device_sync', err, conversationId === undefined ? {} : { conversationId }),
       reportUnapproved: (err, conversationId) => core.emitError('device_unapproved', err, { conversationId }),
     },
@@ -162,7 +162,7 @@ function selfFeatures(deps: SessionDeps, account: AccountRecord, identity: Devic
     api: core.api,
     keyRing: () => self.keyRing(),
     ownName: () => account.deviceName ?? DEFAULT_DEVICE_NAME,
-    missingKey: () => void self.requestKeys().catch((err: unknown) => core.isClosed() || core.emitError('account_key', err)),
+    missingKey: () => void self.requestKeys().catch((err: unknown) => self.fail(err)),
     report: (err) => core.emitError('device_name', err),
   });
   return { self, names };

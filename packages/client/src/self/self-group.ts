@@ -331,8 +331,15 @@ export class SelfGroup {
     this.reply = undefined;
   }
 
-  private fail(err: unknown): void {
+  /**
+   * Reports a failure of the self group's work as an `account_key` event —
+   * except that the group is no longer on this device (`unknown_conversation`:
+   * it lost the race to create the self group and dropped its own, or was
+   * never added yet). Such a device waits to be added; the keys come with it.
+   */
+  fail(err: unknown): void {
     if (this.ops.isClosed()) return;
+    if (err instanceof ClientError && err.code === 'unknown_conversation') return;
     this.ops.report(err instanceof Error ? err : new Error(String(err)));
   }
 }
