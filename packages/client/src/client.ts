@@ -205,21 +205,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   async deleteAccount(password: string): Promise<void> {
     const { account } = this.requireSession();
     await checkCredentials(this.api, account, password);
-    for (const c of await this.f.conversations.list()) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      try {
-        await Promise.race([
-          this.f.conversations.leave(c.id),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error('timed out')), DELETE_LEAVE_TIMEOUT_MS);
-          }),
-        ]);
-      } catch {
-        // Best effort: the server's revocation tells contacts anyway, and their clients remove the devices.
-      } finally {
-        clearTimeout(timer);
-      }
-    }
+    await this.f.conversations.leaveAll(DELETE_LEAVE_TIMEOUT_MS);
     await deleteAccountOnServer(this.api, account, password);
     await this.close();
     await this.repo.wipe();

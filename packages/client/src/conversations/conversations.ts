@@ -140,6 +140,25 @@ export class Conversations {
     return this.get(conversationId);
   }
 
+  /** Leaves every conversation, best effort: each within `timeoutMs`, failures ignored (deleting the account: the server's revocation tells contacts anyway). */
+  async leaveAll(timeoutMs: number): Promise<void> {
+    for (const c of await this.list()) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      try {
+        await Promise.race([
+          this.leave(c.id),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('timed out')), timeoutMs);
+          }),
+        ]);
+      } catch {
+        // Best effort: contacts' clients remove the revoked devices themselves.
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+  }
+
   async leave(conversationId: GroupId): Promise<void> {
     const { account } = this.core.session();
     this.state.visible(conversationId);
