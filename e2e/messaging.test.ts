@@ -183,14 +183,15 @@ describe('everyday messaging in Chromium', { timeout: 900_000 }, () => {
     await expectMessage(bob, 'Meet at 9:00 sharp');
     await messageAction(alice, 'Meet at 9:00 sharp', 'Edit');
     const box = alice.page.getByRole('textbox', { name: 'Message' });
-    assert.equal(await box.inputValue(), 'Meet at 9:00 sharp');
+    // The composer takes the old text once the edit starts (a render after the menu closes).
+    await until(async () => (await box.inputValue()) === 'Meet at 9:00 sharp', 'the composer holding the text to edit');
     await box.fill('Meet at 9:30 sharp');
     await box.press('Enter');
     await expectMessage(bob, 'Meet at 9:30 sharp');
     await message(bob, 'Meet at 9:30 sharp').getByText('edited').waitFor();
     await message(alice, 'Meet at 9:30 sharp').getByText('edited').waitFor({ timeout: 30_000 });
     assert.equal(await log(bob).getByText('Meet at 9:00 sharp').count(), 0);
-    assert.equal(await box.inputValue(), '');
+    await until(async () => (await box.inputValue()) === '', 'the composer empty after the edit was sent');
   });
 
   it('delete for everyone: confirmed, then a placeholder on both sides', async () => {
