@@ -282,6 +282,21 @@ describe('MLS engine (ts-mls)', () => {
     assert.equal(str(asApplication(await b.processIncoming(m)).plaintext), 'bye carol');
   });
 
+  it('tells a joiner who signed its Welcome (the committer), not the group creator', async () => {
+    const { directory, alice, bob, a, b } = await threeDeviceGroup();
+    const dave = await newDevice('dave', directory);
+    // Bob (not leaf 0) adds Dave: Dave's inviter is Bob, whichever way the tree reaches Dave.
+    const added = await b.addMembers([await keyPackageOf(dave)]);
+    await b.confirmCommit();
+    await a.processIncoming(added.commit);
+    assert.ok(added.welcome);
+    for (const source of [{ welcome: added.welcome, groupInfo: added.groupInfo }, { welcome: added.welcome, ratchetTree: added.ratchetTree }]) {
+      const joined = await dave.engine.joinFromWelcome(source, (ref) => dave.keyPackages.get(ref));
+      assert.equal(joined.inviter?.deviceId, bob.identity.deviceId);
+      assert.notEqual(joined.inviter?.deviceId, alice.identity.deviceId);
+    }
+  });
+
   it('joins from a Welcome only with the ratchet tree supplied separately, and checks that tree', async () => {
     const directory = new Directory();
     const alice = await newDevice('alice', directory);

@@ -131,6 +131,11 @@ export interface JoinResult {
   /** The key package the Welcome consumed: delete its privateBundle unless lastResort. */
   readonly keyPackageRef: string;
   readonly lastResort: boolean;
+  /**
+   * The member device that signed the Welcome's GroupInfo: the committer who
+   * added this device (the inviter). Absent if it cannot be told.
+   */
+  readonly inviter?: MemberDevice;
 }
 
 export interface MlsEngine {

@@ -196,11 +196,18 @@ function diffMembers(before: readonly MemberDevice[], after: readonly MemberDevi
  */
 class AuthCollector {
   rejection: CredentialRejectedError | undefined;
+  /**
+   * The signature key of the first credential validated in this operation.
+   * In ts-mls's joinGroup that is the GroupInfo signer's leaf (checked before
+   * the rest of the tree): the device whose commit made the Welcome.
+   */
+  firstKey: Uint8Array | undefined;
   constructor(private readonly authenticator: DeviceAuthenticator) {}
 
   service(): AuthenticationService {
     return {
       validateCredential: async (credential, signaturePublicKey) => {
+        this.firstKey ??= signaturePublicKey.slice();
         try {
           await this.authenticator.authenticate({ credentialType: credential.credentialType, identity: credentialIdentityBytes(credential) }, signaturePublicKey);
           return true;
@@ -466,7 +473,10 @@ export class TsMlsEngine implements MlsEngine {
         fail('invalid_ratchet_tree', 'group info is for another group');
       }
     }
-    return { group: new TsMlsGroup(this, state, undefined), keyPackageRef: ref, lastResort: bundle.lastResort };
+    const group = new TsMlsGroup(this, state, undefined);
+    const signerKey = auth.firstKey;
+    const inviter = signerKey === undefined ? undefined : group.memberDevices().find((d) => bytesEqual(d.signaturePublicKey, signerKey));
+    return { group, keyPackageRef: ref, lastResort: bundle.lastResort, ...(inviter === undefined ? {} : { inviter }) };
   }
 
   private treeFromSource(source: JoinSource): RatchetTree {
