@@ -23,6 +23,8 @@ export const ERROR_CODES = {
   too_many_key_packages: { http: 409, retryable: false },
   /** A KeyPackage whose credential or signature key is not the uploading device's registered one. */
   key_package_mismatch: { http: 400, retryable: false },
+  /** PUT /v1/profile with a version another account's profile holds (see docs/protocol.md, Profiles). */
+  profile_version_taken: { http: 409, retryable: false },
   /** The device is linked but no existing device has approved it yet. */
   device_pending: { http: 403, retryable: false },
   /** A per-account storage limit (undelivered message bytes, blob bytes) is reached; detail.quota names it. */

@@ -6,6 +6,7 @@ export * from './identity.js';
 export * from './ids.js';
 export * from './key-package.js';
 export * from './mls-framing.js';
+export * from './profiles.js';
 export * from './schemas.js';
 export * from './self-group.js';
 export * from './username.js';

@@ -11,7 +11,9 @@ import {
   LinkDeviceResponseSchema,
   LinkStatusResponseSchema,
   PendingDeviceResponseSchema,
+  ProfileResponseSchema,
   SessionChallengeResponseSchema,
+  toBase64Url,
   UserDevicesResponseSchema,
 } from '@parley/protocol';
 import type {
@@ -28,6 +30,8 @@ import type {
   LinkDeviceResponse,
   LinkStatusResponse,
   PendingDeviceResponse,
+  ProfileResponse,
+  ProfileVersion,
   SessionChallengeResponse,
   UserDevicesResponse,
   UserId,
@@ -224,5 +228,30 @@ export class HttpApi {
   async getBlob(digest: BlobDigest): Promise<Uint8Array> {
     const res = await this.call('GET', `/v1/blobs/${digest}`);
     return new Uint8Array(await res.arrayBuffer());
+  }
+
+  /**
+   * Stores this user's encrypted profile, replacing the previous one (whose
+   * version stops resolving). `version`: base64url of the 32 bytes derived
+   * from the profile key; `pictureBlob`: an uploaded blob's digest or null.
+   * Errors: not_found (detail.blob: the picture was not uploaded), profile_version_taken.
+   */
+  async putProfile(body: { version: ProfileVersion | string; ciphertext: Uint8Array; pictureBlob: BlobDigest | null }): Promise<void> {
+    await this.call('PUT', '/v1/profile', { json: { version: body.version, ciphertext: toBase64Url(body.ciphertext), pictureBlob: body.pictureBlob } });
+  }
+
+  /** The profile stored under `version` (base64url), or null when there is none (404 not_found). */
+  async getProfile(version: ProfileVersion | string): Promise<ProfileResponse | null> {
+    try {
+      return await this.json(ProfileResponseSchema, await this.call('GET', `/v1/profiles/${encodeURIComponent(version)}`));
+    } catch (err) {
+      if (err instanceof ClientError && err.code === 'not_found' && err.server) return null;
+      throw err;
+    }
+  }
+
+  /** Deletes this user's profile (and releases its picture blob); succeeds when there is none. */
+  async deleteProfile(): Promise<void> {
+    await this.call('DELETE', '/v1/profile');
   }
 }
