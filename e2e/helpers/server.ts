@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-export const WEB_DIST = join(ROOT, 'apps/web/dist');
+/** The built web app; PARLEY_E2E_WEB_DIR points at another build (e.g. one made apart while others rebuild apps/web/dist). */
+export const WEB_DIST = process.env['PARLEY_E2E_WEB_DIR'] ?? join(ROOT, 'apps/web/dist');
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
