@@ -100,7 +100,7 @@ describe('message content', () => {
   });
 
   it('rejects bare specified types as invalid, unknown types as unsupported, other versions and malformed documents with typed errors', () => {
-    for (const type of ['voice', 'reaction', 'edit', 'delete', 'receipt', 'settings', 'typing']) decodeFails(enc({ v: 1, id: newContentId(), sentAt: 0, type }), 'invalid');
+    for (const type of ['voice', 'reaction', 'edit', 'delete', 'receipt', 'settings', 'typing', 'profile_key']) decodeFails(enc({ v: 1, id: newContentId(), sentAt: 0, type }), 'invalid');
     for (const type of ['poll', 'REACTION', 'reply', 'notice', 'deleted', '']) decodeFails(enc({ v: 1, id: newContentId(), sentAt: 0, type }), 'unsupported_type');
     decodeFails(enc({ ...text(), v: 2 }), 'unsupported_version');
     decodeFails(enc({ ...text(), v: '1' }), 'invalid');
@@ -201,6 +201,7 @@ const newContent: fc.Arbitrary<MessageContent> = fc.oneof(
     .map(({ withRead, frac, ...r }): MessageContent => ({ ...r, type: 'receipt', ...(withRead ? { read: Math.floor(r.delivered * frac) } : {}) })),
   fc.record({ ...head, type: fc.constant('settings' as const), disappearAfterMs: fc.option(fc.constantFrom(...DISAPPEAR_TIMERS_MS), { nil: null }) }, { noNullPrototype: true }),
   fc.record({ ...head, type: fc.constant('typing' as const), typing: fc.boolean() }, { noNullPrototype: true }),
+  fc.record({ ...head, type: fc.constant('profile_key' as const), key: fc.uint8Array({ minLength: 32, maxLength: 32 }) }, { noNullPrototype: true }),
 );
 
 const wireOf = (c: MessageContent) => JSON.parse(new TextDecoder().decode(encodeContent(c))) as Record<string, unknown>;
@@ -310,6 +311,8 @@ describe('message content: replies, voice, reactions, edits, deletes, receipts, 
     );
     for (const disappearAfterMs of [0, 1.5, '300000', undefined, 60_000]) decodeFails(enc({ ...base(), type: 'settings', disappearAfterMs }), 'invalid');
     for (const typing of [undefined, 1, 'yes', null]) decodeFails(enc({ ...base(), type: 'typing', typing }), 'invalid');
+    // A profile key is exactly 32 bytes of base64url.
+    for (const key of [undefined, '', 'AAAA', 'A'.repeat(44), 'A'.repeat(42) + '!', 7]) decodeFails(enc({ ...base(), type: 'profile_key', key }), 'invalid');
   });
 
   it('never throws on any of the new types with one field replaced by anything (fuzzed)', () => {

@@ -19,6 +19,9 @@ import { Base64UrlBytes, BlobDigestSchema, toBase64Url } from '@parley/protocol'
  * - `receipt`: cumulative — everything up to `delivered` (and `read`) seq.
  * - `settings`: conversation settings (the disappearing-message timer).
  * - `typing`: only inside ephemeral typing frames, never stored.
+ * - `profile_key`: the sender's profile key (profile.ts), for the members of
+ *   a conversation the sender accepted; bound to the MLS-authenticated sender,
+ *   never shown in the history.
  * Unknown fields are dropped (tolerant reader), so later v1 revisions may add
  * optional fields without breaking older clients.
  */
@@ -43,7 +46,7 @@ export const DELETE_WINDOW_MS = 48 * 60 * 60 * 1000;
 export const DISAPPEAR_TIMERS_MS = [5 * 60_000, 60 * 60_000, 24 * 60 * 60_000, 7 * 24 * 60 * 60_000, 28 * 24 * 60 * 60_000] as const;
 export const MAX_EMOJI_LENGTH = 32;
 
-export const CONTENT_TYPES = ['text', 'attachment', 'voice', 'reaction', 'edit', 'delete', 'receipt', 'settings', 'typing'] as const;
+export const CONTENT_TYPES = ['text', 'attachment', 'voice', 'reaction', 'edit', 'delete', 'receipt', 'settings', 'typing', 'profile_key'] as const;
 export type ContentTypeName = (typeof CONTENT_TYPES)[number];
 export const SUPPORTED_CONTENT_TYPES = CONTENT_TYPES;
 /** The types that are entries of the history (the others change entries or say something about them). */
@@ -180,6 +183,9 @@ export const SettingsContentSchema = z.object({
 /** Only in a typing frame (ephemeral, never stored): the sender started or stopped typing. */
 export const TypingContentSchema = z.object({ ...base, type: z.literal('typing'), typing: z.boolean() });
 
+/** The sender's profile key: whoever receives it can fetch and read the sender's profile (and only the sender's). */
+export const ProfileKeyContentSchema = z.object({ ...base, type: z.literal('profile_key'), key: Base64UrlBytes(32, 32) });
+
 export const MessageContentSchema = z.discriminatedUnion('type', [
   TextContentSchema,
   AttachmentContentSchema,
@@ -190,6 +196,7 @@ export const MessageContentSchema = z.discriminatedUnion('type', [
   ReceiptContentSchema,
   SettingsContentSchema,
   TypingContentSchema,
+  ProfileKeyContentSchema,
 ]);
 
 export type TextContent = z.output<typeof TextContentSchema>;
@@ -201,6 +208,7 @@ export type DeleteContent = z.output<typeof DeleteContentSchema>;
 export type ReceiptContent = z.output<typeof ReceiptContentSchema>;
 export type SettingsContent = z.output<typeof SettingsContentSchema>;
 export type TypingContent = z.output<typeof TypingContentSchema>;
+export type ProfileKeyContent = z.output<typeof ProfileKeyContentSchema>;
 export type MessageContent = z.output<typeof MessageContentSchema>;
 /** Content that is an entry of the history. */
 export type HistoryContent = TextContent | AttachmentContent | VoiceContent | SettingsContent;
@@ -258,6 +266,8 @@ function toWire(content: MessageContent): Record<string, unknown> {
       return { ...head, disappearAfterMs: content.disappearAfterMs };
     case 'typing':
       return { ...head, typing: content.typing };
+    case 'profile_key':
+      return { ...head, key: toBase64Url(content.key) };
     case 'attachment':
       break;
   }

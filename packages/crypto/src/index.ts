@@ -99,6 +99,7 @@ export {
   DISAPPEAR_TIMERS_MS,
   EmojiSchema,
   MessageRefSchema,
+  ProfileKeyContentSchema,
 } from './content.js';
 export type {
   AttachmentContent,
@@ -110,6 +111,7 @@ export type {
   HistoryContent,
   MessageContent,
   MessageRef,
+  ProfileKeyContent,
   ReactionContent,
   ReceiptContent,
   SettingsContent,
@@ -117,3 +119,20 @@ export type {
   TypingContent,
   VoiceContent,
 } from './content.js';
+
+export {
+  decryptProfile,
+  encryptProfile,
+  generateProfileKey,
+  MAX_ABOUT_LENGTH,
+  MAX_DISPLAY_NAME_LENGTH,
+  MAX_PICTURE_BYTES,
+  normalizeProfileText,
+  PROFILE_CIPHERTEXT_BYTES,
+  PROFILE_KEY_BYTES,
+  PROFILE_PICTURE_TYPES,
+  ProfileError,
+  profileTextProblem,
+  profileVersion,
+} from './profile.js';
+export type { ProfileData, ProfileErrorCode, ProfilePicture, ProfilePictureType } from './profile.js';
