@@ -16,6 +16,7 @@ const STORAGE_CODES: Record<StorageError['kind'], ErrorCode> = {
   too_many_key_packages: 'too_many_key_packages',
   invalid_membership: 'bad_request',
   quota_exceeded: 'quota_exceeded',
+  profile_version_taken: 'profile_version_taken',
 };
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Client } from 'pg';
-import type { DeviceId, GroupId, UserId } from '@parley/protocol';
+import type { BlobDigest, DeviceId, GroupId, ProfileVersion, UserId } from '@parley/protocol';
 import { POSTGRES_MIGRATIONS } from '../src/storage/postgres/migrations.js';
 import { AUTOVACUUM_THRESHOLD } from '../src/storage/postgres/migration-privacy.js';
 import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js';
@@ -361,6 +361,51 @@ describe('PostgreSQL migrations', () => {
       assert.deepEqual(await s.pendingMessages(B as DeviceId, undefined, 10), []);
     } finally {
       await s.close();
+    }
+  });
+
+  it('adds encrypted profiles (vacuumed promptly) to a version-13 schema with an account and an uploaded blob', async () => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    const U = 'u'.repeat(22), D = 'p'.repeat(64);
+    const raw = new Client({ connectionString: URL });
+    await raw.connect();
+    try {
+      await raw.query(`CREATE SCHEMA "${schema}"`);
+      await raw.query(`SET search_path TO "${schema}"`);
+      await raw.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+      for (const m of POSTGRES_MIGRATIONS.slice(0, 13)) {
+        await raw.query(m.sql);
+        await raw.query('INSERT INTO schema_migrations VALUES ($1, $2)', [m.version, m.name]);
+      }
+      await raw.query("INSERT INTO users (id, username, skeleton, password_hash, created_day) VALUES ($1, 'ulla', 'ulla', 'h', '2026-01-01')", [U]);
+      await raw.query('INSERT INTO blobs (digest, size, keep_until) VALUES ($1, 10, $2)', [D, NOW]);
+    } finally {
+      await raw.end();
+    }
+    const s = new PostgresStorage({ connectionString: URL, schema });
+    try {
+      await s.migrate();
+      const version = 'v'.repeat(42) + 'A';
+      const p = { userId: U as UserId, version: version as ProfileVersion, ciphertext: new Uint8Array(32).fill(7), pictureBlob: D as BlobDigest, updatedDay: '2027-01-01' };
+      await s.putProfile(p, NOW);
+      assert.deepEqual(await s.getProfile(version as ProfileVersion), p);
+      assert.deepEqual(await s.collectableBlobs(NOW + 100_000_000, 10), [], 'the picture is kept while the profile refers to it');
+    } finally {
+      await s.close();
+    }
+    const check = new Client({ connectionString: URL });
+    await check.connect();
+    try {
+      const r = await check.query<{ reloptions: string[] | null; toast: string[] | null }>(
+        `SELECT c.reloptions, t.reloptions AS toast FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN pg_class t ON t.oid = c.reltoastrelid WHERE n.nspname = $1 AND c.relname = 'profiles'`,
+        [schema],
+      );
+      assert.ok(r.rows[0]?.reloptions?.includes('autovacuum_vacuum_scale_factor=0'), String(r.rows[0]?.reloptions));
+      assert.ok(r.rows[0]?.toast?.includes(`autovacuum_vacuum_threshold=${AUTOVACUUM_THRESHOLD}`), 'ciphertexts stored out of line too');
+    } finally {
+      await check.end();
     }
   });
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import type { DeviceId, GroupId, UserId } from '@parley/protocol';
+import type { BlobDigest, DeviceId, GroupId, ProfileVersion, UserId } from '@parley/protocol';
 import { SqliteStorage } from '../src/storage/sqlite/sqlite-storage.js';
 import { SQLITE_MIGRATIONS } from '../src/storage/sqlite/migrations.js';
 import { LEFTOVERS_SQL, NO_LEFTOVERS, type GroupLeftovers } from './storage-contract-helpers.js';
@@ -22,7 +22,7 @@ describe('SQLite migrations', () => {
       const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((t) => t.name);
       for (const t of [
         'users', 'devices', 'sessions', 'key_packages', 'mls_groups', 'group_devices', 'group_messages', 'welcomes', 'welcome_recipients',
-        'blobs', 'blob_refs', 'device_links', 'session_challenges', 'group_departures', 'queue_charges', 'blob_usage',
+        'blobs', 'blob_refs', 'device_links', 'session_challenges', 'group_departures', 'queue_charges', 'blob_usage', 'username_holds', 'profiles',
       ]) assert.ok(tables.includes(t), t);
       const deviceColumns = (db.prepare('PRAGMA table_info(devices)').all() as Array<{ name: string }>).map((c) => c.name);
       assert.deepEqual(deviceColumns, ['id', 'user_id', 'name', 'signature_key', 'created_day', 'status', 'revoked_at', 'approved_by', 'approval']);
@@ -334,6 +334,37 @@ describe('SQLite migrations', () => {
         assert.equal(await s.enforceRetention(1_800_000_000, 120), 1);
         assert.equal((await s.sweep(1_800_000_180)).messages, 1, 'the message older than the retention is gone');
         assert.deepEqual(await s.pendingMessages(B as DeviceId, undefined, 10), []);
+      } finally {
+        await s.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('add encrypted profiles to a version-10 database with an account and an uploaded blob', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-mig-'));
+    try {
+      const path = join(dir, 'p.db');
+      const raw = new Database(path);
+      raw.pragma('foreign_keys = ON');
+      raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+      for (const m of SQLITE_MIGRATIONS.slice(0, 10)) {
+        raw.exec(m.sql);
+        raw.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(m.version, m.name);
+      }
+      const U = 'u'.repeat(22), D = 'p'.repeat(64);
+      raw.prepare("INSERT INTO users (id, username, skeleton, password_hash, created_day) VALUES (?, 'ulla', 'ulla', 'h', '2026-01-01')").run(U);
+      raw.prepare('INSERT INTO blobs (digest, size, keep_until) VALUES (?, 10, 1800000000)').run(D);
+      raw.close();
+      const s = new SqliteStorage({ path });
+      try {
+        await s.migrate();
+        const version = 'v'.repeat(42) + 'A';
+        const p = { userId: U as UserId, version: version as ProfileVersion, ciphertext: new Uint8Array(32).fill(7), pictureBlob: D as BlobDigest, updatedDay: '2027-01-01' };
+        await s.putProfile(p, 1_800_000_000);
+        assert.deepEqual(await s.getProfile(version as ProfileVersion), p);
+        assert.deepEqual(await s.collectableBlobs(1_900_000_000, 10), [], 'the picture is kept while the profile refers to it');
       } finally {
         await s.close();
       }

@@ -45,6 +45,8 @@ export interface Route<P = unknown, B = unknown> {
   allowPending?: boolean;
   /** JSON body schema; routes that stream their body (blobs) set `stream: true` instead. */
   body?: z.ZodType<B>;
+  /** A tighter limit than config.maxBodyBytes for this route's JSON body (payload_too_large past it). */
+  maxBodyBytes?: number;
   stream?: boolean;
   rate: RateClass;
   /** Key for per-subject auth limits (e.g. the username being tried). */
@@ -220,7 +222,7 @@ export async function runRoute(ctx: AppContext, r: Route<unknown, unknown>, rawP
     }
     let body: unknown;
     if (r.body) {
-      const raw = await readJsonBody(req, ctx.config.maxBodyBytes);
+      const raw = await readJsonBody(req, Math.min(r.maxBodyBytes ?? Infinity, ctx.config.maxBodyBytes));
       const b = r.body.safeParse(raw);
       if (!b.success) throw new ParleyError('bad_request', `invalid body: ${issues(b.error)}`);
       body = b.data;

@@ -12,14 +12,19 @@ import {
   HealthResponseSchema,
   KeyPackageStockSchema,
   KeyPackageUploadSchema,
+  MAX_PROFILE_BODY_BYTES,
   ParleyError,
+  ProfileResponseSchema,
+  ProfileVersionSchema,
   PROTOCOL_VERSIONS,
+  PutProfileRequestSchema,
   selfGroupOwner,
   SetGroupRetentionRequestSchema,
 } from '@parley/protocol';
 import * as blobs from '../services/blobs.js';
 import * as delivery from '../services/delivery.js';
 import * as keyPackages from '../services/key-packages.js';
+import * as profiles from '../services/profiles.js';
 import { IDENTITY_ROUTES, me } from './identity-routes.js';
 import { route, type Route } from './pipeline.js';
 
@@ -143,6 +148,37 @@ export const ROUTES: Route<unknown, unknown>[] = [
       });
       blob.stream.on('error', () => res.destroy());
       blob.stream.pipe(res);
+      return undefined;
+    },
+  }),
+  route({
+    method: 'PUT',
+    path: '/v1/profile',
+    auth: true,
+    rate: 'account',
+    body: PutProfileRequestSchema,
+    maxBodyBytes: MAX_PROFILE_BODY_BYTES,
+    handler: async ({ ctx, caller, body }) => {
+      await profiles.putProfile(ctx, me(caller).userId, body);
+      return undefined;
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/profiles/:version',
+    auth: true,
+    rate: 'account',
+    params: z.object({ version: ProfileVersionSchema }),
+    response: ProfileResponseSchema,
+    handler: ({ ctx, params }) => profiles.getProfile(ctx, params.version),
+  }),
+  route({
+    method: 'DELETE',
+    path: '/v1/profile',
+    auth: true,
+    rate: 'account',
+    handler: async ({ ctx, caller }) => {
+      await profiles.deleteProfile(ctx, me(caller).userId);
       return undefined;
     },
   }),

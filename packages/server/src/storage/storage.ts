@@ -1,4 +1,4 @@
-import type { BlobDigest, DeviceId, DeviceStatus, GroupId, MessageKind, UserId } from '@parley/protocol';
+import type { BlobDigest, DeviceId, DeviceStatus, GroupId, MessageKind, ProfileVersion, UserId } from '@parley/protocol';
 
 /**
  * The one storage interface. Adapters: `sqlite/` (embedded default) and
@@ -201,6 +201,21 @@ export interface BlobQuota {
   windowSeconds: number;
 }
 
+/**
+ * A user's one encrypted profile (see docs/protocol.md, Profiles). Opaque to
+ * the server: the version is 32 bytes only holders of the profile key can
+ * derive, the ciphertext is sealed under that key.
+ */
+export interface ProfileRecord {
+  userId: UserId;
+  version: ProfileVersion;
+  ciphertext: Uint8Array;
+  /** A stored blob kept while this profile refers to it; null without a picture. */
+  pictureBlob: BlobDigest | null;
+  /** "YYYY-MM-DD" (UTC) of the last change: no finer time is kept. */
+  updatedDay: string;
+}
+
 export interface SweepResult {
   messages: number;
   /** Expired Welcomes (one per commit, whatever the number of its recipients). */
@@ -247,7 +262,8 @@ export class StorageError extends Error {
       | 'device_pending'
       | 'too_many_key_packages'
       | 'invalid_membership'
-      | 'quota_exceeded',
+      | 'quota_exceeded'
+      | 'profile_version_taken',
     message: string,
     readonly detail?: Record<string, unknown>,
   ) {
@@ -316,6 +332,8 @@ export interface Storage {
    * the name's skeleton) until `hold.until`. The user id and the revoked
    * devices' ids and keys stay until `hold.until` too, so contacts' clients can
    * still remove those devices from their groups; sweep then deletes them.
+   * The user's profile is deleted, and its picture blob's keepUntil lowered
+   * to at most `revokedAt` (blob collection takes it then).
    * Throws not_found for an unknown or already deleted user.
    */
   deleteAccount(userId: UserId, revokedAt: number, hold: { nameHash: Uint8Array; until: number }): Promise<{ revoked: DeviceId[]; groups: GroupId[] }>;
@@ -464,10 +482,26 @@ export interface Storage {
   /** The user's current charge for undelivered group messages (see QueueQuota). */
   queuedBytes(userId: UserId): Promise<number>;
   getBlob(digest: BlobDigest): Promise<BlobRecord | undefined>;
-  /** Blobs past keepUntil that no stored message references. */
+  /** Blobs past keepUntil that no stored message or profile references. */
   collectableBlobs(now: number, limit: number): Promise<BlobDigest[]>;
   /** Deletes those still collectable; returns the ones deleted (their bytes may then go). */
   deleteBlobs(digests: readonly BlobDigest[]): Promise<BlobDigest[]>;
+
+  /* encrypted profiles */
+  /**
+   * Stores the user's one profile, replacing the previous one atomically: the
+   * old version no longer resolves. A picture blob the old profile referred
+   * to and the new one does not is released: its keepUntil is raised to at
+   * least `releasedKeepUntil` (devices that just read the old profile can
+   * still fetch it), then blob collection takes it. Throws not_found for an
+   * unknown or deleted user, or a pictureBlob that is not stored
+   * (detail.blob); profile_version_taken when another user's profile holds
+   * the version.
+   */
+  putProfile(profile: ProfileRecord, releasedKeepUntil: number): Promise<void>;
+  getProfile(version: ProfileVersion): Promise<ProfileRecord | undefined>;
+  /** Deletes the user's profile, releasing its picture as putProfile does; false when there was none. */
+  deleteProfile(userId: UserId, releasedKeepUntil: number): Promise<boolean>;
 
   /**
    * Deletes expired messages and welcomes (retention), departed devices' cursors,

@@ -2,6 +2,7 @@ import type { PoolClient } from 'pg';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { StorageError, type DeviceRecord, type NewDevice, type NewSession, type PendingLinkRecord, type SessionRecord, type UserRecord } from '../storage.js';
 import { changes, rows, type PgCore } from './core.js';
+import { deleteProfileIn } from './profiles.js';
 import { DEVICE_COLUMNS, isUniqueViolation, num, status, str, toDevice, toUser } from './rows.js';
 
 /** What revoking devices took them out of: groups whose membership listed them, and groups to trim. */
@@ -171,6 +172,7 @@ export class PgAccounts {
       await c.query('DELETE FROM device_links WHERE user_id = $1', [userId]);
       await c.query('DELETE FROM queue_charges WHERE user_id = $1', [userId]);
       await c.query('DELETE FROM blob_usage WHERE user_id = $1', [userId]);
+      await deleteProfileIn(c, userId, { capAt: revokedAt });
       // The placeholder is no valid username or skeleton (they never hold '#'), and unique.
       await c.query("UPDATE users SET username = '#' || id, skeleton = '#' || id, password_hash = '', purge_at = $2 WHERE id = $1", [userId, hold.until]);
       await c.query(

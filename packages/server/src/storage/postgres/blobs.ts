@@ -49,7 +49,8 @@ export class PgBlobs {
     return (
       await this.core.read(
         `SELECT digest FROM blobs b WHERE keep_until <= $1
-         AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.digest = b.digest) ORDER BY digest COLLATE "C" LIMIT $2`,
+         AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.digest = b.digest)
+         AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.picture_blob = b.digest) ORDER BY digest COLLATE "C" LIMIT $2`,
         [now, limit],
       )
     ).map((r) => str(r, 'digest') as BlobDigest);
@@ -60,14 +61,15 @@ export class PgBlobs {
       if (digests.length === 0) return [];
       const list = [...new Set(digests)];
       // Lock first, then check references in a later statement whose fresh snapshot
-      // includes any message that referenced the blob while we waited.
+      // includes any message or profile that referenced the blob while we waited.
       await c.query('SELECT digest FROM blobs WHERE digest = ANY($1::text[]) ORDER BY digest COLLATE "C" FOR UPDATE', [list]);
       const deleted = new Set(
         (
           await rows(
             c,
             `DELETE FROM blobs WHERE digest = ANY($1::text[])
-             AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.digest = blobs.digest) RETURNING digest`,
+             AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.digest = blobs.digest)
+             AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.picture_blob = blobs.digest) RETURNING digest`,
             [list],
           )
         ).map((r) => str(r, 'digest')),

@@ -439,4 +439,21 @@ CREATE INDEX username_holds_until ON username_holds(until);
 ALTER TABLE username_holds SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = ${AUTOVACUUM_THRESHOLD});
 `,
   },
+  {
+    version: 14,
+    name: 'encrypted profiles',
+    // Mirrors SQLite migration 11. Ciphertexts over ~2 KB live in the TOAST
+    // table: both are vacuumed promptly, so a replaced profile leaves the files soon.
+    sql: `
+CREATE TABLE profiles (
+  user_id TEXT PRIMARY KEY REFERENCES users(id),
+  version TEXT NOT NULL UNIQUE,
+  ciphertext BYTEA NOT NULL,
+  picture_blob TEXT REFERENCES blobs(digest),
+  updated_day TEXT NOT NULL
+);
+CREATE INDEX profiles_picture ON profiles(picture_blob) WHERE picture_blob IS NOT NULL;
+ALTER TABLE profiles SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = ${AUTOVACUUM_THRESHOLD}, toast.autovacuum_vacuum_scale_factor = 0, toast.autovacuum_vacuum_threshold = ${AUTOVACUUM_THRESHOLD});
+`,
+  },
 ];

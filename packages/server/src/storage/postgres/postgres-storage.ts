@@ -1,4 +1,4 @@
-import type { BlobDigest, DeviceId, GroupId, UserId } from '@parley/protocol';
+import type { BlobDigest, DeviceId, GroupId, ProfileVersion, UserId } from '@parley/protocol';
 import { ceilHour } from '../../clock.js';
 import type {
   AppendCommitInput,
@@ -16,6 +16,7 @@ import type {
   NewDevice,
   NewSession,
   PendingLinkRecord,
+  ProfileRecord,
   SessionRecord,
   BacklogSize,
   Storage,
@@ -30,6 +31,7 @@ import { PgBlobs } from './blobs.js';
 import { PgCore, type PostgresStorageOptions } from './core.js';
 import { PgDelivery } from './delivery.js';
 import { PgKeyPackages } from './key-packages.js';
+import { PgProfiles } from './profiles.js';
 import { PgRetention } from './retention.js';
 import { num } from './rows.js';
 
@@ -45,7 +47,7 @@ export type { PostgresStorageOptions } from './core.js';
  * a second transaction (see accounts.ts).
  *
  * The work is split by concern: accounts.ts, key-packages.ts, delivery.ts
- * (groups, log, cursors, Welcomes, message quota), blobs.ts; the message path
+ * (groups, log, cursors, Welcomes, message quota), blobs.ts, profiles.ts; the message path
  * and trims are PL/pgSQL functions (migrations.ts).
  */
 export class PostgresStorage implements Storage {
@@ -56,6 +58,7 @@ export class PostgresStorage implements Storage {
   private readonly delivery: PgDelivery;
   private readonly blobs: PgBlobs;
   private readonly retention: PgRetention;
+  private readonly profiles: PgProfiles;
 
   constructor(options: PostgresStorageOptions) {
     this.core = new PgCore(options);
@@ -64,6 +67,7 @@ export class PostgresStorage implements Storage {
     this.delivery = new PgDelivery(this.core);
     this.blobs = new PgBlobs(this.core);
     this.retention = new PgRetention(this.core);
+    this.profiles = new PgProfiles(this.core);
   }
 
   migrate(): Promise<void> {
@@ -252,6 +256,18 @@ export class PostgresStorage implements Storage {
   }
   deleteBlobs(digests: readonly BlobDigest[]): Promise<BlobDigest[]> {
     return this.blobs.delete(digests);
+  }
+
+  /* ---------- encrypted profiles ---------- */
+
+  putProfile(profile: ProfileRecord, releasedKeepUntil: number): Promise<void> {
+    return this.profiles.put(profile, releasedKeepUntil);
+  }
+  getProfile(version: ProfileVersion): Promise<ProfileRecord | undefined> {
+    return this.profiles.get(version);
+  }
+  deleteProfile(userId: UserId, releasedKeepUntil: number): Promise<boolean> {
+    return this.profiles.delete(userId, releasedKeepUntil);
   }
 
   /** Several transactions, each complete on its own (see PgDelivery.sweep). */

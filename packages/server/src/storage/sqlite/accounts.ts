@@ -1,6 +1,7 @@
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import { StorageError, type DeviceRecord, type NewDevice, type NewSession, type PendingLinkRecord, type SessionRecord, type UserRecord } from '../storage.js';
 import type { SqliteCore } from './core.js';
+import { deleteProfileSync } from './profiles.js';
 import { DEVICE_COLUMNS, isUniqueViolation, num, status, str, toDevice, toUser, type Row } from './rows.js';
 
 /** Accounts, devices (pending, active, revoked), device links, sessions and sign-in challenges on SQLite. */
@@ -146,6 +147,7 @@ export class SqliteAccounts {
       this.q('DELETE FROM device_links WHERE user_id = ?').run(userId);
       this.q('DELETE FROM queue_charges WHERE user_id = ?').run(userId);
       this.q('DELETE FROM blob_usage WHERE user_id = ?').run(userId);
+      deleteProfileSync(this.core, userId, { capAt: revokedAt });
       // The placeholder is no valid username or skeleton (they never hold '#'), and unique.
       this.q("UPDATE users SET username = '#' || id, skeleton = '#' || id, password_hash = '', purge_at = ? WHERE id = ?").run(hold.until, userId);
       this.q('INSERT INTO username_holds (name_hash, until) VALUES (?, ?) ON CONFLICT (name_hash) DO UPDATE SET until = MAX(until, excluded.until)').run(

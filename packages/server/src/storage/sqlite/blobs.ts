@@ -53,14 +53,18 @@ export class SqliteBlobs {
     return (
       this.q(
         `SELECT digest FROM blobs b WHERE keep_until <= ?
-         AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.digest = b.digest) ORDER BY digest LIMIT ?`,
+         AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.digest = b.digest)
+         AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.picture_blob = b.digest) ORDER BY digest LIMIT ?`,
       ).all(now, limit) as Row[]
     ).map((r) => str(r, 'digest') as BlobDigest);
   }
 
   delete(digests: readonly BlobDigest[]): Promise<BlobDigest[]> {
     return this.core.writes.run(() => {
-      const del = this.q('DELETE FROM blobs WHERE digest = ? AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.digest = blobs.digest)');
+      const del = this.q(
+        `DELETE FROM blobs WHERE digest = ? AND NOT EXISTS (SELECT 1 FROM blob_refs r WHERE r.digest = blobs.digest)
+         AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.picture_blob = blobs.digest)`,
+      );
       return digests.filter((d) => del.run(d).changes > 0);
     });
   }

@@ -374,4 +374,22 @@ CREATE TABLE username_holds (
 CREATE INDEX username_holds_until ON username_holds(until);
 `,
   },
+  {
+    version: 11,
+    name: 'encrypted profiles',
+    // One profile per user: opaque ciphertext under an opaque version (32
+    // bytes the user's devices derive from their profile key, base64url), the
+    // digest of its picture blob (kept while referenced here), and the day of
+    // the last change (no finer time is kept).
+    sql: `
+CREATE TABLE profiles (
+  user_id TEXT PRIMARY KEY REFERENCES users(id),
+  version TEXT NOT NULL UNIQUE,
+  ciphertext BLOB NOT NULL,
+  picture_blob TEXT REFERENCES blobs(digest),
+  updated_day TEXT NOT NULL
+);
+CREATE INDEX profiles_picture ON profiles(picture_blob) WHERE picture_blob IS NOT NULL;
+`,
+  },
 ];

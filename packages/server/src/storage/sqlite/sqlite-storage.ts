@@ -1,4 +1,4 @@
-import type { BlobDigest, DeviceId, GroupId, UserId } from '@parley/protocol';
+import type { BlobDigest, DeviceId, GroupId, ProfileVersion, UserId } from '@parley/protocol';
 import { ceilHour } from '../../clock.js';
 import type {
   AppendCommitInput,
@@ -16,6 +16,7 @@ import type {
   NewDevice,
   NewSession,
   PendingLinkRecord,
+  ProfileRecord,
   SessionRecord,
   BacklogSize,
   Storage,
@@ -30,6 +31,7 @@ import { SqliteBlobs } from './blobs.js';
 import { SqliteCore, type SqliteStorageOptions } from './core.js';
 import { SqliteDelivery } from './delivery.js';
 import { SqliteKeyPackages } from './key-packages.js';
+import { SqliteProfiles } from './profiles.js';
 import { SqliteRetention } from './retention.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { queuedBytes } from './queue-bytes.js';
@@ -44,7 +46,8 @@ export type { SqliteStorageOptions, SqliteSynchronous } from './core.js';
  *
  * The work is split by concern: accounts.ts (users, devices, links, sessions,
  * challenges), key-packages.ts, delivery.ts (groups, log, cursors, Welcomes),
- * queue-bytes.ts (message quota), blobs.ts (blob metadata and quota).
+ * queue-bytes.ts (message quota), blobs.ts (blob metadata and quota),
+ * profiles.ts (encrypted profiles).
  */
 export class SqliteStorage implements Storage {
   readonly kind = 'sqlite' as const;
@@ -54,6 +57,7 @@ export class SqliteStorage implements Storage {
   private readonly delivery: SqliteDelivery;
   private readonly blobs: SqliteBlobs;
   private readonly retention: SqliteRetention;
+  private readonly profiles: SqliteProfiles;
 
   constructor(options: SqliteStorageOptions) {
     this.core = new SqliteCore(options);
@@ -62,6 +66,7 @@ export class SqliteStorage implements Storage {
     this.keyPackages = new SqliteKeyPackages(this.core);
     this.retention = new SqliteRetention(this.core);
     this.blobs = new SqliteBlobs(this.core);
+    this.profiles = new SqliteProfiles(this.core);
   }
 
   async migrate(): Promise<void> {
@@ -297,6 +302,18 @@ export class SqliteStorage implements Storage {
   }
   deleteBlobs(digests: readonly BlobDigest[]): Promise<BlobDigest[]> {
     return this.blobs.delete(digests);
+  }
+
+  /* ---------- encrypted profiles ---------- */
+
+  putProfile(profile: ProfileRecord, releasedKeepUntil: number): Promise<void> {
+    return this.profiles.put(profile, releasedKeepUntil);
+  }
+  async getProfile(version: ProfileVersion): Promise<ProfileRecord | undefined> {
+    return this.profiles.get(version);
+  }
+  deleteProfile(userId: UserId, releasedKeepUntil: number): Promise<boolean> {
+    return this.profiles.delete(userId, releasedKeepUntil);
   }
 
   sweep(now: number): Promise<SweepResult> {
