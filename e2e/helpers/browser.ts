@@ -114,9 +114,34 @@ export async function startChat(user: User, other: string): Promise<void> {
   await user.page.getByRole('heading', { level: 2, name: other }).waitFor({ state: 'visible', timeout: 30_000 });
 }
 
+/**
+ * Opens a conversation from the list. One started by someone who is not a
+ * contact lands in "Requests" first: if that is where it shows up, it is
+ * accepted there (which makes the sender a contact) and then opened.
+ */
 export async function openConversation(user: User, title: string): Promise<void> {
-  await user.page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: new RegExp(`^${escape(title)}`) }).click({ timeout: 30_000 });
+  const entry = user.page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: new RegExp(`^${escape(title)}`) });
+  const pending = user.page.getByRole('navigation', { name: 'People' }).getByRole('button', { name: /^Requests \d/ });
+  await entry.or(pending).first().waitFor({ state: 'visible', timeout: 30_000 });
+  if (await entry.isVisible()) await entry.click();
+  else await acceptRequest(user, title);
   await user.page.getByRole('heading', { level: 2, name: title }).waitFor({ state: 'visible', timeout: 10_000 });
+}
+
+/** Opens "Requests" (left open, the sidebar showing the requests); resolves once the list is there. */
+export async function openRequests(user: User): Promise<Locator> {
+  const nav = user.page.getByRole('navigation', { name: 'Requests' });
+  if (!(await nav.isVisible())) await user.page.getByRole('navigation', { name: 'People' }).getByRole('button', { name: /^Requests/ }).click();
+  await nav.waitFor({ state: 'visible' });
+  return nav;
+}
+
+/** Accepts the pending request whose entry starts with `title` (the sender's name, or a group's title); the conversation opens. */
+export async function acceptRequest(user: User, title: string): Promise<void> {
+  const nav = await openRequests(user);
+  await nav.getByRole('button', { name: new RegExp(`^${escape(title)}`) }).click({ timeout: 30_000 });
+  await user.page.getByRole('group', { name: 'Answer the request' }).getByRole('button', { name: 'Accept' }).click();
+  await user.page.getByRole('textbox', { name: 'Message' }).waitFor({ state: 'visible', timeout: 30_000 });
 }
 
 export async function sendText(user: User, text: string): Promise<void> {

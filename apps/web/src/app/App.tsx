@@ -9,10 +9,14 @@ import { InfoDialog } from '../dialogs/InfoDialog';
 import { NewChatDialog } from '../dialogs/NewChatDialog';
 import { NewGroupDialog } from '../dialogs/NewGroupDialog';
 import { SettingsDialog } from '../dialogs/SettingsDialog';
+import { ContactsDialog } from '../dialogs/ContactsDialog';
 import { AuthScreen } from '../screens/AuthScreen';
 import { ConversationList } from '../screens/ConversationList';
 import { ConversationView } from '../screens/ConversationView';
-import { useConnection, useConversationSummaries, useSelectedConversation } from './hooks';
+import { RequestList } from '../screens/RequestList';
+import { RequestView } from '../screens/RequestView';
+import { useConnection, useConversationSummaries, useRequests, useSelectedConversation } from './hooks';
+import { PeopleProvider, usePeople } from './people';
 import { ClientProvider, SessionProvider, useSession, useSessionState } from './session';
 
 export function App() {
@@ -35,7 +39,9 @@ export function App() {
       {phase.kind === 'signed-in' && (
         <ClientProvider value={phase.client}>
           {/* Signed in again after the session ended: the shell starts afresh, no state of the old session carries over. */}
-          <Main key={phase.epoch} client={phase.client} />
+          <PeopleProvider key={phase.epoch} client={phase.client}>
+            <Main client={phase.client} />
+          </PeopleProvider>
         </ClientProvider>
       )}
     </SessionProvider>
@@ -46,6 +52,7 @@ type Open =
   | { kind: 'new-chat' }
   | { kind: 'new-group' }
   | { kind: 'settings' }
+  | { kind: 'contacts' }
   | { kind: 'info' }
   | { kind: 'contact'; username: string }
   | { kind: 'image'; url: string; name: string }
@@ -58,7 +65,13 @@ function Main(props: { client: ParleyClient }) {
   const { list, refresh } = useConversationSummaries(client);
   const [selectedId, select] = useSelectedConversation();
   const [open, setOpen] = useState<Open>(null);
+  const { requests, refresh: refreshRequests } = useRequests(client);
+  // The sidebar shows the chats, or the message requests (kept apart until accepted).
+  const [sidebar, setSidebar] = useState<'chats' | 'requests'>('chats');
+  const people = usePeople();
   const selected = list?.find((c) => c.id === selectedId) ?? null;
+  const request = selected === null ? (requests?.find((c) => c.id === selectedId) ?? null) : null;
+  const myName = client.userId !== undefined ? people.name(client.userId, client.username ?? null) : (client.username ?? '?');
 
   // The tab title carries the unread total, like other messengers (muted conversations do not count).
   const unread = list?.reduce((n, c) => n + (c.muted ? 0 : c.unread), 0) ?? 0;
@@ -78,13 +91,13 @@ function Main(props: { client: ParleyClient }) {
   }
 
   return (
-    <div className={`layout${selected !== null ? ' has-selection' : ''}`}>
+    <div className={`layout${selected !== null || request !== null ? ' has-selection' : ''}`}>
       <aside className="sidebar">
         <header className="sidebar-header">
           <button type="button" className="me" aria-label="Settings" onClick={() => setOpen({ kind: 'settings' })}>
-            <Avatar name={client.username ?? '?'} size="sm" />
+            <Avatar name={myName} size="sm" picture={client.userId !== undefined ? people.pictureUrl(client.userId) : null} />
             <span className="me-name" dir="auto">
-              {client.username}
+              {myName}
             </span>
             <Icon name="settings" size={18} />
           </button>
@@ -110,7 +123,25 @@ function Main(props: { client: ParleyClient }) {
             <Icon name="group" size={18} /> New group
           </button>
         </div>
-        <ConversationList client={client} list={list} me={client.userId} selected={selectedId} onSelect={select} />
+        <nav className="people-nav" aria-label="People">
+          <button type="button" className="people-nav-item" onClick={() => setOpen({ kind: 'contacts' })}>
+            <Icon name="contacts" size={18} /> Contacts
+          </button>
+          <button type="button" className="people-nav-item" aria-pressed={sidebar === 'requests'} onClick={() => setSidebar((v) => (v === 'requests' ? 'chats' : 'requests'))}>
+            <Icon name="inbox" size={18} /> Requests
+            {requests !== null && requests.length > 0 && (
+              <span className="count">
+                {requests.length}
+                <span className="sr-only"> pending</span>
+              </span>
+            )}
+          </button>
+        </nav>
+        {sidebar === 'requests' ? (
+          <RequestList requests={requests} me={client.userId} selected={selectedId} onSelect={select} onBack={() => setSidebar('chats')} />
+        ) : (
+          <ConversationList client={client} list={list} me={client.userId} selected={selectedId} onSelect={select} />
+        )}
       </aside>
 
       <main className="pane">
@@ -124,10 +155,28 @@ function Main(props: { client: ParleyClient }) {
             onOpenImage={(url, name) => setOpen({ kind: 'image', url, name })}
             onOpenContact={(username) => setOpen({ kind: 'contact', username })}
           />
+        ) : request !== null ? (
+          <RequestView
+            key={request.id}
+            client={client}
+            conversation={request}
+            onBack={() => select(null)}
+            onAccepted={() => {
+              refresh();
+              refreshRequests();
+              setSidebar('chats');
+            }}
+            onGone={() => {
+              select(null);
+              refreshRequests();
+            }}
+            onOpenImage={(url, name) => setOpen({ kind: 'image', url, name })}
+            onOpenContact={(username) => setOpen({ kind: 'contact', username })}
+          />
         ) : (
           <div className="empty-pane">
             <img src="/icons/icon.svg" alt="" width={72} height={72} />
-            <h2>{list !== null && list.length > 0 ? 'Choose a conversation' : `Welcome, ${client.username ?? ''}`}</h2>
+            <h2>{list !== null && list.length > 0 ? 'Choose a conversation' : `Welcome, ${myName}`}</h2>
             <p className="muted">
               <Icon name="lock" size={14} /> Everything you send is encrypted on this device. The server passes it on without being able to read it.
             </p>
@@ -138,6 +187,7 @@ function Main(props: { client: ParleyClient }) {
       {open?.kind === 'new-chat' && <NewChatDialog client={client} existing={list ?? []} onClose={() => setOpen(null)} onOpen={opened} />}
       {open?.kind === 'new-group' && <NewGroupDialog client={client} onClose={() => setOpen(null)} onOpen={opened} />}
       {open?.kind === 'settings' && <SettingsDialog client={client} onClose={() => setOpen(null)} onSignOut={signOut} />}
+      {open?.kind === 'contacts' && <ContactsDialog client={client} existing={list ?? []} onClose={() => setOpen(null)} onOpen={opened} />}
       {open?.kind === 'info' && selected !== null && <InfoDialog client={client} conversation={selected} onClose={() => setOpen(null)} onLeft={() => setOpen(null)} />}
       {open?.kind === 'contact' && (
         <Dialog title="Contact info" onClose={() => setOpen(null)}>

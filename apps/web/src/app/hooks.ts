@@ -161,3 +161,23 @@ export function usePageVisible(): boolean {
   }, []);
   return visible;
 }
+
+/** Pending message requests (conversations started by someone who is not a contact), kept fresh like the list. */
+export function useRequests(client: ParleyClient): { requests: ConversationSummary[] | null; refresh: () => void } {
+  const [requests, setRequests] = useState<ConversationSummary[] | null>(null);
+  const load = useCallback(() => {
+    client.requests.list().then(
+      (next) => setRequests((prev) => (prev === null ? next : keepUnchanged(prev, next))),
+      () => undefined,
+    );
+  }, [client]);
+  const refresh = useCoalesced(load, () => LIST_REFRESH_CATCHING_UP_MS);
+  useEffect(load, [load]);
+  useClientEvent(client, 'message', refresh);
+  useClientEvent(client, 'conversation', refresh);
+  useClientEvent(client, 'membership', refresh);
+  useClientEvent(client, 'contacts', refresh);
+  useClientEvent(client, 'blocks', refresh);
+  useClientEvent(client, 'expired', refresh);
+  return { requests, refresh };
+}

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import QRCode from 'qrcode';
-import type { ParleyClient } from '@parley/client';
+import type { ParleyClient, UserId } from '@parley/client';
+import { usePeople } from '../app/people';
 import { Avatar } from '../components/Avatar';
 import { Icon } from '../components/Dialog';
 import { FormError } from '../components/FormError';
@@ -13,8 +14,39 @@ import { safetyGroups } from '../lib/format';
  * the QR code) proves nobody sits in the middle. "Verified" is remembered with
  * the number, so any new device on either side clears it.
  */
-export function ContactInfo(props: { client: ParleyClient; username: string }) {
+export function ContactInfo(props: { client: ParleyClient; username: string; userId?: UserId }) {
   const [state, setState] = useState<{ safetyNumber: string; verified: boolean } | null>(null);
+  const [userId, setUserId] = useState<UserId | null>(props.userId ?? null);
+  const [adding, setAdding] = useState(false);
+  const people = usePeople();
+
+  // Opened by username alone (a notice's "Verify safety number"): the directory tells whose it is.
+  useEffect(() => {
+    if (props.userId !== undefined) return;
+    let live = true;
+    props.client.lookupUser(props.username).then(
+      (u) => live && setUserId(u.userId),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, [props.client, props.username, props.userId]);
+
+  async function addContact() {
+    setAdding(true);
+    setError(null);
+    try {
+      await props.client.contacts.add(props.username);
+    } catch (err) {
+      setError(describeError(err));
+    } finally {
+      setAdding(false);
+    }
+  }
+
+  const name = userId !== null ? people.name(userId, props.username) : props.username;
+  const contact = userId !== null ? people.isContact(userId) : null;
   const [qr, setQr] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -52,9 +84,12 @@ export function ContactInfo(props: { client: ParleyClient; username: string }) {
   return (
     <div className="contact-info">
       <div className="contact-head">
-        <Avatar name={props.username} size="lg" />
+        <Avatar name={name} size="lg" picture={userId !== null ? people.pictureUrl(userId) : null} />
         <div>
-          <h3 dir="auto">{props.username}</h3>
+          <h3 dir="auto">{name}</h3>
+          <p className="muted small">
+            Username: <span dir="auto">{props.username}</span>
+          </p>
           {state?.verified === true ? (
             <p className="verified">
               <Icon name="checkShield" size={16} /> Verified
@@ -64,13 +99,24 @@ export function ContactInfo(props: { client: ParleyClient; username: string }) {
           )}
         </div>
       </div>
+      {userId !== null && people.profile(userId)?.about != null && (
+        <p className="profile-about" dir="auto">
+          {people.profile(userId)?.about}
+        </p>
+      )}
+      {contact === false && (
+        <button type="button" className="button" onClick={() => void addContact()} disabled={adding}>
+          <Icon name="plus" size={18} /> {adding ? 'Adding…' : 'Add contact'}
+        </button>
+      )}
+      {contact === true && <p className="muted small">In your contacts</p>}
       <FormError message={error} />
       {state === null ? (
         error === null && <span className="spinner" aria-label="Computing safety number" />
       ) : (
         <>
           <p className="muted">
-            Compare these numbers with {props.username}, in person or on a call you trust, or scan each other’s code. If they match, nobody can read or change your messages
+            Compare these numbers with {name}, in person or on a call you trust, or scan each other’s code. If they match, nobody can read or change your messages
             in between.
           </p>
           <div className="safety">

@@ -1,8 +1,9 @@
 import { useState } from 'react';
-import type { Conversation, ParleyClient } from '@parley/client';
-import { Avatar } from '../components/Avatar';
+import type { Conversation, ParleyClient, UserId } from '@parley/client';
+import { usePeople } from '../app/people';
+import { Avatar, PersonAvatar } from '../components/Avatar';
 import { Dialog, Icon } from '../components/Dialog';
-import { conversationTitle, directPeer, memberName } from '../lib/conversation';
+import { conversationTitle, directMember, directPeer, memberName } from '../lib/conversation';
 import { FormError } from '../components/FormError';
 import { describeError } from '../lib/errors';
 import { ContactInfo } from './ContactInfo';
@@ -12,19 +13,20 @@ import { MemberPicker } from './MemberPicker';
 export function InfoDialog(props: { client: ParleyClient; conversation: Conversation; onClose: () => void; onLeft: () => void }) {
   const { client, conversation: conv } = props;
   const peer = directPeer(conv, client.userId);
-  const [contact, setContact] = useState<string | null>(null);
+  const peerMember = directMember(conv, client.userId);
+  const [contact, setContact] = useState<{ username: string; userId: UserId } | null>(null);
 
   if (peer !== null) {
     return (
       <Dialog title="Contact info" onClose={props.onClose}>
-        <ContactInfo client={client} username={peer} />
+        <ContactInfo client={client} username={peer} {...(peerMember !== null ? { userId: peerMember.userId } : {})} />
       </Dialog>
     );
   }
   if (contact !== null) {
     return (
       <Dialog title="Contact info" onClose={() => setContact(null)}>
-        <ContactInfo client={client} username={contact} />
+        <ContactInfo client={client} username={contact.username} userId={contact.userId} />
         <button type="button" className="button" onClick={() => setContact(null)}>
           Back to group
         </button>
@@ -34,7 +36,7 @@ export function InfoDialog(props: { client: ParleyClient; conversation: Conversa
   return <GroupInfo client={client} conversation={conv} onClose={props.onClose} onLeft={props.onLeft} onContact={setContact} />;
 }
 
-function GroupInfo(props: { client: ParleyClient; conversation: Conversation; onClose: () => void; onLeft: () => void; onContact: (u: string) => void }) {
+function GroupInfo(props: { client: ParleyClient; conversation: Conversation; onClose: () => void; onLeft: () => void; onContact: (c: { username: string; userId: UserId }) => void }) {
   const { client, conversation: conv } = props;
   const [busy, setBusy] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -42,7 +44,10 @@ function GroupInfo(props: { client: ParleyClient; conversation: Conversation; on
   const [title, setTitle] = useState(conv.title ?? '');
   const active = conv.status === 'active';
   const me = client.userId;
-  const names = conv.members.map(memberName);
+  const people = usePeople();
+  // Usernames: what adding and removing go by.
+  const names = conv.members.map((m) => memberName(m));
+  const heading = conversationTitle(conv, me, people.name);
 
   async function run(label: string, fn: () => Promise<unknown>) {
     setBusy(label);
@@ -60,9 +65,9 @@ function GroupInfo(props: { client: ParleyClient; conversation: Conversation; on
     <Dialog title="Group info" onClose={props.onClose}>
       <div className="stack">
         <div className="contact-head">
-          <Avatar name={conversationTitle(conv, me)} size="lg" group />
+          <Avatar name={heading} size="lg" group />
           <div>
-            <h3 dir="auto">{conversationTitle(conv, me)}</h3>
+            <h3 dir="auto">{heading}</h3>
             <p className="muted">
               {conv.members.length} members · <Icon name="lock" size={13} /> end-to-end encrypted
             </p>
@@ -90,28 +95,34 @@ function GroupInfo(props: { client: ParleyClient; conversation: Conversation; on
         <h4>Members</h4>
         <ul className="member-list" aria-label="Members">
           {conv.members.map((m) => {
-            const name = memberName(m);
+            const username = memberName(m);
+            const name = memberName(m, people.name);
             const self = m.userId === me;
             return (
               <li key={m.userId} className="member">
-                <Avatar name={name} size="sm" />
+                <PersonAvatar userId={m.userId} username={m.username} size="sm" />
                 <span className="member-name">
                   <span dir="auto">
                     {name}
                     {self && <span className="muted"> (you)</span>}
                   </span>
                   <span className="muted small">
+                    {name !== username && (
+                      <>
+                        <span dir="auto">{username}</span> ·{' '}
+                      </>
+                    )}
                     {m.devices.length} {m.devices.length === 1 ? 'device' : 'devices'}
                   </span>
                 </span>
                 {!self && m.username !== null && (
-                  <button type="button" className="link-button" onClick={() => props.onContact(name)} aria-label={`Safety number of ${name}`}>
+                  <button type="button" className="link-button" onClick={() => props.onContact({ username, userId: m.userId })} aria-label={`Safety number of ${name}`}>
                     Safety number
                   </button>
                 )}
                 {!self && active && m.username !== null && (
-                  <button type="button" className="button danger small" aria-label={`Remove ${name}`} disabled={busy !== null} onClick={() => void run(`remove ${name}`, () => client.removeMember(conv.id, name))}>
-                    {busy === `remove ${name}` ? 'Removing…' : 'Remove'}
+                  <button type="button" className="button danger small" aria-label={`Remove ${name}`} disabled={busy !== null} onClick={() => void run(`remove ${username}`, () => client.removeMember(conv.id, username))}>
+                    {busy === `remove ${username}` ? 'Removing…' : 'Remove'}
                   </button>
                 )}
               </li>
@@ -126,7 +137,7 @@ function GroupInfo(props: { client: ParleyClient; conversation: Conversation; on
         {active &&
           (confirmLeave ? (
             <div className="confirm-box" role="group" aria-label="Confirm leaving">
-              <p>Leave “{conversationTitle(conv, me)}”? You will stop receiving its messages. The history stays on this device.</p>
+              <p>Leave “{heading}”? You will stop receiving its messages. The history stays on this device.</p>
               <div className="dialog-actions inline">
                 <button type="button" className="button" onClick={() => setConfirmLeave(false)}>
                   Stay

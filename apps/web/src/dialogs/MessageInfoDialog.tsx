@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { GroupId, Message, ParleyClient, ReceiptSummary } from '@parley/client';
-import { Avatar } from '../components/Avatar';
+import { usePeople } from '../app/people';
+import { PersonAvatar } from '../components/Avatar';
 import { Dialog } from '../components/Dialog';
 import { FormError } from '../components/FormError';
 import { describeError } from '../lib/errors';
@@ -12,6 +13,7 @@ export function MessageInfoDialog(props: { client: ParleyClient; conversationId:
   const [summary, setSummary] = useState<ReceiptSummary | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [receiptsOn, setReceiptsOn] = useState(true);
+  const people = usePeople();
 
   useEffect(() => {
     let live = true;
@@ -45,9 +47,9 @@ export function MessageInfoDialog(props: { client: ParleyClient; conversationId:
               <ul className="receipt-list" aria-label="Read by">
                 {summary.readBy.map((u) => (
                   <li key={u.userId} className="member">
-                    <Avatar name={u.username} size="sm" />
+                    <PersonAvatar userId={u.userId} username={u.username} size="sm" />
                     <span className="member-name" dir="auto">
-                      {u.username}
+                      {people.name(u.userId, u.username)}
                     </span>
                   </li>
                 ))}
@@ -59,9 +61,9 @@ export function MessageInfoDialog(props: { client: ParleyClient; conversationId:
               <ul className="receipt-list" aria-label="Delivered to">
                 {deliveredOnly.map((u) => (
                   <li key={u.userId} className="member">
-                    <Avatar name={u.username} size="sm" />
+                    <PersonAvatar userId={u.userId} username={u.username} size="sm" />
                     <span className="member-name" dir="auto">
-                      {u.username}
+                      {people.name(u.userId, u.username)}
                     </span>
                   </li>
                 ))}

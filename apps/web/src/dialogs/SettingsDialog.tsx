@@ -1,6 +1,5 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { DeviceSummary, ParleyClient } from '@parley/client';
-import { Avatar } from '../components/Avatar';
 import { Dialog, Icon } from '../components/Dialog';
 import { FormError } from '../components/FormError';
 import { ChangePasswordDialog } from '../account/ChangePasswordDialog';
@@ -8,8 +7,10 @@ import { LinkDeviceDialog } from '../linking/LinkDeviceDialog';
 import { describeError } from '../lib/errors';
 import { formatDayString } from '../lib/format';
 import { loadTheme, saveTheme, type ThemeChoice } from '../lib/prefs';
+import { BlockedSettings } from './settings/BlockedSettings';
 import { DeleteAccountDialog } from './settings/DeleteAccountDialog';
 import { PrivacySettings } from './settings/PrivacySettings';
+import { ProfileSettings } from './settings/ProfileSettings';
 import { StorageSettings } from './settings/StorageSettings';
 
 /** What a device whose name this device cannot read is called (not uploaded yet, or it does not decrypt). */
@@ -88,13 +89,7 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
   return (
     <Dialog title="Settings" onClose={props.onClose}>
       <div className="stack">
-        <div className="contact-head">
-          <Avatar name={client.username ?? '?'} size="lg" />
-          <div>
-            <h3 dir="auto">{client.username}</h3>
-            <p className="muted">Signed in on this device</p>
-          </div>
-        </div>
+        <ProfileSettings client={client} />
 
         <fieldset className="theme-picker">
           <legend>Theme</legend>
@@ -118,6 +113,7 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
         </fieldset>
 
         <PrivacySettings client={client} />
+        <BlockedSettings client={client} />
         <StorageSettings client={client} />
 
         <h4>Devices</h4>

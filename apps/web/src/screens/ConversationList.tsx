@@ -1,26 +1,29 @@
 import { useRef, useState } from 'react';
 import type { ConversationSummary, GroupId, Message, ParleyClient, UserId } from '@parley/client';
+import { usePeople } from '../app/people';
 import { Avatar } from '../components/Avatar';
 import { Icon } from '../components/Dialog';
 import { Popover } from '../components/Popover';
 import { describeError } from '../lib/errors';
 import { PrefsItems } from './conversation/ConversationMenu';
-import { conversationTitle, isDirect } from '../lib/conversation';
+import { conversationTitle, directMember, isDirect } from '../lib/conversation';
 import { timerLine } from '../lib/disappearing';
 import { formatDuration, formatListTime } from '../lib/format';
 import { isNotice, noticePreview } from '../notices/notices';
+import type { NameOf } from '../lib/people';
 
-export function messagePreview(m: Message | null, me: UserId | undefined, group: boolean): string {
+export function messagePreview(m: Message | null, me: UserId | undefined, group: boolean, nameOf?: NameOf): string {
   if (m === null) return 'No messages yet';
   // A notice is nobody's message: a short neutral line, no sender.
   if (isNotice(m)) return noticePreview(m.content.notice);
-  const who = m.outgoing ? 'You: ' : group && m.sender.userId !== me ? `${m.sender.username ?? 'Someone'}: ` : '';
+  const sender = nameOf !== undefined ? nameOf(m.sender.userId, m.sender.username) : (m.sender.username ?? 'Someone');
+  const who = m.outgoing ? 'You: ' : group && m.sender.userId !== me ? `${sender}: ` : '';
   const c = m.content;
   if (c.type === 'text') return who + c.text.replace(/\s+/g, ' ').slice(0, 120);
   if (c.type === 'attachment') return who + (c.mimeType.startsWith('image/') ? `📷 ${c.caption ?? 'Photo'}` : `📎 ${c.fileName}`);
   if (c.type === 'deleted') return who + 'This message was deleted';
   if (c.type === 'voice') return `${who}🎤 Voice message (${formatDuration(c.durationMs)})`;
-  if (c.type === 'settings') return timerLine(m.outgoing ? 'You' : (m.sender.username ?? 'Someone'), c.disappearAfterMs);
+  if (c.type === 'settings') return timerLine(m.outgoing ? 'You' : sender, c.disappearAfterMs);
   return who + 'Message';
 }
 
@@ -100,8 +103,10 @@ function ConversationEntry(props: {
   const c = props.conversation;
   const menuButton = useRef<HTMLButtonElement>(null);
   const [menu, setMenu] = useState(false);
-  const title = conversationTitle(c, props.me);
+  const people = usePeople();
+  const title = conversationTitle(c, props.me, people.name);
   const group = !isDirect(c);
+  const peer = directMember(c, props.me);
   const inactive = c.status !== 'active';
   return (
     <li className={`conversation-entry${c.muted ? ' muted-conv' : ''}`}>
@@ -111,7 +116,7 @@ function ConversationEntry(props: {
         aria-current={props.selected ? 'true' : undefined}
         onClick={() => props.onSelect(c.id)}
       >
-        <Avatar name={title} group={group} />
+        <Avatar name={title} group={group} picture={peer !== null ? people.pictureUrl(peer.userId) : null} />
         <span className="conversation-text">
           <span className="conversation-top">
             <span className="conversation-title" dir="auto">
@@ -137,7 +142,7 @@ function ConversationEntry(props: {
           </span>
           <span className="conversation-bottom">
             <span className="conversation-preview" dir="auto">
-              {inactive ? (c.status === 'left' ? 'You left' : 'You were removed') : messagePreview(c.lastMessage, props.me, group)}
+              {inactive ? (c.status === 'left' ? 'You left' : c.status === 'rejoining' ? 'Rejoining…' : 'You were removed') : messagePreview(c.lastMessage, props.me, group, people.name)}
             </span>
             {c.unread > 0 && (
               <span className="badge">

@@ -2,11 +2,13 @@ import { useCallback, useEffect, useMemo, useRef, useState, type DragEvent } fro
 import { ClientError, type AttachmentInput, type Conversation, type Message, type ParleyClient } from '@parley/client';
 import { Avatar } from '../components/Avatar';
 import { Icon } from '../components/Dialog';
+import { usePeople } from '../app/people';
 import { useClientEvent } from '../app/session';
 import { usePageVisible } from '../app/hooks';
 import { DeleteMessageDialog } from '../dialogs/DeleteMessageDialog';
 import { MessageInfoDialog } from '../dialogs/MessageInfoDialog';
-import { conversationTitle, directPeer, isDirect } from '../lib/conversation';
+import { conversationTitle, directMember, directPeer, isDirect } from '../lib/conversation';
+import type { NameOf } from '../lib/people';
 import { describeError } from '../lib/errors';
 import { timerLabel } from '../lib/disappearing';
 import { formatBytes } from '../lib/format';
@@ -15,6 +17,7 @@ import { SafetyNumberChangedDialog, changedUsers } from '../notices/SafetyNumber
 import { ConversationMenu } from './conversation/ConversationMenu';
 import { Composer, MAX_ATTACHMENT_BYTES, stageFiles, type ComposerContext, type StagedFile } from './Composer';
 import { useMessages } from './conversation/useMessages';
+import { RejoiningBanner } from './conversation/RejoiningBanner';
 import { editableText, messageSnippet, type MessageRowActions } from './message/MessageRow';
 import { TypingIndicator } from './message/TypingIndicator';
 import type { Recording } from './message/voice-recording';
@@ -34,8 +37,8 @@ function whenIdle(fn: () => void): () => void {
 }
 
 /** Who wrote a message, as the reply bar names them. */
-function senderName(m: Message): string {
-  return m.outgoing ? 'yourself' : (m.sender.username ?? 'Unknown user');
+function senderName(m: Message, nameOf: NameOf): string {
+  return m.outgoing ? 'yourself' : nameOf(m.sender.userId, m.sender.username);
 }
 
 export function ConversationView(props: {
@@ -65,8 +68,10 @@ export function ConversationView(props: {
   const [focus, setFocus] = useState<{ seq: number; token: number } | null>(null);
   const atBottom = useRef(true);
   const visible = usePageVisible();
+  const people = usePeople();
   const peer = directPeer(conv, client.userId);
-  const title = conversationTitle(conv, client.userId);
+  const peerMember = directMember(conv, client.userId);
+  const title = conversationTitle(conv, client.userId, people.name);
   const active = conv.status === 'active';
 
   // Another conversation starts with nothing pending.
@@ -239,7 +244,7 @@ export function ConversationView(props: {
       : {
           mode: context.mode,
           key: `${context.mode}:${context.message.seq}:${context.message.id}`,
-          name: senderName(context.message),
+          name: senderName(context.message, people.name),
           preview: messageSnippet(context.message),
           ...(context.mode === 'edit' ? { text: editableText(context.message) } : {}),
         };
@@ -269,7 +274,9 @@ export function ConversationView(props: {
     if (files.length > 0) setStaged((s) => [...s, ...stageFiles(files)]);
   }
 
-  const subtitle = isDirect(conv) ? (verified ? 'Verified · end-to-end encrypted' : 'End-to-end encrypted') : `${conv.members.length} members · end-to-end encrypted`;
+  // Under a display name or a nickname, the username (who this is for the server and the safety number).
+  const handle = peer !== null && peer !== title ? `${peer} · ` : '';
+  const subtitle = isDirect(conv) ? handle + (verified ? 'Verified · end-to-end encrypted' : 'End-to-end encrypted') : `${conv.members.length} members · end-to-end encrypted`;
 
   return (
     <section
@@ -290,7 +297,7 @@ export function ConversationView(props: {
         <button type="button" className="icon-button back-button" aria-label="Back" onClick={props.onBack}>
           <Icon name="back" />
         </button>
-        <Avatar name={title} group={!isDirect(conv)} />
+        <Avatar name={title} group={!isDirect(conv)} picture={peerMember !== null ? people.pictureUrl(peerMember.userId) : null} />
         <div className="conversation-heading">
           <h2 dir="auto">{title}</h2>
           <p className="muted small">
@@ -371,6 +378,8 @@ export function ConversationView(props: {
           onSendVoice={sendVoice}
           onVoiceError={setComposerError}
         />
+      ) : conv.status === 'rejoining' ? (
+        <RejoiningBanner />
       ) : (
         <div className="inactive-notice" role="note">
           {conv.status === 'left' ? 'You left this conversation' : 'You were removed from this conversation'}

@@ -1,5 +1,6 @@
 import { memo } from 'react';
 import type { Message, ParleyClient } from '@parley/client';
+import { usePeople } from '../../app/people';
 import { Icon } from '../../components/Dialog';
 import { formatFull, formatTime } from '../../lib/format';
 import { DELETE_WINDOW_MS, EDIT_WINDOW_MS } from '../../lib/content-rules';
@@ -47,20 +48,22 @@ export const MessageRow = memo(function MessageRow(props: {
   const at = m.outgoing ? m.sentAt : m.receivedAt;
   const image = m.content.type === 'attachment' && m.content.mimeType.startsWith('image/');
   const me = props.client.userId;
+  const people = usePeople();
+  const sender = people.name(m.sender.userId, m.sender.username);
   return (
     <article
       className={`message-row ${m.outgoing ? 'outgoing' : 'incoming'}${tail ? ' tail' : ''}${props.highlight ? ' highlight' : ''}`}
-      aria-label={m.outgoing ? 'You' : (m.sender.username ?? 'Unknown user')}
+      aria-label={m.outgoing ? 'You' : sender}
       data-seq={m.seq}
     >
       <div className="message-line">
         <div className={`bubble${image && m.replyTo === null ? ' bubble-media' : ''}`}>
           {showSender && (
             <span className="sender" dir="auto">
-              {m.sender.username ?? 'Unknown user'}
+              {sender}
             </span>
           )}
-          {m.replyTo !== null && !m.deleted && <ReplyQuote quote={m.replyTo} me={me} onJump={props.onJump} />}
+          {m.replyTo !== null && !m.deleted && <ReplyQuote quote={m.replyTo} me={me} nameOf={people.name} onJump={props.onJump} />}
           <MessageBody client={props.client} message={m} onOpenImage={props.onOpenImage} />
           <span className="meta">
             {m.editedAt !== null && !m.deleted && (
@@ -91,7 +94,7 @@ export const MessageRow = memo(function MessageRow(props: {
           />
         )}
       </div>
-      {!m.deleted && <ReactionChips reactions={m.reactions} me={me} onReact={actions === null ? null : (emoji) => actions.onReact(m, emoji)} />}
+      {!m.deleted && <ReactionChips reactions={m.reactions} me={me} nameOf={people.name} onReact={actions === null ? null : (emoji) => actions.onReact(m, emoji)} />}
     </article>
   );
 });

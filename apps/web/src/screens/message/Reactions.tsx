@@ -1,6 +1,8 @@
 import { useState, type RefObject } from 'react';
+import type { UserId } from '@parley/client';
 import { Popover } from '../../components/Popover';
 import { COMMON_EMOJI, pickEmoji } from '../../lib/content-rules';
+import type { NameOf } from '../../lib/people';
 
 /** One emoji on a message and who chose it (the SDK's Message.reactions entries). */
 export interface ReactionSummary {
@@ -9,8 +11,8 @@ export interface ReactionSummary {
   readonly mine: boolean;
 }
 
-function names(r: ReactionSummary, me: string | undefined): string {
-  return r.users.map((u) => (u.userId === me ? 'You' : (u.username ?? 'Unknown user'))).join(', ');
+function names(r: ReactionSummary, me: string | undefined, nameOf?: NameOf): string {
+  return r.users.map((u) => (u.userId === me ? 'You' : nameOf !== undefined ? nameOf(u.userId as UserId, u.username) : (u.username ?? 'Unknown user'))).join(', ');
 }
 
 /**
@@ -18,12 +20,12 @@ function names(r: ReactionSummary, me: string | undefined): string {
  * is in the tooltip and the accessible name. A click on your own removes it,
  * a click on someone else's adds the same one (one reaction per person).
  */
-export function ReactionChips(props: { reactions: readonly ReactionSummary[]; me: string | undefined; onReact: ((emoji: string | null) => void) | null }) {
+export function ReactionChips(props: { reactions: readonly ReactionSummary[]; me: string | undefined; nameOf?: NameOf; onReact: ((emoji: string | null) => void) | null }) {
   if (props.reactions.length === 0) return null;
   return (
     <ul className="reactions" aria-label="Reactions">
       {props.reactions.map((r) => {
-        const who = names(r, props.me);
+        const who = names(r, props.me, props.nameOf);
         return (
           <li key={r.emoji}>
             <button

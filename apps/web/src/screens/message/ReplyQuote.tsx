@@ -1,4 +1,6 @@
+import type { UserId } from '@parley/client';
 import { Icon } from '../../components/Dialog';
+import type { NameOf } from '../../lib/people';
 
 /** What a reply quotes (the SDK's Message.replyTo). */
 export interface QuoteInfo {
@@ -8,13 +10,14 @@ export interface QuoteInfo {
   readonly preview: string | null;
 }
 
-function who(q: QuoteInfo, me: string | undefined): string {
+function who(q: QuoteInfo, me: string | undefined, nameOf?: NameOf): string {
   if (q.sender === null) return 'Unknown user';
-  return q.sender.userId === me ? 'You' : (q.sender.username ?? 'Unknown user');
+  if (q.sender.userId === me) return 'You';
+  return nameOf !== undefined ? nameOf(q.sender.userId as UserId, q.sender.username) : (q.sender.username ?? 'Unknown user');
 }
 
 /** The quoted message inside a reply; a click scrolls to the original. */
-export function ReplyQuote(props: { quote: QuoteInfo; me: string | undefined; onJump: (seq: number) => void }) {
+export function ReplyQuote(props: { quote: QuoteInfo; me: string | undefined; nameOf?: NameOf; onJump: (seq: number) => void }) {
   const q = props.quote;
   if (!q.available) {
     return (
@@ -23,7 +26,7 @@ export function ReplyQuote(props: { quote: QuoteInfo; me: string | undefined; on
       </div>
     );
   }
-  const name = who(q, props.me);
+  const name = who(q, props.me, props.nameOf);
   return (
     <button type="button" className="reply-quote" aria-label={`Reply to ${name}: ${q.preview ?? ''}. Go to the original message`} onClick={() => props.onJump(q.seq)}>
       <span className="reply-sender" dir="auto">

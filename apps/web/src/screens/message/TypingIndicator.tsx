@@ -1,6 +1,12 @@
 import { useEffect, useState } from 'react';
-import type { GroupId, ParleyClient } from '@parley/client';
+import type { GroupId, ParleyClient, UserId } from '@parley/client';
+import { usePeople } from '../../app/people';
 import { useClientEvent } from '../../app/session';
+import { UNKNOWN_USER } from '../../lib/people';
+
+function someone(name: string): string {
+  return name === UNKNOWN_USER ? 'Someone' : name;
+}
 
 /** A "typing" that is not renewed (a lost "stopped") goes away by itself after this long. */
 const STALE_MS = 7000;
@@ -14,7 +20,8 @@ export function typingText(names: readonly string[]): string {
 
 /** "Alice is typing…" under the history, from the client's ephemeral typing events. */
 export function TypingIndicator(props: { client: ParleyClient; conversationId: GroupId }) {
-  const [typing, setTyping] = useState<ReadonlyMap<string, { name: string; at: number }>>(new Map());
+  const [typing, setTyping] = useState<ReadonlyMap<UserId, { username: string | null; at: number }>>(new Map());
+  const people = usePeople();
   const { conversationId } = props;
 
   useEffect(() => setTyping(new Map()), [conversationId]);
@@ -23,7 +30,7 @@ export function TypingIndicator(props: { client: ParleyClient; conversationId: G
     if (e.conversationId !== conversationId || e.userId === props.client.userId) return;
     setTyping((cur) => {
       const next = new Map(cur);
-      if (e.typing) next.set(e.userId, { name: e.username ?? 'Someone', at: Date.now() });
+      if (e.typing) next.set(e.userId, { username: e.username, at: Date.now() });
       else next.delete(e.userId);
       return next;
     });
@@ -43,7 +50,7 @@ export function TypingIndicator(props: { client: ParleyClient; conversationId: G
 
   return (
     <div className="typing-indicator" role="status" aria-live="polite">
-      {typingText([...typing.values()].map((v) => v.name))}
+      {typingText([...typing].map(([userId, v]) => someone(people.name(userId, v.username))))}
     </div>
   );
 }
