@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { DeviceId, GroupId, UserId } from '@parley/protocol';
+import type { BlobDigest, DeviceId, GroupId, ProfileVersion, UserId } from '@parley/protocol';
 import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js';
 import { StorageError, type CommitResult } from '../src/storage/storage.js';
 import { storageContract } from './storage-contract.js';
@@ -256,6 +256,42 @@ describe('PostgreSQL across processes', () => {
       assert.equal(await first.queuedBytes(b.userId), 0);
       const left = await withClient((client) => client.query<{ n: string }>(`SELECT (SELECT COUNT(*) FROM "${p.schema}".welcomes) + (SELECT COUNT(*) FROM "${p.schema}".group_messages) AS n`));
       assert.equal(Number(left.rows[0]?.n), 0);
+    } finally {
+      await p.cleanup();
+    }
+  });
+
+  it('settles profile uploads racing the collection of their picture blobs and account deletions: a profile never refers to a collected blob', async () => {
+    const p = await processes(3);
+    try {
+      const [first, second, third] = p.all;
+      assert.ok(first && second && third);
+      const rounds = 20;
+      for (let i = 0; i < rounds; i++) {
+        const device = await account(first);
+        const userId = (await first.getDevice(device))?.userId;
+        assert.ok(userId);
+        const digest = randomBytes(32).toString('hex') as BlobDigest;
+        await first.putBlob({ digest, size: 10, keepUntil: NOW });
+        const version = randomBytes(32).toString('base64url') as ProfileVersion;
+        const [put, deleted] = await Promise.allSettled([
+          second.putProfile({ userId, version, ciphertext: randomBytes(64), pictureBlob: digest, updatedDay: '2027-01-15' }, NOW),
+          third.deleteBlobs([digest]),
+          ...(i % 2 === 0 ? [first.deleteAccount(userId, NOW, { nameHash: randomBytes(32), until: NOW + 86_400 })] : []),
+        ]);
+        assert.ok(deleted?.status === 'fulfilled');
+        const stored = await first.getProfile(version);
+        const blob = await first.getBlob(digest);
+        if (put?.status === 'rejected') {
+          assert.ok(put.reason instanceof StorageError && put.reason.kind === 'not_found', String(put.reason));
+          assert.equal(stored, undefined);
+        }
+        if (i % 2 === 0) assert.equal(stored, undefined, 'no profile outlives its account, whichever came first');
+        if (stored) {
+          assert.ok(blob, 'the picture of a stored profile is never collected');
+          assert.deepEqual(deleted.value, []);
+        }
+      }
     } finally {
       await p.cleanup();
     }
