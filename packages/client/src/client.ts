@@ -16,6 +16,7 @@ import { AccountSetup } from './account/account.js';
 import { OrderedMessageEvents } from './messages/views.js';
 import { wireFeatures } from './features.js';
 import type { Features } from './features.js';
+import type { Profiles } from './profiles/profiles.js';
 import { ClientError } from './errors.js';
 import type { ClientOptions } from './options.js';
 import { KeyedMutex } from './mutex.js';
@@ -239,7 +240,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await this.repo.upgradeConversations();
     const account = await upgradeAccount(this.repo, stored, this.options.deviceName);
     this.api.token = account.token;
-    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.f.typing.arrived(frame, payload), onRejoin: (frame, payload) => this.f.healing.requested(frame, payload), applyReadReceipts: (setting) => this.f.receipts.applySetting(setting), applyPrefs: (prefs) => this.f.prefs.apply(prefs), ownDevicesAdded: () => this.f.prefs.sendAll() }, account, identity);
+    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.f.typing.arrived(frame, payload), onRejoin: (frame, payload) => this.f.healing.requested(frame, payload), applyReadReceipts: (setting) => this.f.receipts.applySetting(setting), applyPrefs: (prefs) => this.f.prefs.apply(prefs), applyProfileKey: (m) => this.f.profiles.applyOwnKey(m), ownDevicesAdded: async () => { await this.f.prefs.sendAll(); await this.f.profiles.sendOwnKey(); } }, account, identity);
     this.hiddenGroup = session.self.id;
     this.session = session;
     await this.f.receipts.load();
@@ -298,6 +299,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await this.inbox.idle();
     await this.session?.deviceSync.idle();
     await this.f.media.idle();
+    await this.f.profiles.idle();
   }
 
   /** Resolves after the next (or a past, if `sinceStart`) end of backlog. */
@@ -371,6 +373,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /** Deletes every kept file (they are fetched again on demand while the server still has them). */
   clearMedia(): Promise<void> {
     return this.f.media.clear();
+  }
+
+  /** Encrypted profiles: display name, about line, picture (profiles/). */
+  get profiles(): Profiles {
+    return this.f.profiles;
   }
 
   /* ---------------- conversations ---------------- */

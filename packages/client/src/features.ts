@@ -3,6 +3,7 @@ import type { GroupState } from './core/group-state.js';
 import type { Outbox } from './core/outbox.js';
 import { Conversations } from './conversations/conversations.js';
 import { Healing } from './healing/healing.js';
+import { Profiles } from './profiles/profiles.js';
 import { Media } from './media/media.js';
 import { MessageChanges } from './messages/changes.js';
 import { RecentContentIds } from './messages/duplicates.js';
@@ -30,6 +31,7 @@ export interface Features {
   readonly disappearing: Disappearing;
   readonly prefs: ConversationPrefsSync;
   readonly healing: Healing;
+  readonly profiles: Profiles;
 }
 
 type Subscribe = <K extends keyof ClientEvents>(event: K, fn: ClientEvents[K]) => void;
@@ -55,6 +57,8 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   const changes = new MessageChanges(core, state, outbox, offlineSendTimeoutMs);
   const messages = new Messages(core, state, outbox, offlineSendTimeoutMs, media, lostReplies);
   const healing = new Healing(core, state, outbox, now);
+  // Encrypted profiles: this user's profile key goes into accepted conversations; others' keys fetch their profiles.
+  const profiles = new Profiles(core, state, outbox, now);
 
   // Every stored history entry: its expiry (disappearing), unarchiving (prefs), its media queued for download.
   state.addHistoryHook(disappearing);
@@ -64,6 +68,7 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
 
   handlers.register(['receipt'], receipts);
   handlers.register(['reaction', 'edit', 'delete'], changes);
+  handlers.register(['profile_key'], profiles);
   handlers.registerOwnCopy(lostReplies);
   // A conversation whose state broke (the inbox marked it rejoining): ask the members to re-add this device.
   handlers.registerBroken((conversationId) => healing.broken(conversationId));
@@ -79,8 +84,13 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
     receipts.noteMembers(c.id, c.members);
     // Preferences that arrived (from another own device) before their conversation did.
     prefs.noteConversation(c.id);
+    // Joined, accepted or changed: this user's profile key goes there once per set of member users.
+    profiles.noteConversation(c.id);
   });
-  on('membership', (e) => receipts.noteMembers(e.conversationId, e.members));
+  on('membership', (e) => {
+    receipts.noteMembers(e.conversationId, e.members);
+    profiles.noteConversation(e.conversationId);
+  });
   on('connection', (e) => {
     if (e.state === 'synced') receipts.onSynced();
     lostReplies.noteConnection(e.state);
@@ -88,7 +98,9 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
     if (e.state === 'synced') media.resume().catch((err: unknown) => core.isClosed() || core.emitError('internal', err));
     // Conversations still rejoining (after a reconnect or a restart) ask again.
     if (e.state === 'synced') healing.resume().catch((err: unknown) => core.isClosed() || core.emitError('internal', err));
+    // Profile keys not shared yet (offline, a restart), and profiles read longer ago than the TTL.
+    if (e.state === 'synced') profiles.onSynced();
   });
 
-  return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs, healing };
+  return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs, healing, profiles };
 }

@@ -2,6 +2,7 @@ import type { MessageContent } from '@parley/crypto';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import type { ConversationStatus } from './store/records.js';
 import type { ConnectionState } from './transport/connection.js';
+import type { Profile } from './profiles/profile-types.js';
 
 /** The public shapes the client hands out. */
 
@@ -332,6 +333,8 @@ export type ClientEventErrorCode =
    * signature, or a device that is not an active device of a member user (`ClientError.detail.reason`).
    */
   | 'rejoin_refused'
+  /** A profile (or its picture) that does not decrypt or validate: ignored, the username is shown (profiles/). */
+  | 'profile_invalid'
   | 'key_packages'
   | 'device_sync'
   | 'server'
@@ -353,4 +356,6 @@ export interface ClientEvents {
   error: (event: ClientEventError) => void;
   typing: (event: TypingEvent) => void;
   expired: (event: ExpiredEvent) => void;
+  /** A profile (this user's or another's) changed on this device (client.profiles). */
+  profile: (profile: Profile) => void;
 }

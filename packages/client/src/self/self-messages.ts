@@ -15,6 +15,8 @@ import type { GroupId } from '@parley/protocol';
  *   clock): the latest `updatedAt` wins on every device (settings/prefs.ts).
  * - `read_receipts`: whether the user shares read receipts (and typing), with
  *   the time it was set: the latest wins (messages/receipts.ts).
+ * - `profile_key`: this user's profile key with when it was made; the newest
+ *   wins on every device (profiles/profiles.ts).
  *
  * Versioned and validated like every plaintext: a message that decrypts but
  * does not match is dropped with an error event, never half-used.
@@ -49,6 +51,7 @@ const SelfMessageSchema = z.discriminatedUnion('kind', [
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('key_request') }),
   PrefsSchema,
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('read_receipts'), on: z.boolean(), updatedAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+  z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('profile_key'), key: KeyText, createdAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
 ]);
 
 /** One conversation's local preferences, as synced between the user's devices. */
@@ -70,9 +73,18 @@ export interface ReadReceiptsMessage {
   readonly updatedAt: number;
 }
 
-export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' } | ConversationPrefsMessage | ReadReceiptsMessage;
+export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' } | ConversationPrefsMessage | ReadReceiptsMessage | ProfileKeySelfMessage;
+
+/** This user's profile key, as synced between the user's devices. */
+export interface ProfileKeySelfMessage {
+  readonly kind: 'profile_key';
+  readonly key: Uint8Array;
+  /** When the key was made (the making device's clock, ms): the newest wins. */
+  readonly createdAt: number;
+}
 
 export function encodeSelfMessage(message: SelfMessage): Uint8Array {
+  if (message.kind === 'profile_key') return new TextEncoder().encode(JSON.stringify({ type: SELF_MESSAGE_TYPE, v: 1, kind: 'profile_key', key: toBase64Url(message.key), createdAt: message.createdAt }));
   const head = { type: SELF_MESSAGE_TYPE, v: 1, kind: message.kind };
   const wire =
     message.kind === 'account_keys'
@@ -105,5 +117,7 @@ export function decodeSelfMessage(plaintext: Uint8Array): { ok: true; message: S
       return { ok: true, message: { kind: 'conversation_prefs', conversationId: m.conversationId, muted: m.muted, pinned: m.pinned, archived: m.archived, updatedAt: m.updatedAt } };
     case 'read_receipts':
       return { ok: true, message: { kind: 'read_receipts', on: m.on, updatedAt: m.updatedAt } };
+    case 'profile_key':
+      return { ok: true, message: { kind: 'profile_key', key: m.key, createdAt: m.createdAt } };
   }
 }
