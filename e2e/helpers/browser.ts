@@ -120,6 +120,9 @@ export async function startChat(user: User, other: string): Promise<void> {
  * accepted there (which makes the sender a contact) and then opened.
  */
 export async function openConversation(user: User, title: string): Promise<void> {
+  // The sidebar may be showing the requests: back to the chats first.
+  const requests = user.page.getByRole('navigation', { name: 'Requests' });
+  if (await requests.isVisible()) await requests.getByRole('button', { name: 'Back to chats' }).click();
   const entry = user.page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: new RegExp(`^${escape(title)}`) });
   const pending = user.page.getByRole('navigation', { name: 'People' }).getByRole('button', { name: /^Requests \d/ });
   await entry.or(pending).first().waitFor({ state: 'visible', timeout: 30_000 });
