@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { BlobDigest, DeviceId, GroupId, ProfileVersion, UserId } from '@parley/protocol';
 import { PostgresStorage } from '../src/storage/postgres/postgres-storage.js';
-import { StorageError, type CommitResult } from '../src/storage/storage.js';
+import { StorageError, type BlobRecord, type CommitResult, type ProfileRecord } from '../src/storage/storage.js';
 import { storageContract } from './storage-contract.js';
 import { LEFTOVERS_SQL, type GroupLeftovers } from './storage-contract-helpers.js';
 import { dropSchema, freshSchema, pgAccount as account, PG_URL as URL, withClient } from './storage-postgres-helpers.js';
@@ -278,8 +278,8 @@ describe('PostgreSQL across processes', () => {
         const collecting: Promise<BlobDigest[]> = third.deleteBlobs([digest]);
         const deleting: Promise<unknown> = i % 2 === 0 ? first.deleteAccount(userId, NOW, { nameHash: randomBytes(32), until: NOW + 86_400 }) : Promise.resolve();
         const [put, deleted] = await Promise.all([putting.then(() => undefined, (err: unknown) => err), collecting, deleting]);
-        const stored = await first.getProfile(version);
-        const blob = await first.getBlob(digest);
+        const stored: ProfileRecord | undefined = await first.getProfile(version);
+        const blob: BlobRecord | undefined = await first.getBlob(digest);
         if (put !== undefined) {
           assert.ok(put instanceof StorageError && put.kind === 'not_found', String(put));
           assert.equal(stored, undefined);
