@@ -3,7 +3,7 @@ import type { AttachmentContent, DeviceIdentity, MlsGroup, VoiceContent } from '
 import { checkUsername } from '@parley/protocol';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import type { DeviceLink } from './devices/device-link.js';
-import type { PendingDevice } from './devices/link-approval.js';
+import type { ApproveLinkOptions, PendingDevice } from './devices/link-approval.js';
 import { changePassword, checkCredentials, deleteAccountOnServer } from './devices/sign-in.js';
 import { TypedEmitter } from './emitter.js';
 import type { ClientCore, Session } from './core/context.js';
@@ -180,9 +180,13 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     return this.requireSession().links.inspect(codeOrUri);
   }
 
-  /** Approves a new device of this user (signed with this device's key); with a QR uri, only if the server holds its key. */
-  async approveLink(codeOrUri: string): Promise<void> {
-    await this.requireSession().links.approve(codeOrUri);
+  /**
+   * Approves a new device of this user (signed with this device's key); with a QR uri, only if the server holds its key.
+   * `history` ('none' by default, 'month', 'all'): once device sync added the new device, this device sends it that much history (history/).
+   */
+  async approveLink(codeOrUri: string, options: ApproveLinkOptions = {}): Promise<void> {
+    const deviceId = await this.requireSession().links.approve(codeOrUri);
+    this.f.history.approved(deviceId, options.history ?? 'none');
   }
 
   async rejectLink(codeOrUri: string): Promise<void> {
@@ -240,7 +244,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await this.repo.upgradeConversations();
     const account = await upgradeAccount(this.repo, stored, this.options.deviceName);
     this.api.token = account.token;
-    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.f.typing.arrived(frame, payload), onRejoin: (frame, payload) => this.f.healing.requested(frame, payload), applyReadReceipts: (setting) => this.f.receipts.applySetting(setting), applyPrefs: (prefs) => this.f.prefs.apply(prefs), applyProfileKey: (m) => this.f.profiles.applyOwnKey(m), ownDevicesAdded: async () => { await this.f.prefs.sendAll(); await this.f.profiles.sendOwnKey(); } }, account, identity);
+    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.f.typing.arrived(frame, payload), onRejoin: (frame, payload) => this.f.healing.requested(frame, payload), applyReadReceipts: (setting) => this.f.receipts.applySetting(setting), applyPrefs: (prefs) => this.f.prefs.apply(prefs), applyHistory: (batch, m) => this.f.history.received(batch, m), applyProfileKey: (m) => this.f.profiles.applyOwnKey(m), ownDevicesAdded: async () => { await this.f.prefs.sendAll(); await this.f.profiles.sendOwnKey(); } }, account, identity);
     this.hiddenGroup = session.self.id;
     this.session = session;
     await this.f.receipts.load();

@@ -3,6 +3,7 @@ import type { GroupState } from './core/group-state.js';
 import type { Outbox } from './core/outbox.js';
 import { Conversations } from './conversations/conversations.js';
 import { Healing } from './healing/healing.js';
+import { History } from './history/history.js';
 import { Profiles } from './profiles/profiles.js';
 import { Media } from './media/media.js';
 import { MessageChanges } from './messages/changes.js';
@@ -31,6 +32,7 @@ export interface Features {
   readonly disappearing: Disappearing;
   readonly prefs: ConversationPrefsSync;
   readonly healing: Healing;
+  readonly history: History;
   readonly profiles: Profiles;
 }
 
@@ -57,6 +59,8 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   const changes = new MessageChanges(core, state, outbox, offlineSendTimeoutMs);
   const messages = new Messages(core, state, outbox, offlineSendTimeoutMs, media, lostReplies);
   const healing = new Healing(core, state, outbox, now);
+  // History on a newly linked device: sent after approveLink, imported when its key arrives in the self group.
+  const history = new History(core, state, outbox, now, options.historyPartBytes);
   // Encrypted profiles: this user's profile key goes into accepted conversations; others' keys fetch their profiles.
   const profiles = new Profiles(core, state, outbox, now);
 
@@ -84,6 +88,8 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
     receipts.noteMembers(c.id, c.members);
     // Preferences that arrived (from another own device) before their conversation did.
     prefs.noteConversation(c.id);
+    // A history archive that waits for this conversation's Welcome.
+    history.noteConversation(c.id);
     // Joined, accepted or changed: this user's profile key goes there once per set of member users.
     profiles.noteConversation(c.id);
   });
@@ -98,9 +104,11 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
     if (e.state === 'synced') media.resume().catch((err: unknown) => core.isClosed() || core.emitError('internal', err));
     // Conversations still rejoining (after a reconnect or a restart) ask again.
     if (e.state === 'synced') healing.resume().catch((err: unknown) => core.isClosed() || core.emitError('internal', err));
+    // History archives received before a restart and not imported yet.
+    if (e.state === 'synced') history.resume().catch((err: unknown) => core.isClosed() || core.emitError('history', err));
     // Profile keys not shared yet (offline, a restart), and profiles read longer ago than the TTL.
     if (e.state === 'synced') profiles.onSynced();
   });
 
-  return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs, healing, profiles };
+  return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs, healing, history, profiles };
 }

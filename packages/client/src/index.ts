@@ -21,6 +21,7 @@ export type {
   DeletedContent,
   DeviceSummary,
   ExpiredEvent,
+  HistoryEvent,
   LogoutOptions,
   MediaSettings,
   MediaUsage,
@@ -43,6 +44,8 @@ export type {
 } from './types.js';
 export type { DeviceLink } from './devices/device-link.js';
 export type { PendingDevice } from './devices/link-approval.js';
+export type { ApproveLinkOptions } from './devices/link-approval.js';
+export type { HistoryScope } from './history/archive-writer.js';
 export type { DeviceId, GroupId, UserId } from '@parley/protocol';
 export type { ConversationStatus } from './store/records.js';
 export type { Profiles } from './profiles/profiles.js';

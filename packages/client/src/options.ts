@@ -44,4 +44,10 @@ export interface ClientOptions {
    * are due, and when conversation preferences were set. Tests pass their own.
    */
   now?: () => number;
+  /**
+   * The most bytes of one part of a history archive sent to a newly linked
+   * device (each part is one blob; default 24 MiB, under the server's blob
+   * limit). Tests pass a small one to exercise archives of several parts.
+   */
+  historyPartBytes?: number;
 }

@@ -54,6 +54,20 @@ export interface ExpiredEvent {
   readonly seqs: readonly number[];
 }
 
+/**
+ * History on a newly linked device (approveLink's `history` option), on the new device:
+ * `importing` when an archive arrived, then `imported` (`messages`: how many were stored) or
+ * `failed` (`reason`: download_failed, digest_mismatch, decrypt_failed, hash_mismatch,
+ * invalid_archive, store_failed) — then nothing of it was stored.
+ */
+export interface HistoryEvent {
+  readonly state: 'importing' | 'imported' | 'failed';
+  readonly messages?: number;
+  readonly reason?: string;
+  /** `importing` again: the archive waits for this many of its conversations to reach this device (their Welcome), at most a minute. */
+  readonly waitingFor?: number;
+}
+
 /** A conversation as a conversation list shows it (`conversationSummaries`). */
 export interface ConversationSummary extends Conversation {
   /** The latest stored message, or null if there is none yet. */
@@ -335,6 +349,8 @@ export type ClientEventErrorCode =
   | 'rejoin_refused'
   /** A profile (or its picture) that does not decrypt or validate: ignored, the username is shown (profiles/). */
   | 'profile_invalid'
+  /** A history archive could not be sent (approving device) or imported (new device; see the 'history' event). */
+  | 'history'
   | 'key_packages'
   | 'device_sync'
   | 'server'
@@ -356,6 +372,8 @@ export interface ClientEvents {
   error: (event: ClientEventError) => void;
   typing: (event: TypingEvent) => void;
   expired: (event: ExpiredEvent) => void;
+  /** A history archive from the approving device (approveLink `history`): importing, imported or failed. */
+  history: (event: HistoryEvent) => void;
   /** A profile (this user's or another's) changed on this device (client.profiles). */
   profile: (profile: Profile) => void;
 }

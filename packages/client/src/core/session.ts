@@ -9,6 +9,7 @@ import { LinkApproval } from '../devices/link-approval.js';
 import { DeviceDirectoryCache } from '../directory/device-directory.js';
 import { ClientError } from '../errors.js';
 import { SelfGroup } from '../self/self-group.js';
+import type { HistoryArchiveMessage } from '../history/archive-message.js';
 import type { ConversationPrefsMessage, ProfileKeySelfMessage, ReadReceiptsMessage } from '../self/self-messages.js';
 import { StoreBatch } from '../store/records.js';
 import type { AccountRecord, ClientRepository } from '../store/records.js';
@@ -48,6 +49,8 @@ export interface SessionDeps {
   ownDevicesAdded?(): Promise<void>;
   /** Another device of this user changed the read-receipt setting (messages/receipts.ts). */
   applyReadReceipts?(setting: ReadReceiptsMessage): Promise<() => void>;
+  /** A history archive's key arrived in the self group (history/history.ts). */
+  applyHistory?(batch: StoreBatch, message: HistoryArchiveMessage): () => void;
   /** This user's profile key from another of its devices (profiles/). */
   applyProfileKey?(message: ProfileKeySelfMessage): Promise<() => void>;
   /** An ephemeral typing frame (messages/typing.ts), as it arrives: the step to run in the inbox's order, if any. */
@@ -158,6 +161,7 @@ function selfFeatures(deps: SessionDeps, account: AccountRecord, identity: Devic
     ...(deps.applyPrefs === undefined ? {} : { applyPrefs: deps.applyPrefs }),
     ...(deps.ownDevicesAdded === undefined ? {} : { devicesAdded: deps.ownDevicesAdded }),
     ...(deps.applyReadReceipts === undefined ? {} : { applyReadReceipts: deps.applyReadReceipts }),
+    ...(deps.applyHistory === undefined ? {} : { applyHistory: deps.applyHistory }),
     ...(deps.applyProfileKey === undefined ? {} : { applyProfileKey: deps.applyProfileKey }),
   });
   const names: DeviceNames = new DeviceNames({

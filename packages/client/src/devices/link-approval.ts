@@ -20,6 +20,16 @@ export interface PendingDevice {
   readonly keyChecked: boolean;
 }
 
+/** approveLink's options. */
+export interface ApproveLinkOptions {
+  /**
+   * How much of the history this device sends the new one once it is added
+   * (history/): 'none' (default), 'month' (received in the last 30 days) or
+   * 'all'. The archive goes encrypted as blobs; its key only in the self group.
+   */
+  readonly history?: 'none' | 'month' | 'all';
+}
+
 interface Inspected {
   code: string;
   pending: PendingDeviceResponse;
@@ -45,10 +55,12 @@ export class LinkApproval {
     return { deviceId: pending.deviceId, createdDay: pending.createdDay, expiresAt: pending.expiresAt * 1000, keyChecked };
   }
 
-  async approve(codeOrUri: string): Promise<void> {
+  /** Returns the id of the device it approved. */
+  async approve(codeOrUri: string): Promise<DeviceId> {
     const { code, pending, key } = await this.lookup(codeOrUri);
     const signature = await signWithDevice(this.identity, linkApprovalMessage(this.identity.userId, pending.deviceId, key));
     await notFoundAsLink(this.api.approveLink(code, { deviceId: pending.deviceId, signature: toBase64Url(signature) }));
+    return pending.deviceId;
   }
 
   async reject(codeOrUri: string): Promise<void> {

@@ -10,6 +10,7 @@ import { MAX_ACCOUNT_KEYS, newConversationRecord, StoreBatch } from '../store/re
 import type { ClientRepository, ConversationRecord } from '../store/records.js';
 import type { HttpApi } from '../transport/http-api.js';
 import { decodeSelfMessage, encodeSelfMessage } from './self-messages.js';
+import type { HistoryArchiveMessage } from '../history/archive-message.js';
 import type { ConversationPrefsMessage, ProfileKeySelfMessage, ReadReceiptsMessage } from './self-messages.js';
 
 /** The account keys this device holds. */
@@ -55,6 +56,8 @@ export interface SelfGroupOps {
   devicesAdded?(): Promise<void>;
   /** Another device of this user changed the read-receipt setting (messages/receipts.ts); like applyPrefs. */
   applyReadReceipts?(setting: ReadReceiptsMessage): Promise<() => void>;
+  /** A history archive's key (history/): kept in `batch` if it is for this device; returns what to do once stored. */
+  applyHistory?(batch: StoreBatch, message: HistoryArchiveMessage): () => void;
   /** This user's profile key from another of its devices (profiles/); like applyPrefs. */
   applyProfileKey?(message: ProfileKeySelfMessage): Promise<() => void>;
   report(error: Error): void;
@@ -257,6 +260,7 @@ export class SelfGroup {
     if (decoded.message.kind === 'key_request') return () => this.scheduleReply();
     if (decoded.message.kind === 'conversation_prefs') return (await this.ops.applyPrefs?.(decoded.message)) ?? none;
     if (decoded.message.kind === 'read_receipts') return (await this.ops.applyReadReceipts?.(decoded.message)) ?? none;
+    if (decoded.message.kind === 'history_archive') return this.ops.applyHistory?.(batch, decoded.message) ?? none;
     if (decoded.message.kind === 'profile_key') return (await this.ops.applyProfileKey?.(decoded.message)) ?? none;
     // Someone answered (or sent keys after adding devices): no need for this device to answer too.
     this.cancelReply();

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { fromBase64Url, GroupIdSchema, toBase64Url } from '@parley/protocol';
 import type { GroupId } from '@parley/protocol';
+import { HistoryArchiveFields, historyArchiveFields } from '../history/archive-message.js';
+import type { HistoryArchiveMessage } from '../history/archive-message.js';
 
 /**
  * What the self group (an MLS group of one user's own devices, see
@@ -17,6 +19,9 @@ import type { GroupId } from '@parley/protocol';
  *   the time it was set: the latest wins (messages/receipts.ts).
  * - `profile_key`: this user's profile key with when it was made; the newest
  *   wins on every device (profiles/profiles.ts).
+ * - `history_archive`: where the history archive for a newly linked device
+ *   is and its key (history/archive-message.ts); only the device it names
+ *   acts on it.
  *
  * Versioned and validated like every plaintext: a message that decrypts but
  * does not match is dropped with an error event, never half-used.
@@ -52,6 +57,7 @@ const SelfMessageSchema = z.discriminatedUnion('kind', [
   PrefsSchema,
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('read_receipts'), on: z.boolean(), updatedAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('profile_key'), key: KeyText, createdAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+  z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('history_archive'), ...HistoryArchiveFields }),
 ]);
 
 /** One conversation's local preferences, as synced between the user's devices. */
@@ -73,7 +79,7 @@ export interface ReadReceiptsMessage {
   readonly updatedAt: number;
 }
 
-export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' } | ConversationPrefsMessage | ReadReceiptsMessage | ProfileKeySelfMessage;
+export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' } | ConversationPrefsMessage | ReadReceiptsMessage | HistoryArchiveMessage | ProfileKeySelfMessage;
 
 /** This user's profile key, as synced between the user's devices. */
 export interface ProfileKeySelfMessage {
@@ -93,7 +99,9 @@ export function encodeSelfMessage(message: SelfMessage): Uint8Array {
         ? { ...head, conversationId: message.conversationId, muted: message.muted, pinned: message.pinned, archived: message.archived, updatedAt: message.updatedAt }
         : message.kind === 'read_receipts'
           ? { ...head, on: message.on, updatedAt: message.updatedAt }
-          : head;
+          : message.kind === 'history_archive'
+            ? { ...head, ...historyArchiveFields(message) }
+            : head;
   return new TextEncoder().encode(JSON.stringify(wire));
 }
 
@@ -119,5 +127,9 @@ export function decodeSelfMessage(plaintext: Uint8Array): { ok: true; message: S
       return { ok: true, message: { kind: 'read_receipts', on: m.on, updatedAt: m.updatedAt } };
     case 'profile_key':
       return { ok: true, message: { kind: 'profile_key', key: m.key, createdAt: m.createdAt } };
+    case 'history_archive': {
+      const { type: _type, v: _v, ...message } = m;
+      return { ok: true, message };
+    }
   }
 }
