@@ -91,7 +91,7 @@ describe('web people book', () => {
     assert.equal(book.pictureUrl(ANN), null);
     await changed(book); // the picture
     const url = book.pictureUrl(ANN);
-    assert.ok(url?.startsWith('blob:'));
+    assert.ok(url !== null && url.startsWith('blob:'));
     assert.deepEqual(new Uint8Array((await resolveObjectURL(url)?.arrayBuffer()) ?? []), new Uint8Array([1, 2, 3]));
 
     pictures.set(ANN, new Uint8Array([4, 5]));
