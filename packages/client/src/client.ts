@@ -17,6 +17,7 @@ import { OrderedMessageEvents } from './messages/views.js';
 import { wireFeatures } from './features.js';
 import type { Features } from './features.js';
 import type { Profiles } from './profiles/profiles.js';
+import type { BlocksApi, ContactsApi, RequestsApi } from './people/people.js';
 import { ClientError } from './errors.js';
 import type { ClientOptions } from './options.js';
 import { KeyedMutex } from './mutex.js';
@@ -244,10 +245,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await this.repo.upgradeConversations();
     const account = await upgradeAccount(this.repo, stored, this.options.deviceName);
     this.api.token = account.token;
-    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.f.typing.arrived(frame, payload), onRejoin: (frame, payload) => this.f.healing.requested(frame, payload), applyReadReceipts: (setting) => this.f.receipts.applySetting(setting), applyPrefs: (prefs) => this.f.prefs.apply(prefs), applyHistory: (batch, m) => this.f.history.received(batch, m), applyProfileKey: (m) => this.f.profiles.applyOwnKey(m), ownDevicesAdded: async () => { await this.f.prefs.sendAll(); await this.f.profiles.sendOwnKey(); } }, account, identity);
+    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.f.typing.arrived(frame, payload), onRejoin: (frame, payload) => this.f.healing.requested(frame, payload), applyReadReceipts: (setting) => this.f.receipts.applySetting(setting), applyPrefs: (prefs) => this.f.prefs.apply(prefs), applyProfileKey: (m) => this.f.profiles.applyOwnKey(m), applyHistory: (batch, m) => this.f.history.received(batch, m), applyPeople: (m) => this.f.people.applySelf(m), ownDevicesAdded: async () => { await this.f.prefs.sendAll(); await this.f.people.sendAll(); await this.f.profiles.sendOwnKey(); } }, account, identity);
     this.hiddenGroup = session.self.id;
     this.session = session;
     await this.f.receipts.load();
+    await this.f.people.load();
     // A request refused for want of a session ends it too: the socket may only notice at its next re-check.
     this.api.onSessionEnded = (err) => this.sessionEnded(err);
     if (options.uploadKeyPackages === true) await session.keyPackages.fill();
@@ -377,6 +379,23 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /** Deletes every kept file (they are fetched again on demand while the server still has them). */
   clearMedia(): Promise<void> {
     return this.f.media.clear();
+  }
+
+  /* ---------------- people ---------------- */
+
+  /** This user's contacts, synced between the user's devices (people/contacts.ts). */
+  get contacts(): ContactsApi {
+    return this.f.people.contacts;
+  }
+
+  /** Message requests: conversations started by someone who is not a contact (people/requests.ts). */
+  get requests(): RequestsApi {
+    return this.f.people.requests;
+  }
+
+  /** Blocked users, synced between the user's devices (people/blocks.ts). */
+  get blocks(): BlocksApi {
+    return this.f.people.blocks;
   }
 
   /** Encrypted profiles: display name, about line, picture (profiles/). */

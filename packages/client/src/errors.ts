@@ -45,6 +45,8 @@ export type ClientErrorCode =
   | 'too_large'
   /** A request to re-add a device was ignored (healing/); detail.reason says why. */
   | 'rejoin_refused'
+  /** contacts.add: the contact code's user id is not the id the directory gives for its username (a wrong or forged code). */
+  | 'contact_mismatch'
   | 'closed';
 
 export class ClientError extends Error {

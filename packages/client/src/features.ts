@@ -3,8 +3,9 @@ import type { GroupState } from './core/group-state.js';
 import type { Outbox } from './core/outbox.js';
 import { Conversations } from './conversations/conversations.js';
 import { Healing } from './healing/healing.js';
-import { History } from './history/history.js';
 import { Profiles } from './profiles/profiles.js';
+import { History } from './history/history.js';
+import { People } from './people/people.js';
 import { Media } from './media/media.js';
 import { MessageChanges } from './messages/changes.js';
 import { RecentContentIds } from './messages/duplicates.js';
@@ -32,8 +33,9 @@ export interface Features {
   readonly disappearing: Disappearing;
   readonly prefs: ConversationPrefsSync;
   readonly healing: Healing;
-  readonly history: History;
   readonly profiles: Profiles;
+  readonly history: History;
+  readonly people: People;
 }
 
 type Subscribe = <K extends keyof ClientEvents>(event: K, fn: ClientEvents[K]) => void;
@@ -59,10 +61,16 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   const changes = new MessageChanges(core, state, outbox, offlineSendTimeoutMs);
   const messages = new Messages(core, state, outbox, offlineSendTimeoutMs, media, lostReplies);
   const healing = new Healing(core, state, outbox, now);
-  // History on a newly linked device: sent after approveLink, imported when its key arrives in the self group.
-  const history = new History(core, state, outbox, now, options.historyPartBytes);
   // Encrypted profiles: this user's profile key goes into accepted conversations; others' keys fetch their profiles.
   const profiles = new Profiles(core, state, outbox, now);
+  // History on a newly linked device: sent after approveLink, imported when its key arrives in the self group.
+  const history = new History(core, state, outbox, now, options.historyPartBytes);
+  // Contacts, message requests, blocking: a request accepted here lets receipts for what arrived meanwhile go.
+  const people = new People(core, state, outbox, conversations, now, (id) => receipts.noteRead(id));
+  conversations.onDirectCreated = (other) => people.chatStarted(other);
+  messages.beforeSend = (id) => people.beforeSend(id);
+  // Blocking rotates the profile key; accepting a request shares it.
+  people.profiles = profiles;
 
   // Every stored history entry: its expiry (disappearing), unarchiving (prefs), its media queued for download.
   state.addHistoryHook(disappearing);
@@ -78,6 +86,11 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   handlers.registerBroken((conversationId) => healing.broken(conversationId));
   const recent = new RecentContentIds();
   handlers.registerHistoryFilter((conversationId, seq, userId, content) => recent.keep(conversationId, seq, userId, content));
+  // Nothing from a blocked user is stored or applied (messages, reactions, edits, receipts), nor their typing shown.
+  handlers.registerSenderFilter((userId) => people.keeps(userId));
+  typing.keepsSender = (userId) => people.keeps(userId);
+  // A Welcome from someone who is not a contact is a message request; from a blocked user, refused.
+  handlers.registerJoinPolicy((id, inviter, existing, users) => people.requests.decide(id, inviter, existing, users));
 
   // Receipts cover what arrived; a message ends its sender's typing indicator; member lists feed "read by N of M".
   on('message', (message) => {
@@ -88,10 +101,10 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
     receipts.noteMembers(c.id, c.members);
     // Preferences that arrived (from another own device) before their conversation did.
     prefs.noteConversation(c.id);
-    // A history archive that waits for this conversation's Welcome.
-    history.noteConversation(c.id);
     // Joined, accepted or changed: this user's profile key goes there once per set of member users.
     profiles.noteConversation(c.id);
+    // A history archive that waits for this conversation's Welcome.
+    history.noteConversation(c.id);
   });
   on('membership', (e) => {
     receipts.noteMembers(e.conversationId, e.members);
@@ -104,11 +117,11 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
     if (e.state === 'synced') media.resume().catch((err: unknown) => core.isClosed() || core.emitError('internal', err));
     // Conversations still rejoining (after a reconnect or a restart) ask again.
     if (e.state === 'synced') healing.resume().catch((err: unknown) => core.isClosed() || core.emitError('internal', err));
-    // History archives received before a restart and not imported yet.
-    if (e.state === 'synced') history.resume().catch((err: unknown) => core.isClosed() || core.emitError('history', err));
     // Profile keys not shared yet (offline, a restart), and profiles read longer ago than the TTL.
     if (e.state === 'synced') profiles.onSynced();
+    // History archives received before a restart and not imported yet.
+    if (e.state === 'synced') history.resume().catch((err: unknown) => core.isClosed() || core.emitError('history', err));
   });
 
-  return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs, healing, history, profiles };
+  return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs, healing, people, history, profiles };
 }

@@ -7,8 +7,13 @@ export { createClient, ParleyClient } from './client.js';
 export type { ClientOptions } from './options.js';
 export { ClientError } from './errors.js';
 export type { ClientErrorCode } from './errors.js';
+export type { BlocksApi, ContactsApi, RequestsApi } from './people/people.js';
+export { CONTACT_CODE_PREFIX, parseContactCode } from './people/contacts.js';
+export { MAX_NICKNAME_LENGTH } from './people/people-entries.js';
 export type {
   AttachmentInput,
+  BlockedUser,
+  Contact,
   ClientEventError,
   ClientEventErrorCode,
   ClientEvents,

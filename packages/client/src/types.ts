@@ -39,6 +39,30 @@ export interface Conversation {
   readonly pinned: boolean;
   /** Archived: still listed (flagged); the app shows it apart. A message from someone else unarchives it unless it is muted. */
   readonly archived: boolean;
+  /**
+   * A message request (people/): someone who is not a contact added this user. Kept out of
+   * `conversationSummaries` (see `client.requests`); no read receipts, typing or profile key go out until accepted.
+   */
+  readonly request: boolean;
+  /** Who added this user's devices (the committer of the Welcome); null: this user created it, or it is not known. */
+  readonly invitedBy: UserId | null;
+}
+
+/** Someone in this user's contact list (client.contacts), synced between the user's devices. */
+export interface Contact {
+  readonly userId: UserId;
+  readonly username: string;
+  /** This user's own name for the contact (never sent to them); null: none. */
+  readonly nickname: string | null;
+  readonly addedAt: number;
+}
+
+/** A user this user blocked (client.blocks), synced between the user's devices. */
+export interface BlockedUser {
+  readonly userId: UserId;
+  /** Null when the name was not known when blocking (blocked by id). */
+  readonly username: string | null;
+  readonly blockedAt: number;
 }
 
 /** What `setConversationPrefs` changes (the others stay as they are). */
@@ -349,6 +373,8 @@ export type ClientEventErrorCode =
   | 'rejoin_refused'
   /** A profile (or its picture) that does not decrypt or validate: ignored, the username is shown (profiles/). */
   | 'profile_invalid'
+  /** Contacts, requests or blocks (people/) could not be synced or applied on this device; detail in the error. */
+  | 'people'
   /** A history archive could not be sent (approving device) or imported (new device; see the 'history' event). */
   | 'history'
   | 'key_packages'
@@ -372,8 +398,12 @@ export interface ClientEvents {
   error: (event: ClientEventError) => void;
   typing: (event: TypingEvent) => void;
   expired: (event: ExpiredEvent) => void;
-  /** A history archive from the approving device (approveLink `history`): importing, imported or failed. */
-  history: (event: HistoryEvent) => void;
   /** A profile (this user's or another's) changed on this device (client.profiles). */
   profile: (profile: Profile) => void;
+  /** A history archive from the approving device (approveLink `history`): importing, imported or failed. */
+  history: (event: HistoryEvent) => void;
+  /** The contact list changed (here or on another device of this user). */
+  contacts: (contacts: Contact[]) => void;
+  /** The block list changed (here or on another device of this user). */
+  blocks: (blocks: BlockedUser[]) => void;
 }

@@ -1,6 +1,6 @@
 import { newGroupId } from '@parley/crypto';
 import { toBase64Url } from '@parley/protocol';
-import type { GroupId } from '@parley/protocol';
+import type { GroupId, UserId } from '@parley/protocol';
 import type { ClientCore } from '../core/context.js';
 import { putGroup } from '../core/group-state.js';
 import type { GroupState } from '../core/group-state.js';
@@ -19,6 +19,9 @@ import type { Conversation, ConversationKind, ConversationSummary } from '../typ
  * The calls are documented on ParleyClient, which delegates here.
  */
 export class Conversations {
+  /** A 1:1 chat this user started (people/: the other user becomes a contact). */
+  onDirectCreated: ((other: { userId: UserId; username: string }) => Promise<void>) | undefined;
+
   constructor(
     private readonly core: ClientCore,
     private readonly state: GroupState,
@@ -66,11 +69,16 @@ export class Conversations {
     await this.outbox.sendRoster(groupId);
     const stored = await this.state.record(groupId);
     this.core.emit('conversation', this.state.toConversation(stored));
+    const other = others[0];
+    if (kind === 'direct' && other !== undefined && this.onDirectCreated !== undefined) {
+      await this.onDirectCreated({ userId: other.userId, username: other.username }).catch((err: unknown) => this.core.emitError('people', err, { conversationId: groupId }));
+    }
     return this.state.toConversation(stored);
   }
 
+  /** Deleted message requests (people/) are hidden tombstones: never listed. */
   async list(): Promise<Conversation[]> {
-    return (await this.core.repo.conversations()).filter((c) => c.id !== this.core.hiddenGroup()).map((c) => this.state.toConversation(c));
+    return (await this.core.repo.conversations()).filter((c) => c.id !== this.core.hiddenGroup() && c.request !== 'deleted').map((c) => this.state.toConversation(c));
   }
 
   async get(conversationId: GroupId): Promise<Conversation> {
@@ -78,10 +86,12 @@ export class Conversations {
     return this.state.toConversation(await this.state.record(conversationId));
   }
 
-  async summaries(): Promise<ConversationSummary[]> {
+  /** The main list (accepted conversations), or the pending message requests (people/requests.ts). */
+  async summaries(which: 'main' | 'requests' = 'main'): Promise<ConversationSummary[]> {
     const summaries: ConversationSummary[] = [];
     for (const c of await this.core.repo.conversations()) {
-      if (c.id === this.core.hiddenGroup()) continue;
+      if (c.id === this.core.hiddenGroup() || c.request === 'deleted') continue;
+      if ((c.request === 'pending') !== (which === 'requests')) continue;
       const last = c.lastMessageSeq === null ? undefined : await this.core.repo.message(c.id, c.lastMessageSeq);
       const lastMessage = last === undefined ? null : this.state.toMessage(last);
       summaries.push({ ...this.state.toConversation(c), lastMessage, lastActivityAt: lastMessage?.receivedAt ?? c.createdAt });

@@ -119,6 +119,8 @@ export class GroupState {
       muted: c.muted ?? false,
       pinned: c.pinned ?? false,
       archived: c.archived ?? false,
+      request: c.request === 'pending',
+      invitedBy: c.invitedBy ?? null,
     };
   }
 

@@ -9,8 +9,9 @@ import { LinkApproval } from '../devices/link-approval.js';
 import { DeviceDirectoryCache } from '../directory/device-directory.js';
 import { ClientError } from '../errors.js';
 import { SelfGroup } from '../self/self-group.js';
-import type { HistoryArchiveMessage } from '../history/archive-message.js';
 import type { ConversationPrefsMessage, ProfileKeySelfMessage, ReadReceiptsMessage } from '../self/self-messages.js';
+import type { HistoryArchiveMessage } from '../history/archive-message.js';
+import type { PeopleMessage } from '../people/people-entries.js';
 import { StoreBatch } from '../store/records.js';
 import type { AccountRecord, ClientRepository } from '../store/records.js';
 import type { Inbox } from '../sync/inbox.js';
@@ -49,10 +50,12 @@ export interface SessionDeps {
   ownDevicesAdded?(): Promise<void>;
   /** Another device of this user changed the read-receipt setting (messages/receipts.ts). */
   applyReadReceipts?(setting: ReadReceiptsMessage): Promise<() => void>;
-  /** A history archive's key arrived in the self group (history/history.ts). */
-  applyHistory?(batch: StoreBatch, message: HistoryArchiveMessage): () => void;
   /** This user's profile key from another of its devices (profiles/). */
   applyProfileKey?(message: ProfileKeySelfMessage): Promise<() => void>;
+  /** A history archive's key arrived in the self group (history/history.ts). */
+  applyHistory?(batch: StoreBatch, message: HistoryArchiveMessage): () => void;
+  /** Another device of this user changed contacts, blocks or message requests (people/). */
+  applyPeople?(message: PeopleMessage): Promise<() => void>;
   /** An ephemeral typing frame (messages/typing.ts), as it arrives: the step to run in the inbox's order, if any. */
   onTyping?(frame: TypingServerFrame, payload: Uint8Array): (() => Promise<void>) | undefined;
   /** A member device asks to be re-added to a group (healing/): the step to run in the inbox's order, if any. */
@@ -161,8 +164,9 @@ function selfFeatures(deps: SessionDeps, account: AccountRecord, identity: Devic
     ...(deps.applyPrefs === undefined ? {} : { applyPrefs: deps.applyPrefs }),
     ...(deps.ownDevicesAdded === undefined ? {} : { devicesAdded: deps.ownDevicesAdded }),
     ...(deps.applyReadReceipts === undefined ? {} : { applyReadReceipts: deps.applyReadReceipts }),
-    ...(deps.applyHistory === undefined ? {} : { applyHistory: deps.applyHistory }),
     ...(deps.applyProfileKey === undefined ? {} : { applyProfileKey: deps.applyProfileKey }),
+    ...(deps.applyHistory === undefined ? {} : { applyHistory: deps.applyHistory }),
+    ...(deps.applyPeople === undefined ? {} : { applyPeople: deps.applyPeople }),
   });
   const names: DeviceNames = new DeviceNames({
     me: account,

@@ -18,6 +18,9 @@ import { resolveReplies } from './views.js';
  * The calls are documented on ParleyClient, which delegates here.
  */
 export class Messages {
+  /** Runs before a send (people/: replying to a pending message request accepts it). */
+  beforeSend: ((conversationId: GroupId) => Promise<void>) | undefined;
+
   constructor(
     private readonly core: ClientCore,
     private readonly state: GroupState,
@@ -33,6 +36,7 @@ export class Messages {
   async send(conversationId: GroupId, input: string | AttachmentInput | VoiceInput, options: SendOptions = {}): Promise<Message> {
     const { connection, verifications } = this.core.session();
     this.state.visible(conversationId);
+    await this.beforeSend?.(conversationId);
     await verifications.checkBeforeSend((await this.state.record(conversationId)).members, options.confirmSafetyNumberChange === true);
     const readyTimeoutMs = this.offlineSendTimeoutMs;
     const replyTo = options.replyTo === undefined ? undefined : await this.replyTarget(conversationId, options.replyTo);

@@ -183,9 +183,10 @@ export class Receipts implements ContentHandler {
     const session = this.core.current();
     if (session === undefined || this.core.isClosed()) return;
     const conv = await this.core.repo.conversation(conversationId);
-    if (conv?.status !== 'active') return;
+    if (conv?.status !== 'active' || conv.request === 'deleted') return;
     const delivered = Math.max(conv.lastSeq, ...conv.ownSeqs);
-    const read = this.readOn ? Math.min(conv.readSeq, delivered) : undefined;
+    // A pending message request (people/) tells its sender that it arrived, never that it was read (as Signal does).
+    const read = this.readOn && conv.request === undefined ? Math.min(conv.readSeq, delivered) : undefined;
     const last = this.sent.get(conversationId) ?? NONE;
     if (delivered <= last.delivered && (read === undefined || read <= last.read)) return;
     if (!session.connection.isReady) {

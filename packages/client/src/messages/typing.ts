@@ -44,6 +44,8 @@ export class Typing {
   private readonly mine = new Map<GroupId, { typing: boolean; at: number }>();
   private readonly runs = new Map<GroupId, { epoch: bigint; count: number }>();
   private readonly shown = new Map<string, { conversationId: GroupId; userId: UserId; timer: ReturnType<typeof setTimeout> }>();
+  /** Whose typing is shown at all (people/: not a blocked user's). */
+  keepsSender: (userId: UserId) => boolean = () => true;
 
   constructor(
     private readonly core: ClientCore,
@@ -64,7 +66,8 @@ export class Typing {
     if (!connection.isReady) return;
     await this.core.locks.run(conversationId, async () => {
       const conv = await this.state.record(conversationId);
-      if (conv.status !== 'active') return;
+      // A pending message request (people/) sends no typing until accepted.
+      if (conv.status !== 'active' || conv.request !== undefined) return;
       const group = await this.state.load(conversationId);
       if (!group.active || group.hasPendingProposals || group.hasPendingCommit) return;
       const run = this.runs.get(conversationId);
@@ -132,7 +135,7 @@ export class Typing {
       if (!decoded.ok || decoded.content.type !== 'typing') return undefined;
       return { userId: result.sender.userId, typing: decoded.content.typing };
     });
-    if (shown === undefined || shown.userId === session.account.userId) return;
+    if (shown === undefined || shown.userId === session.account.userId || !this.keepsSender(shown.userId)) return;
     if (shown.typing) this.show(conversationId, shown.userId);
     else this.hide(conversationId, shown.userId);
   }

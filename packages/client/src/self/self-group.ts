@@ -10,8 +10,9 @@ import { MAX_ACCOUNT_KEYS, newConversationRecord, StoreBatch } from '../store/re
 import type { ClientRepository, ConversationRecord } from '../store/records.js';
 import type { HttpApi } from '../transport/http-api.js';
 import { decodeSelfMessage, encodeSelfMessage } from './self-messages.js';
-import type { HistoryArchiveMessage } from '../history/archive-message.js';
 import type { ConversationPrefsMessage, ProfileKeySelfMessage, ReadReceiptsMessage } from './self-messages.js';
+import type { HistoryArchiveMessage } from '../history/archive-message.js';
+import type { PeopleMessage } from '../people/people-entries.js';
 
 /** The account keys this device holds. */
 export interface AccountKeyRing {
@@ -56,10 +57,12 @@ export interface SelfGroupOps {
   devicesAdded?(): Promise<void>;
   /** Another device of this user changed the read-receipt setting (messages/receipts.ts); like applyPrefs. */
   applyReadReceipts?(setting: ReadReceiptsMessage): Promise<() => void>;
-  /** A history archive's key (history/): kept in `batch` if it is for this device; returns what to do once stored. */
-  applyHistory?(batch: StoreBatch, message: HistoryArchiveMessage): () => void;
   /** This user's profile key from another of its devices (profiles/); like applyPrefs. */
   applyProfileKey?(message: ProfileKeySelfMessage): Promise<() => void>;
+  /** A history archive's key (history/): kept in `batch` if it is for this device; returns what to do once stored. */
+  applyHistory?(batch: StoreBatch, message: HistoryArchiveMessage): () => void;
+  /** Another device of this user changed contacts, blocks or message requests (people/); like applyPrefs. */
+  applyPeople?(message: PeopleMessage): Promise<() => void>;
   report(error: Error): void;
 }
 
@@ -260,8 +263,9 @@ export class SelfGroup {
     if (decoded.message.kind === 'key_request') return () => this.scheduleReply();
     if (decoded.message.kind === 'conversation_prefs') return (await this.ops.applyPrefs?.(decoded.message)) ?? none;
     if (decoded.message.kind === 'read_receipts') return (await this.ops.applyReadReceipts?.(decoded.message)) ?? none;
-    if (decoded.message.kind === 'history_archive') return this.ops.applyHistory?.(batch, decoded.message) ?? none;
     if (decoded.message.kind === 'profile_key') return (await this.ops.applyProfileKey?.(decoded.message)) ?? none;
+    if (decoded.message.kind === 'history_archive') return this.ops.applyHistory?.(batch, decoded.message) ?? none;
+    if (decoded.message.kind === 'contact' || decoded.message.kind === 'block' || decoded.message.kind === 'request' || decoded.message.kind === 'people') return (await this.ops.applyPeople?.(decoded.message)) ?? none;
     // Someone answered (or sent keys after adding devices): no need for this device to answer too.
     this.cancelReply();
     const ring = await this.keyRing();

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { fromBase64Url, GroupIdSchema, toBase64Url } from '@parley/protocol';
 import type { GroupId } from '@parley/protocol';
+import { BlockEntrySchema, ContactEntrySchema, PeopleSnapshotSchema, RequestEntrySchema } from '../people/people-entries.js';
+import type { PeopleMessage } from '../people/people-entries.js';
 import { HistoryArchiveFields, historyArchiveFields } from '../history/archive-message.js';
 import type { HistoryArchiveMessage } from '../history/archive-message.js';
 
@@ -19,6 +21,10 @@ import type { HistoryArchiveMessage } from '../history/archive-message.js';
  *   the time it was set: the latest wins (messages/receipts.ts).
  * - `profile_key`: this user's profile key with when it was made; the newest
  *   wins on every device (profiles/profiles.ts).
+ * - `contact`, `block`, `request`: one entry of the user's contacts, blocks or
+ *   decisions on message requests, with `updatedAt` (latest wins; removals are
+ *   tombstones); `people`: a snapshot of all three, sent to a newly added own
+ *   device (people/people-entries.ts).
  * - `history_archive`: where the history archive for a newly linked device
  *   is and its key (history/archive-message.ts); only the device it names
  *   acts on it.
@@ -57,6 +63,10 @@ const SelfMessageSchema = z.discriminatedUnion('kind', [
   PrefsSchema,
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('read_receipts'), on: z.boolean(), updatedAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('profile_key'), key: KeyText, createdAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
+  ContactEntrySchema.extend({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('contact') }),
+  BlockEntrySchema.extend({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('block') }),
+  RequestEntrySchema.extend({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('request') }),
+  PeopleSnapshotSchema.extend({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('people') }),
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('history_archive'), ...HistoryArchiveFields }),
 ]);
 
@@ -79,7 +89,7 @@ export interface ReadReceiptsMessage {
   readonly updatedAt: number;
 }
 
-export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' } | ConversationPrefsMessage | ReadReceiptsMessage | HistoryArchiveMessage | ProfileKeySelfMessage;
+export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' } | ConversationPrefsMessage | ReadReceiptsMessage | PeopleMessage | HistoryArchiveMessage | ProfileKeySelfMessage;
 
 /** This user's profile key, as synced between the user's devices. */
 export interface ProfileKeySelfMessage {
@@ -99,9 +109,11 @@ export function encodeSelfMessage(message: SelfMessage): Uint8Array {
         ? { ...head, conversationId: message.conversationId, muted: message.muted, pinned: message.pinned, archived: message.archived, updatedAt: message.updatedAt }
         : message.kind === 'read_receipts'
           ? { ...head, on: message.on, updatedAt: message.updatedAt }
-          : message.kind === 'history_archive'
-            ? { ...head, ...historyArchiveFields(message) }
-            : head;
+          : isPeople(message)
+            ? { ...message, ...head }
+            : message.kind === 'history_archive'
+              ? { ...head, ...historyArchiveFields(message) }
+              : head;
   return new TextEncoder().encode(JSON.stringify(wire));
 }
 
@@ -127,9 +139,20 @@ export function decodeSelfMessage(plaintext: Uint8Array): { ok: true; message: S
       return { ok: true, message: { kind: 'read_receipts', on: m.on, updatedAt: m.updatedAt } };
     case 'profile_key':
       return { ok: true, message: { kind: 'profile_key', key: m.key, createdAt: m.createdAt } };
+    case 'contact':
+    case 'block':
+    case 'request':
+    case 'people': {
+      const { type: _type, v: _v, ...message } = m;
+      return { ok: true, message };
+    }
     case 'history_archive': {
       const { type: _type, v: _v, ...message } = m;
       return { ok: true, message };
     }
   }
+}
+
+function isPeople(m: SelfMessage): m is PeopleMessage {
+  return m.kind === 'contact' || m.kind === 'block' || m.kind === 'request' || m.kind === 'people';
 }

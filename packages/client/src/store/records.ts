@@ -113,6 +113,13 @@ const conversationFields = {
   archived: z.boolean().optional(),
   /** When the preferences were last set (the setting device's clock, ms): the latest wins. */
   prefsUpdatedAt: z.number().int().min(0).optional(),
+  /**
+   * Message requests (people/): `pending` until the user accepts; `deleted` once deleted or refused
+   * (left, hidden from every list). Absent: accepted (records from before requests stay accepted).
+   */
+  request: z.enum(['pending', 'deleted']).optional(),
+  /** Who added this device (the Welcome's committer), when it was another user. */
+  invitedBy: UserIdSchema.optional(),
 };
 
 /** Version 1: before read positions and unread counts. */
@@ -239,6 +246,8 @@ export class StoreBatch {
       ...(c.pinned === undefined ? {} : { pinned: c.pinned }),
       ...(c.archived === undefined ? {} : { archived: c.archived }),
       ...(c.prefsUpdatedAt === undefined ? {} : { prefsUpdatedAt: c.prefsUpdatedAt }),
+      ...(c.request === undefined ? {} : { request: c.request }),
+      ...(c.invitedBy === undefined ? {} : { invitedBy: c.invitedBy }),
     });
   }
 

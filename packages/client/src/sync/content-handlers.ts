@@ -1,6 +1,7 @@
 import type { MemberDevice, MessageContent } from '@parley/crypto';
 import type { GroupId } from '@parley/protocol';
 import type { ConversationRecord, MessageRecord, StoreBatch } from '../store/records.js';
+import type { UserId } from '@parley/protocol';
 
 /** A decrypted, validated application message that is not a history entry (reaction, edit, delete, receipt, …). */
 export interface IncomingContent {
@@ -42,12 +43,39 @@ export interface OwnCopyHandler {
 
 export type HistoryFilter = (conversationId: GroupId, seq: number, senderUserId: MemberDevice['userId'], content: MessageContent) => boolean;
 
+/** What a Welcome into a conversation (not the self group) becomes: a pending request, refused (`deleted`: left silently), or accepted. */
+export interface JoinDecision {
+  readonly request?: 'pending' | 'deleted';
+  readonly invitedBy?: UserId;
+}
+export type JoinPolicy = (conversationId: GroupId, inviter: UserId | undefined, existing: ConversationRecord | undefined, memberUsers: readonly UserId[]) => Promise<JoinDecision>;
+
 /** Content type → the feature module that applies it. Registered once by ParleyClient. */
 export class ContentHandlers {
   private readonly byType = new Map<string, ContentHandler>();
   private own: OwnCopyHandler | undefined;
   private historyFilter: HistoryFilter | undefined;
   private brokenHandler: ((conversationId: GroupId) => void) | undefined;
+  private senderFilter: ((userId: UserId) => boolean) | undefined;
+  private joinPolicy: JoinPolicy | undefined;
+
+  /** Decides, before anything of it is stored, whether content from a user is kept at all (people/: not from a blocked user). */
+  registerSenderFilter(keeps: (userId: UserId) => boolean): void {
+    this.senderFilter = keeps;
+  }
+
+  keepsSender(userId: UserId): boolean {
+    return this.senderFilter?.(userId) ?? true;
+  }
+
+  /** Decides what a Welcome becomes (people/requests.ts); without one, every Welcome is accepted. */
+  registerJoinPolicy(policy: JoinPolicy): void {
+    this.joinPolicy = policy;
+  }
+
+  async joinDecision(conversationId: GroupId, inviter: UserId | undefined, existing: ConversationRecord | undefined, memberUsers: readonly UserId[]): Promise<JoinDecision> {
+    return (await this.joinPolicy?.(conversationId, inviter, existing, memberUsers)) ?? {};
+  }
 
   /** Called once this device's state for a conversation is found broken and the conversation marked rejoining (healing/). */
   registerBroken(fn: (conversationId: GroupId) => void): void {
@@ -68,6 +96,7 @@ export class ContentHandlers {
   }
 
   keepHistory(conversationId: GroupId, seq: number, sender: MemberDevice, content: MessageContent): boolean {
+    if (!this.keepsSender(sender.userId)) return false;
     return this.historyFilter?.(conversationId, seq, sender.userId, content) ?? true;
   }
 
@@ -87,6 +116,7 @@ export class ContentHandlers {
 
   /** Applies `incoming` with its handler; content nobody handles changes nothing (the ratchet moved, that is all). */
   async apply(into: InboxBatch, incoming: IncomingContent): Promise<void> {
+    if (!this.keepsSender(incoming.sender.userId)) return;
     await this.byType.get(incoming.content.type)?.apply(into, incoming);
   }
 }

@@ -2,6 +2,7 @@ import { CredentialRejectedError } from '@parley/crypto';
 import type { MemberDevice } from '@parley/crypto';
 import { bytesEqual, fromBase64Url, splitParts } from '@parley/protocol';
 import type { GroupId, MsgFrame, ReadyFrame } from '@parley/protocol';
+import { runLater } from '../core/context.js';
 import type { ClientCore } from '../core/context.js';
 import { putGroup } from '../core/group-state.js';
 import type { GroupState } from '../core/group-state.js';
@@ -265,25 +266,32 @@ export class Inbox {
         const refused = await self.checkJoin(group);
         if (refused !== undefined) throw refused;
       }
+      // Message requests (people/): who committed the Welcome decides whether it is one, or refused (a blocked inviter).
+      const decision = self.isSelf(frame.group) ? {} : await this.handlers.joinDecision(frame.group, joined.inviter?.userId, existing, [...new Set(group.memberDevices().map((d) => d.userId))]);
+      const refused = decision.request === 'deleted';
       const conv: ConversationRecord = {
         id: frame.group,
         title: existing?.title ?? null,
         kind: existing?.kind === 'direct' || existing?.kind === 'group' ? existing.kind : 'unknown',
         members: this.state.membersOf(group, existing?.members ?? []),
-        status: 'active',
+        status: refused ? 'left' : 'active',
         createdAt: existing?.createdAt ?? Date.now(),
         lastSeq: Math.max(frame.seq, rejoining ? existing.lastSeq : 0),
         ownSeqs: [],
         readSeq: existing?.readSeq ?? 0,
         unread: existing?.unread ?? 0,
         lastMessageSeq: existing?.lastMessageSeq ?? null,
+        ...(decision.request === undefined ? {} : { request: decision.request }),
+        ...(decision.invitedBy === undefined ? {} : { invitedBy: decision.invitedBy }),
       };
       const batch = putGroup(new StoreBatch(), frame.group, group).putConversation(conv);
       if (!joined.lastResort) batch.deleteKeyPackage(joined.keyPackageRef);
       await this.core.repo.commit(batch);
       this.core.groups.set(frame.group, group);
       if (self.isSelf(frame.group)) self.joined();
-      this.core.emit('conversation', this.state.toConversation(conv));
+      // Refused: never shown; this device asks to be removed (another member commits it).
+      if (refused) runLater(this.core, () => this.outbox.proposeLeave(frame.group, false), frame.group);
+      else this.core.emit('conversation', this.state.toConversation(conv));
     } catch (err) {
       if (err instanceof CredentialRejectedError && err.reason === 'directory_error') return this.stall(frame, err);
       // Refused (e.g. a leaf the directory does not vouch for) or broken: nothing is stored.

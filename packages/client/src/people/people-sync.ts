@@ -1,0 +1,159 @@
+import type { GroupId } from '@parley/protocol';
+import type { ClientCore } from '../core/context.js';
+import type { GroupState } from '../core/group-state.js';
+import type { Outbox } from '../core/outbox.js';
+import { encodeSelfMessage } from '../self/self-messages.js';
+import { StoreBatch } from '../store/records.js';
+import { MAX_SNAPSHOT_ENTRIES } from './people-entries.js';
+import type { BlockEntry, ContactEntry, PeopleMessage, RequestEntry } from './people-entries.js';
+import { PeopleRecords, putBlock, putContact, putRequest } from './people-records.js';
+
+/** One lock for every change to the people lists (a change reads, compares and writes several records). */
+const PEOPLE_LOCK = 'people-lists' as GroupId;
+
+/** Entries of the three lists, as one change (local or from another own device). */
+export interface PeopleChange {
+  readonly contacts?: readonly ContactEntry[];
+  readonly blocks?: readonly BlockEntry[];
+  readonly requests?: readonly RequestEntry[];
+}
+
+/** The entries of a change that won (newer than what the device held), with what they replaced. */
+export interface AppliedChange {
+  readonly contacts: ReadonlyArray<{ entry: ContactEntry; before: ContactEntry | undefined }>;
+  readonly blocks: ReadonlyArray<{ entry: BlockEntry; before: BlockEntry | undefined }>;
+  readonly requests: ReadonlyArray<{ entry: RequestEntry; before: RequestEntry | undefined }>;
+}
+
+/** What follows an applied change: events, blocking, conversation records (people.ts). */
+export type ChangeListener = (applied: AppliedChange, origin: 'local' | 'remote') => Promise<void>;
+
+/**
+ * The people lists on this device and between this user's devices: every
+ * change, local or received, is merged entry by entry (the later `updatedAt`
+ * wins; an equal one changes nothing, so a message applied twice is
+ * harmless), stored in one batch, then passed to the listener. Local changes
+ * go to the user's other devices through the self group; the device that
+ * adds a device to the self group sends it a snapshot of all three lists.
+ */
+export class PeopleSync {
+  readonly records: PeopleRecords;
+  listener: ChangeListener | undefined;
+
+  constructor(
+    private readonly core: ClientCore,
+    private readonly state: GroupState,
+    private readonly outbox: Outbox,
+  ) {
+    this.records = new PeopleRecords(core.repo);
+  }
+
+  /** A change made on this device: stored, followed up, and sent to the user's other devices. */
+  async local(change: PeopleChange): Promise<AppliedChange> {
+    const applied = await this.merge(change);
+    await this.listener?.(applied, 'local');
+    const messages: PeopleMessage[] = [
+      ...applied.contacts.map(({ entry }) => ({ kind: 'contact' as const, ...entry })),
+      ...applied.blocks.map(({ entry }) => ({ kind: 'block' as const, ...entry })),
+      ...applied.requests.map(({ entry }) => ({ kind: 'request' as const, ...entry })),
+    ];
+    try {
+      for (const m of messages) await this.sendToOwnDevices(m);
+    } catch (err) {
+      // Stored here; the other devices get it with the next snapshot (a device added) or the next change of that entry.
+      if (!this.core.isClosed()) this.core.emitError('people', err);
+    }
+    return applied;
+  }
+
+  /**
+   * A people message from another device of this user (the self group has
+   * checked the sender and validated it): stored under the people lock
+   * before the self-group message is; the follow-up runs once it is.
+   */
+  async remote(message: PeopleMessage): Promise<() => void> {
+    const change: PeopleChange =
+      message.kind === 'people'
+        ? message
+        : message.kind === 'contact'
+          ? { contacts: [strip(message)] }
+          : message.kind === 'block'
+            ? { blocks: [strip(message)] }
+            : { requests: [strip(message)] };
+    const applied = await this.merge(change);
+    return () => {
+      void this.listener?.(applied, 'remote').catch((err: unknown) => this.core.isClosed() || this.core.emitError('people', err));
+    };
+  }
+
+  /** This device added devices to the self group: they get all three lists (tombstones included), in snapshots. */
+  async sendAll(pendingRequests: readonly RequestEntry[]): Promise<void> {
+    const contacts = await this.records.contacts();
+    const blocks = await this.records.blocks();
+    const stored = await this.records.requests();
+    const requests = [...stored, ...pendingRequests.filter((p) => !stored.some((s) => s.conversationId === p.conversationId))];
+    for (let i = 0; i === 0 || i < Math.max(contacts.length, blocks.length, requests.length); i += MAX_SNAPSHOT_ENTRIES) {
+      const part = { contacts: contacts.slice(i, i + MAX_SNAPSHOT_ENTRIES), blocks: blocks.slice(i, i + MAX_SNAPSHOT_ENTRIES), requests: requests.slice(i, i + MAX_SNAPSHOT_ENTRIES) };
+      if (part.contacts.length + part.blocks.length + part.requests.length === 0) return;
+      if (this.core.isClosed()) return;
+      await this.sendToOwnDevices({ kind: 'people', ...part });
+    }
+  }
+
+  private async merge(change: PeopleChange): Promise<AppliedChange> {
+    return this.core.locks.run(PEOPLE_LOCK, async () => {
+      const batch = new StoreBatch();
+      const contacts: Array<{ entry: ContactEntry; before: ContactEntry | undefined }> = [];
+      const blocks: Array<{ entry: BlockEntry; before: BlockEntry | undefined }> = [];
+      const requests: Array<{ entry: RequestEntry; before: RequestEntry | undefined }> = [];
+      const me = this.core.session().account.userId;
+      for (const entry of latestBy(change.contacts ?? [], (e) => e.userId)) {
+        if (entry.userId === me) continue;
+        const before = await this.records.contact(entry.userId);
+        if (before !== undefined && before.updatedAt >= entry.updatedAt) continue;
+        putContact(batch, entry);
+        contacts.push({ entry, before });
+      }
+      for (const entry of latestBy(change.blocks ?? [], (e) => e.userId)) {
+        if (entry.userId === me) continue;
+        const before = await this.records.block(entry.userId);
+        if (before !== undefined && before.updatedAt >= entry.updatedAt) continue;
+        putBlock(batch, entry);
+        blocks.push({ entry, before });
+      }
+      for (const entry of latestBy(change.requests ?? [], (e) => e.conversationId)) {
+        if (entry.conversationId === this.core.hiddenGroup()) continue;
+        const before = await this.records.request(entry.conversationId);
+        if (before !== undefined && before.updatedAt >= entry.updatedAt) continue;
+        putRequest(batch, entry);
+        requests.push({ entry, before });
+      }
+      await this.core.repo.commit(batch);
+      return { contacts, blocks, requests };
+    });
+  }
+
+  /** Only through the self group, once it exists with another device in it. */
+  private async sendToOwnDevices(message: PeopleMessage): Promise<void> {
+    const { self } = this.core.session();
+    const selfConv = await this.core.repo.conversation(self.id);
+    if (selfConv?.status !== 'active' || (await this.state.load(self.id)).memberDevices().length < 2) return;
+    await this.outbox.sendPlaintext(self.id, encodeSelfMessage(message), []);
+  }
+}
+
+/** The latest entry per key (a snapshot could name one twice). */
+function latestBy<T extends { updatedAt: number }>(entries: readonly T[], key: (e: T) => string): T[] {
+  const out = new Map<string, T>();
+  for (const e of entries) {
+    const k = key(e);
+    const held = out.get(k);
+    if (held === undefined || held.updatedAt < e.updatedAt) out.set(k, e);
+  }
+  return [...out.values()];
+}
+
+function strip<T extends { kind: string }>(m: T): Omit<T, 'kind'> {
+  const { kind: _kind, ...entry } = m;
+  return entry;
+}
