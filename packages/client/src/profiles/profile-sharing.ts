@@ -1,7 +1,7 @@
 import { encodeContent, newContentId } from '@parley/crypto';
 import type { ProfileKeyContent } from '@parley/crypto';
 import { toHex } from '@parley/protocol';
-import type { GroupId } from '@parley/protocol';
+import type { GroupId, UserId } from '@parley/protocol';
 import type { ClientCore } from '../core/context.js';
 import type { GroupState } from '../core/group-state.js';
 import type { Outbox } from '../core/outbox.js';
@@ -47,6 +47,8 @@ export class ProfileSharing {
     private readonly state: GroupState,
     private readonly outbox: Outbox,
     private readonly records: ProfileRecords,
+    /** Users no key may reach (people/: blocked users): a conversation with one of them in it gets none. */
+    private readonly withheldFrom: (userId: UserId) => boolean,
   ) {}
 
   /** Shares `key` (whose version is `version`) into the conversation unless it went there already for these members. */
@@ -66,6 +68,7 @@ export class ProfileSharing {
     if (session === undefined || this.core.isClosed()) return;
     const conv = await this.core.repo.conversation(conversationId);
     if (conv === undefined || !acceptsProfileKey(conv, session.account.userId, this.core.hiddenGroup())) return;
+    if (conv.members.some((m) => this.withheldFrom(m.userId))) return;
     const members = await membersDigest(conv);
     const shared = await this.records.shared(conversationId);
     if (shared?.version === version && shared.members === members) return;

@@ -5,13 +5,7 @@ import {
   encryptAttachment,
   encryptProfile,
   generateProfileKey,
-  MAX_ABOUT_LENGTH,
-  MAX_DISPLAY_NAME_LENGTH,
-  MAX_PICTURE_BYTES,
-  normalizeProfileText,
-  PROFILE_PICTURE_TYPES,
   ProfileError,
-  profileTextProblem,
   profileVersion,
 } from '@parley/crypto';
 import type { ProfileData, ProfilePicture } from '@parley/crypto';
@@ -27,6 +21,7 @@ import type { ContentHandler, IncomingContent, InboxBatch } from '../sync/conten
 import { ProfileRecords } from './profile-records.js';
 import type { CachedProfile, OwnKeyRecord } from './profile-records.js';
 import { membersDigest, ProfileSharing } from './profile-sharing.js';
+import { checkInput, isCode, sameProfile, view } from './profile-input.js';
 import type { Profile, ProfileInput } from './profile-types.js';
 
 /** A profile read longer ago than this is fetched again (after a sync, or when asked for). */
@@ -38,51 +33,6 @@ const OWN_LOCK = 'profile/own';
 const RETRY_MS = 60_000;
 
 const EMPTY: ProfileData = { displayName: null, about: null, picture: null, updatedAt: 0 };
-
-/** What `set` was asked to change, checked and normalized before anything is uploaded. */
-interface CheckedInput {
-  displayName: string | null | undefined;
-  about: string | null | undefined;
-  picture: { bytes: Uint8Array; mimeType: ProfilePicture['mimeType'] } | null | undefined;
-}
-
-function checkText(value: unknown, field: 'displayName' | 'about', max: number): string | null | undefined {
-  if (value === undefined || value === null) return value;
-  if (typeof value !== 'string') throw new ClientError('bad_request', `${field} must be a string or null`);
-  const text = normalizeProfileText(value);
-  const problem = profileTextProblem(text, max);
-  if (problem === 'empty') return null;
-  if (problem === 'too_long') throw new ClientError('too_large', `${field} is at most ${max} characters`, { detail: { field, max } });
-  if (problem === 'unsafe') throw new ClientError('bad_request', `${field} may not contain control characters or direction overrides`, { detail: { field } });
-  return text;
-}
-
-function checkInput(input: ProfileInput): CheckedInput {
-  if (typeof input !== 'object' || input === null) throw new ClientError('bad_request', 'the profile input must be an object');
-  const displayName = checkText(input.displayName, 'displayName', MAX_DISPLAY_NAME_LENGTH);
-  const about = checkText(input.about, 'about', MAX_ABOUT_LENGTH);
-  const p: unknown = input.picture;
-  if (p === undefined || p === null) return { displayName, about, picture: p };
-  const { bytes, mimeType } = p as { bytes?: unknown; mimeType?: unknown };
-  if (!(bytes instanceof Uint8Array)) throw new ClientError('bad_request', 'picture.bytes must be a Uint8Array');
-  if (bytes.length > MAX_PICTURE_BYTES) throw new ClientError('too_large', `a profile picture is at most ${MAX_PICTURE_BYTES} bytes`, { detail: { field: 'picture', maxBytes: MAX_PICTURE_BYTES } });
-  if (bytes.length === 0) throw new ClientError('bad_request', 'a profile picture is not empty');
-  if (!(PROFILE_PICTURE_TYPES as readonly unknown[]).includes(mimeType)) throw new ClientError('bad_request', `picture.mimeType must be one of ${PROFILE_PICTURE_TYPES.join(', ')}`);
-  return { displayName, about, picture: { bytes, mimeType: mimeType as ProfilePicture['mimeType'] } };
-}
-
-function view(userId: UserId, p: ProfileData): Profile {
-  return { userId, displayName: p.displayName, about: p.about, hasPicture: p.picture !== null, updatedAt: p.updatedAt };
-}
-
-function sameProfile(a: ProfileData | undefined, b: ProfileData | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.displayName === b.displayName && a.about === b.about && a.updatedAt === b.updatedAt && a.picture?.digest === b.picture?.digest;
-}
-
-function isCode(err: unknown, code: string): boolean {
-  return err instanceof ClientError && err.code === code;
-}
 
 /**
  * client.profiles: encrypted profiles after Signal's profile key (see
@@ -110,6 +60,11 @@ export class Profiles implements ContentHandler {
   private readonly background = new Set<Promise<unknown>>();
   /** When get() last started a fetch per user. */
   private readonly triedAt = new Map<UserId, number>();
+  /**
+   * Users this user's key must not reach (set by wireFeatures from people/: blocked users). A
+   * conversation with one of them in it gets no key; rotateKey() after a block leaves them the old one.
+   */
+  withholdFrom: (userId: UserId) => boolean = () => false;
   /** Until when "another device of this user is listed" holds without asking the directory again. */
   private notAloneUntil = 0;
 
@@ -120,7 +75,7 @@ export class Profiles implements ContentHandler {
     private readonly now: () => number,
   ) {
     this.records = new ProfileRecords(core.repo.store);
-    this.sharing = new ProfileSharing(core, state, outbox, this.records);
+    this.sharing = new ProfileSharing(core, state, outbox, this.records, (userId) => this.withholdFrom(userId));
   }
 
   private me(): UserId {
