@@ -10,6 +10,7 @@ import { NewChatDialog } from '../dialogs/NewChatDialog';
 import { NewGroupDialog } from '../dialogs/NewGroupDialog';
 import { SettingsDialog } from '../dialogs/SettingsDialog';
 import { ContactsDialog } from '../dialogs/ContactsDialog';
+import { HistoryNotice } from '../linking/HistoryNotice';
 import { AuthScreen } from '../screens/AuthScreen';
 import { ConversationList } from '../screens/ConversationList';
 import { ConversationView } from '../screens/ConversationView';
@@ -115,6 +116,7 @@ function Main(props: { client: ParleyClient }) {
             </button>
           </div>
         )}
+        <HistoryNotice client={client} />
         <div className="sidebar-actions">
           <button type="button" className="button primary" onClick={() => setOpen({ kind: 'new-chat' })}>
             <Icon name="chat" size={18} /> New chat

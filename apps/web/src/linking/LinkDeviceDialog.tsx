@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { ParleyClient, PendingDevice } from '@parley/client';
+import type { HistoryScope, ParleyClient, PendingDevice } from '@parley/client';
 import { Dialog, Icon } from '../components/Dialog';
 import { FormError } from '../components/FormError';
 import { describeError } from '../lib/errors';
@@ -26,6 +26,8 @@ export function LinkDeviceDialog(props: { client: ParleyClient; onClose: () => v
   const [busy, setBusy] = useState<'inspect' | 'approve' | 'reject' | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [camera, setCamera] = useState(false);
+  // How much history the new device gets from this one: the last month unless the user chooses otherwise.
+  const [history, setHistory] = useState<HistoryScope>('month');
 
   useEffect(() => {
     let live = true;
@@ -55,7 +57,7 @@ export function LinkDeviceDialog(props: { client: ParleyClient; onClose: () => v
     setBusy(approve ? 'approve' : 'reject');
     setError(null);
     try {
-      if (approve) await client.approveLink(step.input);
+      if (approve) await client.approveLink(step.input, { history });
       else await client.rejectLink(step.input);
       setStep({ kind: 'done', approved: approve });
       props.onChanged();
@@ -67,7 +69,7 @@ export function LinkDeviceDialog(props: { client: ParleyClient; onClose: () => v
   }
 
   if (step.kind === 'approve') {
-    return <ApproveStep device={step.device} busy={busy} error={error} onDecide={(a) => void decide(a)} onClose={props.onClose} />;
+    return <ApproveStep device={step.device} busy={busy} error={error} history={history} onHistory={setHistory} onDecide={(a) => void decide(a)} onClose={props.onClose} />;
   }
 
   if (step.kind === 'done') {
@@ -79,6 +81,7 @@ export function LinkDeviceDialog(props: { client: ParleyClient; onClose: () => v
               <>
                 The new device is now one of your devices. Your devices add it to your conversations; it receives messages sent from now on. Its name appears in your device list once it has
                 received your devices’ key.
+                {history !== 'none' && ' This device sends it your history, encrypted, once it has been added: keep Parley open here until the new device shows it.'}
               </>
             ) : (
               <>
@@ -170,7 +173,52 @@ export function LinkDeviceDialog(props: { client: ParleyClient; onClose: () => v
   );
 }
 
-function ApproveStep(props: { device: PendingDevice; busy: 'inspect' | 'approve' | 'reject' | null; error: string | null; onDecide: (approve: boolean) => void; onClose: () => void }) {
+const HISTORY_CHOICES: ReadonlyArray<{ value: HistoryScope; label: string; hint: string }> = [
+  { value: 'none', label: 'None', hint: 'Only messages sent from now on.' },
+  { value: 'month', label: 'Last month', hint: 'Messages and kept media from the last 30 days.' },
+  { value: 'all', label: 'Everything', hint: 'All the history this device holds.' },
+];
+
+/**
+ * "Transfer history": how much of this device's history the new device gets.
+ * It travels encrypted as blobs; the key goes only to your own devices.
+ */
+function HistoryChoice(props: { value: HistoryScope; disabled: boolean; onChange: (value: HistoryScope) => void }) {
+  return (
+    <fieldset className="history-choice" role="radiogroup" aria-labelledby="transfer-history-legend">
+      <legend id="transfer-history-legend">Transfer history</legend>
+      {HISTORY_CHOICES.map((c) => (
+        <div key={c.value} className="history-choice-option">
+          <label>
+            <input
+              type="radio"
+              name="transfer-history"
+              value={c.value}
+              checked={props.value === c.value}
+              disabled={props.disabled}
+              aria-describedby={`transfer-history-${c.value}`}
+              onChange={() => props.onChange(c.value)}
+            />{' '}
+            {c.label}
+          </label>
+          <span id={`transfer-history-${c.value}`} className="muted small">
+            {c.hint}
+          </span>
+        </div>
+      ))}
+    </fieldset>
+  );
+}
+
+function ApproveStep(props: {
+  device: PendingDevice;
+  busy: 'inspect' | 'approve' | 'reject' | null;
+  error: string | null;
+  history: HistoryScope;
+  onHistory: (value: HistoryScope) => void;
+  onDecide: (approve: boolean) => void;
+  onClose: () => void;
+}) {
   const { device } = props;
   const now = useNow();
   const left = device.expiresAt - now;
@@ -208,6 +256,7 @@ function ApproveStep(props: { device: PendingDevice; busy: 'inspect' | 'approve'
         <p className="warning-note">
           <Icon name="alert" size={16} /> Approve only a device you are holding yourself. Once approved, it can read every message sent to you from now on.
         </p>
+        <HistoryChoice value={props.history} disabled={props.busy !== null} onChange={props.onHistory} />
         <FormError message={props.error} />
         <div className="dialog-actions inline">
           <button type="button" className="button danger" disabled={props.busy !== null} onClick={() => props.onDecide(false)}>
