@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { closeSettings, expectMessage, launchBrowser, linkDevice, openApp, openApproval, openConversation, PASSWORD, register, sendText, startChat, startLinking, type User } from './helpers/browser.js';
+import { closeSettings, expectMessage, launchBrowser, linkDevice, openApp, openApproval, openConversation, openRequests, PASSWORD, register, sendText, startChat, startLinking, type User } from './helpers/browser.js';
 import { TestServer } from './helpers/server.js';
 
 const suffix = Math.random().toString(36).slice(2, 7);
@@ -41,8 +41,9 @@ describe('web app in Chromium', { timeout: 600_000 }, () => {
     await sendText(alice, 'Hello Bob — 你好 — مرحبا 👋');
     await expectMessage(alice, 'Hello Bob');
 
-    // Bob sees the new conversation with an unread count, opens it, answers.
-    await bob.page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: new RegExp(`^${names.alice}.*1 unread`) }).waitFor({ timeout: 30_000 });
+    // Alice is not Bob's contact: her chat is a message request, in "Requests" with an unread count; he accepts it, opens it, answers.
+    const requests = await openRequests(bob);
+    await requests.getByRole('button', { name: new RegExp(`^${names.alice}.*1 unread`) }).waitFor({ timeout: 30_000 });
     await openConversation(bob, names.alice);
     await expectMessage(bob, 'Hello Bob — 你好 — مرحبا 👋');
     await sendText(bob, 'Hi Alice, loud and clear');
