@@ -71,6 +71,8 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   messages.beforeSend = (id) => people.beforeSend(id);
   // Blocking rotates the profile key; accepting a request shares it.
   people.profiles = profiles;
+  // ...and no profile key goes into a conversation that has a blocked user in it.
+  profiles.withholdFrom = (userId) => !people.keeps(userId);
 
   // Every stored history entry: its expiry (disappearing), unarchiving (prefs), its media queued for download.
   state.addHistoryHook(disappearing);

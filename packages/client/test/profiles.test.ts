@@ -41,11 +41,9 @@ async function apiOf(net: ClientNetwork, store: MemoryStore): Promise<HttpApi> {
   return api;
 }
 
-/** A message request (people/, when present) is accepted, so the key may go out. */
+/** A message request (from someone who is not a contact) is accepted, so the key may go out. */
 async function acceptIfRequest(client: ParleyClient, id: GroupId): Promise<void> {
-  const c = (await client.conversations()).find((x) => x.id === id) as { request?: boolean } | undefined;
-  const requests = (client as unknown as { requests?: { accept(id: GroupId): Promise<unknown> } }).requests;
-  if (c?.request === true && requests !== undefined) await requests.accept(id);
+  if ((await client.requests.list()).some((c) => c.id === id)) await client.requests.accept(id);
 }
 
 /** A conversation between the users, joined (and accepted) by every one of them. */
@@ -241,5 +239,50 @@ describe('client: profiles', () => {
     assert.equal(await carol.client.profiles.get(idOf(bob.client)), null, 'nothing about bob');
     assert.equal(await carol.store.get('meta', `profile/key/${idOf(bob.client)}`), undefined);
     assert.equal(await nameOf(carol.client, alice.client), 'Alice', 'alice is still alice (bob’s key names no profile of hers)');
+  });
+
+  it('a message request learns no profile until accepted; after a block the blocked user gets no new key', async () => {
+    await using net = await ClientNetwork.start();
+    const aliceSockets = new RecordingSockets();
+    const alice = await user(net, { sockets: aliceSockets });
+    const bob = await user(net);
+    const mallory = await user(net);
+    await alice.client.profiles.set({ displayName: 'Alice' });
+    await mallory.client.profiles.set({ displayName: 'Mallory' });
+
+    // A stranger starts a chat: a pending request on alice's side. Her key does not go there.
+    const request = await mallory.client.createConversation([alice.name]);
+    await waitFor(async () => (await alice.client.requests.list()).some((c) => c.id === request.id), 'a request');
+    await waitFor(async () => (await nameOf(alice.client, mallory.client)) === 'Mallory', 'the requester’s name may be shown');
+    const sendsBefore = aliceSockets.sent.filter((f) => f.t === 'send').length;
+    await alice.client.profiles.shareWith(request.id);
+    await alice.client.profiles.refresh();
+    assert.equal(aliceSockets.sent.filter((f) => f.t === 'send').length, sendsBefore, 'nothing sent into a pending request');
+    assert.equal(await mallory.store.get('meta', `profile/key/${idOf(alice.client)}`), undefined);
+    // Accepting shares it.
+    await alice.client.requests.accept(request.id);
+    await waitFor(async () => (await nameOf(mallory.client, alice.client)) === 'Alice', 'mallory sees alice once accepted');
+
+    // A group with bob and mallory, and a 1:1 with bob; then alice blocks mallory: the key is rotated, bob gets it
+    // (in the 1:1), mallory does not (the group has a blocked user in it: no key goes there).
+    const group = await converse(alice, [bob, mallory]);
+    await converse(alice, [bob]);
+    await waitFor(async () => (await nameOf(bob.client, alice.client)) === 'Alice', 'bob sees alice');
+    const oldVersion = await profileVersion(await ownKey(alice.store), idOf(alice.client));
+    await alice.client.blocks.block(mallory.name);
+    const newKey = Buffer.from(await ownKey(alice.store)).toString('base64url');
+    assert.equal(await (await apiOf(net, mallory.store)).getProfile(oldVersion), null, 'the version mallory knows is gone');
+    const holds = async (u: { store: MemoryStore }) => {
+      const keys = await u.store.get('meta', `profile/key/${idOf(alice.client)}`);
+      return keys !== undefined && (JSON.parse(keys) as { keys: Array<{ key: string }> }).keys.some((k) => k.key === newKey);
+    };
+    await waitFor(() => holds(bob), 'bob got the new key');
+    // Everything alice sent into the group before this text reached mallory before it.
+    await alice.client.profiles.idle();
+    const marker = await alice.client.send(group, 'after the block');
+    await waitFor(async () => (await mallory.client.messages(group)).some((m) => m.seq === marker.seq), 'mallory got the marker');
+    assert.equal(await holds(mallory), false, 'mallory never got the new key');
+    await mallory.client.profiles.refresh(idOf(alice.client));
+    assert.equal(await mallory.client.profiles.get(idOf(alice.client)), null, 'and reads nothing of alice any more');
   });
 });
