@@ -17,6 +17,8 @@ describe('client: receipts', () => {
     const alice = await net.user(undefined, FAST);
     const others = [await net.user(undefined, FAST), await net.user(undefined, FAST), await net.user(undefined, FAST)];
     const [bob, carol, dave] = others as [(typeof others)[0], (typeof others)[0], (typeof others)[0]];
+    // Alice is their contact: not a message request, so read receipts go back (people/).
+    for (const o of others) await o.client.contacts.add(alice.name);
     const conv = await alice.client.createConversation(others.map((o) => o.name), { title: 'four' });
     for (const o of others) await waitFor(async () => (await o.client.conversations()).some((c) => c.id === conv.id && c.members.length === 4 && c.title === 'four'), 'joined');
     const events: Message[] = [];
@@ -71,6 +73,7 @@ describe('client: receipts', () => {
     assert.equal(await carol.client.readReceipts(), true, 'on by default');
     await carol.client.setReadReceipts(false);
     assert.equal(await carol.client.readReceipts(), false);
+    for (const o of [bob, carol]) await o.client.contacts.add(alice.name);
     const conv = await alice.client.createConversation([bob.name, carol.name]);
     for (const o of [bob, carol]) await waitFor(async () => (await o.client.conversations()).some((c) => c.id === conv.id && c.members.length === 3), 'joined');
 
@@ -105,6 +108,7 @@ describe('client: receipts', () => {
     const alice = await net.user(undefined, FAST);
     const laptop = await net.device(alice, FAST);
     const bob = await net.user(undefined, FAST);
+    await alice.client.contacts.add(bob.name);
     const conv = await bob.client.createConversation([alice.name]);
     for (const c of [alice.client, laptop]) await waitFor(async () => (await c.conversations()).some((x) => x.id === conv.id), 'joined');
     const sent = [await bob.client.send(conv.id, 'one'), await bob.client.send(conv.id, 'two')];

@@ -85,6 +85,8 @@ describe('client: typing indicators', () => {
     const sockets = new RecordingSockets();
     const alice = await net.user();
     const bob = await net.user(undefined, { webSocket: sockets.factory });
+    // Alice is bob's contact: not a message request (which sends no typing at all, people/).
+    await bob.client.contacts.add(alice.name);
     const conv = await alice.client.createConversation([bob.name]);
     await waitFor(async () => (await bob.client.conversations()).length === 1, 'bob joins');
     await bob.client.setReadReceipts(false);
