@@ -1,5 +1,5 @@
 import { useEffect, useState, type FormEvent } from 'react';
-import type { Contact, Conversation, ParleyClient } from '@parley/client';
+import { CONTACT_CODE_PREFIX, ClientError, MAX_NICKNAME_LENGTH, type Contact, type Conversation, type ParleyClient } from '@parley/client';
 import { usePeople } from '../app/people';
 import { useClientEvent } from '../app/session';
 import { PersonAvatar } from '../components/Avatar';
@@ -10,7 +10,6 @@ import { canScanQrCodes } from '../linking/CodeScanner';
 import { QrCode } from '../linking/QrCode';
 import { directPeer } from '../lib/conversation';
 import { describeError } from '../lib/errors';
-import { MAX_NICKNAME_LENGTH } from '../lib/people';
 
 type View = { kind: 'list' } | { kind: 'add' } | { kind: 'my-code' } | { kind: 'scan' } | { kind: 'nickname'; contact: Contact };
 
@@ -160,12 +159,16 @@ function AddContact(props: { client: ParleyClient; scanning: boolean; onScan: (o
     setBusy(true);
     setError(null);
     try {
-      const looked = v.includes(':') ? null : await props.client.lookupUser(v);
-      if (looked !== null && looked.userId === props.client.userId) throw new Error('self');
       await props.client.contacts.add(v);
       props.onDone();
     } catch (err) {
-      setError(err instanceof Error && err.message === 'self' ? 'That is you. Enter someone else’s username.' : describeError(err));
+      setError(
+        err instanceof ClientError && err.code === 'bad_request' && /yourself/.test(err.message)
+          ? 'That is you. Enter someone else’s username.'
+          : err instanceof ClientError && err.code === 'bad_request'
+            ? 'That is not a Parley contact code. Enter a username, or scan the code under Contacts → My code.'
+            : describeError(err),
+      );
       setBusy(false);
     }
   }
@@ -181,7 +184,7 @@ function AddContact(props: { client: ParleyClient; scanning: boolean; onScan: (o
         <div className="stack">
           <QrScanner
             label="Camera: point it at the other person’s contact code"
-            accept={(t) => t.startsWith('parley') && !t.startsWith('parley-link:')}
+            accept={(t) => t.startsWith(CONTACT_CODE_PREFIX)}
             onScan={(t) => {
               props.onScan(false);
               void add(t);

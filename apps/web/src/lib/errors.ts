@@ -54,6 +54,8 @@ export function describeError(err: unknown): string {
       return 'The server no longer has this file and it was not kept on this device. Ask the sender to send it again.';
     case 'too_large':
       return 'That is too large to send (voice messages: up to 16 MB and 30 minutes).';
+    case 'contact_mismatch':
+      return 'That code does not belong to the account with that username. Do not add it; ask them to show their code again.';
     case 'too_many_connections':
       return 'Parley is open in too many places at once. Close it in other tabs or devices and try again.';
     default:

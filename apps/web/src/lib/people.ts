@@ -155,6 +155,3 @@ export class PeopleBook {
     for (const l of [...this.listeners]) l();
   }
 }
-
-/** Longest nickname the Contacts screen lets one type (a display name's limit, MAX_DISPLAY_NAME_LENGTH, is the SDK's). */
-export const MAX_NICKNAME_LENGTH = 64;

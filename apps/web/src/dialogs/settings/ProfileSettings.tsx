@@ -11,8 +11,15 @@ import { pictureFromFile } from '../../lib/picture';
 /** A picture change not saved yet: new bytes (with a preview URL), or removal. */
 type PictureChange = { kind: 'set'; bytes: Uint8Array; url: string } | { kind: 'remove' } | null;
 
+/** The SDK's refusals of a profile (checked before anything is uploaded), in words. */
 function profileError(err: unknown): string {
-  if (err instanceof ClientError && err.code === 'too_large') return `That is too large: a picture may be up to ${formatBytes(MAX_PICTURE_BYTES)}, a name ${MAX_DISPLAY_NAME_LENGTH} characters, the about line ${MAX_ABOUT_LENGTH}.`;
+  if (err instanceof ClientError && err.code === 'too_large') {
+    const field = err.detail?.['field'];
+    if (field === 'picture') return `That picture is too large even scaled down: the limit is ${formatBytes(MAX_PICTURE_BYTES)}. Choose a simpler picture.`;
+    if (field === 'about') return `The about line is too long: at most ${MAX_ABOUT_LENGTH} characters.`;
+    return `The display name is too long: at most ${MAX_DISPLAY_NAME_LENGTH} characters.`;
+  }
+  if (err instanceof ClientError && err.code === 'bad_request') return 'The name or about line holds characters that cannot be used (control or direction characters). Remove them and save again.';
   return describeError(err);
 }
 
