@@ -18,6 +18,8 @@ describe('client: unread counts, conversation summaries and paging', () => {
     let store = await IndexedDbStore.open(dbName);
     try {
       const bob = await net.user(undefined, { store });
+      // Alice is bob's contact: her chat is in bob's list, not a message request (people/).
+      await bob.client.contacts.add(alice.name);
       const conv = await alice.client.createConversation([bob.name]);
       await waitFor(async () => (await bob.client.conversations()).length === 1, 'bob joins');
       let [summary] = await bob.client.conversationSummaries();
@@ -189,6 +191,7 @@ describe('client: unread counts, conversation summaries and paging', () => {
     const alice = await net.user();
     const store = new MemoryStore();
     const bob = await net.user(undefined, { store });
+    await bob.client.contacts.add(alice.name);
     const conv = await alice.client.createConversation([bob.name]);
     await waitFor(async () => (await bob.client.conversations()).length === 1, 'bob joins');
     await alice.client.send(conv.id, 'old one');
