@@ -213,6 +213,18 @@ describe('people in Chromium: profiles, requests, blocking', { timeout: 900_000 
     await expectMessage(carol, 'Hi Carol, welcome');
     // Carol now gets Bob's profile: his name replaces the username in her header.
     await carol.page.getByRole('heading', { level: 2, name: BOB }).waitFor({ timeout: 60_000 });
+
+    // Accepting made Carol a contact; a nickname Bob gives her is what he sees from then on.
+    await bob.page.getByRole('navigation', { name: 'People' }).getByRole('button', { name: 'Contacts' }).click();
+    const contacts = bob.page.getByRole('dialog', { name: 'Contacts' });
+    await contacts.getByRole('button', { name: `Nickname for ${names.carol}` }).click();
+    const nickname = bob.page.getByRole('dialog', { name: 'Nickname' });
+    await nickname.getByLabel('Nickname').fill('Carol from the café');
+    await nickname.getByRole('button', { name: 'Save' }).click();
+    await contacts.getByRole('list', { name: 'Contacts' }).getByText('Carol from the café').waitFor({ timeout: 30_000 });
+    await bob.page.keyboard.press('Escape');
+    await entry(bob, 'Carol from the café').waitFor();
+    await bob.page.getByRole('heading', { level: 2, name: 'Carol from the café' }).waitFor();
   });
 
   it('a blocked user’s further messages and group invitations do not appear', async () => {
