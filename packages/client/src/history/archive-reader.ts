@@ -89,7 +89,7 @@ export async function readArchive(message: HistoryArchiveMessage, deps: ReadDeps
         throw new HistoryImportError('decrypt_failed', `part ${index} of the history archive does not decrypt`, { cause: err });
       }
       await writer.ready;
-      await writer.write(part);
+      await writer.write(part as Uint8Array<ArrayBuffer>);
     }
     await writer.close();
   } catch (err) {

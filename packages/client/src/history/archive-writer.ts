@@ -106,6 +106,14 @@ export async function writeArchive(src: ArchiveSource): Promise<WrittenArchive> 
   return { blobs: parts.blobs, key: toBase64Url(rawKey), sha256: toHex(lines.digest()), counts };
 }
 
+/** The writer of a CompressionStream, as both the DOM and Node typings accept it. */
+interface ByteWriter {
+  readonly ready: Promise<unknown>;
+  write(chunk: Uint8Array<ArrayBuffer>): Promise<void>;
+  close(): Promise<void>;
+  abort(reason?: unknown): Promise<void>;
+}
+
 /** JSON lines into the compressor, gathered into pieces, hashed as written. */
 class LineWriter {
   private readonly hash = sha256.create();
@@ -113,7 +121,7 @@ class LineWriter {
   private pendingChars = 0;
   private readonly encoder = new TextEncoder();
 
-  constructor(private readonly writer: WritableStreamDefaultWriter<Uint8Array>) {}
+  constructor(private readonly writer: ByteWriter) {}
 
   async put(line: ArchiveLine): Promise<void> {
     const text = JSON.stringify(line) + '\n';
