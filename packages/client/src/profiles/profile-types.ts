@@ -8,11 +8,11 @@ export type ProfilePictureMimeType = 'image/jpeg' | 'image/png' | 'image/webp';
 /** What `profiles.set` changes: `undefined` keeps a field, `null` removes it. */
 export interface ProfileInput {
   /** Trimmed, white space collapsed, NFC; at most MAX_DISPLAY_NAME_LENGTH characters; an empty name removes it. */
-  readonly displayName?: string | null;
+  readonly displayName?: string | null | undefined;
   /** Like displayName, at most MAX_ABOUT_LENGTH characters. */
-  readonly about?: string | null;
+  readonly about?: string | null | undefined;
   /** At most MAX_PICTURE_BYTES (else `too_large`, before anything is uploaded). */
-  readonly picture?: { readonly bytes: Uint8Array; readonly mimeType: ProfilePictureMimeType } | null;
+  readonly picture?: { readonly bytes: Uint8Array; readonly mimeType: ProfilePictureMimeType } | null | undefined;
 }
 
 /** A user's profile as this device last read it (its own, or one another user shared by sending the key). */
