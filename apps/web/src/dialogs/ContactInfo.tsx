@@ -33,6 +33,11 @@ export function ContactInfo(props: { client: ParleyClient; username: string; use
     };
   }, [props.client, props.username, props.userId]);
 
+  // Looking at someone fetches their profile again (a name or picture changed since the last sync shows now).
+  useEffect(() => {
+    if (userId !== null) void props.client.profiles.refresh(userId).catch(() => undefined);
+  }, [props.client, userId]);
+
   async function addContact() {
     setAdding(true);
     setError(null);
