@@ -7,6 +7,7 @@ import { Icon } from '../components/Dialog';
 import { FormError } from '../components/FormError';
 import { describeError } from '../lib/errors';
 import { safetyGroups } from '../lib/format';
+import { BlockUser } from './BlockUser';
 
 /**
  * A contact's safety number: the same 60 digits on both phones while both
@@ -137,6 +138,7 @@ export function ContactInfo(props: { client: ParleyClient; username: string; use
           </button>
         </>
       )}
+      {userId !== null && userId !== props.client.userId && <BlockUser client={props.client} userId={userId} name={name} />}
     </div>
   );
 }
