@@ -124,6 +124,15 @@ describe('people in Chromium: profiles, requests, blocking', { timeout: 900_000 
   });
 
   it('two users set names and pictures and see each other’s in the list, the header and the group members', async () => {
+    // A file that is no picture is refused in the browser, before anything is uploaded.
+    await alice.page.getByRole('button', { name: 'Settings' }).click();
+    const settings = alice.page.getByRole('dialog', { name: 'Settings' });
+    const [chooser] = await Promise.all([alice.page.waitForEvent('filechooser'), settings.getByRole('button', { name: 'Change picture' }).click()]);
+    await chooser.setFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not a picture at all') });
+    await settings.getByRole('alert').filter({ hasText: 'not a picture' }).waitFor();
+    assert.equal(await settings.locator('.contact-head .avatar img').count(), 0);
+    await closeSettings(alice);
+
     await setProfile(alice, ALICE, 'Down the rabbit hole', await bigPicture(alice.page, 20));
     await setProfile(bob, BOB, 'Can we fix it?', await bigPicture(bob.page, 200));
 
