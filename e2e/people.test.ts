@@ -234,6 +234,19 @@ describe('people in Chromium: profiles, requests, blocking', { timeout: 900_000 
     await bob.page.keyboard.press('Escape');
     await entry(bob, 'Carol from the café').waitFor();
     await bob.page.getByRole('heading', { level: 2, name: 'Carol from the café' }).waitFor();
+
+    // Removed from the contacts, she is her username again; contact info offers "Add contact".
+    await bob.page.getByRole('navigation', { name: 'People' }).getByRole('button', { name: 'Contacts' }).click();
+    await contacts.getByRole('button', { name: 'Remove Carol from the café from contacts' }).click();
+    await contacts.getByRole('list', { name: 'Contacts' }).getByText(names.carol).waitFor({ state: 'detached', timeout: 30_000 });
+    await bob.page.keyboard.press('Escape');
+    await bob.page.getByRole('heading', { level: 2, name: names.carol }).waitFor({ timeout: 30_000 });
+    await bob.page.getByRole('button', { name: 'Conversation info' }).click();
+    const info = bob.page.getByRole('dialog', { name: 'Contact info' });
+    await info.getByText(`Username: ${names.carol}`).waitFor();
+    await info.getByRole('button', { name: 'Add contact' }).click();
+    await info.getByText('In your contacts').waitFor({ timeout: 30_000 });
+    await bob.page.keyboard.press('Escape');
   });
 
   it('a blocked user’s further messages and group invitations do not appear', async () => {
