@@ -90,6 +90,14 @@ describe('client: message requests', () => {
     assert.equal((await bob.client.conversation(chat.id)).request, false);
     assert.ok(await bob.client.contacts.get(stranger.client.userId as UserId));
 
+    // Adding the inviter as a contact (on the phone) accepts their pending request, on both devices.
+    const friend = await net.user();
+    const fromFriend = await friend.client.createConversation([bob.name]);
+    for (const d of [bob.client, bobPhone]) await waitFor(async () => (await ids(d.requests.list())).includes(fromFriend.id), 'a request on both devices');
+    await bobPhone.contacts.add(friend.name);
+    for (const d of [bob.client, bobPhone]) await waitFor(async () => (await ids(d.conversationSummaries())).includes(fromFriend.id), 'accepted on both devices');
+    assert.equal((await bob.client.conversation(fromFriend.id)).request, false);
+
     // Delete: gone from both of bob's devices, and bob's devices leave the group.
     const spam = await net.user();
     const spamConv = await spam.client.createConversation([bob.name]);

@@ -142,8 +142,8 @@ export class PeopleSync {
   }
 }
 
-/** The latest entry per key (a snapshot could name one twice). */
-function latestBy<T extends { updatedAt: number }>(entries: readonly T[], key: (e: T) => string): T[] {
+/** The latest entry per key (a snapshot could name one twice); exported for its unit test. */
+export function latestBy<T extends { updatedAt: number }>(entries: readonly T[], key: (e: T) => string): T[] {
   const out = new Map<string, T>();
   for (const e of entries) {
     const k = key(e);

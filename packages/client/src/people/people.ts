@@ -96,6 +96,15 @@ export class People {
     if (applied.contacts.length > 0) {
       const list = (await this.sync.records.contacts()).filter((e) => !e.removed).map(toContact);
       this.core.emit('contacts', list);
+      // A contact's chat is not a request: adding the inviter (here, or on a device that took the Welcome later) accepts theirs.
+      const added = new Set(applied.contacts.filter(({ entry, before }) => !entry.removed && (before === undefined || before.removed)).map(({ entry }) => entry.userId));
+      if (added.size > 0) {
+        for (const c of await this.core.repo.conversations()) {
+          if (c.request === 'pending' && c.invitedBy !== undefined && added.has(c.invitedBy)) {
+            await this.requests.apply({ conversationId: c.id, state: 'accepted', inviter: c.invitedBy, updatedAt: 0 }, origin);
+          }
+        }
+      }
     }
     if (applied.blocks.length > 0) {
       this.blocks.note(applied.blocks.map((b) => b.entry));

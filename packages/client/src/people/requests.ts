@@ -5,6 +5,7 @@ import type { GroupState } from '../core/group-state.js';
 import type { Outbox } from '../core/outbox.js';
 import type { Conversations } from '../conversations/conversations.js';
 import { ClientError } from '../errors.js';
+import { deleteMediaFor } from '../media/media-records.js';
 import { StoreBatch } from '../store/records.js';
 import type { ConversationRecord } from '../store/records.js';
 import type { Conversation, ConversationSummary } from '../types.js';
@@ -58,9 +59,9 @@ export class Requests {
     const conv = await this.pending(conversationId);
     const inviter = conv.invitedBy ?? null;
     await this.sync.local({ requests: [await this.entry(conversationId, 'accepted', inviter)] });
-    if (inviter !== null) {
-      const name = conv.members.find((m) => m.userId === inviter)?.username ?? this.state.nameOf(inviter);
-      if (name !== null && !this.blocks.isBlocked(inviter)) await this.contacts.addUser(inviter, name);
+    if (inviter !== null && !this.blocks.isBlocked(inviter)) {
+      const name = conv.members.find((m) => m.userId === inviter)?.username ?? this.state.nameOf(inviter) ?? (await this.core.session().directory.lookupUserById(inviter)).username;
+      await this.contacts.addUser(inviter, name);
     }
     return this.state.toConversation(await this.state.record(conversationId));
   }
@@ -89,10 +90,11 @@ export class Requests {
   async decide(conversationId: GroupId, inviter: UserId | undefined, existing: ConversationRecord | undefined, memberUsers: readonly UserId[]): Promise<JoinDecision> {
     const me = this.core.session().account.userId;
     const invitedBy = inviter !== undefined && inviter !== me ? { invitedBy: inviter } : {};
+    const kept = (c: ConversationRecord): JoinDecision => ({ ...(c.request === undefined ? {} : { request: c.request }), ...(c.invitedBy === undefined ? invitedBy : { invitedBy: c.invitedBy }) });
+    // Healing: any member may re-add a device whose state broke, a blocked one too; the conversation stays as it was.
+    if (existing?.status === 'rejoining') return kept(existing);
     if (inviter !== undefined && this.blocks.isBlocked(inviter)) return { request: 'deleted', ...invitedBy };
-    if (existing !== undefined && existing.request !== 'deleted') {
-      return { ...(existing.request === undefined ? {} : { request: existing.request }), ...(existing.invitedBy === undefined ? invitedBy : { invitedBy: existing.invitedBy }) };
-    }
+    if (existing !== undefined && existing.request !== 'deleted') return kept(existing);
     const decided = await this.sync.records.request(conversationId);
     if (decided !== undefined && !(existing?.request === 'deleted' && decided.state === 'deleted' && inviter !== me)) {
       const by = decided.inviter === null ? invitedBy : { invitedBy: decided.inviter };
@@ -126,7 +128,7 @@ export class Requests {
   /**
    * Deletes a request on this device: the record is kept as a hidden
    * tombstone (status `left`, so later frames of the group are skipped
-   * quietly) and its messages are forgotten; the device proposes its own
+   * quietly) and its messages (and the media kept for them) are forgotten; the device proposes its own
    * removal (another member commits it).
    */
   async hide(conversationId: GroupId): Promise<void> {
@@ -134,7 +136,10 @@ export class Requests {
       const conv = await this.core.repo.conversation(conversationId);
       if (conv === undefined || conv.request === 'deleted') return undefined;
       const batch = new StoreBatch();
-      for (const m of await this.core.repo.messages(conversationId)) batch.deleteMessage(conversationId, m.seq);
+      for (const m of await this.core.repo.messages(conversationId)) {
+        batch.deleteMessage(conversationId, m.seq);
+        deleteMediaFor(batch, m.content);
+      }
       const next: ConversationRecord = { ...conv, request: 'deleted', status: conv.status === 'active' ? 'left' : conv.status, lastMessageSeq: null, unread: 0 };
       await this.core.repo.commit(batch.putConversation(next));
       return { wasActive: conv.status === 'active', members: next.members };
