@@ -55,8 +55,20 @@ async function storedMessages(schema: string, groupId: string): Promise<number> 
   }
 }
 
+/** Rows of one table of the schema (a name from this file, never from input). */
+async function countRows(schema: string, table: string): Promise<number> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    const r = await c.query<{ n: string }>(`SELECT COUNT(*) AS n FROM "${schema}"."${table}"`);
+    return Number(r.rows[0]?.n);
+  } finally {
+    await c.end();
+  }
+}
+
 describe('client: seizure on PostgreSQL', () => {
-  it('leaves no plaintext (device names included) in any table, blob or log line, and no message of a delivered conversation', async () => {
+  it('leaves no plaintext (device names, profile names, about lines, pictures and contact nicknames included) in any table, blob or log line, and no message of a delivered conversation', async () => {
     const schema = `parley_seizure_${randomBytes(6).toString('hex')}`;
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-seizure-pg-'));
     const storage = new PostgresStorage({ connectionString: PG_URL, schema });
@@ -72,6 +84,7 @@ describe('client: seizure on PostgreSQL', () => {
         await net.close();
       }
       assert.equal(await storedMessages(schema, delivered), 0, 'the fully delivered 1:1 left no stored message');
+      assert.equal(await countRows(schema, 'profiles'), 2, 'two encrypted profiles stored');
       const dump = await dumpSchema(schema);
       assert.ok(dump.length > 1000, 'the dump holds the workload');
       const logs = Buffer.from(net.server.logs.join('\n'), 'utf8');

@@ -19,7 +19,7 @@ function storedMessages(path: string, groupId: string): number {
 }
 
 describe('client: seizure', () => {
-  it('leaves no plaintext (device names included) in any server file (db, -wal, -shm, blobs) or log line, and no message of a delivered conversation', async () => {
+  it('leaves no plaintext (device names, profile names, about lines, pictures and contact nicknames included) in any server file (db, -wal, -shm, blobs) or log line, and no message of a delivered conversation', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-seizure-'));
     try {
       const markers: string[] = [];
@@ -37,6 +37,13 @@ describe('client: seizure', () => {
       }
       assert.ok(closed);
       assert.equal(storedMessages(dbPath, delivered), 0, 'the fully delivered 1:1 left no stored message');
+      // Both users' profiles are there (encrypted) and searched with the rest.
+      const db = new Database(dbPath, { readonly: true, fileMustExist: true });
+      try {
+        assert.equal(db.prepare('SELECT COUNT(*) FROM profiles').pluck().get(), 2, 'two encrypted profiles stored');
+      } finally {
+        db.close();
+      }
 
       const files = filesUnder(dataDir);
       assert.ok(files.some((f) => f.endsWith('.db') || f.includes('sqlite')), `the database is there: ${files.join(', ')}`);

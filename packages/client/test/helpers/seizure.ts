@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import type { UserId } from '@parley/protocol';
+import type { ParleyClient } from '../../src/index.js';
 import { texts, waitFor, type ClientNetwork } from './network.js';
 
 /** Every way a marker could sit in a file or log: raw UTF-8, UTF-16LE, base64 and base64url (all three alignments), hex. */
@@ -38,6 +40,12 @@ export function filesUnder(dir: string): string[] {
 export const marker = (label: string) => `${label}${randomBytes(12).toString('hex')}Zq`;
 
 
+function userIdOf(client: ParleyClient): UserId {
+  const id = client.userId;
+  assert.ok(id !== undefined, 'signed in');
+  return id;
+}
+
 /** What the seizure tests read straight from the server's storage while the workload runs. */
 export interface SeizureProbe {
   /** Group messages and Welcomes the server stores for this group. */
@@ -45,16 +53,18 @@ export interface SeizureProbe {
 }
 
 export interface SeizureResult {
-  /** Every marker the workload used (texts, title, attachment bytes, name and caption, voice bytes and waveform, device names). */
+  /** Every marker the workload used (texts, title, attachment bytes, name and caption, voice bytes and waveform, device names, profile names, about line and picture, contact nicknames). */
   markers: string[];
   /** The 1:1 conversation, fully delivered to every device: the server must store none of its messages. */
   delivered: string;
 }
 
 /**
- * Two users, three devices, each with a name as a person types it: 1:1 and
- * group chat, a titled group, an attachment whose bytes, name and caption
- * carry markers, and a message left undelivered on the server. Waits until
+ * Two users, three devices, each with a name as a person types it, each
+ * user with a profile (name, about line, picture) and the other as a contact
+ * under a nickname: 1:1 and group chat, a titled group, an attachment whose
+ * bytes, name and caption carry markers, and a message left undelivered on
+ * the server. Waits until
  * the fully delivered 1:1 leaves no stored message (through the clients'
  * own acknowledgements, nothing sent for it), then takes one device offline.
  */
@@ -67,6 +77,23 @@ export async function seizureWorkload(net: ClientNetwork, probe: SeizureProbe): 
   const alice = await net.user(undefined, { deviceName: names.alice });
   const bob = await net.user(undefined, { deviceName: names.bob });
   const alice2 = await net.device(alice, { deviceName: names.alice2 });
+
+  // Profiles and contacts as people fill them in: a display name, an about line and a picture
+  // (encrypted under the profile key, which travels only in MLS messages), and nicknames in contact
+  // lists (synced between own devices through the self group). They are contacts first, so no
+  // conversation below is a message request.
+  const profile = { displayName: marker('DISPLAYNAME'), about: `About me: ${marker('ABOUT')}`, bobName: marker('BOBNAME') };
+  const ids = { alice: userIdOf(alice.client), bob: userIdOf(bob.client) };
+  const nicknames = { forBob: marker('NICKFORBOB'), forAlice: marker('NICKFORALICE') };
+  const pictureMarker = marker('PICTURE');
+  const picture = Buffer.concat([randomBytes(1500), Buffer.from(pictureMarker), randomBytes(1500)]);
+  markers.push(profile.displayName, profile.about, profile.bobName, nicknames.forBob, nicknames.forAlice, pictureMarker);
+  await alice.client.profiles.set({ displayName: profile.displayName, about: profile.about, picture: { bytes: new Uint8Array(picture), mimeType: 'image/jpeg' } });
+  await bob.client.profiles.set({ displayName: profile.bobName });
+  await bob.client.contacts.add(alice.name, { nickname: nicknames.forAlice });
+  await alice.client.contacts.add(bob.name);
+  await alice.client.contacts.setNickname(ids.bob, nicknames.forBob);
+  await waitFor(async () => (await alice2.contacts.get(ids.bob))?.nickname === nicknames.forBob, 'alice 2 has the nickname for bob');
 
   // 1:1 (both of alice's devices and bob)
   const direct = await alice.client.createConversation([bob.name]);
@@ -87,6 +114,11 @@ export async function seizureWorkload(net: ClientNetwork, probe: SeizureProbe): 
   // read the reply, nothing of the 1:1 is needed.
   await bob.client.send(direct.id, t2);
   await alice.client.setTyping(direct.id, false);
+  // The profile keys went into the 1:1: each side reads the other's profile (fetched and decrypted), picture included.
+  await waitFor(async () => (await bob.client.profiles.get(ids.alice))?.about === profile.about, 'bob reads alice\'s profile', 20_000);
+  assert.equal((await bob.client.profiles.get(ids.alice))?.displayName, profile.displayName);
+  assert.deepEqual(Buffer.from((await bob.client.profiles.picture(ids.alice)) ?? []), picture, 'bob has alice\'s picture');
+  for (const c of [alice.client, alice2]) await waitFor(async () => (await c.profiles.get(ids.bob))?.displayName === profile.bobName, 'alice\'s devices read bob\'s profile', 20_000);
 
   // a titled group with an attachment whose bytes, name and caption carry markers
   const title = marker('TITLE');
