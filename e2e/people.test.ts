@@ -300,5 +300,24 @@ describe('people in Chromium: profiles, requests, blocking', { timeout: 900_000 
     await settings.getByRole('button', { name: `Unblock ${names.dave}` }).click();
     await settings.getByRole('list', { name: 'Blocked users' }).waitFor({ state: 'detached', timeout: 30_000 });
     await closeSettings(bob);
+
+    // Dave shows his contact code; Bob adds him by it (the code names the account, and the client checks it).
+    await dave.page.getByRole('navigation', { name: 'People' }).getByRole('button', { name: 'Contacts' }).click();
+    await dave.page.getByRole('dialog', { name: 'Contacts' }).getByRole('button', { name: 'My code' }).click();
+    const myCode = dave.page.getByRole('dialog', { name: 'My code' });
+    await myCode.getByRole('img', { name: 'My contact code' }).waitFor();
+    const code = await myCode.getByLabel('Contact code', { exact: true }).textContent();
+    assert.ok(code !== null && code.includes(names.dave));
+    await bob.page.getByRole('navigation', { name: 'People' }).getByRole('button', { name: 'Contacts' }).click();
+    await bob.page.getByRole('dialog', { name: 'Contacts' }).getByRole('button', { name: 'Add contact' }).click();
+    const add = bob.page.getByRole('dialog', { name: 'Add contact' });
+    // A code whose account id does not match its username is refused.
+    await add.getByLabel('Username or contact code').fill(code.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')));
+    await add.getByRole('button', { name: 'Add contact' }).click();
+    await add.getByRole('alert').waitFor({ timeout: 30_000 });
+    await add.getByLabel('Username or contact code').fill(code);
+    await add.getByRole('button', { name: 'Add contact' }).click();
+    await bob.page.getByRole('dialog', { name: 'Contacts' }).getByRole('list', { name: 'Contacts' }).getByText(names.dave).waitFor({ timeout: 30_000 });
+    await bob.page.keyboard.press('Escape');
   });
 });

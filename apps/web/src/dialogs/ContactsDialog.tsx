@@ -70,6 +70,8 @@ export function ContactsDialog(props: { client: ParleyClient; existing: readonly
           <p>
             <strong dir="auto">{client.username}</strong>
           </p>
+          <p className="muted small">Or send them this code to paste under “Add contact”:</p>
+          <code aria-label="Contact code">{code}</code>
           <button type="button" className="button" onClick={() => setView({ kind: 'list' })}>
             Done
           </button>
@@ -200,9 +202,9 @@ function AddContact(props: { client: ParleyClient; scanning: boolean; onScan: (o
         </div>
       ) : (
         <form className="stack" onSubmit={submit}>
-          <p className="muted">Enter their exact username, or scan the code they show under Contacts → My code.</p>
+          <p className="muted">Enter their exact username, or the code they show under Contacts → My code (scan it, or paste it).</p>
           <label className="field">
-            <span>Username</span>
+            <span>Username or contact code</span>
             <input value={text} onChange={(e) => setText(e.target.value)} autoFocus autoCapitalize="none" spellCheck={false} dir="auto" disabled={busy} />
           </label>
           <FormError message={error} />
