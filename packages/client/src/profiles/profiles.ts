@@ -29,6 +29,8 @@ export const PROFILE_TTL_MS = 60 * 60 * 1000;
 /** The lock this user's own key and profile change under (not a group id: those are base64url). */
 const OWN_LOCK = 'profile/own';
 
+/** Profiles fetched again after one sync, at most (the server allows an account 600 requests a minute). */
+const MAX_REFRESH_PER_SYNC = 50;
 /** get() starts a background fetch of one user at most this often. */
 const RETRY_MS = 60_000;
 
@@ -270,10 +272,19 @@ export class Profiles implements ContentHandler {
     const ready = await this.core.locks.run(OWN_LOCK, () => this.ownLocked('if-alone'));
     if (ready !== undefined) await this.sharing.shareAll(ready.own.key, ready.version);
     const now = this.now();
+    let fetched = 0;
     for (const id of [this.me(), ...(await this.records.usersWithKeys())]) {
-      if (this.core.isClosed()) return;
+      // The rest wait for the next sync (their copies stay old): a long contact list does not eat the request budget.
+      if (this.core.isClosed() || fetched >= MAX_REFRESH_PER_SYNC) return;
       const cached = await this.records.cached(id);
-      if (cached === undefined || cached.fetchedAt + PROFILE_TTL_MS < now) await this.refresh(id).catch((err: unknown) => this.report(err));
+      if (cached !== undefined && cached.fetchedAt + PROFILE_TTL_MS >= now) continue;
+      fetched++;
+      try {
+        await this.refresh(id);
+      } catch (err) {
+        if (isCode(err, 'rate_limited')) return;
+        this.report(err);
+      }
     }
   }
 
@@ -473,7 +484,7 @@ export class Profiles implements ContentHandler {
   /** Network trouble is retried after the next sync; the rest is reported. */
   private report(err: unknown): void {
     if (this.core.isClosed()) return;
-    if (err instanceof ClientError && (err.code === 'network' || err.code === 'disconnected' || err.code === 'closed' || err.code === 'not_logged_in')) return;
+    if (err instanceof ClientError && (err.code === 'network' || err.code === 'disconnected' || err.code === 'closed' || err.code === 'not_logged_in' || err.code === 'rate_limited')) return;
     this.core.emitError('internal', err);
   }
 }
