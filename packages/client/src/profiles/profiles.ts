@@ -241,7 +241,7 @@ export class Profiles implements ContentHandler {
       return true;
     });
     // Its device uploaded under it before sending it; this device reads it (or, if its own profile is newer, uploads).
-    return adopted ? () => this.inBackground(this.refresh(this.me())) : () => undefined;
+    return adopted ? () => this.inBackground((async () => this.refresh(this.me()))()) : () => undefined;
   }
 
   /** This device added devices to the self group: they get the key. */
