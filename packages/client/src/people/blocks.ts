@@ -29,15 +29,16 @@ export class Blocks {
 
   /** Loads the set from the store (at each session start, before the connection). */
   async load(): Promise<void> {
+    const entries = await this.sync.records.blocks();
     this.blocked.clear();
-    for (const e of await this.sync.records.blocks()) if (e.blocked) this.blocked.add(e.userId);
+    for (const e of entries) if (e.blocked) this.blocked.add(e.userId);
   }
 
   isBlocked(userId: UserId): boolean {
     return this.blocked.has(userId);
   }
 
-  /** Entries that won a merge: the in-memory set follows. */
+  /** Entries that won a merge, just stored: the in-memory set follows at once. */
   note(entries: readonly BlockEntry[]): void {
     for (const e of entries) {
       if (e.blocked) this.blocked.add(e.userId);

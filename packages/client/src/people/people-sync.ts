@@ -39,6 +39,9 @@ export type ChangeListener = (applied: AppliedChange, origin: 'local' | 'remote'
 export class PeopleSync {
   readonly records: PeopleRecords;
   listener: ChangeListener | undefined;
+  /** Called synchronously once a received change is stored, before the listener (people.ts: the in-memory block set). */
+  stored: ((applied: AppliedChange) => void) | undefined;
+  private followUps: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly core: ClientCore,
@@ -51,6 +54,7 @@ export class PeopleSync {
   /** A change made on this device: stored, followed up, and sent to the user's other devices. */
   async local(change: PeopleChange): Promise<AppliedChange> {
     const applied = await this.merge(change);
+    this.stored?.(applied);
     await this.listener?.(applied, 'local');
     const messages: PeopleMessage[] = [
       ...applied.contacts.map(({ entry }) => ({ kind: 'contact' as const, ...entry })),
@@ -82,7 +86,12 @@ export class PeopleSync {
             : { requests: [strip(message)] };
     const applied = await this.merge(change);
     return () => {
-      void this.listener?.(applied, 'remote').catch((err: unknown) => this.core.isClosed() || this.core.emitError('people', err));
+      // At once (before the next frame is processed): what the inbox filter reads.
+      this.stored?.(applied);
+      // One after the other, in the order the messages were stored (a snapshot's follow-up must not finish after a later change's).
+      this.followUps = this.followUps.then(() => this.listener?.(applied, 'remote')).catch((err: unknown) => {
+        if (!this.core.isClosed()) this.core.emitError('people', err);
+      });
     };
   }
 

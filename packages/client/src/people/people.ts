@@ -54,6 +54,8 @@ export class People {
     this.requests = new Requests(core, state, outbox, this.sync, this.contacts, this.blocks, conversations, now);
     this.requests.hooks = { accepted: (id) => this.accepted(id) };
     this.sync.listener = (applied, origin) => this.changed(applied, origin);
+    // The inbox's filter follows a stored block at once, before the next frame.
+    this.sync.stored = (applied) => this.blocks.note(applied.blocks.map((b) => b.entry));
   }
 
   /** At each session start, before the connection: the block set the inbox filter reads. */
@@ -93,11 +95,19 @@ export class People {
   }
 
   private async changed(applied: AppliedChange, origin: 'local' | 'remote'): Promise<void> {
+    if (applied.blocks.length > 0) {
+      // The store holds the latest of every entry (follow-ups may finish out of order with local changes).
+      await this.blocks.load();
+      this.core.emit('blocks', await this.blocks.list());
+      for (const { entry, before } of applied.blocks) {
+        if (entry.blocked && before?.blocked !== true) await this.blocked(entry.userId, origin);
+      }
+    }
     if (applied.contacts.length > 0) {
       const list = (await this.sync.records.contacts()).filter((e) => !e.removed).map(toContact);
       this.core.emit('contacts', list);
       // A contact's chat is not a request: adding the inviter (here, or on a device that took the Welcome later) accepts theirs.
-      const added = new Set(applied.contacts.filter(({ entry, before }) => !entry.removed && (before === undefined || before.removed)).map(({ entry }) => entry.userId));
+      const added = new Set(applied.contacts.filter(({ entry, before }) => !entry.removed && (before === undefined || before.removed) && !this.blocks.isBlocked(entry.userId)).map(({ entry }) => entry.userId));
       if (added.size > 0) {
         for (const c of await this.core.repo.conversations()) {
           if (c.request === 'pending' && c.invitedBy !== undefined && added.has(c.invitedBy)) {
@@ -106,15 +116,9 @@ export class People {
         }
       }
     }
-    if (applied.blocks.length > 0) {
-      this.blocks.note(applied.blocks.map((b) => b.entry));
-      this.core.emit('blocks', await this.blocks.list());
-      for (const { entry, before } of applied.blocks) {
-        if (entry.blocked && before?.blocked !== true) await this.blocked(entry.userId, origin);
-      }
-    }
     for (const { entry } of applied.requests) await this.requests.apply(entry, origin);
   }
+
 
   /**
    * What blocking does besides filtering. On every device: pending requests
@@ -142,6 +146,11 @@ export class People {
         if (!this.core.isClosed()) this.core.emitError('people', err, { conversationId: c.id });
       }
     }
-    await this.profiles?.rotateKey?.();
+    try {
+      await this.profiles?.rotateKey?.();
+    } catch (err) {
+      // The block holds; the old key stays until the next rotation.
+      if (!this.core.isClosed()) this.core.emitError('people', err);
+    }
   }
 }
