@@ -187,7 +187,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    */
   async approveLink(codeOrUri: string, options: ApproveLinkOptions = {}): Promise<void> {
     const deviceId = await this.requireSession().links.approve(codeOrUri);
-    this.f.history.approved(deviceId, options.history ?? 'none');
+    await this.f.history.approved(deviceId, options.history ?? 'none');
   }
 
   async rejectLink(codeOrUri: string): Promise<void> {

@@ -206,6 +206,31 @@ describe('client: history on a newly linked device', () => {
     assert.deepEqual(await none.store.list('meta', { prefix: 'history/' }), []);
   });
 
+  it('the approving device closes right after approving: started again from its store, it still sends the history', async () => {
+    await using net = await ClientNetwork.start();
+    const aliceStore = new MemoryStore();
+    const alice = await net.user(undefined, { store: aliceStore });
+    const bob = await net.user();
+    const conv = await alice.client.createConversation([bob.name]);
+    await waitFor(async () => (await bob.client.conversations()).length === 1, 'bob joins');
+    await bob.client.send(conv.id, 'before the restart');
+    await waitFor(async () => (await texts(alice.client, conv.id)).length === 1, 'alice has it');
+
+    const fresh = await newDevice(net);
+    const pending = await fresh.client.linkDevice(alice.name, alice.password);
+    await alice.client.approveLink(pending.uri, { history: 'all' });
+    // Closed before the new device could even be added (it has not seen its approval yet).
+    await alice.client.close();
+    assert.equal((await aliceStore.list('meta', { prefix: 'history/outgoing/' })).length, 1, 'the promise is stored');
+    await pending.approved;
+
+    await net.client({ store: aliceStore });
+    await waitFor(() => fresh.events.some((e) => e.state === 'imported' || e.state === 'failed'), 'the import ends', 30_000);
+    assert.deepEqual(fresh.events.at(-1), { state: 'imported', messages: 1 });
+    assert.deepEqual(await texts(fresh.client, conv.id), ['before the restart']);
+    await waitFor(async () => (await aliceStore.list('meta', { prefix: 'history/outgoing/' })).length === 0, 'the promise is kept no longer');
+  });
+
   it('a part whose bytes do not match its digest, or a wrong key: failed, and nothing stored', async () => {
     await using net = await ClientNetwork.start();
     const { alice, aliceStore, id } = await conversationWithHistory(net);

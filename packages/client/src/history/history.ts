@@ -1,4 +1,5 @@
-import { toBase64Url } from '@parley/protocol';
+import { z } from 'zod';
+import { DeviceIdSchema, toBase64Url } from '@parley/protocol';
 import type { DeviceId, GroupId } from '@parley/protocol';
 import type { ClientCore } from '../core/context.js';
 import type { GroupState } from '../core/group-state.js';
@@ -29,6 +30,9 @@ const NUDGE_MS = 5_000;
 const PENDING_MAX_MS = 60_000;
 /** An archive received but not yet imported (meta table), so that a restart picks it up again. */
 const PENDING_PREFIX = 'history/pending/';
+/** A transfer this device promised at approval and has not sent yet (meta table), so that a restart still sends it. */
+const OUTGOING_PREFIX = 'history/outgoing/';
+const OutgoingSchema = z.object({ v: z.literal(1), deviceId: DeviceIdSchema, scope: z.enum(['month', 'all']), approvedAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) });
 
 interface Waiting {
   readonly message: HistoryArchiveMessage;
@@ -49,6 +53,8 @@ export class History {
   /** Archives this device is importing or has handled this session (by id). */
   private readonly handled = new Set<string>();
   private readonly waiting = new Map<string, Waiting>();
+  /** Devices this device is sending history to now. */
+  private readonly sending = new Set<DeviceId>();
 
   constructor(
     private readonly core: ClientCore,
@@ -60,15 +66,38 @@ export class History {
 
   /* ---------------- the approving device ---------------- */
 
-  /** After approving `deviceId`: sends it the history in `scope` once device sync has added it (in the background). */
-  approved(deviceId: DeviceId, scope: HistoryScope): void {
+  /**
+   * After approving `deviceId`: sends it the history in `scope` once device
+   * sync has added it (in the background; resolves once the promise is
+   * stored). The promise is kept in the store until it is sent (or given
+   * up), so a restart of this device still sends it.
+   */
+  async approved(deviceId: DeviceId, scope: HistoryScope): Promise<void> {
     if (scope === 'none') return;
-    this.transfer(deviceId, scope).catch((err: unknown) => this.core.isClosed() || this.core.emitError('history', err));
+    const record = { v: 1, deviceId, scope, approvedAt: Date.now() } as const;
+    await this.core.repo.commit(new StoreBatch().putText('meta', OUTGOING_PREFIX + deviceId, JSON.stringify(record)));
+    void this.send(record);
+  }
+
+  /** Runs one promised transfer (once at a time per device); the promise is dropped once it is sent or cannot be. */
+  private async send(record: z.output<typeof OutgoingSchema>): Promise<void> {
+    if (this.sending.has(record.deviceId) || this.core.isClosed()) return;
+    this.sending.add(record.deviceId);
+    try {
+      await this.transfer(record.deviceId, record.scope, record.approvedAt);
+      await this.core.repo.commit(new StoreBatch().deleteAll([{ table: 'meta', key: OUTGOING_PREFIX + record.deviceId }]));
+    } catch (err) {
+      if (this.core.isClosed()) return; // the next start tries again
+      await this.core.repo.commit(new StoreBatch().deleteAll([{ table: 'meta', key: OUTGOING_PREFIX + record.deviceId }])).catch(() => undefined);
+      this.core.emitError('history', err);
+    } finally {
+      this.sending.delete(record.deviceId);
+    }
   }
 
   /** Waits for the device, writes and uploads the archive, sends its key. Returns what it sent. */
-  async transfer(deviceId: DeviceId, scope: Exclude<HistoryScope, 'none'>): Promise<HistoryArchiveMessage> {
-    const conversations = await this.waitForDevice(deviceId);
+  async transfer(deviceId: DeviceId, scope: Exclude<HistoryScope, 'none'>, approvedAt = Date.now()): Promise<HistoryArchiveMessage> {
+    const conversations = await this.waitForDevice(deviceId, approvedAt);
     const records = await Promise.all(conversations.map(async (id) => this.state.record(id)));
     const written = await writeArchive({
       store: this.core.repo.store,
@@ -103,10 +132,9 @@ export class History {
    * and of every active conversation here, or CONVERSATIONS_WAIT_MS after it
    * joined the self group (those it is in by then).
    */
-  private async waitForDevice(deviceId: DeviceId): Promise<GroupId[]> {
-    const start = Date.now();
+  private async waitForDevice(deviceId: DeviceId, start: number): Promise<GroupId[]> {
     let joinedSelfAt: number | undefined;
-    let nudgedAt = start;
+    let nudgedAt = Date.now();
     for (;;) {
       if (this.core.isClosed()) throw new ClientError('closed', 'the client closed before the history was sent');
       const { self, deviceSync } = this.core.session();
@@ -150,8 +178,22 @@ export class History {
     return () => setTimeout(() => void this.start(message), 0);
   }
 
-  /** Archives received but not imported before a restart: imported now (after each sync; once per session each). */
+  /**
+   * After each sync: transfers promised before a restart are sent, and
+   * archives received but not imported before a restart are imported (once
+   * per session each).
+   */
   async resume(): Promise<void> {
+    for (const row of await this.core.repo.store.list('meta', { prefix: OUTGOING_PREFIX })) {
+      let parsed;
+      try {
+        parsed = OutgoingSchema.safeParse(JSON.parse(row.value));
+      } catch {
+        parsed = undefined;
+      }
+      if (parsed?.success === true && OUTGOING_PREFIX + parsed.data.deviceId === row.key) void this.send(parsed.data);
+      else await this.core.repo.commit(new StoreBatch().deleteAll([{ table: 'meta', key: row.key }]));
+    }
     for (const row of await this.core.repo.store.list('meta', { prefix: PENDING_PREFIX })) {
       let parsed;
       try {
