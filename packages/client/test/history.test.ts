@@ -231,6 +231,23 @@ describe('client: history on a newly linked device', () => {
     await waitFor(async () => (await aliceStore.list('meta', { prefix: 'history/outgoing/' })).length === 0, 'the promise is kept no longer');
   });
 
+  it('a server with a smaller blob limit than the part size: the approving device sends smaller parts', async () => {
+    await using net = await ClientNetwork.start({ config: { maxBlobBytes: 4096 } });
+    const alice = await net.user(undefined, { historyPartBytes: 64 * 1024 });
+    const bob = await net.user();
+    const conv = await alice.client.createConversation([bob.name]);
+    await waitFor(async () => (await bob.client.conversations()).length === 1, 'bob joins');
+    // Random text does not compress: the archive needs several 4 KiB blobs.
+    for (let i = 0; i < 4; i++) await bob.client.send(conv.id, toBase64Url(crypto.getRandomValues(new Uint8Array(2_000))));
+    await waitFor(async () => (await texts(alice.client, conv.id)).length === 4, 'alice has them');
+    const fresh = await newDevice(net);
+    await link(alice, fresh.client, 'all');
+    await waitFor(() => fresh.events.some((e) => e.state === 'imported' || e.state === 'failed'), 'the import ends', 30_000);
+    assert.deepEqual(fresh.events.at(-1), { state: 'imported', messages: 4 });
+    assert.deepEqual(await texts(fresh.client, conv.id), await texts(alice.client, conv.id));
+    assert.deepEqual(net.errorsOf(alice.client).filter((e) => e.code === 'history'), []);
+  });
+
   it('a part whose bytes do not match its digest, or a wrong key: failed, and nothing stored', async () => {
     await using net = await ClientNetwork.start();
     const { alice, aliceStore, id } = await conversationWithHistory(net);

@@ -24,6 +24,8 @@ const JOIN_WAIT_MS = 10 * 60_000;
 /** Once it is, at most this much longer for the new device to be in every conversation (the rest are left out). */
 const CONVERSATIONS_WAIT_MS = 60_000;
 const POLL_MS = 250;
+/** Parts are made smaller (÷4) when the server refuses one as too large, down to this. */
+const MIN_PART_BYTES = 1024;
 /** While waiting, device sync is nudged this often (it also runs on `devices_changed`). */
 const NUDGE_MS = 5_000;
 /** The new device keeps an archive naming conversations it has no record of (their Welcome may come later) at most this long. */
@@ -99,17 +101,30 @@ export class History {
   async transfer(deviceId: DeviceId, scope: Exclude<HistoryScope, 'none'>, approvedAt = Date.now()): Promise<HistoryArchiveMessage> {
     const conversations = await this.waitForDevice(deviceId, approvedAt);
     const records = await Promise.all(conversations.map(async (id) => this.state.record(id)));
-    const written = await writeArchive({
-      store: this.core.repo.store,
-      conversations: records.map((c) => ({ id: c.id, readSeq: c.readSeq })),
-      scope,
-      now: this.now(),
-      partBytes: this.partBytes,
-      upload: async (digest, bytes) => {
-        await this.core.api.putBlob(digest, bytes);
-      },
-      isClosed: () => this.core.isClosed(),
-    });
+    const write = (partBytes: number) =>
+      writeArchive({
+        store: this.core.repo.store,
+        conversations: records.map((c) => ({ id: c.id, readSeq: c.readSeq })),
+        scope,
+        now: this.now(),
+        partBytes,
+        upload: async (digest, bytes) => {
+          await this.core.api.putBlob(digest, bytes);
+        },
+        isClosed: () => this.core.isClosed(),
+      });
+    // The server's blob limit is not published: a part it refuses as too large means smaller parts (a new key; the parts sent are collected unused).
+    let partBytes = this.partBytes;
+    let written;
+    for (;;) {
+      try {
+        written = await write(partBytes);
+        break;
+      } catch (err) {
+        if (!(err instanceof ClientError && err.code === 'payload_too_large') || partBytes <= MIN_PART_BYTES) throw err;
+        partBytes = Math.max(MIN_PART_BYTES, Math.floor(partBytes / 4));
+      }
+    }
     const message: HistoryArchiveMessage = {
       kind: 'history_archive',
       archiveId: toBase64Url(crypto.getRandomValues(new Uint8Array(16))),
