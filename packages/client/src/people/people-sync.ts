@@ -55,7 +55,7 @@ export class PeopleSync {
   async local(change: PeopleChange): Promise<AppliedChange> {
     const applied = await this.merge(change);
     this.stored?.(applied);
-    await this.listener?.(applied, 'local');
+    // Sent before the follow-up, so the other devices get a change before the changes it causes (a block before its deleted requests).
     const messages: PeopleMessage[] = [
       ...applied.contacts.map(({ entry }) => ({ kind: 'contact' as const, ...entry })),
       ...applied.blocks.map(({ entry }) => ({ kind: 'block' as const, ...entry })),
@@ -67,6 +67,7 @@ export class PeopleSync {
       // Stored here; the other devices get it with the next snapshot (a device added) or the next change of that entry.
       if (!this.core.isClosed()) this.core.emitError('people', err);
     }
+    await this.listener?.(applied, 'local');
     return applied;
   }
 

@@ -67,6 +67,10 @@ describe('what a Welcome becomes (Requests.decide)', () => {
     await repo.commit(
       putRequest(putRequest(new StoreBatch(), { conversationId: decidedElsewhere, state: 'accepted', inviter: STRANGER, updatedAt: 5 }), { conversationId: deletedElsewhere, state: 'deleted', inviter: STRANGER, updatedAt: 5 }),
     );
+    // Pending on another device, but its inviter is a contact here: accepted.
+    const pendingThere = id() as GroupId;
+    await repo.commit(putRequest(new StoreBatch(), { conversationId: pendingThere, state: 'pending', inviter: FRIEND, updatedAt: 5 }));
+    assert.deepEqual(await requests.decide(pendingThere, ME, undefined, [ME, FRIEND]), { invitedBy: FRIEND });
     // This user's other device adds this one to conversations decided there.
     assert.deepEqual(await requests.decide(decidedElsewhere, ME, undefined, [ME, STRANGER]), { invitedBy: STRANGER });
     assert.deepEqual(await requests.decide(deletedElsewhere, ME, undefined, [ME, STRANGER]), { request: 'deleted', invitedBy: STRANGER });

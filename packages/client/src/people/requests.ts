@@ -98,6 +98,8 @@ export class Requests {
     const decided = await this.sync.records.request(conversationId);
     if (decided !== undefined && !(existing?.request === 'deleted' && decided.state === 'deleted' && inviter !== me)) {
       const by = decided.inviter === null ? invitedBy : { invitedBy: decided.inviter };
+      // Pending there, but the inviter has become a contact since (which accepts their requests).
+      if (decided.state === 'pending' && decided.inviter !== null && (await this.contacts.has(decided.inviter))) return by;
       return decided.state === 'accepted' ? by : { request: decided.state, ...by };
     }
     if (inviter === me) return {};
@@ -113,7 +115,9 @@ export class Requests {
     const updated = await this.core.locks.run(conversationId, async () => {
       const conv = await this.core.repo.conversation(conversationId);
       if (conv === undefined || conv.request === 'deleted') return undefined;
-      const want = entry.state === 'pending' ? 'pending' : undefined;
+      // Pending on another device, but the inviter is a contact here (adding them accepted it): stays accepted.
+      const inviter = entry.inviter ?? conv.invitedBy;
+      const want = entry.state === 'pending' && !(inviter !== undefined && (await this.contacts.has(inviter))) ? 'pending' : undefined;
       if (conv.request === want) return undefined;
       const { request: _request, ...rest } = conv;
       const next: ConversationRecord = want === undefined ? rest : { ...rest, request: want };
