@@ -10,7 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
-import { closeSettings, expectMessage, launchBrowser, openApp, openApproval, openConversation, register, sendText, startChat, startLinking, type User } from './helpers/browser.js';
+import { closeSettings, expectMessage, launchBrowser, openApp, openApproval, openConversation, openRequests, register, sendText, startLinking, type User } from './helpers/browser.js';
 import { TestServer } from './helpers/server.js';
 
 const OUT = new URL('../docs/screenshots/', import.meta.url).pathname;
@@ -25,6 +25,61 @@ async function photo(browser: Browser): Promise<Buffer> {
   const png = await page.screenshot();
   await page.close();
   return png;
+}
+
+/** A profile picture drawn in the page: a soft gradient with a head-and-shoulders shape (no real face). */
+async function portrait(page: Page, hue: number): Promise<Buffer> {
+  const dataUrl = await page.evaluate((h) => {
+    const c = document.createElement('canvas');
+    c.width = 600;
+    c.height = 600;
+    const ctx = c.getContext('2d');
+    if (ctx === null) throw new Error('no canvas');
+    const bg = ctx.createLinearGradient(0, 0, 600, 600);
+    bg.addColorStop(0, `hsl(${h} 75% 72%)`);
+    bg.addColorStop(1, `hsl(${(h + 40) % 360} 65% 48%)`);
+    ctx.fillStyle = bg;
+    ctx.fillRect(0, 0, 600, 600);
+    ctx.fillStyle = `hsl(${h} 35% 22% / 0.85)`;
+    ctx.beginPath();
+    ctx.arc(300, 250, 110, 0, Math.PI * 2);
+    ctx.fill();
+    ctx.beginPath();
+    ctx.ellipse(300, 600, 220, 190, 0, Math.PI, 0);
+    ctx.fill();
+    return c.toDataURL('image/png');
+  }, hue);
+  return Buffer.from(dataUrl.slice(dataUrl.indexOf(',') + 1), 'base64');
+}
+
+/** Settings → profile: display name, about line and picture, saved (the app scales the picture down). */
+async function setProfile(user: User, displayName: string, about: string, hue: number): Promise<void> {
+  const picture = await portrait(user.page, hue);
+  await user.page.getByRole('button', { name: 'Settings' }).click();
+  const settings = user.page.getByRole('dialog', { name: 'Settings' });
+  await settings.getByLabel('Display name').fill(displayName);
+  await settings.getByLabel('About').fill(about);
+  const [chooser] = await Promise.all([user.page.waitForEvent('filechooser'), settings.getByRole('button', { name: 'Change picture' }).click()]);
+  await chooser.setFiles({ name: 'me.png', mimeType: 'image/png', buffer: picture });
+  await settings.getByRole('button', { name: 'Save profile' }).click();
+  await settings.getByRole('status').filter({ hasText: 'Profile saved' }).waitFor({ timeout: 30_000 });
+  await closeSettings(user);
+}
+
+/** New chat → a username; resolves once the chat is open (its title is the person's display name once known). */
+async function startChatWith(user: User, username: string): Promise<void> {
+  await user.page.getByRole('button', { name: 'New chat' }).click();
+  const dialog = user.page.getByRole('dialog', { name: 'New chat' });
+  await dialog.getByLabel('Username').fill(username);
+  await dialog.getByRole('button', { name: 'Start chat' }).click();
+  await dialog.waitFor({ state: 'detached', timeout: 30_000 });
+  await user.page.getByRole('textbox', { name: 'Message' }).waitFor();
+}
+
+/** Opens the chat listed under `name` (a display name shows once that person's profile has arrived). */
+async function openChatWith(user: User, name: string): Promise<void> {
+  await user.page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: new RegExp(`^${name}`) }).click({ timeout: 60_000 });
+  await user.page.getByRole('heading', { level: 2, name }).waitFor({ timeout: 10_000 });
 }
 
 async function sendImage(user: User, name: string, buffer: Buffer, caption: string): Promise<void> {
@@ -48,8 +103,11 @@ async function shoot(page: Page, name: string): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const built = spawnSync(process.execPath, [new URL('../scripts/build-web.mjs', import.meta.url).pathname], { stdio: 'inherit' });
-  if (built.status !== 0) throw new Error('web app build failed');
+  // PARLEY_E2E_WEB_DIR: a build made elsewhere (e2e/helpers/server.ts serves it); otherwise apps/web/dist, rebuilt if stale.
+  if (process.env['PARLEY_E2E_WEB_DIR'] === undefined) {
+    const built = spawnSync(process.execPath, [new URL('../scripts/build-web.mjs', import.meta.url).pathname], { stdio: 'inherit' });
+    if (built.status !== 0) throw new Error('web app build failed');
+  }
   mkdirSync(OUT, { recursive: true });
   const server = await TestServer.start();
   // A fake microphone for the voice message.
@@ -70,6 +128,12 @@ async function main(): Promise<void> {
     const daniel = await register(browser, url, 'daniel');
     const liwei = await register(browser, url, 'li.wei');
     const yusuf = await register(browser, url, 'yusuf');
+    // Everyone fills in a profile first; names and pictures reach the others through their chats.
+    const people = { maya: 'Maya Costa', daniel: 'Daniel Okafor', liwei: '李伟', yusuf: 'يوسف' };
+    await setProfile(maya, people.maya, 'Sunrises, books and strong coffee', 18);
+    await setProfile(daniel, people.daniel, 'Up hills before breakfast', 205);
+    await setProfile(liwei, people.liwei, '在里斯本学葡萄牙语', 140);
+    await setProfile(yusuf, people.yusuf, 'أحب الطبخ والسفر', 285);
 
     // A group first, so the 1:1 with Daniel is the most recent conversation.
     await maya.page.getByRole('button', { name: 'New group' }).click();
@@ -93,20 +157,20 @@ async function main(): Promise<void> {
       await expectMessage(maya, text);
     }
 
-    await startChat(maya, 'li.wei');
+    await startChatWith(maya, 'li.wei');
     await sendText(maya, 'Are you still coming to Lisbon in May?');
-    await openConversation(liwei, 'maya');
+    await openChatWith(liwei, people.maya);
     await sendText(liwei, '是的！机票已经订好了 ✈️');
     await expectMessage(maya, '机票');
 
-    await startChat(maya, 'yusuf');
+    await startChatWith(maya, 'yusuf');
     await sendText(maya, 'Thanks for the recipe!');
-    await openConversation(yusuf, 'maya');
+    await openChatWith(yusuf, people.maya);
     await sendText(yusuf, 'بالهناء والشفاء 😊');
     await expectMessage(maya, 'بالهناء');
 
-    await startChat(maya, 'daniel');
-    await openConversation(daniel, 'maya');
+    await startChatWith(maya, 'daniel');
+    await openChatWith(daniel, people.maya);
     const script: Array<[User, string]> = [
       [maya, 'Morning! Did you make it up the hill for the sunrise?'],
       [daniel, 'Barely 😅 Left at 5:40, got there with two minutes to spare.'],
@@ -147,6 +211,16 @@ async function main(): Promise<void> {
     await openConversation(liwei, 'Book club 📚');
     await sendText(liwei, '周四见 👋');
     await maya.page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: /^Book club.*1 unread/ }).waitFor({ timeout: 30_000 });
+
+    const mayaList = maya.page.getByRole('navigation', { name: 'Conversations' });
+    for (const name of [people.daniel, people.liwei, people.yusuf]) await mayaList.getByRole('button', { name: new RegExp(`^${name}`) }).locator('.avatar img').waitFor({ timeout: 60_000 });
+    await daniel.page.getByRole('heading', { level: 2, name: people.maya }).waitFor({ timeout: 60_000 });
+
+    // A stranger writes to Maya: the chat waits under Requests.
+    const sam = await register(browser, url, 'sam');
+    await startChatWith(sam, 'maya');
+    await sendText(sam, 'Hi Maya! We met at the climbing wall on Saturday — you lent me your chalk bag 🙂');
+    await expectMessage(sam, 'climbing wall');
 
     const page = maya.page;
     for (const scheme of ['light', 'dark'] as const) {
@@ -189,7 +263,18 @@ async function main(): Promise<void> {
       await shoot(page, `settings-desktop-${scheme}`);
       await page.keyboard.press('Escape');
 
-      await openConversation(maya, 'daniel');
+      // Contacts, and the stranger's request.
+      await page.getByRole('navigation', { name: 'People' }).getByRole('button', { name: 'Contacts' }).click();
+      await page.getByRole('dialog', { name: 'Contacts' }).getByRole('list', { name: 'Contacts' }).getByText(people.yusuf).waitFor({ timeout: 30_000 });
+      await shoot(page, `contacts-desktop-${scheme}`);
+      await page.keyboard.press('Escape');
+      const requests = await openRequests(maya);
+      await requests.getByRole('button', { name: /^sam/ }).click({ timeout: 30_000 });
+      await page.getByRole('group', { name: 'Answer the request' }).waitFor();
+      await expectMessage(maya, 'climbing wall');
+      await shoot(page, `request-desktop-${scheme}`);
+
+      await openConversation(maya, people.daniel);
       await page.setViewportSize(PHONE);
       await shoot(page, `chat-phone-${scheme}`);
       const quoted = page.getByRole('log', { name: 'Messages' }).getByRole('article').filter({ hasText: 'Wow. That light!' }).last();
@@ -201,7 +286,7 @@ async function main(): Promise<void> {
       await page.getByRole('textbox', { name: 'Message' }).fill('');
       await page.getByRole('button', { name: 'Back' }).click();
       await shoot(page, `list-phone-${scheme}`);
-      await openConversation(maya, 'daniel');
+      await openConversation(maya, people.daniel);
     }
 
     // Linking a new device: the waiting screen on the new browser, the approval on Maya's.
@@ -225,7 +310,7 @@ async function main(): Promise<void> {
     await laptop.page.getByRole('button', { name: 'New chat' }).waitFor({ timeout: 60_000 });
 
     // Daniel's chat with Maya says her safety number changed.
-    await daniel.page.getByRole('log', { name: 'Messages' }).getByText(/^maya’s safety number changed/).waitFor({ timeout: 30_000 });
+    await daniel.page.getByRole('log', { name: 'Messages' }).getByText(new RegExp(`^(${people.maya}|maya)’s safety number changed`)).waitFor({ timeout: 30_000 });
     for (const scheme of ['light', 'dark'] as const) {
       await daniel.page.emulateMedia({ colorScheme: scheme });
       await shoot(daniel.page, `notice-desktop-${scheme}`);
