@@ -13,6 +13,7 @@ import { encodeSelfMessage } from '../src/self/self-messages.js';
 import { ClientRepository } from '../src/store/records.js';
 import { HttpApi } from '../src/transport/http-api.js';
 import { ClientNetwork, texts, waitFor } from './helpers/network.js';
+import { filesUnder, marker, needles } from './helpers/seizure.js';
 
 type User = Awaited<ReturnType<ClientNetwork['user']>>;
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -246,6 +247,31 @@ describe('client: history on a newly linked device', () => {
     assert.deepEqual(fresh.events.at(-1), { state: 'imported', messages: 4 });
     assert.deepEqual(await texts(fresh.client, conv.id), await texts(alice.client, conv.id));
     assert.deepEqual(net.errorsOf(alice.client).filter((e) => e.code === 'history'), []);
+  });
+
+  it('the server holds nothing of the transferred history in clear (files and logs)', async () => {
+    await using net = await ClientNetwork.start();
+    const alice = await net.user();
+    const bob = await net.user();
+    const conv = await alice.client.createConversation([bob.name]);
+    await waitFor(async () => (await bob.client.conversations()).length === 1, 'bob joins');
+    const said = marker('histtext');
+    const named = marker('histfile');
+    const inFile = marker('histbytes');
+    await bob.client.send(conv.id, `before linking: ${said}`);
+    await alice.client.send(conv.id, { attachment: new TextEncoder().encode(`file ${inFile} file`), mimeType: 'text/plain', fileName: `${named}.txt` });
+    await waitFor(async () => (await texts(alice.client, conv.id)).length === 2, 'alice has both');
+    const fresh = await newDevice(net);
+    await link(alice, fresh.client, 'all');
+    await waitFor(() => fresh.events.some((e) => e.state === 'imported' || e.state === 'failed'), 'the import ends', 30_000);
+    assert.deepEqual(fresh.events.at(-1), { state: 'imported', messages: 2 });
+    assert.deepEqual(await fresh.client.mediaUsage(), { bytes: `file ${inFile} file`.length, files: 1 });
+    const haystacks = [...filesUnder(net.server.dataDir).map((f) => ({ where: f, bytes: readFileSync(f) })), { where: 'server log', bytes: Buffer.from(net.server.logs.join('\n'), 'utf8') }];
+    for (const m of [said, named, inFile]) {
+      for (const n of needles(m)) {
+        for (const h of haystacks) assert.ok(!h.bytes.includes(n.bytes), `${m} (${n.how}) found in ${h.where}`);
+      }
+    }
   });
 
   it('a part whose bytes do not match its digest, or a wrong key: failed, and nothing stored', async () => {
