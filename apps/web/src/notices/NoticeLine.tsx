@@ -8,12 +8,13 @@ export function NoticeLine(props: { message: NoticeMessage; me: UserId | undefin
   const { notice } = props.message.content;
   const contact = noticeContact(notice, props.me);
   const at = props.message.receivedAt;
-  const refused = notice.kind === 'device_refused';
+  // A refused change, or a gap this device could not decrypt (it asked to be re-added): a warning, not a shield.
+  const warn = notice.kind === 'device_refused' || notice.kind === 'messages_undecryptable';
   return (
     <div className="notice-row">
-      <div className={`notice${refused ? ' notice-warn' : ''}`}>
+      <div className={`notice${warn ? ' notice-warn' : ''}`}>
         <p className="notice-text" dir="auto">
-          <Icon name={refused ? 'alert' : 'checkShield'} size={14} />
+          <Icon name={warn ? 'alert' : 'checkShield'} size={14} />
           <span>{noticeText(notice, props.me)}</span>
         </p>
         <p className="notice-meta">
