@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { UserId } from '@parley/protocol';
 import { checkNickname, CONTACT_CODE_PREFIX, parseContactCode } from './contacts.js';
 import { ContactEntrySchema, MAX_NICKNAME_LENGTH, nicknameProblem } from './people-entries.js';
-import { latestBy } from './people-sync.js';
+import { compareEntries, latestBy } from './people-sync.js';
 
 const USER = 'AAAAAAAAAAAAAAAAAAAAAA' as UserId;
 
@@ -31,6 +31,16 @@ describe('people entries', () => {
     assert.equal(checkNickname('   '), null);
     assert.equal(checkNickname(null), null);
     assert.throws(() => checkNickname(42));
+  });
+
+  it('breaks a tie between two entries of the same time the same way on every device', () => {
+    const a = { userId: USER, username: 'bob', nickname: 'A', addedAt: 1, updatedAt: 5, removed: false };
+    const b = { removed: false, updatedAt: 5, addedAt: 1, nickname: 'B', username: 'bob', userId: USER };
+    assert.equal(Math.sign(compareEntries(a, b)), -Math.sign(compareEntries(b, a)));
+    assert.notEqual(compareEntries(a, b), 0);
+    assert.equal(compareEntries(a, { ...b, nickname: 'A' }), 0, 'key order does not matter');
+    assert.deepEqual(latestBy([a, b], (e) => e.userId), latestBy([b, a], (e) => e.userId));
+    assert.ok(compareEntries({ ...a, updatedAt: 6 }, b) > 0);
   });
 
   it('keeps the latest entry per key, whatever the order they come in', () => {

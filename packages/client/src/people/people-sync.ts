@@ -85,7 +85,7 @@ export class PeopleSync {
           : message.kind === 'block'
             ? { blocks: [strip(message)] }
             : { requests: [strip(message)] };
-    const applied = await this.merge(change);
+    const applied = await this.merge(change, true);
     return () => {
       // At once (before the next frame is processed): what the inbox filter reads.
       this.stored?.(applied);
@@ -110,38 +110,28 @@ export class PeopleSync {
     }
   }
 
-  private async merge(change: PeopleChange): Promise<AppliedChange> {
+  /**
+   * Stores the entries that win over what the device holds. `again` (a
+   * received change): entries equal to the held ones count as applied too,
+   * without a write, so a message delivered again after its follow-up was
+   * lost (a batch that failed) still gets it; every follow-up is idempotent.
+   */
+  private async merge(change: PeopleChange, again = false): Promise<AppliedChange> {
     return this.core.locks.run(PEOPLE_LOCK, async () => {
       const batch = new StoreBatch();
-      const contacts: Array<{ entry: ContactEntry; before: ContactEntry | undefined }> = [];
-      const blocks: Array<{ entry: BlockEntry; before: BlockEntry | undefined }> = [];
-      const requests: Array<{ entry: RequestEntry; before: RequestEntry | undefined }> = [];
       const me = this.core.session().account.userId;
-      for (const entry of latestBy(change.contacts ?? [], (e) => e.userId)) {
-        if (entry.userId === me) continue;
-        const before = await this.records.contact(entry.userId);
-        if (before !== undefined && before.updatedAt >= entry.updatedAt) continue;
-        putContact(batch, entry);
-        contacts.push({ entry, before });
-      }
-      for (const entry of latestBy(change.blocks ?? [], (e) => e.userId)) {
-        if (entry.userId === me) continue;
-        const before = await this.records.block(entry.userId);
-        if (before !== undefined && before.updatedAt >= entry.updatedAt) continue;
-        putBlock(batch, entry);
-        blocks.push({ entry, before });
-      }
-      for (const entry of latestBy(change.requests ?? [], (e) => e.conversationId)) {
-        if (entry.conversationId === this.core.hiddenGroup()) continue;
-        const before = await this.records.request(entry.conversationId);
-        if (before !== undefined && before.updatedAt >= entry.updatedAt) continue;
-        putRequest(batch, entry);
-        requests.push({ entry, before });
-      }
+      const contacts = await pick(latestBy(change.contacts ?? [], (e) => e.userId).filter((e) => e.userId !== me), (e) => this.records.contact(e.userId), again);
+      const blocks = await pick(latestBy(change.blocks ?? [], (e) => e.userId).filter((e) => e.userId !== me), (e) => this.records.block(e.userId), again);
+      const hidden = this.core.hiddenGroup();
+      const requests = await pick(latestBy(change.requests ?? [], (e) => e.conversationId).filter((e) => e.conversationId !== hidden), (e) => this.records.request(e.conversationId), again);
+      for (const c of contacts) if (c.write) putContact(batch, c.entry);
+      for (const b of blocks) if (b.write) putBlock(batch, b.entry);
+      for (const r of requests) if (r.write) putRequest(batch, r.entry);
       await this.core.repo.commit(batch);
       return { contacts, blocks, requests };
     });
   }
+
 
   /** Only through the self group, once it exists with another device in it. */
   private async sendToOwnDevices(message: PeopleMessage): Promise<void> {
@@ -152,13 +142,42 @@ export class PeopleSync {
   }
 }
 
+/**
+ * Whether `entry` wins over `held`: a later `updatedAt`; at the same time
+ * (two devices in the same millisecond) the greater JSON text, so that every
+ * device picks the same one. 0: the same entry.
+ */
+export function compareEntries<T extends { updatedAt: number }>(entry: T, held: T): number {
+  if (entry.updatedAt !== held.updatedAt) return entry.updatedAt - held.updatedAt;
+  const a = canonical(entry);
+  const b = canonical(held);
+  return a === b ? 0 : a > b ? 1 : -1;
+}
+
+/** A flat entry as JSON with its keys sorted (the same text on every device). */
+function canonical(entry: object): string {
+  return JSON.stringify(entry, Object.keys(entry).sort());
+}
+
+/** The entries that win over the held ones (`write`), and with `again` the ones equal to them (`before` undefined: followed up as new). */
+async function pick<T extends { updatedAt: number }>(entries: readonly T[], held: (e: T) => Promise<T | undefined>, again: boolean): Promise<Array<{ entry: T; before: T | undefined; write: boolean }>> {
+  const out: Array<{ entry: T; before: T | undefined; write: boolean }> = [];
+  for (const entry of entries) {
+    const before = await held(entry);
+    const order = before === undefined ? 1 : compareEntries(entry, before);
+    if (order > 0) out.push({ entry, before, write: true });
+    else if (order === 0 && again) out.push({ entry, before: undefined, write: false });
+  }
+  return out;
+}
+
 /** The latest entry per key (a snapshot could name one twice); exported for its unit test. */
 export function latestBy<T extends { updatedAt: number }>(entries: readonly T[], key: (e: T) => string): T[] {
   const out = new Map<string, T>();
   for (const e of entries) {
     const k = key(e);
     const held = out.get(k);
-    if (held === undefined || held.updatedAt < e.updatedAt) out.set(k, e);
+    if (held === undefined || compareEntries(e, held) > 0) out.set(k, e);
   }
   return [...out.values()];
 }
