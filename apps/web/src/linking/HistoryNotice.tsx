@@ -38,7 +38,7 @@ export function HistoryNotice(props: { client: ParleyClient }) {
     );
   }
   return (
-    <div className="banner history-notice" role="status">
+    <div className={`banner history-notice${event.state === 'imported' ? ' done' : ''}`} role="status">
       {event.state === 'importing' ? (
         <>Importing history…{event.waitingFor !== undefined && ` (waiting for ${event.waitingFor} conversation${event.waitingFor === 1 ? '' : 's'})`}</>
       ) : (

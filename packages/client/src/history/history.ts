@@ -97,9 +97,11 @@ export class History {
     }
   }
 
-  /** Waits for the device, writes and uploads the archive, sends its key. Returns what it sent. */
-  async transfer(deviceId: DeviceId, scope: Exclude<HistoryScope, 'none'>, approvedAt = Date.now()): Promise<HistoryArchiveMessage> {
+  /** Waits for the device, writes and uploads the archive, sends its key. Returns what it sent (undefined: nothing to send). */
+  async transfer(deviceId: DeviceId, scope: Exclude<HistoryScope, 'none'>, approvedAt = Date.now()): Promise<HistoryArchiveMessage | undefined> {
     const conversations = await this.waitForDevice(deviceId, approvedAt);
+    // Nothing shared with the new device (no conversation yet): nothing to send, and nothing for it to show.
+    if (conversations.length === 0) return undefined;
     const records = await Promise.all(conversations.map(async (id) => this.state.record(id)));
     const write = (partBytes: number) =>
       writeArchive({
