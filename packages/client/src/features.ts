@@ -114,6 +114,8 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   });
   on('connection', (e) => {
     if (e.state === 'synced') receipts.onSynced();
+    // People changes made offline reach this user's other devices (a snapshot).
+    if (e.state === 'synced') people.onSynced();
     lostReplies.noteConnection(e.state);
     // Downloads left pending (a failure, a restart) are picked up after each sync.
     if (e.state === 'synced') media.resume().catch((err: unknown) => core.isClosed() || core.emitError('internal', err));

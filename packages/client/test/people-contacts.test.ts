@@ -5,6 +5,7 @@ import type { UserId } from '@parley/protocol';
 import { ClientError, MAX_NICKNAME_LENGTH } from '../src/index.js';
 import type { Contact, ParleyClient } from '../src/index.js';
 import { ClientNetwork, waitFor } from './helpers/network.js';
+import { RecordingSockets } from './helpers/sockets.js';
 
 function isClientError(code: string) {
   return (err: unknown) => {
@@ -61,6 +62,29 @@ describe('client: contacts', () => {
       net.errors.map((e) => e.event.code),
       [],
     );
+  });
+
+  it('a change made offline reaches the other device after the next sync (a snapshot), and the call does not wait for the network', async () => {
+    await using net = await ClientNetwork.start();
+    const sockets = new RecordingSockets();
+    const alice = await net.user(undefined, { webSocket: sockets.factory });
+    const phone = await net.device(alice);
+    const bob = await net.user();
+    await alice.client.contacts.add(bob.name);
+    await waitFor(async () => (await phone.contacts.list()).length === 1, 'synced while online');
+    let state = '';
+    alice.client.on('connection', (e) => {
+      state = e.state;
+    });
+    sockets.setOffline(true);
+    await waitFor(() => state === 'offline' || state === 'connecting', 'offline');
+    const started = Date.now();
+    await alice.client.contacts.setNickname(bob.client.userId as UserId, 'offline name');
+    assert.ok(Date.now() - started < 5_000, 'the call does not wait for the connection');
+    assert.equal((await alice.client.contacts.get(bob.client.userId as UserId))?.nickname, 'offline name');
+    sockets.setOffline(false);
+    await waitFor(async () => (await phone.contacts.get(bob.client.userId as UserId))?.nickname === 'offline name', 'the phone gets it after the reconnect');
+    assert.deepEqual(net.errors.map((e) => e.event.code), []);
   });
 
   it('adds by contact code, and refuses a code whose id is not the directory\u2019s for that name', async () => {

@@ -2,6 +2,7 @@ import type { GroupId } from '@parley/protocol';
 import type { ClientCore } from '../core/context.js';
 import type { GroupState } from '../core/group-state.js';
 import type { Outbox } from '../core/outbox.js';
+import { ClientError } from '../errors.js';
 import { encodeSelfMessage } from '../self/self-messages.js';
 import { StoreBatch } from '../store/records.js';
 import { MAX_SNAPSHOT_ENTRIES } from './people-entries.js';
@@ -10,6 +11,8 @@ import { PeopleRecords, putBlock, putContact, putRequest } from './people-record
 
 /** One lock for every change to the people lists (a change reads, compares and writes several records). */
 const PEOPLE_LOCK = 'people-lists' as GroupId;
+/** Set (meta) while a change could not be sent to the other devices: they get a snapshot after the next sync. */
+const UNSENT_KEY = 'people-unsent';
 
 /** Entries of the three lists, as one change (local or from another own device). */
 export interface PeopleChange {
@@ -62,10 +65,10 @@ export class PeopleSync {
       ...applied.requests.map(({ entry }) => ({ kind: 'request' as const, ...entry })),
     ];
     try {
-      for (const m of messages) await this.sendToOwnDevices(m);
+      // Offline: fail at once rather than hold the call; the other devices get a snapshot after the next sync.
+      for (const m of messages) await this.sendToOwnDevices(m, 0);
     } catch (err) {
-      // Stored here; the other devices get it with the next snapshot (a device added) or the next change of that entry.
-      if (!this.core.isClosed()) this.core.emitError('people', err);
+      await this.markUnsent(err);
     }
     await this.listener?.(applied, 'local');
     return applied;
@@ -94,6 +97,23 @@ export class PeopleSync {
         if (!this.core.isClosed()) this.core.emitError('people', err);
       });
     };
+  }
+
+  /** After a sync: if a change could not be sent, the other devices get a snapshot now. */
+  async resendIfUnsent(pendingRequests: readonly RequestEntry[]): Promise<void> {
+    if ((await this.core.repo.store.get('meta', UNSENT_KEY)) === undefined) return;
+    await this.core.repo.commit(new StoreBatch().deleteAll([{ table: 'meta', key: UNSENT_KEY }]));
+    try {
+      await this.sendAll(pendingRequests);
+    } catch (err) {
+      await this.markUnsent(err);
+    }
+  }
+
+  private async markUnsent(err: unknown): Promise<void> {
+    if (this.core.isClosed()) return;
+    await this.core.repo.commit(new StoreBatch().putText('meta', UNSENT_KEY, '1'));
+    if (!(err instanceof ClientError && err.code === 'disconnected')) this.core.emitError('people', err);
   }
 
   /** This device added devices to the self group: they get all three lists (tombstones included), in snapshots. */
@@ -134,11 +154,11 @@ export class PeopleSync {
 
 
   /** Only through the self group, once it exists with another device in it. */
-  private async sendToOwnDevices(message: PeopleMessage): Promise<void> {
+  private async sendToOwnDevices(message: PeopleMessage, readyTimeoutMs?: number): Promise<void> {
     const { self } = this.core.session();
     const selfConv = await this.core.repo.conversation(self.id);
     if (selfConv?.status !== 'active' || (await this.state.load(self.id)).memberDevices().length < 2) return;
-    await this.outbox.sendPlaintext(self.id, encodeSelfMessage(message), []);
+    await this.outbox.sendPlaintext(self.id, encodeSelfMessage(message), [], undefined, readyTimeoutMs === undefined ? {} : { readyTimeoutMs });
   }
 }
 

@@ -83,6 +83,14 @@ export class People {
     if ((await this.core.repo.conversation(conversationId))?.request === 'pending') await this.requests.accept(conversationId);
   }
 
+  /** After each sync: changes that could not reach the other devices go as a snapshot. */
+  onSynced(): void {
+    void this.requests
+      .pendingEntries()
+      .then((pending) => this.sync.resendIfUnsent(pending))
+      .catch((err: unknown) => this.core.isClosed() || this.core.emitError('people', err));
+  }
+
   /** A 1:1 chat this user started: the other user becomes a contact. */
   async chatStarted(other: { userId: UserId; username: string }): Promise<void> {
     if (this.blocks.isBlocked(other.userId)) return;
