@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { blobDigest, encodeContent, encryptAttachment, newContentId } from '@parley/crypto';
 import type { MessageContent } from '@parley/crypto';
@@ -92,7 +93,7 @@ async function crafted(lines: unknown[]): Promise<{ message: HistoryArchiveMessa
     blobs: [{ digest, size: part.length }],
     key: toBase64Url(raw),
     sha256: toHex(sha256(plaintext)),
-    counts: { conversations: 1, messages: lines.filter((l) => (l as { t: string }).t === 'msg').length, media: 0 },
+    counts: { conversations: 1, messages: lines.filter((l) => (l as { t?: unknown } | null)?.t === 'msg').length, media: 0 },
   };
   return { message, blobs: new Map([[digest, part]]) };
 }
@@ -165,5 +166,50 @@ describe('history archive', () => {
       const { message, blobs } = await crafted(lines);
       await assert.rejects(read(message, blobs), failsWith('invalid_archive'), what);
     }
+  });
+  it('property: any sequence of lines either reads as a valid archive or fails with HistoryImportError, never anything else', async () => {
+    const good = [text(1, 'one'), text(2, 'two'), text(3, 'three')];
+    const line = fc.oneof(
+      fc.constant(head),
+      fc.constantFrom({ t: 'conv', id: conv, readSeq: 0 }, { t: 'conv', id: 'b3RoZXItY29udmVyc2F0aW9u', readSeq: 2 }),
+      fc.constantFrom(...good.map((g) => ({ t: 'msg', key: g.key, value: JSON.stringify(g.value) }))),
+      fc.record({ t: fc.constantFrom('msg', 'media', 'chunk', 'end', 'conv', 'x'), key: fc.string(), value: fc.string(), data: fc.string(), seq: fc.integer(), conversations: fc.nat(3), messages: fc.nat(3), media: fc.nat(1) }),
+      fc.jsonValue(),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(line, { maxLength: 8 }), async (lines) => {
+        const { message, blobs } = await crafted(lines);
+        try {
+          const plan = await read(message, blobs);
+          // It read: then it had a head, an end, and counted what it held.
+          assert.equal((lines[0] as { t?: unknown } | null)?.t, 'head');
+          assert.equal(plan.messages, plan.conversations.reduce((n, c) => n + c.messages.length, 0));
+        } catch (err) {
+          assert.ok(err instanceof HistoryImportError, `not a HistoryImportError: ${String(err)}`);
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('property: replacing any one line of a valid archive with another valid-looking line makes it fail as invalid', async () => {
+    const records = [text(1, 'one'), text(2, 'two'), text(3, 'three')];
+    const valid = [head, { t: 'conv', id: conv, readSeq: 0 }, ...records.map((g) => ({ t: 'msg', key: g.key, value: JSON.stringify(g.value) })), { t: 'end', conversations: 1, messages: 3, media: 0 }];
+    const replacement = fc.oneof(
+      fc.constant(head),
+      fc.constant({ t: 'conv', id: conv, readSeq: 0 }),
+      fc.constant({ t: 'end', conversations: 1, messages: 3, media: 0 }),
+      fc.constant({ t: 'chunk', data: 'AAAA' }),
+      fc.record({ t: fc.constant('msg'), key: fc.constantFrom(...records.map((g) => g.key)), value: fc.string() }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.nat(valid.length - 1), replacement, async (at, other) => {
+        fc.pre(JSON.stringify(valid[at]) !== JSON.stringify(other));
+        const lines = valid.map((l, i) => (i === at ? other : l));
+        const { message, blobs } = await crafted(lines);
+        await assert.rejects(read({ ...message, counts: { conversations: 1, messages: 3, media: 0 } }, blobs), (err: unknown) => err instanceof HistoryImportError);
+      }),
+      { numRuns: 100 },
+    );
   });
 });
