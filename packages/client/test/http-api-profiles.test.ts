@@ -31,7 +31,7 @@ describe('HttpApi: encrypted profiles', () => {
     const next = toBase64Url(randomBytes(32));
     await api.putProfile({ version: next, ciphertext, pictureBlob: null });
     assert.equal(await other.getProfile(version), null, 'replaced');
-    assert.deepEqual(await other.getProfile(next), { ciphertext, pictureBlob: null });
+    assert.deepEqual(await other.getProfile(next), { userId: alice.userId, ciphertext, pictureBlob: null }, 'the owner is named');
 
     const missing = 'e'.repeat(64) as BlobDigest;
     await assert.rejects(api.putProfile({ version: next, ciphertext, pictureBlob: missing }), (err) => err instanceof ClientError && err.code === 'not_found' && err.detail?.['blob'] === missing);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { encodeContent, generateProfileKey, newContentId, PROFILE_CIPHERTEXT_BYTES, profileVersion } from '@parley/crypto';
+import { encodeContent, encryptProfile, generateProfileKey, newContentId, PROFILE_CIPHERTEXT_BYTES, profileVersion } from '@parley/crypto';
 import { fromBase64Url } from '@parley/protocol';
 import type { GroupId, UserId } from '@parley/protocol';
 import { ClientError, MAX_ABOUT_LENGTH, MAX_DISPLAY_NAME_LENGTH, MAX_PICTURE_BYTES, MemoryStore } from '../src/index.js';
@@ -148,6 +148,21 @@ describe('client: profiles', () => {
     // Someone who kept only the old key reads nothing more.
     const oldHolder = await eveApi.getProfile(oldVersion);
     assert.equal(oldHolder, null);
+
+    // The old version is free now: eve, who learned the old key, plants a profile for alice under it with her own account.
+    const forged = await encryptProfile(oldKey, idOf(alice.client), { displayName: 'Alice (forged)', about: null, picture: null, updatedAt: Date.now() });
+    assert.equal(forged.version, oldVersion);
+    await eveApi.putProfile({ version: forged.version, ciphertext: forged.ciphertext, pictureBlob: null });
+    // A reader holding only the old key sees that the server names eve as its owner: refused, the username is shown.
+    const keyRecord = `profile/key/${idOf(alice.client)}`;
+    const held = JSON.parse((await bob.store.get('meta', keyRecord)) ?? '{}') as { keys: Array<{ key: string }> };
+    held.keys = held.keys.filter((k) => k.key === Buffer.from(oldKey).toString('base64url'));
+    assert.equal(held.keys.length, 1, 'bob still holds the old key');
+    await bob.store.write([{ type: 'put', table: 'meta', key: keyRecord, value: JSON.stringify(held) }]);
+    const errorsBefore = net.errorsOf(bob.client).filter((e) => e.code === 'profile_invalid').length;
+    await bob.client.profiles.refresh(idOf(alice.client));
+    assert.equal(await bob.client.profiles.get(idOf(alice.client)), null, 'the forged profile is not shown as alice’s');
+    assert.equal(net.errorsOf(bob.client).filter((e) => e.code === 'profile_invalid').length, errorsBefore + 1);
   });
 
   it('a garbled or forged ciphertext is a profile_invalid event and reads as null', async () => {

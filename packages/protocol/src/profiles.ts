@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { fromBase64Url } from './bytes.js';
-import { BlobDigestSchema } from './ids.js';
+import { BlobDigestSchema, UserIdSchema } from './ids.js';
 import { Base64UrlBytes } from './schemas.js';
 
 /**
@@ -49,8 +49,15 @@ export const PutProfileRequestSchema = z.object({
 });
 export type PutProfileRequest = z.input<typeof PutProfileRequestSchema>;
 
-/** GET /v1/profiles/:version (ciphertext decodes to bytes on parsing). */
+/**
+ * GET /v1/profiles/:version (ciphertext decodes to bytes on parsing). `userId`
+ * names the account that uploaded it: a reader checks it is the user whose key
+ * it holds, so an account that learned an old key cannot plant a profile under
+ * that key's version once its owner rotated away from it (the version is free
+ * then) and have it shown as the owner's.
+ */
 export const ProfileResponseSchema = z.object({
+  userId: UserIdSchema,
   ciphertext: ProfileCiphertextSchema,
   pictureBlob: BlobDigestSchema.nullable(),
 });

@@ -55,8 +55,8 @@ describe('encrypted profiles over HTTP', () => {
 
     const got = await bob.get(`/v1/profiles/${v1}`);
     assert.equal(got.status, 200);
-    // Exactly these fields: the answer does not name the user.
-    assert.deepEqual(got.body, { ciphertext: toBase64Url(c1), pictureBlob: picture });
+    // Exactly these fields: the owner is named (the reader derived the version from that user's id), so a reader can refuse another account's upload.
+    assert.deepEqual(got.body, { userId: alice.userId, ciphertext: toBase64Url(c1), pictureBlob: picture });
 
     const rows = storedProfiles(net);
     assert.equal(rows.length, 1);
@@ -70,7 +70,7 @@ describe('encrypted profiles over HTTP', () => {
     const old = await bob.get(`/v1/profiles/${v1}`);
     assert.equal(old.status, 404);
     assert.equal(old.body.code, 'not_found');
-    assert.deepEqual((await bob.get(`/v1/profiles/${v2}`)).body, { ciphertext: toBase64Url(c2), pictureBlob: null });
+    assert.deepEqual((await bob.get(`/v1/profiles/${v2}`)).body, { userId: alice.userId, ciphertext: toBase64Url(c2), pictureBlob: null });
     assert.equal(storedProfiles(net).length, 1, 'one row per user');
     assert.equal((await bob.get(`/v1/profiles/${version()}`)).status, 404, 'an unknown version');
 
@@ -120,7 +120,7 @@ describe('encrypted profiles over HTTP', () => {
     const taken = await put(bob, { ...good, ciphertext: toBase64Url(randomBytes(100)) });
     assert.equal(taken.status, 409);
     assert.equal(taken.body.code, 'profile_version_taken');
-    assert.deepEqual((await bob.get(`/v1/profiles/${good.version}`)).body, { ciphertext: good.ciphertext, pictureBlob: null });
+    assert.deepEqual((await bob.get(`/v1/profiles/${good.version}`)).body, { userId: alice.userId, ciphertext: good.ciphertext, pictureBlob: null });
     assert.equal(storedProfiles(net).length, 1);
   });
 

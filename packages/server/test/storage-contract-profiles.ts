@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { it } from 'node:test';
-import type { BlobDigest, ProfileVersion, UserId } from '@parley/protocol';
+import type { BlobDigest, DeviceId, ProfileVersion, UserId } from '@parley/protocol';
 import type { ProfileRecord, Storage } from '../src/storage/storage.js';
 import { account, id, NOW, rejectsWith } from './storage-contract-helpers.js';
 
@@ -114,5 +114,23 @@ export function profileContract(storage: () => Storage): void {
     assert.equal((await s.getProfile(vb))?.userId, b.userId, "another account's profile stays");
     // The purge after the hold finds nothing of the profile in its way.
     assert.equal((await s.sweep(NOW + 86_400)).accounts, 1);
+  });
+
+  it('deletes the profile when its user starts over (a new identity), letting its picture go then; others keep theirs', async () => {
+    const s = storage();
+    const [a, b] = [await account(s), await account(s)];
+    const d = digest('5');
+    await s.putBlob({ digest: d, size: 100, keepUntil: NOW + 50_000 });
+    const [va, vb] = [version(), version()];
+    await s.putProfile(profile(a.userId, va, d), NOW);
+    await s.putProfile(profile(b.userId, vb), NOW);
+    await s.resetIdentity(a.userId, { id: id() as DeviceId, signatureKey: randomBytes(32) }, '2027-01-15', { tokenHash: randomBytes(32), expiresAt: NOW + 10 }, NOW + 3600);
+    assert.equal(await s.getProfile(va), undefined, 'the old identity’s profile is gone');
+    assert.equal((await s.getBlob(d))?.keepUntil, NOW + 3600);
+    assert.equal((await s.getProfile(vb))?.userId, b.userId);
+    // The new identity uploads a profile of its own.
+    const fresh = profile(a.userId, version());
+    await s.putProfile(fresh, NOW);
+    assert.deepEqual(await s.getProfile(fresh.version), fresh);
   });
 }

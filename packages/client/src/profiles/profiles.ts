@@ -360,6 +360,8 @@ export class Profiles implements ContentHandler {
   private async fetchOwn(own: OwnKeyRecord, version: string): Promise<ProfileData | 'missing' | 'invalid'> {
     const res = await this.core.api.getProfile(version);
     if (res === null) return 'missing';
+    // Uploaded by another account under a version it learned: not this user's profile.
+    if (res.userId !== this.me()) return 'missing';
     try {
       return await decryptProfile(own.key, this.me(), res.ciphertext);
     } catch (err) {
@@ -408,6 +410,11 @@ export class Profiles implements ContentHandler {
       const version = await profileVersion(key, userId);
       const res = await this.core.api.getProfile(version);
       if (res === null) continue;
+      if (res.userId !== userId) {
+        // Another account uploaded under this key's version (it held the key once; the owner rotated away): not this user's.
+        this.core.emitError('profile_invalid', new ClientError('bad_response', 'a profile under this key was uploaded by another account; the username is shown instead', { detail: { userId } }));
+        continue;
+      }
       let data: ProfileData;
       try {
         data = await decryptProfile(key, userId, res.ciphertext);

@@ -26,10 +26,11 @@ export async function putProfile(ctx: AppContext, userId: UserId, body: { versio
 }
 
 /** Any signed-in account may read a profile by its version: knowing the version means holding the key. */
-export async function getProfile(ctx: AppContext, version: ProfileVersion): Promise<{ ciphertext: string; pictureBlob: BlobDigest | null }> {
+export async function getProfile(ctx: AppContext, version: ProfileVersion): Promise<{ userId: UserId; ciphertext: string; pictureBlob: BlobDigest | null }> {
   const p = await ctx.storage.getProfile(version);
   if (!p) throw new ParleyError('not_found', 'no profile with this version');
-  return { ciphertext: toBase64Url(p.ciphertext), pictureBlob: p.pictureBlob };
+  // The owner is named: the reader derived the version from that user's id, so this tells it nothing new.
+  return { userId: p.userId, ciphertext: toBase64Url(p.ciphertext), pictureBlob: p.pictureBlob };
 }
 
 /** Deletes the caller's profile (none is fine); its picture keeps the blob grace period, then goes. */

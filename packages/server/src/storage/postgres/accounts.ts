@@ -148,6 +148,8 @@ export class PgAccounts {
         .sort((x, y) => num(x, 'created_seq') - num(y, 'created_seq'))
         .map((r) => str(r, 'id') as DeviceId);
       const dropped = await this.revokeLocked(c, ids, revokedAt);
+      // Starting over is a new identity: the old profile (readable by whoever held its key) goes with the old devices.
+      await deleteProfileIn(c, userId, { capAt: revokedAt });
       await this.insertDevice(c, userId, device, createdDay, 'active');
       await this.insertSession(c, userId, device.id, session);
       return { revoked: ids, dropped };

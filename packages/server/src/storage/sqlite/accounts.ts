@@ -129,6 +129,8 @@ export class SqliteAccounts {
       const revoked = this.core.pluck("SELECT id FROM devices WHERE user_id = ? AND status <> 'revoked' ORDER BY rowid").all(userId) as DeviceId[];
       const groups = new Set<GroupId>();
       for (const d of revoked) for (const g of this.revokeSync(d, revokedAt)) groups.add(g);
+      // Starting over is a new identity: the old profile (readable by whoever held its key) goes with the old devices.
+      deleteProfileSync(this.core, userId, { capAt: revokedAt });
       this.insertDevice(userId, device, createdDay, 'active');
       this.insertSession(userId, device.id, session);
       return { revoked, groups: [...groups].sort() };
