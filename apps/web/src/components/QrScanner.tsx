@@ -4,23 +4,43 @@ import { useEffect, useRef, useState } from 'react';
 interface BarcodeDetectorLike {
   detect(source: HTMLVideoElement): Promise<ReadonlyArray<{ readonly rawValue: string }>>;
 }
-type BarcodeDetectorClass = new (options?: { formats?: string[] }) => BarcodeDetectorLike;
+interface BarcodeDetectorClass {
+  new (options?: { formats?: string[] }): BarcodeDetectorLike;
+  getSupportedFormats?: () => Promise<string[]>;
+}
+
+function detectorClass(): BarcodeDetectorClass | undefined {
+  const ctor = (window as unknown as { BarcodeDetector?: BarcodeDetectorClass }).BarcodeDetector;
+  return typeof ctor === 'function' ? ctor : undefined;
+}
+
+/** True when this browser can read QR codes from the camera (BarcodeDetector and getUserMedia). */
+export async function canScanQrCodes(): Promise<boolean> {
+  const ctor = detectorClass();
+  if (ctor === undefined || typeof navigator.mediaDevices?.getUserMedia !== 'function') return false;
+  try {
+    const formats = (await ctor.getSupportedFormats?.()) ?? ['qr_code'];
+    return formats.includes('qr_code');
+  } catch {
+    return false;
+  }
+}
 
 /**
- * The camera's picture with QR detection, for codes other than a device
- * link (linking/CodeScanner only reports "parley-link:" codes): calls onScan
- * with the first code `accept` takes. Check `canScanQrCodes()` (linking/)
- * before showing it. The camera stops when this unmounts.
+ * The camera's picture with QR detection: calls onScan with the first code
+ * `accept` takes (a device link, a contact code). Check `canScanQrCodes()`
+ * before showing it. `typeInstead` names what the user can type when no
+ * camera opens ("the code", "the username"). The camera stops when this unmounts.
  */
-export function QrScanner(props: { label: string; accept: (text: string) => boolean; onScan: (text: string) => void; onError: (message: string) => void }) {
+export function QrScanner(props: { label: string; typeInstead: string; accept: (text: string) => boolean; onScan: (text: string) => void; onError: (message: string) => void }) {
   const video = useRef<HTMLVideoElement>(null);
   const latest = useRef(props);
   latest.current = props;
   const [ready, setReady] = useState(false);
 
   useEffect(() => {
-    const ctor = (window as unknown as { BarcodeDetector?: BarcodeDetectorClass }).BarcodeDetector;
-    if (typeof ctor !== 'function') return;
+    const ctor = detectorClass();
+    if (ctor === undefined) return;
     let live = true;
     let stream: MediaStream | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -60,7 +80,8 @@ export function QrScanner(props: { label: string; accept: (text: string) => bool
       (err: unknown) => {
         if (!live) return;
         const denied = err instanceof DOMException && (err.name === 'NotAllowedError' || err.name === 'SecurityError');
-        latest.current.onError(denied ? 'Parley may not use the camera. Type the username instead.' : 'No camera could be opened. Type the username instead.');
+        const instead = `Type ${latest.current.typeInstead} instead.`;
+        latest.current.onError(denied ? `Parley may not use the camera. ${instead}` : `No camera could be opened. ${instead}`);
       },
     );
 

@@ -5,8 +5,7 @@ import { useClientEvent } from '../app/session';
 import { PersonAvatar } from '../components/Avatar';
 import { Dialog, Icon } from '../components/Dialog';
 import { FormError } from '../components/FormError';
-import { QrScanner } from '../components/QrScanner';
-import { canScanQrCodes } from '../linking/CodeScanner';
+import { canScanQrCodes, QrScanner } from '../components/QrScanner';
 import { QrCode } from '../linking/QrCode';
 import { directPeer } from '../lib/conversation';
 import { describeError } from '../lib/errors';
@@ -186,6 +185,7 @@ function AddContact(props: { client: ParleyClient; scanning: boolean; onScan: (o
         <div className="stack">
           <QrScanner
             label="Camera: point it at the other person’s contact code"
+            typeInstead="the username"
             accept={(t) => t.startsWith(CONTACT_CODE_PREFIX)}
             onScan={(t) => {
               props.onScan(false);

@@ -1,100 +1,16 @@
-import { useEffect, useRef, useState } from 'react';
+import { QrScanner } from '../components/QrScanner';
 
-/** The part of the Shape Detection API this needs (not in TypeScript's DOM types yet). */
-interface BarcodeDetectorLike {
-  detect(source: HTMLVideoElement): Promise<ReadonlyArray<{ readonly rawValue: string }>>;
-}
-interface BarcodeDetectorClass {
-  new (options?: { formats?: string[] }): BarcodeDetectorLike;
-  getSupportedFormats?: () => Promise<string[]>;
-}
+export { canScanQrCodes } from '../components/QrScanner';
 
-function detectorClass(): BarcodeDetectorClass | undefined {
-  const ctor = (window as unknown as { BarcodeDetector?: BarcodeDetectorClass }).BarcodeDetector;
-  return typeof ctor === 'function' ? ctor : undefined;
-}
-
-/** True when this browser can read QR codes from the camera (BarcodeDetector and getUserMedia). */
-export async function canScanQrCodes(): Promise<boolean> {
-  const ctor = detectorClass();
-  if (ctor === undefined || typeof navigator.mediaDevices?.getUserMedia !== 'function') return false;
-  try {
-    const formats = (await ctor.getSupportedFormats?.()) ?? ['qr_code'];
-    return formats.includes('qr_code');
-  } catch {
-    return false;
-  }
-}
-
-/**
- * The camera's picture with QR detection: calls onScan with the first code
- * that looks like a Parley link. The camera stops when this unmounts.
- */
+/** The camera's picture with QR detection for a device link: calls onScan with the first code that looks like a Parley link. */
 export function CodeScanner(props: { onScan: (text: string) => void; onError: (message: string) => void }) {
-  const video = useRef<HTMLVideoElement>(null);
-  const onScan = useRef(props.onScan);
-  onScan.current = props.onScan;
-  const onError = useRef(props.onError);
-  onError.current = props.onError;
-  const [ready, setReady] = useState(false);
-
-  useEffect(() => {
-    const ctor = detectorClass();
-    if (ctor === undefined) return;
-    let live = true;
-    let stream: MediaStream | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const detector = new ctor({ formats: ['qr_code'] });
-
-    const scan = async () => {
-      const el = video.current;
-      if (!live || el === null) return;
-      try {
-        if (el.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA) {
-          const found = (await detector.detect(el)).find((c) => c.rawValue.startsWith('parley-link:'));
-          if (found !== undefined && live) {
-            live = false;
-            onScan.current(found.rawValue);
-            return;
-          }
-        }
-      } catch {
-        /* a frame that could not be read; try the next one */
-      }
-      if (live) timer = setTimeout(() => void scan(), 250);
-    };
-
-    navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false }).then(
-      async (s) => {
-        stream = s;
-        const el = video.current;
-        if (!live || el === null) {
-          for (const t of s.getTracks()) t.stop();
-          return;
-        }
-        el.srcObject = s;
-        await el.play().catch(() => undefined);
-        setReady(true);
-        void scan();
-      },
-      (err: unknown) => {
-        if (!live) return;
-        const denied = err instanceof DOMException && (err.name === 'NotAllowedError' || err.name === 'SecurityError');
-        onError.current(denied ? 'Parley may not use the camera. Type the code instead.' : 'No camera could be opened. Type the code instead.');
-      },
-    );
-
-    return () => {
-      live = false;
-      if (timer !== undefined) clearTimeout(timer);
-      if (stream !== undefined) for (const t of stream.getTracks()) t.stop();
-    };
-  }, []);
-
   return (
-    <div className="scanner">
-      <video ref={video} muted playsInline aria-label="Camera: point it at the QR code on the new device" />
-      {!ready && <span className="spinner" aria-label="Starting the camera" />}
-    </div>
+    <QrScanner
+      label="Camera: point it at the QR code on the new device"
+      typeInstead="the code"
+      accept={(text) => text.startsWith('parley-link:')}
+      onScan={props.onScan}
+      onError={props.onError}
+    />
   );
 }

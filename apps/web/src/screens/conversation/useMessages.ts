@@ -35,10 +35,18 @@ export function useMessages(client: ParleyClient, id: GroupId) {
   const [loadingOlder, setLoadingOlder] = useState(false);
   const latest = useRef<Message[] | null>(null);
   latest.current = messages;
+  // Bumped when a history archive was imported (a newly linked device): the open conversation reads its pages again.
+  const [generation, setGeneration] = useState(0);
+  useClientEvent(client, 'history', (e) => {
+    if (e.state === 'imported') setGeneration((g) => g + 1);
+  });
 
+  const shown = useRef<GroupId | null>(null);
   useEffect(() => {
     let live = true;
-    setMessages(null);
+    // Another conversation: empty until its page arrives; the same one read again (after an import) keeps showing meanwhile.
+    if (shown.current !== id) setMessages(null);
+    shown.current = id;
     client.messages(id, { beforeSeq: Number.MAX_SAFE_INTEGER, limit: PAGE }).then(
       (page) => {
         if (!live) return;
@@ -50,7 +58,7 @@ export function useMessages(client: ParleyClient, id: GroupId) {
     return () => {
       live = false;
     };
-  }, [client, id]);
+  }, [client, id, generation]);
 
   useClientEvent(client, 'message', (m) => {
     if (m.conversationId !== id) return;
