@@ -14,7 +14,7 @@ import { Inbox } from './sync/inbox.js';
 import { ContentHandlers } from './sync/content-handlers.js';
 import { AccountSetup } from './account/account.js';
 import { OrderedMessageEvents } from './messages/views.js';
-import { wireFeatures } from './features.js';
+import { sessionHooks, startFeatures, wireFeatures } from './features.js';
 import type { Features } from './features.js';
 import type { Profiles } from './profiles/profiles.js';
 import type { BlocksApi, ContactsApi, RequestsApi } from './people/people.js';
@@ -245,11 +245,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     await this.repo.upgradeConversations();
     const account = await upgradeAccount(this.repo, stored, this.options.deviceName);
     this.api.token = account.token;
-    const session = await buildSession({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err) => this.sessionEnded(err), onTyping: (frame, payload) => this.f.typing.arrived(frame, payload), onRejoin: (frame, payload) => this.f.healing.requested(frame, payload), applyReadReceipts: (setting) => this.f.receipts.applySetting(setting), applyPrefs: (prefs) => this.f.prefs.apply(prefs), applyProfileKey: (m) => this.f.profiles.applyOwnKey(m), applyHistory: (batch, m) => this.f.history.received(batch, m), applyPeople: (m) => this.f.people.applySelf(m), ownDevicesAdded: async () => { await this.f.prefs.sendAll(); await this.f.people.sendAll(); await this.f.profiles.sendOwnKey(); } }, account, identity);
+    const deps = { core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err: ClientError) => this.sessionEnded(err), ...sessionHooks(this.f) };
+    const session = await buildSession(deps, account, identity);
     this.hiddenGroup = session.self.id;
     this.session = session;
-    await this.f.receipts.load();
-    await this.f.people.load();
+    await startFeatures(this.f);
     // A request refused for want of a session ends it too: the socket may only notice at its next re-check.
     this.api.onSessionEnded = (err) => this.sessionEnded(err);
     if (options.uploadKeyPackages === true) await session.keyPackages.fill();

@@ -18,6 +18,7 @@ import { Disappearing } from './settings/disappearing.js';
 import { ConversationPrefsSync } from './settings/prefs.js';
 import type { ContentHandlers } from './sync/content-handlers.js';
 import type { ClientEvents } from './types.js';
+import type { SessionDeps } from './core/session.js';
 
 const DEFAULT_OFFLINE_SEND_TIMEOUT_MS = 3_000;
 
@@ -128,4 +129,31 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   });
 
   return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs, healing, people, history, profiles };
+}
+
+/** What a feature does when the session hands it something (core/session.ts SessionDeps): the self group's messages, ephemeral frames, own devices added. */
+export type SessionHooks = Pick<SessionDeps, 'onTyping' | 'onRejoin' | 'applyReadReceipts' | 'applyPrefs' | 'applyProfileKey' | 'applyHistory' | 'applyPeople' | 'ownDevicesAdded'>;
+
+export function sessionHooks(f: Features): SessionHooks {
+  return {
+    onTyping: (frame, payload) => f.typing.arrived(frame, payload),
+    onRejoin: (frame, payload) => f.healing.requested(frame, payload),
+    applyReadReceipts: (setting) => f.receipts.applySetting(setting),
+    applyPrefs: (prefs) => f.prefs.apply(prefs),
+    applyProfileKey: (m) => f.profiles.applyOwnKey(m),
+    applyHistory: (batch, m) => f.history.received(batch, m),
+    applyPeople: (m) => f.people.applySelf(m),
+    // Devices this device just added to the self group get this user's preferences, contacts and blocks, and profile key.
+    ownDevicesAdded: async () => {
+      await f.prefs.sendAll();
+      await f.people.sendAll();
+      await f.profiles.sendOwnKey();
+    },
+  };
+}
+
+/** A session started: features that keep per-session state (the read-receipt setting, contacts and blocks) load it. */
+export async function startFeatures(f: Features): Promise<void> {
+  await f.receipts.load();
+  await f.people.load();
 }
