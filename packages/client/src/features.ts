@@ -102,6 +102,8 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   });
   on('conversation', (c) => {
     receipts.noteMembers(c.id, c.members);
+    // An accepted request: the receipts it held back go now.
+    if (!c.request) receipts.noteAccepted(c.id);
     // Preferences that arrived (from another own device) before their conversation did.
     prefs.noteConversation(c.id);
     // Joined, accepted or changed: this user's profile key goes there once per set of member users.

@@ -134,6 +134,8 @@ describe('client: receipts', () => {
     await using net = await ClientNetwork.start();
     const alice = await net.user(undefined, FAST);
     const bob = await net.user(undefined, FAST);
+    // A contact's chat: not a message request, whose receipts would be held back.
+    await bob.client.contacts.add(alice.name);
     const conv = await alice.client.createConversation([bob.name]);
     await waitFor(async () => (await bob.client.conversations()).length === 1, 'bob joins');
     const m = await alice.client.send(conv.id, 'hi');

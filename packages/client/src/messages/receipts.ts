@@ -45,6 +45,8 @@ export class Receipts implements ContentHandler {
   private readonly sending = new Map<GroupId, Promise<void>>();
   /** Conversations whose receipt could not leave (offline): sent after the next sync. */
   private readonly unsent = new Set<GroupId>();
+  /** Conversations whose receipts waited because they were pending message requests (sent once accepted). */
+  private readonly heldForRequest = new Set<GroupId>();
   /** Receipts as they were before a run of changes whose status events are not out yet. */
   private readonly before = new Map<GroupId, ReceiptsRecord>();
 
@@ -139,6 +141,11 @@ export class Receipts implements ContentHandler {
     if (this.readOn) this.schedule(conversationId);
   }
 
+  /** A conversation changed: a request held receipts back and is accepted now, so they go. */
+  noteAccepted(conversationId: GroupId): void {
+    if (this.heldForRequest.delete(conversationId)) this.schedule(conversationId);
+  }
+
   /** Connected again: receipts that could not leave go now. */
   onSynced(): void {
     for (const id of this.unsent) this.schedule(id);
@@ -184,9 +191,13 @@ export class Receipts implements ContentHandler {
     if (session === undefined || this.core.isClosed()) return;
     const conv = await this.core.repo.conversation(conversationId);
     if (conv?.status !== 'active' || conv.request === 'deleted') return;
+    if (conv.request === 'pending') {
+      // A pending message request (people/) tells its sender nothing — not even that it arrived — until accepted.
+      this.heldForRequest.add(conversationId);
+      return;
+    }
     const delivered = Math.max(conv.lastSeq, ...conv.ownSeqs);
-    // A pending message request (people/) tells its sender that it arrived, never that it was read (as Signal does).
-    const read = this.readOn && conv.request === undefined ? Math.min(conv.readSeq, delivered) : undefined;
+    const read = this.readOn ? Math.min(conv.readSeq, delivered) : undefined;
     const last = this.sent.get(conversationId) ?? NONE;
     if (delivered <= last.delivered && (read === undefined || read <= last.read)) return;
     if (!session.connection.isReady) {
