@@ -127,7 +127,7 @@ export function RequestView(props: {
               <Icon name="alert" size={14} />
               <span>
                 {group ? `${name} (${username ?? 'unknown username'}) added you to this group.` : `${name} (${username ?? 'unknown username'}) is not in your contacts.`} They do
-                not know whether you have seen this: no read receipts, no typing and no profile reach them until you accept.
+                not know whether this reached you or whether you read it: no receipts, no typing and no profile reach them until you accept.
               </span>
             </div>
           }
