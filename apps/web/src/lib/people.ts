@@ -30,6 +30,9 @@ interface Picture {
  * and subscribers are told once it arrives (a version number for
  * useSyncExternalStore).
  */
+/** A picture that could not be fetched is asked for again after this long. */
+const PICTURE_RETRY_MS = 10_000;
+
 export class PeopleBook {
   private readonly listeners = new Set<() => void>();
   private readonly profiles = new Map<UserId, Profile | null>();
@@ -42,6 +45,8 @@ export class PeopleBook {
   private v = 0;
   private readonly onProfile = (p: Profile) => {
     this.profiles.set(p.userId, p);
+    // A read still under way started before this event: its answer is older and must not replace it.
+    this.loadingProfiles.delete(p.userId);
     this.bump();
   };
   private readonly onContacts = (list: readonly Contact[]) => this.setContacts(list);
@@ -113,15 +118,13 @@ export class PeopleBook {
     const read = userId === this.client.userId ? this.client.profiles.mine() : this.client.profiles.get(userId);
     read.then(
       (p) => {
-        this.loadingProfiles.delete(userId);
-        // An event may have brought a newer one meanwhile.
-        const known = this.profiles.get(userId);
-        if (known != null && p !== null && known.updatedAt > p.updatedAt) return;
+        // A 'profile' event arrived meanwhile (it ended the loading): it is newer than this read.
+        if (!this.loadingProfiles.delete(userId)) return;
         this.profiles.set(userId, p);
         this.bump();
       },
       () => {
-        this.loadingProfiles.delete(userId);
+        if (!this.loadingProfiles.delete(userId)) return;
         this.profiles.set(userId, null);
         this.bump();
       },
@@ -144,7 +147,14 @@ export class PeopleBook {
       },
       () => {
         if (this.loadingPictures.get(userId) === updatedAt) this.loadingPictures.delete(userId);
-        if (!this.closed) this.pictures.set(userId, { updatedAt, url: null });
+        if (this.closed) return;
+        this.pictures.set(userId, { updatedAt, url: null });
+        // Not fetched (offline, the server busy): asked again a little later, not only at the next profile change.
+        setTimeout(() => {
+          if (this.closed || this.pictures.get(userId)?.url !== null) return;
+          this.pictures.delete(userId);
+          this.bump();
+        }, PICTURE_RETRY_MS);
       },
     );
   }
