@@ -20,7 +20,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient, MemoryStore } from '@parley/client';
 import type { CDPSession } from 'playwright-core';
-import { launchBrowser, register } from './helpers/browser.js';
+import { launchBrowser, openConversation, register } from './helpers/browser.js';
 import { TestServer } from './helpers/server.js';
 
 function arg(name: string): string | undefined {
@@ -45,8 +45,8 @@ try {
     const writer = await createClient({ serverUrl: server.url, store: new MemoryStore(), deviceSyncIntervalMs: 0 });
     await writer.register(`writer${id}`, 'correct horse battery staple');
     const conv = await writer.createConversation([reader.username]);
-    const nav = reader.page.getByRole('navigation', { name: 'Conversations' });
-    await nav.getByRole('button', { name: new RegExp(`^writer${id}`) }).waitFor({ timeout: 30_000 });
+    // The writer is a stranger: the chat arrives as a message request, accepted once (it is then in the list).
+    await openConversation(reader, `writer${id}`);
     await writer.send(conv.id, 'hello before the tab closes');
     await reader.page.goto(`${server.url}/#/c/${conv.id}`);
     await reader.page.getByRole('log', { name: 'Messages' }).getByText('hello before the tab closes').waitFor({ timeout: 30_000 });
