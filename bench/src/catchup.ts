@@ -66,6 +66,8 @@ try {
     const bob = await createClient({ serverUrl, store, deviceSyncIntervalMs: 0 });
     await bob.register(name, pw);
     await bob.whenSynced();
+    // Alice is a contact: her group is an ordinary conversation, not a message request.
+    await bob.contacts.add(`alice${id}`);
     await bob.close();
     if (kind === 'sqlite') await store.close();
     readers.push({ kind, name, open, store });

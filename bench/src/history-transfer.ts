@@ -52,6 +52,8 @@ try {
     await alice.register(`alice${id}`, pw);
     const bob = await createClient({ ...common, store: new MemoryStore() });
     await bob.register(`bob${id}`, pw);
+    // Bob is alice's contact: his chat is an ordinary conversation, not a message request.
+    await alice.contacts.add(`bob${id}`);
     const conv = await bob.createConversation([`alice${id}`]);
     let received = 0;
     const all = new Promise<void>((resolve) =>

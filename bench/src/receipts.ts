@@ -115,6 +115,8 @@ async function scenario(serverUrl: string, delayMs: number, paceMs: number): Pro
       names.push(name);
     }
     const [sender, ...readers] = clients as [ParleyClient, ...ParleyClient[]];
+    // The sender is everyone's contact: a stranger's group would be a message request, which sends no receipts.
+    for (const r of readers) await r.contacts.add(names[0] ?? '');
     const conv = await sender.createConversation(names.slice(1), { title: 'bench' });
     const groupId: GroupId = conv.id;
     for (const r of readers) await waitUntil(async () => (await r.conversations()).some((c) => c.id === groupId && c.members.length === MEMBERS && c.title === 'bench'), 'join');
