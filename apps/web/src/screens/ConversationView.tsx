@@ -82,6 +82,14 @@ export function ConversationView(props: {
     setContext(null);
   }, [id]);
 
+  // Opening a conversation asks for its members' profiles: the SDK fetches one again if it was read more than a few
+  // minutes ago (at most once a minute per person), so a new name or picture shows without a message per change.
+  useEffect(() => {
+    for (const m of conv.members) if (m.userId !== client.userId) void client.profiles.get(m.userId).catch(() => undefined);
+    // Only when another conversation opens, not on every member-list update.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [client, id]);
+
   // The safety number (thousands of SHA-512 rounds) is worked out once a backlog is in (or the connection is down, or
   // after a while) and the page is idle: not in the way of a catch-up.
   useEffect(() => {

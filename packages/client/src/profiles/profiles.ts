@@ -26,6 +26,8 @@ import type { Profile, ProfileInput } from './profile-types.js';
 
 /** A profile read longer ago than this is fetched again (after a sync, or when asked for). */
 export const PROFILE_TTL_MS = 60 * 60 * 1000;
+/** A profile asked for (`get`: the app shows that person) is read again once it is older than this. */
+export const PROFILE_SHOWN_TTL_MS = 5 * 60 * 1000;
 /** The lock this user's own key and profile change under (not a group id: those are base64url). */
 const OWN_LOCK = 'profile/own';
 
@@ -135,8 +137,9 @@ export class Profiles implements ContentHandler {
     this.core.session();
     const cached = await this.records.cached(userId);
     const now = this.now();
-    // Missing or old: fetched in the background, at most once a minute per user (an app asks on every render).
-    if ((cached === undefined || cached.fetchedAt + PROFILE_TTL_MS < now) && (this.triedAt.get(userId) ?? -Infinity) + RETRY_MS < now) {
+    // Missing or read a while ago: fetched in the background, at most once a minute per user (an app asks when it shows
+    // someone). Shown profiles are kept fresher than the TTL that syncs use, so a change reaches people who look soon.
+    if ((cached === undefined || cached.fetchedAt + PROFILE_SHOWN_TTL_MS < now) && (this.triedAt.get(userId) ?? -Infinity) + RETRY_MS < now) {
       this.triedAt.set(userId, now);
       this.inBackground(this.refresh(userId));
     }
