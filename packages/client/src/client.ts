@@ -15,6 +15,7 @@ import { ContentHandlers } from './sync/content-handlers.js';
 import { AccountSetup } from './account/account.js';
 import { OrderedMessageEvents } from './messages/views.js';
 import { sessionHooks, startFeatures, wireFeatures } from './features.js';
+import type { SearchApi } from './search/search.js';
 import type { Features } from './features.js';
 import type { Profiles } from './profiles/profiles.js';
 import type { BlocksApi, ContactsApi, RequestsApi } from './people/people.js';
@@ -401,6 +402,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /** Encrypted profiles: display name, about line, picture (profiles/). */
   get profiles(): Profiles {
     return this.f.profiles;
+  }
+
+  /** Full-text search over this device's history; the index and the queries never leave the device (search/). */
+  get search(): SearchApi {
+    return this.f.search;
   }
 
   /* ---------------- conversations ---------------- */

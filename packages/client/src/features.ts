@@ -16,6 +16,7 @@ import { Typing } from './messages/typing.js';
 import type { ClientOptions } from './options.js';
 import { Disappearing } from './settings/disappearing.js';
 import { ConversationPrefsSync } from './settings/prefs.js';
+import { Search } from './search/search.js';
 import type { ContentHandlers } from './sync/content-handlers.js';
 import type { ClientEvents } from './types.js';
 import type { SessionDeps } from './core/session.js';
@@ -37,6 +38,7 @@ export interface Features {
   readonly profiles: Profiles;
   readonly history: History;
   readonly people: People;
+  readonly search: Search;
 }
 
 type Subscribe = <K extends keyof ClientEvents>(event: K, fn: ClientEvents[K]) => void;
@@ -80,6 +82,9 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   state.addHistoryHook(prefs);
   state.addHistoryHook(media);
   state.messageStatus = (m) => receipts.statusOf(m);
+  // Search: every batch that writes a history entry (stored, edited, deleted, expired) carries its index change.
+  const search = new Search(core, state);
+  search.attach();
 
   handlers.register(['receipt'], receipts);
   handlers.register(['reaction', 'edit', 'delete'], changes);
@@ -128,9 +133,11 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
     if (e.state === 'synced') profiles.onSynced();
     // History archives received before a restart and not imported yet.
     if (e.state === 'synced') history.resume().catch((err: unknown) => core.isClosed() || core.emitError('history', err));
+    // History stored before this device had the search index: indexed once, in bounded batches.
+    if (e.state === 'synced') search.backfill().catch((err: unknown) => core.isClosed() || core.emitError('internal', err));
   });
 
-  return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs, healing, people, history, profiles };
+  return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs, healing, people, history, profiles, search };
 }
 
 /** What a feature does when the session hands it something (core/session.ts SessionDeps): the self group's messages, ephemeral frames, own devices added. */

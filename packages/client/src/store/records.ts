@@ -294,11 +294,14 @@ export class StoreBatch {
 /** Typed, validated access to a Store. */
 export class ClientRepository {
   private sealed = false;
+  /** Adds the writes that follow from a batch's own, in the same batch, right before it is stored (search/: the index follows every history entry). */
+  beforeCommit: ((batch: StoreBatch) => Promise<void>) | undefined;
 
   constructor(readonly store: Store) {}
 
   async commit(batch: StoreBatch): Promise<void> {
     if (this.sealed) throw new StoreError('closed', 'the store was wiped; nothing more is written to it');
+    if (this.beforeCommit !== undefined && batch.writes.length > 0) await this.beforeCommit(batch);
     if (batch.writes.length > 0) await this.store.write(batch.writes);
   }
 

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { encodeTerm, fold, indexTerms, queryTerms } from './tokenize.js';
+import { snippetOf } from './snippet.js';
+
+describe('search tokenizer', () => {
+  it('folds case, width and diacritics for Latin and Arabic, keeps Japanese voicing marks', () => {
+    assert.equal(fold('Déjà VU'), 'deja vu');
+    assert.equal(fold('ＡＢＣ'), 'abc');
+    assert.equal(fold('مَرْحَبًا'), 'مرحبا');
+    assert.equal(fold('أحمد'), 'احمد');
+    assert.equal(fold('がぎ'), 'がぎ');
+  });
+
+  it('splits Chinese and Japanese into words and indexes every suffix of a word', () => {
+    const zh = indexTerms('我明天去北京大学开会');
+    for (const w of ['北京', '大学', '开会']) assert.ok([...zh].some((t) => t.startsWith(w)), w);
+    assert.ok(!zh.has('我明天去北京大学开会'), 'not one whitespace-delimited token');
+    assert.ok([...indexTerms('東京都に住んでいます')].some((t) => t.startsWith('東京')));
+    assert.deepEqual(queryTerms('Hello, hello  WORLD!'), ['hello', 'world']);
+    assert.deepEqual(queryTerms('👍🏽 ok'), ['👍🏽', 'ok']);
+  });
+
+  it('encodes terms as printable ASCII with prefixes kept', () => {
+    for (const [a, b] of [['北', '北京'], ['caf', 'cafe'], ['👍', '👍🏽'], ['مر', 'مرحبا']]) {
+      assert.ok(encodeTerm(b as string).startsWith(encodeTerm(a as string)), `${a} → ${b}`);
+      assert.match(encodeTerm(b as string), /^[\x21-\x7e]+$/);
+    }
+    assert.ok(!encodeTerm('ab').startsWith(encodeTerm('b')));
+    assert.notEqual(encodeTerm('\u4e2d'), encodeTerm('~4e2d'));
+  });
+
+  it('cuts a long text around the first match and moves the ranges into the snippet', () => {
+    const text = `${'x '.repeat(200)}the needle here ${'y '.repeat(200)}`;
+    const { snippet, matches } = snippetOf(text, ['needle']);
+    assert.ok(snippet.length < 200 && snippet.startsWith('…') && snippet.endsWith('…'));
+    assert.deepEqual(matches.map((m) => snippet.slice(m.start, m.end)), ['needle']);
+  });
+});
