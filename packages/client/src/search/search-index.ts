@@ -9,7 +9,7 @@ import { encodeTerm, indexTerms } from './tokenize.js';
  * The search index: an inverted index in the store's own `meta` table, one
  * posting per (term, message) — key `search/t/<term>/<conversation>/<seq>`,
  * value the message's sentAt (base 36) so results sort by time without
- * reading the messages. Terms are encoded prefix-preserving (tokenize.ts
+ * reading the messages (the seq in base 36: keys are most of the index). Terms are encoded prefix-preserving (tokenize.ts
  * encodeTerm), so `store.list({ prefix })` finds every term that starts
  * with a query word. It is kept by the repository's commit hook
  * (indexBatch): every batch that writes a history entry (stored, edited,
@@ -43,8 +43,8 @@ function terms(m: MessageRecord | undefined): Set<string> {
   return text === undefined ? new Set() : indexTerms(text);
 }
 
-function postingKey(term: string, entryKey: string): string {
-  return `${POSTING_PREFIX}${encodeTerm(term)}/${entryKey}`;
+function postingKey(term: string, m: Pick<MessageRecord, 'conversationId' | 'seq'>): string {
+  return `${POSTING_PREFIX}${encodeTerm(term)}/${m.conversationId}/${m.seq.toString(36)}`;
 }
 
 /** A stored entry that does not read (corrupt) is treated as not indexed: reads report it where it matters. */
@@ -71,18 +71,18 @@ export async function indexBatch(store: Store, batch: StoreBatch): Promise<void>
     const newTerms = terms(after);
     const before = read(key, await store.get('messages', key));
     const oldTerms = terms(before);
-    for (const t of oldTerms) if (!newTerms.has(t)) out.push({ type: 'delete', table: 'meta', key: postingKey(t, key) });
+    if (before !== undefined) for (const t of oldTerms) if (!newTerms.has(t)) out.push({ type: 'delete', table: 'meta', key: postingKey(t, before) });
     if (after === undefined) continue;
     const value = after.content.sentAt.toString(36);
-    for (const t of newTerms) if (!oldTerms.has(t)) out.push({ type: 'put', table: 'meta', key: postingKey(t, key), value });
+    for (const t of newTerms) if (!oldTerms.has(t)) out.push({ type: 'put', table: 'meta', key: postingKey(t, after), value });
   }
   batch.writes.push(...out);
 }
 
 /** The postings (index writes only, no batch) for entries read from the store: for building the index of older history. */
-export function postingsOf(m: MessageRecord, key: string): StoreWrite[] {
+export function postingsOf(m: MessageRecord): StoreWrite[] {
   const value = m.content.sentAt.toString(36);
-  return [...terms(m)].map((t) => ({ type: 'put', table: 'meta', key: postingKey(t, key), value }));
+  return [...terms(m)].map((t) => ({ type: 'put', table: 'meta', key: postingKey(t, m), value }));
 }
 
 /** Every posting of terms starting with `term` (one prefix scan). Malformed keys (never written by us) are skipped. */
@@ -91,7 +91,7 @@ export async function postingsFor(store: Store, term: string): Promise<Posting[]
   const out: Posting[] = [];
   for (const row of rows) {
     const parts = row.key.split('/');
-    const seq = Number(parts.at(-1));
+    const seq = parseInt(parts.at(-1) ?? '', 36);
     const conversationId = parts.at(-2);
     const sentAt = parseInt(row.value, 36);
     if (conversationId === undefined || !Number.isSafeInteger(seq) || !Number.isSafeInteger(sentAt)) continue;

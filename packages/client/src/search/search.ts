@@ -125,7 +125,7 @@ export class Search {
         const page = await this.core.locks.run(conv.id, async () => {
           const entries = await repo.messages(conv.id, { afterSeq: after, limit: BACKFILL_PAGE });
           const batch = new StoreBatch();
-          for (const m of entries) if (m.content.type !== 'notice') batch.writes.push(...postingsOf(m as MessageRecord, messageKey(m.conversationId, m.seq)));
+          for (const m of entries) if (m.content.type !== 'notice') batch.writes.push(...postingsOf(m as MessageRecord));
           if (batch.writes.length > 0) await repo.store.write(batch.writes);
           return entries;
         });

@@ -1,4 +1,4 @@
-import { fold } from './tokenize.js';
+import { fold, isCjk } from './tokenize.js';
 
 /** A match in a snippet: UTF-16 offsets, `end` exclusive. */
 export interface MatchRange {
@@ -14,22 +14,30 @@ const segmenter = new Intl.Segmenter(undefined, { granularity: 'word' });
 
 /**
  * Where the query terms match in `text`: each word whose folded form starts
- * with a term (or, for words the segmenter grouped, contains it — 大学 in
- * 北京大学); the range is narrowed to the term when folding kept the length.
+ * with a term; a Chinese/Japanese/Korean term wherever it occurs (narrowed
+ * to the term when folding kept the text's length, else the whole word).
  */
 export function matchRanges(text: string, terms: readonly string[]): MatchRange[] {
   const out: MatchRange[] = [];
+  const cjk = terms.filter(isCjk);
+  const other = terms.filter((t) => !isCjk(t));
   for (const s of segmenter.segment(text)) {
     const folded = fold(s.segment).replace(/[\uFE0E\uFE0F]/g, '');
-    for (const t of terms) {
-      const at = folded.indexOf(t);
-      if (at < 0) continue;
-      const exact = folded.length === s.segment.length;
-      out.push(exact ? { start: s.index + at, end: s.index + at + t.length } : { start: s.index, end: s.index + s.segment.length });
-      break;
-    }
+    if (other.some((t) => folded.startsWith(t))) out.push({ start: s.index, end: s.index + s.segment.length });
   }
-  return out;
+  const folded = fold(text);
+  for (const t of cjk) {
+    if (folded.length !== text.length) continue;
+    for (let at = folded.indexOf(t); at >= 0; at = folded.indexOf(t, at + 1)) out.push({ start: at, end: at + t.length });
+  }
+  // Sorted, overlaps merged (a query's CJK pieces overlap: 北京, 京大, 大学).
+  const merged: MatchRange[] = [];
+  for (const r of out.sort((a, b) => a.start - b.start)) {
+    const last = merged.at(-1);
+    if (last !== undefined && r.start <= last.end) merged[merged.length - 1] = { start: last.start, end: Math.max(last.end, r.end) };
+    else merged.push(r);
+  }
+  return merged;
 }
 
 /** A window of `text` around its first match, with the match ranges moved into it. */

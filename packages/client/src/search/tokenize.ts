@@ -2,11 +2,10 @@
  * Search terms of a text, the same way for what is indexed and what is
  * asked: NFKC, case folded, diacritics folded for Latin, Greek, Cyrillic and
  * Arabic (é → e, أ → ا, harakat dropped; Japanese kana keep their voicing
- * marks: が is not か), split into words with Intl.Segmenter (dictionary
- * segmentation for Chinese and Japanese, which put no spaces between words),
- * plus emoji. A Chinese or Japanese word is indexed with each of its
- * suffixes, so a query for a word the segmenter kept inside a longer one
- * (大学 in 北京大学) still finds it by prefix.
+ * marks: が is not か), split into words with Intl.Segmenter (word
+ * granularity: words of every script, emoji, and where a run of Chinese,
+ * Japanese or Korean characters starts and ends), CJK runs into two-character
+ * pieces (see indexTerms).
  */
 
 /** Longest term kept (code points); longer words are cut (a prefix query still finds them). */
@@ -17,7 +16,7 @@ export const MAX_TERMS_PER_MESSAGE = 2_000;
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'word' });
 const MARKS_AFTER_FOLDED_SCRIPTS = /([\p{Script=Latin}\p{Script=Greek}\p{Script=Cyrillic}\p{Script=Arabic}])[\p{Mn}]+/gu;
 const TATWEEL = /\u0640/g;
-const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+const CJK_ONLY = /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\u30fc]+$/u;
 const EMOJI = /\p{Extended_Pictographic}/u;
 const VARIATION_SELECTORS = /[\uFE0E\uFE0F]/g;
 
@@ -31,33 +30,62 @@ function cut(word: string): string {
   return chars.length > MAX_TERM_CHARS ? chars.slice(0, MAX_TERM_CHARS).join('') : word;
 }
 
-/** The words of a (folded) text, in order, as the segmenter splits them (emoji included). */
-export function words(text: string): string[] {
-  const out: string[] = [];
-  for (const s of segmenter.segment(fold(text))) {
-    if (s.isWordLike === true) out.push(cut(s.segment));
-    else if (EMOJI.test(s.segment)) out.push(s.segment.replace(VARIATION_SELECTORS, ''));
-  }
-  return out.filter((w) => w.length > 0);
+/** A word of a text, or a run of Chinese/Japanese/Korean characters with no break between them (`cjk`). */
+export interface Word {
+  readonly text: string;
+  readonly cjk: boolean;
 }
 
-/** The distinct terms to index for a text: its words, and every suffix of a Chinese/Japanese/Korean word. */
+/** The words of a text after folding, in order, as the segmenter splits them (emoji included; adjacent CJK words joined into one run). */
+export function words(text: string): Word[] {
+  const out: Word[] = [];
+  let end = -1;
+  for (const s of segmenter.segment(fold(text))) {
+    const cjk = s.isWordLike === true && CJK_ONLY.test(s.segment);
+    const last = out.at(-1);
+    if (cjk && last?.cjk === true && end === s.index) out[out.length - 1] = { text: last.text + s.segment, cjk: true };
+    else if (s.isWordLike === true) out.push({ text: cut(s.segment), cjk });
+    else if (EMOJI.test(s.segment)) out.push({ text: s.segment.replace(VARIATION_SELECTORS, ''), cjk: false });
+    end = s.index + s.segment.length;
+  }
+  return out.filter((w) => w.text.length > 0);
+}
+
+/** The two-character pieces of a CJK run (the run itself when it is one character). */
+function bigrams(run: string): string[] {
+  const chars = [...run];
+  if (chars.length < 2) return chars;
+  return chars.slice(1).map((c, i) => (chars[i] as string) + c);
+}
+
+/**
+ * The distinct terms to index for a text: its words, and for a run of
+ * Chinese/Japanese/Korean characters every two-character piece of it plus
+ * its last character — so a word anywhere in the run is found, wherever the
+ * segmenter put the word boundaries (车站 inside 火车站), and a single
+ * character by prefix.
+ */
 export function indexTerms(text: string): Set<string> {
   const terms = new Set<string>();
   for (const w of words(text)) {
     if (terms.size >= MAX_TERMS_PER_MESSAGE) break;
-    terms.add(w);
-    if (CJK.test(w)) {
-      const chars = [...w];
-      for (let i = 1; i < chars.length; i++) terms.add(chars.slice(i).join(''));
+    if (!w.cjk) terms.add(w.text);
+    else {
+      for (const b of bigrams(w.text)) terms.add(b);
+      terms.add([...w.text].at(-1) as string);
     }
   }
   return terms;
 }
 
-/** The terms of a query: each is matched as a prefix of an indexed term, and all must match. */
+/** The terms of a query: each is matched as a prefix of an indexed term, and all must match (a CJK run: all its two-character pieces). */
 export function queryTerms(text: string): string[] {
-  return [...new Set(words(text))];
+  return [...new Set(words(text).flatMap((w) => (w.cjk ? bigrams(w.text) : [w.text])))];
+}
+
+/** Whether a term is Chinese/Japanese/Korean (matched anywhere in a run, not at a word start). */
+export function isCjk(term: string): boolean {
+  return CJK_ONLY.test(term);
 }
 
 /**
