@@ -7,6 +7,7 @@ export * from './ids.js';
 export * from './key-package.js';
 export * from './mls-framing.js';
 export * from './profiles.js';
+export * from './push.js';
 export * from './schemas.js';
 export * from './self-group.js';
 export * from './username.js';

@@ -37,6 +37,12 @@ const EnvSchema = z.object({
     .max(300)
     .refine((v) => parseListenAddress(v) !== undefined, 'must be host:port, e.g. 127.0.0.1:9464 or [::1]:9464 (port 0 picks a free one)')
     .optional(),
+  /** VAPID contact (mailto: or https: URL) the push services may reach the operator at (docs/operations.md). */
+  PARLEY_VAPID_SUBJECT: z
+    .string()
+    .max(300)
+    .regex(/^(mailto:|https:\/\/)\S+$/, 'must be a mailto: or https:// URL')
+    .optional(),
 });
 
 export interface RateLimitConfig {
@@ -119,6 +125,21 @@ export interface ServerConfig {
   sqliteSynchronous: 'full' | 'normal';
   /** Where the admin listener serves `/metrics` (Prometheus text format); unset = metrics off. Never the public port. */
   metricsAddr: ListenAddress | undefined;
+  push: PushConfig;
+}
+
+/** Web Push (docs/protocol.md, Push). The VAPID keys live in the data directory (vapid.json). */
+export interface PushConfig {
+  /** VAPID `sub` claim: the operator's contact for the push services. */
+  subject: string;
+  /** At most one push per device per this many ms. */
+  coalesceMs: number;
+  concurrency: number;
+  maxQueued: number;
+  timeoutMs: number;
+  ttlSeconds: number;
+  /** Accept http://127.0.0.1 subscription endpoints (tests' local push service only; never from the environment). */
+  allowLocalHttp: boolean;
 }
 
 export interface ListenAddress {
@@ -181,6 +202,7 @@ export function configFromEnv(env: Record<string, string | undefined> = process.
     webDir: e.PARLEY_WEB_DIR === undefined ? undefined : resolve(e.PARLEY_WEB_DIR),
     sqliteSynchronous: e.PARLEY_SQLITE_SYNCHRONOUS,
     metricsAddr: metricsAddress(e.PARLEY_METRICS_ADDR, e.PORT),
+    push: { ...defaultConfig().push, ...(e.PARLEY_VAPID_SUBJECT === undefined ? {} : { subject: e.PARLEY_VAPID_SUBJECT }) },
   };
 }
 
@@ -240,5 +262,17 @@ export function defaultConfig(): ServerConfig {
     challengeSeconds: 60,
     usernameHoldSeconds: 30 * 86400,
     validateResponses: false,
+    push: {
+      subject: DEFAULT_VAPID_SUBJECT,
+      coalesceMs: 5000,
+      concurrency: 32,
+      maxQueued: 10_000,
+      timeoutMs: 10_000,
+      ttlSeconds: 86_400,
+      allowLocalHttp: false,
+    },
   };
 }
+
+/** Used when PARLEY_VAPID_SUBJECT is unset: some push services refuse it, so operators set their own (docs/operations.md). */
+export const DEFAULT_VAPID_SUBJECT = 'mailto:postmaster@localhost';

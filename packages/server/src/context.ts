@@ -8,6 +8,8 @@ import { systemClock, type Clock } from './clock.js';
 import type { ServerConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { NoMetrics, type Metrics } from './metrics/metrics.js';
+import { PushNotifier } from './push/notifier.js';
+import { loadOrCreateVapidKeys } from './push/vapid.js';
 import { RateLimiter } from './rate-limit.js';
 import { Trimmer } from './services/trimmer.js';
 import { SqliteStorage } from './storage/sqlite/sqlite-storage.js';
@@ -29,6 +31,8 @@ export interface AppContext {
   trimmer: Trimmer;
   /** Prometheus metrics when `config.metricsAddr` is set; otherwise hooks that do nothing. */
   metrics: Metrics;
+  /** Web Push wake-ups for devices that are not connected (VAPID keys from the data directory). */
+  push: PushNotifier;
 }
 
 export type AppContextOverrides = Partial<Omit<AppContext, 'config'>>;
@@ -55,7 +59,18 @@ export async function createAppContext(config: ServerConfig, overrides: AppConte
     limiter,
     trimmer: overrides.trimmer ?? new Trimmer(storage, config.trimIntervalMs),
     metrics,
+    push: overrides.push ?? pushFor(config, storage, logger),
   };
+}
+
+function pushFor(config: ServerConfig, storage: Storage, logger: Logger): PushNotifier {
+  return new PushNotifier({
+    ...config.push,
+    vapid: loadOrCreateVapidKeys(config.dataDir),
+    subscriptions: (ids) => storage.pushSubscriptions(ids),
+    forget: (deviceId, endpoint) => storage.deletePushSubscription(deviceId, endpoint),
+    logger,
+  });
 }
 
 async function storageFor(config: ServerConfig): Promise<Storage> {

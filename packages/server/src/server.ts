@@ -134,6 +134,7 @@ export async function startServer(ctx: AppContext): Promise<ParleyServer> {
           http.closeAllConnections();
         });
         await ctx.trimmer.stop().catch(() => 0);
+        await ctx.push.close();
         await ctx.storage.close();
         await ctx.bus.close();
         ctx.logger.info({ event: 'server.stopped' }, 'Parley stopped');

@@ -22,7 +22,7 @@ describe('SQLite migrations', () => {
       const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as Array<{ name: string }>).map((t) => t.name);
       for (const t of [
         'users', 'devices', 'sessions', 'key_packages', 'mls_groups', 'group_devices', 'group_messages', 'welcomes', 'welcome_recipients',
-        'blobs', 'blob_refs', 'device_links', 'session_challenges', 'group_departures', 'queue_charges', 'blob_usage', 'username_holds', 'profiles',
+        'blobs', 'blob_refs', 'device_links', 'session_challenges', 'group_departures', 'queue_charges', 'blob_usage', 'username_holds', 'profiles', 'push_subscriptions',
       ]) assert.ok(tables.includes(t), t);
       const deviceColumns = (db.prepare('PRAGMA table_info(devices)').all() as Array<{ name: string }>).map((c) => c.name);
       assert.deepEqual(deviceColumns, ['id', 'user_id', 'name', 'signature_key', 'created_day', 'status', 'revoked_at', 'approved_by', 'approval']);

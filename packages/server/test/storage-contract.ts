@@ -7,6 +7,7 @@ import { identityContract } from './storage-contract-identity.js';
 import { membershipContract } from './storage-contract-membership.js';
 import { privacyContract } from './storage-contract-privacy.js';
 import { profileContract } from './storage-contract-profiles.js';
+import { pushContract } from './storage-contract-push.js';
 import { quotaContract } from './storage-contract-quotas.js';
 import { retentionContract } from './storage-contract-retention.js';
 import { account, extraDevice, groupWith, id, kp, NOW, pending, rejectsWith, type StorageFixture } from './storage-contract-helpers.js';
@@ -16,7 +17,7 @@ export { account, groupWith, NOW, rejectsWith, type StorageFixture } from './sto
 /**
  * The storage contract: every adapter (SQLite, PostgreSQL) must pass exactly
  * these tests (and those of storage-contract-identity, -membership,
- * -quotas, -privacy, -retention and -profiles, run from here). Each test gets a fresh, migrated, empty storage.
+ * -quotas, -privacy, -retention, -profiles and -push, run from here). Each test gets a fresh, migrated, empty storage.
  */
 
 export function storageContract(name: string, make: () => Promise<StorageFixture>): void {
@@ -334,5 +335,6 @@ export function storageContract(name: string, make: () => Promise<StorageFixture
     privacyContract(current, currentFixture);
     retentionContract(current, currentFixture);
     profileContract(current);
+    pushContract(current);
   });
 }

@@ -18,13 +18,16 @@ import {
   ProfileVersionSchema,
   PROTOCOL_VERSIONS,
   PutProfileRequestSchema,
+  PutPushSubscriptionRequestSchema,
   selfGroupOwner,
   SetGroupRetentionRequestSchema,
+  VapidKeyResponseSchema,
 } from '@parley/protocol';
 import * as blobs from '../services/blobs.js';
 import * as delivery from '../services/delivery.js';
 import * as keyPackages from '../services/key-packages.js';
 import * as profiles from '../services/profiles.js';
+import * as push from '../services/push.js';
 import { IDENTITY_ROUTES, me } from './identity-routes.js';
 import { route, type Route } from './pipeline.js';
 
@@ -179,6 +182,35 @@ export const ROUTES: Route<unknown, unknown>[] = [
     rate: 'account',
     handler: async ({ ctx, caller }) => {
       await profiles.deleteProfile(ctx, me(caller).userId);
+      return undefined;
+    },
+  }),
+  route({
+    method: 'GET',
+    path: '/v1/push/vapid-key',
+    auth: true,
+    rate: 'account',
+    response: VapidKeyResponseSchema,
+    handler: ({ ctx }) => Promise.resolve(push.vapidKey(ctx)),
+  }),
+  route({
+    method: 'PUT',
+    path: '/v1/push/subscription',
+    auth: true,
+    rate: 'account',
+    body: PutPushSubscriptionRequestSchema,
+    handler: async ({ ctx, caller, body }) => {
+      await push.putSubscription(ctx, me(caller).deviceId, body);
+      return undefined;
+    },
+  }),
+  route({
+    method: 'DELETE',
+    path: '/v1/push/subscription',
+    auth: true,
+    rate: 'account',
+    handler: async ({ ctx, caller }) => {
+      await push.deleteSubscription(ctx, me(caller).deviceId);
       return undefined;
     },
   }),

@@ -172,6 +172,8 @@ export async function sendMessage(ctx: AppContext, sender: Sender, frame: SendFr
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: f.contentType, epoch: f.epochNumber }, [payload]);
     await push(ctx, r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out, storedAt: performance.now() });
+    // Devices not connected get a content-free wake-up (coalesced; sent after this returns, never blocking it).
+    ctx.push.notify(r.recipients);
   }
   return { seq: r.seq, epoch: r.epoch };
 }
@@ -220,6 +222,8 @@ export async function commit(ctx: AppContext, sender: Sender, frame: CommitFrame
   if (r.welcomeRecipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: 'welcome', epoch: r.epoch, parts: [welcome.length, info.length] }, [welcome, info]);
     await push(ctx, r.welcomeRecipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out, storedAt: performance.now() });
+    // A Welcome is a new conversation for those devices: wake them as for a message (commits alone wake nobody).
+    ctx.push.notify(r.welcomeRecipients);
   }
   ctx.logger.debug({ event: 'group.commit', groupId: frame.group, epoch: r.epoch, devices: frame.devices.length }, 'commit accepted');
   return { seq: r.seq, epoch: r.epoch };

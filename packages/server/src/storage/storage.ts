@@ -216,6 +216,21 @@ export interface ProfileRecord {
   updatedDay: string;
 }
 
+/**
+ * A device's Web Push subscription (docs/protocol.md, Push): where its push
+ * service accepts pushes for it, and the keys pushes are encrypted to
+ * (RFC 8291), base64url as the browser gives them. One per device.
+ */
+export interface PushSubscriptionRecord {
+  deviceId: DeviceId;
+  /** The push service's URL for this subscription (https; ≤ 1 KiB). */
+  endpoint: string;
+  /** The subscription's P-256 public key (65 bytes, base64url). */
+  p256dh: string;
+  /** The subscription's 16-byte auth secret (base64url). */
+  auth: string;
+}
+
 export interface SweepResult {
   messages: number;
   /** Expired Welcomes (one per commit, whatever the number of its recipients). */
@@ -502,6 +517,22 @@ export interface Storage {
   getProfile(version: ProfileVersion): Promise<ProfileRecord | undefined>;
   /** Deletes the user's profile, releasing its picture as putProfile does; false when there was none. */
   deleteProfile(userId: UserId, releasedKeepUntil: number): Promise<boolean>;
+
+  /* Web Push subscriptions */
+  /**
+   * Stores the device's one push subscription, replacing the previous one.
+   * Throws not_found unless the device exists and is ACTIVE. Revoking the
+   * device (and deleting its account) deletes its subscription.
+   */
+  putPushSubscription(sub: PushSubscriptionRecord): Promise<void>;
+  /** The subscriptions of those devices that have one, in no particular order. */
+  pushSubscriptions(deviceIds: readonly DeviceId[]): Promise<PushSubscriptionRecord[]>;
+  /**
+   * Deletes the device's subscription; with `endpoint`, only while it is still
+   * that one (a push service said it is gone, and the device may have
+   * subscribed again meanwhile). False when nothing was deleted.
+   */
+  deletePushSubscription(deviceId: DeviceId, endpoint?: string): Promise<boolean>;
 
   /**
    * Deletes expired messages and welcomes (retention), departed devices' cursors,

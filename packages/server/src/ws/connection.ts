@@ -156,6 +156,7 @@ export class Connection {
     if (this.userId !== undefined) this.sockets.remove(this.userId, this);
     const sub = this.subscription;
     this.subscription = undefined;
+    if (sub && this.deviceId !== undefined) this.ctx.push.deviceDisconnected(this.deviceId);
     if (sub) await sub.unsubscribe().catch(() => undefined);
     this.onClose(this);
   }
@@ -313,6 +314,8 @@ export class Connection {
       await this.subscription.unsubscribe();
       return;
     }
+    // Connected: messages stored for this device from now on wake no push (counted until teardown).
+    this.ctx.push.deviceConnected(caller.deviceId);
     const stock = await keyPackageStock(this.ctx, caller.deviceId);
     this.send(encodeFrame({ t: 'ready', version, userId: caller.userId, deviceId: caller.deviceId, keyPackages: { available: stock.available, low: stock.low } }), 'ready');
     await this.replayBacklog(caller.deviceId);

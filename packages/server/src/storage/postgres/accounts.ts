@@ -197,7 +197,7 @@ export class PgAccounts {
       const users = (await rows(c, 'SELECT id FROM users WHERE purge_at IS NOT NULL AND purge_at <= $1 ORDER BY id FOR NO KEY UPDATE', [now])).map((r) => str(r, 'id'));
       if (users.length > 0) {
         const devices = (await rows(c, 'SELECT id FROM devices WHERE user_id = ANY($1::text[]) ORDER BY id COLLATE "C" FOR UPDATE', [users])).map((r) => str(r, 'id'));
-        for (const t of ['group_devices', 'welcome_recipients', 'group_departures', 'key_packages', 'session_challenges', 'sessions', 'device_links']) {
+        for (const t of ['group_devices', 'welcome_recipients', 'group_departures', 'key_packages', 'session_challenges', 'sessions', 'device_links', 'push_subscriptions']) {
           await c.query(`DELETE FROM ${t} WHERE device_id = ANY($1::text[])`, [devices]);
         }
         await c.query('DELETE FROM devices WHERE user_id = ANY($1::text[])', [users]);
@@ -282,12 +282,14 @@ export class PgAccounts {
       await c.query('DELETE FROM sessions WHERE device_id = ANY($1::text[])', [pending]);
       await c.query('DELETE FROM device_links WHERE device_id = ANY($1::text[])', [pending]);
       await c.query('DELETE FROM session_challenges WHERE device_id = ANY($1::text[])', [pending]);
+      await c.query('DELETE FROM push_subscriptions WHERE device_id = ANY($1::text[])', [pending]);
       await c.query('DELETE FROM devices WHERE id = ANY($1::text[])', [pending]);
     }
     const list = ids.filter((id) => !pending.includes(id));
     if (list.length === 0) return { listed: [], touched: [] };
     await c.query("UPDATE devices SET status = 'revoked', revoked_at = COALESCE(revoked_at, $2) WHERE id = ANY($1::text[])", [list, revokedAt]);
     await c.query('DELETE FROM sessions WHERE device_id = ANY($1::text[])', [list]);
+    await c.query('DELETE FROM push_subscriptions WHERE device_id = ANY($1::text[])', [list]);
     await c.query('DELETE FROM key_packages WHERE device_id = ANY($1::text[])', [list]);
     await c.query('DELETE FROM device_links WHERE device_id = ANY($1::text[])', [list]);
     await c.query('DELETE FROM session_challenges WHERE device_id = ANY($1::text[])', [list]);

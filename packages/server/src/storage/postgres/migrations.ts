@@ -456,4 +456,18 @@ CREATE INDEX profiles_picture ON profiles(picture_blob) WHERE picture_blob IS NO
 ALTER TABLE profiles SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = ${AUTOVACUUM_THRESHOLD}, toast.autovacuum_vacuum_scale_factor = 0, toast.autovacuum_vacuum_threshold = ${AUTOVACUUM_THRESHOLD});
 `,
   },
+  {
+    version: 15,
+    name: 'push subscriptions',
+    // Mirrors SQLite migration 12; vacuumed promptly like every table, so a replaced subscription leaves the files soon.
+    sql: `
+CREATE TABLE push_subscriptions (
+  device_id TEXT PRIMARY KEY REFERENCES devices(id),
+  endpoint TEXT NOT NULL,
+  p256dh TEXT NOT NULL,
+  auth TEXT NOT NULL
+);
+ALTER TABLE push_subscriptions SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = ${AUTOVACUUM_THRESHOLD});
+`,
+  },
 ];

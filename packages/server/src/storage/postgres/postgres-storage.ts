@@ -17,6 +17,7 @@ import type {
   NewSession,
   PendingLinkRecord,
   ProfileRecord,
+  PushSubscriptionRecord,
   SessionRecord,
   BacklogSize,
   Storage,
@@ -32,6 +33,7 @@ import { PgCore, type PostgresStorageOptions } from './core.js';
 import { PgDelivery } from './delivery.js';
 import { PgKeyPackages } from './key-packages.js';
 import { PgProfiles } from './profiles.js';
+import { PgPush } from './push.js';
 import { PgRetention } from './retention.js';
 import { num } from './rows.js';
 
@@ -59,6 +61,7 @@ export class PostgresStorage implements Storage {
   private readonly blobs: PgBlobs;
   private readonly retention: PgRetention;
   private readonly profiles: PgProfiles;
+  private readonly push: PgPush;
 
   constructor(options: PostgresStorageOptions) {
     this.core = new PgCore(options);
@@ -68,6 +71,7 @@ export class PostgresStorage implements Storage {
     this.blobs = new PgBlobs(this.core);
     this.retention = new PgRetention(this.core);
     this.profiles = new PgProfiles(this.core);
+    this.push = new PgPush(this.core);
   }
 
   migrate(): Promise<void> {
@@ -268,6 +272,18 @@ export class PostgresStorage implements Storage {
   }
   deleteProfile(userId: UserId, releasedKeepUntil: number): Promise<boolean> {
     return this.profiles.delete(userId, releasedKeepUntil);
+  }
+
+  /* ---------- Web Push subscriptions ---------- */
+
+  putPushSubscription(sub: PushSubscriptionRecord): Promise<void> {
+    return this.push.put(sub);
+  }
+  pushSubscriptions(deviceIds: readonly DeviceId[]): Promise<PushSubscriptionRecord[]> {
+    return this.push.list(deviceIds);
+  }
+  deletePushSubscription(deviceId: DeviceId, endpoint?: string): Promise<boolean> {
+    return this.push.delete(deviceId, endpoint);
   }
 
   /** Several transactions, each complete on its own (see PgDelivery.sweep). */

@@ -174,6 +174,7 @@ export class SqliteAccounts {
       this.q('DELETE FROM key_packages WHERE device_id IN (SELECT id FROM devices WHERE user_id = ?)').run(u);
       this.q('DELETE FROM session_challenges WHERE device_id IN (SELECT id FROM devices WHERE user_id = ?)').run(u);
       this.q('DELETE FROM sessions WHERE user_id = ?').run(u);
+      this.q('DELETE FROM push_subscriptions WHERE device_id IN (SELECT id FROM devices WHERE user_id = ?)').run(u);
       this.q('DELETE FROM devices WHERE user_id = ?').run(u);
       this.q('DELETE FROM users WHERE id = ?').run(u);
     }
@@ -246,6 +247,7 @@ export class SqliteAccounts {
       this.q('DELETE FROM sessions WHERE device_id = ?').run(id);
       this.q('DELETE FROM device_links WHERE device_id = ?').run(id);
       this.q('DELETE FROM session_challenges WHERE device_id = ?').run(id);
+      this.q('DELETE FROM push_subscriptions WHERE device_id = ?').run(id);
       this.q('DELETE FROM devices WHERE id = ?').run(id);
       return [];
     }
@@ -253,6 +255,7 @@ export class SqliteAccounts {
     this.q('DELETE FROM sessions WHERE device_id = ?').run(id);
     this.q('DELETE FROM key_packages WHERE device_id = ?').run(id);
     this.q('DELETE FROM device_links WHERE device_id = ?').run(id);
+    this.q('DELETE FROM push_subscriptions WHERE device_id = ?').run(id);
     this.q('DELETE FROM session_challenges WHERE device_id = ?').run(id);
     return this.dropDelivery(id);
   }

@@ -392,4 +392,18 @@ CREATE TABLE profiles (
 CREATE INDEX profiles_picture ON profiles(picture_blob) WHERE picture_blob IS NOT NULL;
 `,
   },
+  {
+    version: 12,
+    name: 'push subscriptions',
+    // One Web Push subscription per device: the push service's endpoint URL
+    // and the keys pushes are encrypted to. No time, no user id (the device row has it).
+    sql: `
+CREATE TABLE push_subscriptions (
+  device_id TEXT PRIMARY KEY REFERENCES devices(id),
+  endpoint TEXT NOT NULL,
+  p256dh TEXT NOT NULL,
+  auth TEXT NOT NULL
+) WITHOUT ROWID;
+`,
+  },
 ];

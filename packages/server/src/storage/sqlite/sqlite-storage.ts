@@ -17,6 +17,7 @@ import type {
   NewSession,
   PendingLinkRecord,
   ProfileRecord,
+  PushSubscriptionRecord,
   SessionRecord,
   BacklogSize,
   Storage,
@@ -32,6 +33,7 @@ import { SqliteCore, type SqliteStorageOptions } from './core.js';
 import { SqliteDelivery } from './delivery.js';
 import { SqliteKeyPackages } from './key-packages.js';
 import { SqliteProfiles } from './profiles.js';
+import { SqlitePush } from './push.js';
 import { SqliteRetention } from './retention.js';
 import { SQLITE_MIGRATIONS } from './migrations.js';
 import { queuedBytes } from './queue-bytes.js';
@@ -58,6 +60,7 @@ export class SqliteStorage implements Storage {
   private readonly blobs: SqliteBlobs;
   private readonly retention: SqliteRetention;
   private readonly profiles: SqliteProfiles;
+  private readonly push: SqlitePush;
 
   constructor(options: SqliteStorageOptions) {
     this.core = new SqliteCore(options);
@@ -67,6 +70,7 @@ export class SqliteStorage implements Storage {
     this.retention = new SqliteRetention(this.core);
     this.blobs = new SqliteBlobs(this.core);
     this.profiles = new SqliteProfiles(this.core);
+    this.push = new SqlitePush(this.core);
   }
 
   async migrate(): Promise<void> {
@@ -314,6 +318,18 @@ export class SqliteStorage implements Storage {
   }
   deleteProfile(userId: UserId, releasedKeepUntil: number): Promise<boolean> {
     return this.profiles.delete(userId, releasedKeepUntil);
+  }
+
+  /* ---------- Web Push subscriptions ---------- */
+
+  putPushSubscription(sub: PushSubscriptionRecord): Promise<void> {
+    return this.push.put(sub);
+  }
+  async pushSubscriptions(deviceIds: readonly DeviceId[]): Promise<PushSubscriptionRecord[]> {
+    return this.push.list(deviceIds);
+  }
+  deletePushSubscription(deviceId: DeviceId, endpoint?: string): Promise<boolean> {
+    return this.push.delete(deviceId, endpoint);
   }
 
   sweep(now: number): Promise<SweepResult> {
