@@ -15,6 +15,7 @@ import {
   SessionChallengeResponseSchema,
   toBase64Url,
   UserDevicesResponseSchema,
+  VapidKeyResponseSchema,
 } from '@parley/protocol';
 import type {
   AuthResponse,
@@ -32,6 +33,7 @@ import type {
   PendingDeviceResponse,
   ProfileResponse,
   ProfileVersion,
+  PutPushSubscriptionRequest,
   SessionChallengeResponse,
   UserDevicesResponse,
   UserId,
@@ -253,5 +255,20 @@ export class HttpApi {
   /** Deletes this user's profile (and releases its picture blob); succeeds when there is none. */
   async deleteProfile(): Promise<void> {
     await this.call('DELETE', '/v1/profile');
+  }
+
+  /** The server's VAPID public key (base64url, 65 bytes): the Push API's applicationServerKey. */
+  async pushVapidKey(): Promise<string> {
+    return (await this.json(VapidKeyResponseSchema, await this.call('GET', '/v1/push/vapid-key'))).publicKey;
+  }
+
+  /** Registers this device's Web Push subscription (PushSubscription.toJSON()), replacing its previous one. Errors: bad_request. */
+  async putPushSubscription(sub: PutPushSubscriptionRequest): Promise<void> {
+    await this.call('PUT', '/v1/push/subscription', { json: { endpoint: sub.endpoint, keys: { p256dh: sub.keys.p256dh, auth: sub.keys.auth } } });
+  }
+
+  /** Deletes this device's Web Push subscription (none is fine): no more wake-ups. */
+  async deletePushSubscription(): Promise<void> {
+    await this.call('DELETE', '/v1/push/subscription');
   }
 }
