@@ -10,7 +10,7 @@ const seqs = (rs: readonly SearchResult[]): number[] => rs.map((r) => r.seq);
 const marked = (r: SearchResult | undefined): string[] => (r?.matches ?? []).map((m) => r?.snippet.slice(m.start, m.end) ?? '');
 
 async function postingKeys(store: MemoryStore): Promise<string[]> {
-  return (await store.list('meta', { prefix: 'search/t/' })).map((e) => e.key);
+  return (await store.list('meta', { prefix: 'st/' })).map((e) => e.key);
 }
 
 /** The postings the index must hold for what is stored: the terms of every text and caption, nothing else. */
@@ -110,8 +110,8 @@ describe('client: search on the device', () => {
     // The index holds no more than it must: one posting per distinct term of each text or caption stored, and no text.
     const keys = await postingKeys(store);
     assert.equal(keys.length, await expectedPostings(bob.client, [conv.id, group.id]));
-    assert.ok(keys.every((k) => /^search\/t\/[a-z0-9~^]+\/[A-Za-z0-9_-]+\/[0-9a-z]+$/.test(k)), 'term, conversation, seq — nothing else in a key');
-    for (const e of await store.list('meta', { prefix: 'search/t/' })) assert.match(e.value, /^[0-9a-z]+$/, 'a posting’s value is its sentAt');
+    assert.ok(keys.every((k) => /^st\/[a-z0-9~^]+\/[A-Za-z0-9_-]{10}\/[0-9a-z]+$/.test(k)), 'term, start of the conversation id, seq — nothing else in a key');
+    for (const e of await store.list('meta', { prefix: 'st/' })) assert.match(e.value, /^[0-9a-z]+$/, 'a posting’s value is its sentAt');
     assert.ok(!keys.some((k) => k.includes('zebra') || k.includes('noon')), 'nothing of an expired or edited-away text');
   });
 });

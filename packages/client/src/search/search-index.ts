@@ -1,4 +1,3 @@
-import type { GroupId } from '@parley/protocol';
 import type { MessageRecord } from '../store/message-records.js';
 import { toMessage } from '../store/message-records.js';
 import type { StoreBatch } from '../store/records.js';
@@ -7,7 +6,7 @@ import { encodeTerm, indexTerms } from './tokenize.js';
 
 /**
  * The search index: an inverted index in the store's own `meta` table, one
- * posting per (term, message) — key `search/t/<term>/<conversation>/<seq>`,
+ * posting per (term, message) — key `st/<term>/<conversation>/<seq>`,
  * value the message's sentAt (base 36) so results sort by time without
  * reading the messages (the seq in base 36: keys are most of the index). Terms are encoded prefix-preserving (tokenize.ts
  * encodeTerm), so `store.list({ prefix })` finds every term that starts
@@ -20,12 +19,20 @@ import { encodeTerm, indexTerms } from './tokenize.js';
  */
 
 export const SEARCH_PREFIX = 'search/';
-export const POSTING_PREFIX = `${SEARCH_PREFIX}t/`;
+export const POSTING_PREFIX = 'st/';
+/**
+ * Characters of the conversation id in a posting key: enough to tell this
+ * device's conversations apart (MLS group ids are random; 60 bits), far
+ * shorter than the id — keys are most of the index. A query maps them back
+ * through the conversation records (and checks the text if two share them).
+ */
+export const CONVERSATION_CHARS = 10;
 /** Only history entries: "<conversation>/<16-digit seq>" (notices, "….0000", are not searched). */
 const ENTRY_KEY = /^([A-Za-z0-9_-]+)\/(\d{16})$/;
 
 export interface Posting {
-  readonly conversationId: GroupId;
+  /** The first CONVERSATION_CHARS characters of the conversation id. */
+  readonly conversation: string;
   readonly seq: number;
   readonly sentAt: number;
 }
@@ -44,7 +51,7 @@ function terms(m: MessageRecord | undefined): Set<string> {
 }
 
 function postingKey(term: string, m: Pick<MessageRecord, 'conversationId' | 'seq'>): string {
-  return `${POSTING_PREFIX}${encodeTerm(term)}/${m.conversationId}/${m.seq.toString(36)}`;
+  return `${POSTING_PREFIX}${encodeTerm(term)}/${m.conversationId.slice(0, CONVERSATION_CHARS)}/${m.seq.toString(36)}`;
 }
 
 /** A stored entry that does not read (corrupt) is treated as not indexed: reads report it where it matters. */
@@ -92,10 +99,10 @@ export async function postingsFor(store: Store, term: string): Promise<Posting[]
   for (const row of rows) {
     const parts = row.key.split('/');
     const seq = parseInt(parts.at(-1) ?? '', 36);
-    const conversationId = parts.at(-2);
+    const conversation = parts.at(-2);
     const sentAt = parseInt(row.value, 36);
-    if (conversationId === undefined || !Number.isSafeInteger(seq) || !Number.isSafeInteger(sentAt)) continue;
-    out.push({ conversationId: conversationId as GroupId, seq, sentAt });
+    if (conversation === undefined || !Number.isSafeInteger(seq) || !Number.isSafeInteger(sentAt)) continue;
+    out.push({ conversation, seq, sentAt });
   }
   return out;
 }

@@ -4,14 +4,13 @@ import type { GroupId, UserId } from '@parley/protocol';
 import type { ClientCore } from '../core/context.js';
 import type { GroupState } from '../core/group-state.js';
 import { ClientError } from '../errors.js';
-import { messageKey } from '../store/message-records.js';
 import { StoreBatch } from '../store/records.js';
 import type { MessageRecord } from '../store/records.js';
-import { indexBatch, postingsFor, postingsOf, searchableText, SEARCH_PREFIX } from './search-index.js';
+import { CONVERSATION_CHARS, indexBatch, postingsFor, postingsOf, searchableText, SEARCH_PREFIX } from './search-index.js';
 import type { Posting } from './search-index.js';
 import { snippetOf } from './snippet.js';
 import type { MatchRange } from './snippet.js';
-import { queryTerms } from './tokenize.js';
+import { indexTerms, queryTerms } from './tokenize.js';
 
 export type { MatchRange } from './snippet.js';
 
@@ -43,6 +42,12 @@ const QueryOptionsSchema = z
   })
   .strict();
 export type SearchOptions = z.input<typeof QueryOptionsSchema>;
+
+/** Whether every query term starts some indexed term of `text`. */
+function matchesAll(text: string, terms: readonly string[]): boolean {
+  const indexed = [...indexTerms(text)];
+  return terms.every((t) => indexed.some((i) => i.startsWith(t)));
+}
 
 /** What the app calls (ParleyClient.search). */
 export type SearchApi = Pick<Search, 'query'>;
@@ -80,13 +85,21 @@ export class Search {
     const terms = queryTerms(text);
     if (terms.length === 0) return [];
     const hidden = this.core.hiddenGroup();
-    const keep = (p: Posting): boolean => p.conversationId !== hidden && (o.conversationId === undefined || p.conversationId === o.conversationId) && (o.before === undefined || p.sentAt < o.before);
+    // Posting keys hold the start of a conversation id: mapped back through this device's conversations.
+    const byPrefix = new Map<string, GroupId[]>();
+    for (const c of await this.core.repo.conversations()) {
+      if (c.id === hidden) continue;
+      const p = c.id.slice(0, CONVERSATION_CHARS);
+      byPrefix.set(p, [...(byPrefix.get(p) ?? []), c.id]);
+    }
+    const wanted = (id: GroupId): boolean => o.conversationId === undefined || id === o.conversationId;
+    const keep = (p: Posting): boolean => (byPrefix.get(p.conversation) ?? []).some(wanted) && (o.before === undefined || p.sentAt < o.before);
     // Every term must match (as a prefix of some word of the message).
     let hits: Map<string, Posting> | undefined;
     for (const term of terms) {
       const next = new Map<string, Posting>();
       for (const p of await postingsFor(this.core.repo.store, term)) {
-        const key = messageKey(p.conversationId, p.seq);
+        const key = `${p.conversation}/${p.seq}`;
         if (keep(p) && (hits === undefined || hits.has(key))) next.set(key, p);
       }
       hits = next;
@@ -96,14 +109,19 @@ export class Search {
     const limit = o.limit ?? DEFAULT_LIMIT;
     const results: SearchResult[] = [];
     for (const p of ordered) {
-      if (results.length >= limit) break;
-      const m = await this.core.repo.message(p.conversationId, p.seq).catch(() => undefined);
-      if (m === undefined) continue;
-      if (o.from !== undefined && m.senderUserId !== o.from) continue;
-      if (o.attachmentsOnly === true && m.content.type !== 'attachment') continue;
-      const body = searchableText(m);
-      if (body === undefined) continue;
-      results.push({ conversationId: m.conversationId, seq: m.seq, sender: { userId: m.senderUserId, username: this.state.nameOf(m.senderUserId) }, sentAt: m.content.sentAt, ...snippetOf(body, terms) });
+      const ids = byPrefix.get(p.conversation) ?? [];
+      for (const id of ids.filter(wanted)) {
+        if (results.length >= limit) break;
+        const m = await this.core.repo.message(id, p.seq).catch(() => undefined);
+        if (m === undefined) continue;
+        if (o.from !== undefined && m.senderUserId !== o.from) continue;
+        if (o.attachmentsOnly === true && m.content.type !== 'attachment') continue;
+        const body = searchableText(m);
+        if (body === undefined) continue;
+        // Two conversations whose ids start alike: only the one whose message has every term.
+        if (ids.length > 1 && !matchesAll(body, terms)) continue;
+        results.push({ conversationId: m.conversationId, seq: m.seq, sender: { userId: m.senderUserId, username: this.state.nameOf(m.senderUserId) }, sentAt: m.content.sentAt, ...snippetOf(body, terms) });
+      }
     }
     return results;
   }
