@@ -58,6 +58,17 @@ describe('configuration from the environment', () => {
     }
   });
 
+  it('takes the VAPID contact from PARLEY_VAPID_SUBJECT (mailto: or https:), never local http push endpoints', () => {
+    assert.equal(configFromEnv({}).push.subject, 'mailto:postmaster@localhost');
+    assert.equal(configFromEnv({ PARLEY_VAPID_SUBJECT: 'mailto:ops@example.org' }).push.subject, 'mailto:ops@example.org');
+    assert.equal(configFromEnv({ PARLEY_VAPID_SUBJECT: 'https://example.org/contact' }).push.subject, 'https://example.org/contact');
+    for (const bad of ['ops@example.org', 'http://example.org', 'mailto:', 'https://']) {
+      assert.throws(() => configFromEnv({ PARLEY_VAPID_SUBJECT: bad }), (e: unknown) => e instanceof ConfigError && e.message.includes('PARLEY_VAPID_SUBJECT'), bad);
+    }
+    assert.equal(configFromEnv({}).push.allowLocalHttp, false);
+    assert.equal(configFromEnv({}).push.coalesceMs, 5000);
+  });
+
   it('serves metrics only when PARLEY_METRICS_ADDR names a separate host:port', () => {
     assert.equal(configFromEnv({}).metricsAddr, undefined, 'off by default');
     assert.equal(configFromEnv({ PARLEY_METRICS_ADDR: '' }).metricsAddr, undefined);
