@@ -47,7 +47,7 @@ try {
     ...defaultConfig().push,
     // Every round pushes to every device again: no coalescing, so each notify is one push.
     coalesceMs: 0,
-    vapid,
+    vapid: () => vapid,
     subscriptions: (ids) => storage.pushSubscriptions(ids),
     forget: (id, endpoint) => storage.deletePushSubscription(id, endpoint),
     logger: createLogger('silent'),
@@ -84,7 +84,7 @@ try {
   // Coalescing as configured (5 s): a burst of 1,000 messages stored for one device not connected.
   const coalescing = new PushNotifier({
     ...defaultConfig().push,
-    vapid,
+    vapid: () => vapid,
     subscriptions: (list) => storage.pushSubscriptions(list),
     forget: (id, endpoint) => storage.deletePushSubscription(id, endpoint),
     logger: createLogger('silent'),

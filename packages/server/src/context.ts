@@ -66,7 +66,8 @@ export async function createAppContext(config: ServerConfig, overrides: AppConte
 function pushFor(config: ServerConfig, storage: Storage, logger: Logger): PushNotifier {
   return new PushNotifier({
     ...config.push,
-    vapid: loadOrCreateVapidKeys(config.dataDir),
+    // Made at the server's first start (startServer asks), not by admin commands that build a context too.
+    vapid: () => loadOrCreateVapidKeys(config.dataDir),
     subscriptions: (ids) => storage.pushSubscriptions(ids),
     forget: (deviceId, endpoint) => storage.deletePushSubscription(deviceId, endpoint),
     logger,

@@ -29,6 +29,8 @@ export interface ParleyServer {
 export async function startServer(ctx: AppContext): Promise<ParleyServer> {
   // A bad web directory fails before storage is touched.
   const site = ctx.config.webDir === undefined ? undefined : StaticSite.load(ctx.config.webDir);
+  // The Web Push key pair: read from the data directory, or made there at the first start (a damaged file stops the start here).
+  ctx.push.loadKeys();
   await ctx.storage.migrate();
   const router = new Router(ROUTES);
   const connections = new Set<Connection>();

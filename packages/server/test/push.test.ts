@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createDecipheriv, createECDH, createPublicKey, hkdfSync, randomBytes, verify } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fromBase64Url, PUSH_WAKE_PAYLOAD, toBase64Url } from '@parley/protocol';
 import { defaultConfig, type PushConfig } from '../src/config.js';
+import { createAppContext } from '../src/context.js';
 import { newGroupId, TestNetwork, type TestAccount, type TestSocket } from './helpers/test-network.js';
 
 /**
@@ -205,6 +206,19 @@ describe('Web Push', () => {
       assert.equal(net.ctx.push.counters.sent, n);
     } finally {
       await svc.close();
+    }
+  });
+
+  it('makes the key at the first server start only (not for an admin context), and refuses to start on a damaged key file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-push-'));
+    try {
+      const ctx = await createAppContext({ ...defaultConfig(), dataDir: dir, logLevel: 'silent' });
+      await ctx.storage.close();
+      assert.equal(existsSync(join(dir, 'vapid.json')), false, 'an admin command builds a context but makes no key');
+      writeFileSync(join(dir, 'vapid.json'), '{"publicKey":"short","privateKey":"x"}');
+      await assert.rejects(TestNetwork.start({ dataDir: dir }), /not a VAPID key file/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -5,7 +5,8 @@ import type { PushSubscriptionRecord } from '../storage/storage.js';
 import type { VapidKeys } from './vapid.js';
 
 export interface PushNotifierOptions {
-  vapid: VapidKeys;
+  /** Reads (or makes) the VAPID keys; called once, at the server's start or the first use. */
+  vapid: () => VapidKeys;
   /** VAPID `sub` claim: how the push service reaches the operator (mailto: or https:). */
   subject: string;
   /** At most one push per device per this many ms (a trailing one covers what came meanwhile). */
@@ -63,10 +64,22 @@ export class PushNotifier {
   private closed = false;
   private readonly idle: Array<() => void> = [];
 
+  private keys: VapidKeys | undefined;
+
   constructor(private readonly o: PushNotifierOptions) {}
 
+  /** Loads (or makes) the VAPID keys now: the server calls it at start, so an unreadable key file stops it there. */
+  loadKeys(): VapidKeys {
+    this.keys ??= this.o.vapid();
+    return this.keys;
+  }
+
+  private get vapid(): VapidKeys {
+    return this.loadKeys();
+  }
+
   get publicKey(): string {
-    return this.o.vapid.publicKey;
+    return this.vapid.publicKey;
   }
 
   /** A live connection of the device on this process (counted: a device may hold several). */
@@ -164,7 +177,7 @@ export class PushNotifier {
       const [sub] = await this.o.subscriptions([d]);
       if (!sub) return;
       const req = webpush.generateRequestDetails({ endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } }, PUSH_WAKE_PAYLOAD, {
-        vapidDetails: { subject: this.o.subject, publicKey: this.o.vapid.publicKey, privateKey: this.o.vapid.privateKey },
+        vapidDetails: { subject: this.o.subject, publicKey: this.vapid.publicKey, privateKey: this.vapid.privateKey },
         TTL: this.o.ttlSeconds,
         urgency: 'high',
         // One topic for every push: a push service still holding an undelivered wake-up replaces it (RFC 8030 §5.4).
