@@ -45,8 +45,9 @@ export async function createAppContext(config: ServerConfig, overrides: AppConte
   const limiter = overrides.limiter ?? new RateLimiter();
   // One registry per context: servers in one process (tests) never share metrics.
   const metrics = overrides.metrics ?? (await metricsFor(config, logger));
+  const push = overrides.push ?? pushFor(config, storage, logger);
   if (metrics.enabled) {
-    metrics.watch({ storage, bus });
+    metrics.watch({ storage, bus, push });
     limiter.onRefused = (key) => metrics.rateLimited(key);
   }
   return {
@@ -59,7 +60,7 @@ export async function createAppContext(config: ServerConfig, overrides: AppConte
     limiter,
     trimmer: overrides.trimmer ?? new Trimmer(storage, config.trimIntervalMs),
     metrics,
-    push: overrides.push ?? pushFor(config, storage, logger),
+    push,
   };
 }
 

@@ -23,6 +23,7 @@ const ALLOWED_LABELS = new Set([
   'method',
   'route',
   'status',
+  'result',
   'version',
   'le',
   // process and Node.js metrics (prom-client defaults)

@@ -225,7 +225,7 @@ describe('Web Push', () => {
   it('deletes a subscription its push service calls gone (410, 404) and sends it nothing more; revocation deletes it too', async () => {
     const svc = await LocalPushService.start();
     try {
-      await using net = await TestNetwork.start({ config: pushConfig({ coalesceMs: 50 }) });
+      await using net = await TestNetwork.start({ config: { ...pushConfig({ coalesceMs: 50 }), metricsAddr: { host: '127.0.0.1', port: 0 } } });
       const [alice, bob] = [await net.register(), await net.register()];
       const bob2 = await bob.newDevice();
       assert.equal((await put(bob, svc.subscription())).status, 204);
@@ -257,6 +257,10 @@ describe('Web Push', () => {
       assert.equal((await net.ctx.storage.pushSubscriptions([bob2.deviceId])).length, 1, 'other failures keep the subscription');
       assert.equal(net.ctx.push.counters.failed, 1);
 
+      const exposition = await (await fetch(net.server.metricsUrl ?? '')).text();
+      for (const [result, n] of [['sent', 0], ['gone', 2], ['failed', 1], ['dropped', 0]] as const) {
+        assert.match(exposition, new RegExp(`^parley_push_total\\{result="${result}"\\} ${n}$`, 'm'), result);
+      }
       assert.equal((await bob.delete(`/v1/devices/${bob2.deviceId}`)).status, 204);
       assert.deepEqual(await net.ctx.storage.pushSubscriptions([bob2.deviceId]), [], 'a revoked device has no subscription');
     } finally {

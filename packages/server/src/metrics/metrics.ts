@@ -49,7 +49,13 @@ export type Transport = (typeof TRANSPORTS)[number];
 export interface MetricSources {
   storage: Storage;
   bus: Bus;
+  /** Web Push results counted by the notifier (push/notifier.ts), read when scraped. */
+  push?: { readonly counters: Readonly<Record<PushResult, number>> };
 }
+
+/** Results of a Web Push wake-up: `parley_push_total{result}`. */
+export const PUSH_RESULTS = ['sent', 'gone', 'failed', 'dropped'] as const;
+export type PushResult = (typeof PUSH_RESULTS)[number];
 
 export interface Metrics {
   readonly enabled: boolean;

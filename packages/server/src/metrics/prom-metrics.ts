@@ -8,6 +8,7 @@ import {
   FRAME_OUT_TYPES,
   HTTP_METHODS,
   indexOf,
+  PUSH_RESULTS,
   RATE_LIMIT_NAMES,
   RATE_LIMIT_PREFIXES,
   STATUS_CLASSES,
@@ -130,6 +131,11 @@ export class PromMetrics implements Metrics {
     'Requests, frames or claims refused by a rate limit, by limit.',
     RATE_LIMIT_NAMES.map((limit) => ({ limit })),
   );
+  readonly pushes = new ClosedCounter(
+    'parley_push_total',
+    'Web Push wake-ups by result: sent (2xx), gone (404/410: the subscription was deleted), failed (another status, a timeout or a network error), dropped (the send queue was full).',
+    PUSH_RESULTS.map((result) => ({ result })),
+  );
   readonly authFailures = new ClosedCounter(
     'parley_auth_failures_total',
     'Refused authentication: unauthenticated (missing, unknown or expired token), invalid_credentials (wrong password or key), device_pending (device not yet approved).',
@@ -161,6 +167,7 @@ export class PromMetrics implements Metrics {
       this.batchFailures,
       this.rateLimits,
       this.authFailures,
+      this.pushes,
     ]) {
       m.registerIn(this.registry);
     }
@@ -268,6 +275,8 @@ export class PromMetrics implements Metrics {
     this.storageUp.set(storageOk ? 1 : 0);
     this.busUp.set(busOk ? 1 : 0);
     this.busPublishErrors.set(0, sources.bus.publishErrors);
+    const push = sources.push;
+    if (push) PUSH_RESULTS.forEach((r, i) => this.pushes.set(i, push.counters[r]));
   }
 
   private refreshBacklog(sources: MetricSources): Promise<void> {
