@@ -409,6 +409,49 @@ describe('PostgreSQL migrations', () => {
     }
   });
 
+  it('adds push subscriptions (vacuumed promptly) to a version-14 schema with an active and a revoked device', async () => {
+    const schema = freshSchema();
+    schemas.push(schema);
+    const U = 'u'.repeat(22), A = 'a'.repeat(22), R = 'r'.repeat(22);
+    const raw = new Client({ connectionString: URL });
+    await raw.connect();
+    try {
+      await raw.query(`CREATE SCHEMA "${schema}"`);
+      await raw.query(`SET search_path TO "${schema}"`);
+      await raw.query('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+      for (const m of POSTGRES_MIGRATIONS.slice(0, 14)) {
+        await raw.query(m.sql);
+        await raw.query('INSERT INTO schema_migrations VALUES ($1, $2)', [m.version, m.name]);
+      }
+      await raw.query("INSERT INTO users (id, username, skeleton, password_hash, created_day) VALUES ($1, 'ulla', 'ulla', 'h', '2026-01-01')", [U]);
+      await raw.query("INSERT INTO devices (id, user_id, signature_key, created_day, status) VALUES ($1, $2, '\\x00', '2026-01-01', 'active')", [A, U]);
+      await raw.query("INSERT INTO devices (id, user_id, signature_key, created_day, status, revoked_at) VALUES ($1, $2, '\\x01', '2026-01-01', 'revoked', $3)", [R, U, NOW]);
+    } finally {
+      await raw.end();
+    }
+    const s = new PostgresStorage({ connectionString: URL, schema });
+    try {
+      await s.migrate();
+      const sub = { deviceId: A as DeviceId, endpoint: 'https://push.example/send/1', p256dh: 'B'.repeat(87), auth: 'C'.repeat(22) };
+      await s.putPushSubscription(sub);
+      assert.deepEqual(await s.pushSubscriptions([A as DeviceId, R as DeviceId]), [sub]);
+      await assert.rejects(s.putPushSubscription({ ...sub, deviceId: R as DeviceId }), /device not found/);
+    } finally {
+      await s.close();
+    }
+    const check = new Client({ connectionString: URL });
+    await check.connect();
+    try {
+      const r = await check.query<{ reloptions: string[] | null }>(
+        `SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = 'push_subscriptions'`,
+        [schema],
+      );
+      assert.ok(r.rows[0]?.reloptions?.includes('autovacuum_vacuum_scale_factor=0'), String(r.rows[0]?.reloptions));
+    } finally {
+      await check.end();
+    }
+  });
+
   it('are numbered in order without gaps', () => {
     POSTGRES_MIGRATIONS.forEach((m, i) => assert.equal(m.version, i + 1));
   });

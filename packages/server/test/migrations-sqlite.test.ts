@@ -373,6 +373,37 @@ describe('SQLite migrations', () => {
     }
   });
 
+  it('add push subscriptions to a version-11 database with an active and a revoked device', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parley-mig-'));
+    try {
+      const path = join(dir, 'p.db');
+      const raw = new Database(path);
+      raw.pragma('foreign_keys = ON');
+      raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)');
+      for (const m of SQLITE_MIGRATIONS.slice(0, 11)) {
+        raw.exec(m.sql);
+        raw.prepare('INSERT INTO schema_migrations VALUES (?, ?)').run(m.version, m.name);
+      }
+      const U = 'u'.repeat(22), A = 'a'.repeat(22), R = 'r'.repeat(22);
+      raw.prepare("INSERT INTO users (id, username, skeleton, password_hash, created_day) VALUES (?, 'ulla', 'ulla', 'h', '2026-01-01')").run(U);
+      raw.prepare("INSERT INTO devices (id, user_id, signature_key, created_day, status) VALUES (?, ?, x'00', '2026-01-01', 'active')").run(A, U);
+      raw.prepare("INSERT INTO devices (id, user_id, signature_key, created_day, status, revoked_at) VALUES (?, ?, x'01', '2026-01-01', 'revoked', 1800000000)").run(R, U);
+      raw.close();
+      const s = new SqliteStorage({ path });
+      try {
+        await s.migrate();
+        const sub = { deviceId: A as DeviceId, endpoint: 'https://push.example/send/1', p256dh: 'B'.repeat(87), auth: 'C'.repeat(22) };
+        await s.putPushSubscription(sub);
+        assert.deepEqual(await s.pushSubscriptions([A as DeviceId, R as DeviceId]), [sub]);
+        await assert.rejects(s.putPushSubscription({ ...sub, deviceId: R as DeviceId }), /device not found/);
+      } finally {
+        await s.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('are numbered in order without gaps', () => {
     SQLITE_MIGRATIONS.forEach((m, i) => assert.equal(m.version, i + 1));
   });
