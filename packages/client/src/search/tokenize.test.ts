@@ -30,7 +30,12 @@ describe('search tokenizer', () => {
       assert.match(encodeTerm(b as string), /^[\x21-\x7e]+$/);
     }
     assert.ok(!encodeTerm('ab').startsWith(encodeTerm('b')));
-    assert.notEqual(encodeTerm('\u4e2d'), encodeTerm('~4e2d'));
+    // Every code point class, never "/" (the key separator), 3 characters per BMP character.
+    for (const cp of [0x41, 0x2f, 0x7e, 0x627, 0x4e2d, 0xfffd, 0xffff, 0x1f44d, 0x10ffff]) assert.match(encodeTerm(String.fromCodePoint(cp)), /^[A-Za-z0-9^_-]+$/);
+    assert.equal(encodeTerm('北京').length, 6);
+    // Distinct characters, distinct units (a prefix of one never reads as another).
+    const units = new Set([...'abc中文مرحبا👍🏽/~'].map((c) => encodeTerm(c)));
+    assert.equal(units.size, [...'abc中文مرحبا👍🏽/~'].length);
   });
 
   it('cuts a long text around the first match and moves the ranges into the snippet', () => {

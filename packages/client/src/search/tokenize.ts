@@ -88,12 +88,27 @@ export function isCjk(term: string): boolean {
   return CJK_ONLY.test(term);
 }
 
+const DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+const LEADS = 'ABCDEFGHIJKLMNOP';
+
+function base64(n: number, width: number): string {
+  let out = '';
+  for (let i = 0; i < width; i++) {
+    out = (DIGITS[n & 63] as string) + out;
+    n >>= 6;
+  }
+  return out;
+}
+
 /**
  * A term as a store key part: printable ASCII (what every store adapter
- * orders alike), with the prefix property kept — if term A is a prefix of
- * term B, encode(A) is a prefix of encode(B) — so a prefix scan of the
- * store finds every term starting with a query word. [a-z0-9] stay as they
- * are; any other code point is "~" and 4 hex digits (BMP) or "^" and 6.
+ * orders alike) without "/", with the prefix property kept — if term A is a
+ * prefix of term B, encode(A) is a prefix of encode(B) — so a prefix scan of
+ * the store finds every term starting with a query word. Each character is
+ * one self-delimiting unit: [a-z0-9] as they are; any other character of the
+ * Basic Multilingual Plane an upper-case lead A–P (its top 4 bits) and 2
+ * base-64 digits; any other "^" and 4 base-64 digits (3 and 5 characters:
+ * keys are most of the index).
  */
 export function encodeTerm(term: string): string {
   let out = '';
@@ -101,7 +116,7 @@ export function encodeTerm(term: string): string {
     if (/^[a-z0-9]$/.test(ch)) out += ch;
     else {
       const cp = ch.codePointAt(0) as number;
-      out += cp <= 0xffff ? `~${cp.toString(16).padStart(4, '0')}` : `^${cp.toString(16).padStart(6, '0')}`;
+      out += cp <= 0xffff ? (LEADS[cp >> 12] as string) + base64(cp & 0xfff, 2) : `^${base64(cp, 4)}`;
     }
   }
   return out;
