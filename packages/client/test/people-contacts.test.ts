@@ -5,15 +5,8 @@ import type { UserId } from '@parley/protocol';
 import { ClientError, MAX_NICKNAME_LENGTH } from '../src/index.js';
 import type { Contact, ParleyClient } from '../src/index.js';
 import { ClientNetwork, waitFor } from './helpers/network.js';
+import { isClientError } from './helpers/errors.js';
 import { RecordingSockets } from './helpers/sockets.js';
-
-function isClientError(code: string) {
-  return (err: unknown) => {
-    assert.ok(err instanceof ClientError, `expected a ClientError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return true;
-  };
-}
 
 async function names(client: ParleyClient): Promise<string[]> {
   return (await client.contacts.list()).map((c) => `${c.username}${c.nickname === null ? '' : `=${c.nickname}`}`).sort();

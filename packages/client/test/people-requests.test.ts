@@ -1,19 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { GroupId, UserId } from '@parley/protocol';
-import { ClientError } from '../src/index.js';
 import type { Message, ParleyClient, TypingEvent } from '../src/index.js';
 import { ClientNetwork, texts, waitFor } from './helpers/network.js';
+import { isClientError } from './helpers/errors.js';
 
 const FAST = { receiptDelayMs: 30 };
-
-function isClientError(code: string) {
-  return (err: unknown) => {
-    assert.ok(err instanceof ClientError, `expected a ClientError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return true;
-  };
-}
 
 async function ids(list: Promise<Array<{ id: GroupId }>>): Promise<GroupId[]> {
   return (await list).map((c) => c.id);
