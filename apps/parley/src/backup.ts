@@ -14,6 +14,8 @@ import {
   snapshotSqlite,
   sqliteInUse,
   SqliteStorage,
+  readVapidKeys,
+  VAPID_FILE,
   type BackupManifest,
   type ServerConfig,
 } from '@parley/server';
@@ -26,6 +28,8 @@ import {
  *   <dir>/parley.db     the database as of one commit (rollback-journal mode, one file)
  *   <dir>/blobs/        the encrypted attachments that database records, laid out
  *                       as in the data directory (<2 hex>/<sha-256>)
+ *   <dir>/vapid.json    the server's Web Push (VAPID) keys, when it has made them:
+ *                       every browser's push subscription is bound to them
  *
  * Order and consistency: the database snapshot is taken first, then exactly
  * the blob files it records are copied. The server writes a blob's file before
@@ -132,6 +136,22 @@ async function dropEmptyTmp(blobDir: string): Promise<void> {
   await rmdir(join(blobDir, 'tmp')).catch(() => undefined);
 }
 
+/**
+ * Copies the VAPID key file from one directory to another (new) one, checked
+ * first: a damaged file is refused rather than carried. False when there is none.
+ */
+async function copyVapidKeys(fromDir: string, toDir: string): Promise<boolean> {
+  const from = join(fromDir, VAPID_FILE);
+  try {
+    if (readVapidKeys(from) === undefined) return false;
+  } catch (err) {
+    throw new BackupError('corrupt', `${from} is not a VAPID key file`, { cause: err });
+  }
+  await copyFile(from, join(toDir, VAPID_FILE), constants.COPYFILE_EXCL);
+  await chmod(join(toDir, VAPID_FILE), 0o600);
+  return true;
+}
+
 function isMissingFile(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
 }
@@ -174,6 +194,7 @@ export async function backup(config: ServerConfig, target: string, options: Back
       }
     }
     await dropEmptyTmp(join(tmp, 'blobs'));
+    const vapidKeys = await copyVapidKeys(dataDir, tmp);
     const databaseBytes = (await stat(join(tmp, DB_FILE))).size;
     const manifest: BackupManifest = {
       format: BACKUP_FORMAT,
@@ -182,6 +203,7 @@ export async function backup(config: ServerConfig, target: string, options: Back
       schemaVersion: contents.schemaVersion,
       createdAt: `${new Date().toISOString().slice(0, 16)}Z`,
       database: { file: DB_FILE, bytes: databaseBytes },
+      vapidKeys,
       blobs: { count: contents.blobs.length - missing.length, bytes: blobBytes, missing },
     };
     await writeFile(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
@@ -278,6 +300,7 @@ export async function restore(config: ServerConfig, source: string, options: Bac
       blobs++;
     }
     await dropEmptyTmp(join(staging, 'blobs'));
+    if (manifest.vapidKeys === true && !(await copyVapidKeys(src, staging))) throw new BackupError('corrupt', `the backup lacks ${VAPID_FILE}, which ${MANIFEST} lists`);
 
     // Migrated now, as the server would on start: a backup this build cannot migrate fails here, before the data directory is touched.
     const storage = new SqliteStorage({ path: stagedDb, checkpointInWorker: false });
@@ -313,7 +336,9 @@ async function swapIn(dataDir: string, staging: string): Promise<boolean> {
   const movedAside: string[] = [];
   const movedIn: string[] = [];
   try {
-    for (const name of [`${DB_FILE}-wal`, `${DB_FILE}-shm`, DB_FILE, 'blobs']) {
+    // The VAPID keys are replaced only by a backup that carries them (older backups do not: the server's own stay).
+    const keys = existsSync(join(staging, VAPID_FILE)) ? [VAPID_FILE] : [];
+    for (const name of [`${DB_FILE}-wal`, `${DB_FILE}-shm`, DB_FILE, 'blobs', ...keys]) {
       try {
         await rename(join(dataDir, name), join(aside, name));
         movedAside.push(name);
@@ -321,7 +346,7 @@ async function swapIn(dataDir: string, staging: string): Promise<boolean> {
         if (!isMissingFile(err)) throw err;
       }
     }
-    for (const name of ['blobs', DB_FILE]) {
+    for (const name of [...keys, 'blobs', DB_FILE]) {
       try {
         await rename(join(staging, name), join(dataDir, name));
         movedIn.push(name);

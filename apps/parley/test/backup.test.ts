@@ -180,6 +180,7 @@ describe('parley admin backup and restore', () => {
       assert.equal(manifest.schemaVersion, SQLITE_SCHEMA_VERSION);
       assert.ok(manifest.blobs.count >= blobsBefore.size);
       assert.deepEqual(manifest.blobs.missing, []);
+      assert.equal(manifest.vapidKeys, true);
       assert.deepEqual(readdirSync(join(backupDir, '..')), ['parley-backup'], 'no temporary directory left next to it');
 
       // stop the server (SIGTERM to its pid), restore into a fresh data directory, serve from it
@@ -187,7 +188,8 @@ describe('parley admin backup and restore', () => {
       const restored = await admin(dir2, ['restore', backupDir]);
       assert.equal(restored.code, 0, restored.stderr);
       assert.match(restored.stdout, /restored into/);
-      assert.deepEqual(readdirSync(dir2).sort(), ['blobs', 'parley.db'], 'nothing staged is left behind');
+      assert.deepEqual(readdirSync(dir2).sort(), ['blobs', 'parley.db', 'vapid.json'], 'the server’s Web Push keys came along; nothing staged is left behind');
+      assert.equal(readFileSync(join(dir2, 'vapid.json'), 'utf8'), readFileSync(join(dir1, 'vapid.json'), 'utf8'));
       await second.start();
 
       const b = await TestSocket.open(second.wsUrl, bob.token);
@@ -388,3 +390,59 @@ function copyTree(from: string, to: string): void {
     } else writeFileSync(join(to, e.name), readFileSync(join(from, e.name)));
   }
 }
+
+describe('parley admin backup and the Web Push keys', () => {
+  it('carries vapid.json both ways, checked, and keeps the server’s own when a backup has none', async () => {
+    const b64url = (n: number) => randomBytes(n).toString('base64url');
+    const keyFile = () => `${JSON.stringify({ publicKey: b64url(65), privateKey: b64url(32) })}\n`;
+    const dataDir = tempDir();
+    const config: ServerConfig = { ...defaultConfig(), dataDir, databaseUrl: undefined };
+    const storage = new SqliteStorage({ path: join(dataDir, 'parley.db'), checkpointInWorker: false });
+    await storage.migrate();
+    await storage.close();
+    const keys = keyFile();
+    writeFileSync(join(dataDir, 'vapid.json'), keys, { mode: 0o600 });
+    const refusal = (code: BackupErrorCode) => (err: unknown) => err instanceof BackupError && err.code === code;
+    const listing = (d: string) => readdirSync(d).sort();
+
+    const out = tempDir();
+    const withKeys = join(out, 'with-keys');
+    await backup(config, withKeys, { force: false });
+    assert.ok(listing(withKeys).includes('vapid.json'));
+    assert.equal(readFileSync(join(withKeys, 'vapid.json'), 'utf8'), keys);
+    assert.equal(statSync(join(withKeys, 'vapid.json')).mode & 0o777, 0o600);
+    assert.equal(parseBackupManifest(readFileSync(join(withKeys, 'backup.json'), 'utf8'), 'backup.json').vapidKeys, true);
+
+    // into an empty data directory, and over one with other keys (--force): the backup's keys
+    const fresh = tempDir();
+    await restore({ ...config, dataDir: fresh }, withKeys, { force: false });
+    assert.equal(readFileSync(join(fresh, 'vapid.json'), 'utf8'), keys);
+    writeFileSync(join(fresh, 'vapid.json'), keyFile());
+    await restore({ ...config, dataDir: fresh }, withKeys, { force: true });
+    assert.equal(readFileSync(join(fresh, 'vapid.json'), 'utf8'), keys);
+
+    // a backup without keys (older, or a server that never made them) leaves the data directory's own
+    const noKeysDir = tempDir();
+    writeFileSync(join(noKeysDir, 'parley.db'), readFileSync(join(dataDir, 'parley.db')));
+    const noKeys = join(out, 'no-keys');
+    await backup({ ...config, dataDir: noKeysDir }, noKeys, { force: false });
+    assert.ok(!listing(noKeys).includes('vapid.json'));
+    assert.equal(parseBackupManifest(readFileSync(join(noKeys, 'backup.json'), 'utf8'), 'backup.json').vapidKeys, false);
+    const own = keyFile();
+    writeFileSync(join(fresh, 'vapid.json'), own);
+    await restore({ ...config, dataDir: fresh }, noKeys, { force: true });
+    assert.equal(readFileSync(join(fresh, 'vapid.json'), 'utf8'), own);
+
+    // damaged keys are refused: on the server (no backup written) and in a backup (nothing restored)
+    writeFileSync(join(noKeysDir, 'vapid.json'), '{"publicKey":"short"}');
+    await assert.rejects(backup({ ...config, dataDir: noKeysDir }, join(out, 'bad'), { force: false }), refusal('corrupt'));
+    assert.ok(!listing(out).includes('bad'));
+    writeFileSync(join(withKeys, 'vapid.json'), 'not json');
+    const untouched = tempDir();
+    await assert.rejects(restore({ ...config, dataDir: untouched }, withKeys, { force: false }), refusal('corrupt'));
+    assert.deepEqual(listing(untouched), []);
+    rmSync(join(withKeys, 'vapid.json'));
+    await assert.rejects(restore({ ...config, dataDir: untouched }, withKeys, { force: false }), refusal('corrupt'));
+    assert.deepEqual(listing(untouched), []);
+  });
+});

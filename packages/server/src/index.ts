@@ -1,6 +1,7 @@
 export { startServer, WS_PATH, type ParleyServer } from './server.js';
 export { createAppContext, type AppContext, type AppContextOverrides } from './context.js';
 export { configFromEnv, defaultConfig, ConfigError, SERVER_VERSION, type ServerConfig } from './config.js';
+export { readVapidKeys, VAPID_FILE } from './push/vapid.js';
 export { createLogger } from './logger.js';
 export { runMaintenance } from './maintenance.js';
 export * as accounts from './services/accounts.js';

@@ -24,7 +24,7 @@ const FileSchema = z.object({ publicKey: z.string().regex(/^[A-Za-z0-9_-]{87}$/)
  */
 export function loadOrCreateVapidKeys(dataDir: string): VapidKeys {
   const path = join(dataDir, VAPID_FILE);
-  const existing = read(path);
+  const existing = readVapidKeys(path);
   if (existing) return existing;
   const keys = webpush.generateVAPIDKeys();
   const tmp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
@@ -36,12 +36,13 @@ export function loadOrCreateVapidKeys(dataDir: string): VapidKeys {
   } finally {
     rmSync(tmp, { force: true });
   }
-  const stored = read(path);
+  const stored = readVapidKeys(path);
   if (!stored) throw new Error(`${path} is not a VAPID key file`);
   return stored;
 }
 
-function read(path: string): VapidKeys | undefined {
+/** Reads a VAPID key file; undefined when there is none, throws when it is not one (backup and restore check it). */
+export function readVapidKeys(path: string): VapidKeys | undefined {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -49,7 +50,13 @@ function read(path: string): VapidKeys | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-  const parsed = FileSchema.safeParse(JSON.parse(text));
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new Error(`${path} is not a VAPID key file`);
+  }
+  const parsed = FileSchema.safeParse(json);
   if (!parsed.success) throw new Error(`${path} is not a VAPID key file`);
   return parsed.data;
 }

@@ -191,6 +191,8 @@ const BackupManifestSchema = z.object({
   /** When the snapshot was taken, to the minute (UTC). */
   createdAt: z.string().max(40),
   database: z.object({ file: z.literal('parley.db'), bytes: z.number().int().min(0) }),
+  /** Whether the backup holds the server's VAPID keys (vapid.json): without them every Web Push subscription ends. Absent in older backups. */
+  vapidKeys: z.boolean().optional(),
   blobs: z.object({
     count: z.number().int().min(0),
     bytes: z.number().int().min(0),
