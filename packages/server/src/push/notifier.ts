@@ -1,7 +1,11 @@
+import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import webpush from 'web-push';
 import { PUSH_WAKE_PAYLOAD, type DeviceId } from '@parley/protocol';
 import type { Logger } from '../logger.js';
 import type { PushSubscriptionRecord } from '../storage/storage.js';
+import { isPublicAddress, NonPublicAddressError, publicOnlyLookup } from '../net/public-address.js';
 import type { VapidKeys } from './vapid.js';
 
 export interface PushNotifierOptions {
@@ -23,6 +27,8 @@ export interface PushNotifierOptions {
   subscriptions: (deviceIds: readonly DeviceId[]) => Promise<PushSubscriptionRecord[]>;
   forget: (deviceId: DeviceId, endpoint: string) => Promise<boolean>;
   logger: Logger;
+  /** Tests only: also push to http://127.0.0.1 (a local stand-in for a push service). */
+  allowLocalHttp: boolean;
 }
 
 export interface PushCounters {
@@ -184,14 +190,7 @@ export class PushNotifier {
         topic: 'wake',
         contentEncoding: 'aes128gcm',
       });
-      const res = await fetch(req.endpoint, {
-        method: req.method,
-        headers: req.headers as Record<string, string>,
-        body: req.body ?? null,
-        redirect: 'error',
-        signal: AbortSignal.timeout(this.o.timeoutMs),
-      });
-      await res.body?.cancel().catch(() => undefined);
+      const res = await postPush(req, { timeoutMs: this.o.timeoutMs, allowLocalHttp: this.o.allowLocalHttp });
       if (res.ok) {
         this.counters.sent++;
       } else if (res.status === 404 || res.status === 410) {
@@ -203,7 +202,8 @@ export class PushNotifier {
       }
     } catch (err) {
       this.counters.failed++;
-      this.o.logger.warn({ event: 'push.failed', error: err instanceof Error ? err.name : 'unknown' }, 'a push could not be sent');
+      const kind = err instanceof NonPublicAddressError ? 'non_public_address' : err instanceof Error ? err.name : 'unknown';
+      this.o.logger.warn({ event: 'push.failed', error: kind }, 'a push could not be sent');
     }
   }
 
@@ -212,4 +212,29 @@ export class PushNotifier {
     if (this.devices.size < 4096) return;
     for (const [d, s] of this.devices) if (s.timer === undefined && now - s.last >= this.o.coalesceMs) this.devices.delete(d);
   }
+}
+
+/**
+ * POSTs one push. The endpoint was checked when it was stored (an https URL of
+ * a named host); here the connection itself is refused unless the name
+ * resolves only to public addresses, so a subscription cannot aim the server
+ * at its own network, now or after a DNS change. No redirect is followed; the
+ * answer's body is not read.
+ */
+async function postPush(req: { endpoint: string; method: string; headers: object; body?: Buffer | null }, o: { timeoutMs: number; allowLocalHttp: boolean }): Promise<{ ok: boolean; status: number }> {
+  const url = new URL(req.endpoint);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const local = o.allowLocalHttp && url.protocol === 'http:' && host === '127.0.0.1';
+  if (!local && (url.protocol !== 'https:' || (isIP(host) !== 0 && !isPublicAddress(host)))) throw new NonPublicAddressError();
+  const send = local ? httpRequest : httpsRequest;
+  return new Promise((resolve, reject) => {
+    const options = { method: req.method, headers: req.headers as OutgoingHttpHeaders, signal: AbortSignal.timeout(o.timeoutMs), ...(local ? {} : { lookup: publicOnlyLookup }) };
+    const r = send(url, options, (res) => {
+      res.resume();
+      const status = res.statusCode ?? 0;
+      resolve({ ok: status >= 200 && status < 300, status });
+    });
+    r.once('error', reject);
+    r.end(req.body ?? undefined);
+  });
 }
