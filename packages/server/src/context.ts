@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { BlobStore } from './blobs/blob-store.js';
 import { FsBlobStore } from './blobs/fs/fs-blob-store.js';
+import type { DeviceId } from '@parley/protocol';
 import type { Bus } from './bus/bus.js';
 import { MemoryBus } from './bus/memory/memory-bus.js';
 import { systemClock, type Clock } from './clock.js';
@@ -45,7 +46,7 @@ export async function createAppContext(config: ServerConfig, overrides: AppConte
   const limiter = overrides.limiter ?? new RateLimiter();
   // One registry per context: servers in one process (tests) never share metrics.
   const metrics = overrides.metrics ?? (await metricsFor(config, logger));
-  const push = overrides.push ?? pushFor(config, storage, logger);
+  const push = overrides.push ?? pushFor(config, storage, logger, bus);
   if (metrics.enabled) {
     metrics.watch({ storage, bus, push });
     limiter.onRefused = (key) => metrics.rateLimited(key);
@@ -64,13 +65,15 @@ export async function createAppContext(config: ServerConfig, overrides: AppConte
   };
 }
 
-function pushFor(config: ServerConfig, storage: Storage, logger: Logger): PushNotifier {
+function pushFor(config: ServerConfig, storage: Storage, logger: Logger, bus: Bus): PushNotifier {
   return new PushNotifier({
     ...config.push,
     // Made at the server's first start (startServer asks), not by admin commands that build a context too.
     vapid: () => loadOrCreateVapidKeys(config.dataDir),
     subscriptions: (ids) => storage.pushSubscriptions(ids),
     forget: (deviceId, endpoint) => storage.deletePushSubscription(deviceId, endpoint),
+    // Only a cluster asks: one process knows its own connections already.
+    ...(bus.kind === 'nats' ? { connectedAnywhere: (deviceId: DeviceId) => bus.connected(deviceId) } : {}),
     logger,
   });
 }

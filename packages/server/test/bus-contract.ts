@@ -130,5 +130,26 @@ export function busContract(name: string, make: () => Promise<BusFixture>): void
       await fx.a.publish([d], { type: 'revoked' });
       await c.until(1);
     });
+
+    it('tells whether a device is connected to any process (the Web Push presence check)', async () => {
+      const d = device();
+      const other = device();
+      assert.equal(await fx.a.connected(d), false);
+      const sub = await fx.b.subscribe(d, () => undefined);
+      await settle(fx.b);
+      assert.equal(await fx.a.connected(d), true, 'connected to the other process');
+      assert.equal(await fx.b.connected(d), true, 'connected to this one');
+      assert.equal(await fx.a.connected(other), false);
+      // the probe is not an event: listeners never see it
+      const c = collector();
+      await fx.b.subscribe(other, c.handler);
+      await settle(fx.b);
+      assert.equal(await fx.a.connected(other), true);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(c.got.length, 0);
+      await sub.unsubscribe();
+      await settle(fx.b);
+      assert.equal(await fx.a.connected(d), false, 'gone after unsubscribe');
+    });
   });
 }

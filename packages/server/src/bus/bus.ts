@@ -22,6 +22,13 @@ export interface Bus {
    */
   publish(deviceIds: readonly DeviceId[], event: BusEvent): Promise<void>;
   subscribe(deviceId: DeviceId, handler: BusHandler): Promise<Subscription>;
+  /**
+   * Whether some process (this one included) holds a live listener for the
+   * device right now: a device connected to another process of a cluster
+   * needs no Web Push wake-up. Best effort and bounded in time; when it cannot
+   * tell, false (a spurious wake-up is harmless, a missing one is not).
+   */
+  connected(deviceId: DeviceId): Promise<boolean>;
   health(): Promise<boolean>;
   /** Publishes that failed since start (for metrics); the in-process bus never fails. */
   readonly publishErrors: number;

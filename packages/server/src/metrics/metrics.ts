@@ -54,7 +54,7 @@ export interface MetricSources {
 }
 
 /** Results of a Web Push wake-up: `parley_push_total{result}`. */
-export const PUSH_RESULTS = ['sent', 'gone', 'failed', 'dropped'] as const;
+export const PUSH_RESULTS = ['sent', 'gone', 'failed', 'dropped', 'live'] as const;
 export type PushResult = (typeof PUSH_RESULTS)[number];
 
 export interface Metrics {

@@ -133,7 +133,7 @@ export class PromMetrics implements Metrics {
   );
   readonly pushes = new ClosedCounter(
     'parley_push_total',
-    'Web Push wake-ups by result: sent (2xx), gone (404/410: the subscription was deleted), failed (another status, a timeout or a network error), dropped (the send queue was full).',
+    'Web Push wake-ups by result: sent (2xx), gone (404/410: the subscription was deleted), failed (another status, a timeout or a network error), dropped (the send queue was full), live (not sent: the device was connected to another process of the cluster).',
     PUSH_RESULTS.map((result) => ({ result })),
   );
   readonly authFailures = new ClosedCounter(

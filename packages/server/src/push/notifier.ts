@@ -26,6 +26,8 @@ export interface PushNotifierOptions {
   /** Reads a device's subscription; deletes one its push service calls gone (only while it is that endpoint). */
   subscriptions: (deviceIds: readonly DeviceId[]) => Promise<PushSubscriptionRecord[]>;
   forget: (deviceId: DeviceId, endpoint: string) => Promise<boolean>;
+  /** Whether the device is connected to any process of the cluster (the bus knows): then it needs no wake-up. */
+  connectedAnywhere?: (deviceId: DeviceId) => Promise<boolean>;
   logger: Logger;
   /** Tests only: also push to http://127.0.0.1 (a local stand-in for a push service). */
   allowLocalHttp: boolean;
@@ -40,6 +42,8 @@ export interface PushCounters {
   failed: number;
   /** Wake-ups dropped because the queue was full. */
   dropped: number;
+  /** Wake-ups not sent because the device turned out connected to another process (cluster). */
+  live: number;
 }
 
 interface DeviceState {
@@ -59,7 +63,7 @@ interface DeviceState {
  * and logged (without endpoint, keys or device).
  */
 export class PushNotifier {
-  readonly counters: PushCounters = { sent: 0, gone: 0, failed: 0, dropped: 0 };
+  readonly counters: PushCounters = { sent: 0, gone: 0, failed: 0, dropped: 0, live: 0 };
   private readonly connected = new Map<DeviceId, number>();
   private readonly devices = new Map<DeviceId, DeviceState>();
   private readonly queue: DeviceId[] = [];
@@ -182,6 +186,11 @@ export class PushNotifier {
     try {
       const [sub] = await this.o.subscriptions([d]);
       if (!sub) return;
+      // Connected to another process of a cluster: it gets the message live, a wake-up would only cost.
+      if (this.o.connectedAnywhere !== undefined && (await this.o.connectedAnywhere(d))) {
+        this.counters.live++;
+        return;
+      }
       const req = webpush.generateRequestDetails({ endpoint: sub.endpoint, keys: { p256dh: sub.p256dh, auth: sub.auth } }, PUSH_WAKE_PAYLOAD, {
         vapidDetails: { subject: this.o.subject, publicKey: this.vapid.publicKey, privateKey: this.vapid.privateKey },
         TTL: this.o.ttlSeconds,

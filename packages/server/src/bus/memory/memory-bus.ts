@@ -40,6 +40,10 @@ export class MemoryBus implements Bus {
     };
   }
 
+  async connected(deviceId: DeviceId): Promise<boolean> {
+    return this.handlers.has(deviceId);
+  }
+
   async health(): Promise<boolean> {
     return true;
   }

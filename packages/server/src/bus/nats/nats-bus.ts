@@ -3,6 +3,9 @@ import type { DeviceId } from '@parley/protocol';
 import type { Bus, BusHandler, Subscription } from '../bus.js';
 import { decodeBusEvent, encodeBusEvent, type BusEvent } from '../events.js';
 
+/** How long a presence probe waits for an answer (on a healthy cluster one round trip, well under this). */
+const PRESENCE_TIMEOUT_MS = 500;
+
 /**
  * Live fan-out across server processes over NATS, one subject per device
  * (`parley.device.<deviceId>`). A process subscribes to the subjects of the
@@ -58,6 +61,11 @@ export class NatsBus implements Bus {
     const sub: NatsSubscription = this.nc.subscribe(this.subject(deviceId), {
       callback: (err, msg) => {
         if (err) return;
+        // A presence probe (a request, see connected()): answering it is all there is to do.
+        if (msg.reply) {
+          msg.respond();
+          return;
+        }
         // Anything on our subjects that does not decode is not ours to act on.
         const d = msg.data;
         const event = decodeBusEvent(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
@@ -74,6 +82,21 @@ export class NatsBus implements Bus {
         if (!sub.isClosed()) sub.unsubscribe();
       },
     };
+  }
+
+  /**
+   * A NATS request on the device's subject: a process listening for the
+   * device answers it; with no listener NATS answers "no responders" at once
+   * (no state to keep consistent, nothing stale after a crash). A timeout or a
+   * lost connection counts as not connected.
+   */
+  async connected(deviceId: DeviceId): Promise<boolean> {
+    try {
+      await this.nc.request(this.subject(deviceId), undefined, { timeout: PRESENCE_TIMEOUT_MS });
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   async health(): Promise<boolean> {
