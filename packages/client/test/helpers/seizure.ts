@@ -64,7 +64,7 @@ export interface SeizureResult {
  * user with a profile (name, about line, picture) and the other as a contact
  * under a nickname: 1:1 and group chat, a titled group, an attachment whose
  * bytes, name and caption carry markers, and a message left undelivered on
- * the server. Waits until
+ * the server, and searches on every device. Waits until
  * the fully delivered 1:1 leaves no stored message (through the clients'
  * own acknowledgements, nothing sent for it), then takes one device offline.
  */
@@ -161,6 +161,15 @@ export async function seizureWorkload(net: ClientNetwork, probe: SeizureProbe): 
     }, 'everyone has everything');
     const m3 = await c.message(group.id, sent3.seq);
     assert.deepEqual(m3?.reactions.map((r) => r.emoji), [emoji], 'the reaction arrived');
+  }
+  // Search runs on the device: what is searched for (found or not) never reaches the server.
+  const queryMarker = marker('SEARCHQUERY');
+  markers.push(queryMarker);
+  for (const c of [alice.client, alice2, bob.client]) {
+    const found = await c.search.query(editMarker);
+    assert.deepEqual(found.map((r) => r.seq), [sent3.seq], 'the edited text is found by its new words');
+    assert.deepEqual(await c.search.query(queryMarker), []);
+    assert.deepEqual(await c.search.query(deletedMarker), [], 'a message deleted for everyone left the index');
   }
   // Everyone reads everything: delivery and read receipts (stored group messages) go both ways.
   for (const c of [alice.client, alice2, bob.client]) {
