@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type { Conversation, ParleyClient } from '@parley/client';
 import { SignInAgain } from '../account/SignInAgain';
 import { clearAttachmentCache } from '../components/Attachment';
@@ -16,6 +16,7 @@ import { ConversationList } from '../screens/ConversationList';
 import { ConversationView } from '../screens/ConversationView';
 import { RequestList } from '../screens/RequestList';
 import { RequestView } from '../screens/RequestView';
+import { SidebarSearch } from '../search/SidebarSearch';
 import { useConnection, useConversationSummaries, useRequests, useSelectedConversation } from './hooks';
 import { PeopleProvider, usePeople } from './people';
 import { ClientProvider, SessionProvider, useSession, useSessionState } from './session';
@@ -64,7 +65,7 @@ function Main(props: { client: ParleyClient }) {
   const session = useSession();
   const connection = useConnection(client);
   const { list, refresh } = useConversationSummaries(client);
-  const [selectedId, select] = useSelectedConversation();
+  const [selectedId, select, target] = useSelectedConversation();
   const [open, setOpen] = useState<Open>(null);
   const { requests, refresh: refreshRequests } = useRequests(client);
   // The sidebar shows the chats, or the message requests (kept apart until accepted).
@@ -72,6 +73,8 @@ function Main(props: { client: ParleyClient }) {
   const people = usePeople();
   const selected = list?.find((c) => c.id === selectedId) ?? null;
   const request = selected === null ? (requests?.find((c) => c.id === selectedId) ?? null) : null;
+  // What the search can name: the chats and the requests (a result from a request opens it there).
+  const searchable = useMemo(() => [...(list ?? []), ...(requests ?? [])], [list, requests]);
   const myName = client.userId !== undefined ? people.name(client.userId, client.username ?? null) : (client.username ?? '?');
 
   // The tab title carries the unread total, like other messengers (muted conversations do not count).
@@ -142,7 +145,9 @@ function Main(props: { client: ParleyClient }) {
         {sidebar === 'requests' ? (
           <RequestList requests={requests} me={client.userId} selected={selectedId} onSelect={select} onBack={() => setSidebar('chats')} />
         ) : (
-          <ConversationList client={client} list={list} me={client.userId} selected={selectedId} onSelect={select} />
+          <SidebarSearch client={client} conversations={searchable} me={client.userId} onOpen={(id, seq) => select(id, seq)}>
+            <ConversationList client={client} list={list} me={client.userId} selected={selectedId} onSelect={select} />
+          </SidebarSearch>
         )}
       </aside>
 
@@ -152,6 +157,7 @@ function Main(props: { client: ParleyClient }) {
             key={selected.id}
             client={client}
             conversation={selected}
+            target={target}
             onBack={() => select(null)}
             onOpenInfo={() => setOpen({ kind: 'info' })}
             onOpenImage={(url, name) => setOpen({ kind: 'image', url, name })}

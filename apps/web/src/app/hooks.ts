@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ClientError, type ConversationSummary, type GroupId, type ParleyClient } from '@parley/client';
+import { parseRoute, routeHash } from '../search/route';
 import { useClientEvent } from './session';
 
 export type ConnectionLabel = 'Connected' | 'Connecting…' | 'Offline';
@@ -128,27 +129,41 @@ export function useConversationSummaries(client: ParleyClient): { list: Conversa
   return { list, refresh };
 }
 
-/** The selected conversation, kept in the URL hash so reload and the back button work. */
-export function useSelectedConversation(): [GroupId | null, (id: GroupId | null) => void] {
-  const read = () => {
-    const m = /^#\/c\/([A-Za-z0-9_-]{8,128})$/.exec(window.location.hash);
-    return m?.[1] === undefined ? null : (m[1] as GroupId);
-  };
-  const [id, setId] = useState<GroupId | null>(read);
+/** A message to show and highlight in the open conversation; a new token each time it is asked for (the same message twice flashes twice). */
+export interface MessageTarget {
+  readonly seq: number;
+  readonly token: number;
+}
+
+/**
+ * The selected conversation, kept in the URL hash so reload and the back
+ * button work; `#/c/<id>/m/<seq>` also names a message to jump to (search
+ * results, links), handed out as `target`.
+ */
+export function useSelectedConversation(): [GroupId | null, (id: GroupId | null, seq?: number) => void, MessageTarget | null] {
+  const tokens = useRef(0);
+  const read = useCallback((): { id: GroupId | null; target: MessageTarget | null } => {
+    const route = parseRoute(window.location.hash);
+    if (route === null) return { id: null, target: null };
+    return { id: route.conversationId, target: route.seq === null ? null : { seq: route.seq, token: ++tokens.current } };
+  }, []);
+  const [state, setState] = useState(read);
   useEffect(() => {
-    const onHash = () => setId(read());
+    const onHash = () => setState(read());
     window.addEventListener('hashchange', onHash);
     return () => window.removeEventListener('hashchange', onHash);
-  }, []);
-  const select = useCallback((next: GroupId | null) => {
+  }, [read]);
+  const select = useCallback((next: GroupId | null, seq?: number) => {
     if (next === null) {
       if (window.location.hash !== '') history.pushState(null, '', window.location.pathname);
-    } else if (window.location.hash !== `#/c/${next}`) {
-      history.pushState(null, '', `#/c/${next}`);
+      setState({ id: null, target: null });
+      return;
     }
-    setId(next);
+    const hash = routeHash(next, seq ?? null);
+    if (window.location.hash !== hash) history.pushState(null, '', hash);
+    setState({ id: next, target: seq === undefined ? null : { seq, token: ++tokens.current } });
   }, []);
-  return [id, select];
+  return [state.id, select, state.target];
 }
 
 /** True while the page is visible (for read receipts and marking read). */

@@ -4,7 +4,7 @@ import { Avatar } from '../components/Avatar';
 import { Icon } from '../components/Dialog';
 import { usePeople } from '../app/people';
 import { useClientEvent } from '../app/session';
-import { usePageVisible } from '../app/hooks';
+import { usePageVisible, type MessageTarget } from '../app/hooks';
 import { DeleteMessageDialog } from '../dialogs/DeleteMessageDialog';
 import { MessageInfoDialog } from '../dialogs/MessageInfoDialog';
 import { conversationTitle, directMember, directPeer, isDirect } from '../lib/conversation';
@@ -13,6 +13,7 @@ import { describeError } from '../lib/errors';
 import { timerLabel } from '../lib/disappearing';
 import { formatBytes } from '../lib/format';
 import { isNotice } from '../notices/notices';
+import { ConversationSearch } from '../search/ConversationSearch';
 import { SafetyNumberChangedDialog, changedUsers } from '../notices/SafetyNumberChangedDialog';
 import { ConversationMenu } from './conversation/ConversationMenu';
 import { Composer, MAX_ATTACHMENT_BYTES, stageFiles, type ComposerContext, type StagedFile } from './Composer';
@@ -22,6 +23,9 @@ import { editableText, messageSnippet, type MessageRowActions } from './message/
 import { TypingIndicator } from './message/TypingIndicator';
 import type { Recording } from './message/voice-recording';
 import { MessageList, type PendingMessage } from './MessageList';
+
+/** The layout's phone width (styles.css): one column, the open conversation covers the list. */
+const ONE_COLUMN = '(max-width: 760px)';
 
 /** How long the verified mark waits for a backlog to come in before it is looked up anyway. */
 const VERIFY_WAIT_MS = 10_000;
@@ -48,10 +52,15 @@ export function ConversationView(props: {
   onOpenInfo: () => void;
   onOpenImage: (url: string, name: string) => void;
   onOpenContact: (username: string) => void;
+  /** A message to jump to and highlight (`#/c/<id>/m/<seq>`, a search result in the list). */
+  target?: MessageTarget | null;
 }) {
   const { client, conversation: conv } = props;
   const id = conv.id;
-  const { messages, hasOlder, loadingOlder, loadOlder, loadUntil } = useMessages(client, id);
+  const target = props.target ?? null;
+  const { messages, hasOlder, loadingOlder, loadOlder, hasNewer, loadingNewer, loadNewer, showLatest, reveal } = useMessages(client, id, target?.seq ?? null);
+  const [searchOpen, setSearchOpen] = useState(false);
+  const searchButton = useRef<HTMLButtonElement>(null);
   const [pending, setPending] = useState<PendingMessage[]>([]);
   const [staged, setStaged] = useState<StagedFile[]>([]);
   const [composerError, setComposerError] = useState<string | null>(null);
@@ -65,7 +74,7 @@ export function ConversationView(props: {
   const [context, setContext] = useState<{ mode: 'reply' | 'edit'; message: Message } | null>(null);
   const [deleting, setDeleting] = useState<Message | null>(null);
   const [info, setInfo] = useState<Message | null>(null);
-  const [focus, setFocus] = useState<{ seq: number; token: number } | null>(null);
+  const [focus, setFocus] = useState<{ seq: number; token: number; moveFocus?: boolean } | null>(null);
   const atBottom = useRef(true);
   const visible = usePageVisible();
   const people = usePeople();
@@ -128,15 +137,30 @@ export function ConversationView(props: {
     setContext((c) => (c === null || c.message.seq !== m.seq || c.message.id !== m.id ? c : m.deleted ? null : { ...c, message: m }));
   });
 
-  // A quote was clicked: load history back to the original, then scroll to it.
+  // A quote or a search result was clicked: load the history around the message (back to it, or a window far back), then scroll to it.
   const jump = useCallback(
-    (seq: number) => {
-      void loadUntil(seq).then((found) => {
-        if (found) setFocus((f) => ({ seq, token: (f?.token ?? 0) + 1 }));
-      });
+    (seq: number, moveFocus = false) => {
+      void reveal(seq).then(
+        (found) => {
+          if (found) setFocus((f) => ({ seq, token: (f?.token ?? 0) + 1, moveFocus }));
+        },
+        (err: unknown) => setComposerError(describeError(err)),
+      );
     },
-    [loadUntil],
+    [reveal],
   );
+
+  // A message named by the route (a search result in the list, a link): once the history is there, jump to it.
+  const loaded = messages !== null;
+  const handledTarget = useRef<number | null>(null);
+  useEffect(() => {
+    if (target === null || !loaded || handledTarget.current === target.token) return;
+    handledTarget.current = target.token;
+    // At phone width the list that was searched is hidden now (and a link has nothing focused): focus goes to the
+    // message, not to the composer. On a wide screen it stays in the results, for the next one.
+    const active = document.activeElement;
+    jump(target.seq, window.matchMedia(ONE_COLUMN).matches || active === null || active === document.body);
+  }, [target, loaded, jump]);
 
   const actions = useMemo<MessageRowActions>(
     () => ({
@@ -201,6 +225,8 @@ export function ConversationView(props: {
 
   async function send(text: string) {
     setComposerError(null);
+    // Writing from a window far back in the history: back to the newest messages, where this one will show.
+    if (hasNewer) await showLatest().catch(() => undefined);
     if (context?.mode === 'edit') {
       const target = context.message;
       setContext(null);
@@ -237,6 +263,7 @@ export function ConversationView(props: {
 
   function sendVoice(r: Recording) {
     setComposerError(null);
+    if (hasNewer) void showLatest().catch(() => undefined);
     const replyTo = context?.mode === 'reply' ? { seq: context.message.seq, id: context.message.id } : undefined;
     setContext(null);
     const p: PendingMessage = { localId: crypto.randomUUID(), input: r, previewUrl: null, createdAt: Date.now(), state: 'sending', ...(replyTo !== undefined ? { replyTo } : {}) };
@@ -325,11 +352,33 @@ export function ConversationView(props: {
             )}
           </p>
         </div>
+        <button
+          ref={searchButton}
+          type="button"
+          className="icon-button"
+          aria-label="Search in conversation"
+          aria-expanded={searchOpen}
+          onClick={() => setSearchOpen((o) => !o)}
+        >
+          <Icon name="search" />
+        </button>
         <button type="button" className="icon-button" aria-label="Conversation info" onClick={props.onOpenInfo}>
           <Icon name="info" />
         </button>
         <ConversationMenu client={client} conversation={conv} onError={(err) => setComposerError(describeError(err))} />
       </header>
+
+      {searchOpen && (
+        <ConversationSearch
+          client={client}
+          conversation={conv}
+          onJump={jump}
+          onClose={() => {
+            setSearchOpen(false);
+            searchButton.current?.focus();
+          }}
+        />
+      )}
 
       {messages === null ? (
         <div className="message-scroll loading">
@@ -353,6 +402,10 @@ export function ConversationView(props: {
           actions={active ? actions : null}
           onJump={jump}
           focus={focus}
+          hasNewer={hasNewer}
+          loadingNewer={loadingNewer}
+          onLoadNewer={loadNewer}
+          onShowLatest={() => void showLatest().catch(() => undefined)}
           header={
             !hasOlder ? (
               <div className="e2ee-notice">

@@ -93,8 +93,14 @@ export function MessageList(props: {
   actions: MessageRowActions | null;
   /** A quote was clicked: the view loads history back to that seq, then sets `focus`. */
   onJump: (seq: number) => void;
-  /** Scroll to this message and highlight it (a new token each time). */
-  focus: { seq: number; token: number } | null;
+  /** Scroll to this message and highlight it (a new token each time); `moveFocus`: keyboard focus goes to it too. */
+  focus: { seq: number; token: number; moveFocus?: boolean } | null;
+  /** A window far back in the history (a search result) that does not reach the newest message yet. */
+  hasNewer?: boolean;
+  loadingNewer?: boolean;
+  onLoadNewer?: () => void;
+  /** Leave the window for the newest messages ("Latest messages"). */
+  onShowLatest?: () => void;
 }) {
   const scrollRef = useRef<HTMLDivElement>(null);
   const innerRef = useRef<HTMLDivElement>(null);
@@ -161,6 +167,8 @@ export function MessageList(props: {
   const lastRow = rows[rows.length - 1];
   useLayoutEffect(() => {
     const own = lastRow?.kind === 'pending' || (lastRow?.kind === 'message' && lastRow.message.outgoing);
+    // In a window far back, a new last row is a newer page read on scrolling down: the reading position stays.
+    if (props.hasNewer === true) return;
     if (stuck.current || own) {
       stuck.current = true;
       scrollToBottom();
@@ -171,17 +179,25 @@ export function MessageList(props: {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [lastKey]);
 
-  const { onAtBottom, onLoadOlder, hasOlder, loadingOlder } = props;
+  const { onAtBottom, onLoadOlder, hasOlder, loadingOlder, onLoadNewer } = props;
+  const hasNewer = props.hasNewer === true;
+  const loadingNewer = props.loadingNewer === true;
+  useLayoutEffect(() => {
+    if (hasNewer) stuck.current = false;
+  }, [hasNewer]);
   const onScroll = useCallback(() => {
     const el = scrollRef.current;
     if (el === null) return;
-    const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
-    stuck.current = atBottom;
+    const fromBottom = el.scrollHeight - el.scrollTop - el.clientHeight;
+    const atBottom = fromBottom < 48;
+    // Only the real end of the history sticks: the end of a window far back loads the next page instead.
+    stuck.current = atBottom && !hasNewer;
     if (atBottom) setShowJump(false);
     onAtBottom(atBottom);
     anchor.current.fromBottom = el.scrollHeight - el.scrollTop;
     if (el.scrollTop < 300 && hasOlder && !loadingOlder) onLoadOlder();
-  }, [onAtBottom, onLoadOlder, hasOlder, loadingOlder]);
+    if (fromBottom < 300 && hasNewer && !loadingNewer) onLoadNewer?.();
+  }, [onAtBottom, onLoadOlder, hasOlder, loadingOlder, hasNewer, loadingNewer, onLoadNewer]);
 
   // Scroll to a message that was asked for (a quote's original) once its row exists, and flash it.
   const [highlight, setHighlight] = useState<number | null>(null);
@@ -193,8 +209,23 @@ export function MessageList(props: {
     if (index < 0) return;
     handled.current = focus.token;
     stuck.current = false;
+    setShowJump(false);
     virtualizer.scrollToIndex(index, { align: 'center' });
     setHighlight(focus.seq);
+    // Keyboard focus follows when asked to, or when what had it is gone (a search result in a list now hidden).
+    // The row may take a few frames to be rendered by the virtualizer after the scroll.
+    const seq = focus.seq;
+    const always = focus.moveFocus === true;
+    let frames = 0;
+    const moveFocus = () => {
+      const active = document.activeElement;
+      const lost = active === null || active === document.body || (active instanceof HTMLElement && !active.checkVisibility());
+      if (!lost && !always) return;
+      const row = scrollRef.current?.querySelector<HTMLElement>(`article[data-seq="${seq}"]`);
+      if (row != null) row.focus({ preventScroll: true });
+      else if (++frames < 30) requestAnimationFrame(moveFocus);
+    };
+    requestAnimationFrame(moveFocus);
   }, [focus, rows, virtualizer]);
   useEffect(() => {
     if (highlight === null) return;
@@ -241,8 +272,25 @@ export function MessageList(props: {
             );
           })}
         </div>
+        {loadingNewer && (
+          <div className="load-newer">
+            <span className="spinner" aria-label="Loading later messages" />
+          </div>
+        )}
       </div>
-      {showJump && (
+      {hasNewer && (
+        <button
+          type="button"
+          className="jump-button"
+          onClick={() => {
+            stuck.current = true;
+            props.onShowLatest?.();
+          }}
+        >
+          <Icon name="down" size={16} /> Latest messages
+        </button>
+      )}
+      {showJump && !hasNewer && (
         <button
           type="button"
           className="jump-button"

@@ -55,6 +55,8 @@ export const MessageRow = memo(function MessageRow(props: {
       className={`message-row ${m.outgoing ? 'outgoing' : 'incoming'}${tail ? ' tail' : ''}${props.highlight ? ' highlight' : ''}`}
       aria-label={m.outgoing ? 'You' : sender}
       data-seq={m.seq}
+      // Focusable by script only: a jump to this message (a search result) can move keyboard focus here.
+      tabIndex={-1}
     >
       <div className="message-line">
         <div className={`bubble${image && m.replyTo === null ? ' bubble-media' : ''}`}>
