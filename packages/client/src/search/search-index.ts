@@ -2,40 +2,57 @@ import type { MessageRecord } from '../store/message-records.js';
 import { toMessage } from '../store/message-records.js';
 import type { StoreBatch } from '../store/records.js';
 import type { Store, StoreWrite } from '../store/store.js';
+import { decodeAscending, encodeAscending, readUints, writeUint } from './codec.js';
+import { CONVERSATION_PREFIX, DocTable, DOC_PREFIX, IdTable, SENDER_PREFIX } from './doc-table.js';
+import type { DocEntry } from './doc-table.js';
 import { encodeTerm, indexTerms } from './tokenize.js';
 
 /**
- * The search index: an inverted index in the store's own `meta` table, one
- * posting per (term, message) — key `st/<term>/<conversation>/<seq>`,
- * value the message's sentAt (base 36) so results sort by time without
- * reading the messages (the seq in base 36: keys are most of the index). Terms are encoded prefix-preserving (tokenize.ts
- * encodeTerm), so `store.list({ prefix })` finds every term that starts
- * with a query word. It is kept by the repository's commit hook
- * (indexBatch): every batch that writes a history entry (stored, edited,
- * deleted for everyone, expired, removed with a message request) carries the
- * index change in the SAME atomic write. Nothing else is kept: no text, no
- * sender, no per-message term list (the old terms of an entry come from the
- * entry as stored before the batch).
+ * The search index, in the store's own `meta` table, kept in the SAME
+ * atomic batch as every history write (the repository's commit hook calls
+ * indexBatch): stored, edited, deleted for everyone, expired, removed with a
+ * message request.
+ *
+ * Layout (sizes measured in bench/README.md):
+ * - `si/<term>/<block>` → the document numbers in [block·4096, block·4096 +
+ *   4095] whose entry has the term, as gaps (codec.ts): one row per term and
+ *   block of documents, not per (term, message), so keys are amortised and
+ *   a common word costs about one character per message. Terms are encoded
+ *   prefix-preserving (tokenize.ts encodeTerm), so `list({ prefix })` finds
+ *   every term starting with a query word.
+ * - `sd/<block>` → the document table (doc-table.ts), `sc/<n>` and `su/<n>`
+ *   the numbers of conversations and senders, `search/next-doc` the
+ *   high-water mark of document numbers.
+ * Nothing else: no text, no per-document term list (the old terms of an
+ * entry come from the entry as stored before the batch). An edit keeps the
+ * entry's document number and moves it between term rows; a delete takes
+ * it out of every row of its terms and out of the document table — an
+ * emptied row is deleted, so nothing of a deleted or expired text stays.
+ *
+ * Term rows are shared by messages of every conversation, and commits of
+ * different conversations run concurrently: each change is a
+ * read-modify-write. They are serialised here — one batch at a time computes
+ * its rows (reading, inside its turn, what earlier turns wrote) and the turn
+ * passes on only after a macrotask, by which time the commit that called
+ * the hook has handed its batch to the store; every adapter orders a read
+ * after a write handed to it earlier (IndexedDB schedules transactions in
+ * creation order). Recently used rows are cached; a batch that then fails to
+ * be written leaves the cache ahead of the store: its rows and documents are
+ * written with the next batch, so the index may name entries that are not
+ * stored — queries read every result's entry and check it, so that costs
+ * nothing but a read.
  */
 
 export const SEARCH_PREFIX = 'search/';
-export const POSTING_PREFIX = 'st/';
-/**
- * Characters of the conversation id in a posting key: enough to tell this
- * device's conversations apart (MLS group ids are random; 60 bits), far
- * shorter than the id — keys are most of the index. A query maps them back
- * through the conversation records (and checks the text if two share them).
- */
-export const CONVERSATION_CHARS = 10;
+export const POSTING_PREFIX = 'si/';
+/** The per-(term, message) rows of the first version (`st/<term>/<conversation>/<seq>`): removed by the backfill. */
+export const LEGACY_POSTING_PREFIX = 'st/';
+export const NEXT_DOC_KEY = `${SEARCH_PREFIX}next-doc`;
+export const POSTING_BLOCK_BITS = 12;
+/** Term rows kept in memory between batches (each a few hundred characters at most). */
+const CACHE_ROWS = 20_000;
 /** Only history entries: "<conversation>/<16-digit seq>" (notices, "….0000", are not searched). */
 const ENTRY_KEY = /^([A-Za-z0-9_-]+)\/(\d{16})$/;
-
-export interface Posting {
-  /** The first CONVERSATION_CHARS characters of the conversation id. */
-  readonly conversation: string;
-  readonly seq: number;
-  readonly sentAt: number;
-}
 
 /** The searchable text of an entry: a text message's text, an attachment's caption and file name (edits applied). */
 export function searchableText(m: MessageRecord): string | undefined {
@@ -50,10 +67,6 @@ function terms(m: MessageRecord | undefined): Set<string> {
   return text === undefined ? new Set() : indexTerms(text);
 }
 
-function postingKey(term: string, m: Pick<MessageRecord, 'conversationId' | 'seq'>): string {
-  return `${POSTING_PREFIX}${encodeTerm(term)}/${m.conversationId.slice(0, CONVERSATION_CHARS)}/${m.seq.toString(36)}`;
-}
-
 /** A stored entry that does not read (corrupt) is treated as not indexed: reads report it where it matters. */
 function read(key: string, value: string | undefined): MessageRecord | undefined {
   if (value === undefined) return undefined;
@@ -64,45 +77,250 @@ function read(key: string, value: string | undefined): MessageRecord | undefined
   }
 }
 
-/**
- * Adds to `batch` the index change for every history entry it writes: the
- * postings of terms the entry no longer has are deleted, new ones put.
- */
-export async function indexBatch(store: Store, batch: StoreBatch): Promise<void> {
-  const last = new Map<string, StoreWrite>();
-  for (const w of batch.writes) if (w.table === 'messages' && ENTRY_KEY.test(w.key)) last.set(w.key, w);
-  if (last.size === 0) return;
-  const out: StoreWrite[] = [];
-  for (const [key, w] of last) {
-    const after = w.type === 'put' ? read(key, w.value) : undefined;
-    const newTerms = terms(after);
-    const before = read(key, await store.get('messages', key));
-    const oldTerms = terms(before);
-    if (before !== undefined) for (const t of oldTerms) if (!newTerms.has(t)) out.push({ type: 'delete', table: 'meta', key: postingKey(t, before) });
-    if (after === undefined) continue;
-    const value = after.content.sentAt.toString(36);
-    for (const t of newTerms) if (!oldTerms.has(t)) out.push({ type: 'put', table: 'meta', key: postingKey(t, after), value });
-  }
-  batch.writes.push(...out);
+function rowKey(term: string, doc: number): string {
+  return `${POSTING_PREFIX}${encodeTerm(term)}/${(doc >> POSTING_BLOCK_BITS).toString(36)}`;
 }
 
-/** The postings (index writes only, no batch) for entries read from the store: for building the index of older history. */
-export function postingsOf(m: MessageRecord): StoreWrite[] {
-  const value = m.content.sentAt.toString(36);
-  return [...terms(m)].map((t) => ({ type: 'put', table: 'meta', key: postingKey(t, m), value }));
+/** One term row as the index holds it: its documents, ascending, and its base (the block's first number). */
+interface Row {
+  docs: number[];
+  readonly base: number;
 }
 
-/** Every posting of terms starting with `term` (one prefix scan). Malformed keys (never written by us) are skipped. */
-export async function postingsFor(store: Store, term: string): Promise<Posting[]> {
-  const rows = await store.list('meta', { prefix: POSTING_PREFIX + encodeTerm(term) });
-  const out: Posting[] = [];
-  for (const row of rows) {
-    const parts = row.key.split('/');
-    const seq = parseInt(parts.at(-1) ?? '', 36);
-    const conversation = parts.at(-2);
-    const sentAt = parseInt(row.value, 36);
-    if (conversation === undefined || !Number.isSafeInteger(seq) || !Number.isSafeInteger(sentAt)) continue;
-    out.push({ conversation, seq, sentAt });
+/** A change to one history entry: what it was (if indexed) and what it becomes (undefined: gone). */
+interface Change {
+  readonly conversationId: string;
+  readonly seq: number;
+  readonly before: MessageRecord | undefined;
+  readonly after: MessageRecord | undefined;
+}
+
+/** Runs `fn` as a task after the current one (and so after every promise job it queued). */
+function nextTask(fn: () => void): void {
+  const g = globalThis as unknown as { setImmediate?: (f: () => void) => void; MessageChannel?: new () => { port1: { onmessage: (() => void) | null; close(): void }; port2: { postMessage(m: unknown): void; close(): void } } };
+  if (typeof g.setImmediate === 'function') return void g.setImmediate(fn);
+  if (typeof g.MessageChannel === 'function') {
+    const channel = new g.MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      channel.port2.close();
+      fn();
+    };
+    channel.port2.postMessage(null);
+    return;
   }
-  return out;
+  setTimeout(fn, 0);
+}
+
+export class SearchIndex {
+  private readonly docs = new DocTable();
+  private readonly conversations = new IdTable(CONVERSATION_PREFIX);
+  private readonly senders = new IdTable(SENDER_PREFIX);
+  private readonly rows = new Map<string, Row | null>();
+  private loading: Promise<void> | undefined;
+  private turn: Promise<void> = Promise.resolve();
+
+  constructor(readonly store: Store) {}
+
+  /** Loads the document table (once; again after a failed load). */
+  ready(): Promise<void> {
+    this.loading ??= this.load().catch((err: unknown) => {
+      this.loading = undefined;
+      throw err;
+    });
+    return this.loading;
+  }
+
+  private async load(): Promise<void> {
+    const [docRows, convRows, senderRows, next] = await Promise.all([
+      this.store.list('meta', { prefix: DOC_PREFIX }),
+      this.store.list('meta', { prefix: CONVERSATION_PREFIX }),
+      this.store.list('meta', { prefix: SENDER_PREFIX }),
+      this.store.get('meta', NEXT_DOC_KEY),
+    ]);
+    this.conversations.load(convRows);
+    this.senders.load(senderRows);
+    const n = readUints(next ?? '');
+    this.docs.load(docRows, n?.length === 1 ? (n[0] as number) : 0);
+  }
+
+  /** The entry of a document, with its conversation and sender ids. */
+  entry(doc: number): (DocEntry & { conversationId: string; senderId: string }) | undefined {
+    const e = this.docs.get(doc);
+    const conversationId = e === undefined ? undefined : this.conversations.idOf(e.conversation);
+    const senderId = e === undefined ? undefined : this.senders.idOf(e.sender);
+    return e === undefined || conversationId === undefined || senderId === undefined ? undefined : { ...e, conversationId, senderId };
+  }
+
+  conversationNumber(id: string): number | undefined {
+    return this.conversations.numberOf(id);
+  }
+
+  senderNumber(id: string): number | undefined {
+    return this.senders.numberOf(id);
+  }
+
+  get table(): DocTable {
+    return this.docs;
+  }
+
+  /** Whether the entry has a document (is indexed). */
+  has(conversationId: string, seq: number): boolean {
+    const c = this.conversations.numberOf(conversationId);
+    return c !== undefined && this.docs.docOf(c, seq) !== undefined;
+  }
+
+  /**
+   * Every document with a term starting with `term` (one prefix scan of the
+   * term rows), ascending and distinct. Rows that do not read are skipped.
+   */
+  async docsFor(term: string): Promise<Uint32Array> {
+    const prefix = POSTING_PREFIX + encodeTerm(term);
+    const rows = await this.store.list('meta', { prefix });
+    const lists: number[][] = [];
+    let total = 0;
+    for (const row of rows) {
+      const slash = row.key.lastIndexOf('/');
+      const block = Number.parseInt(row.key.slice(slash + 1), 36);
+      if (slash < prefix.length || !Number.isSafeInteger(block)) continue;
+      const docs = decodeAscending(row.value, block << POSTING_BLOCK_BITS);
+      if (docs === undefined) continue;
+      lists.push(docs);
+      total += docs.length;
+    }
+    const out = new Uint32Array(total);
+    let at = 0;
+    for (const l of lists) for (const d of l) out[at++] = d;
+    if (lists.length > 1) out.sort();
+    let n = 0;
+    for (let i = 0; i < out.length; i++) if (i === 0 || out[i] !== out[i - 1]) out[n++] = out[i] as number;
+    return out.subarray(0, n);
+  }
+
+  /**
+   * The commit hook: adds to `batch` the index change for every history
+   * entry it writes. Returns once the change is computed; the next batch's
+   * turn starts after the caller has handed this one to the store.
+   */
+  async indexBatch(batch: StoreBatch): Promise<void> {
+    const last = new Map<string, StoreWrite>();
+    for (const w of batch.writes) if (w.table === 'messages' && ENTRY_KEY.test(w.key)) last.set(w.key, w);
+    if (last.size === 0) return;
+    await this.ready();
+    const changes: Change[] = [];
+    for (const [key, w] of last) {
+      const [, conversationId = '', seqText = ''] = ENTRY_KEY.exec(key) ?? [];
+      const seq = Number(seqText);
+      // The entry as stored before is read only if it was indexed (a new message, the usual case, costs no read).
+      const before = this.has(conversationId, seq) ? read(key, await this.store.get('messages', key)) : undefined;
+      changes.push({ conversationId, seq, before, after: w.type === 'put' ? read(key, w.value) : undefined });
+    }
+    const release = await this.acquire();
+    try {
+      batch.writes.push(...(await this.apply(changes)));
+    } finally {
+      // After the commit that called us has handed the batch to the store (it does so without waiting for a task).
+      nextTask(release);
+    }
+  }
+
+  /**
+   * Indexes entries stored without the index (the backfill), under the
+   * caller's lock for their conversation; entries already indexed are left.
+   * Writes its own batch (index rows only).
+   */
+  async indexStored(entries: readonly MessageRecord[]): Promise<number> {
+    await this.ready();
+    const changes = entries.filter((m) => !this.has(m.conversationId, m.seq)).map((m) => ({ conversationId: m.conversationId, seq: m.seq, before: undefined, after: m }));
+    if (changes.length === 0) return 0;
+    const release = await this.acquire();
+    try {
+      const writes = await this.apply(changes);
+      if (writes.length > 0) await this.store.write(writes);
+    } finally {
+      release();
+    }
+    return changes.length;
+  }
+
+  private acquire(): Promise<() => void> {
+    let release = (): void => undefined;
+    const mine = new Promise<void>((resolve) => (release = resolve));
+    const prev = this.turn;
+    this.turn = prev.then(() => mine);
+    return prev.then(() => release);
+  }
+
+  /** Inside a turn: reads the term rows it needs, then computes every write. */
+  private async apply(changes: readonly Change[]): Promise<StoreWrite[]> {
+    if (this.rows.size > CACHE_ROWS) this.rows.clear();
+    const out: StoreWrite[] = [];
+    // Which rows change: old terms of indexed entries, new terms at their document (new documents get the next numbers).
+    let next = this.docs.next;
+    const plans = changes.map((c) => {
+      const conv = this.conversations.numberOf(c.conversationId);
+      const existing = conv === undefined ? undefined : this.docs.docOf(conv, c.seq);
+      const oldTerms = existing === undefined ? new Set<string>() : terms(c.before);
+      const newTerms = terms(c.after);
+      const doc = existing ?? (newTerms.size > 0 ? next++ : undefined);
+      return { change: c, doc, existing, oldTerms, newTerms };
+    });
+    const keys = new Set<string>();
+    for (const p of plans) {
+      if (p.doc === undefined) continue;
+      for (const t of p.oldTerms) if (!p.newTerms.has(t)) keys.add(rowKey(t, p.doc));
+      for (const t of p.newTerms) if (!p.oldTerms.has(t)) keys.add(rowKey(t, p.doc));
+    }
+    const missing = [...keys].filter((k) => !this.rows.has(k));
+    const values = await Promise.all(missing.map((k) => this.store.get('meta', k)));
+    missing.forEach((k, i) => this.rows.set(k, parseRow(k, values[i])));
+    // From here on nothing awaits: the state changes in memory and the writes are computed together.
+    const changed = new Set<string>();
+    for (const p of plans) {
+      const c = p.change;
+      if (p.doc === undefined) continue;
+      for (const t of p.oldTerms) if (!p.newTerms.has(t)) changed.add(this.edit(rowKey(t, p.doc), p.doc, false));
+      for (const t of p.newTerms) if (!p.oldTerms.has(t)) changed.add(this.edit(rowKey(t, p.doc), p.doc, true));
+      if (c.after === undefined || p.newTerms.size === 0) this.docs.remove(p.doc);
+      else {
+        const conversation = this.conversations.ensure(c.conversationId, out);
+        const sender = this.senders.ensure(c.after.senderUserId, out);
+        this.docs.set(p.doc, { conversation, seq: c.seq, sentAt: c.after.content.sentAt, sender, attachment: c.after.content.type === 'attachment' });
+      }
+    }
+    for (const key of changed) {
+      const row = this.rows.get(key);
+      out.push(row === null || row === undefined || row.docs.length === 0 ? { type: 'delete', table: 'meta', key } : { type: 'put', table: 'meta', key, value: encodeAscending(row.docs, row.base) });
+    }
+    this.docs.takeWrites(out);
+    this.docs.next = Math.max(this.docs.next, next);
+    if (plans.some((p) => p.existing === undefined && p.doc !== undefined)) out.push({ type: 'put', table: 'meta', key: NEXT_DOC_KEY, value: writeUint('', this.docs.next) });
+    return out;
+  }
+
+  /** Adds or removes a document in a cached term row; returns the row's key. */
+  private edit(key: string, doc: number, add: boolean): string {
+    const base = (doc >> POSTING_BLOCK_BITS) << POSTING_BLOCK_BITS;
+    const row = this.rows.get(key) ?? { docs: [], base };
+    this.rows.set(key, row);
+    const docs = row.docs;
+    const last = docs.at(-1);
+    if (add && (last === undefined || last < doc)) docs.push(doc);
+    else {
+      let i = 0;
+      while (i < docs.length && (docs[i] as number) < doc) i++;
+      if (add && docs[i] !== doc) docs.splice(i, 0, doc);
+      if (!add && docs[i] === doc) docs.splice(i, 1);
+    }
+    return key;
+  }
+}
+
+/** A stored term row; one that does not read counts as empty (it is then rewritten with what the index knows). */
+function parseRow(key: string, value: string | undefined): Row | null {
+  const block = Number.parseInt(key.slice(key.lastIndexOf('/') + 1), 36);
+  const base = block << POSTING_BLOCK_BITS;
+  if (value === undefined) return null;
+  const docs = decodeAscending(value, base);
+  return docs === undefined ? null : { docs, base };
 }

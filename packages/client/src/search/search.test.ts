@@ -53,7 +53,7 @@ describe('search module', () => {
     assert.deepEqual((await search.query('moved')).map((r) => r.seq), [8]);
   });
 
-  it('tells apart two conversations whose ids start alike (posting keys hold only the start)', async () => {
+  it('tells apart two conversations whose ids start alike', async () => {
     const { repo, search } = setup();
     search.attach();
     const start = randomBytes(8).toString('base64url').slice(0, 10);
@@ -63,6 +63,7 @@ describe('search module', () => {
     assert.deepEqual((await search.query('apples')).map((r) => r.conversationId), [a]);
     assert.deepEqual((await search.query('oranges')).map((r) => r.conversationId), [b]);
     assert.deepEqual((await search.query('oranges', { conversationId: a })).length, 0);
-    assert.ok((await repo.store.list('meta', { prefix: POSTING_PREFIX })).every((e) => e.key.includes(`/${start}/`)));
+    // One row per term and block of documents: the two messages share none.
+    assert.deepEqual((await repo.store.list('meta', { prefix: POSTING_PREFIX })).map((e) => e.key), ['si/and/0', 'si/apples/0', 'si/oranges/0', 'si/pears/0']);
   });
 });
