@@ -185,6 +185,9 @@ describe('message search in Chromium', { timeout: 400_000 }, () => {
       }
       await expectJumpedTo(page, seqs[key], t.text);
       assert.equal(new URL(page.url()).hash, `#/c/${direct.id}/m/${seqs[key]}`);
+      // A window far back: the way to the newest messages is offered, and nothing claims to be new.
+      await page.getByRole('button', { name: 'Latest messages' }).waitFor();
+      assert.equal(await page.getByRole('button', { name: 'New messages' }).count(), 0);
     }
 
     // The window far back leads back to the newest messages.

@@ -142,10 +142,16 @@ export function MessageList(props: {
     return () => ro.disconnect();
   }, [scrollToBottom]);
 
-  // A new conversation opens at its newest message.
+  // A new conversation opens at its newest message (or, in a window far back, where the jump to a message puts it).
+  const opensDetached = useRef(props.hasNewer === true);
   useLayoutEffect(() => {
-    stuck.current = true;
     setShowJump(false);
+    if (opensDetached.current) {
+      opensDetached.current = false;
+      stuck.current = false;
+      return;
+    }
+    stuck.current = true;
     scrollToBottom();
   }, [props.conversationKey, scrollToBottom]);
 
@@ -153,6 +159,8 @@ export function MessageList(props: {
   const firstKey = rows.find((r) => r.kind === 'message' || r.kind === 'notice')?.key;
   const lastKey = rows[rows.length - 1]?.key;
   const anchor = useRef<{ first: string | undefined; fromBottom: number }>({ first: undefined, fromBottom: 0 });
+  // Whether the rows before this render were a window that did not reach the newest message.
+  const wasDetached = useRef(props.hasNewer === true);
   useLayoutEffect(() => {
     const el = scrollRef.current;
     if (el === null) return;
@@ -167,8 +175,9 @@ export function MessageList(props: {
   const lastRow = rows[rows.length - 1];
   useLayoutEffect(() => {
     const own = lastRow?.kind === 'pending' || (lastRow?.kind === 'message' && lastRow.message.outgoing);
-    // In a window far back, a new last row is a newer page read on scrolling down: the reading position stays.
-    if (props.hasNewer === true) return;
+    // In a window far back, a new last row is a newer page read on scrolling down (the last one ends the window):
+    // the reading position stays and nothing is new. "Latest messages" (stuck) goes to the end.
+    if (props.hasNewer === true || (wasDetached.current && !stuck.current)) return;
     if (stuck.current || own) {
       stuck.current = true;
       scrollToBottom();
@@ -182,7 +191,9 @@ export function MessageList(props: {
   const { onAtBottom, onLoadOlder, hasOlder, loadingOlder, onLoadNewer } = props;
   const hasNewer = props.hasNewer === true;
   const loadingNewer = props.loadingNewer === true;
+  // After the effect above: it reads whether the previous rows were a window.
   useLayoutEffect(() => {
+    wasDetached.current = hasNewer;
     if (hasNewer) stuck.current = false;
   }, [hasNewer]);
   const onScroll = useCallback(() => {
