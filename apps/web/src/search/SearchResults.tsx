@@ -80,7 +80,7 @@ export function SearchResults(props: {
       <p className={`search-status${count === 0 && !search.searching ? ' empty' : ''}`} role="status">
         {status}
       </p>
-      {status === 'No messages found' && <p className="search-empty-hint muted small">Search looks through the history kept on this device, by the start of each word.</p>}
+      {status === 'No messages found' && <p className="search-empty-hint muted small">Search looks through the messages kept on this device.</p>}
       {search.error !== null && (
         <p className="banner" role="alert">
           {search.error}
