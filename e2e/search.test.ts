@@ -304,6 +304,17 @@ describe('message search in Chromium', { timeout: 400_000 }, () => {
     await expectJumpedTo(page, seqs.chinese, TARGETS.chinese.text);
     // The list is hidden at this width: keyboard focus moved to the message.
     assert.equal(await article(page, seqs.chinese).evaluate((el) => el === document.activeElement), true, 'focus on the message');
+    // A conversation's search on a phone: the results fold away once one is opened, and come back.
+    await page.keyboard.press('Control+f');
+    const panel = page.getByRole('search', { name: 'Search in conversation' });
+    await panel.getByRole('searchbox', { name: 'Search messages' }).fill(TARGETS.japanese.query);
+    await panel.getByRole('list', { name: 'Search results' }).getByRole('button').filter({ hasText: TARGETS.japanese.text }).click();
+    await expectJumpedTo(page, seqs.japanese, TARGETS.japanese.text);
+    assert.equal(await panel.getByRole('list', { name: 'Search results' }).count(), 0, 'folded: the history is visible');
+    await panel.getByRole('button', { name: 'Show results' }).click();
+    await panel.getByRole('list', { name: 'Search results' }).waitFor();
+    await panel.getByRole('button', { name: 'Close search' }).click();
+
     // Back to the list: the search is still there.
     await page.getByRole('button', { name: 'Back' }).click();
     await hit.waitFor();

@@ -60,7 +60,23 @@ export function ConversationView(props: {
   const target = props.target ?? null;
   const { messages, hasOlder, loadingOlder, loadOlder, hasNewer, loadingNewer, loadNewer, showLatest, reveal } = useMessages(client, id, target?.seq ?? null);
   const [searchOpen, setSearchOpen] = useState(false);
+  // Bumped by Ctrl+F / ⌘F: the open search box takes focus again.
+  const [searchFocus, setSearchFocus] = useState(0);
   const searchButton = useRef<HTMLButtonElement>(null);
+
+  // Ctrl+F / ⌘F searches this conversation: the history is virtualised, so the browser's own find sees only the
+  // rows on screen. Not while a dialog is open (it has its own content to find in).
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (!(e.ctrlKey || e.metaKey) || e.altKey || e.shiftKey || e.key.toLowerCase() !== 'f') return;
+      if (document.querySelector('dialog[open]') !== null) return;
+      e.preventDefault();
+      setSearchOpen(true);
+      setSearchFocus((n) => n + 1);
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
   const [pending, setPending] = useState<PendingMessage[]>([]);
   const [staged, setStaged] = useState<StagedFile[]>([]);
   const [composerError, setComposerError] = useState<string | null>(null);
@@ -372,6 +388,7 @@ export function ConversationView(props: {
         <ConversationSearch
           client={client}
           conversation={conv}
+          focusRequest={searchFocus}
           onJump={jump}
           onClose={() => {
             setSearchOpen(false);

@@ -15,11 +15,14 @@ const NARROW = '(max-width: 760px)';
  * conversation"): the box, "From" and "Attachments only", the results under
  * it; opening one jumps to the message in the history below. "Older" and
  * "Newer" step through the results; on a phone the list folds away once a
- * result is opened ("Show results" brings it back).
+ * result is opened ("Show results" brings it back). Ctrl+F / ⌘F in the
+ * conversation opens it (ConversationView).
  */
 export function ConversationSearch(props: {
   client: ParleyClient;
   conversation: Conversation;
+  /** A new number: the box takes focus (Ctrl+F while the search is open already). */
+  focusRequest?: number;
   onJump: (seq: number) => void;
   onClose: () => void;
 }) {
@@ -36,6 +39,10 @@ export function ConversationSearch(props: {
   const search = useMessageSearch(props.client, text, filters);
   const results = search.results ?? [];
   const at = results.findIndex((r) => resultKey(r) === current);
+
+  useEffect(() => {
+    if (props.focusRequest !== undefined && props.focusRequest > 0) input.current?.select();
+  }, [props.focusRequest]);
 
   // New words or filters: the list shows again.
   useEffect(() => setFolded(false), [text, filters]);
