@@ -31,7 +31,7 @@ export interface SearchBenchOptions {
 }
 
 const CONVERSATIONS = 20;
-const INDEX_PREFIXES = ['si/', 'sd/', 'sc/', 'su/', 'search/next-doc'];
+const INDEX_PREFIXES = ['si/', 'sp/', 'sd/', 'sc/', 'su/'];
 
 export const QUERIES: Readonly<Record<string, string>> = {
   'en common (the)': 'the',

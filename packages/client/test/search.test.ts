@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { ClientError, MemoryStore } from '../src/index.js';
 import type { GroupId, Message, ParleyClient, SearchResult } from '../src/index.js';
 import { decodeAscending } from '../src/search/codec.js';
-import { POSTING_BLOCK_BITS, POSTING_PREFIX } from '../src/search/search-index.js';
+import { PENDING_PREFIX, POSTING_BLOCK_BITS, POSTING_PREFIX } from '../src/search/search-index.js';
 import { indexTerms } from '../src/search/tokenize.js';
 import { ClientNetwork, waitFor } from './helpers/network.js';
 
@@ -11,7 +11,7 @@ const FIVE_MINUTES = 5 * 60_000;
 const seqs = (rs: readonly SearchResult[]): number[] => rs.map((r) => r.seq);
 const marked = (r: SearchResult | undefined): string[] => (r?.matches ?? []).map((m) => r?.snippet.slice(m.start, m.end) ?? '');
 
-/** The term rows of the index: keys, and how many (term, message) postings they hold in all. */
+/** The term rows of the index (pending ones as `si/<term>/pending`), and how many (term, message) postings they hold in all. */
 async function termRows(store: MemoryStore): Promise<{ keys: string[]; postings: number }> {
   const rows = await store.list('meta', { prefix: POSTING_PREFIX });
   let postings = 0;
@@ -21,7 +21,10 @@ async function termRows(store: MemoryStore): Promise<{ keys: string[]; postings:
     assert.ok(docs !== undefined && docs.length > 0, `${r.key} holds a non-empty list of documents`);
     postings += docs.length;
   }
-  return { keys: rows.map((r) => r.key), postings };
+  // Entries not yet merged into the term rows: their terms in a pending row each.
+  const pending = await store.list('meta', { prefix: PENDING_PREFIX });
+  for (const r of pending) postings += r.value.split(' ').length;
+  return { keys: [...rows.map((r) => r.key), ...pending.flatMap((r) => r.value.split(' ').map((t) => `${POSTING_PREFIX}${t}/pending`))], postings };
 }
 
 /** The postings the index must hold for what is stored: the terms of every text and caption, nothing else. */
@@ -121,7 +124,7 @@ describe('client: search on the device', () => {
     // The index holds no more than it must: one posting per distinct term of each text or caption stored, and no text.
     const { keys, postings } = await termRows(store);
     assert.equal(postings, await expectedPostings(bob.client, [conv.id, group.id]));
-    assert.ok(keys.every((k) => /^si\/[A-Za-z0-9^_-]+\/[0-9a-z]+$/.test(k)), 'term and block of documents — nothing else in a key');
+    assert.ok(keys.every((k) => /^si\/[A-Za-z0-9^_-]+\/([0-9a-z]+|pending)$/.test(k)), 'term and block of documents — nothing else in a key');
     assert.ok(!keys.some((k) => k.includes('zebra') || k.includes('noon')), 'nothing of an expired or edited-away text');
   });
 });

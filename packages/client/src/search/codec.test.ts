@@ -16,7 +16,7 @@ describe('search codec', () => {
 
   it('round-trips signed numbers', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: -(2 ** 52), max: 2 ** 52 })), (ns) => {
+      fc.property(fc.array(fc.integer({ min: -(2 ** 52), max: 2 ** 52 - 1 })), (ns) => {
         assert.deepEqual(readUints(ns.reduce((s, n) => writeInt(s, n), ''))?.map(unzigzag), ns);
       }),
     );

@@ -74,7 +74,7 @@ export class DocTable {
   private sentAt = new Float64Array(1024);
   private attachment = new Uint8Array(1024);
   private readonly bySeq = new Map<string, number>();
-  /** The next document number: above every one ever allocated. */
+  /** The next document number: above every one in the table. */
   next = 0;
   private readonly dirty = new Set<number>();
 
@@ -154,7 +154,7 @@ export class DocTable {
   }
 
   /** Loads stored blocks; a block that does not read is skipped whole (its messages are then not found until indexed again). */
-  load(rows: readonly StoreEntry[], next: number): void {
+  load(rows: readonly StoreEntry[]): void {
     for (const row of rows) {
       const block = Number.parseInt(row.key.slice(DOC_PREFIX.length), 36);
       const n = readUints(row.value);
@@ -172,7 +172,6 @@ export class DocTable {
       for (const [d, e] of entries) this.set(d, e);
     }
     this.dirty.clear();
-    this.next = Math.max(this.next, next);
   }
 
   private grow(doc: number): void {

@@ -8,11 +8,13 @@ import { ClientRepository, StoreBatch } from '../store/records.js';
 import type { MessageRecord } from '../store/records.js';
 import type { StoreEntry, StoreListOptions, StoreTable, StoreWrite } from '../store/store.js';
 import { decodeAscending } from './codec.js';
-import { POSTING_BLOCK_BITS, POSTING_PREFIX, SearchIndex, searchableText } from './search-index.js';
+import { PENDING_PREFIX, POSTING_BLOCK_BITS, POSTING_PREFIX, SearchIndex, searchableText } from './search-index.js';
 import { encodeTerm, indexTerms } from './tokenize.js';
 
 const user = randomBytes(16).toString('base64url') as UserId;
 const device = randomBytes(16).toString('base64url') as DeviceId;
+/** Pending entries merged together in these tests (the default is larger): merges happen often, also mid-batch. */
+const MERGE_AT = 16;
 const WORDS = ['alpha', 'beta', 'gamma', 'delta', '北京大学', 'مرحبا', 'lunch', 'train'];
 
 function message(conversationId: GroupId, seq: number, text: string): MessageRecord {
@@ -59,6 +61,11 @@ async function indexed(store: MemoryStore): Promise<Map<string, Set<string>>> {
     }
     out.set(term, set);
   }
+  for (const row of await store.list('meta', { prefix: PENDING_PREFIX })) {
+    const e = index.entry(parseInt(row.key.slice(PENDING_PREFIX.length), 36));
+    assert.ok(e !== undefined, `${row.key}: a pending document the document table has`);
+    for (const term of row.value.split(' ')) out.set(term, (out.get(term) ?? new Set()).add(`${e.conversationId}/${e.seq}`));
+  }
   return out;
 }
 
@@ -81,7 +88,7 @@ describe('search index', () => {
   it('stays exact while commits of many conversations store, edit and delete at the same time', async () => {
     const store = new SlowStore();
     const repo = new ClientRepository(store);
-    const index = new SearchIndex(store);
+    const index = new SearchIndex(store, MERGE_AT);
     repo.beforeCommit = (batch) => index.indexBatch(batch);
     const conversations = Array.from({ length: 8 }, () => randomBytes(32).toString('base64url') as GroupId);
     let seed = 7;
@@ -103,32 +110,48 @@ describe('search index', () => {
     assert.deepEqual(await indexed(store), await expected(repo, conversations));
   });
 
-  it('moves an edited entry between term rows, deletes rows it empties, and keeps document numbers after a restart', async () => {
+  it('moves an edited entry between term rows, deletes rows it empties, and reads everything back after a restart', async () => {
     const store = new MemoryStore();
     const repo = new ClientRepository(store);
-    repo.beforeCommit = (batch) => new SearchIndex(store).indexBatch(batch); // a fresh index each time: everything from the store
+    repo.beforeCommit = (batch) => new SearchIndex(store, 1).indexBatch(batch); // a fresh index each time (everything from the store), every entry straight into the term rows
     const conv = randomBytes(32).toString('base64url') as GroupId;
     await repo.commit(new StoreBatch().putMessage(message(conv, 1, 'zebra crossing')).putMessage(message(conv, 2, 'crossing guard')));
     await repo.commit(new StoreBatch().putMessage(message(conv, 1, 'pedestrian crossing')));
     assert.deepEqual(await indexed(store), await expected(repo, [conv]));
-    const keys = async () => (await store.list('meta', { prefix: POSTING_PREFIX })).map((e) => e.key);
+    const keys = async () => [...(await store.list('meta', { prefix: POSTING_PREFIX })), ...(await store.list('meta', { prefix: PENDING_PREFIX }))].map((e) => `${e.key} ${e.value}`);
     assert.ok(!(await keys()).some((k) => k.includes('zebra')));
     await repo.commit(new StoreBatch().deleteMessage(conv, 2).deleteMessage(conv, 1));
     assert.deepEqual(await keys(), [], 'nothing of deleted texts stays');
     await repo.commit(new StoreBatch().putMessage(message(conv, 3, 'later')));
-    const fresh = new SearchIndex(store);
-    await fresh.ready();
-    assert.deepEqual([...(await fresh.docsFor('later'))], [2], 'numbers are not reused');
+    assert.deepEqual(await indexed(store), await expected(repo, [conv]), 'a number freed at the top is given again, with nothing left of its old entry');
+  });
+
+  it('moves pending entries into the term rows once MERGE_AT are pending, in the batch that reaches it', async () => {
+    const store = new MemoryStore();
+    const repo = new ClientRepository(store);
+    const index = new SearchIndex(store, MERGE_AT);
+    repo.beforeCommit = (batch) => index.indexBatch(batch);
+    const conv = randomBytes(32).toString('base64url') as GroupId;
+    for (let seq = 1; seq < MERGE_AT; seq++) await repo.commit(new StoreBatch().putMessage(message(conv, seq, `lunch number${seq}`)));
+    assert.equal((await store.list('meta', { prefix: PENDING_PREFIX })).length, MERGE_AT - 1);
+    assert.deepEqual(await store.list('meta', { prefix: POSTING_PREFIX }), []);
+    assert.equal((await index.docsFor('lunch')).length, MERGE_AT - 1, 'pending entries are found');
+    await repo.commit(new StoreBatch().putMessage(message(conv, MERGE_AT, 'lunch at noon')).deleteMessage(conv, 2));
+    assert.deepEqual(await store.list('meta', { prefix: PENDING_PREFIX }), []);
+    assert.deepEqual((await store.list('meta', { prefix: POSTING_PREFIX + 'lunch/' })).map((e) => e.key), [`${POSTING_PREFIX}lunch/0`]);
+    assert.equal((await index.docsFor('lunch')).length, MERGE_AT - 1);
+    assert.deepEqual(await indexed(store), await expected(repo, [conv]));
   });
 
   it('skips rows it cannot read instead of failing the query', async () => {
     const store = new MemoryStore();
     const repo = new ClientRepository(store);
-    const index = new SearchIndex(store);
+    const index = new SearchIndex(store, MERGE_AT);
     repo.beforeCommit = (batch) => index.indexBatch(batch);
     const conv = randomBytes(32).toString('base64url') as GroupId;
-    await repo.commit(new StoreBatch().putMessage(message(conv, 1, 'apples')).putMessage(message(conv, 2, 'apricots')));
+    for (let seq = 1; seq <= MERGE_AT; seq++) await repo.commit(new StoreBatch().putMessage(message(conv, seq, seq === 1 ? 'apples' : 'apricots')));
     await store.write([{ type: 'put', table: 'meta', key: `${POSTING_PREFIX}apples/0`, value: 'not a list' }]);
-    assert.deepEqual([...(await index.docsFor('ap'))], [1]);
+    await repo.commit(new StoreBatch().putMessage(message(conv, MERGE_AT + 1, 'other'))); // the merged entries are no longer kept aside
+    assert.deepEqual([...(await index.docsFor('ap'))], Array.from({ length: MERGE_AT - 1 }, (_, i) => i + 1), 'the apples row is skipped');
   });
 });

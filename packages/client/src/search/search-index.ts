@@ -2,7 +2,7 @@ import type { MessageRecord } from '../store/message-records.js';
 import { toMessage } from '../store/message-records.js';
 import type { StoreBatch } from '../store/records.js';
 import type { Store, StoreWrite } from '../store/store.js';
-import { decodeAscending, encodeAscending, readUints, writeUint } from './codec.js';
+import { decodeAscending, encodeAscending } from './codec.js';
 import { CONVERSATION_PREFIX, DocTable, DOC_PREFIX, IdTable, SENDER_PREFIX } from './doc-table.js';
 import type { DocEntry } from './doc-table.js';
 import { encodeTerm, indexTerms } from './tokenize.js';
@@ -21,8 +21,7 @@ import { encodeTerm, indexTerms } from './tokenize.js';
  *   prefix-preserving (tokenize.ts encodeTerm), so `list({ prefix })` finds
  *   every term starting with a query word.
  * - `sd/<block>` → the document table (doc-table.ts), `sc/<n>` and `su/<n>`
- *   the numbers of conversations and senders, `search/next-doc` the
- *   high-water mark of document numbers.
+ *   the numbers of conversations and senders.
  * Nothing else: no text, no per-document term list (the old terms of an
  * entry come from the entry as stored before the batch). An edit keeps the
  * entry's document number and moves it between term rows; a delete takes
@@ -47,8 +46,10 @@ export const SEARCH_PREFIX = 'search/';
 export const POSTING_PREFIX = 'si/';
 /** The per-(term, message) rows of the first version (`st/<term>/<conversation>/<seq>`): removed by the backfill. */
 export const LEGACY_POSTING_PREFIX = 'st/';
-export const NEXT_DOC_KEY = `${SEARCH_PREFIX}next-doc`;
+export const PENDING_PREFIX = 'sp/';
 export const POSTING_BLOCK_BITS = 12;
+/** New entries wait as pending rows until this many are pending, then go into the term rows together. */
+export const MERGE_AT = 1024;
 /** Term rows kept in memory between batches (each a few hundred characters at most). */
 const CACHE_ROWS = 20_000;
 /** Only history entries: "<conversation>/<16-digit seq>" (notices, "….0000", are not searched). */
@@ -62,9 +63,10 @@ export function searchableText(m: MessageRecord): string | undefined {
   return undefined;
 }
 
+/** The terms of an entry, encoded as in keys (tokenize.ts encodeTerm). */
 function terms(m: MessageRecord | undefined): Set<string> {
   const text = m === undefined ? undefined : searchableText(m);
-  return text === undefined ? new Set() : indexTerms(text);
+  return text === undefined ? new Set() : new Set([...indexTerms(text)].map(encodeTerm));
 }
 
 /** A stored entry that does not read (corrupt) is treated as not indexed: reads report it where it matters. */
@@ -77,8 +79,13 @@ function read(key: string, value: string | undefined): MessageRecord | undefined
   }
 }
 
+/** The term row of an (encoded) term that holds `doc`. */
 function rowKey(term: string, doc: number): string {
-  return `${POSTING_PREFIX}${encodeTerm(term)}/${(doc >> POSTING_BLOCK_BITS).toString(36)}`;
+  return `${POSTING_PREFIX}${term}/${(doc >> POSTING_BLOCK_BITS).toString(36)}`;
+}
+
+function pendingKey(doc: number): string {
+  return `${PENDING_PREFIX}${doc.toString(36)}`;
 }
 
 /** One term row as the index holds it: its documents, ascending, and its base (the block's first number). */
@@ -117,10 +124,18 @@ export class SearchIndex {
   private readonly conversations = new IdTable(CONVERSATION_PREFIX);
   private readonly senders = new IdTable(SENDER_PREFIX);
   private readonly rows = new Map<string, Row | null>();
+  /** Documents whose terms are in a pending row (`sp/<doc>` → the terms), not yet in the term rows. */
+  private readonly pending = new Map<number, readonly string[]>();
+  /** The pending entries the last batch moved into the term rows (see lookup). */
+  private merging = new Map<number, readonly string[]>();
   private loading: Promise<void> | undefined;
   private turn: Promise<void> = Promise.resolve();
 
-  constructor(readonly store: Store) {}
+  /** `mergeAt`: pending entries that go into the term rows together (smaller in tests). */
+  constructor(
+    readonly store: Store,
+    private readonly mergeAt = MERGE_AT,
+  ) {}
 
   /** Loads the document table (once; again after a failed load). */
   ready(): Promise<void> {
@@ -132,16 +147,19 @@ export class SearchIndex {
   }
 
   private async load(): Promise<void> {
-    const [docRows, convRows, senderRows, next] = await Promise.all([
+    const [pendingRows, docRows, convRows, senderRows] = await Promise.all([
+      this.store.list('meta', { prefix: PENDING_PREFIX }),
       this.store.list('meta', { prefix: DOC_PREFIX }),
       this.store.list('meta', { prefix: CONVERSATION_PREFIX }),
       this.store.list('meta', { prefix: SENDER_PREFIX }),
-      this.store.get('meta', NEXT_DOC_KEY),
     ]);
     this.conversations.load(convRows);
     this.senders.load(senderRows);
-    const n = readUints(next ?? '');
-    this.docs.load(docRows, n?.length === 1 ? (n[0] as number) : 0);
+    this.docs.load(docRows);
+    for (const row of pendingRows) {
+      const doc = Number.parseInt(row.key.slice(PENDING_PREFIX.length), 36);
+      if (Number.isSafeInteger(doc) && doc >= 0 && this.docs.get(doc) !== undefined) this.pending.set(doc, row.value.split(' '));
+    }
   }
 
   /** The entry of a document, with its conversation and sender ids. */
@@ -170,31 +188,42 @@ export class SearchIndex {
     return c !== undefined && this.docs.docOf(c, seq) !== undefined;
   }
 
-  /**
-   * Every document with a term starting with `term` (one prefix scan of the
-   * term rows), ascending and distinct. Rows that do not read are skipped.
-   */
+  /** Every document with a term starting with `term`, ascending and distinct (see lookup). */
   async docsFor(term: string): Promise<Uint32Array> {
-    const prefix = POSTING_PREFIX + encodeTerm(term);
-    const rows = await this.store.list('meta', { prefix });
-    const lists: number[][] = [];
-    let total = 0;
-    for (const row of rows) {
-      const slash = row.key.lastIndexOf('/');
-      const block = Number.parseInt(row.key.slice(slash + 1), 36);
-      if (slash < prefix.length || !Number.isSafeInteger(block)) continue;
-      const docs = decodeAscending(row.value, block << POSTING_BLOCK_BITS);
-      if (docs === undefined) continue;
-      lists.push(docs);
-      total += docs.length;
-    }
-    const out = new Uint32Array(total);
-    let at = 0;
-    for (const l of lists) for (const d of l) out[at++] = d;
-    if (lists.length > 1) out.sort();
-    let n = 0;
-    for (let i = 0; i < out.length; i++) if (i === 0 || out[i] !== out[i - 1]) out[n++] = out[i] as number;
-    return out.subarray(0, n);
+    return (await this.lookup([term]))[0] ?? new Uint32Array(0);
+  }
+
+  /**
+   * For each query term, every document with a term starting with it:
+   * one prefix scan of the term rows per term, plus the pending entries
+   * (kept in memory; those that went into the term rows in a batch that
+   * may not be stored yet are kept aside until the next batch's turn, by
+   * when it is: the scans see one or the other). Rows that do not read are
+   * skipped.
+   */
+  async lookup(terms: readonly string[]): Promise<Uint32Array[]> {
+    const prefixes = terms.map((t) => POSTING_PREFIX + encodeTerm(t));
+    const pending = [...this.pending, ...this.merging];
+    const termRows = await Promise.all(prefixes.map((prefix) => this.store.list('meta', { prefix })));
+    return prefixes.map((prefix, i) => {
+      const lists: number[][] = [];
+      for (const row of termRows[i] ?? []) {
+        const slash = row.key.lastIndexOf('/');
+        const block = Number.parseInt(row.key.slice(slash + 1), 36);
+        if (slash < prefix.length || !Number.isSafeInteger(block)) continue;
+        const docs = decodeAscending(row.value, block << POSTING_BLOCK_BITS);
+        if (docs !== undefined) lists.push(docs);
+      }
+      const term = prefix.slice(POSTING_PREFIX.length);
+      lists.push(pending.filter(([, ts]) => ts.some((t) => t.startsWith(term))).map(([doc]) => doc));
+      const out = new Uint32Array(lists.reduce((n, l) => n + l.length, 0));
+      let at = 0;
+      for (const l of lists) for (const d of l) out[at++] = d;
+      out.sort();
+      let n = 0;
+      for (let j = 0; j < out.length; j++) if (j === 0 || out[j] !== out[j - 1]) out[n++] = out[j] as number;
+      return out.subarray(0, n);
+    });
   }
 
   /**
@@ -251,42 +280,77 @@ export class SearchIndex {
     return prev.then(() => release);
   }
 
-  /** Inside a turn: reads the term rows it needs, then computes every write. */
+  /**
+   * Inside a turn: reads the term rows it needs, then computes every write.
+   * A new entry gets the next document number and a pending row (its
+   * terms: one write, whatever its length); once `mergeAt` are pending they
+   * all go into the term rows in the same batch — so storing one message
+   * writes two small rows (pending, its document block), and the term rows are rewritten once per MERGE_AT messages. A
+   * pending entry that is edited or deleted has only its pending row
+   * rewritten or deleted.
+   */
   private async apply(changes: readonly Change[]): Promise<StoreWrite[]> {
     if (this.rows.size > CACHE_ROWS) this.rows.clear();
     const out: StoreWrite[] = [];
-    // Which rows change: old terms of indexed entries, new terms at their document (new documents get the next numbers).
     let next = this.docs.next;
     const plans = changes.map((c) => {
       const conv = this.conversations.numberOf(c.conversationId);
       const existing = conv === undefined ? undefined : this.docs.docOf(conv, c.seq);
-      const oldTerms = existing === undefined ? new Set<string>() : terms(c.before);
+      const inRows = existing !== undefined && !this.pending.has(existing);
+      const oldTerms = inRows ? terms(c.before) : new Set<string>();
       const newTerms = terms(c.after);
       const doc = existing ?? (newTerms.size > 0 ? next++ : undefined);
-      return { change: c, doc, existing, oldTerms, newTerms };
+      return { change: c, doc, existing, inRows, oldTerms, newTerms };
     });
+    // Which term rows change: those of entries already in them, and all of them if the pending ones go in now.
     const keys = new Set<string>();
     for (const p of plans) {
-      if (p.doc === undefined) continue;
+      if (p.doc === undefined || !p.inRows) continue;
       for (const t of p.oldTerms) if (!p.newTerms.has(t)) keys.add(rowKey(t, p.doc));
       for (const t of p.newTerms) if (!p.oldTerms.has(t)) keys.add(rowKey(t, p.doc));
+    }
+    const merge = this.pending.size + (next - this.docs.next) >= this.mergeAt;
+    if (merge) {
+      for (const [doc, ts] of this.pending) for (const t of ts) keys.add(rowKey(t, doc));
+      for (const p of plans) if (p.doc !== undefined && !p.inRows) for (const t of p.newTerms) keys.add(rowKey(t, p.doc));
     }
     const missing = [...keys].filter((k) => !this.rows.has(k));
     const values = await Promise.all(missing.map((k) => this.store.get('meta', k)));
     missing.forEach((k, i) => this.rows.set(k, parseRow(k, values[i])));
     // From here on nothing awaits: the state changes in memory and the writes are computed together.
+    this.merging = new Map();
+    const stored = new Set(this.pending.keys());
     const changed = new Set<string>();
+    const pendingChanged = new Set<number>();
     for (const p of plans) {
       const c = p.change;
       if (p.doc === undefined) continue;
-      for (const t of p.oldTerms) if (!p.newTerms.has(t)) changed.add(this.edit(rowKey(t, p.doc), p.doc, false));
-      for (const t of p.newTerms) if (!p.oldTerms.has(t)) changed.add(this.edit(rowKey(t, p.doc), p.doc, true));
-      if (c.after === undefined || p.newTerms.size === 0) this.docs.remove(p.doc);
+      const gone = c.after === undefined || p.newTerms.size === 0;
+      if (p.inRows) {
+        for (const t of p.oldTerms) if (!p.newTerms.has(t)) changed.add(this.edit(rowKey(t, p.doc), p.doc, false));
+        for (const t of p.newTerms) if (!p.oldTerms.has(t)) changed.add(this.edit(rowKey(t, p.doc), p.doc, true));
+      } else {
+        if (gone) this.pending.delete(p.doc);
+        else this.pending.set(p.doc, [...p.newTerms]);
+        pendingChanged.add(p.doc);
+      }
+      if (gone || c.after === undefined) this.docs.remove(p.doc);
       else {
         const conversation = this.conversations.ensure(c.conversationId, out);
         const sender = this.senders.ensure(c.after.senderUserId, out);
         this.docs.set(p.doc, { conversation, seq: c.seq, sentAt: c.after.content.sentAt, sender, attachment: c.after.content.type === 'attachment' });
       }
+    }
+    if (merge) {
+      for (const [doc, ts] of this.pending) for (const t of ts) changed.add(this.edit(rowKey(t, doc), doc, true));
+      for (const doc of this.pending.keys()) pendingChanged.add(doc);
+      this.merging = new Map(this.pending);
+      this.pending.clear();
+    }
+    for (const doc of pendingChanged) {
+      const ts = this.pending.get(doc);
+      if (ts !== undefined) out.push({ type: 'put', table: 'meta', key: pendingKey(doc), value: ts.join(' ') });
+      else if (stored.has(doc)) out.push({ type: 'delete', table: 'meta', key: pendingKey(doc) });
     }
     for (const key of changed) {
       const row = this.rows.get(key);
@@ -294,7 +358,6 @@ export class SearchIndex {
     }
     this.docs.takeWrites(out);
     this.docs.next = Math.max(this.docs.next, next);
-    if (plans.some((p) => p.existing === undefined && p.doc !== undefined)) out.push({ type: 'put', table: 'meta', key: NEXT_DOC_KEY, value: writeUint('', this.docs.next) });
     return out;
   }
 

@@ -9,7 +9,7 @@ import { KeyedMutex } from '../mutex.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { ClientRepository, newConversationRecord, StoreBatch } from '../store/records.js';
 import type { MessageRecord } from '../store/records.js';
-import { POSTING_PREFIX } from './search-index.js';
+import { PENDING_PREFIX, POSTING_PREFIX } from './search-index.js';
 import { Search } from './search.js';
 
 const user = randomBytes(16).toString('base64url') as UserId;
@@ -63,7 +63,8 @@ describe('search module', () => {
     assert.deepEqual((await search.query('apples')).map((r) => r.conversationId), [a]);
     assert.deepEqual((await search.query('oranges')).map((r) => r.conversationId), [b]);
     assert.deepEqual((await search.query('oranges', { conversationId: a })).length, 0);
-    // One row per term and block of documents: the two messages share none.
-    assert.deepEqual((await repo.store.list('meta', { prefix: POSTING_PREFIX })).map((e) => e.key), ['si/and/0', 'si/apples/0', 'si/oranges/0', 'si/pears/0']);
+    // Two new entries: pending rows (their terms), not yet in the term rows.
+    assert.deepEqual(await repo.store.list('meta', { prefix: POSTING_PREFIX }), []);
+    assert.deepEqual((await repo.store.list('meta', { prefix: PENDING_PREFIX })).map((e) => e.value.split(' ').sort()), [['and', 'apples', 'pears'], ['oranges']]);
   });
 });

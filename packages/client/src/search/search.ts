@@ -113,7 +113,7 @@ export class Search {
     const hiddenId = this.core.hiddenGroup();
     const hidden = hiddenId === undefined ? -1 : (index.conversationNumber(hiddenId) ?? -1);
     // Every term must match (as a prefix of some word of the message): the smallest list first.
-    const lists = (await Promise.all(terms.map((t) => index.docsFor(t)))).sort((a, b) => a.length - b.length);
+    const lists = (await index.lookup(terms)).sort((a, b) => a.length - b.length);
     let hits = lists[0] ?? new Uint32Array(0);
     for (const l of lists.slice(1)) hits = intersect(hits, l);
     const table = index.table;
