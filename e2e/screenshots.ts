@@ -275,6 +275,15 @@ async function main(): Promise<void> {
       await shoot(page, `request-desktop-${scheme}`);
 
       await openConversation(maya, people.daniel);
+      // Search over all chats, one result opened (scrolled to and flashed).
+      const search = page.getByRole('search', { name: 'Search all chats' }).getByRole('searchbox', { name: 'Search messages' });
+      const found = page.getByRole('list', { name: 'Search results' }).getByRole('button');
+      await search.fill('coffee');
+      await found.nth(1).waitFor({ timeout: 30_000 });
+      await found.nth(1).click();
+      await page.locator('article.highlight').waitFor({ timeout: 30_000 });
+      await shoot(page, `search-desktop-${scheme}`);
+      await search.fill('');
       await page.setViewportSize(PHONE);
       await shoot(page, `chat-phone-${scheme}`);
       const quoted = page.getByRole('log', { name: 'Messages' }).getByRole('article').filter({ hasText: 'Wow. That light!' }).last();
@@ -286,6 +295,10 @@ async function main(): Promise<void> {
       await page.getByRole('textbox', { name: 'Message' }).fill('');
       await page.getByRole('button', { name: 'Back' }).click();
       await shoot(page, `list-phone-${scheme}`);
+      await search.fill('the');
+      await found.first().waitFor({ timeout: 30_000 });
+      await shoot(page, `search-phone-${scheme}`);
+      await search.fill('');
       await openConversation(maya, people.daniel);
     }
 
