@@ -26,6 +26,7 @@ import { ClientRepository } from './store/records.js';
 import type { AccountRecord } from './store/records.js';
 import { HttpApi } from './transport/http-api.js';
 import { AckBatcher } from './transport/ack-batcher.js';
+import { Push, type PushApi } from './push/push.js';
 import type {
   AttachmentInput,
   ClientEventError,
@@ -89,6 +90,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /** The feature modules (features.ts); every public call below is a delegation to one of them. */
   private readonly f: Features;
   private readonly messageEvents: OrderedMessageEvents;
+  private readonly pushApi: Push;
   private readonly accountSetup: AccountSetup;
 
   constructor(private readonly options: ClientOptions) {
@@ -120,6 +122,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     });
     this.f = wireFeatures(this.core, this.state, this.outbox, this.handlers, options, (event, fn) => this.on(event, fn));
     this.messageEvents = new OrderedMessageEvents(this.repo, (userId) => this.state.nameOf(userId));
+    this.pushApi = new Push(this.core);
   }
 
   /** Events about the self group stay inside the client (errors aside). */
@@ -407,6 +410,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /** Full-text search over this device's history; the index and the queries never leave the device (search/). */
   get search(): SearchApi {
     return this.f.search;
+  }
+
+  /** Web Push wake-ups for this device: the VAPID key, subscribe, unsubscribe (push/). */
+  get push(): PushApi {
+    return this.pushApi;
   }
 
   /* ---------------- conversations ---------------- */

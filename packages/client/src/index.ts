@@ -55,6 +55,7 @@ export type { DeviceId, GroupId, UserId } from '@parley/protocol';
 export type { ConversationStatus } from './store/records.js';
 export type { Profiles } from './profiles/profiles.js';
 export type { Profile, ProfileInput, ProfilePictureMimeType } from './profiles/profile-types.js';
+export type { PushApi, PushSubscriptionInput } from './push/push.js';
 export type { MatchRange, SearchApi, SearchOptions, SearchResult } from './search/search.js';
 export { MAX_ABOUT_LENGTH, MAX_DISPLAY_NAME_LENGTH, MAX_PICTURE_BYTES } from '@parley/crypto';
 export { MemoryStore } from './store/memory-store.js';

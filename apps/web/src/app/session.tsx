@@ -1,6 +1,10 @@
 import { createContext, useCallback, useContext, useEffect, useRef, useState } from 'react';
 import { createClient, IndexedDbStore, type ClientEvents, type ParleyClient } from '@parley/client';
 import { deviceName } from '../lib/prefs';
+import { holdDeviceLock, type HeldLock } from '../notify/device-lock';
+import { attachNotifier } from '../notify/notifier';
+import { deleteSettings } from '../notify/settings';
+import { forgetSubscription } from '../notify/subscription';
 
 /**
  * One browser profile holds one Parley device: its keys, MLS state and
@@ -16,15 +20,48 @@ export type Phase =
   | { readonly kind: 'signed-in'; readonly client: ParleyClient; readonly epoch: number }
   | { readonly kind: 'failed'; readonly message: string };
 
+/** Shown while another tab (or the service worker, for a moment after a push) runs this device. */
+export const WAITING_FOR_DEVICE = 'Parley is open in another tab of this browser (or just checking for new messages). It continues here as soon as that is done.';
+/** A lock freed within this long (a tab reloading, a push handled) shows no notice. */
+const WAITING_NOTICE_DELAY_MS = 700;
+
 interface Opened {
   client: ParleyClient;
   store: IndexedDbStore;
+  lock: HeldLock;
+  /** Detaches the page's notifier (notify/notifier.ts). */
+  quiet: () => void;
 }
 
-async function open(): Promise<Opened> {
-  const store = await IndexedDbStore.open(DATABASE);
-  const client = await createClient({ serverUrl: window.location.origin, store, deviceName: deviceName() });
-  return { client, store };
+/**
+ * Opens the device under the device lock (notify/device-lock.ts): one client
+ * per device at a time, across tabs and the service worker.
+ */
+async function open(onWaiting: () => void, signal: AbortSignal): Promise<Opened> {
+  const lock = await holdDeviceLock(onWaiting, signal);
+  try {
+    const store = await IndexedDbStore.open(DATABASE);
+    try {
+      const client = await createClient({ serverUrl: window.location.origin, store, deviceName: deviceName() });
+      return { client, store, lock, quiet: attachNotifier(client) };
+    } catch (err) {
+      await store.close().catch(() => undefined);
+      throw err;
+    }
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function closeOpened(o: Opened): Promise<void> {
+  o.quiet();
+  try {
+    await o.client.close();
+    await o.store.close();
+  } finally {
+    o.lock.release();
+  }
 }
 
 export interface Session {
@@ -50,12 +87,19 @@ export function useSessionState(): Session {
   useEffect(() => {
     let cancelled = false;
     let mine: Opened | undefined;
+    const abort = new AbortController();
     setPhase({ kind: 'loading' });
-    open().then(
+    let notice: ReturnType<typeof setTimeout> | undefined;
+    const waiting = () => {
+      notice = setTimeout(() => {
+        if (!cancelled && mine === undefined) setPhase({ kind: 'failed', message: WAITING_FOR_DEVICE });
+      }, WAITING_NOTICE_DELAY_MS);
+    };
+    open(waiting, abort.signal).then(
       async (o) => {
+        clearTimeout(notice);
         if (cancelled) {
-          await o.client.close();
-          await o.store.close();
+          await closeOpened(o);
           return;
         }
         mine = o;
@@ -63,6 +107,7 @@ export function useSessionState(): Session {
         setPhase(o.client.userId === undefined ? { kind: 'signed-out', client: o.client } : { kind: 'signed-in', client: o.client, epoch: 0 });
       },
       (err: unknown) => {
+        clearTimeout(notice);
         if (cancelled) return;
         const blocked = err instanceof Error && /indexeddb|blocked|quota|storage/i.test(`${err.name} ${err.message}`);
         setPhase({
@@ -75,10 +120,12 @@ export function useSessionState(): Session {
     );
     return () => {
       cancelled = true;
+      clearTimeout(notice);
+      abort.abort();
       if (mine !== undefined) {
         const o = mine;
         if (opened.current === o) opened.current = undefined;
-        void o.client.close().then(() => o.store.close()).catch(() => undefined);
+        void closeOpened(o).catch(() => undefined);
       }
     };
   }, [generation]);
@@ -92,14 +139,17 @@ export function useSessionState(): Session {
     const o = opened.current;
     opened.current = undefined;
     setPhase({ kind: 'loading' });
+    // No more wake-ups for this device: the browser's subscription and the server's copy go first.
+    await forgetSubscription();
+    await deleteSettings();
     if (o !== undefined) {
+      await o.client.push.unsubscribe().catch(() => undefined);
       try {
         await o.client.logout({ wipe: true });
       } catch {
         /* wiped locally below in any case */
       }
-      await o.client.close();
-      await o.store.close();
+      await closeOpened(o);
     }
     try {
       await IndexedDbStore.destroy(DATABASE);

@@ -9,6 +9,7 @@ import { formatDayString } from '../lib/format';
 import { loadTheme, saveTheme, type ThemeChoice } from '../lib/prefs';
 import { BlockedSettings } from './settings/BlockedSettings';
 import { DeleteAccountDialog } from './settings/DeleteAccountDialog';
+import { NotificationSettings } from './settings/NotificationSettings';
 import { PrivacySettings } from './settings/PrivacySettings';
 import { ProfileSettings } from './settings/ProfileSettings';
 import { StorageSettings } from './settings/StorageSettings';
@@ -112,6 +113,7 @@ export function SettingsDialog(props: { client: ParleyClient; onClose: () => voi
           </div>
         </fieldset>
 
+        <NotificationSettings client={client} />
         <PrivacySettings client={client} />
         <BlockedSettings client={client} />
         <StorageSettings client={client} />

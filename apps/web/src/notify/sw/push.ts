@@ -1,0 +1,101 @@
+import { createClient, IndexedDbStore, type Message, type ParleyClient } from '@parley/client';
+import { decide, type PendingNotification } from '../decide';
+import { withDeviceLockIfFree } from '../device-lock';
+import { genericNotification, GENERIC_TAG } from '../rules';
+import { readSettings } from '../settings';
+import { showNotification } from '../show';
+import type { ServiceWorkerScope } from './types';
+
+/** The device's database (apps/web/src/app/session.tsx opens the same one). */
+const DATABASE = 'parley';
+/** How long a woken worker waits for the backlog before it gives up and says only "New message". */
+export const SYNC_TIMEOUT_MS = 20_000;
+/** With the app open but no tab visible: how long to give the page to show its own notification. */
+const PAGE_GRACE_MS = 3_000;
+
+type Outcome = { readonly kind: 'decided'; readonly pending: readonly PendingNotification[] } | { readonly kind: 'failed' };
+
+/**
+ * A push woke the worker. The push carries nothing (a constant wake-up, not
+ * even read here): the device itself fetches what is waiting, decrypts it and
+ * decides. Whoever runs the device decides: an open page does (its notifier),
+ * else this worker runs a client of its own under the device lock. Anything
+ * that stops it from deciding safely — the lock held elsewhere, no account, an
+ * error, the backlog not in within SYNC_TIMEOUT_MS with nothing decrypted —
+ * gives one generic "New message", never a guess.
+ */
+export async function onPush(scope: ServiceWorkerScope): Promise<void> {
+  const windows = await scope.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  if (windows.length > 0) {
+    // The page is connected and decides. Browsers want a push to show something when no tab is visible:
+    // give the page a moment to show its own, then stop (a muted or already read message rightly shows nothing).
+    if (!windows.some((w) => w.visibilityState === 'visible')) await pageGrace(scope);
+    return;
+  }
+  const settings = await readSettings();
+  if (!settings.enabled) {
+    // Turned off here while the subscription lingered (its deletion failed): drop it now, show nothing.
+    const sub = await scope.registration.pushManager.getSubscription().catch(() => null);
+    await sub?.unsubscribe().catch(() => false);
+    return;
+  }
+  let outcome: Outcome;
+  try {
+    const run = await withDeviceLockIfFree(() => runDevice(scope.location.origin, settings.showContent));
+    outcome = run.ran ? run.value : { kind: 'failed' };
+  } catch {
+    outcome = { kind: 'failed' };
+  }
+  if (outcome.kind === 'failed') {
+    await showNotification(scope.registration, GENERIC_TAG, 1, (count) => genericNotification(count));
+    return;
+  }
+  for (const p of outcome.pending) await showNotification(scope.registration, p.tag, p.added, p.build);
+}
+
+/**
+ * Opens the device's store, runs a client until the backlog is in (bounded),
+ * collects the messages it stored and decides; closes client and store before
+ * the lock is let go.
+ */
+async function runDevice(origin: string, showContent: boolean): Promise<Outcome> {
+  const since = Date.now();
+  let store: IndexedDbStore | undefined;
+  let client: ParleyClient | undefined;
+  const events: Message[] = [];
+  try {
+    store = await IndexedDbStore.open(DATABASE);
+    client = await createClient({ serverUrl: origin, store });
+    if (client.userId === undefined) return { kind: 'failed' };
+    let ended = false;
+    client.on('message', (m) => {
+      if (!m.outgoing) events.push(m);
+    });
+    client.on('error', (e) => {
+      if (e.code === 'fatal') ended = true;
+    });
+    const synced = await Promise.race([client.whenSynced().then(() => true), delay(SYNC_TIMEOUT_MS).then(() => false)]);
+    // Events of the last messages (a reply's quote is read first) follow the end of the backlog by a moment.
+    await delay(100);
+    const pending = await decide(client, events, showContent, since);
+    if ((!synced || ended) && pending.length === 0) return { kind: 'failed' };
+    return { kind: 'decided', pending };
+  } catch {
+    return { kind: 'failed' };
+  } finally {
+    await client?.close().catch(() => undefined);
+    await store?.close().catch(() => undefined);
+  }
+}
+
+async function pageGrace(scope: ServiceWorkerScope): Promise<void> {
+  const deadline = Date.now() + PAGE_GRACE_MS;
+  while (Date.now() < deadline) {
+    if ((await scope.registration.getNotifications().catch(() => [])).length > 0) return;
+    await delay(250);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

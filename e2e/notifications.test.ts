@@ -1,0 +1,422 @@
+/**
+ * Notifications end to end: a real server, a real Chromium with the built web
+ * app and its service worker, and a stand-in for the browser's push service
+ * (a third party that cannot run here). The test plays that push service:
+ * every push the server sends to it is decrypted with the subscription's keys
+ * (RFC 8291, checked to carry nothing but the wake-up) and handed to the
+ * service worker with CDP ServiceWorker.deliverPushMessage. Only
+ * PushManager.subscribe/getSubscription are stubbed in the page, to return a
+ * subscription for that local endpoint. What the worker shows is read with
+ * registration.getNotifications() in the worker itself.
+ */
+import assert from 'node:assert/strict';
+import { createDecipheriv, createECDH, hkdfSync, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, BrowserContext, CDPSession, Page, Worker } from 'playwright-core';
+import { createClient, MemoryStore, type Conversation, type Message, type ParleyClient, type UserId } from '@parley/client';
+import { PUSH_WAKE_PAYLOAD, toBase64Url } from '@parley/protocol';
+import { createAppContext, defaultConfig, startServer, type ParleyServer } from '@parley/server';
+import { countOf, GENERIC_BODY, GENERIC_TAG, notificationFor, routeFor, shouldNotify } from '../apps/web/src/notify/rules.js';
+import { acceptRequest, closeSettings, launchBrowser, PASSWORD, register, type User } from './helpers/browser.js';
+import { WEB_DIST } from './helpers/server.js';
+
+/** The browser's push service, played by the test: records each push, decrypts it as the browser would. */
+class LocalPushService {
+  private readonly ecdh = createECDH('prime256v1');
+  private readonly auth = randomBytes(16);
+  readonly payloads: string[] = [];
+  /** Called with each push's decrypted payload (the test forwards it to the service worker). */
+  onPush: (payload: string) => Promise<void> = async () => undefined;
+  private constructor(private readonly server: Server) {
+    this.ecdh.generateKeys();
+  }
+
+  static async start(): Promise<LocalPushService> {
+    const server = createServer();
+    const svc = new LocalPushService(server);
+    server.on('request', (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        res.writeHead(201).end();
+        const payload = svc.decrypt(Buffer.concat(chunks));
+        svc.payloads.push(payload);
+        void svc.onPush(payload).catch((err: unknown) => console.error('delivering a push failed', err));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return svc;
+  }
+
+  /** What PushSubscription.toJSON() gives for this subscription. */
+  get subscription(): { endpoint: string; keys: { p256dh: string; auth: string } } {
+    const port = (this.server.address() as AddressInfo).port;
+    return { endpoint: `http://127.0.0.1:${port}/push/device-a`, keys: { p256dh: toBase64Url(this.ecdh.getPublicKey()), auth: toBase64Url(this.auth) } };
+  }
+
+  /** RFC 8291 §3.4 over RFC 8188 aes128gcm: header (salt, record size, key id = sender's public key), one record. */
+  private decrypt(body: Buffer): string {
+    const salt = body.subarray(0, 16);
+    const keyLength = body.readUInt8(20);
+    const senderKey = body.subarray(21, 21 + keyLength);
+    const record = body.subarray(21 + keyLength);
+    const secret = this.ecdh.computeSecret(senderKey);
+    const info = Buffer.concat([Buffer.from('WebPush: info\0'), this.ecdh.getPublicKey(), senderKey]);
+    const ikm = Buffer.from(hkdfSync('sha256', secret, this.auth, info, 32));
+    const key = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: aes128gcm\0'), 16));
+    const nonce = Buffer.from(hkdfSync('sha256', ikm, salt, Buffer.from('Content-Encoding: nonce\0'), 12));
+    const decipher = createDecipheriv('aes-128-gcm', key, nonce);
+    decipher.setAuthTag(record.subarray(record.length - 16));
+    const plain = Buffer.concat([decipher.update(record.subarray(0, record.length - 16)), decipher.final()]);
+    // Padding: zeros after the delimiter 0x02 (last record).
+    const end = plain.lastIndexOf(2);
+    assert.ok(end >= 0 && plain.subarray(end + 1).every((b) => b === 0), 'an RFC 8188 last-record delimiter');
+    return plain.subarray(0, end).toString('utf8');
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** In the page, before the app loads: PushManager hands out the local push service's subscription. */
+function stubPushManager(sub: LocalPushService['subscription']): string {
+  return `(() => {
+    const sub = ${JSON.stringify(sub)};
+    let current = null;
+    PushManager.prototype.subscribe = async function (options) {
+      const key = new Uint8Array(options.applicationServerKey).buffer;
+      window.__parleyPushKey = Array.from(new Uint8Array(key));
+      current = {
+        endpoint: sub.endpoint,
+        expirationTime: null,
+        options: { userVisibleOnly: options.userVisibleOnly, applicationServerKey: key },
+        toJSON: () => ({ endpoint: sub.endpoint, expirationTime: null, keys: sub.keys }),
+        unsubscribe: async () => { current = null; return true; },
+      };
+      return current;
+    };
+    PushManager.prototype.getSubscription = async function () { return current; };
+  })();`;
+}
+
+interface Shown {
+  title: string;
+  body: string;
+  tag: string;
+  data: unknown;
+}
+
+describe('notifications decided on the device (service worker, Web Push)', { timeout: 300_000 }, () => {
+  let server: ParleyServer;
+  let dataDir: string;
+  let push: LocalPushService;
+  let browser: Browser;
+  let context: BrowserContext;
+  /** A page of another origin kept open in A's browser profile: the CDP session lives on it. */
+  let driver: Page;
+  let cdp: CDPSession;
+  let registrationId: string | undefined;
+  let alice: User;
+  let bob: ParleyClient;
+  let conversation: Conversation;
+  const names = { alice: `alice${Date.now() % 1e6}`, bob: `bob${Date.now() % 1e6}` };
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'parley-notify-'));
+    push = await LocalPushService.start();
+    const base = defaultConfig();
+    const ctx = await createAppContext({
+      ...base,
+      port: 0,
+      dataDir,
+      webDir: WEB_DIST,
+      logLevel: 'warn',
+      push: { ...base.push, allowLocalHttp: true, coalesceMs: 200 },
+    });
+    server = await startServer(ctx);
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await bob?.close();
+    await browser?.close();
+    await server?.close();
+    await push?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** The service worker as it runs now (it may have been restarted by a push). */
+  async function worker(): Promise<Worker> {
+    const found = context.serviceWorkers().find((w) => w.url().endsWith('/sw.js'));
+    return found ?? (await context.waitForEvent('serviceworker', { timeout: 30_000 }));
+  }
+
+  async function inWorker<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await (await worker()).evaluate(fn);
+      } catch (err) {
+        if (attempt >= 3) throw err;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+  }
+
+  const notifications = () =>
+    inWorker(async () => (await (self as unknown as { registration: ServiceWorkerRegistration }).registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as unknown })));
+
+  async function waitForNotification(match: (n: Shown) => boolean, what: string, timeoutMs = 45_000): Promise<Shown> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Shown[] = [];
+    while (Date.now() < deadline) {
+      last = await notifications();
+      const hit = last.find(match);
+      if (hit !== undefined) return hit;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.fail(`no notification ${what}; showing: ${JSON.stringify(last)}`);
+  }
+
+  const clearNotifications = () =>
+    inWorker(async () => {
+      for (const n of await (self as unknown as { registration: ServiceWorkerRegistration }).registration.getNotifications()) n.close();
+    });
+
+  /** Waits until the worker ran a client for a push and let the device go again. */
+  async function waitForWorkerRun(): Promise<void> {
+    const deadline = Date.now() + 45_000;
+    let seen = false;
+    while (Date.now() < deadline) {
+      const held = await inWorker(async () => ((await navigator.locks.query()).held ?? []).some((l) => l.name === 'parley-device'));
+      if (held) seen = true;
+      else if (seen) return;
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    assert.fail(seen ? 'the worker kept the device lock' : 'the worker never took the device lock');
+  }
+
+  async function openAlice(): Promise<Page> {
+    const page = await context.newPage();
+    await page.goto(server.url);
+    await page.getByRole('button', { name: 'New chat' }).waitFor({ state: 'visible', timeout: 30_000 });
+    alice = { ...alice, page };
+    return page;
+  }
+
+  async function closeAlice(): Promise<void> {
+    await alice.page.close();
+    // The page's client let the device go (the lock goes with the document).
+    await inWorker(async () => {
+      const end = Date.now() + 10_000;
+      while (Date.now() < end && ((await navigator.locks.query()).held ?? []).some((l) => l.name === 'parley-device')) await new Promise((r) => setTimeout(r, 50));
+    });
+  }
+
+  it('turns notifications on in Settings: permission, a push subscription for the server’s VAPID key, registered with the server', async () => {
+    alice = await register(browser, server.url, names.alice, {
+      beforeLoad: async (c) => {
+        await c.grantPermissions(['notifications'], { origin: server.url });
+        await c.addInitScript(stubPushManager(push.subscription));
+      },
+    });
+    context = alice.context;
+    await alice.page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+    // The worker's registration id, as CDP names it (reported on the app's own page).
+    const onPage = await context.newCDPSession(alice.page);
+    const registered = new Promise<string>((resolve) =>
+      onPage.on('ServiceWorker.workerRegistrationUpdated', (e) => {
+        for (const r of e.registrations) if (!r.isDeleted && r.scopeURL.startsWith(server.url)) resolve(r.registrationId);
+      }),
+    );
+    await onPage.send('ServiceWorker.enable');
+    registrationId = await registered;
+    await onPage.detach();
+    // Pushes are delivered through a page of another origin that stays open while the app's page comes and goes.
+    driver = await context.newPage();
+    cdp = await context.newCDPSession(driver);
+    await cdp.send('ServiceWorker.enable');
+
+    await alice.page.getByRole('button', { name: 'Settings' }).click();
+    const settings = alice.page.getByRole('dialog', { name: 'Settings' });
+    const on = settings.getByRole('switch', { name: 'Notifications on this device' });
+    const content = settings.getByRole('switch', { name: 'Show message content in notifications' });
+    assert.equal(await on.getAttribute('aria-checked'), 'false');
+    assert.equal(await content.getAttribute('aria-checked'), 'true', 'content shown by default');
+    await on.click();
+    await settings.getByRole('switch', { name: 'Notifications on this device', checked: true }).waitFor({ timeout: 15_000 });
+    await closeSettings(alice);
+
+    const vapid = (JSON.parse(readFileSync(join(dataDir, 'vapid.json'), 'utf8')) as { publicKey: string }).publicKey;
+    const used = await alice.page.evaluate(() => (window as unknown as { __parleyPushKey: number[] }).__parleyPushKey);
+    assert.equal(toBase64Url(Uint8Array.from(used)), vapid, 'subscribed with the server’s VAPID key');
+    assert.ok(registrationId !== undefined, 'the service worker is registered');
+
+    // From here on, the test is the push service: each push is checked and delivered to the worker.
+    push.onPush = async (payload) => {
+      assert.equal(payload, PUSH_WAKE_PAYLOAD, 'a push carries the constant wake-up and nothing else');
+      await cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId: registrationId ?? '', data: payload });
+    };
+
+    bob = await createClient({ serverUrl: server.url, store: new MemoryStore(), deviceSyncIntervalMs: 0 });
+    await bob.register(names.bob, PASSWORD);
+  });
+
+  it('app closed: a request shows who wrote but not what; the click opens its conversation', async () => {
+    await closeAlice();
+    conversation = await bob.createConversation([names.alice]);
+    await bob.send(conversation.id, 'Hi Alice, it is Bob — lunch at noon?');
+    const shown = await waitForNotification((n) => n.tag === conversation.id, 'for the request');
+    assert.equal(shown.title, names.bob);
+    assert.equal(shown.body, 'Message request', 'a stranger’s text waits for acceptance');
+    assert.ok(push.payloads.length >= 1);
+
+    // A click with the app open: the worker sends the open tab to the conversation.
+    const page = await openAlice();
+    await inWorker(async () => {
+      const [n] = await (self as unknown as { registration: ServiceWorkerRegistration }).registration.getNotifications();
+      const Ctor = (self as unknown as { NotificationEvent: new (type: string, init: { notification: Notification }) => Event }).NotificationEvent;
+      if (n !== undefined) self.dispatchEvent(new Ctor('notificationclick', { notification: n }));
+    });
+    await page.waitForFunction((id) => window.location.hash === `#/c/${id}`, conversation.id, { timeout: 15_000 });
+    assert.deepEqual(await notifications(), [], 'the clicked notification is closed');
+    await acceptRequest(alice, names.bob);
+  });
+
+  it('app closed: sender and text, one notification per conversation with the latest message and the count', async () => {
+    await closeAlice();
+    await clearNotifications();
+    await bob.send(conversation.id, 'Are you coming?');
+    await waitForNotification((n) => n.tag === conversation.id && n.body === 'Are you coming?', 'for the first message');
+    await bob.send(conversation.id, 'The table is booked for two');
+    const shown = await waitForNotification((n) => n.tag === conversation.id && n.body.startsWith('The table is booked for two'), 'for the second message');
+    assert.equal(shown.title, names.bob);
+    assert.equal(shown.body, 'The table is booked for two\n2 new messages');
+    assert.equal(countOf(shown.data), 2);
+    assert.equal((await notifications()).length, 1, 'one notification for the conversation');
+  });
+
+  it('content hidden in Settings: only "New message"', async () => {
+    const page = await openAlice();
+    await clearNotifications();
+    await page.getByRole('button', { name: 'Settings' }).click();
+    const settings = page.getByRole('dialog', { name: 'Settings' });
+    const content = settings.getByRole('switch', { name: 'Show message content in notifications' });
+    await content.click();
+    await settings.getByRole('switch', { name: 'Show message content in notifications', checked: false }).waitFor({ timeout: 15_000 });
+    await closeSettings(alice);
+    await closeAlice();
+
+    await bob.send(conversation.id, 'the secret password is swordfish');
+    const shown = await waitForNotification((n) => n.tag === conversation.id, 'with content hidden');
+    assert.equal(shown.title, 'Parley');
+    assert.equal(shown.body, GENERIC_BODY);
+    assert.ok(!JSON.stringify(await notifications()).includes('swordfish'));
+    assert.ok(!JSON.stringify(await notifications()).includes(names.bob));
+  });
+
+  it('a muted conversation: nothing', async () => {
+    const page = await openAlice();
+    const nav = page.getByRole('navigation', { name: 'Conversations' });
+    await nav.getByRole('button', { name: `Options for ${names.bob}` }).click();
+    await page.getByRole('menu', { name: `Options for ${names.bob}` }).getByRole('menuitem', { name: 'Mute' }).click();
+    await nav.getByRole('button', { name: new RegExp(`^${names.bob}.*Muted`) }).waitFor({ timeout: 15_000 });
+    await closeAlice();
+    await clearNotifications();
+
+    const pushes = push.payloads.length;
+    const run = waitForWorkerRun();
+    await bob.send(conversation.id, 'this one is muted');
+    await run;
+    assert.ok(push.payloads.length > pushes, 'the device was woken');
+    assert.deepEqual(await notifications(), []);
+  });
+
+  it('the device busy elsewhere (lock held): one generic "New message", nothing decrypted', async () => {
+    await clearNotifications();
+    await inWorker(async () => {
+      await new Promise<void>((held) => {
+        void navigator.locks.request('parley-device', () => {
+          held();
+          return new Promise<void>((release) => ((self as unknown as { releaseTestLock: () => void }).releaseTestLock = release));
+        });
+      });
+    });
+    await bob.send(conversation.id, 'while the device is busy');
+    const shown = await waitForNotification((n) => n.tag === GENERIC_TAG, 'generic');
+    assert.equal(shown.title, 'Parley');
+    assert.equal(shown.body, GENERIC_BODY);
+    assert.equal(routeFor(shown.data), '#/');
+    await inWorker(async () => (self as unknown as { releaseTestLock: () => void }).releaseTestLock());
+  });
+});
+
+describe('notification rules (apps/web/src/notify/rules.ts)', () => {
+  const me = 'user-me' as UserId;
+  const conv = (over: Partial<Conversation> = {}): Conversation =>
+    ({ id: 'conv1', title: 'Team', kind: 'direct', members: [], status: 'active', createdAt: 0, readSeq: 4, unread: 1, disappearAfterMs: null, muted: false, pinned: false, archived: false, request: false, invitedBy: null, ...over }) as Conversation;
+  const msg = (over: Omit<Partial<Message>, 'content'> & { content?: unknown } = {}): Message =>
+    ({
+      conversationId: 'conv1',
+      seq: 5,
+      sender: { userId: 'user-bob', deviceId: 'd', username: 'bob' },
+      outgoing: false,
+      sentAt: 1,
+      receivedAt: 1,
+      content: { type: 'text', v: 1, id: 'x', sentAt: 1, text: 'hello' },
+      id: 'x',
+      replyTo: null,
+      reactions: [],
+      editedAt: null,
+      deleted: false,
+      status: null,
+      expiresAt: null,
+      ...over,
+    }) as Message;
+  const nameOf = (_id: UserId, username: string | null) => (username === 'bob' ? 'Bob B.' : (username ?? '?'));
+
+  it('notifies only new, unread messages from others in conversations that are not muted', () => {
+    assert.equal(shouldNotify(msg(), conv(), me), true);
+    assert.equal(shouldNotify(msg({ outgoing: true }), conv(), me), false);
+    assert.equal(shouldNotify(msg(), conv({ muted: true }), me), false);
+    assert.equal(shouldNotify(msg({ seq: 4 }), conv(), me), false, 'read already (here or on another device)');
+    assert.equal(shouldNotify(msg({ deleted: true }), conv(), me), false);
+    assert.equal(shouldNotify(msg({ content: { type: 'notice' } }), conv(), me), false);
+    assert.equal(shouldNotify(msg(), conv({ status: 'left' }), me), false);
+  });
+
+  it('title: the sender (in a group: "… in <group>"); body: the text or the kind of media; hidden content: "New message"', () => {
+    assert.deepEqual(
+      { ...notificationFor(msg(), conv(), 1, nameOf, true) },
+      { title: 'Bob B.', body: 'hello', tag: 'conv1', data: { conversationId: 'conv1', count: 1 } },
+    );
+    assert.equal(notificationFor(msg(), conv({ kind: 'group' }), 1, nameOf, true).title, 'Bob B. in Team');
+    assert.equal(notificationFor(msg(), conv({ kind: 'group', title: null }), 1, nameOf, true).title, 'Bob B. in a group');
+    const photo = msg({ content: { type: 'attachment', mimeType: 'image/png', fileName: 'a.png' } });
+    assert.equal(notificationFor(photo, conv(), 1, nameOf, true).body, 'Photo');
+    assert.equal(notificationFor(msg({ content: { type: 'attachment', mimeType: 'application/pdf', fileName: 'a.pdf', caption: 'minutes' } }), conv(), 1, nameOf, true).body, 'File: minutes');
+    assert.equal(notificationFor(msg({ content: { type: 'voice', mimeType: 'audio/webm' } }), conv(), 1, nameOf, true).body, 'Voice message');
+    assert.equal(notificationFor(msg(), conv(), 3, nameOf, true).body, 'hello\n3 new messages');
+    const hidden = notificationFor(msg(), conv(), 1, nameOf, false);
+    assert.deepEqual([hidden.title, hidden.body], ['Parley', 'New message']);
+    assert.equal(notificationFor(msg(), conv(), 2, nameOf, false).body, '2 new messages');
+    assert.equal(notificationFor(msg(), conv({ request: true }), 1, nameOf, true).body, 'Message request');
+    assert.ok(notificationFor(msg({ content: { type: 'text', text: 'x'.repeat(1000) } }), conv(), 1, nameOf, true).body.length <= 180);
+  });
+
+  it('a click routes only to a well-formed conversation id; counts read back defensively', () => {
+    assert.equal(routeFor({ conversationId: 'abc_DEF-1' }), '#/c/abc_DEF-1');
+    assert.equal(routeFor({ conversationId: '../x' }), '#/');
+    assert.equal(routeFor({ conversationId: 'a/b#c' }), '#/');
+    assert.equal(routeFor(null), '#/');
+    assert.equal(countOf({ count: 3 }), 3);
+    assert.equal(countOf({ count: -1 }), 0);
+    assert.equal(countOf({ count: 'many' }), 0);
+    assert.equal(countOf(undefined), 0);
+  });
+});
