@@ -286,6 +286,11 @@ describe('message search in Chromium', { timeout: 400_000 }, () => {
     await page.goto('about:blank');
     await page.goto(`${server.url}/#/c/${direct.id}/m/${seqs.arabic}`);
     await expectJumpedTo(page, seqs.arabic, TARGETS.arabic.text);
+    // A link to a message this device does not have: said so, and the newest messages are shown.
+    await page.goto('about:blank');
+    await page.goto(`${server.url}/#/c/${direct.id}/m/99999`);
+    await page.getByRole('alert').filter({ hasText: 'That message is no longer on this device.' }).waitFor({ timeout: 30_000 });
+    await expectMessage(fia, 'lunch in the park on Friday?');
 
     await page.setViewportSize({ width: 390, height: 844 });
     await page.emulateMedia({ colorScheme: 'dark' });

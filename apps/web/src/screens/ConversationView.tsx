@@ -159,6 +159,8 @@ export function ConversationView(props: {
       void reveal(seq).then(
         (found) => {
           if (found) setFocus((f) => ({ seq, token: (f?.token ?? 0) + 1, moveFocus }));
+          // Expired, or not on this device (a link from elsewhere, a result shown before it went): said, not ignored.
+          else setComposerError('That message is no longer on this device.');
         },
         (err: unknown) => setComposerError(describeError(err)),
       );
