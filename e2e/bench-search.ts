@@ -8,8 +8,12 @@
  * the system Chromium (headless) over IndexedDbStore — the store the web
  * app uses. The page is bundled from e2e/bench-search/page.ts and served
  * from 127.0.0.1 (IndexedDB needs an origin); no Parley server is needed.
+ * Storing is timed by the clock and by the CPU time of Chromium's
+ * processes (renderer, browser — where IndexedDB runs —, utilities), read
+ * from /proc: that does not grow when other work shares the machine.
  * Prints one JSON line. Stops the browser and the HTTP server it started.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { build } from 'esbuild';
@@ -44,6 +48,7 @@ const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
 const browser = await launchBrowser();
 try {
   const page = await browser.newPage();
+  await page.exposeFunction('browserCpuSeconds', () => browserCpuSeconds());
   page.on('console', (m) => console.error(`[page] ${m.text()}`));
   page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
   await page.goto(url);
@@ -56,4 +61,31 @@ try {
 } finally {
   await browser.close();
   await new Promise<void>((resolve) => http.close(() => resolve()));
+}
+
+/** CPU time (user + system) of every process this script started (Chromium's), from /proc. */
+function browserCpuSeconds(): number {
+  const parents = new Map<number, number>();
+  const cpu = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parents.set(Number(name), Number(fields[1]));
+      cpu.set(Number(name), (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+  let total = 0;
+  for (const [pid, seconds] of cpu) {
+    for (let p = parents.get(pid), hops = 0; p !== undefined && p > 1 && hops < 10; p = parents.get(p), hops++) {
+      if (p === process.pid) {
+        total += seconds;
+        break;
+      }
+    }
+  }
+  return total;
 }

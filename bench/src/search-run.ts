@@ -16,7 +16,9 @@ import { Search } from '../../packages/client/src/search/search.js';
  * N text messages (a third each English, Chinese, Arabic, 4–15 words from
  * word lists, fixed seed) in 20 conversations, stored in batches of B
  * through ClientRepository.commit — once without the index, once with the
- * hook the client sets. Then, on a fresh Search over the indexed store (as
+ * hook the client sets; wall-clock time, and CPU time if the caller can
+ * tell it (`cpuSeconds`: it does not grow when other work shares the
+ * cores). Then, on a fresh Search over the indexed store (as
  * after a restart): the first query (it loads the document table), and the
  * first page (20 results) of each query, Q runs each.
  */
@@ -28,6 +30,8 @@ export interface SearchBenchOptions {
   /** Opens (creating) the store `name`, empty. */
   readonly open: (name: string) => Promise<Store>;
   readonly progress?: (line: string) => void;
+  /** CPU seconds used so far by whatever does the storing (this process; in the browser, Chromium's processes). */
+  readonly cpuSeconds?: (() => Promise<number>) | undefined;
 }
 
 const CONVERSATIONS = 20;
@@ -122,12 +126,17 @@ export async function runSearchBench(o: SearchBenchOptions) {
   const { conversations, messages, textBytes } = generate(o.messages);
   o.progress?.(`generated ${messages.length} messages`);
   const plainStore = await o.open('plain');
+  const cpu0 = await o.cpuSeconds?.();
   const plain = await storeAll(plainStore, conversations, messages, o.batch, false);
+  const cpu1 = await o.cpuSeconds?.();
   await plainStore.close();
   o.progress?.(`stored without the index: ${round(plain.totalMs)} ms`);
   const indexedStore = await o.open('indexed');
+  const cpu2 = await o.cpuSeconds?.();
   const indexed = await storeAll(indexedStore, conversations, messages, o.batch, true);
+  const cpu3 = await o.cpuSeconds?.();
   o.progress?.(`stored with the index: ${round(indexed.totalMs)} ms`);
+  const cpuMs = (from: number | undefined, to: number | undefined): number | undefined => (from === undefined || to === undefined ? undefined : round(((to - from) * 1000) / o.messages, 4));
   let indexBytes = 0;
   let termRows = 0;
   for (const prefix of INDEX_PREFIXES) {
@@ -163,6 +172,7 @@ export async function runSearchBench(o: SearchBenchOptions) {
     indexBytes,
     indexToText: round(indexBytes / textBytes, 3),
     storeMsPerMessage: { withoutIndex: round(plain.totalMs / o.messages, 4), withIndex: round(indexed.totalMs / o.messages, 4), added: round((indexed.totalMs - plain.totalMs) / o.messages, 4), indexHookOnly: round(indexed.hookMs / o.messages, 4) },
+    storeCpuMsPerMessage: o.cpuSeconds === undefined ? undefined : { withoutIndex: cpuMs(cpu0, cpu1), withIndex: cpuMs(cpu2, cpu3) },
     firstQueryAfterOpenMs: round(firstQueryMs),
     queryMs,
   };

@@ -27,7 +27,7 @@ for (const n of [messages, batch, queries]) if (!Number.isSafeInteger(n) || n < 
 
 const dir = mkdtempSync(join(tmpdir(), 'parley-bench-search-'));
 try {
-  const result = await runSearchBench({ messages, batch, queries, open: async (name) => SqliteStore.open(join(dir, `${name}.db`)), progress: (line) => console.error(line) });
+  const result = await runSearchBench({ messages, batch, queries, open: async (name) => SqliteStore.open(join(dir, `${name}.db`)), cpuSeconds: async () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; }, progress: (line) => console.error(line) });
   const fileBytes = (name: string): number => statSync(join(dir, `${name}.db`)).size;
   console.log(JSON.stringify({ bench: 'search', store: 'sqlite', ...result, sqliteFileGrowth: +((fileBytes('indexed') - fileBytes('plain')) / result.textBytes).toFixed(2) }));
 } finally {

@@ -23,8 +23,8 @@ async function termRows(store: MemoryStore): Promise<{ keys: string[]; postings:
   }
   // Entries not yet merged into the term rows: their terms in a pending row each.
   const pending = await store.list('meta', { prefix: PENDING_PREFIX });
-  for (const r of pending) postings += r.value.split(' ').length;
-  return { keys: [...rows.map((r) => r.key), ...pending.flatMap((r) => r.value.split(' ').map((t) => `${POSTING_PREFIX}${t}/pending`))], postings };
+  for (const r of pending) postings += r.value.split(' ').length - 1; // the entry, then its terms
+  return { keys: [...rows.map((r) => r.key), ...pending.flatMap((r) => r.value.split(' ').slice(1).map((t) => `${POSTING_PREFIX}${t}/pending`))], postings };
 }
 
 /** The postings the index must hold for what is stored: the terms of every text and caption, nothing else. */

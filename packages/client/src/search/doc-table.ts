@@ -3,14 +3,17 @@ import { readUints, unzigzag, writeInt, writeUint } from './codec.js';
 
 /**
  * The search index's document table: every indexed history entry has a
- * document number on this device (allocated in order, never reused: the
- * high-water mark is stored), and this table maps it to where the entry is
+ * document number on this device (allocated in order; after a restart, the
+ * numbers above the highest one left may be given again — their entries
+ * were deleted, and their term rows with them), and this table maps it to
+ * where the entry is
  * and what a query filters and sorts by — conversation, seq, sentAt, sender,
  * whether it is an attachment. Conversations and senders are numbered too
  * (IdTable), so an entry costs a few characters. Stored in blocks of 32
  * documents (`sd/<block>`), each block rewritten whole from memory when one
- * of its documents changes; the whole table is kept in memory while the
- * client runs (a few bytes per message), so a query sorts candidates and
+ * of its documents changes (a new entry waits in its pending row for the
+ * next merge, search-index.ts); the whole table is kept in memory while the
+ * client runs (about 95 bytes per entry), so a query sorts candidates and
  * applies filters without reading the store.
  */
 
@@ -77,6 +80,8 @@ export class DocTable {
   /** The next document number: above every one in the table. */
   next = 0;
   private readonly dirty = new Set<number>();
+  /** Blocks changed only by new entries whose pending rows hold them: written at the next merge. */
+  private readonly deferred = new Set<number>();
 
   get size(): number {
     return this.bySeq.size;
@@ -101,7 +106,8 @@ export class DocTable {
     return this.bySeq.get(`${conversation}:${seq}`);
   }
 
-  set(doc: number, e: DocEntry): void {
+  /** `defer`: the entry is also in its pending row, so its block need not be written until the merge (see takeWrites). */
+  set(doc: number, e: DocEntry, defer = false): void {
     this.grow(doc);
     const old = this.get(doc);
     if (old !== undefined) this.bySeq.delete(`${old.conversation}:${old.seq}`);
@@ -112,7 +118,7 @@ export class DocTable {
     this.attachment[doc] = e.attachment ? 1 : 0;
     this.bySeq.set(`${e.conversation}:${e.seq}`, doc);
     this.next = Math.max(this.next, doc + 1);
-    this.dirty.add(doc >> DOC_BLOCK_BITS);
+    (defer ? this.deferred : this.dirty).add(doc >> DOC_BLOCK_BITS);
   }
 
   remove(doc: number): void {
@@ -123,8 +129,14 @@ export class DocTable {
     this.dirty.add(doc >> DOC_BLOCK_BITS);
   }
 
-  /** The writes of every block changed since the last call (a block left empty is deleted). */
-  takeWrites(out: StoreWrite[]): void {
+  /**
+   * The writes of every block changed since the last call (a block left
+   * empty is deleted); with `all`, also those changed only by deferred
+   * entries.
+   */
+  takeWrites(out: StoreWrite[], all: boolean): void {
+    if (all) for (const block of this.deferred) this.dirty.add(block);
+    if (all) this.deferred.clear();
     for (const block of this.dirty) {
       const key = `${DOC_PREFIX}${block.toString(36)}`;
       const value = this.encodeBlock(block);

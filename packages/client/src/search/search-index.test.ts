@@ -64,7 +64,7 @@ async function indexed(store: MemoryStore): Promise<Map<string, Set<string>>> {
   for (const row of await store.list('meta', { prefix: PENDING_PREFIX })) {
     const e = index.entry(parseInt(row.key.slice(PENDING_PREFIX.length), 36));
     assert.ok(e !== undefined, `${row.key}: a pending document the document table has`);
-    for (const term of row.value.split(' ')) out.set(term, (out.get(term) ?? new Set()).add(`${e.conversationId}/${e.seq}`));
+    for (const term of row.value.split(' ').slice(1)) out.set(term, (out.get(term) ?? new Set()).add(`${e.conversationId}/${e.seq}`));
   }
   return out;
 }

@@ -2,7 +2,7 @@ import type { MessageRecord } from '../store/message-records.js';
 import { toMessage } from '../store/message-records.js';
 import type { StoreBatch } from '../store/records.js';
 import type { Store, StoreWrite } from '../store/store.js';
-import { decodeAscending, encodeAscending } from './codec.js';
+import { decodeAscending, encodeAscending, readUints, writeUint } from './codec.js';
 import { CONVERSATION_PREFIX, DocTable, DOC_PREFIX, IdTable, SENDER_PREFIX } from './doc-table.js';
 import type { DocEntry } from './doc-table.js';
 import { encodeTerm, indexTerms } from './tokenize.js';
@@ -20,6 +20,9 @@ import { encodeTerm, indexTerms } from './tokenize.js';
  *   a common word costs about one character per message. Terms are encoded
  *   prefix-preserving (tokenize.ts encodeTerm), so `list({ prefix })` finds
  *   every term starting with a query word.
+ * - `sp/<doc>` → a new entry's document-table entry and terms (pending),
+ *   until MERGE_AT are pending: then one batch moves them all into the
+ *   term rows and the document table.
  * - `sd/<block>` → the document table (doc-table.ts), `sc/<n>` and `su/<n>`
  *   the numbers of conversations and senders.
  * Nothing else: no text, no per-document term list (the old terms of an
@@ -124,7 +127,7 @@ export class SearchIndex {
   private readonly conversations = new IdTable(CONVERSATION_PREFIX);
   private readonly senders = new IdTable(SENDER_PREFIX);
   private readonly rows = new Map<string, Row | null>();
-  /** Documents whose terms are in a pending row (`sp/<doc>` → the terms), not yet in the term rows. */
+  /** Documents in a pending row (`sp/<doc>` → entry and terms), not yet in the term rows. */
   private readonly pending = new Map<number, readonly string[]>();
   /** The pending entries the last batch moved into the term rows (see lookup). */
   private merging = new Map<number, readonly string[]>();
@@ -158,7 +161,12 @@ export class SearchIndex {
     this.docs.load(docRows);
     for (const row of pendingRows) {
       const doc = Number.parseInt(row.key.slice(PENDING_PREFIX.length), 36);
-      if (Number.isSafeInteger(doc) && doc >= 0 && this.docs.get(doc) !== undefined) this.pending.set(doc, row.value.split(' '));
+      const [fields = '', ...terms] = row.value.split(' ');
+      const n = readUints(fields);
+      if (!Number.isSafeInteger(doc) || doc < 0 || n?.length !== 4 || terms.length === 0) continue;
+      const [conversation = 0, seq = 0, sentAt = 0, flags = 0] = n;
+      this.docs.set(doc, { conversation, seq, sentAt, sender: Math.floor(flags / 2), attachment: flags % 2 === 1 }, true);
+      this.pending.set(doc, terms);
     }
   }
 
@@ -283,10 +291,11 @@ export class SearchIndex {
   /**
    * Inside a turn: reads the term rows it needs, then computes every write.
    * A new entry gets the next document number and a pending row (its
-   * terms: one write, whatever its length); once `mergeAt` are pending they
-   * all go into the term rows in the same batch — so storing one message
-   * writes two small rows (pending, its document block), and the term rows are rewritten once per MERGE_AT messages. A
-   * pending entry that is edited or deleted has only its pending row
+   * document-table entry and its terms: one write, whatever its length);
+   * once `mergeAt` are pending they all go into the term rows and the
+   * document blocks in the same batch — so storing one message writes one
+   * small row more, and the term rows are rewritten once per `mergeAt`
+   * messages. A pending entry that is edited or deleted has only its pending row
    * rewritten or deleted.
    */
   private async apply(changes: readonly Change[]): Promise<StoreWrite[]> {
@@ -338,7 +347,7 @@ export class SearchIndex {
       else {
         const conversation = this.conversations.ensure(c.conversationId, out);
         const sender = this.senders.ensure(c.after.senderUserId, out);
-        this.docs.set(p.doc, { conversation, seq: c.seq, sentAt: c.after.content.sentAt, sender, attachment: c.after.content.type === 'attachment' });
+        this.docs.set(p.doc, { conversation, seq: c.seq, sentAt: c.after.content.sentAt, sender, attachment: c.after.content.type === 'attachment' }, !p.inRows);
       }
     }
     if (merge) {
@@ -349,14 +358,18 @@ export class SearchIndex {
     }
     for (const doc of pendingChanged) {
       const ts = this.pending.get(doc);
-      if (ts !== undefined) out.push({ type: 'put', table: 'meta', key: pendingKey(doc), value: ts.join(' ') });
+      const e = this.docs.get(doc);
+      if (ts !== undefined && e !== undefined) {
+        const fields = [e.conversation, e.seq, e.sentAt, e.sender * 2 + (e.attachment ? 1 : 0)].reduce((v, n) => writeUint(v, n), '');
+        out.push({ type: 'put', table: 'meta', key: pendingKey(doc), value: [fields, ...ts].join(' ') });
+      }
       else if (stored.has(doc)) out.push({ type: 'delete', table: 'meta', key: pendingKey(doc) });
     }
     for (const key of changed) {
       const row = this.rows.get(key);
       out.push(row === null || row === undefined || row.docs.length === 0 ? { type: 'delete', table: 'meta', key } : { type: 'put', table: 'meta', key, value: encodeAscending(row.docs, row.base) });
     }
-    this.docs.takeWrites(out);
+    this.docs.takeWrites(out, merge);
     this.docs.next = Math.max(this.docs.next, next);
     return out;
   }
