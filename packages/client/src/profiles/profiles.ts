@@ -1,6 +1,4 @@
 import {
-  AttachmentError,
-  decryptAttachment,
   decryptProfile,
   encryptAttachment,
   encryptProfile,
@@ -20,6 +18,7 @@ import { StoreBatch } from '../store/records.js';
 import type { ContentHandler, IncomingContent, InboxBatch } from '../sync/content-handlers.js';
 import { ProfileRecords } from './profile-records.js';
 import type { CachedProfile, OwnKeyRecord } from './profile-records.js';
+import { downloadPicture } from './profile-pictures.js';
 import { membersDigest, ProfileSharing } from './profile-sharing.js';
 import { checkInput, isCode, sameProfile, view } from './profile-input.js';
 import type { Profile, ProfileInput } from './profile-types.js';
@@ -155,7 +154,7 @@ export class Profiles implements ContentHandler {
     if (kept !== undefined) return kept;
     let p = this.downloads.get(userId);
     if (p === undefined) {
-      p = this.download(cached).finally(() => this.downloads.delete(userId));
+      p = downloadPicture(this.core, this.records, cached).finally(() => this.downloads.delete(userId));
       this.downloads.set(userId, p);
     }
     return p;
@@ -454,34 +453,6 @@ export class Profiles implements ContentHandler {
     this.records.dropCached(batch, userId);
     await this.core.repo.commit(batch);
     this.core.emit('profile', view(userId, EMPTY));
-  }
-
-  private async download(cached: CachedProfile): Promise<Uint8Array | null> {
-    const pic = cached.picture;
-    if (pic === null) return null;
-    let ciphertext: Uint8Array;
-    try {
-      ciphertext = await this.core.api.getBlob(pic.digest);
-    } catch (err) {
-      if (err instanceof ClientError && err.server && err.code === 'not_found') return null;
-      throw err;
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = await decryptAttachment(ciphertext, { key: pic.key, nonce: pic.nonce, digest: pic.digest });
-      if (bytes.length !== pic.size) throw new AttachmentError('invalid_parameters', 'the picture’s size differs from its profile');
-    } catch (err) {
-      if (!(err instanceof AttachmentError)) throw err;
-      this.core.emitError('profile_invalid', new ClientError('bad_response', `a profile picture could not be read (${err.code})`, { cause: err, detail: { userId: cached.userId } }));
-      return null;
-    }
-    // Kept only while the profile still shows this picture.
-    if ((await this.records.cached(cached.userId))?.picture?.digest === pic.digest && !this.core.isClosed()) {
-      const batch = new StoreBatch();
-      this.records.putPicture(batch, cached.userId, pic.digest, bytes);
-      await this.core.repo.commit(batch);
-    }
-    return bytes;
   }
 
   /* ---------------- background work ---------------- */
