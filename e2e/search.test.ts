@@ -324,4 +324,22 @@ describe('message search in Chromium', { timeout: 400_000 }, () => {
     await page.getByRole('button', { name: 'Back' }).click();
     await hit.waitFor();
   });
+
+  it('waits for an input method to finish composing before it searches', async () => {
+    const { page } = fia;
+    const box = sidebarSearch(page).getByRole('searchbox', { name: 'Search messages' });
+    await box.fill('');
+    await box.focus();
+    // Pinyin being composed is not what the person means yet: nothing is searched, Enter belongs to the input method.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Input.imeSetComposition', { text: 'beijing', selectionStart: 7, selectionEnd: 7 });
+    assert.equal(await box.inputValue(), 'beijing');
+    await page.waitForTimeout(500);
+    assert.equal(await page.locator('.sidebar .search-status').textContent(), '', 'no search while composing');
+    assert.equal(await resultButtons(page).count(), 0);
+    await cdp.send('Input.insertText', { text: '北京' });
+    assert.equal(await box.inputValue(), '北京');
+    await resultButtons(page).filter({ hasText: TARGETS.chinese.text }).waitFor({ timeout: 30_000 });
+    await cdp.detach();
+  });
 });

@@ -2,7 +2,7 @@ import { useEffect, useId, useRef, useState, type KeyboardEvent } from 'react';
 import type { Conversation, ParleyClient, SearchResult } from '@parley/client';
 import { usePeople } from '../app/people';
 import { Icon } from '../components/Dialog';
-import { SearchField, SearchFilterBar } from './SearchControls';
+import { SearchField, SearchFilterBar, useSearchText } from './SearchControls';
 import { SearchResults, focusFirstResult, resultKey } from './SearchResults';
 import { peopleChoices, senderLabel } from './SidebarSearch';
 import { NO_FILTERS, useMessageSearch, type SearchFilters } from './useMessageSearch';
@@ -27,7 +27,7 @@ export function ConversationSearch(props: {
   onClose: () => void;
 }) {
   const { conversation: conv } = props;
-  const [text, setText] = useState('');
+  const { text, words, setText } = useSearchText();
   const [filters, setFilters] = useState<SearchFilters>({ ...NO_FILTERS, conversationId: conv.id });
   const [current, setCurrent] = useState<string | null>(null);
   const [folded, setFolded] = useState(false);
@@ -36,7 +36,7 @@ export function ConversationSearch(props: {
   const resultsId = useId();
   const people = usePeople();
   const me = props.client.userId;
-  const search = useMessageSearch(props.client, text, filters);
+  const search = useMessageSearch(props.client, words, filters);
   const results = search.results ?? [];
   const at = results.findIndex((r) => resultKey(r) === current);
 
@@ -45,7 +45,7 @@ export function ConversationSearch(props: {
   }, [props.focusRequest]);
 
   // New words or filters: the list shows again.
-  useEffect(() => setFolded(false), [text, filters]);
+  useEffect(() => setFolded(false), [words, filters]);
 
   function open(r: SearchResult) {
     setCurrent(resultKey(r));

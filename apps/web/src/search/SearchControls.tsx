@@ -1,12 +1,28 @@
-import { useId, type KeyboardEvent, type RefObject } from 'react';
+import { useCallback, useId, useState, type KeyboardEvent, type RefObject } from 'react';
 import type { GroupId, UserId } from '@parley/client';
 import { Icon } from '../components/Dialog';
 import { MAX_QUERY_CHARS, type SearchFilters } from './useMessageSearch';
 
+/**
+ * The box's text, and the words searched for: the same, except while an
+ * input method is composing (pinyin, kana, Hangul): what it shows then is not
+ * yet what the person means, so the search waits for the composition to end.
+ */
+export function useSearchText(): { text: string; words: string; setText: (text: string, composing?: boolean) => void } {
+  const [text, setTextState] = useState('');
+  const [words, setWords] = useState('');
+  const setText = useCallback((next: string, composing = false) => {
+    setTextState(next);
+    if (!composing) setWords(next);
+  }, []);
+  return { text, words, setText };
+}
+
 /** The search box: accessible name "Search messages", a clear button while it holds text. */
 export function SearchField(props: {
   value: string;
-  onChange: (text: string) => void;
+  /** `composing`: an input method is still composing this text. */
+  onChange: (text: string, composing: boolean) => void;
   onKeyDown: (e: KeyboardEvent<HTMLInputElement>) => void;
   onFocus?: () => void;
   inputRef: RefObject<HTMLInputElement | null>;
@@ -31,8 +47,12 @@ export function SearchField(props: {
         enterKeyHint="search"
         dir="auto"
         autoFocus={props.autoFocus}
-        onChange={(e) => props.onChange(e.target.value)}
-        onKeyDown={props.onKeyDown}
+        onChange={(e) => props.onChange(e.target.value, (e.nativeEvent as InputEvent).isComposing === true)}
+        onCompositionEnd={(e) => props.onChange(e.currentTarget.value, false)}
+        onKeyDown={(e) => {
+          // Enter or Esc that ends a composition belongs to the input method.
+          if (!e.nativeEvent.isComposing) props.onKeyDown(e);
+        }}
         onFocus={props.onFocus}
       />
       {props.value !== '' && (
@@ -41,7 +61,7 @@ export function SearchField(props: {
           className="icon-button small"
           aria-label="Clear search"
           onClick={() => {
-            props.onChange('');
+            props.onChange('', false);
             props.inputRef.current?.focus();
           }}
         >

@@ -4,7 +4,7 @@ import { usePeople } from '../app/people';
 import { Avatar } from '../components/Avatar';
 import { conversationTitle, directMember, isDirect } from '../lib/conversation';
 import type { NameOf } from '../lib/people';
-import { SearchField, SearchFilterBar, type Choice } from './SearchControls';
+import { SearchField, SearchFilterBar, useSearchText, type Choice } from './SearchControls';
 import { SearchResults, focusFirstResult, resultKey } from './SearchResults';
 import { NO_FILTERS, useMessageSearch, type SearchFilters } from './useMessageSearch';
 
@@ -36,14 +36,14 @@ export function SidebarSearch(props: {
   /** The conversation list, shown while there is nothing searched. */
   children: ReactNode;
 }) {
-  const [text, setText] = useState('');
+  const { text, words, setText } = useSearchText();
   const [filters, setFilters] = useState<SearchFilters>(NO_FILTERS);
   const [current, setCurrent] = useState<string | null>(null);
   const input = useRef<HTMLInputElement>(null);
   const list = useRef<HTMLUListElement>(null);
   const resultsId = useId();
   const people = usePeople();
-  const search = useMessageSearch(props.client, text, filters);
+  const search = useMessageSearch(props.client, words, filters);
   const active = text.trim() !== '';
 
   const byId = useMemo(() => new Map(props.conversations.map((c) => [c.id, c])), [props.conversations]);
