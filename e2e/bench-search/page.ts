@@ -5,8 +5,9 @@ import { runSearchBench } from '../../bench/src/search-run.js';
  * The browser side of `npm run bench:browser-search` (e2e/bench-search.ts
  * bundles this file): the search benchmark (bench/src/search-run.ts) over
  * IndexedDB in this page, each store a fresh database. Also reports the
- * origin's storage use (navigator.storage.estimate) at the start and at
- * the end (both stores: what IndexedDB keeps on disk, compaction included).
+ * origin's storage use (navigator.storage.estimate) before each store is
+ * opened and at the end: what IndexedDB keeps on disk, compaction included
+ * (the store without the index is filled first).
  */
 interface Options {
   readonly messages: number;
@@ -25,6 +26,7 @@ async function run(o: Options) {
   const result = await runSearchBench({
     ...o,
     open: async (name) => {
+      usageAt[name] = await usage();
       await IndexedDbStore.destroy(prefix + name);
       return IndexedDbStore.open(prefix + name);
     },
