@@ -41,9 +41,12 @@ describe('search module', () => {
     const conv = randomBytes(32).toString('base64url') as GroupId;
     // Stored without the index (an older version of the client).
     await store(repo, [conv], Array.from({ length: 450 }, (_, i) => message(conv, i + 1, i === 7 ? 'the old address is 12 Elm street' : `message number ${i}`)));
+    // Rows of the first index layout (one per term and message) are removed by the backfill.
+    await repo.store.write([{ type: 'put', table: 'meta', key: `st/elm/${conv.slice(0, 10)}/8`, value: 'lx2' }]);
     search.attach();
     assert.deepEqual(await search.query('elm'), []);
     assert.equal(await search.backfill(), 450);
+    assert.deepEqual(await repo.store.list('meta', { prefix: 'st/' }), []);
     assert.deepEqual((await search.query('elm')).map((r) => r.seq), [8]);
     assert.equal((await search.query('number', { limit: 200 })).length, 200);
     assert.equal(await search.backfill(), 0, 'done once');
