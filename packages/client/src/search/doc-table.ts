@@ -58,6 +58,15 @@ export class IdTable {
     return this.ids[n];
   }
 
+  /** Forgets a number no entry uses any more (its row deleted in `out`): no id outlives its last message in the index. */
+  remove(n: number, out: StoreWrite[]): void {
+    const id = this.ids[n];
+    if (id === undefined) return;
+    this.numbers.delete(id);
+    this.ids[n] = undefined;
+    out.push({ type: 'delete', table: 'meta', key: `${this.prefix}${n.toString(36)}` });
+  }
+
   /** The id's number, allocated (and its row added to `out`) if it has none. */
   ensure(id: string, out: StoreWrite[]): number {
     const known = this.numbers.get(id);
@@ -77,6 +86,9 @@ export class DocTable {
   private sentAt = new Float64Array(1024);
   private attachment = new Uint8Array(1024);
   private readonly bySeq = new Map<string, number>();
+  /** Entries per conversation and per sender number; those that reached none since the last `takeUnused`. */
+  private readonly uses = { conversation: new Map<number, number>(), sender: new Map<number, number>() };
+  private readonly unused = { conversation: new Set<number>(), sender: new Set<number>() };
   /** The next document number: above every one in the table. */
   next = 0;
   private readonly dirty = new Set<number>();
@@ -110,7 +122,9 @@ export class DocTable {
   set(doc: number, e: DocEntry, defer = false): void {
     this.grow(doc);
     const old = this.get(doc);
-    if (old !== undefined) this.bySeq.delete(`${old.conversation}:${old.seq}`);
+    if (old !== undefined) this.forget(old);
+    this.use('conversation', e.conversation, 1);
+    this.use('sender', e.sender, 1);
     this.conversation[doc] = e.conversation;
     this.seq[doc] = e.seq;
     this.sentAt[doc] = e.sentAt;
@@ -124,9 +138,34 @@ export class DocTable {
   remove(doc: number): void {
     const old = this.get(doc);
     if (old === undefined) return;
-    this.bySeq.delete(`${old.conversation}:${old.seq}`);
+    this.forget(old);
     this.conversation[doc] = -1;
     this.dirty.add(doc >> DOC_BLOCK_BITS);
+  }
+
+  private forget(old: DocEntry): void {
+    this.bySeq.delete(`${old.conversation}:${old.seq}`);
+    this.use('conversation', old.conversation, -1);
+    this.use('sender', old.sender, -1);
+  }
+
+  private use(kind: 'conversation' | 'sender', n: number, change: number): void {
+    const count = (this.uses[kind].get(n) ?? 0) + change;
+    if (count > 0) {
+      this.uses[kind].set(n, count);
+      this.unused[kind].delete(n);
+    } else {
+      this.uses[kind].delete(n);
+      this.unused[kind].add(n);
+    }
+  }
+
+  /** The conversation and sender numbers no entry uses since they were last asked for. */
+  takeUnused(): { conversations: number[]; senders: number[] } {
+    const out = { conversations: [...this.unused.conversation], senders: [...this.unused.sender] };
+    this.unused.conversation.clear();
+    this.unused.sender.clear();
+    return out;
   }
 
   /**

@@ -122,6 +122,7 @@ describe('search index', () => {
     assert.ok(!(await keys()).some((k) => k.includes('zebra')));
     await repo.commit(new StoreBatch().deleteMessage(conv, 2).deleteMessage(conv, 1));
     assert.deepEqual(await keys(), [], 'nothing of deleted texts stays');
+    for (const prefix of ['sd/', 'sc/', 'su/']) assert.deepEqual(await store.list('meta', { prefix }), [], `nor their ${prefix} rows (no conversation or sender id outlives its messages)`);
     await repo.commit(new StoreBatch().putMessage(message(conv, 3, 'later')));
     assert.deepEqual(await indexed(store), await expected(repo, [conv]), 'a number freed at the top is given again, with nothing left of its old entry');
   });

@@ -370,6 +370,9 @@ export class SearchIndex {
       out.push(row === null || row === undefined || row.docs.length === 0 ? { type: 'delete', table: 'meta', key } : { type: 'put', table: 'meta', key, value: encodeAscending(row.docs, row.base) });
     }
     this.docs.takeWrites(out, merge);
+    const unused = this.docs.takeUnused();
+    for (const n of unused.conversations) this.conversations.remove(n, out);
+    for (const n of unused.senders) this.senders.remove(n, out);
     this.docs.next = Math.max(this.docs.next, next);
     return out;
   }
