@@ -320,9 +320,11 @@ describe('message search in Chromium', { timeout: 400_000 }, () => {
     await panel.getByRole('list', { name: 'Search results' }).waitFor();
     await panel.getByRole('button', { name: 'Close search' }).click();
 
-    // Back to the list: the search is still there.
+    // Back to the list: the search is still there, and keyboard focus is on the result that was opened.
     await page.getByRole('button', { name: 'Back' }).click();
     await hit.waitFor();
+    await page.waitForFunction(() => document.activeElement?.matches('button.search-result[aria-current="true"]') === true, undefined, { timeout: 5_000 });
+    assert.match((await page.evaluate(() => document.activeElement?.textContent)) ?? '', new RegExp(TARGETS.chinese.text));
   });
 
   it('waits for an input method to finish composing before it searches', async () => {

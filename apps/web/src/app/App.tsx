@@ -145,7 +145,7 @@ function Main(props: { client: ParleyClient }) {
         {sidebar === 'requests' ? (
           <RequestList requests={requests} me={client.userId} selected={selectedId} onSelect={select} onBack={() => setSidebar('chats')} />
         ) : (
-          <SidebarSearch client={client} conversations={searchable} me={client.userId} onOpen={(id, seq) => select(id, seq)}>
+          <SidebarSearch client={client} conversations={searchable} me={client.userId} selected={selectedId} onOpen={(id, seq) => select(id, seq)}>
             <ConversationList client={client} list={list} me={client.userId} selected={selectedId} onSelect={select} />
           </SidebarSearch>
         )}

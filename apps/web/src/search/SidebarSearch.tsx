@@ -1,4 +1,4 @@
-import { useId, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
+import { useEffect, useId, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
 import type { Conversation, GroupId, ParleyClient, SearchResult, UserId } from '@parley/client';
 import { usePeople } from '../app/people';
 import { Avatar } from '../components/Avatar';
@@ -32,6 +32,8 @@ export function SidebarSearch(props: {
   /** Accepted conversations and requests: titles for the results, choices for the filters. */
   conversations: readonly Conversation[];
   me: UserId | undefined;
+  /** The open conversation (null: none, the list is all there is, as on a phone after "Back"). */
+  selected: GroupId | null;
   onOpen: (conversationId: GroupId, seq: number) => void;
   /** The conversation list, shown while there is nothing searched. */
   children: ReactNode;
@@ -51,6 +53,15 @@ export function SidebarSearch(props: {
   const conversationChoices = props.conversations
     .map((c) => ({ value: c.id, label: conversationTitle(c, props.me, people.name) }))
     .sort((a, b) => a.label.localeCompare(b.label));
+
+  // Back from a result on a phone (the list was hidden): keyboard focus returns to the result that was opened.
+  const { selected } = props;
+  useEffect(() => {
+    if (selected !== null) return;
+    const active = document.activeElement;
+    const lost = active === null || active === document.body || (active instanceof HTMLElement && !active.checkVisibility());
+    if (lost) list.current?.querySelector<HTMLElement>('button.search-result[aria-current="true"]')?.focus();
+  }, [selected]);
 
   function onKeyDown(e: KeyboardEvent<HTMLInputElement>) {
     if (e.key === 'ArrowDown') {
