@@ -15,7 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { createClient, MemoryStore, type Conversation, type GroupId, type ParleyClient } from '@parley/client';
 import { parseRoute, routeHash } from '../apps/web/src/search/route.js';
-import { snippetParts } from '../apps/web/src/search/snippet-parts.js';
+import { snippetParts, snippetStillIn } from '../apps/web/src/search/snippet-parts.js';
 import { expectMessage, launchBrowser, openConversation, PASSWORD, register, sendText, type User } from './helpers/browser.js';
 import { TestServer } from './helpers/server.js';
 
@@ -50,6 +50,14 @@ describe('search helpers', () => {
       ['lunch', ' an', 'lunch'],
     );
     assert.deepEqual(snippetParts('no match', []), [{ text: 'no match', match: false }]);
+  });
+
+  it('tells whether a snippet still comes from an edited message', () => {
+    const text = (t: string) => ({ content: { type: 'text', text: t } }) as Parameters<typeof snippetStillIn>[1];
+    assert.equal(snippetStillIn('…the old lighthouse, bring…', text('The rendezvous is at the old lighthouse, bring a torch')), true);
+    assert.equal(snippetStillIn('kiwi smoothie recipe', text('mango smoothie recipe')), false);
+    const file = { content: { type: 'attachment', caption: 'menu for lunch', fileName: 'menu.txt' } } as Parameters<typeof snippetStillIn>[1];
+    assert.equal(snippetStillIn('menu for lunch menu.txt', file), true);
   });
 });
 
@@ -325,6 +333,27 @@ describe('message search in Chromium', { timeout: 400_000 }, () => {
     await hit.waitFor();
     await page.waitForFunction(() => document.activeElement?.matches('button.search-result[aria-current="true"]') === true, undefined, { timeout: 5_000 });
     assert.match((await page.evaluate(() => document.activeElement?.textContent)) ?? '', new RegExp(TARGETS.chinese.text));
+  });
+
+  it('follows edits and deletes of the messages it shows', async () => {
+    const { page } = fia;
+    const client = sam;
+    assert.ok(client !== undefined);
+    const smoothie = await client.send(direct.id, 'kiwi smoothie recipe');
+    const tart = await client.send(direct.id, 'kiwi tart recipe');
+    const box = sidebarSearch(page).getByRole('searchbox', { name: 'Search messages' });
+    await box.fill('kiwi');
+    // Asked again (Enter) until both have arrived on this device.
+    await until(async () => {
+      await box.press('Enter');
+      return (await searchStatus(page, '2 results').count()) === 1;
+    }, 'both kiwi messages found');
+    await client.editMessage(direct.id, { seq: smoothie.seq, id: smoothie.id }, 'mango smoothie recipe');
+    await searchStatus(page, '1 result').waitFor({ timeout: 30_000 });
+    assert.equal(await resultButtons(page).filter({ hasText: 'smoothie' }).count(), 0, 'the edited one no longer matches');
+    await client.deleteForEveryone(direct.id, { seq: tart.seq, id: tart.id });
+    await resultButtons(page).waitFor({ state: 'detached', timeout: 30_000 });
+    await box.fill('');
   });
 
   it('waits for an input method to finish composing before it searches', async () => {

@@ -1,3 +1,5 @@
+import type { Message } from '@parley/client';
+
 /** A piece of a search snippet: plain text, or a part the query matched (shown in <mark>). */
 export interface SnippetPart {
   readonly text: string;
@@ -22,4 +24,14 @@ export function snippetParts(snippet: string, matches: readonly { readonly start
   }
   if (at < snippet.length) parts.push({ text: snippet.slice(at), match: false });
   return parts;
+}
+
+/** Whether a result's snippet still comes from this (maybe edited) message: each piece between the "…" cuts is in its text. */
+export function snippetStillIn(snippet: string, m: Pick<Message, 'content'>): boolean {
+  const c = m.content;
+  const text = c.type === 'text' ? c.text : c.type === 'attachment' ? `${c.caption ?? ''} ${c.fileName}` : '';
+  return snippet
+    .split('…')
+    .map((piece) => piece.trim())
+    .every((piece) => piece === '' || text.includes(piece));
 }

@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { GroupId, ParleyClient, SearchResult, UserId } from '@parley/client';
+import { useClientEvent } from '../app/session';
 import { describeError } from '../lib/errors';
+import { snippetStillIn } from './snippet-parts';
 
 /** The filters a search can have on top of its words. */
 export interface SearchFilters {
@@ -40,6 +42,7 @@ export interface MessageSearch {
 function keyOf(r: SearchResult): string {
   return `${r.conversationId}/${r.seq}`;
 }
+
 
 /**
  * Search over this device's history (client.search: nothing leaves the
@@ -116,6 +119,19 @@ export function useMessageSearch(client: ParleyClient, text: string, filters: Se
     immediate.current = true;
     setKick((k) => k + 1);
   }, []);
+
+  // Results follow the history: a message deleted for everyone or expired leaves them; an edit asks again (its
+  // snippet changed, or it no longer matches). New messages do not reorder what is being read.
+  const drop = useCallback((conversationId: GroupId, seqs: readonly number[]) => {
+    setResults((list) => (list?.some((r) => r.conversationId === conversationId && seqs.includes(r.seq)) === true ? list.filter((r) => !(r.conversationId === conversationId && seqs.includes(r.seq))) : list));
+  }, []);
+  useClientEvent(client, 'expired', (e) => drop(e.conversationId, e.seqs));
+  useClientEvent(client, 'message', (m) => {
+    const shown = results?.find((r) => r.conversationId === m.conversationId && r.seq === m.seq);
+    if (shown === undefined) return;
+    if (m.deleted) drop(m.conversationId, [m.seq]);
+    else if (m.editedAt !== null && !snippetStillIn(shown.snippet, m)) flush();
+  });
 
   const loadMore = useCallback(() => {
     const last = results?.[results.length - 1];
