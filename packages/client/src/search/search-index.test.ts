@@ -144,6 +144,30 @@ describe('search index', () => {
     assert.deepEqual(await indexed(store), await expected(repo, [conv]));
   });
 
+  it('reads everything again when the batch that merged was not stored', async () => {
+    let failNext = false;
+    class FlakyStore extends MemoryStore {
+      override async write(writes: readonly StoreWrite[]): Promise<void> {
+        if (failNext) {
+          failNext = false;
+          throw new Error('disk full');
+        }
+        return super.write(writes);
+      }
+    }
+    const store = new FlakyStore();
+    const repo = new ClientRepository(store);
+    const index = new SearchIndex(store, MERGE_AT);
+    repo.beforeCommit = (batch) => index.indexBatch(batch);
+    const conv = randomBytes(32).toString('base64url') as GroupId;
+    for (let seq = 1; seq < MERGE_AT; seq++) await repo.commit(new StoreBatch().putMessage(message(conv, seq, 'lunch')));
+    failNext = true;
+    await assert.rejects(repo.commit(new StoreBatch().putMessage(message(conv, MERGE_AT, 'lunch'))), /disk full/);
+    await repo.commit(new StoreBatch().putMessage(message(conv, MERGE_AT + 1, 'dinner')));
+    assert.equal((await index.docsFor('lunch')).length, MERGE_AT - 1, 'the entries stored before the failed merge are found');
+    assert.deepEqual(await indexed(store), await expected(repo, [conv]));
+  });
+
   it('skips rows it cannot read instead of failing the query', async () => {
     const store = new MemoryStore();
     const repo = new ClientRepository(store);

@@ -38,11 +38,14 @@ import { encodeTerm, indexTerms } from './tokenize.js';
  * passes on only after a macrotask, by which time the commit that called
  * the hook has handed its batch to the store; every adapter orders a read
  * after a write handed to it earlier (IndexedDB schedules transactions in
- * creation order). Recently used rows are cached; a batch that then fails to
- * be written leaves the cache ahead of the store: its rows and documents are
- * written with the next batch, so the index may name entries that are not
+ * creation order). Recently used rows are cached. A batch that then fails
+ * to be written leaves memory ahead of the store: its entries may be
+ * written with a later batch, so the index may name entries that are not
  * stored — queries read every result's entry and check it, so that costs
- * nothing but a read.
+ * nothing but a read. A failed merge would also leave the moved entries
+ * out of both the stored term rows and the in-memory pending ones, so the
+ * batch after a merge reads one of the merge's rows back, and if it is not
+ * there, everything is read again from the store.
  */
 
 export const SEARCH_PREFIX = 'search/';
@@ -123,9 +126,11 @@ function nextTask(fn: () => void): void {
 }
 
 export class SearchIndex {
-  private readonly docs = new DocTable();
-  private readonly conversations = new IdTable(CONVERSATION_PREFIX);
-  private readonly senders = new IdTable(SENDER_PREFIX);
+  private docs = new DocTable();
+  private conversations = new IdTable(CONVERSATION_PREFIX);
+  private senders = new IdTable(SENDER_PREFIX);
+  /** A row the last merge wrote, and its value: read back by the next batch to tell whether the merge was stored. */
+  private mergeCheck: { key: string; value: string | undefined } | undefined;
   private readonly rows = new Map<string, Row | null>();
   /** Documents in a pending row (`sp/<doc>` → entry and terms), not yet in the term rows. */
   private readonly pending = new Map<number, readonly string[]>();
@@ -147,6 +152,18 @@ export class SearchIndex {
       throw err;
     });
     return this.loading;
+  }
+
+  /** Forgets everything held in memory and reads the index again (after a batch that failed to be stored). */
+  private async reload(): Promise<void> {
+    this.docs = new DocTable();
+    this.conversations = new IdTable(CONVERSATION_PREFIX);
+    this.senders = new IdTable(SENDER_PREFIX);
+    this.rows.clear();
+    this.pending.clear();
+    this.merging = new Map();
+    this.loading = undefined;
+    await this.ready();
   }
 
   private async load(): Promise<void> {
@@ -299,6 +316,12 @@ export class SearchIndex {
    * rewritten or deleted.
    */
   private async apply(changes: readonly Change[]): Promise<StoreWrite[]> {
+    if (this.mergeCheck !== undefined) {
+      // The batch that merged has been handed to the store (this is a later turn): if it failed, memory is ahead of the store — read it all again.
+      const { key, value } = this.mergeCheck;
+      this.mergeCheck = undefined;
+      if ((await this.store.get('meta', key)) !== value) await this.reload();
+    }
     if (this.rows.size > CACHE_ROWS) this.rows.clear();
     const out: StoreWrite[] = [];
     let next = this.docs.next;
@@ -368,6 +391,10 @@ export class SearchIndex {
     for (const key of changed) {
       const row = this.rows.get(key);
       out.push(row === null || row === undefined || row.docs.length === 0 ? { type: 'delete', table: 'meta', key } : { type: 'put', table: 'meta', key, value: encodeAscending(row.docs, row.base) });
+    }
+    if (merge) {
+      const w = out.find((x) => x.key.startsWith(POSTING_PREFIX)) ?? out.find((x) => x.key.startsWith(DOC_PREFIX));
+      if (w !== undefined) this.mergeCheck = { key: w.key, value: w.type === 'put' ? w.value : undefined };
     }
     this.docs.takeWrites(out, merge);
     const unused = this.docs.takeUnused();
