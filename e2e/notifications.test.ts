@@ -151,6 +151,15 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
     rmSync(dataDir, { recursive: true, force: true });
   });
 
+  /** Pushes held back (like a push service while the phone is out of reach), delivered by `release`. */
+  let held: string[] | undefined;
+  const deliver = (payload: string) => cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId: registrationId ?? '', data: payload });
+  async function release(): Promise<void> {
+    const queued = held ?? [];
+    held = undefined;
+    for (const p of queued) await deliver(p);
+  }
+
   /** The service worker as it runs now (it may have been restarted by a push). */
   async function worker(): Promise<Worker> {
     const found = context.serviceWorkers().find((w) => w.url().endsWith('/sw.js'));
@@ -199,6 +208,14 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
       await new Promise((r) => setTimeout(r, 30));
     }
     assert.fail(seen ? 'the worker kept the device lock' : 'the worker never took the device lock');
+  }
+
+  async function waitFor(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!condition()) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   async function openAlice(): Promise<Page> {
@@ -257,10 +274,11 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
     assert.equal(toBase64Url(Uint8Array.from(used)), vapid, 'subscribed with the server’s VAPID key');
     assert.ok(registrationId !== undefined, 'the service worker is registered');
 
-    // From here on, the test is the push service: each push is checked and delivered to the worker.
+    // From here on, the test is the push service: each push is checked and delivered to the worker (or held back a moment).
     push.onPush = async (payload) => {
       assert.equal(payload, PUSH_WAKE_PAYLOAD, 'a push carries the constant wake-up and nothing else');
-      await cdp.send('ServiceWorker.deliverPushMessage', { origin: server.url, registrationId: registrationId ?? '', data: payload });
+      if (held !== undefined) held.push(payload);
+      else await deliver(payload);
     };
 
     bob = await createClient({ serverUrl: server.url, store: new MemoryStore(), deviceSyncIntervalMs: 0 });
@@ -269,8 +287,12 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
 
   it('app closed: a request shows who wrote but not what; the click opens its conversation', async () => {
     await closeAlice();
+    // The Welcome and the message both wait when the device wakes (else it may close before the message comes: see below).
+    held = [];
     conversation = await bob.createConversation([names.alice]);
     await bob.send(conversation.id, 'Hi Alice, it is Bob — lunch at noon?');
+    await waitFor(() => (held?.length ?? 0) >= 2, 'a push for the Welcome and one for the message (coalesced)');
+    await release();
     const shown = await waitForNotification((n) => n.tag === conversation.id, 'for the request');
     assert.equal(shown.title, names.bob);
     assert.equal(shown.body, 'Message request', 'a stranger’s text waits for acceptance');
@@ -339,14 +361,16 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
 
   it('the device busy elsewhere (lock held): one generic "New message", nothing decrypted', async () => {
     await clearNotifications();
-    await inWorker(async () => {
-      await new Promise<void>((held) => {
-        void navigator.locks.request('parley-device', () => {
-          held();
-          return new Promise<void>((release) => ((self as unknown as { releaseTestLock: () => void }).releaseTestLock = release));
-        });
-      });
-    });
+    const taken = await inWorker(
+      async () =>
+        new Promise<boolean>((taken) => {
+          void navigator.locks.request('parley-device', { ifAvailable: true }, (lock) => {
+            taken(lock !== null);
+            return lock === null ? undefined : new Promise<void>((release) => ((self as unknown as { releaseTestLock: () => void }).releaseTestLock = release));
+          });
+        }),
+    );
+    assert.ok(taken, 'the device lock was free');
     await bob.send(conversation.id, 'while the device is busy');
     const shown = await waitForNotification((n) => n.tag === GENERIC_TAG, 'generic');
     assert.equal(shown.title, 'Parley');

@@ -12,8 +12,11 @@ const DATABASE = 'parley';
 export const SYNC_TIMEOUT_MS = 20_000;
 /** With the app open but no tab visible: how long to give the page to show its own notification. */
 const PAGE_GRACE_MS = 3_000;
+/** The backlog is in once no message came for this long. */
+const QUIET_MS = 400;
 
-type Outcome = { readonly kind: 'decided'; readonly pending: readonly PendingNotification[] } | { readonly kind: 'failed' };
+/** `late`: messages came in after the decision (while closing): one generic notification covers them. */
+type Outcome = { readonly kind: 'decided'; readonly pending: readonly PendingNotification[]; readonly late: boolean } | { readonly kind: 'failed' };
 
 /**
  * A push woke the worker. The push carries nothing (a constant wake-up, not
@@ -51,6 +54,7 @@ export async function onPush(scope: ServiceWorkerScope): Promise<void> {
     return;
   }
   for (const p of outcome.pending) await showNotification(scope.registration, p.tag, p.added, p.build);
+  if (outcome.late) await showNotification(scope.registration, GENERIC_TAG, 1, (count) => genericNotification(count));
 }
 
 /**
@@ -63,6 +67,8 @@ async function runDevice(origin: string, showContent: boolean): Promise<Outcome>
   let store: IndexedDbStore | undefined;
   let client: ParleyClient | undefined;
   const events: Message[] = [];
+  let outcome: Outcome = { kind: 'failed' };
+  let decidedOn = 0;
   try {
     store = await IndexedDbStore.open(DATABASE);
     client = await createClient({ serverUrl: origin, store });
@@ -74,18 +80,27 @@ async function runDevice(origin: string, showContent: boolean): Promise<Outcome>
     client.on('error', (e) => {
       if (e.code === 'fatal') ended = true;
     });
+    const deadline = since + SYNC_TIMEOUT_MS;
     const synced = await Promise.race([client.whenSynced().then(() => true), delay(SYNC_TIMEOUT_MS).then(() => false)]);
-    // Events of the last messages (a reply's quote is read first) follow the end of the backlog by a moment.
-    await delay(100);
+    // What arrives just after the backlog (a message sent a moment after the one that woke us) is taken too:
+    // the server does not push for it while this client is connected. Wait for a short quiet spell.
+    let seen = -1;
+    while (seen !== events.length && Date.now() < deadline) {
+      seen = events.length;
+      await delay(QUIET_MS);
+    }
+    decidedOn = events.length;
     const pending = await decide(client, events, showContent, since);
-    if ((!synced || ended) && pending.length === 0) return { kind: 'failed' };
-    return { kind: 'decided', pending };
+    outcome = (!synced || ended) && pending.length === 0 ? { kind: 'failed' } : { kind: 'decided', pending, late: false };
   } catch {
-    return { kind: 'failed' };
+    outcome = { kind: 'failed' };
   } finally {
     await client?.close().catch(() => undefined);
     await store?.close().catch(() => undefined);
   }
+  // Stored while closing, after the decision: not dropped silently, not guessed at either.
+  if (outcome.kind === 'decided' && events.length > decidedOn) return { ...outcome, late: true };
+  return outcome;
 }
 
 async function pageGrace(scope: ServiceWorkerScope): Promise<void> {
