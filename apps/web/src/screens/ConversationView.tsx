@@ -19,13 +19,11 @@ import { ConversationMenu } from './conversation/ConversationMenu';
 import { Composer, MAX_ATTACHMENT_BYTES, stageFiles, type ComposerContext, type StagedFile } from './Composer';
 import { useMessages } from './conversation/useMessages';
 import { RejoiningBanner } from './conversation/RejoiningBanner';
+import { useRouteTarget, useSearchPanel } from './conversation/useSearchJumps';
 import { editableText, messageSnippet, type MessageRowActions } from './message/MessageRow';
 import { TypingIndicator } from './message/TypingIndicator';
 import type { Recording } from './message/voice-recording';
 import { MessageList, type PendingMessage } from './MessageList';
-
-/** The layout's phone width (styles.css): one column, the open conversation covers the list. */
-const ONE_COLUMN = '(max-width: 760px)';
 
 /** How long the verified mark waits for a backlog to come in before it is looked up anyway. */
 const VERIFY_WAIT_MS = 10_000;
@@ -59,24 +57,8 @@ export function ConversationView(props: {
   const id = conv.id;
   const target = props.target ?? null;
   const { messages, hasOlder, loadingOlder, loadOlder, hasNewer, loadingNewer, loadNewer, showLatest, reveal } = useMessages(client, id, target?.seq ?? null);
-  const [searchOpen, setSearchOpen] = useState(false);
-  // Bumped by Ctrl+F / ⌘F: the open search box takes focus again.
-  const [searchFocus, setSearchFocus] = useState(0);
+  const { open: searchOpen, setOpen: setSearchOpen, focusRequest: searchFocus } = useSearchPanel();
   const searchButton = useRef<HTMLButtonElement>(null);
-
-  // Ctrl+F / ⌘F searches this conversation: the history is virtualised, so the browser's own find sees only the
-  // rows on screen. Not while a dialog is open (it has its own content to find in).
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (!(e.ctrlKey || e.metaKey) || e.altKey || e.shiftKey || e.key.toLowerCase() !== 'f') return;
-      if (document.querySelector('dialog[open]') !== null) return;
-      e.preventDefault();
-      setSearchOpen(true);
-      setSearchFocus((n) => n + 1);
-    };
-    window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
-  }, []);
   const [pending, setPending] = useState<PendingMessage[]>([]);
   const [staged, setStaged] = useState<StagedFile[]>([]);
   const [composerError, setComposerError] = useState<string | null>(null);
@@ -168,17 +150,7 @@ export function ConversationView(props: {
     [reveal],
   );
 
-  // A message named by the route (a search result in the list, a link): once the history is there, jump to it.
-  const loaded = messages !== null;
-  const handledTarget = useRef<number | null>(null);
-  useEffect(() => {
-    if (target === null || !loaded || handledTarget.current === target.token) return;
-    handledTarget.current = target.token;
-    // At phone width the list that was searched is hidden now (and a link has nothing focused): focus goes to the
-    // message, not to the composer. On a wide screen it stays in the results, for the next one.
-    const active = document.activeElement;
-    jump(target.seq, window.matchMedia(ONE_COLUMN).matches || active === null || active === document.body);
-  }, [target, loaded, jump]);
+  useRouteTarget(target, messages !== null, jump);
 
   const actions = useMemo<MessageRowActions>(
     () => ({
