@@ -23,7 +23,7 @@ import { PUSH_WAKE_PAYLOAD, toBase64Url } from '@parley/protocol';
 import { createAppContext, defaultConfig, startServer, type ParleyServer } from '@parley/server';
 import { countOf, GENERIC_BODY, GENERIC_TAG, notificationFor, routeFor, shouldNotify } from '../apps/web/src/notify/rules.js';
 import { acceptRequest, closeSettings, launchBrowser, PASSWORD, register, type User } from './helpers/browser.js';
-import { WEB_DIST } from './helpers/server.js';
+import { TestServer, WEB_DIST } from './helpers/server.js';
 
 /** The browser's push service, played by the test: records each push, decrypts it as the browser would. */
 class LocalPushService {
@@ -323,6 +323,30 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
     assert.equal((await notifications()).length, 1, 'one notification for the conversation');
   });
 
+  it('app open but not in front: the page shows the notification itself by the same rules; read, it goes', async () => {
+    const page = await openAlice();
+    await clearNotifications();
+    // Another window in front: the app's tab is open (connected, holding the device) but not focused.
+    const session = await context.newCDPSession(page);
+    await session.send('Emulation.setFocusEmulationEnabled', { enabled: false });
+    await driver.bringToFront();
+    await page.waitForFunction(() => !document.hasFocus(), undefined, { timeout: 10_000 });
+    const pushes = push.payloads.length;
+    await bob.send(conversation.id, 'Still there?');
+    const shown = await waitForNotification((n) => n.tag === conversation.id, 'from the page');
+    assert.deepEqual([shown.title, shown.body], [names.bob, 'Still there?']);
+    assert.equal(push.payloads.length, pushes, 'a connected device is not pushed to');
+    // Opening the conversation reads it: its notification is closed.
+    await page.bringToFront();
+    await session.send('Emulation.setFocusEmulationEnabled', { enabled: true });
+    await session.detach();
+    await page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: new RegExp(`^${names.bob}`) }).click();
+    const deadline = Date.now() + 15_000;
+    while ((await notifications()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(await notifications(), [], 'read here: the notification is gone');
+    await closeAlice();
+  });
+
   it('content hidden in Settings: only "New message"', async () => {
     const page = await openAlice();
     await clearNotifications();
@@ -380,6 +404,25 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
   });
 });
 
+describe('one client per device (the device lock)', { timeout: 120_000 }, () => {
+  it('a second tab waits, saying why, and takes over once the first closes', async () => {
+    const server = await TestServer.start();
+    const browser = await launchBrowser();
+    try {
+      const user = await register(browser, server.url, `carol${Date.now() % 1e6}`);
+      const second = await user.context.newPage();
+      await second.goto(server.url);
+      await second.getByRole('alert').filter({ hasText: 'Parley is open in another tab' }).waitFor({ timeout: 15_000 });
+      assert.equal(await second.getByRole('button', { name: 'New chat' }).count(), 0, 'no second client on the same device');
+      await user.page.close();
+      await second.getByRole('button', { name: 'New chat' }).waitFor({ state: 'visible', timeout: 30_000 });
+    } finally {
+      await browser.close();
+      await server.dispose();
+    }
+  });
+});
+
 describe('notification rules (apps/web/src/notify/rules.ts)', () => {
   const me = 'user-me' as UserId;
   const conv = (over: Partial<Conversation> = {}): Conversation =>
@@ -431,6 +474,8 @@ describe('notification rules (apps/web/src/notify/rules.ts)', () => {
     assert.equal(notificationFor(msg(), conv(), 2, nameOf, false).body, '2 new messages');
     assert.equal(notificationFor(msg(), conv({ request: true }), 1, nameOf, true).body, 'Message request');
     assert.ok(notificationFor(msg({ content: { type: 'text', text: 'x'.repeat(1000) } }), conv(), 1, nameOf, true).body.length <= 180);
+    const spoof = notificationFor(msg({ content: { type: 'text', text: 'pay \u202Eevil\u202C now' } }), conv({ kind: 'group', title: 'Te\u2066am' }), 1, nameOf, true);
+    assert.deepEqual([spoof.title, spoof.body], ['Bob B. in Team', 'pay evil now'], 'direction overrides dropped');
   });
 
   it('a click routes only to a well-formed conversation id; counts read back defensively', () => {

@@ -90,11 +90,18 @@ export function routeFor(data: unknown): string {
   return '#/';
 }
 
+/**
+ * Direction overrides and isolates (U+202A–U+202E, U+2066–U+2069) are dropped:
+ * in a notification there is no bubble to contain them, and they could make a
+ * sender's text look like another sender's line or reorder what it says.
+ */
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+
 function clip(s: string): string {
-  const t = s.trim();
+  const t = s.replace(BIDI_CONTROLS, '').trim();
   return t.length > MAX_BODY ? `${t.slice(0, MAX_BODY - 1)}…` : t;
 }
 
 function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
+  return s.replace(BIDI_CONTROLS, '').replace(/\s+/g, ' ').trim();
 }

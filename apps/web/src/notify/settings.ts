@@ -41,6 +41,11 @@ function parse(value: unknown): NotifySettings {
  * `showContent` off: when in doubt, a notification says less, never more.
  */
 export async function readSettings(): Promise<NotifySettings> {
+  return (await readStoredSettings()) ?? { ...DEFAULT_SETTINGS, showContent: false };
+}
+
+/** The stored settings (defaults for what was never set), or null when they cannot be read at all. */
+export async function readStoredSettings(): Promise<NotifySettings | null> {
   let db: IDBDatabase | undefined;
   try {
     db = await openDb();
@@ -52,7 +57,7 @@ export async function readSettings(): Promise<NotifySettings> {
     });
     return parse(value);
   } catch {
-    return { ...DEFAULT_SETTINGS, showContent: false };
+    return null;
   } finally {
     db?.close();
   }

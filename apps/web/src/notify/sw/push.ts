@@ -2,7 +2,7 @@ import { createClient, IndexedDbStore, type Message, type ParleyClient } from '@
 import { decide, type PendingNotification } from '../decide';
 import { withDeviceLockIfFree } from '../device-lock';
 import { genericNotification, GENERIC_TAG } from '../rules';
-import { readSettings } from '../settings';
+import { readStoredSettings } from '../settings';
 import { showNotification } from '../show';
 import type { ServiceWorkerScope } from './types';
 
@@ -35,7 +35,12 @@ export async function onPush(scope: ServiceWorkerScope): Promise<void> {
     if (!windows.some((w) => w.visibilityState === 'visible')) await pageGrace(scope);
     return;
   }
-  const settings = await readSettings();
+  const settings = await readStoredSettings();
+  if (settings === null) {
+    // Cannot tell whether the user wants these or what they may show: the least, and the subscription stays.
+    await showNotification(scope.registration, GENERIC_TAG, 1, (count) => genericNotification(count));
+    return;
+  }
   if (!settings.enabled) {
     // Turned off here while the subscription lingered (its deletion failed): drop it now, show nothing.
     const sub = await scope.registration.pushManager.getSubscription().catch(() => null);
