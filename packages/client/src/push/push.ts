@@ -27,7 +27,7 @@ export interface PushApi {
 export class Push implements PushApi {
   constructor(private readonly core: ClientCore) {}
 
-  vapidKey(): Promise<string> {
+  async vapidKey(): Promise<string> {
     this.core.session();
     return this.core.api.pushVapidKey();
   }
