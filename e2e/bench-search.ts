@@ -1,6 +1,8 @@
 /**
  * Search on the device, measured in the browser (not a test):
- * `npm run bench:browser-search [-- --messages N] [--batch B] [--queries Q]`.
+ * `npm run bench:browser-search [-- --messages N] [--batch B] [--queries Q] [--profile DIR]`
+ * (`--profile`: the page's V8 CPU profile of the whole run to DIR, read it with
+ * bench/src/profile-summary.ts).
  *
  * The same run as `npm run bench:search` (bench/src/search-run.ts: N
  * messages, default 100,000, mixed English/Chinese/Arabic, stored without
@@ -13,9 +15,10 @@
  * from /proc: that does not grow when other work shares the machine.
  * Prints one JSON line. Stops the browser and the HTTP server it started.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { build } from 'esbuild';
 import { launchBrowser } from './helpers/browser.js';
 
@@ -24,6 +27,7 @@ function arg(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 const options = { messages: Number(arg('messages') ?? 100_000), batch: Number(arg('batch') ?? 100), queries: Number(arg('queries') ?? 30) };
+const profileDir = arg('profile');
 for (const n of Object.values(options)) if (!Number.isSafeInteger(n) || n < 1) throw new Error('--messages, --batch and --queries take positive integers');
 
 const bundle = await build({
@@ -53,10 +57,17 @@ try {
   page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
   await page.goto(url);
   await page.waitForFunction(() => 'runSearchBench' in globalThis);
+  const cdp = profileDir === undefined ? undefined : await page.context().newCDPSession(page);
+  await cdp?.send('Profiler.enable');
+  await cdp?.send('Profiler.start');
   const result: unknown = await page.evaluate(async (o) => {
     const run = (globalThis as unknown as { runSearchBench: (o: unknown) => Promise<unknown> }).runSearchBench;
     return run(o);
   }, options);
+  if (cdp !== undefined && profileDir !== undefined) {
+    const { profile } = await cdp.send('Profiler.stop');
+    writeFileSync(join(profileDir, 'browser-search.cpuprofile'), JSON.stringify(profile));
+  }
   console.log(JSON.stringify({ bench: 'search', store: 'indexeddb', browser: browser.version(), ...(result as object) }));
 } finally {
   await browser.close();
