@@ -2,11 +2,10 @@ import type { Conversation, GroupId, Message, ParleyClient } from '@parley/clien
 import { namesFor } from './naming';
 import { notificationFor, shouldNotify, type NotificationSpec } from './rules';
 
-/** One conversation's notification to show: `added` new messages, the latest described by `build(count)`. */
+/** One conversation's notification to show (its count: the conversation's unread messages, at least the new ones). */
 export interface PendingNotification {
   readonly tag: string;
-  readonly added: number;
-  readonly build: (count: number) => NotificationSpec;
+  readonly spec: NotificationSpec;
 }
 
 /**
@@ -35,7 +34,8 @@ export async function decide(client: ParleyClient, events: readonly Message[], s
     const latest = fresh.at(-1);
     if (latest === undefined) continue;
     const nameOf = showContent ? await namesFor(client, [latest.sender.userId]) : () => '';
-    out.push({ tag: conversation.id, added: fresh.length, build: (count) => notificationFor(latest, conversation, count, nameOf, showContent) });
+    const count = Math.max(conversation.unread, fresh.length);
+    out.push({ tag: conversation.id, spec: notificationFor(latest, conversation, count, nameOf, showContent) });
   }
   return out;
 }

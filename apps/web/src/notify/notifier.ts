@@ -64,7 +64,7 @@ export function attachNotifier(client: ParleyClient): () => void {
     if (!settings.enabled || detached) return;
     const pending = await decide(client, batch, settings.showContent, since);
     const h = await host();
-    for (const p of pending) await showNotification(h, p.tag, p.added, p.build);
+    for (const p of pending) await showNotification(h, p.spec);
   };
   const onMessage = (m: Message) => {
     if (m.outgoing) return;

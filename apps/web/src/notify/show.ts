@@ -1,4 +1,4 @@
-import { countOf, type NotificationSpec } from './rules';
+import { countOf, genericNotification, GENERIC_TAG, type NotificationSpec } from './rules';
 
 /** The part of a ServiceWorkerRegistration used to show notifications (the page's and the worker's). */
 export interface NotificationHost {
@@ -8,18 +8,17 @@ export interface NotificationHost {
 
 const ICON = '/icons/icon-192.png';
 
-/**
- * Shows (or updates) the one notification of `tag`. `added` is how many new
- * messages it stands for on top of one already showing with the same tag:
- * the count grows and `build(count)` says the latest message.
- */
-export async function showNotification(host: NotificationHost, tag: string, added: number, build: (count: number) => NotificationSpec): Promise<void> {
-  const shown = await host.getNotifications({ tag }).catch(() => [] as Notification[]);
-  const count = Math.max(added, 1) + shown.reduce((n, s) => Math.max(n, countOf(s.data)), 0);
-  const spec = build(count);
-  // `renotify`: an update of the conversation's notification alerts again (not yet in TypeScript's DOM types).
+/** Shows (or replaces) the one notification of `spec.tag`; an update alerts again. */
+export async function showNotification(host: NotificationHost, spec: NotificationSpec): Promise<void> {
+  // `renotify` is not yet in TypeScript's DOM types.
   const options: NotificationOptions & { renotify: boolean } = { body: spec.body, tag: spec.tag, data: spec.data, icon: ICON, badge: ICON, renotify: true };
   await host.showNotification(spec.title, options);
+}
+
+/** The generic "New message", counting up while it stays (it stands for messages nobody could read here). */
+export async function showGeneric(host: NotificationHost): Promise<void> {
+  const shown = await host.getNotifications({ tag: GENERIC_TAG }).catch(() => [] as Notification[]);
+  await showNotification(host, genericNotification(1 + shown.reduce((n, s) => Math.max(n, countOf(s.data)), 0)));
 }
 
 /** Closes the notifications of a conversation (it was read here or on another device). */

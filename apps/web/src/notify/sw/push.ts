@@ -1,9 +1,8 @@
-import { createClient, IndexedDbStore, type Message, type ParleyClient } from '@parley/client';
+import { createClient, IndexedDbStore, type GroupId, type Message, type ParleyClient } from '@parley/client';
 import { decide, type PendingNotification } from '../decide';
 import { withDeviceLockIfFree } from '../device-lock';
-import { genericNotification, GENERIC_TAG } from '../rules';
 import { readStoredSettings } from '../settings';
-import { showNotification } from '../show';
+import { showGeneric, showNotification, type NotificationHost } from '../show';
 import type { ServiceWorkerScope } from './types';
 
 /** The device's database (apps/web/src/app/session.tsx opens the same one). */
@@ -38,7 +37,7 @@ export async function onPush(scope: ServiceWorkerScope): Promise<void> {
   const settings = await readStoredSettings();
   if (settings === null) {
     // Cannot tell whether the user wants these or what they may show: the least, and the subscription stays.
-    await showNotification(scope.registration, GENERIC_TAG, 1, (count) => genericNotification(count));
+    await showGeneric(scope.registration);
     return;
   }
   if (!settings.enabled) {
@@ -49,17 +48,17 @@ export async function onPush(scope: ServiceWorkerScope): Promise<void> {
   }
   let outcome: Outcome;
   try {
-    const run = await withDeviceLockIfFree(() => runDevice(scope.location.origin, settings.showContent));
+    const run = await withDeviceLockIfFree(() => runDevice(scope.location.origin, settings.showContent, scope.registration));
     outcome = run.ran ? run.value : { kind: 'failed' };
   } catch {
     outcome = { kind: 'failed' };
   }
   if (outcome.kind === 'failed') {
-    await showNotification(scope.registration, GENERIC_TAG, 1, (count) => genericNotification(count));
+    await showGeneric(scope.registration);
     return;
   }
-  for (const p of outcome.pending) await showNotification(scope.registration, p.tag, p.added, p.build);
-  if (outcome.late) await showNotification(scope.registration, GENERIC_TAG, 1, (count) => genericNotification(count));
+  for (const p of outcome.pending) await showNotification(scope.registration, p.spec);
+  if (outcome.late) await showGeneric(scope.registration);
 }
 
 /**
@@ -67,7 +66,7 @@ export async function onPush(scope: ServiceWorkerScope): Promise<void> {
  * collects the messages it stored and decides; closes client and store before
  * the lock is let go.
  */
-async function runDevice(origin: string, showContent: boolean): Promise<Outcome> {
+async function runDevice(origin: string, showContent: boolean, shown: NotificationHost): Promise<Outcome> {
   const since = Date.now();
   let store: IndexedDbStore | undefined;
   let client: ParleyClient | undefined;
@@ -96,6 +95,7 @@ async function runDevice(origin: string, showContent: boolean): Promise<Outcome>
     }
     decidedOn = events.length;
     const pending = await decide(client, events, showContent, since);
+    await closeRead(client, shown);
     outcome = (!synced || ended) && pending.length === 0 ? { kind: 'failed' } : { kind: 'decided', pending, late: false };
   } catch {
     outcome = { kind: 'failed' };
@@ -106,6 +106,16 @@ async function runDevice(origin: string, showContent: boolean): Promise<Outcome>
   // Stored while closing, after the decision: not dropped silently, not guessed at either.
   if (outcome.kind === 'decided' && events.length > decidedOn) return { ...outcome, late: true };
   return outcome;
+}
+
+/** Notifications of conversations read since (on another device of the user) are closed. */
+async function closeRead(client: ParleyClient, host: NotificationHost): Promise<void> {
+  for (const n of await host.getNotifications().catch(() => [] as Notification[])) {
+    const id = (n.data as { conversationId?: unknown } | null)?.conversationId;
+    if (typeof id !== 'string') continue;
+    const conversation = await client.conversation(id as GroupId).catch(() => undefined);
+    if (conversation !== undefined && conversation.unread === 0) n.close();
+  }
 }
 
 async function pageGrace(scope: ServiceWorkerScope): Promise<void> {
