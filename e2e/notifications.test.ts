@@ -20,7 +20,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, CDPSession, Page, Worker } from 'playwright-core';
 import { createClient, MemoryStore, type Conversation, type Message, type ParleyClient, type UserId } from '@parley/client';
 import { PUSH_WAKE_PAYLOAD, toBase64Url } from '@parley/protocol';
-import { createAppContext, defaultConfig, startServer, type ParleyServer } from '@parley/server';
+import { createAppContext, defaultConfig, startServer, type AppContext, type ParleyServer } from '@parley/server';
+import { badgeLabel } from '../apps/web/src/notify/favicon.js';
 import { countOf, GENERIC_BODY, GENERIC_TAG, notificationFor, routeFor, shouldNotify } from '../apps/web/src/notify/rules.js';
 import { acceptRequest, closeSettings, launchBrowser, PASSWORD, register, type User } from './helpers/browser.js';
 import { TestServer, WEB_DIST } from './helpers/server.js';
@@ -114,6 +115,7 @@ interface Shown {
 
 describe('notifications decided on the device (service worker, Web Push)', { timeout: 300_000 }, () => {
   let server: ParleyServer;
+  let ctx: AppContext;
   let dataDir: string;
   let push: LocalPushService;
   let browser: Browser;
@@ -131,7 +133,7 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
     dataDir = mkdtempSync(join(tmpdir(), 'parley-notify-'));
     push = await LocalPushService.start();
     const base = defaultConfig();
-    const ctx = await createAppContext({
+    ctx = await createAppContext({
       ...base,
       port: 0,
       dataDir,
@@ -414,6 +416,21 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
     assert.equal(routeFor(shown.data), '#/');
     await inWorker(async () => (self as unknown as { releaseTestLock: () => void }).releaseTestLock());
   });
+
+  it('signing out deletes the subscription on the server and forgets the notification settings', async () => {
+    const members = (await bob.conversation(conversation.id)).members;
+    const devices = members.find((m) => m.username === names.alice)?.devices ?? [];
+    assert.equal(devices.length, 1);
+    assert.equal((await ctx.storage.pushSubscriptions(devices)).length, 1, 'subscribed until now');
+    const page = await openAlice();
+    await page.getByRole('button', { name: 'Settings' }).click();
+    await page.getByRole('dialog', { name: 'Settings' }).getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign out and delete local data' }).click();
+    await page.getByRole('button', { name: 'Register' }).waitFor({ timeout: 30_000 });
+    assert.deepEqual(await ctx.storage.pushSubscriptions(devices), []);
+    const databases = await page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name));
+    assert.ok(!databases.includes('parley-notify'), 'the notification settings are gone');
+  });
 });
 
 describe('one client per device (the device lock)', { timeout: 120_000 }, () => {
@@ -499,5 +516,9 @@ describe('notification rules (apps/web/src/notify/rules.ts)', () => {
     assert.equal(countOf({ count: -1 }), 0);
     assert.equal(countOf({ count: 'many' }), 0);
     assert.equal(countOf(undefined), 0);
+  });
+
+  it('the favicon badge label: the count, capped', () => {
+    assert.deepEqual([1, 9, 42, 99, 100, 12345].map(badgeLabel), ['1', '9', '42', '99', '99+', '99+']);
   });
 });
