@@ -11,6 +11,7 @@ import { NewGroupDialog } from '../dialogs/NewGroupDialog';
 import { SettingsDialog } from '../dialogs/SettingsDialog';
 import { ContactsDialog } from '../dialogs/ContactsDialog';
 import { HistoryNotice } from '../linking/HistoryNotice';
+import { useFaviconBadge } from '../notify/favicon';
 import { AuthScreen } from '../screens/AuthScreen';
 import { ConversationList } from '../screens/ConversationList';
 import { ConversationView } from '../screens/ConversationView';
@@ -77,11 +78,12 @@ function Main(props: { client: ParleyClient }) {
   const searchable = useMemo(() => [...(list ?? []), ...(requests ?? [])], [list, requests]);
   const myName = client.userId !== undefined ? people.name(client.userId, client.username ?? null) : (client.username ?? '?');
 
-  // The tab title carries the unread total, like other messengers (muted conversations do not count).
+  // The tab title and icon carry the unread total, like other messengers (muted conversations do not count).
   const unread = list?.reduce((n, c) => n + (c.muted ? 0 : c.unread), 0) ?? 0;
   useEffect(() => {
     document.title = unread > 0 ? `(${unread}) Parley` : 'Parley';
   }, [unread]);
+  useFaviconBadge(unread);
 
   function opened(conv: Conversation) {
     setOpen(null);
