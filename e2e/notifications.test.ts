@@ -19,7 +19,7 @@ import { createClient, MemoryStore, type Conversation, type Message, type Parley
 import { PUSH_WAKE_PAYLOAD, toBase64Url } from '@parley/protocol';
 import { createAppContext, defaultConfig, startServer, type AppContext, type ParleyServer } from '@parley/server';
 import { badgeLabel } from '../apps/web/src/notify/favicon.js';
-import { countOf, GENERIC_BODY, GENERIC_TAG, notificationFor, routeFor, shouldNotify } from '../apps/web/src/notify/rules.js';
+import { countOf, GENERIC_BODY, GENERIC_TAG, isReadBy, notificationFor, routeFor, shouldNotify } from '../apps/web/src/notify/rules.js';
 import { acceptRequest, closeSettings, launchBrowser, PASSWORD, register, type User } from './helpers/browser.js';
 import { LocalPushService, stubPushManager } from './helpers/push-service.js';
 import { TestServer, WEB_DIST } from './helpers/server.js';
@@ -159,6 +159,12 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
       const end = Date.now() + 10_000;
       while (Date.now() < end && ((await navigator.locks.query()).held ?? []).some((l) => l.name === 'parley-device')) await new Promise((r) => setTimeout(r, 50));
     });
+    await aliceOffline();
+  }
+
+  /** The server saw Alice's sockets close (only Bob's is left): until then a message goes to such a socket, not to a push. */
+  async function aliceOffline(): Promise<void> {
+    await waitFor(() => server.connectionCount <= (bob === undefined ? 0 : 1), 'the server to see Alice go');
   }
 
   it('turns notifications on in Settings: permission, a push subscription for the server’s VAPID key, registered with the server', async () => {
@@ -220,6 +226,10 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
     await waitFor(() => (held?.length ?? 0) >= 2, 'a push for the Welcome and one for the message (coalesced)');
     await release();
     const shown = await waitForNotification((n) => n.tag === conversation.id, 'for the request');
+    // The second push found nothing new, and left the unread request's notification alone.
+    await new Promise((r) => setTimeout(r, 1500));
+    await aliceOffline();
+    assert.equal((await notifications()).filter((n) => n.tag === conversation.id).length, 1, 'still shown after the second wake-up');
     assert.equal(shown.title, names.bob);
     assert.equal(shown.body, 'Message request', 'a stranger’s text waits for acceptance');
     assert.ok(push.payloads.length >= 1);
@@ -242,6 +252,7 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
     const sent = performance.now();
     await bob.send(conversation.id, 'Are you coming?');
     await waitForNotification((n) => n.tag === conversation.id && n.body === 'Are you coming?', 'for the first message');
+    await aliceOffline();
     // Send → stored → push → worker started, synced, quiet spell (400 ms), decided → shown.
     t.diagnostic(`from send to notification, app closed: ${Math.round(performance.now() - sent)} ms`);
     await bob.send(conversation.id, 'The table is booked for two');
@@ -313,6 +324,7 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
     await run;
     assert.ok(push.payloads.length > pushes, 'the device was woken');
     assert.deepEqual(await notifications(), []);
+    await aliceOffline();
   });
 
   it('the device busy elsewhere (lock held): one generic "New message", nothing decrypted', async () => {
@@ -407,7 +419,7 @@ describe('notification rules (apps/web/src/notify/rules.ts)', () => {
   it('title: the sender (in a group: "… in <group>"); body: the text or the kind of media; hidden content: "New message"', () => {
     assert.deepEqual(
       { ...notificationFor(msg(), conv(), 1, nameOf, true) },
-      { title: 'Bob B.', body: 'hello', tag: 'conv1', data: { conversationId: 'conv1', count: 1 } },
+      { title: 'Bob B.', body: 'hello', tag: 'conv1', data: { conversationId: 'conv1', count: 1, seq: 5 } },
     );
     assert.equal(notificationFor(msg(), conv({ kind: 'group' }), 1, nameOf, true).title, 'Bob B. in Team');
     assert.equal(notificationFor(msg(), conv({ kind: 'group', title: null }), 1, nameOf, true).title, 'Bob B. in a group');
@@ -434,6 +446,10 @@ describe('notification rules (apps/web/src/notify/rules.ts)', () => {
     assert.equal(countOf({ count: -1 }), 0);
     assert.equal(countOf({ count: 'many' }), 0);
     assert.equal(countOf(undefined), 0);
+    assert.equal(isReadBy({ conversationId: 'c', seq: 5 }, 'c', 5), true, 'read up to the message shown');
+    assert.equal(isReadBy({ conversationId: 'c', seq: 6 }, 'c', 5), false);
+    assert.equal(isReadBy({ conversationId: 'd', seq: 1 }, 'c', 5), false);
+    assert.equal(isReadBy({ conversationId: 'c' }, 'c', 5), false, 'no seq (the generic one): not closed by reading');
   });
 
   it('the favicon badge label: the count, capped', () => {

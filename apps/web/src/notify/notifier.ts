@@ -1,7 +1,7 @@
 import type { Conversation, Message, ParleyClient } from '@parley/client';
 import { decide } from './decide';
 import { readSettings } from './settings';
-import { closeNotifications, showNotification, type NotificationHost } from './show';
+import { closeRead, showNotification, type NotificationHost } from './show';
 
 /** Messages arriving together (a burst, a catch-up) make one update per conversation. */
 const SETTLE_MS = 300;
@@ -72,7 +72,7 @@ export function attachNotifier(client: ParleyClient): () => void {
     timer ??= setTimeout(() => void flush().catch(() => undefined), SETTLE_MS);
   };
   const onConversation = (c: Conversation) => {
-    if (c.unread === 0 && permitted()) void host().then((h) => closeNotifications(h, c.id)).catch(() => undefined);
+    if (permitted()) void host().then((h) => closeRead(h, c.id, c.readSeq)).catch(() => undefined);
   };
   client.on('message', onMessage);
   client.on('conversation', onConversation);

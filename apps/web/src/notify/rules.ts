@@ -26,6 +26,8 @@ export interface NotificationData {
   readonly conversationId?: string;
   /** How many messages of the conversation it stands for. */
   readonly count: number;
+  /** The seq of the latest message it shows: once the read position reaches it, it is closed. */
+  readonly seq?: number;
 }
 
 export type NameOf = (userId: UserId, username: string | null) => string;
@@ -58,7 +60,7 @@ export function describeMessage(message: Message): string {
  * acceptance). `showContent` off: "Parley" / "New message" only.
  */
 export function notificationFor(latest: Message, conversation: Conversation, count: number, nameOf: NameOf, showContent: boolean): NotificationSpec {
-  const data: NotificationData = { conversationId: conversation.id, count };
+  const data: NotificationData = { conversationId: conversation.id, count, seq: latest.seq };
   if (!showContent) {
     return { title: GENERIC_TITLE, body: count > 1 ? `${count} new messages` : GENERIC_BODY, tag: conversation.id, data };
   }
@@ -78,6 +80,13 @@ export function countOf(data: unknown): number {
   if (typeof data !== 'object' || data === null) return 0;
   const n = (data as Record<string, unknown>)['count'];
   return typeof n === 'number' && Number.isInteger(n) && n > 0 && n < 1_000_000 ? n : 0;
+}
+
+/** True when the notification's conversation was read up to the message it shows (here or on another device). */
+export function isReadBy(data: unknown, conversationId: string, readSeq: number): boolean {
+  if (typeof data !== 'object' || data === null) return false;
+  const d = data as Record<string, unknown>;
+  return d['conversationId'] === conversationId && typeof d['seq'] === 'number' && d['seq'] <= readSeq;
 }
 
 /** The route a click on a notification opens. */

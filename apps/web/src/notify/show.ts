@@ -1,4 +1,4 @@
-import { countOf, genericNotification, GENERIC_TAG, type NotificationSpec } from './rules';
+import { countOf, genericNotification, GENERIC_TAG, isReadBy, type NotificationSpec } from './rules';
 
 /** The part of a ServiceWorkerRegistration used to show notifications (the page's and the worker's). */
 export interface NotificationHost {
@@ -21,7 +21,7 @@ export async function showGeneric(host: NotificationHost): Promise<void> {
   await showNotification(host, genericNotification(1 + shown.reduce((n, s) => Math.max(n, countOf(s.data)), 0)));
 }
 
-/** Closes the notifications of a conversation (it was read here or on another device). */
-export async function closeNotifications(host: NotificationHost, tag: string): Promise<void> {
-  for (const n of await host.getNotifications({ tag }).catch(() => [] as Notification[])) n.close();
+/** Closes the notification of a conversation read (here or on another device) up to the message it shows. */
+export async function closeRead(host: NotificationHost, conversationId: string, readSeq: number): Promise<void> {
+  for (const n of await host.getNotifications({ tag: conversationId }).catch(() => [] as Notification[])) if (isReadBy(n.data, conversationId, readSeq)) n.close();
 }

@@ -2,7 +2,7 @@ import { createClient, IndexedDbStore, type GroupId, type Message, type ParleyCl
 import { decide, type PendingNotification } from '../decide';
 import { withDeviceLockIfFree } from '../device-lock';
 import { readStoredSettings } from '../settings';
-import { showGeneric, showNotification, type NotificationHost } from '../show';
+import { closeRead, showGeneric, showNotification, type NotificationHost } from '../show';
 import type { ServiceWorkerScope } from './types';
 
 /** The device's database (apps/web/src/app/session.tsx opens the same one). */
@@ -95,7 +95,7 @@ async function runDevice(origin: string, showContent: boolean, shown: Notificati
     }
     decidedOn = events.length;
     const pending = await decide(client, events, showContent, since);
-    await closeRead(client, shown);
+    await closeReadElsewhere(client, shown);
     outcome = (!synced || ended) && pending.length === 0 ? { kind: 'failed' } : { kind: 'decided', pending, late: false };
   } catch {
     outcome = { kind: 'failed' };
@@ -109,12 +109,12 @@ async function runDevice(origin: string, showContent: boolean, shown: Notificati
 }
 
 /** Notifications of conversations read since (on another device of the user) are closed. */
-async function closeRead(client: ParleyClient, host: NotificationHost): Promise<void> {
+async function closeReadElsewhere(client: ParleyClient, host: NotificationHost): Promise<void> {
   for (const n of await host.getNotifications().catch(() => [] as Notification[])) {
     const id = (n.data as { conversationId?: unknown } | null)?.conversationId;
     if (typeof id !== 'string') continue;
     const conversation = await client.conversation(id as GroupId).catch(() => undefined);
-    if (conversation !== undefined && conversation.unread === 0) n.close();
+    if (conversation !== undefined) await closeRead(host, conversation.id, conversation.readSeq);
   }
 }
 
