@@ -263,7 +263,7 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
     assert.equal((await notifications()).length, 1, 'one notification for the conversation');
   });
 
-  it('app open but not in front: the page shows the notification itself by the same rules; read, it goes', async () => {
+  it('app open but not in front: the page shows the notification itself by the same rules; read, it goes; in front: none', async () => {
     const page = await openAlice();
     const entry = page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: new RegExp(`^${names.bob}`) });
     // Reading the conversation closes the notification the worker showed for it.
@@ -287,6 +287,13 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
     await session.detach();
     await entry.click();
     await waitForNoNotifications('read here: the notification is gone');
+    // In front (focused, another view showing): no system notification — the list shows it.
+    await page.evaluate(() => (window.location.hash = '#/'));
+    await bob.send(conversation.id, 'You are here');
+    await entry.filter({ hasText: 'You are here' }).waitFor({ timeout: 15_000 });
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(await notifications(), [], 'nothing while the app is in front');
+    await entry.click();
     await closeAlice();
   });
 
