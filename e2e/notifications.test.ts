@@ -293,7 +293,13 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
     await entry.filter({ hasText: 'You are here' }).waitFor({ timeout: 15_000 });
     await new Promise((r) => setTimeout(r, 1000));
     assert.deepEqual(await notifications(), [], 'nothing while the app is in front');
+    // The unread count is drawn on the tab's icon, and goes once read.
+    const icon = page.locator('link[rel="icon"]');
+    await page.waitForFunction(() => document.querySelector('link[rel="icon"]')?.getAttribute('data-unread') === '1', undefined, { timeout: 10_000 });
+    assert.match((await icon.getAttribute('href')) ?? '', /^data:image\/png;base64,/);
     await entry.click();
+    await page.waitForFunction(() => !document.querySelector('link[rel="icon"]')?.hasAttribute('data-unread'), undefined, { timeout: 10_000 });
+    assert.equal(await icon.getAttribute('href'), '/icons/icon.svg');
     await closeAlice();
   });
 
