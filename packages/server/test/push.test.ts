@@ -101,6 +101,14 @@ async function directChat(alice: TestAccount, a: TestSocket, bob: TestAccount) {
 
 const put = (a: TestAccount, body: unknown, token: string | null = a.token) => a.net.http('PUT', '/v1/push/subscription', { ...(token === null ? {} : { token }), body });
 
+async function waitUntil(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 describe('Web Push', () => {
   it('publishes one VAPID key kept in the data directory, and validates subscriptions', async () => {
     const svc = await LocalPushService.start();
@@ -182,6 +190,24 @@ describe('Web Push', () => {
       await net.ctx.push.settled();
       assert.equal(svc.received.length, 2, 'no push while bob is connected');
       assert.equal(svc.received.filter((p) => p.headers['authorization'] === undefined).length, 0);
+
+      // Bob's socket goes away with that message handed to it but never acknowledged (a tab closed
+      // while the server still thought it open): the wake-up it was spared is sent when it goes.
+      b.close();
+      await waitUntil(() => svc.received.length === 3, 'a wake-up once the socket with an unacknowledged message closed');
+      // Handed and acknowledged: nothing owed when the socket goes.
+      const b2 = await bob.connect();
+      await b2.waitFor((r) => r.frame.t === 'msg' && r.frame.kind === 'application' && r.frame.seq === 3);
+      b2.ack(group, 3);
+      await b2.waitFor((r) => r.frame.t === 'synced');
+      assert.equal((await a.send(group, 1)).t, 'ok');
+      await b2.waitFor((r) => r.frame.t === 'msg' && r.frame.seq === 4);
+      b2.ack(group, 4);
+      await new Promise((r) => setTimeout(r, 200));
+      b2.close();
+      await new Promise((r) => setTimeout(r, 300));
+      await net.ctx.push.settled();
+      assert.equal(svc.received.length, 3, 'no wake-up for a socket that acknowledged everything');
       assert.ok(!net.logs.join('').includes(sub.endpoint) && !net.logs.join('').includes(sub.keys.auth), 'no endpoint or key in the logs');
     } finally {
       await svc.close();

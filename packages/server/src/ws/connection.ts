@@ -67,6 +67,13 @@ export class Connection {
   private held: Array<Extract<BusEvent, { type: 'deliver' }>> = [];
   /** What this device sent and has not acknowledged yet (memory only): its acks reach over it. */
   private readonly own = new OwnSends();
+  /**
+   * Per group, the highest seq handed to this socket and not yet acknowledged
+   * (memory only). A socket that goes away with some left (closed while the
+   * server still thought it open) gets the Web Push wake-up the stored
+   * messages would have sent had it been gone already.
+   */
+  private readonly unacked = new Map<string, number>();
   private readonly order = new GroupOrder((frame, storedAt) => {
     if (this.send(frame, 'msg')) this.ctx.metrics.delivered('live', storedAt);
   });
@@ -156,7 +163,11 @@ export class Connection {
     if (this.userId !== undefined) this.sockets.remove(this.userId, this);
     const sub = this.subscription;
     this.subscription = undefined;
-    if (sub && this.deviceId !== undefined) this.ctx.push.deviceDisconnected(this.deviceId);
+    if (sub && this.deviceId !== undefined) {
+      this.ctx.push.deviceDisconnected(this.deviceId);
+      if (this.unacked.size > 0) this.ctx.push.notify([this.deviceId]);
+    }
+    this.unacked.clear();
     if (sub) await sub.unsubscribe().catch(() => undefined);
     this.onClose(this);
   }
@@ -248,13 +259,17 @@ export class Connection {
           this.send(encodeFrame({ t: 'ok', rid: frame.rid, seq: r.seq, epoch: r.epoch }), 'ok');
           return;
         }
-        case 'ack':
+        case 'ack': {
           // Reaches over the device's own messages right after it (see OwnSends).
-          await acknowledge(this.ctx, deviceId, frame.group, this.own.extend(frame.group, frame.seq));
+          const upTo = this.own.extend(frame.group, frame.seq);
+          await acknowledge(this.ctx, deviceId, frame.group, upTo);
+          if ((this.unacked.get(frame.group) ?? 0) <= upTo) this.unacked.delete(frame.group);
           return;
+        }
         case 'leave':
           await leave(this.ctx, deviceId, frame.group);
           this.own.forget(frame.group);
+          this.unacked.delete(frame.group);
           this.send(encodeFrame({ t: 'ok', rid: frame.rid }), 'ok');
           return;
         case 'typing':
@@ -327,8 +342,14 @@ export class Connection {
     return encodeFrame(header, m.parts);
   }
 
+  /** A message went to this socket: it counts as waiting for an ack until one reaches it. */
+  private handed(group: string, seq: number): void {
+    if (seq > (this.unacked.get(group) ?? 0)) this.unacked.set(group, seq);
+  }
+
   private sendStored(m: StoredMessage): void {
     if (this.send(this.encodeStored(m), 'msg')) this.ctx.metrics.delivered('backlog', undefined);
+    this.handed(m.groupId, m.seq);
     this.order.mark(m.groupId, m.seq);
   }
 
@@ -365,6 +386,7 @@ export class Connection {
   }
 
   private deliverLive(e: Extract<BusEvent, { type: 'deliver' }>): void {
+    this.handed(e.group, e.seq);
     if (this.order.offer(e.group, e.seq, e.frame, e.storedAt) === 'held') this.scheduleGapFill(e.group);
   }
 
@@ -392,6 +414,7 @@ export class Connection {
           for (const w of await this.ctx.storage.pendingWelcomes(deviceId)) {
             if (w.groupId !== group) continue;
             if (this.send(this.encodeStored(w), 'msg')) this.ctx.metrics.delivered('live', undefined);
+            this.handed(group, w.seq);
             this.order.mark(group, w.seq);
           }
         }
@@ -401,7 +424,10 @@ export class Connection {
         const first = mine[0];
         // Everything below the first unacknowledged message is acknowledged: start there.
         if (this.order.position(group) === undefined && first) this.order.mark(group, first.seq - 1);
-        for (const m of mine) this.order.offer(m.groupId, m.seq, this.encodeStored(m));
+        for (const m of mine) {
+          this.handed(m.groupId, m.seq);
+          this.order.offer(m.groupId, m.seq, this.encodeStored(m));
+        }
       } catch {
         /* storage unavailable: try again, then release */
       }
