@@ -462,10 +462,15 @@ export class Profiles implements ContentHandler {
     this.background.add(run);
   }
 
-  /** Network trouble is retried after the next sync; the rest is reported. */
+  /**
+   * Network trouble is retried after the next sync; a session that ended while
+   * a fetch was out (`unauthenticated`: the app already got the `fatal` event)
+   * is not this module's to report; the rest is reported.
+   */
   private report(err: unknown): void {
     if (this.core.isClosed()) return;
-    if (err instanceof ClientError && (err.code === 'network' || err.code === 'disconnected' || err.code === 'closed' || err.code === 'not_logged_in' || err.code === 'rate_limited')) return;
+    const quiet = ['network', 'disconnected', 'closed', 'not_logged_in', 'rate_limited', 'unauthenticated'];
+    if (err instanceof ClientError && quiet.includes(err.code)) return;
     this.core.emitError('internal', err);
   }
 }
