@@ -1,20 +1,20 @@
 import { importDeviceIdentity } from '@parley/crypto';
-import type { AttachmentContent, DeviceIdentity, MlsGroup, VoiceContent } from '@parley/crypto';
+import type { AttachmentContent, MlsGroup, VoiceContent } from '@parley/crypto';
 import { checkUsername } from '@parley/protocol';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import type { DeviceLink } from './devices/device-link.js';
 import type { ApproveLinkOptions, PendingDevice } from './devices/link-approval.js';
-import { changePassword, checkCredentials, deleteAccountOnServer } from './devices/sign-in.js';
+import { changePassword } from './devices/sign-in.js';
 import { TypedEmitter } from './emitter.js';
-import type { ClientCore, Session } from './core/context.js';
+import type { ClientCore } from './core/context.js';
 import { GroupState } from './core/group-state.js';
 import { Outbox } from './core/outbox.js';
-import { buildSession, upgradeAccount } from './core/session.js';
+import { SessionLifecycle } from './core/lifecycle.js';
 import { Inbox } from './sync/inbox.js';
 import { ContentHandlers } from './sync/content-handlers.js';
 import { AccountSetup } from './account/account.js';
 import { OrderedMessageEvents } from './messages/views.js';
-import { sessionHooks, startFeatures, wireFeatures } from './features.js';
+import { wireFeatures } from './features.js';
 import type { SearchApi } from './search/search.js';
 import type { Features } from './features.js';
 import type { Profiles } from './profiles/profiles.js';
@@ -23,7 +23,6 @@ import { ClientError } from './errors.js';
 import type { ClientOptions } from './options.js';
 import { KeyedMutex } from './mutex.js';
 import { ClientRepository } from './store/records.js';
-import type { AccountRecord } from './store/records.js';
 import { HttpApi } from './transport/http-api.js';
 import { AckBatcher } from './transport/ack-batcher.js';
 import { Push, type PushApi } from './push/push.js';
@@ -51,11 +50,6 @@ import type {
 
 const ACK_DELAY_MS = 50;
 const ACK_EVERY = 100;
-/** Deleting the account waits at most this long for leaving each conversation (best effort). */
-const DELETE_LEAVE_TIMEOUT_MS = 5_000;
-
-/** A wiping logout does not wait longer than this for the server (an unreachable one must not keep the data). */
-const WIPE_LOGOUT_TIMEOUT_MS = 5_000;
 
 /** Creates a client. If the store already holds an account, the client resumes it and connects. */
 export async function createClient(options: ClientOptions): Promise<ParleyClient> {
@@ -73,13 +67,11 @@ export async function createClient(options: ClientOptions): Promise<ParleyClient
 export class ParleyClient extends TypedEmitter<ClientEvents> {
   private readonly repo: ClientRepository;
   private readonly api: HttpApi;
-  private session: Session | undefined;
   private readonly groups = new Map<GroupId, MlsGroup>();
   private readonly locks = new KeyedMutex();
   private readonly acks: AckBatcher;
-  /** This user's self group: never listed, and no conversation, membership or message event names it. */
-  private hiddenGroup: GroupId | undefined;
-  private closed = false;
+  /** The session from start to end (core/lifecycle.ts): start, end, logout, account deletion, close. */
+  private readonly life: SessionLifecycle;
   /** What the modules get from this client (core/context.ts). */
   private readonly core: ClientCore;
   private readonly state: GroupState;
@@ -97,28 +89,29 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     super((err) => this.emitError('internal', err));
     this.repo = new ClientRepository(options.store);
     this.api = new HttpApi(options.serverUrl.replace(/\/+$/, ''));
-    this.acks = new AckBatcher((group, seq) => this.session?.connection.ack(group, seq), options.ackDelayMs ?? ACK_DELAY_MS, ACK_EVERY);
+    this.acks = new AckBatcher((group, seq) => this.life.session?.connection.ack(group, seq), options.ackDelayMs ?? ACK_DELAY_MS, ACK_EVERY);
     this.core = {
       repo: this.repo,
       api: this.api,
       locks: this.locks,
       acks: this.acks,
       groups: this.groups,
-      session: () => this.requireSession(),
-      current: () => this.session,
-      isClosed: () => this.closed,
-      hiddenGroup: () => this.hiddenGroup,
+      session: () => this.life.require(),
+      current: () => this.life.session,
+      isClosed: () => this.life.closed,
+      hiddenGroup: () => this.life.hiddenGroup,
       emit: (event, ...args) => this.emit(event, ...args),
       emitError: (code, error, where) => this.emitError(code, error, where),
     };
     this.state = new GroupState(this.core);
     this.outbox = new Outbox(this.core, this.state);
     this.inbox = new Inbox(this.core, this.state, this.outbox, this.handlers);
+    this.life = new SessionLifecycle({ core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options, features: () => this.f, accountSetup: () => this.accountSetup });
     this.accountSetup = new AccountSetup({
       core: this.core,
       options,
-      start: (account, identity, opts) => this.start(account, identity, opts),
-      endSession: () => this.endSession(),
+      start: (account, identity, opts) => this.life.start(account, identity, opts),
+      endSession: () => this.life.drop(),
     });
     this.f = wireFeatures(this.core, this.state, this.outbox, this.handlers, options, (event, fn) => this.on(event, fn));
     this.messageEvents = new OrderedMessageEvents(this.repo, (userId) => this.state.nameOf(userId));
@@ -128,9 +121,10 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /** Events about the self group stay inside the client (errors aside). */
   protected override emit<K extends keyof ClientEvents>(event: K, ...args: Parameters<ClientEvents[K]>): void {
     const [payload] = args as unknown[];
-    if (this.hiddenGroup !== undefined && typeof payload === 'object' && payload !== null) {
+    const hidden = this.life.hiddenGroup;
+    if (hidden !== undefined && typeof payload === 'object' && payload !== null) {
       const about = event === 'conversation' ? (payload as Conversation).id : event === 'message' || event === 'membership' ? (payload as { conversationId: GroupId }).conversationId : undefined;
-      if (about === this.hiddenGroup) return;
+      if (about === hidden) return;
     }
     // A reply's quote is read from the store before its message goes out (in order with the others).
     if (event === 'message') return this.messageEvents.emit(payload as Message, (m) => super.emit('message', m));
@@ -140,24 +134,24 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /* ---------------- identity and session ---------------- */
 
   get userId(): UserId | undefined {
-    return this.session?.account.userId;
+    return this.life.session?.account.userId;
   }
 
   get deviceId(): DeviceId | undefined {
-    return this.session?.account.deviceId;
+    return this.life.session?.account.deviceId;
   }
 
   get username(): string | undefined {
-    return this.session?.account.username;
+    return this.life.session?.account.username;
   }
 
   /** Loads the stored account, if any, and connects. Called by createClient. */
   async resume(): Promise<void> {
-    if (this.session !== undefined) return;
+    if (this.life.session !== undefined) return;
     const account = await this.repo.account();
     if (account === undefined) return;
     const identity = await importDeviceIdentity(account.identity);
-    await this.start(account, identity);
+    await this.life.start(account, identity);
   }
 
   /** Creates an account with this device as its first device. */
@@ -182,7 +176,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
 
   /** What a link code or QR uri from a new device stands for, to show before approving. */
   async inspectLink(codeOrUri: string): Promise<PendingDevice> {
-    return this.requireSession().links.inspect(codeOrUri);
+    return this.life.require().links.inspect(codeOrUri);
   }
 
   /**
@@ -190,17 +184,17 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * `history` ('none' by default, 'month', 'all'): once device sync added the new device, this device sends it that much history (history/).
    */
   async approveLink(codeOrUri: string, options: ApproveLinkOptions = {}): Promise<void> {
-    const deviceId = await this.requireSession().links.approve(codeOrUri);
+    const deviceId = await this.life.require().links.approve(codeOrUri);
     await this.f.history.approved(deviceId, options.history ?? 'none');
   }
 
   async rejectLink(codeOrUri: string): Promise<void> {
-    await this.requireSession().links.reject(codeOrUri);
+    await this.life.require().links.reject(codeOrUri);
   }
 
   /** Changes the password (the current one is checked again); `signOutOthers` ends every other session of the user. */
   async changePassword(currentPassword: string, newPassword: string, options: { signOutOthers?: boolean } = {}): Promise<void> {
-    this.requireSession();
+    this.life.require();
     await changePassword(this.api, currentPassword, newPassword, options);
   }
 
@@ -208,65 +202,12 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * Deletes the account, for good. The password and this device's key are
    * checked first (nothing changes when either is wrong: invalid_credentials);
    * then this device leaves every conversation (best effort, each within
-   * DELETE_LEAVE_TIMEOUT_MS, so contacts see the user's devices removed), the
-   * server revokes every device and deletes the account, and this store is
-   * wiped like logout({ wipe: true }).
+   * 5 s, so contacts see the user's devices removed), the server revokes
+   * every device and deletes the account, and this store is wiped like
+   * logout({ wipe: true }).
    */
-  async deleteAccount(password: string): Promise<void> {
-    const { account } = this.requireSession();
-    await checkCredentials(this.api, account, password);
-    await this.f.conversations.leaveAll(DELETE_LEAVE_TIMEOUT_MS);
-    await deleteAccountOnServer(this.api, account, password);
-    await this.close();
-    await this.repo.wipe();
-    this.groups.clear();
-    this.session = undefined;
-  }
-
-  /** The server ended this device's session for good: stop, tell the app (login() may start a new one). */
-  private sessionEnded(err: ClientError): void {
-    const session = this.session;
-    if (session === undefined || session.ended) return;
-    session.ended = true;
-    session.connection.stop();
-    this.emitError('fatal', err);
-  }
-
-  /** Drops a session the server ended (its connection has stopped already), so that a new one can start. */
-  private endSession(): void {
-    const old = this.session;
-    if (old === undefined) return;
-    old.deviceSync.stop();
-    old.self.stop();
-    this.f.disappearing.stop();
-    old.connection.stop();
-    this.groups.clear();
-    this.inbox.forgetStalled();
-    this.session = undefined;
-  }
-
-  private async start(stored: AccountRecord, identity: DeviceIdentity, options: { uploadKeyPackages?: boolean } = {}): Promise<void> {
-    await this.repo.upgradeConversations();
-    const account = await upgradeAccount(this.repo, stored, this.options.deviceName);
-    this.api.token = account.token;
-    const deps = { core: this.core, state: this.state, outbox: this.outbox, inbox: this.inbox, options: this.options, sessionEnded: (err: ClientError) => this.sessionEnded(err), ...sessionHooks(this.f) };
-    const session = await buildSession(deps, account, identity);
-    this.hiddenGroup = session.self.id;
-    this.session = session;
-    await startFeatures(this.f);
-    // A request refused for want of a session ends it too: the socket may only notice at its next re-check.
-    this.api.onSessionEnded = (err) => this.sessionEnded(err);
-    if (options.uploadKeyPackages === true) await session.keyPackages.fill();
-    session.connection.start();
-    session.deviceSync.start(this.options.deviceSyncIntervalMs ?? 60_000);
-    // Disappearing messages due while this device was off go now; then a timer for the next one.
-    this.f.disappearing.start();
-  }
-
-  private requireSession(): Session {
-    if (this.closed) throw new ClientError('closed', 'the client is closed');
-    if (this.session === undefined) throw new ClientError('not_logged_in', 'register or log in first');
-    return this.session;
+  deleteAccount(password: string): Promise<void> {
+    return this.life.deleteAccount(password);
   }
 
   /**
@@ -274,42 +215,13 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
    * table is then deleted, even when the server cannot be reached (the store
    * stays open for its owner to close).
    */
-  async logout(options: LogoutOptions = {}): Promise<void> {
-    this.requireSession();
-    if (options.wipe !== true) {
-      await this.api.logout();
-      await this.close();
-      return;
-    }
-    try {
-      await this.api.logout({ timeoutMs: WIPE_LOGOUT_TIMEOUT_MS });
-    } catch {
-      // Unreachable, timed out, or the session is already gone: the local wipe below matters more.
-    }
-    await this.close();
-    await this.repo.wipe();
-    // Drop the in-memory copies of the keys and group secrets too.
-    this.groups.clear();
-    this.session = undefined;
+  logout(options: LogoutOptions = {}): Promise<void> {
+    return this.life.logout(options);
   }
 
   /** Stops the connection and timers. Does not close the store (its owner does). */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.f.receipts.stop();
-    this.f.typing.stop();
-    await this.accountSetup.cancelLink();
-    this.session?.deviceSync.stop();
-    this.session?.self.stop();
-    this.session?.connection.stop();
-    this.f.disappearing.stop();
-    this.acks.flush();
-    // Let in-flight processing finish writing before the owner closes the store.
-    await this.inbox.idle();
-    await this.session?.deviceSync.idle();
-    await this.f.media.idle();
-    await this.f.profiles.idle();
+  close(): Promise<void> {
+    return this.life.close();
   }
 
   /** Resolves after the next (or a past, if `sinceStart`) end of backlog. */
@@ -502,12 +414,12 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
 
   /** This user's devices (pending ones included), names decrypted here (null: "Unnamed device"). */
   async devices(): Promise<DeviceSummary[]> {
-    return this.requireSession().names.list();
+    return this.life.require().names.list();
   }
 
   /** Revokes one of this user's devices and removes it from every conversation. */
   async revokeDevice(deviceId: DeviceId): Promise<void> {
-    const { account, deviceSync } = this.requireSession();
+    const { account, deviceSync } = this.life.require();
     if (deviceId === account.deviceId) throw new ClientError('bad_request', 'a device cannot revoke itself here; use logout');
     await this.api.revokeDevice(deviceId);
     await deviceSync.sync();
@@ -515,17 +427,17 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
 
   /** Adds this user's active devices to every conversation and removes revoked ones (also runs by itself). */
   syncDevices(): Promise<void> {
-    return this.requireSession().deviceSync.sync();
+    return this.life.require().deviceSync.sync();
   }
 
   /** The safety number between this user and `username`, over both users' active devices. */
   async safetyNumber(username: string): Promise<string> {
-    return (await this.requireSession().verifications.current(username)).safetyNumber;
+    return (await this.life.require().verifications.current(username)).safetyNumber;
   }
 
   /** A user from the server's directory (`unknown_user` for a missing or impossible name). */
   async lookupUser(username: string): Promise<UserRef> {
-    const { directory } = this.requireSession();
+    const { directory } = this.life.require();
     const name = checkUsername(username);
     if (!name.ok) throw new ClientError('unknown_user', 'no such user: not a valid username');
     const user = await directory.lookupUser(name.normalized);
@@ -534,12 +446,12 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
 
   /** The current safety number with `username`, and whether it is still the one this user verified. */
   async verification(username: string): Promise<Verification> {
-    return this.requireSession().verifications.verification(username);
+    return this.life.require().verifications.verification(username);
   }
 
   /** Marks `username` verified or not; `expectedSafetyNumber` (the number compared) must still match. */
   async setVerified(username: string, verified: boolean, options: { expectedSafetyNumber?: string } = {}): Promise<void> {
-    await this.requireSession().verifications.setVerified(username, verified, options);
+    await this.life.require().verifications.setVerified(username, verified, options);
   }
 
   /* ---------------- test hooks ---------------- */
@@ -552,7 +464,7 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
     },
     /** Drops the WebSocket; the client reconnects with backoff. */
     dropConnection: (): void => {
-      this.session?.connection.reconnect();
+      this.life.session?.connection.reconnect();
     },
     /** Deletes the disappearing messages due by the client's clock (`now` option) now, without waiting for the timer. */
     expireNow: (): Promise<void> => this.f.disappearing.sweepNow(),
