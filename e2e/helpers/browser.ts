@@ -125,9 +125,24 @@ export async function openConversation(user: User, title: string): Promise<void>
   if (await requests.isVisible()) await requests.getByRole('button', { name: 'Back to chats' }).click();
   const entry = user.page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: new RegExp(`^${escape(title)}`) });
   const pending = user.page.getByRole('navigation', { name: 'People' }).getByRole('button', { name: /^Requests \d/ });
-  await entry.or(pending).first().waitFor({ state: 'visible', timeout: 30_000 });
-  if (await entry.isVisible()) await entry.click();
-  else await acceptRequest(user, title);
+  // Either it is a chat, or a request under that name — another pending request does not make it one: look in
+  // the requests, and if it is not there (yet), back to the chats and wait on.
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    await entry.or(pending).first().waitFor({ state: 'visible', timeout: Math.max(1, deadline - Date.now()) });
+    if (await entry.isVisible()) {
+      await entry.click();
+      break;
+    }
+    const nav = await openRequests(user);
+    const request = nav.getByRole('button', { name: new RegExp(`^${escape(title)}`) });
+    if (await request.waitFor({ state: 'visible', timeout: 2_000 }).then(() => true, () => false)) {
+      await acceptRequest(user, title);
+      break;
+    }
+    await nav.getByRole('button', { name: 'Back to chats' }).click();
+    if (Date.now() > deadline) throw new Error(`no conversation and no request named ${title}`);
+  }
   await user.page.getByRole('heading', { level: 2, name: title }).waitFor({ state: 'visible', timeout: 10_000 });
 }
 

@@ -25,3 +25,12 @@ export async function showGeneric(host: NotificationHost): Promise<void> {
 export async function closeRead(host: NotificationHost, conversationId: string, readSeq: number): Promise<void> {
   for (const n of await host.getNotifications({ tag: conversationId }).catch(() => [] as Notification[])) if (isReadBy(n.data, conversationId, readSeq)) n.close();
 }
+
+/**
+ * "Show message content" was just turned off: notifications already shown
+ * with a sender or text go, so nothing shown afterwards says more than the
+ * setting allows (the generic one stays).
+ */
+export async function closeWithContent(host: NotificationHost): Promise<void> {
+  for (const n of await host.getNotifications().catch(() => [] as Notification[])) if (n.tag !== GENERIC_TAG) n.close();
+}

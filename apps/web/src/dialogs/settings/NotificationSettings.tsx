@@ -4,6 +4,7 @@ import { FormError } from '../../components/FormError';
 import { Switch } from '../../components/Switch';
 import { describeError } from '../../lib/errors';
 import { writeSettings } from '../../notify/settings';
+import { closeWithContent } from '../../notify/show';
 import { disableNotifications, enableNotifications, NotifyError, notifyState, type NotifyState } from '../../notify/subscription';
 
 function explain(err: unknown): string {
@@ -19,6 +20,7 @@ export function NotificationSettings(props: { client: ParleyClient }) {
   const { client } = props;
   const [state, setState] = useState<NotifyState | null>(null);
   const [busy, setBusy] = useState(false);
+  const [savingContent, setSavingContent] = useState(false);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     let live = true;
@@ -45,6 +47,24 @@ export function NotificationSettings(props: { client: ParleyClient }) {
     }
   }
 
+  // The switch shows what is stored: it moves once the write committed (a tab closed meanwhile must not leave it saying "off" while the worker still reads "on").
+  async function saveContent(showContent: boolean) {
+    setSavingContent(true);
+    setError(null);
+    try {
+      const stored = await writeSettings({ showContent });
+      if (!stored.showContent) {
+        const registration = await navigator.serviceWorker?.getRegistration().catch(() => undefined);
+        if (registration !== undefined) await closeWithContent(registration);
+      }
+      setState((s) => (s === null ? s : { ...s, showContent: stored.showContent }));
+    } catch {
+      setError('The setting could not be saved here.');
+    } finally {
+      setSavingContent(false);
+    }
+  }
+
   const blocked = state?.permission === 'denied';
   return (
     <>
@@ -68,14 +88,8 @@ export function NotificationSettings(props: { client: ParleyClient }) {
             label="Show message content in notifications"
             hint="Off: notifications say only “New message”, not who wrote or what."
             checked={state?.showContent ?? true}
-            disabled={state === null}
-            onChange={(showContent) => {
-              setState((s) => (s === null ? s : { ...s, showContent }));
-              writeSettings({ showContent }).catch(() => {
-                setState((s) => (s === null ? s : { ...s, showContent: !showContent }));
-                setError('The setting could not be saved here.');
-              });
-            }}
+            disabled={state === null || savingContent}
+            onChange={(showContent) => void saveContent(showContent)}
           />
         </>
       )}
