@@ -15,7 +15,7 @@ import { openStorage, seedDevices } from './seed.js';
 /**
  * Server CPU per Web Push sent: the notifier as the server runs it (the
  * subscription read from SQLite, the payload encrypted and the VAPID JWT
- * signed by `web-push`, the POST with fetch, the answer read) pushing to
+ * signed by `web-push`, the POST over node:http, the answer read) pushing to
  * DEVICES distinct devices, ROUNDS times. The push service is a plain HTTP
  * server in a child process answering 201, so its CPU is not counted.
  *
@@ -47,6 +47,8 @@ try {
     ...defaultConfig().push,
     // Every round pushes to every device again: no coalescing, so each notify is one push.
     coalesceMs: 0,
+    // The stand-in push service listens on 127.0.0.1 over plain HTTP.
+    allowLocalHttp: true,
     vapid: () => vapid,
     subscriptions: (ids) => storage.pushSubscriptions(ids),
     forget: (id, endpoint) => storage.deletePushSubscription(id, endpoint),
@@ -84,6 +86,7 @@ try {
   // Coalescing as configured (5 s): a burst of 1,000 messages stored for one device not connected.
   const coalescing = new PushNotifier({
     ...defaultConfig().push,
+    allowLocalHttp: true,
     vapid: () => vapid,
     subscriptions: (list) => storage.pushSubscriptions(list),
     forget: (id, endpoint) => storage.deletePushSubscription(id, endpoint),
