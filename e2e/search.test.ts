@@ -373,4 +373,30 @@ describe('message search in Chromium', { timeout: 400_000 }, () => {
     await resultButtons(page).filter({ hasText: TARGETS.chinese.text }).waitFor({ timeout: 30_000 });
     await cdp.detach();
   });
+
+  it('opens a result from a message request at the message, far back, still a request', async () => {
+    const { page } = fia;
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const rex = await createClient({ serverUrl: server.url, store: new MemoryStore(), deviceSyncIntervalMs: 0 });
+    try {
+      await rex.register(`rex${suffix}`, PASSWORD);
+      await rex.whenSynced();
+      // A stranger: fia has not accepted, so this stays a request; the searched message is far back.
+      const chat = await rex.createConversation([fia.username]);
+      const first = await rex.send(chat.id, 'the harbour ferry leaves at dawn');
+      for (let i = 1; i <= 130; i++) await rex.send(chat.id, `request filler ${i}`);
+      const box = sidebarSearch(page).getByRole('searchbox', { name: 'Search messages' });
+      await box.fill('harbour');
+      const hit = resultButtons(page).filter({ hasText: 'ferry leaves at dawn' });
+      await hit.first().waitFor({ timeout: 60_000 });
+      await hit.first().click();
+      await page.getByRole('group', { name: 'Answer the request' }).waitFor({ timeout: 30_000 });
+      await expectJumpedTo(page, first.seq, 'the harbour ferry leaves at dawn');
+      assert.equal(new URL(page.url()).hash, `#/c/${chat.id}/m/${first.seq}`);
+      // Opening it answered nothing: still a request, and the sender learnt nothing.
+      assert.equal((await rex.messages(chat.id)).find((m) => m.seq === first.seq)?.status === 'read', false);
+    } finally {
+      await rex.close();
+    }
+  });
 });

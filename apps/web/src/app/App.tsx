@@ -170,6 +170,7 @@ function Main(props: { client: ParleyClient }) {
             key={request.id}
             client={client}
             conversation={request}
+            target={target}
             onBack={() => select(null)}
             onAccepted={() => {
               refresh();

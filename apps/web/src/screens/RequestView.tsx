@@ -6,7 +6,9 @@ import { Dialog, Icon } from '../components/Dialog';
 import { FormError } from '../components/FormError';
 import { conversationTitle, isDirect, otherMembers } from '../lib/conversation';
 import { describeError } from '../lib/errors';
+import type { MessageTarget } from '../app/hooks';
 import { useMessages } from './conversation/useMessages';
+import { useRouteTarget } from './conversation/useSearchJumps';
 import { MessageList } from './MessageList';
 
 /** Who started a request: the inviter, else (a 1:1 chat) the other person. */
@@ -32,14 +34,32 @@ export function RequestView(props: {
   onGone: () => void;
   onOpenImage: (url: string, name: string) => void;
   onOpenContact: (username: string) => void;
+  /** A message to jump to and highlight (a search result in the list, `#/c/<id>/m/<seq>`). */
+  target?: MessageTarget | null;
 }) {
   const { client, conversation: conv } = props;
   const id = conv.id;
   const people = usePeople();
-  const { messages, hasOlder, loadingOlder, loadOlder } = useMessages(client, id);
+  const target = props.target ?? null;
+  const { messages, hasOlder, loadingOlder, loadOlder, hasNewer, loadingNewer, loadNewer, showLatest, reveal } = useMessages(client, id, target?.seq ?? null);
+  const [focus, setFocus] = useState<{ seq: number; token: number; moveFocus?: boolean } | null>(null);
   const [busy, setBusy] = useState<'accept' | 'delete' | 'block' | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [confirmBlock, setConfirmBlock] = useState(false);
+  // A search result or a link: load the history around the message, then scroll to it (as in a conversation).
+  const jump = useCallback(
+    (seq: number, moveFocus = false) => {
+      void reveal(seq).then(
+        (found) => {
+          if (found) setFocus((f) => ({ seq, token: (f?.token ?? 0) + 1, moveFocus }));
+          else setError('That message is no longer on this device.');
+        },
+        (err: unknown) => setError(describeError(err)),
+      );
+    },
+    [reveal],
+  );
+  useRouteTarget(target, messages !== null, jump);
   const atBottom = useRef(true);
   const from = requester(conv, client.userId);
   const username = from?.username ?? null;
@@ -120,8 +140,12 @@ export function RequestView(props: {
           onOpenImage={props.onOpenImage}
           onOpenContact={props.onOpenContact}
           actions={null}
-          onJump={() => undefined}
-          focus={null}
+          onJump={jump}
+          focus={focus}
+          hasNewer={hasNewer}
+          loadingNewer={loadingNewer}
+          onLoadNewer={loadNewer}
+          onShowLatest={() => void showLatest().catch(() => undefined)}
           header={
             <div className="e2ee-notice request-notice">
               <Icon name="alert" size={14} />
