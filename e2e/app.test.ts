@@ -229,6 +229,9 @@ describe('web app in Chromium', { timeout: 600_000 }, () => {
     const next = 'a brand new passphrase 42';
     const laptop = await linkDevice(browser, server.url, alice);
     try {
+      // Until the group's roster reaches the laptop, "Weekend trip" (alice and bob since carol left) is
+      // listed by member names — as "bob…", like the 1:1. Wait for its title before opening the 1:1.
+      await laptop.page.getByRole('navigation', { name: 'Conversations' }).getByRole('button', { name: /^Weekend trip/ }).waitFor({ timeout: 30_000 });
       await openConversation(bob, names.alice);
       await sendText(bob, 'Before the password change');
       await openConversation(laptop, names.bob);
