@@ -30,6 +30,11 @@ describe('metrics in cluster mode (PostgreSQL + NATS)', () => {
       const g = newGroupId();
       assert.equal((await alice.post('/v1/groups', { groupId: g.id })).status, 201);
       assert.equal((await a.commit(g.id, 0, [alice.deviceId, bob.deviceId, carol.deviceId], [bob.deviceId, carol.deviceId])).t, 'ok');
+      // Bob's connection learns the group from its Welcome (read from storage, so untimed); only the
+      // messages after it are live deliveries with a store time. Sent before it is in, some would be
+      // read from storage with it and not timed.
+      await b.waitFor((r) => r.frame.t === 'msg' && r.frame.group === g.id && r.frame.kind === 'welcome');
+      await new Promise((r) => setTimeout(r, 100));
       const SENT = 5;
       for (let i = 0; i < SENT; i++) assert.equal((await a.send(g.id, 1)).t, 'ok');
       await b.waitFor(() => b.messages(g.id).filter((m) => m.kind === 'application').length === SENT);
