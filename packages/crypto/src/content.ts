@@ -1,5 +1,9 @@
 import { z } from 'zod';
 import { Base64UrlBytes, BlobDigestSchema, toBase64Url } from '@parley/protocol';
+import { BlobRefSchema, CONTENT_VERSION, ContentIdSchema, contentBase, MAX_ATTACHMENT_SIZE } from './content-base.js';
+import { MOMENT_CONTENT_TYPES, MomentCommentContentSchema, MomentCommentDeleteContentSchema, MomentDeleteContentSchema, MomentHelloContentSchema, MomentPostContentSchema, momentWire } from './moments.js';
+
+export { CONTENT_VERSION, ContentIdSchema, MAX_ATTACHMENT_SIZE };
 
 /**
  * What travels inside an MLS application message: a versioned JSON document
@@ -22,16 +26,17 @@ import { Base64UrlBytes, BlobDigestSchema, toBase64Url } from '@parley/protocol'
  * - `profile_key`: the sender's profile key (profile.ts), for the members of
  *   a conversation the sender accepted; bound to the MLS-authenticated sender,
  *   never shown in the history.
+ * - `moment_post`, `moment_delete`, `moment_comment`, `moment_comment_delete`,
+ *   `moment_hello`: Moments (moments.ts), in the pair's 1:1 group; never shown
+ *   in the chat.
  * Unknown fields are dropped (tolerant reader), so later v1 revisions may add
  * optional fields without breaking older clients.
  */
 
-export const CONTENT_VERSION = 1;
 export const MAX_CONTENT_BYTES = 256 * 1024;
 export const MAX_TEXT_LENGTH = 65_536;
 export const MAX_FILE_NAME_LENGTH = 255;
 export const MAX_THUMBNAIL_BYTES = 64 * 1024;
-export const MAX_ATTACHMENT_SIZE = 2 ** 40;
 
 /** A voice message's limits: refused before upload when over them. */
 export const MAX_VOICE_BYTES = 16 * 1024 * 1024;
@@ -46,14 +51,12 @@ export const DELETE_WINDOW_MS = 48 * 60 * 60 * 1000;
 export const DISAPPEAR_TIMERS_MS = [5 * 60_000, 60 * 60_000, 24 * 60 * 60_000, 7 * 24 * 60 * 60_000, 28 * 24 * 60 * 60_000] as const;
 export const MAX_EMOJI_LENGTH = 32;
 
-export const CONTENT_TYPES = ['text', 'attachment', 'voice', 'reaction', 'edit', 'delete', 'receipt', 'settings', 'typing', 'profile_key'] as const;
+export const CONTENT_TYPES = ['text', 'attachment', 'voice', 'reaction', 'edit', 'delete', 'receipt', 'settings', 'typing', 'profile_key', ...MOMENT_CONTENT_TYPES] as const;
 export type ContentTypeName = (typeof CONTENT_TYPES)[number];
 export const SUPPORTED_CONTENT_TYPES = CONTENT_TYPES;
 /** The types that are entries of the history (the others change entries or say something about them). */
 export const HISTORY_CONTENT_TYPES = ['text', 'attachment', 'voice', 'settings'] as const satisfies readonly ContentTypeName[];
 
-/** 128 random bits, base64url: a message's own id, for later edits, reactions and receipts. */
-export const ContentIdSchema = z.string().regex(/^[A-Za-z0-9_-]{22}$/, 'invalid content id');
 
 /** A group seq (the server's gap-free numbering within a conversation). */
 const SeqSchema = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
@@ -96,12 +99,7 @@ const FileNameSchema = z
   .max(MAX_FILE_NAME_LENGTH)
   .refine((name) => !UNSAFE_FILE_NAME.test(name) && name !== '.' && name !== '..', 'unsafe file name');
 
-const base = {
-  v: z.literal(CONTENT_VERSION),
-  id: ContentIdSchema,
-  /** Sender's clock, milliseconds since the Unix epoch. Inside the ciphertext, so the server never sees it. */
-  sentAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
-};
+const base = contentBase;
 
 export const TextContentSchema = z.object({
   ...base,
@@ -110,13 +108,6 @@ export const TextContentSchema = z.object({
   replyTo: MessageRefSchema.optional(),
 });
 
-const BlobRefSchema = z.object({
-  digest: BlobDigestSchema,
-  key: Base64UrlBytes(32, 32),
-  nonce: Base64UrlBytes(12, 12),
-  /** Plaintext size in bytes. */
-  size: z.number().int().min(0).max(MAX_ATTACHMENT_SIZE),
-});
 
 export const AttachmentContentSchema = z.object({
   ...base,
@@ -197,6 +188,11 @@ export const MessageContentSchema = z.discriminatedUnion('type', [
   SettingsContentSchema,
   TypingContentSchema,
   ProfileKeyContentSchema,
+  MomentPostContentSchema,
+  MomentDeleteContentSchema,
+  MomentCommentContentSchema,
+  MomentCommentDeleteContentSchema,
+  MomentHelloContentSchema,
 ]);
 
 export type TextContent = z.output<typeof TextContentSchema>;
@@ -268,6 +264,12 @@ function toWire(content: MessageContent): Record<string, unknown> {
       return { ...head, typing: content.typing };
     case 'profile_key':
       return { ...head, key: toBase64Url(content.key) };
+    case 'moment_post':
+    case 'moment_delete':
+    case 'moment_comment':
+    case 'moment_comment_delete':
+    case 'moment_hello':
+      return momentWire(content, head);
     case 'attachment':
       break;
   }

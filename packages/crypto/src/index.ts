@@ -121,6 +121,38 @@ export type {
 } from './content.js';
 
 export {
+  decryptMomentBody,
+  encryptMomentBody,
+  MAX_MOMENT_BODY_BYTES,
+  MAX_MOMENT_COMMENT_LENGTH,
+  MAX_MOMENT_LOCATION_LENGTH,
+  MAX_MOMENT_PHOTO_BYTES,
+  MAX_MOMENT_PHOTOS,
+  MAX_MOMENT_TEXT_LENGTH,
+  MAX_MOMENT_THUMBNAIL_BYTES,
+  MOMENT_CONTENT_TYPES,
+  MOMENT_WINDOWS,
+  MomentBodySchema,
+  MomentError,
+  momentWindowMs,
+  openMomentComment,
+  sealMomentComment,
+} from './moments.js';
+export type {
+  MomentBody,
+  MomentBodyPhoto,
+  MomentComment,
+  MomentCommentContent,
+  MomentCommentDeleteContent,
+  MomentContent,
+  MomentDeleteContent,
+  MomentErrorCode,
+  MomentHelloContent,
+  MomentPostContent,
+  MomentWindow,
+} from './moments.js';
+
+export {
   decryptProfile,
   encryptProfile,
   generateProfileKey,
