@@ -18,6 +18,7 @@ import { wireFeatures } from './features.js';
 import type { SearchApi } from './search/search.js';
 import type { Features } from './features.js';
 import type { Profiles } from './profiles/profiles.js';
+import type { MomentsApi } from './moments/moments.js';
 import type { BlocksApi, ContactsApi, RequestsApi } from './people/people.js';
 import { ClientError } from './errors.js';
 import type { ClientOptions } from './options.js';
@@ -317,6 +318,11 @@ export class ParleyClient extends TypedEmitter<ClientEvents> {
   /** Encrypted profiles: display name, about line, picture (profiles/). */
   get profiles(): Profiles {
     return this.f.profiles;
+  }
+
+  /** Moments: a friends-only feed, end-to-end encrypted to the audience its author chose (moments/, docs/moments.md). */
+  get moments(): MomentsApi {
+    return this.f.moments;
   }
 
   /** Full-text search over this device's history; the index and the queries never leave the device (search/). */

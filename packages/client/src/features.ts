@@ -17,6 +17,7 @@ import type { ClientOptions } from './options.js';
 import { Disappearing } from './settings/disappearing.js';
 import { ConversationPrefsSync } from './settings/prefs.js';
 import { Search } from './search/search.js';
+import { Moments } from './moments/moments.js';
 import type { ContentHandlers } from './sync/content-handlers.js';
 import type { ClientEvents } from './types.js';
 import type { SessionDeps } from './core/session.js';
@@ -39,6 +40,7 @@ export interface Features {
   readonly history: History;
   readonly people: People;
   readonly search: Search;
+  readonly moments: Moments;
 }
 
 type Subscribe = <K extends keyof ClientEvents>(event: K, fn: ClientEvents[K]) => void;
@@ -89,6 +91,13 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   handlers.register(['receipt'], receipts);
   handlers.register(['reaction', 'edit', 'delete'], changes);
   handlers.register(['profile_key'], profiles);
+  // Moments: a friend is a contact who said hello; every contact change says hello or goodbye in the pair's group.
+  const moments = new Moments(core, state, outbox, conversations, now);
+  moments.contacts = people.contacts;
+  handlers.register(['moment_post', 'moment_delete', 'moment_comment', 'moment_comment_delete', 'moment_hello'], moments);
+  on('contacts', () => {
+    moments.reconcile().catch((err: unknown) => core.isClosed() || core.emitError('moment_invalid', err));
+  });
   handlers.registerOwnCopy(lostReplies);
   // A conversation whose state broke (the inbox marked it rejoining): ask the members to re-add this device.
   handlers.registerBroken((conversationId) => healing.broken(conversationId));
@@ -135,13 +144,15 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
     if (e.state === 'synced') history.resume().catch((err: unknown) => core.isClosed() || core.emitError('history', err));
     // History stored before this device had the search index: indexed once, in bounded batches.
     if (e.state === 'synced') search.backfill().catch((err: unknown) => core.isClosed() || core.emitError('internal', err));
+    // Moments: sends left over, hellos owed, bodies still to fetch, posts past their author's window.
+    if (e.state === 'synced') moments.onSynced().catch((err: unknown) => core.isClosed() || core.emitError('moment_invalid', err));
   });
 
-  return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs, healing, people, history, profiles, search };
+  return { conversations, messages, changes, lostReplies, receipts, typing, media, disappearing, prefs, healing, people, history, profiles, search, moments };
 }
 
 /** What a feature does when the session hands it something (core/session.ts SessionDeps): the self group's messages, ephemeral frames, own devices added. */
-export type SessionHooks = Pick<SessionDeps, 'onTyping' | 'onRejoin' | 'applyReadReceipts' | 'applyPrefs' | 'applyProfileKey' | 'applyHistory' | 'applyPeople' | 'ownDevicesAdded'>;
+export type SessionHooks = Pick<SessionDeps, 'onTyping' | 'onRejoin' | 'applyReadReceipts' | 'applyPrefs' | 'applyProfileKey' | 'applyHistory' | 'applyPeople' | 'applyMomentLists' | 'ownDevicesAdded'>;
 
 export function sessionHooks(f: Features): SessionHooks {
   return {
@@ -152,11 +163,13 @@ export function sessionHooks(f: Features): SessionHooks {
     applyProfileKey: (m) => f.profiles.applyOwnKey(m),
     applyHistory: (batch, m) => f.history.received(batch, m),
     applyPeople: (m) => f.people.applySelf(m),
+    applyMomentLists: (m) => f.moments.listStore.applyOwn(m),
     // Devices this device just added to the self group get this user's preferences, contacts and blocks, and profile key.
     ownDevicesAdded: async () => {
       await f.prefs.sendAll();
       await f.people.sendAll();
       await f.profiles.sendOwnKey();
+      await f.moments.listStore.sendToOwnDevices();
     },
   };
 }

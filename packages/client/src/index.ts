@@ -67,3 +67,31 @@ export { globalWebSocket, standardSocketFactory } from './transport/socket.js';
 export type { WireSocket, WireSocketFactory, WireSocketHandlers } from './transport/socket.js';
 export type { ConnectionState } from './transport/connection.js';
 export { META_TYPE } from './meta.js';
+export type { MomentsApi } from './moments/moments.js';
+export type {
+  MomentAudience,
+  MomentCommentView,
+  MomentEvent,
+  MomentLike,
+  MomentList,
+  MomentNotice,
+  MomentPage,
+  MomentPerson,
+  MomentPhoto,
+  MomentPhotoInput,
+  MomentPhotoMime,
+  MomentPost,
+  MomentPostInput,
+  MomentThumbnailMime,
+  MomentWindow,
+} from './moments/moment-types.js';
+export { MAX_MOMENT_LIST_MEMBERS, MAX_MOMENT_LIST_NAME_LENGTH, MAX_MOMENT_LISTS } from './moments/moment-types.js';
+export {
+  MAX_MOMENT_COMMENT_LENGTH,
+  MAX_MOMENT_LOCATION_LENGTH,
+  MAX_MOMENT_PHOTO_BYTES,
+  MAX_MOMENT_PHOTOS,
+  MAX_MOMENT_TEXT_LENGTH,
+  MAX_MOMENT_THUMBNAIL_BYTES,
+  MOMENT_WINDOWS,
+} from '@parley/crypto';

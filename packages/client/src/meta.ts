@@ -25,6 +25,8 @@ const MetaSchema = z.object({
   title: z.string().max(MAX_TITLE_LENGTH).nullable(),
   /** What the conversation was created as; absent in rosters from clients before kinds existed. */
   kind: z.enum(['direct', 'group']).optional(),
+  /** A 1:1 group opened for Moments: listed as a chat only once a message is sent in it. */
+  quiet: z.literal(true).optional(),
   members: z
     .array(z.object({ userId: UserIdSchema, username: z.string().min(1).max(128) }))
     .min(1)
@@ -51,6 +53,7 @@ export type ConversationMeta = z.output<typeof MetaSchema>;
 export function encodeMeta(meta: {
   title: string | null;
   kind?: 'direct' | 'group' | undefined;
+  quiet?: true | undefined;
   members: ReadonlyArray<{ userId: UserId; username: string }>;
   disappearing?: { seq: number; ms: number | null } | undefined;
 }): Uint8Array {
@@ -60,6 +63,7 @@ export function encodeMeta(meta: {
     sentAt: Date.now(),
     title: meta.title,
     ...(meta.kind !== undefined ? { kind: meta.kind } : {}),
+    ...(meta.quiet === true ? { quiet: true } : {}),
     members: meta.members.map((m) => ({ userId: m.userId, username: m.username })),
     ...(meta.disappearing !== undefined ? { disappearing: { seq: meta.disappearing.seq, ms: meta.disappearing.ms } } : {}),
   };

@@ -1,3 +1,4 @@
+import type { MomentEvent } from './moments/moment-types.js';
 import type { MessageContent } from '@parley/crypto';
 import type { DeviceId, GroupId, UserId } from '@parley/protocol';
 import type { ConversationStatus } from './store/records.js';
@@ -377,6 +378,11 @@ export type ClientEventErrorCode =
   | 'people'
   /** A history archive could not be sent (approving device) or imported (new device; see the 'history' event). */
   | 'history'
+  /**
+   * Moments traffic dropped (moments/): not in a 1:1 group of the pair, a post or comment from someone who
+   * is not a friend, a delete from someone other than the author, a body that does not decrypt or validate.
+   */
+  | 'moment_invalid'
   | 'key_packages'
   | 'device_sync'
   | 'server'
@@ -406,4 +412,6 @@ export interface ClientEvents {
   contacts: (contacts: Contact[]) => void;
   /** The block list changed (here or on another device of this user). */
   blocks: (blocks: BlockedUser[]) => void;
+  /** Something in Moments changed on this device (client.moments): the app reads what it shows again. */
+  moments: (event: MomentEvent) => void;
 }

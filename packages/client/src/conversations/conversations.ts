@@ -11,7 +11,13 @@ import { activeDevices } from '../directory/device-directory.js';
 import { ClientError } from '../errors.js';
 import { MAX_TITLE_LENGTH } from '../meta.js';
 import { newConversationRecord, StoreBatch } from '../store/records.js';
+import type { ConversationRecord } from '../store/records.js';
 import type { Conversation, ConversationKind, ConversationSummary } from '../types.js';
+
+/** A Moments pair nobody chatted in yet: not listed (moments/). */
+function quietNow(c: ConversationRecord): boolean {
+  return c.quiet === true && c.lastMessageSeq === null;
+}
 
 /**
  * Conversations: creating them (one MLS group over every device of every
@@ -28,7 +34,8 @@ export class Conversations {
     private readonly outbox: Outbox,
   ) {}
 
-  async create(usernames: readonly string[], options: { title?: string; kind?: ConversationKind } = {}): Promise<Conversation> {
+  /** `quiet`: a 1:1 group for Moments (moments/), listed as a chat only once a message is stored in it. */
+  async create(usernames: readonly string[], options: { title?: string; kind?: ConversationKind; quiet?: boolean } = {}): Promise<Conversation> {
     const { engine, directory, account, identity } = this.core.session();
     if (options.title !== undefined && options.title.length > MAX_TITLE_LENGTH) throw new ClientError('bad_request', 'title is too long');
     const users = await Promise.all([...new Set(usernames)].map((u) => directory.lookupUser(u)));
@@ -62,6 +69,7 @@ export class Conversations {
       title: options.title ?? null,
       kind,
       members: [{ userId: account.userId, username: account.username, devices: [account.deviceId] }, ...others.map((u) => ({ userId: u.userId, username: u.username, devices: [] }))],
+      ...(options.quiet === true && kind === 'direct' ? { quiet: true as const } : {}),
     });
     await this.core.repo.commit(putGroup(new StoreBatch(), groupId, group).putConversation(conv));
     this.core.groups.set(groupId, group);
@@ -78,7 +86,7 @@ export class Conversations {
 
   /** Deleted message requests (people/) are hidden tombstones: never listed. */
   async list(): Promise<Conversation[]> {
-    return (await this.core.repo.conversations()).filter((c) => c.id !== this.core.hiddenGroup() && c.request !== 'deleted').map((c) => this.state.toConversation(c));
+    return (await this.core.repo.conversations()).filter((c) => c.id !== this.core.hiddenGroup() && c.request !== 'deleted' && !quietNow(c)).map((c) => this.state.toConversation(c));
   }
 
   async get(conversationId: GroupId): Promise<Conversation> {
@@ -90,7 +98,7 @@ export class Conversations {
   async summaries(which: 'main' | 'requests' = 'main'): Promise<ConversationSummary[]> {
     const summaries: ConversationSummary[] = [];
     for (const c of await this.core.repo.conversations()) {
-      if (c.id === this.core.hiddenGroup() || c.request === 'deleted') continue;
+      if (c.id === this.core.hiddenGroup() || c.request === 'deleted' || quietNow(c)) continue;
       if ((c.request === 'pending') !== (which === 'requests')) continue;
       const last = c.lastMessageSeq === null ? undefined : await this.core.repo.message(c.id, c.lastMessageSeq);
       const lastMessage = last === undefined ? null : this.state.toMessage(last);
@@ -152,7 +160,9 @@ export class Conversations {
 
   /** Leaves every conversation, best effort: each within `timeoutMs`, failures ignored (deleting the account: the server's revocation tells contacts anyway). */
   async leaveAll(timeoutMs: number): Promise<void> {
-    for (const c of await this.list()) {
+    // Quiet Moments pairs too.
+    const all = (await this.core.repo.conversations()).filter((c) => c.id !== this.core.hiddenGroup() && c.request !== 'deleted');
+    for (const c of all) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       try {
         await Promise.race([

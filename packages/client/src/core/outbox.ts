@@ -144,7 +144,9 @@ export class Outbox {
     const kind = conv.kind === 'direct' || conv.kind === 'group' ? conv.kind : undefined;
     // The disappearing timer in force (with its setting's seq), for members and devices added since.
     const disappearing = conv.disappearChanges?.at(-1);
-    await this.sendPlaintext(groupId, encodeMeta({ title: conv.title, kind, members, disappearing }), []);
+    // Quiet (a Moments pair nobody chatted in yet): the other side keeps it out of its chat list too.
+    const quiet = conv.quiet === true && conv.lastMessageSeq === null ? true : undefined;
+    await this.sendPlaintext(groupId, encodeMeta({ title: conv.title, kind, members, disappearing, quiet }), []);
   }
 
   /**

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { fromBase64Url, GroupIdSchema, toBase64Url } from '@parley/protocol';
-import type { GroupId } from '@parley/protocol';
+import type { GroupId, UserId } from '@parley/protocol';
+import { MomentListSchema } from '../moments/moment-records.js';
+import { MAX_MOMENT_LISTS } from '../moments/moment-types.js';
 import { BlockEntrySchema, ContactEntrySchema, PeopleSnapshotSchema, RequestEntrySchema } from '../people/people-entries.js';
 import type { PeopleMessage } from '../people/people-entries.js';
 import { HistoryArchiveFields, historyArchiveFields } from '../history/archive-message.js';
@@ -25,6 +27,9 @@ import type { HistoryArchiveMessage } from '../history/archive-message.js';
  *   decisions on message requests, with `updatedAt` (latest wins; removals are
  *   tombstones); `people`: a snapshot of all three, sent to a newly added own
  *   device (people/people-entries.ts).
+ * - `moment_lists`: the user's Moments lists (names and members), with
+ *   `updatedAt`; the newest snapshot wins (moments/moment-lists.ts). List
+ *   names never leave the user's devices.
  * - `history_archive`: where the history archive for a newly linked device
  *   is and its key (history/archive-message.ts); only the device it names
  *   acts on it.
@@ -68,7 +73,16 @@ const SelfMessageSchema = z.discriminatedUnion('kind', [
   RequestEntrySchema.extend({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('request') }),
   PeopleSnapshotSchema.extend({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('people') }),
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('history_archive'), ...HistoryArchiveFields }),
+  z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('moment_lists'), lists: z.array(MomentListSchema).max(MAX_MOMENT_LISTS), updatedAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
 ]);
+
+/** This user's Moments lists, as synced between the user's devices. */
+export interface MomentListsMessage {
+  readonly kind: 'moment_lists';
+  readonly lists: ReadonlyArray<{ id: string; name: string; members: readonly UserId[]; updatedAt: number }>;
+  /** When the lists were last changed (the changing device's clock, ms): the newest snapshot wins. */
+  readonly updatedAt: number;
+}
 
 /** One conversation's local preferences, as synced between the user's devices. */
 export interface ConversationPrefsMessage {
@@ -89,7 +103,7 @@ export interface ReadReceiptsMessage {
   readonly updatedAt: number;
 }
 
-export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' } | ConversationPrefsMessage | ReadReceiptsMessage | PeopleMessage | HistoryArchiveMessage | ProfileKeySelfMessage;
+export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' } | ConversationPrefsMessage | ReadReceiptsMessage | PeopleMessage | HistoryArchiveMessage | ProfileKeySelfMessage | MomentListsMessage;
 
 /** This user's profile key, as synced between the user's devices. */
 export interface ProfileKeySelfMessage {
@@ -113,7 +127,9 @@ export function encodeSelfMessage(message: SelfMessage): Uint8Array {
             ? { ...message, ...head }
             : message.kind === 'history_archive'
               ? { ...head, ...historyArchiveFields(message) }
-              : head;
+              : message.kind === 'moment_lists'
+                ? { ...head, lists: message.lists, updatedAt: message.updatedAt }
+                : head;
   return new TextEncoder().encode(JSON.stringify(wire));
 }
 
@@ -150,6 +166,8 @@ export function decodeSelfMessage(plaintext: Uint8Array): { ok: true; message: S
       const { type: _type, v: _v, ...message } = m;
       return { ok: true, message };
     }
+    case 'moment_lists':
+      return { ok: true, message: { kind: 'moment_lists', lists: m.lists, updatedAt: m.updatedAt } };
   }
 }
 

@@ -120,6 +120,11 @@ const conversationFields = {
   request: z.enum(['pending', 'deleted']).optional(),
   /** Who added this device (the Welcome's committer), when it was another user. */
   invitedBy: UserIdSchema.optional(),
+  /**
+   * A 1:1 group opened for Moments (moments/): not listed as a chat until a
+   * history entry is stored in it. Absent: a chat like any other.
+   */
+  quiet: z.literal(true).optional(),
 };
 
 /** Version 1: before read positions and unread counts. */
@@ -149,7 +154,7 @@ const ConversationSchema = z.discriminatedUnion('v', [ConversationV1Schema, Conv
 export type ConversationRecord = Omit<z.output<typeof ConversationV2Schema>, 'v'>;
 
 /** The record of a conversation this device just created: nothing received, nothing unread. */
-export function newConversationRecord(c: Pick<ConversationRecord, 'id' | 'title' | 'kind' | 'members'>): ConversationRecord {
+export function newConversationRecord(c: Pick<ConversationRecord, 'id' | 'title' | 'kind' | 'members' | 'quiet'>): ConversationRecord {
   return { ...c, status: 'active', createdAt: Date.now(), lastSeq: 0, ownSeqs: [], readSeq: 0, unread: 0, lastMessageSeq: null };
 }
 
@@ -248,6 +253,7 @@ export class StoreBatch {
       ...(c.prefsUpdatedAt === undefined ? {} : { prefsUpdatedAt: c.prefsUpdatedAt }),
       ...(c.request === undefined ? {} : { request: c.request }),
       ...(c.invitedBy === undefined ? {} : { invitedBy: c.invitedBy }),
+      ...(c.quiet === undefined ? {} : { quiet: c.quiet }),
     });
   }
 

@@ -245,6 +245,8 @@ export class RunProcessor {
       const known = next.kind === 'direct' || next.kind === 'group' ? next.kind : undefined;
       const kind = meta.meta.kind ?? known ?? kindOf({ title: meta.meta.title, members }) ?? 'group';
       let updated: ConversationRecord = { ...next, title: meta.meta.title, kind, members };
+      // Opened for Moments: kept out of the chat list while it holds no message (a roster after one changes nothing).
+      if (meta.meta.quiet === true && next.lastMessageSeq === null) updated = { ...updated, quiet: true };
       // The disappearing timer as the sender knows it: slotted in by its setting's seq (an older one changes nothing).
       const timer = meta.meta.disappearing;
       if (timer !== undefined && timer.seq < frame.seq) updated = withTimerChange(updated, timer.seq, timer.ms);

@@ -1,0 +1,123 @@
+import { encodeContent, newContentId } from '@parley/crypto';
+import type { MessageContent } from '@parley/crypto';
+import { fromBase64Url, toBase64Url } from '@parley/protocol';
+import type { BlobDigest, GroupId, UserId } from '@parley/protocol';
+import type { ClientCore } from '../core/context.js';
+import type { GroupState } from '../core/group-state.js';
+import type { Outbox } from '../core/outbox.js';
+import type { Conversations } from '../conversations/conversations.js';
+import { ClientError } from '../errors.js';
+import { StoreBatch } from '../store/records.js';
+import type { ConversationRecord } from '../store/records.js';
+import type { MomentRecords, OutRecord } from './moment-records.js';
+
+/** Sends into this many pair groups at once. */
+const PARALLEL_SENDS = 6;
+
+/** The pair of this user and `other`: an active, accepted 1:1 group of exactly those two users. */
+export function isPairWith(c: ConversationRecord, me: UserId, other: UserId, kind: string): boolean {
+  if (c.status !== 'active' || kind !== 'direct' || c.request === 'pending' || c.request === 'deleted') return false;
+  const users = new Set(c.members.map((m) => m.userId));
+  return users.size === 2 && users.has(me) && users.has(other);
+}
+
+/**
+ * How Moments traffic leaves the device: one MLS application message per
+ * friend, in the pair's own 1:1 group (docs/moments.md). A friend with no
+ * such group gets one, created quiet (hidden from chat lists until a chat
+ * message is sent in it). What is to be sent is stored first (`moments/out/`)
+ * and taken off per friend as each send is acknowledged, so a send cut short
+ * by going offline or a restart goes on after the next sync.
+ */
+export class MomentSender {
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly core: ClientCore,
+    private readonly state: GroupState,
+    private readonly outbox: Outbox,
+    private readonly conversations: Conversations,
+    private readonly records: MomentRecords,
+  ) {}
+
+  /** The pair group with `other` to send in (the oldest, when there are several), if there is one. */
+  async channel(other: UserId): Promise<GroupId | undefined> {
+    const me = this.core.session().account.userId;
+    const pairs = (await this.core.repo.conversations()).filter((c) => c.id !== this.core.hiddenGroup() && isPairWith(c, me, other, this.state.toConversation(c).kind ?? ''));
+    pairs.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
+    return pairs[0]?.id;
+  }
+
+  /** The pair group with `other`, created quiet when there is none. */
+  async ensureChannel(other: UserId, username: string): Promise<GroupId> {
+    const held = await this.channel(other);
+    if (held !== undefined) return held;
+    const created = await this.conversations.create([username], { kind: 'direct', quiet: true });
+    return created.id;
+  }
+
+  /** Stores `content` to go to each of `to`, then sends it (resolves once every send was tried). */
+  async send(content: MessageContent, to: readonly UserId[], blobs: readonly BlobDigest[] = []): Promise<void> {
+    if (to.length === 0) return;
+    const out: OutRecord = { id: newContentId(), plaintext: toBase64Url(encodeContent(content)), blobs: [...blobs], to: [...new Set(to)], createdAt: Date.now() };
+    const batch = new StoreBatch();
+    this.records.putOut(batch, out);
+    await this.core.repo.commit(batch);
+    await this.flush();
+  }
+
+  /** Sends whatever is still to go (after a sync, a restart). One flush at a time. */
+  flush(): Promise<void> {
+    const next = this.running.then(() => this.flushNow());
+    this.running = next.catch(() => undefined);
+    return next;
+  }
+
+  private async flushNow(): Promise<void> {
+    for (const out of await this.records.outgoing()) {
+      if (this.core.isClosed() || this.core.current() === undefined) return;
+      const left = new Set(out.to);
+      const plaintext = fromBase64Url(out.plaintext);
+      if (plaintext === undefined) {
+        const batch = new StoreBatch();
+        this.records.deleteOut(batch, out.id);
+        await this.core.repo.commit(batch);
+        continue;
+      }
+      const queue = [...out.to];
+      let offline = false;
+      const worker = async (): Promise<void> => {
+        for (let userId = queue.shift(); userId !== undefined && !offline; userId = queue.shift()) {
+          const result = await this.sendOne(userId, plaintext, out.blobs);
+          if (result === 'offline') offline = true;
+          else left.delete(userId);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(PARALLEL_SENDS, queue.length) }, worker));
+      const batch = new StoreBatch();
+      if (left.size === 0) this.records.deleteOut(batch, out.id);
+      else this.records.putOut(batch, { ...out, to: [...left] });
+      await this.core.repo.commit(batch);
+      if (offline) return;
+    }
+  }
+
+  /** `offline`: try again after the next sync; `done`: sent, or no longer possible (no pair group, the friend is gone). */
+  private async sendOne(userId: UserId, plaintext: Uint8Array, blobs: readonly BlobDigest[]): Promise<'done' | 'offline'> {
+    try {
+      let channel = await this.channel(userId);
+      if (channel === undefined) {
+        const { directory } = this.core.session();
+        const user = await directory.lookupUserById(userId);
+        channel = await this.ensureChannel(userId, user.username);
+      }
+      await this.outbox.sendPlaintext(channel, plaintext, blobs, undefined, { readyTimeoutMs: 0 });
+      return 'done';
+    } catch (err) {
+      if (err instanceof ClientError && (err.code === 'disconnected' || err.code === 'closed' || err.code === 'not_logged_in')) return 'offline';
+      // Gone (account deleted, no device that can be added, left the pair): nothing more to do for them.
+      if (!this.core.isClosed()) this.core.emitError('moment_invalid', err);
+      return 'done';
+    }
+  }
+}

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { UserId } from '@parley/protocol';
+import { MAX_MOMENT_PHOTO_BYTES } from '../src/index.js';
+import type { MomentPost, ParleyClient } from '../src/index.js';
+import { isClientError } from './helpers/errors.js';
+import { ClientNetwork, waitFor } from './helpers/network.js';
+
+type User = Awaited<ReturnType<ClientNetwork['user']>>;
+
+/** Both add each other: friends once the hellos are through. */
+async function befriend(a: User, b: User): Promise<void> {
+  await a.client.contacts.add(b.name);
+  await b.client.contacts.add(a.name);
+  await waitFor(async () => (await a.client.moments.friends()).some((f) => f.userId === b.client.userId), `${a.name} counts ${b.name} a friend`, 20_000);
+  await waitFor(async () => (await b.client.moments.friends()).some((f) => f.userId === a.client.userId), `${b.name} counts ${a.name} a friend`, 20_000);
+}
+
+async function find(client: ParleyClient, postId: string): Promise<MomentPost | null> {
+  return client.moments.get(postId);
+}
+
+const photo = (fill: number): { bytes: Uint8Array; mimeType: 'image/jpeg'; width: number; height: number } => ({ bytes: new Uint8Array(2048).fill(fill), mimeType: 'image/jpeg', width: 40, height: 30 });
+
+describe('client: moments', () => {
+  it('a post reaches friends only; likes and comments only from friends; replies show without the hidden comment; delete removes everywhere', async () => {
+    await using net = await ClientNetwork.start();
+    const [a, b, c, d] = [await net.user(), await net.user(), await net.user(), await net.user()];
+    await befriend(a, b);
+    await befriend(a, c);
+    // D added A, but A never added D: not friends.
+    await d.client.contacts.add(a.name);
+
+    const post = await a.client.moments.post({ text: 'first light over the harbour https://example.org', location: 'Lisbon', photos: [photo(1), photo(2)] });
+    assert.equal(post.sentTo, 2);
+    const atB = await waitFor(async () => ((await find(b.client, post.id))?.state === 'ready' ? find(b.client, post.id) : null), 'B has the post');
+    assert.equal(atB.text, 'first light over the harbour https://example.org');
+    assert.equal(atB.location, 'Lisbon');
+    assert.equal(atB.photos.length, 2);
+    assert.deepEqual(await b.client.moments.photo(post.id, 1), photo(2).bytes);
+    await waitFor(async () => (await find(c.client, post.id))?.state === 'ready', 'C has the post');
+
+    await b.client.moments.like(post.id, true);
+    const bc = await b.client.moments.comment(post.id, 'gorgeous!');
+    const atA = await waitFor(async () => {
+      const p = await find(a.client, post.id);
+      return p !== null && p.comments.length === 1 && p.likes.length === 1 ? p : null;
+    }, 'A sees B like and comment');
+    assert.equal(atA.comments[0]?.text, 'gorgeous!');
+    assert.equal((await a.client.moments.unseenCount()) >= 2, true, 'A has notices of the like and the comment');
+    const reply = await a.client.moments.comment(post.id, 'thanks B', { replyTo: bc.id });
+    await waitFor(async () => (await find(b.client, post.id))?.comments.some((x) => x.id === reply.id && x.replyTo?.author?.userId === b.client.userId), 'B sees the reply to their comment');
+    assert.ok((await b.client.moments.notices()).some((n) => n.kind === 'reply'), 'B has a reply notice');
+    const atC = await waitFor(async () => {
+      const p = await find(c.client, post.id);
+      return p?.comments.some((x) => x.id === reply.id) === true ? p : null;
+    }, 'C sees A reply');
+    assert.deepEqual(
+      atC.comments.map((x) => [x.text, x.replyTo?.author ?? null]),
+      [['thanks B', null]],
+      "C sees A's reply as a reply to a comment C cannot see; B's comment and like never show",
+    );
+    assert.equal(atC.likes.length, 0);
+    // D never got anything.
+    assert.equal(await find(d.client, post.id), null);
+    assert.equal((await d.client.moments.timeline()).posts.length, 0);
+
+    await a.client.moments.delete(post.id);
+    await waitFor(async () => (await find(b.client, post.id)) === null && (await find(c.client, post.id)) === null, 'the post is gone for B and C');
+    const invalid = net.errors.filter((e) => e.event.code === 'moment_invalid');
+    assert.deepEqual(invalid.map((e) => e.event.error.message), []);
+  });
+
+  it('a post to a list reaches only its members; lists sync to own devices; limits refuse before upload; only the author deletes', async () => {
+    await using net = await ClientNetwork.start();
+    const a = await net.user();
+    const phone = await net.device(a);
+    const [b, c] = [await net.user(), await net.user()];
+    await befriend(a, b);
+    await befriend(a, c);
+    const list = await a.client.moments.saveList({ name: 'Close friends', members: [b.client.userId as UserId] });
+    await waitFor(async () => (await phone.moments.lists()).some((l) => l.name === 'Close friends'), 'the list reached the phone');
+    const close = await a.client.moments.post({ text: 'only for close friends', audience: { kind: 'lists', lists: [list.id] } });
+    assert.equal(close.sentTo, 1);
+    await waitFor(async () => (await find(b.client, close.id))?.state === 'ready', 'B has it');
+    await waitFor(async () => (await find(phone, close.id)) !== null, "A's phone has its own post");
+    const except = await a.client.moments.post({ text: 'all but close friends', audience: { kind: 'except', lists: [list.id] } });
+    await waitFor(async () => (await find(c.client, except.id))?.state === 'ready', 'C has the all-except post');
+    assert.equal(await find(c.client, close.id), null, 'C never gets the list post');
+    assert.equal(await find(b.client, except.id), null, 'B never gets the all-except post');
+
+    await assert.rejects(a.client.moments.post({ text: 'x', photos: Array.from({ length: 10 }, (_, i) => photo(i)) }), isClientError('too_large'));
+    await assert.rejects(a.client.moments.post({ photos: [{ ...photo(0), bytes: new Uint8Array(MAX_MOMENT_PHOTO_BYTES + 1) }] }), isClientError('too_large'));
+    await assert.rejects(a.client.moments.post({ text: '   ' }), isClientError('bad_request'));
+    await assert.rejects(a.client.moments.post({ text: 'x'.repeat(5_001) }), isClientError('too_large'));
+    await assert.rejects(a.client.moments.post({ text: 'x', audience: { kind: 'lists', lists: ['AAAAAAAAAAAAAAAAAAAAAA'] } }), isClientError('not_found'));
+    await assert.rejects(b.client.moments.delete(close.id), isClientError('forbidden'));
+    await assert.rejects(a.client.moments.saveList({ name: 'bad\u202Ename', members: [] }), isClientError('bad_request'));
+  });
+
+  it('a new friend gets the newest posts to all friends; unfriending removes them; the window drops older posts on friends devices', async () => {
+    let clock = Date.now();
+    await using net = await ClientNetwork.start();
+    const a = await net.user(undefined, { now: () => clock });
+    const b = await net.user();
+    const early = await a.client.moments.post({ text: `before we met ${randomBytes(4).toString('hex')}` });
+    await befriend(a, b);
+    await waitFor(async () => (await find(b.client, early.id))?.state === 'ready', 'B got the earlier post when they became friends');
+    // A removes B: B's device drops A's posts.
+    await a.client.contacts.remove(b.client.userId as UserId);
+    await waitFor(async () => (await find(b.client, early.id)) === null, "B no longer holds A's post");
+    assert.equal((await b.client.moments.friends()).length, 0);
+    clock += 1;
+  });
+});
