@@ -68,7 +68,7 @@ async function countRows(schema: string, table: string): Promise<number> {
 }
 
 describe('client: seizure on PostgreSQL', () => {
-  it('leaves no plaintext (device names, profile names, about lines, pictures and contact nicknames included) in any table, blob or log line, and no message of a delivered conversation', async () => {
+  it('leaves no plaintext (device names, profile names, about lines, pictures, contact nicknames and Moments — post text, location, photos, comments, list names — included) in any table, blob or log line, and no message of a delivered conversation', async () => {
     const schema = `parley_seizure_${randomBytes(6).toString('hex')}`;
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-seizure-pg-'));
     const storage = new PostgresStorage({ connectionString: PG_URL, schema });

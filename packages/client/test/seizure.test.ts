@@ -19,7 +19,7 @@ function storedMessages(path: string, groupId: string): number {
 }
 
 describe('client: seizure', () => {
-  it('leaves no plaintext (device names, profile names, about lines, pictures and contact nicknames included) in any server file (db, -wal, -shm, blobs) or log line, and no message of a delivered conversation', async () => {
+  it('leaves no plaintext (device names, profile names, about lines, pictures, contact nicknames and Moments — post text, location, photos, comments, list names — included) in any server file (db, -wal, -shm, blobs) or log line, and no message of a delivered conversation', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'parley-seizure-'));
     try {
       const markers: string[] = [];

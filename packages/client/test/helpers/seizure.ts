@@ -46,6 +46,49 @@ function userIdOf(client: ParleyClient): UserId {
   return id;
 }
 
+/**
+ * Moments (docs/moments.md): alice posts a text, a location and a photo (its
+ * bytes and thumbnail carry markers) to a list whose name is a marker; bob
+ * comments, likes and gets alice's reply. Waits until bob's device has the
+ * post (and the photo) and alice's devices have the comment and the like.
+ * Returns the markers.
+ */
+async function momentsWorkload(alice: ParleyClient, alice2: ParleyClient, bob: ParleyClient, ids: { alice: UserId; bob: UserId }): Promise<string[]> {
+  const m = { list: marker('LIST'), text: marker('MOMENTTEXT'), place: marker('PLACE'), photo: marker('MOMENTPHOTO'), thumb: marker('THUMB'), comment: marker('COMMENT'), reply: marker('MOMENTREPLY') };
+  const isFriend = async (c: ParleyClient, other: UserId) => (await c.moments.friends()).some((f) => f.userId === other);
+  await waitFor(async () => (await isFriend(alice, ids.bob)) && (await isFriend(bob, ids.alice)) && (await isFriend(alice2, ids.bob)), 'alice and bob are friends', 20_000);
+  const list = await alice.moments.saveList({ name: m.list, members: [ids.bob] });
+  await waitFor(async () => (await alice2.moments.lists()).some((l) => l.name === m.list), 'alice 2 has the list', 20_000);
+  const photo = Buffer.concat([randomBytes(2000), Buffer.from(m.photo), randomBytes(2000), Buffer.from(m.photo, 'utf16le')]);
+  const thumbnail = Buffer.concat([randomBytes(300), Buffer.from(m.thumb), randomBytes(300)]);
+  const post = await alice.moments.post({
+    text: `A day at the lake ${m.text}`,
+    location: `Near ${m.place}`,
+    photos: [{ bytes: new Uint8Array(photo), mimeType: 'image/jpeg', width: 640, height: 480, thumbnail: { mimeType: 'image/jpeg', data: new Uint8Array(thumbnail) } }],
+    audience: { kind: 'lists', lists: [list.id] },
+  });
+  assert.equal(post.sentTo, 1, 'the post went to the list (bob)');
+  const arrived = await waitFor(async () => {
+    const p = await bob.moments.get(post.id);
+    return p?.state === 'ready' ? p : undefined;
+  }, 'bob has the post', 20_000);
+  assert.equal(arrived.text, `A day at the lake ${m.text}`);
+  assert.equal(arrived.location, `Near ${m.place}`);
+  assert.deepEqual(Buffer.from(arrived.photos[0]?.thumbnail?.data ?? []), thumbnail, 'the thumbnail arrived intact');
+  assert.deepEqual(Buffer.from(await bob.moments.photo(post.id, 0)), photo, 'the photo arrived intact');
+  const comment = await bob.moments.comment(post.id, `Lovely! ${m.comment}`);
+  await bob.moments.like(post.id, true);
+  for (const c of [alice, alice2]) {
+    await waitFor(async () => {
+      const p = await c.moments.get(post.id);
+      return p !== null && p.comments.some((x) => x.text === `Lovely! ${m.comment}`) && p.likes.some((l) => l.author.userId === ids.bob);
+    }, 'alice\'s devices have bob\'s comment and like', 20_000);
+  }
+  await alice.moments.comment(post.id, `Thanks ${m.reply}`, { replyTo: comment.id });
+  await waitFor(async () => (await bob.moments.get(post.id))?.comments.some((x) => x.text === `Thanks ${m.reply}` && x.replyTo?.id === comment.id), 'bob has alice\'s reply', 20_000);
+  return Object.values(m);
+}
+
 /** What the seizure tests read straight from the server's storage while the workload runs. */
 export interface SeizureProbe {
   /** Group messages and Welcomes the server stores for this group. */
@@ -53,7 +96,7 @@ export interface SeizureProbe {
 }
 
 export interface SeizureResult {
-  /** Every marker the workload used (texts, title, attachment bytes, name and caption, voice bytes and waveform, device names, profile names, about line and picture, contact nicknames). */
+  /** Every marker the workload used (texts, title, attachment bytes, name and caption, voice bytes and waveform, device names, profile names, about line and picture, contact nicknames; a moment's text, location, photo and thumbnail bytes, its list's name, a comment and a reply). */
   markers: string[];
   /** The 1:1 conversation, fully delivered to every device: the server must store none of its messages. */
   delivered: string;
@@ -62,7 +105,8 @@ export interface SeizureResult {
 /**
  * Two users, three devices, each with a name as a person types it, each
  * user with a profile (name, about line, picture) and the other as a contact
- * under a nickname: 1:1 and group chat, a titled group, an attachment whose
+ * under a nickname: a moment (text, location, photo) to a list of friends
+ * with a comment, a like and a reply, 1:1 and group chat, a titled group, an attachment whose
  * bytes, name and caption carry markers, and a message left undelivered on
  * the server, and searches on every device. Waits until
  * the fully delivered 1:1 leaves no stored message (through the clients'
@@ -119,6 +163,9 @@ export async function seizureWorkload(net: ClientNetwork, probe: SeizureProbe): 
   assert.equal((await bob.client.profiles.get(ids.alice))?.displayName, profile.displayName);
   assert.deepEqual(Buffer.from((await bob.client.profiles.picture(ids.alice)) ?? []), picture, 'bob has alice\'s picture');
   for (const c of [alice.client, alice2]) await waitFor(async () => (await c.profiles.get(ids.bob))?.displayName === profile.bobName, 'alice\'s devices read bob\'s profile', 20_000);
+
+  // Moments between the two friends (mutual contacts): a post to a list, a comment, a like and a reply.
+  markers.push(...(await momentsWorkload(alice.client, alice2, bob.client, ids)));
 
   // a titled group with an attachment whose bytes, name and caption carry markers
   const title = marker('TITLE');
