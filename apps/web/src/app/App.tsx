@@ -11,6 +11,8 @@ import { NewGroupDialog } from '../dialogs/NewGroupDialog';
 import { SettingsDialog } from '../dialogs/SettingsDialog';
 import { ContactsDialog } from '../dialogs/ContactsDialog';
 import { HistoryNotice } from '../linking/HistoryNotice';
+import { MomentsNav } from '../moments/MomentsNav';
+import { MomentsScreen } from '../moments/MomentsScreen';
 import { useFaviconBadge } from '../notify/favicon';
 import { AuthScreen } from '../screens/AuthScreen';
 import { ConversationList } from '../screens/ConversationList';
@@ -71,11 +73,17 @@ function Main(props: { client: ParleyClient }) {
   const { requests, refresh: refreshRequests } = useRequests(client);
   // The sidebar shows the chats, or the message requests (kept apart until accepted).
   const [sidebar, setSidebar] = useState<'chats' | 'requests'>('chats');
+  // Moments fills the pane while no conversation is open; opening one (from the list, a search, a notification) leaves it.
+  const [moments, setMoments] = useState(false);
+  useEffect(() => {
+    if (selectedId !== null) setMoments(false);
+  }, [selectedId]);
   const people = usePeople();
   const selected = list?.find((c) => c.id === selectedId) ?? null;
   const request = selected === null ? (requests?.find((c) => c.id === selectedId) ?? null) : null;
   // What the search can name: the chats and the requests (a result from a request opens it there).
   const searchable = useMemo(() => [...(list ?? []), ...(requests ?? [])], [list, requests]);
+  const showMoments = moments && selected === null && request === null;
   const myName = client.userId !== undefined ? people.name(client.userId, client.username ?? null) : (client.username ?? '?');
 
   // The tab title and icon carry the unread total, like other messengers (muted conversations do not count).
@@ -97,7 +105,7 @@ function Main(props: { client: ParleyClient }) {
   }
 
   return (
-    <div className={`layout${selected !== null || request !== null ? ' has-selection' : ''}`}>
+    <div className={`layout${selected !== null || request !== null || showMoments ? ' has-selection' : ''}`}>
       <aside className="sidebar">
         <header className="sidebar-header">
           <button type="button" className="me" aria-label="Settings" onClick={() => setOpen({ kind: 'settings' })}>
@@ -130,20 +138,30 @@ function Main(props: { client: ParleyClient }) {
             <Icon name="group" size={18} /> New group
           </button>
         </div>
-        <nav className="people-nav" aria-label="People">
-          <button type="button" className="people-nav-item" onClick={() => setOpen({ kind: 'contacts' })}>
-            <Icon name="contacts" size={18} /> Contacts
-          </button>
-          <button type="button" className="people-nav-item" aria-pressed={sidebar === 'requests'} onClick={() => setSidebar((v) => (v === 'requests' ? 'chats' : 'requests'))}>
-            <Icon name="inbox" size={18} /> Requests
-            {requests !== null && requests.length > 0 && (
-              <span className="count">
-                {requests.length}
-                <span className="sr-only"> pending</span>
-              </span>
-            )}
-          </button>
-        </nav>
+        <div className="nav-row">
+          <nav className="people-nav" aria-label="People">
+            <button type="button" className="people-nav-item" onClick={() => setOpen({ kind: 'contacts' })}>
+              <Icon name="contacts" size={18} /> Contacts
+            </button>
+            <button type="button" className="people-nav-item" aria-pressed={sidebar === 'requests'} onClick={() => setSidebar((v) => (v === 'requests' ? 'chats' : 'requests'))}>
+              <Icon name="inbox" size={18} /> Requests
+              {requests !== null && requests.length > 0 && (
+                <span className="count">
+                  {requests.length}
+                  <span className="sr-only"> pending</span>
+                </span>
+              )}
+            </button>
+          </nav>
+          <MomentsNav
+            client={client}
+            current={showMoments}
+            onOpen={() => {
+              select(null);
+              setMoments(true);
+            }}
+          />
+        </div>
         {sidebar === 'requests' ? (
           <RequestList requests={requests} me={client.userId} selected={selectedId} onSelect={select} onBack={() => setSidebar('chats')} />
         ) : (
@@ -184,6 +202,8 @@ function Main(props: { client: ParleyClient }) {
             onOpenImage={(url, name) => setOpen({ kind: 'image', url, name })}
             onOpenContact={(username) => setOpen({ kind: 'contact', username })}
           />
+        ) : showMoments ? (
+          <MomentsScreen client={client} onBack={() => setMoments(false)} />
         ) : (
           <div className="empty-pane">
             <img src="/icons/icon.svg" alt="" width={72} height={72} />

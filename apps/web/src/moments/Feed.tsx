@@ -1,0 +1,92 @@
+import { useEffect, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import type { ParleyClient } from '@parley/client';
+import { PostCard, type PostActions } from './PostCard';
+import type { Feed } from './hooks';
+import type { MomentList, MomentPost } from './sdk';
+
+/** A first guess at a post's height before it is measured: photos make it tall. */
+function estimate(post: MomentPost | undefined): number {
+  if (post === undefined) return 64;
+  return 150 + (post.photos.length === 0 ? 0 : post.photos.length === 1 ? 260 : Math.ceil(post.photos.length / 3) * 120) + post.comments.length * 24;
+}
+
+/**
+ * A feed of posts, newest first, virtualised: only the posts near the
+ * viewport are in the DOM, each measured once rendered (heights vary with
+ * text, photos and comments), and the next page is read as the end comes
+ * near.
+ */
+export function FeedView(props: { client: ParleyClient; feed: Feed; lists: readonly MomentList[] | null; actions: PostActions; header?: ReactNode; empty: ReactNode; label: string }) {
+  const { feed } = props;
+  const posts = feed.posts ?? [];
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const innerRef = useRef<HTMLDivElement>(null);
+  // Where the list starts inside the scroller (below the header), for the virtualiser's arithmetic.
+  const [margin, setMargin] = useState(0);
+  useLayoutEffect(() => {
+    const inner = innerRef.current;
+    if (inner === null) return;
+    const update = () => setMargin(inner.offsetTop);
+    update();
+    const ro = new ResizeObserver(update);
+    if (inner.parentElement !== null) ro.observe(inner.parentElement);
+    return () => ro.disconnect();
+  }, []);
+
+  const virtualizer = useVirtualizer({
+    count: posts.length,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: (i) => estimate(posts[i]),
+    getItemKey: (i) => posts[i]?.id ?? i,
+    overscan: 4,
+    scrollMargin: margin,
+    gap: 12,
+    useFlushSync: false,
+  });
+  const items = virtualizer.getVirtualItems();
+
+  // The end comes near: read the next page.
+  const lastIndex = items[items.length - 1]?.index ?? -1;
+  const { hasMore, loadingMore, loadMore } = feed;
+  useEffect(() => {
+    if (hasMore && !loadingMore && lastIndex >= posts.length - 3) loadMore();
+  }, [lastIndex, posts.length, hasMore, loadingMore, loadMore]);
+
+  return (
+    <div className="moment-scroll" ref={scrollRef}>
+      <div className="moment-feed">
+        {props.header}
+        {feed.error !== null && (
+          <p className="banner" role="alert">
+            {feed.error}
+          </p>
+        )}
+        {feed.posts === null ? (
+          <div className="moment-loading" aria-busy="true">
+            <span className="spinner" aria-label="Loading posts" />
+          </div>
+        ) : posts.length === 0 ? (
+          <div className="empty-list">{props.empty}</div>
+        ) : null}
+        <div ref={innerRef} className="moment-inner" role="feed" aria-label={props.label} aria-busy={feed.posts === null || loadingMore} style={{ height: virtualizer.getTotalSize() }}>
+          {items.map((item) => {
+            const post = posts[item.index];
+            if (post === undefined) return null;
+            return (
+              <div key={item.key} data-index={item.index} ref={virtualizer.measureElement} className="moment-row" style={{ transform: `translateY(${item.start - margin}px)` }}>
+                <PostCard client={props.client} post={post} lists={props.lists} actions={props.actions} />
+              </div>
+            );
+          })}
+        </div>
+        {loadingMore && (
+          <div className="moment-loading">
+            <span className="spinner" aria-label="Loading older posts" />
+          </div>
+        )}
+        {!hasMore && posts.length > 0 && <p className="muted small moment-end">No older posts.</p>}
+      </div>
+    </div>
+  );
+}
