@@ -1,4 +1,4 @@
-import type { MomentAudience, MomentList } from './sdk';
+import type { MomentAudience, MomentList } from '@parley/client';
 
 export type AudienceKind = MomentAudience['kind'];
 

@@ -1,6 +1,6 @@
 import { usePeople } from '../app/people';
 import { Icon } from '../components/Dialog';
-import type { MomentCommentView, MomentLike } from './sdk';
+import type { MomentCommentView, MomentLike } from '@parley/client';
 
 /** "♥ Alice, Bob": who liked the post (only the viewer's friends and the author, as the SDK hands them). */
 export function LikesLine(props: { likes: readonly MomentLike[] }) {

@@ -1,8 +1,7 @@
 import { useState } from 'react';
-import type { ParleyClient } from '@parley/client';
+import type { MomentPost, ParleyClient } from '@parley/client';
 import { Dialog } from '../components/Dialog';
 import { FormError } from '../components/FormError';
-import { momentsOf, type MomentPost } from './sdk';
 import { describeMomentError } from './text';
 
 /** Asks before deleting an own post: it is removed from every device that got it, with its likes and comments. */
@@ -31,7 +30,7 @@ export function DeletePostDialog(props: { client: ParleyClient; post: MomentPost
             onClick={() => {
               setBusy(true);
               setError(null);
-              momentsOf(props.client)
+              props.client.moments
                 .delete(props.post.id)
                 .then(props.onClose, (err: unknown) => {
                   setBusy(false);

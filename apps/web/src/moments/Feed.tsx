@@ -1,9 +1,8 @@
 import { useEffect, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
-import type { ParleyClient } from '@parley/client';
+import type { MomentList, MomentPost, ParleyClient } from '@parley/client';
 import { PostCard, type PostActions } from './PostCard';
 import type { Feed } from './hooks';
-import type { MomentList, MomentPost } from './sdk';
 
 /** A first guess at a post's height before it is measured: photos make it tall. */
 function estimate(post: MomentPost | undefined): number {

@@ -1,10 +1,9 @@
 import { useState } from 'react';
-import type { ParleyClient, UserId } from '@parley/client';
+import type { MomentList, MomentPerson, ParleyClient, UserId } from '@parley/client';
 import { usePeople } from '../app/people';
 import { PersonAvatar } from '../components/Avatar';
 import { FormError } from '../components/FormError';
 import { MAX_MOMENT_LIST_NAME_LENGTH } from './limits';
-import { momentsOf, type MomentList, type MomentPerson } from './sdk';
 import { describeMomentError } from './text';
 
 /** A new list or one being changed: its name and which friends are in it. */
@@ -23,7 +22,7 @@ export function ListEditor(props: { client: ParleyClient; list: MomentList | nul
     if (trimmed === '' || busy) return;
     setBusy(true);
     setError(null);
-    momentsOf(props.client)
+    props.client.moments
       .saveList({ ...(props.list !== null ? { id: props.list.id } : {}), name: trimmed, members: [...members] })
       .then(props.onDone, (err: unknown) => {
         setBusy(false);

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import type { ParleyClient, UserId } from '@parley/client';
+import type { MomentPerson, MomentPost, ParleyClient, UserId } from '@parley/client';
 import { usePeople } from '../app/people';
 import { PersonAvatar } from '../components/Avatar';
 import { Icon } from '../components/Dialog';
@@ -10,7 +10,6 @@ import { NewPostDialog } from './NewPostDialog';
 import { NoticesView } from './NoticesView';
 import { PhotoViewer } from './PhotoViewer';
 import { PostCard, type PostActions } from './PostCard';
-import { momentsOf, type MomentPerson, type MomentPost } from './sdk';
 import { MomentsSettingsDialog } from './SettingsDialog';
 import './moments.css';
 
@@ -146,7 +145,7 @@ function SinglePost(props: { client: ParleyClient; postId: string; lists: Return
   const { client, postId } = props;
   const [post, setPost] = useState<MomentPost | null | undefined>(undefined);
   const load = useCallback(() => {
-    momentsOf(client)
+    client.moments
       .get(postId)
       .then(setPost, () => setPost(null));
   }, [client, postId]);

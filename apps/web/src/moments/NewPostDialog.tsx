@@ -6,7 +6,6 @@ import { AudiencePicker, audienceFrom, type AudienceKind } from './AudiencePicke
 import { useFriends, useLists } from './hooks';
 import { MAX_MOMENT_LOCATION_LENGTH, MAX_MOMENT_PHOTOS, MAX_MOMENT_TEXT_LENGTH, tooManyPhotos } from './limits';
 import { preparePhoto, type PreparedPhoto } from './photos';
-import { momentsOf } from './sdk';
 import { describeMomentError } from './text';
 
 /**
@@ -75,7 +74,7 @@ export function NewPostDialog(props: { client: ParleyClient; onClose: () => void
     setBusy(true);
     setError(null);
     const loc = location.trim();
-    momentsOf(client)
+    client.moments
       .post({ text: text.trim(), ...(loc !== '' ? { location: loc } : {}), photos: photos.map((p) => p.input), audience })
       .then(props.onPosted, (err: unknown) => {
         setBusy(false);

@@ -1,9 +1,8 @@
 import { useEffect } from 'react';
-import type { ParleyClient } from '@parley/client';
+import type { MomentNotice, ParleyClient } from '@parley/client';
 import { usePeople } from '../app/people';
 import { PersonAvatar } from '../components/Avatar';
 import { useNotices } from './hooks';
-import { momentsOf, type MomentNotice } from './sdk';
 import { timeAgo } from './format';
 
 function what(n: MomentNotice): string {
@@ -21,7 +20,7 @@ export function NoticesView(props: { client: ParleyClient; onOpenPost: (postId: 
   const people = usePeople();
   const unseen = notices?.some((n) => !n.seen) ?? false;
   useEffect(() => {
-    if (unseen) void momentsOf(client).markSeen().catch(() => undefined);
+    if (unseen) void client.moments.markSeen().catch(() => undefined);
   }, [client, unseen, notices]);
   return (
     <div className="moment-scroll">

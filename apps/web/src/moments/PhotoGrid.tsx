@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react';
-import type { MomentPhoto } from './sdk';
+import type { MomentPhoto } from '@parley/client';
 
 /** Blob URLs of the thumbnails, made when shown and revoked when the row goes away. */
 function useThumbnailUrls(photos: readonly MomentPhoto[]): readonly (string | null)[] {

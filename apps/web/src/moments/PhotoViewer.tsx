@@ -1,8 +1,7 @@
 import { useEffect, useState } from 'react';
-import type { ParleyClient } from '@parley/client';
+import type { MomentPost, ParleyClient } from '@parley/client';
 import { Dialog } from '../components/Dialog';
 import { FormError } from '../components/FormError';
-import { momentsOf, type MomentPost } from './sdk';
 import { describeMomentError } from './text';
 
 /** A post's photo at full size (fetched and decrypted once, then kept on the device by the SDK), with the post's other photos a step away. */
@@ -19,7 +18,7 @@ export function PhotoViewer(props: { client: ParleyClient; post: MomentPost; ind
     let live = true;
     setUrl(null);
     setError(null);
-    momentsOf(client)
+    client.moments
       .photo(post.id, index)
       .then(
         (bytes) => {

@@ -1,5 +1,5 @@
 import { memo, useRef, useState } from 'react';
-import type { ParleyClient, UserId } from '@parley/client';
+import type { MomentCommentView, MomentList, MomentPost, ParleyClient, UserId } from '@parley/client';
 import { usePeople } from '../app/people';
 import { PersonAvatar } from '../components/Avatar';
 import { Icon } from '../components/Dialog';
@@ -8,7 +8,6 @@ import { formatFull } from '../lib/format';
 import { CommentList, LikesLine } from './Comments';
 import { MAX_MOMENT_COMMENT_LENGTH } from './limits';
 import { PhotoGrid } from './PhotoGrid';
-import { momentsOf, type MomentCommentView, type MomentList, type MomentPost } from './sdk';
 import { audienceLine, timeAgo } from './format';
 import { describeMomentError, Linkified } from './text';
 
@@ -65,7 +64,7 @@ export const PostCard = memo(function PostCard(props: { client: ParleyClient; po
     if (text === '' || busy) return;
     const o = replyTo !== null ? { replyTo: replyTo.id } : {};
     run(
-      () => momentsOf(client).comment(post.id, text, o),
+      () => client.moments.comment(post.id, text, o),
       () => {
         setDraft('');
         setReplyTo(null);
@@ -104,7 +103,7 @@ export const PostCard = memo(function PostCard(props: { client: ParleyClient; po
             Delete
           </button>
         )}
-        <button type="button" className="moment-action" aria-pressed={post.likedByMe} disabled={busy} onClick={() => run(() => momentsOf(client).like(post.id, !post.likedByMe))}>
+        <button type="button" className="moment-action" aria-pressed={post.likedByMe} disabled={busy} onClick={() => run(() => client.moments.like(post.id, !post.likedByMe))}>
           <span aria-hidden="true">{post.likedByMe ? '♥' : '♡'}</span> Like
         </button>
         <button type="button" className="moment-action" aria-expanded={composing} onClick={() => (composing ? setComposing(false) : openComment(null))}>
@@ -114,7 +113,7 @@ export const PostCard = memo(function PostCard(props: { client: ParleyClient; po
       {(post.likes.length > 0 || post.comments.length > 0) && (
         <div className="moment-reactions">
           <LikesLine likes={post.likes} />
-          <CommentList comments={post.comments} onReply={(c) => openComment(c)} onDelete={(c) => run(() => momentsOf(client).deleteComment(post.id, c.id))} />
+          <CommentList comments={post.comments} onReply={(c) => openComment(c)} onDelete={(c) => run(() => client.moments.deleteComment(post.id, c.id))} />
         </div>
       )}
       {composing && (

@@ -1,11 +1,10 @@
 import { useEffect, useState } from 'react';
-import type { ParleyClient } from '@parley/client';
+import type { MomentList, MomentWindow, ParleyClient } from '@parley/client';
 import { Dialog } from '../components/Dialog';
 import { FormError } from '../components/FormError';
 import { useFriends, useLists, useMomentsEvent } from './hooks';
 import { WINDOW_OPTIONS } from './limits';
 import { ListEditor } from './ListEditor';
-import { momentsOf, type MomentList, type MomentWindow } from './sdk';
 import { describeMomentError } from './text';
 
 /**
@@ -43,7 +42,7 @@ export function MomentsSettingsDialog(props: { client: ParleyClient; onClose: ()
               onClick={() => {
                 const id = confirm.id;
                 setConfirm(null);
-                momentsOf(client)
+                client.moments
                   .deleteList(id)
                   .catch((err: unknown) => setError(describeMomentError(err)));
               }}
@@ -100,7 +99,7 @@ function WindowChoice(props: { client: ParleyClient }) {
   const [value, setValue] = useState<MomentWindow | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = () => {
-    momentsOf(client).window().then(setValue, (err: unknown) => setError(describeMomentError(err)));
+    client.moments.window().then(setValue, (err: unknown) => setError(describeMomentError(err)));
   };
   useEffect(load, [client]);
   useMomentsEvent(client, (e) => {
@@ -121,7 +120,7 @@ function WindowChoice(props: { client: ParleyClient }) {
               const prev = value;
               setValue(o.value);
               setError(null);
-              momentsOf(client)
+              client.moments
                 .setWindow(o.value)
                 .catch((err: unknown) => {
                   setValue(prev);

@@ -1,4 +1,4 @@
-import type { MomentAudience, MomentList, MomentWindow } from './sdk.js';
+import type { MomentAudience, MomentList, MomentWindow } from '@parley/client';
 
 /** Pure helpers for Moments' words and links (no DOM, no React: the unit tests run them in Node). */
 

@@ -1,8 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import type { ParleyClient, UserId } from '@parley/client';
+import type { MomentEvent, MomentList, MomentNotice, MomentPage, MomentPerson, MomentPost, ParleyClient, UserId } from '@parley/client';
 import { keepUnchanged } from '../app/hooks';
 import { describeError } from '../lib/errors';
-import { momentsOf, onMoments, type MomentEvent, type MomentList, type MomentNotice, type MomentPage, type MomentPerson, type MomentPost } from './sdk';
 
 /** Posts read per page of the timeline (and per reload step). */
 export const PAGE_SIZE = 20;
@@ -11,7 +10,11 @@ export const PAGE_SIZE = 20;
 export function useMomentsEvent(client: ParleyClient, handler: (e: MomentEvent) => void): void {
   const ref = useRef(handler);
   ref.current = handler;
-  useEffect(() => onMoments(client, (e) => ref.current(e)), [client]);
+  useEffect(() => {
+    const listener = (e: MomentEvent) => ref.current(e);
+    client.on('moments', listener);
+    return () => client.off('moments', listener);
+  }, [client]);
 }
 
 /**
@@ -46,7 +49,7 @@ export function useUnseenCount(client: ParleyClient): number {
   const [count, setCount] = useState(0);
   const load = useSerialLoad(async () => {
     try {
-      setCount(await momentsOf(client).unseenCount());
+      setCount(await client.moments.unseenCount());
     } catch {
       /* keeps the last count: a badge is no place for an error */
     }
@@ -73,7 +76,7 @@ export interface Feed {
 
 function readPage(client: ParleyClient, source: FeedSource, before: string | null): Promise<MomentPage> {
   const o = { before, limit: PAGE_SIZE };
-  return source.kind === 'timeline' ? momentsOf(client).timeline(o) : momentsOf(client).byUser(source.userId, o);
+  return source.kind === 'timeline' ? client.moments.timeline(o) : client.moments.byUser(source.userId, o);
 }
 
 /**
@@ -91,6 +94,8 @@ export function useFeed(client: ParleyClient, source: FeedSource): Feed {
   const sourceKey = source.kind === 'timeline' ? 'timeline' : `user:${source.userId}`;
   const sourceRef = useRef(source);
   sourceRef.current = source;
+  const postsRef = useRef(posts);
+  postsRef.current = posts;
 
   const reload = useSerialLoad(async () => {
     const want = Math.max(PAGE_SIZE, shown.current);
@@ -149,9 +154,10 @@ export function useFeed(client: ParleyClient, source: FeedSource): Feed {
       setPosts((prev) => (prev === null ? prev : prev.filter((p) => p.id !== id)));
       return;
     }
-    if (e.kind === 'comments' && e.postId !== undefined) {
+    // A change to a post on screen (its comments, its body fetched): that post alone is read again.
+    if ((e.kind === 'comments' || e.kind === 'post') && e.postId !== undefined && postsRef.current?.some((p) => p.id === e.postId) === true) {
       const id = e.postId;
-      momentsOf(client).get(id).then(
+      client.moments.get(id).then(
         (post) => setPosts((prev) => (prev === null ? prev : post === null ? prev.filter((p) => p.id !== id) : prev.map((p) => (p.id === id ? keepUnchanged(p, post) : p)))),
         () => reload(),
       );
@@ -168,7 +174,7 @@ export function useFriends(client: ParleyClient): readonly MomentPerson[] | null
   const [friends, setFriends] = useState<readonly MomentPerson[] | null>(null);
   const load = useSerialLoad(async () => {
     try {
-      const next = await momentsOf(client).friends();
+      const next = await client.moments.friends();
       setFriends((prev) => (prev === null ? next : keepUnchanged(prev, next)));
     } catch {
       setFriends((prev) => prev ?? []);
@@ -186,7 +192,7 @@ export function useLists(client: ParleyClient): readonly MomentList[] | null {
   const [lists, setLists] = useState<readonly MomentList[] | null>(null);
   const load = useSerialLoad(async () => {
     try {
-      const next = await momentsOf(client).lists();
+      const next = await client.moments.lists();
       setLists((prev) => (prev === null ? next : keepUnchanged(prev, next)));
     } catch {
       setLists((prev) => prev ?? []);
@@ -205,7 +211,7 @@ export function useNotices(client: ParleyClient): { notices: readonly MomentNoti
   const [error, setError] = useState<string | null>(null);
   const load = useSerialLoad(async () => {
     try {
-      const next = await momentsOf(client).notices();
+      const next = await client.moments.notices();
       setNotices((prev) => (prev === null ? next : keepUnchanged(prev, next)));
       setError(null);
     } catch (err) {

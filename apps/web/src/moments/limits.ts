@@ -1,15 +1,15 @@
-/**
- * The Moments limits the app checks before it hands a post to the SDK (which
- * checks them again). The app talks only to @parley/client, so it keeps its
- * own copy; e2e/moments.test.ts holds the copies equal to the schema's.
- */
-export const MAX_MOMENT_PHOTOS = 9;
-export const MAX_MOMENT_PHOTO_BYTES = 15 * 1024 * 1024;
-export const MAX_MOMENT_THUMBNAIL_BYTES = 48 * 1024;
-export const MAX_MOMENT_TEXT_LENGTH = 5_000;
-export const MAX_MOMENT_LOCATION_LENGTH = 120;
-export const MAX_MOMENT_COMMENT_LENGTH = 1_000;
-export const MAX_MOMENT_LIST_NAME_LENGTH = 40;
+import { MAX_MOMENT_PHOTO_BYTES, MAX_MOMENT_PHOTOS } from '@parley/client';
+
+/** The Moments limits the app checks before it hands a post to the SDK (which checks them again), from the SDK. */
+export {
+  MAX_MOMENT_COMMENT_LENGTH,
+  MAX_MOMENT_LIST_NAME_LENGTH,
+  MAX_MOMENT_LOCATION_LENGTH,
+  MAX_MOMENT_PHOTO_BYTES,
+  MAX_MOMENT_PHOTOS,
+  MAX_MOMENT_TEXT_LENGTH,
+  MAX_MOMENT_THUMBNAIL_BYTES,
+} from '@parley/client';
 
 /** The visibility windows an author may choose, in the words the settings show. */
 export const WINDOW_OPTIONS = [

@@ -1,6 +1,6 @@
 import { encodeScaled } from '../lib/picture';
 import { MAX_MOMENT_PHOTO_BYTES, MAX_MOMENT_THUMBNAIL_BYTES, photoProblem } from './limits';
-import type { MomentPhotoInput, MomentPhotoMime, MomentThumbnailMime } from './sdk';
+import type { MomentPhotoInput, MomentPhotoMime, MomentThumbnailMime } from '@parley/client';
 
 /** The longest side of a photo as posted: large enough for a full-screen view, small enough to send quickly. */
 export const PHOTO_MAX_SIDE = 2048;
