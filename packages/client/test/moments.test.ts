@@ -4,6 +4,9 @@ import { describe, it } from 'node:test';
 import type { UserId } from '@parley/protocol';
 import { MAX_MOMENT_PHOTO_BYTES } from '../src/index.js';
 import type { MomentPost, ParleyClient } from '../src/index.js';
+import { encodeContent, newContentId } from '@parley/crypto';
+import type { Features } from '../src/features.js';
+import type { Outbox } from '../src/core/outbox.js';
 import { isClientError } from './helpers/errors.js';
 import { ClientNetwork, waitFor } from './helpers/network.js';
 
@@ -99,18 +102,56 @@ describe('client: moments', () => {
     await assert.rejects(a.client.moments.saveList({ name: 'bad\u202Ename', members: [] }), isClientError('bad_request'));
   });
 
-  it('a new friend gets the newest posts to all friends; unfriending removes them; the window drops older posts on friends devices', async () => {
-    let clock = Date.now();
+  it('a new friend gets the newest posts to all friends; unfriending removes them; a shorter window drops older posts on friends devices', async () => {
+    let bobClock = Date.now();
     await using net = await ClientNetwork.start();
-    const a = await net.user(undefined, { now: () => clock });
-    const b = await net.user();
+    const a = await net.user();
+    const b = await net.user(undefined, { now: () => bobClock });
     const early = await a.client.moments.post({ text: `before we met ${randomBytes(4).toString('hex')}` });
     await befriend(a, b);
     await waitFor(async () => (await find(b.client, early.id))?.state === 'ready', 'B got the earlier post when they became friends');
-    // A removes B: B's device drops A's posts.
+
+    // Four days on (B's clock), A lets friends see only the last three days: B's device drops the post.
+    bobClock += 4 * 24 * 60 * 60 * 1000;
+    await a.client.moments.setWindow('3d');
+    assert.equal(await a.client.moments.window(), '3d');
+    await waitFor(async () => (await find(b.client, early.id)) === null, 'B dropped the post past the window');
+    assert.ok((await find(a.client, early.id)) !== null, 'the author keeps it');
+
+    // (B's clock back in step: a post from "four days ago" by B's clock would be past the window too.)
+    bobClock -= 4 * 24 * 60 * 60 * 1000;
+    const later = await a.client.moments.post({ text: 'after the window' });
+    await waitFor(async () => (await find(b.client, later.id))?.state === 'ready', 'B has the new post');
+    // A removes B: B's device drops A's posts, and they are friends no more.
     await a.client.contacts.remove(b.client.userId as UserId);
-    await waitFor(async () => (await find(b.client, early.id)) === null, "B no longer holds A's post");
+    await waitFor(async () => (await find(b.client, later.id)) === null, "B no longer holds A's post");
     assert.equal((await b.client.moments.friends()).length, 0);
-    clock += 1;
+    assert.deepEqual(net.errors.map((e) => e.event.code), []);
+  });
+
+  it('refuses with moment_invalid: a delete from someone other than the author, moments in a group; a comment before its post waits for it', async () => {
+    await using net = await ClientNetwork.start();
+    const [a, b, c] = [await net.user(), await net.user(), await net.user()];
+    await befriend(a, b);
+    await befriend(a, c);
+    await befriend(b, c);
+    const post = await a.client.moments.post({ text: 'mine alone to delete' });
+    await waitFor(async () => (await find(b.client, post.id))?.state === 'ready', 'B has it');
+    // B (a modified client) tells A and C to delete A's post.
+    const bMoments = inside(b.client).f.moments;
+    await bMoments.sender.send({ type: 'moment_delete', v: 1, id: newContentId(), sentAt: Date.now(), postId: post.id }, [a.client.userId as UserId, c.client.userId as UserId]);
+    await waitFor(() => net.errorsOf(a.client).some((e) => e.code === 'moment_invalid'), 'A refused the forged delete');
+    await waitFor(() => net.errorsOf(c.client).some((e) => e.code === 'moment_invalid'), 'C refused the forged delete');
+    assert.ok((await find(a.client, post.id)) !== null && (await find(c.client, post.id)) !== null, 'the post stays');
+
+    // Moments content in a group of three is refused (only a pair's 1:1 group carries it).
+    const group = await b.client.createConversation([a.name, c.name]);
+    await waitFor(async () => (await a.client.conversations()).some((x) => x.id === group.id), 'A is in the group');
+    const before = net.errorsOf(a.client).length;
+    await inside(b.client).outbox.sendPlaintext(group.id, encodeContent({ type: 'moment_delete', v: 1, id: newContentId(), sentAt: Date.now(), postId: post.id }), []);
+    await waitFor(() => net.errorsOf(a.client).length > before, 'A refused moments content in a group');
+    assert.ok((await find(a.client, post.id)) !== null);
   });
 });
+
+const inside = (client: ParleyClient) => client as unknown as { f: Features; outbox: Outbox };

@@ -78,7 +78,8 @@ export class Conversations {
     const stored = await this.state.record(groupId);
     this.core.emit('conversation', this.state.toConversation(stored));
     const other = others[0];
-    if (kind === 'direct' && other !== undefined && this.onDirectCreated !== undefined) {
+    // A quiet Moments pair is not a chat the user started: it adds nobody as a contact.
+    if (kind === 'direct' && other !== undefined && this.onDirectCreated !== undefined && options.quiet !== true) {
       await this.onDirectCreated({ userId: other.userId, username: other.username }).catch((err: unknown) => this.core.emitError('people', err, { conversationId: groupId }));
     }
     return this.state.toConversation(stored);

@@ -24,6 +24,8 @@ export interface MomentHost {
   forget(batch: StoreBatch, userId: UserId): Promise<void>;
   /** A post's body is to be fetched (after the reference is stored). */
   fetchBody(postId: string): void;
+  /** A friend's window changed: their posts past it go (after the batch is stored). */
+  sweepSoon(): void;
   /** Drops the kept photos of a post being deleted (in `batch`). */
   dropPhotos(batch: StoreBatch, post: PostRecord): Promise<void>;
 }
@@ -50,7 +52,11 @@ export class MomentInbox implements ContentHandler {
     const users = [...new Set(into.conv.members.map((m) => m.userId))];
     const other = users.find((u) => u !== me);
     const refuse = (why: string): void => into.afterCommit(() => this.core.emitError('moment_invalid', new ClientError('bad_request', why), { conversationId, seq }));
-    if (users.length !== 2 || other === undefined || !users.includes(me) || (sender.userId !== me && sender.userId !== other)) return refuse('Moments travel only in a 1:1 group between friends');
+    if (users.length !== 2 || other === undefined || !users.includes(me) || (sender.userId !== me && sender.userId !== other)) {
+      // A hello that was on its way while the 1:1 grew into a group says nothing to anyone: dropped quietly.
+      if (content.type === 'moment_hello') return;
+      return refuse('Moments travel only in a 1:1 group between friends');
+    }
     const name = (u: UserId): string | null => into.conv.members.find((m) => m.userId === u)?.username ?? null;
     const emit = (e: MomentEvent): void => into.afterCommit(() => this.core.emit('moments', e));
     const ctx: Ctx = { into, me, other, sender: sender.userId, name, refuse, emit };
@@ -86,6 +92,7 @@ export class MomentInbox implements ContentHandler {
     }
     this.records.putFriend(into.batch, { ...held, username: ctx.name(other) ?? held.username, theySay: friend, window, backfilled: friend ? held.backfilled : false });
     if (!friend && held.theySay) await this.host.forget(into.batch, other);
+    if (window !== held.window) into.afterCommit(() => this.host.sweepSoon());
     into.afterCommit(() => this.host.helloArrived(other, friend));
     ctx.emit({ kind: 'friends' });
   }

@@ -117,7 +117,16 @@ const HeldSchema = z.object({ v: z.literal(V), postId: Id, commentId: Id, from: 
 export type HeldRecord = Omit<z.output<typeof HeldSchema>, 'v'>;
 
 /** Plaintexts still to send (encoded content), to whom, with the blobs each send names. */
-const OutSchema = z.object({ v: z.literal(V), id: z.string(), plaintext: B64, blobs: z.array(BlobDigestSchema), to: z.array(UserIdSchema), createdAt: Time });
+const OutSchema = z.object({
+  v: z.literal(V),
+  id: z.string(),
+  plaintext: B64,
+  blobs: z.array(BlobDigestSchema),
+  to: z.array(UserIdSchema),
+  /** Opens a quiet pair group where there is none (posts, comments, hello); a goodbye or a delete needs none. */
+  open: z.boolean(),
+  createdAt: Time,
+});
 export type OutRecord = Omit<z.output<typeof OutSchema>, 'v'>;
 
 function parse<T extends { v: number }>(schema: z.ZodType<T>, key: string, text: string): Omit<T, 'v'> {

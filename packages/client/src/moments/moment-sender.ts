@@ -50,16 +50,21 @@ export class MomentSender {
 
   /** The pair group with `other`, created quiet when there is none. */
   async ensureChannel(other: UserId, username: string): Promise<GroupId> {
-    const held = await this.channel(other);
-    if (held !== undefined) return held;
-    const created = await this.conversations.create([username], { kind: 'direct', quiet: true });
-    return created.id;
+    // One creation at a time per user: two sends at once must not open two pairs.
+    return this.core.locks.run(`moments/pair/${other}`, async () => {
+      const held = await this.channel(other);
+      if (held !== undefined) return held;
+      const created = await this.conversations.create([username], { kind: 'direct', quiet: true });
+      return created.id;
+    });
   }
 
   /** Stores `content` to go to each of `to`, then sends it (resolves once every send was tried). */
   async send(content: MessageContent, to: readonly UserId[], blobs: readonly BlobDigest[] = []): Promise<void> {
     if (to.length === 0) return;
-    const out: OutRecord = { id: newContentId(), plaintext: toBase64Url(encodeContent(content)), blobs: [...blobs], to: [...new Set(to)], createdAt: Date.now() };
+    // Only what starts or carries a friendship opens a pair group; a goodbye or a delete goes where one exists.
+    const open = content.type === 'moment_post' || content.type === 'moment_comment' || (content.type === 'moment_hello' && content.friend);
+    const out: OutRecord = { id: newContentId(), plaintext: toBase64Url(encodeContent(content)), blobs: [...blobs], to: [...new Set(to)], open, createdAt: Date.now() };
     const batch = new StoreBatch();
     this.records.putOut(batch, out);
     await this.core.repo.commit(batch);
@@ -88,7 +93,7 @@ export class MomentSender {
       let offline = false;
       const worker = async (): Promise<void> => {
         for (let userId = queue.shift(); userId !== undefined && !offline; userId = queue.shift()) {
-          const result = await this.sendOne(userId, plaintext, out.blobs);
+          const result = await this.sendOne(userId, plaintext, out.blobs, out.open);
           if (result === 'offline') offline = true;
           else left.delete(userId);
         }
@@ -103,9 +108,10 @@ export class MomentSender {
   }
 
   /** `offline`: try again after the next sync; `done`: sent, or no longer possible (no pair group, the friend is gone). */
-  private async sendOne(userId: UserId, plaintext: Uint8Array, blobs: readonly BlobDigest[]): Promise<'done' | 'offline'> {
+  private async sendOne(userId: UserId, plaintext: Uint8Array, blobs: readonly BlobDigest[], open: boolean): Promise<'done' | 'offline'> {
     try {
       let channel = await this.channel(userId);
+      if (channel === undefined && !open) return 'done';
       if (channel === undefined) {
         const { directory } = this.core.session();
         const user = await directory.lookupUserById(userId);
@@ -114,7 +120,7 @@ export class MomentSender {
       await this.outbox.sendPlaintext(channel, plaintext, blobs, undefined, { readyTimeoutMs: 0 });
       return 'done';
     } catch (err) {
-      if (err instanceof ClientError && (err.code === 'disconnected' || err.code === 'closed' || err.code === 'not_logged_in')) return 'offline';
+      if (err instanceof ClientError && (err.code === 'disconnected' || err.code === 'closed' || err.code === 'not_logged_in' || err.code === 'network')) return 'offline';
       // Gone (account deleted, no device that can be added, left the pair): nothing more to do for them.
       if (!this.core.isClosed()) this.core.emitError('moment_invalid', err);
       return 'done';

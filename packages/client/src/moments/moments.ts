@@ -51,6 +51,7 @@ export class Moments implements MomentHost, ContentHandler {
   private readonly inbox: MomentInbox;
   private readonly media: MediaRecords;
   private readonly fetching = new Set<string>();
+  private reconciling: Promise<void> = Promise.resolve();
   /** Set by wireFeatures: client.contacts. */
   contacts: Pick<Contacts, 'has' | 'list'> | undefined;
 
@@ -99,7 +100,18 @@ export class Moments implements MomentHost, ContentHandler {
   }
 
   /** Says hello (or goodbye) to each contact whose last word from this user differs from the contact list (after a change, after each sync). */
-  async reconcile(): Promise<void> {
+  reconcile(): Promise<void> {
+    return this.serial(() => this.reconcileNow());
+  }
+
+  /** Friendship changes one at a time (contact changes and hellos arrive in bursts). */
+  private serial(task: () => Promise<void>): Promise<void> {
+    const next = this.reconciling.then(task);
+    this.reconciling = next.catch(() => undefined);
+    return next;
+  }
+
+  private async reconcileNow(): Promise<void> {
     const contacts = (await this.contacts?.list()) ?? [];
     const ids = new Set(contacts.map((c) => c.userId));
     for (const c of contacts) if ((await this.records.friend(c.userId))?.iSaid !== true) await this.sayHello(c.userId, c.username, true);
@@ -113,25 +125,18 @@ export class Moments implements MomentHost, ContentHandler {
     if (!friend) await this.forget(batch, userId);
     await this.core.repo.commit(batch);
     this.core.emit('moments', { kind: 'friends' });
-    if (friend && username !== null && (await this.sender.channel(userId)) === undefined) {
-      try {
-        await this.sender.ensureChannel(userId, username);
-      } catch (err) {
-        if (!this.core.isClosed()) this.core.emitError('moment_invalid', err);
-      }
-    }
     const { window } = await this.records.settings();
     await this.sender.send({ type: 'moment_hello', v: 1, id: newContentId(), sentAt: this.now(), friend, window }, [userId]);
     if (friend && held.theySay) await this.backfill(userId);
   }
 
   helloArrived(userId: UserId, friend: boolean): void {
-    void (async () => {
+    void this.serial(async () => {
       const f = await this.records.friend(userId);
       if (!friend || f === undefined || !(await this.contacts?.has(userId))) return;
       if (f.iSaid !== true) await this.sayHello(userId, f.username, true);
       else await this.backfill(userId);
-    })().catch((err: unknown) => this.core.isClosed() || this.core.emitError('moment_invalid', err));
+    }).catch((err: unknown) => this.core.isClosed() || this.core.emitError('moment_invalid', err));
   }
 
   /** A new friend gets this user's newest posts that went to all friends, within the window (once per friendship). */
@@ -470,6 +475,10 @@ export class Moments implements MomentHost, ContentHandler {
       const postId = row.key.slice('moments/post/'.length);
       if (row.value.includes('"state":"loading"')) this.fetchBody(postId);
     }
+  }
+
+  sweepSoon(): void {
+    this.serial(() => this.sweep()).catch((err: unknown) => this.core.isClosed() || this.core.emitError('moment_invalid', err));
   }
 
   /** Drops friends' posts older than their author's window, and comments held longer than a day. */
