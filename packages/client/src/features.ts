@@ -152,7 +152,7 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
 }
 
 /** What a feature does when the session hands it something (core/session.ts SessionDeps): the self group's messages, ephemeral frames, own devices added. */
-export type SessionHooks = Pick<SessionDeps, 'onTyping' | 'onRejoin' | 'applyReadReceipts' | 'applyPrefs' | 'applyProfileKey' | 'applyHistory' | 'applyPeople' | 'applyMomentLists' | 'ownDevicesAdded'>;
+export type SessionHooks = Pick<SessionDeps, 'onTyping' | 'onRejoin' | 'applyReadReceipts' | 'applyPrefs' | 'applyProfileKey' | 'applyHistory' | 'applyPeople' | 'applyMoments' | 'ownDevicesAdded'>;
 
 export function sessionHooks(f: Features): SessionHooks {
   return {
@@ -163,13 +163,13 @@ export function sessionHooks(f: Features): SessionHooks {
     applyProfileKey: (m) => f.profiles.applyOwnKey(m),
     applyHistory: (batch, m) => f.history.received(batch, m),
     applyPeople: (m) => f.people.applySelf(m),
-    applyMomentLists: (m) => f.moments.listStore.applyOwn(m),
+    applyMoments: (m) => (m.kind === 'moment_lists' ? f.moments.listStore.applyOwn(m) : f.moments.applyOwnFriends(m)),
     // Devices this device just added to the self group get this user's preferences, contacts and blocks, and profile key.
     ownDevicesAdded: async () => {
       await f.prefs.sendAll();
       await f.people.sendAll();
       await f.profiles.sendOwnKey();
-      await f.moments.listStore.sendToOwnDevices();
+      await f.moments.sendToOwnDevices();
     },
   };
 }

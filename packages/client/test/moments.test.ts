@@ -154,4 +154,19 @@ describe('client: moments', () => {
   });
 });
 
+describe('client: moments on a device linked later', () => {
+  it("gets its user's friendships (it missed the hellos), so friends' posts and comments reach it", async () => {
+    await using net = await ClientNetwork.start();
+    const [a, b] = [await net.user(), await net.user()];
+    await befriend(a, b);
+    const phone = await net.device(a);
+    await waitFor(async () => (await phone.moments.friends()).length === 1, 'the phone knows B is a friend');
+    const post = await b.client.moments.post({ text: 'hello to all my friends' });
+    await waitFor(async () => (await find(phone, post.id))?.state === 'ready', "A's phone has B's post");
+    await phone.moments.comment(post.id, 'from the phone');
+    await waitFor(async () => (await find(b.client, post.id))?.comments.length === 1, 'B sees the comment from the phone');
+    assert.deepEqual(net.errors.map((e) => e.event.code), []);
+  });
+});
+
 const inside = (client: ParleyClient) => client as unknown as { f: Features; outbox: Outbox };

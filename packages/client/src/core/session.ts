@@ -9,7 +9,7 @@ import { LinkApproval } from '../devices/link-approval.js';
 import { DeviceDirectoryCache } from '../directory/device-directory.js';
 import { ClientError } from '../errors.js';
 import { SelfGroup } from '../self/self-group.js';
-import type { ConversationPrefsMessage, ProfileKeySelfMessage, ReadReceiptsMessage, MomentListsMessage } from '../self/self-messages.js';
+import type { ConversationPrefsMessage, ProfileKeySelfMessage, ReadReceiptsMessage, MomentListsMessage, MomentFriendsMessage } from '../self/self-messages.js';
 import type { HistoryArchiveMessage } from '../history/archive-message.js';
 import type { PeopleMessage } from '../people/people-entries.js';
 import { StoreBatch } from '../store/records.js';
@@ -56,8 +56,8 @@ export interface SessionDeps {
   applyHistory?(batch: StoreBatch, message: HistoryArchiveMessage): () => void;
   /** Another device of this user changed contacts, blocks or message requests (people/). */
   applyPeople?(message: PeopleMessage): Promise<() => void>;
-  /** Another device of this user changed the Moments lists (moments/). */
-  applyMomentLists?(message: MomentListsMessage): Promise<() => void>;
+  /** Another device of this user changed the Moments lists, or passed on its friendships (moments/). */
+  applyMoments?(message: MomentListsMessage | MomentFriendsMessage): Promise<() => void>;
   /** An ephemeral typing frame (messages/typing.ts), as it arrives: the step to run in the inbox's order, if any. */
   onTyping?(frame: TypingServerFrame, payload: Uint8Array): (() => Promise<void>) | undefined;
   /** A member device asks to be re-added to a group (healing/): the step to run in the inbox's order, if any. */
@@ -169,7 +169,7 @@ function selfFeatures(deps: SessionDeps, account: AccountRecord, identity: Devic
     ...(deps.applyProfileKey === undefined ? {} : { applyProfileKey: deps.applyProfileKey }),
     ...(deps.applyHistory === undefined ? {} : { applyHistory: deps.applyHistory }),
     ...(deps.applyPeople === undefined ? {} : { applyPeople: deps.applyPeople }),
-    ...(deps.applyMomentLists === undefined ? {} : { applyMomentLists: deps.applyMomentLists }),
+    ...(deps.applyMoments === undefined ? {} : { applyMoments: deps.applyMoments }),
   });
   const names: DeviceNames = new DeviceNames({
     me: account,

@@ -82,7 +82,7 @@ export class MomentInbox implements ContentHandler {
 
   private async hello(ctx: Ctx, friend: boolean, window: MomentPostContent['window'], sentAt: number): Promise<void> {
     const { into, other } = ctx;
-    const held = (await this.records.friend(other, into.batch)) ?? { userId: other, username: ctx.name(other), theySay: false, window: 'all' as const, iSaid: null, backfilled: false };
+    const held = (await this.records.friend(other, into.batch)) ?? { userId: other, username: ctx.name(other), theySay: false, window: 'all' as const, heardAt: null, iSaid: null, backfilled: false };
     if (ctx.sender !== other) {
       // Another device of this user said it: this user's own stance and window.
       this.records.putFriend(into.batch, { ...held, iSaid: friend });
@@ -90,7 +90,9 @@ export class MomentInbox implements ContentHandler {
       if (sentAt > settings.updatedAt) this.records.putSettings(into.batch, { window, updatedAt: sentAt });
       return;
     }
-    this.records.putFriend(into.batch, { ...held, username: ctx.name(other) ?? held.username, theySay: friend, window, backfilled: friend ? held.backfilled : false });
+    // An older hello (it travelled in another pair group, or a device passed on what it knew) changes nothing.
+    if (held.heardAt !== null && sentAt < held.heardAt) return;
+    this.records.putFriend(into.batch, { ...held, username: ctx.name(other) ?? held.username, theySay: friend, window, heardAt: sentAt, backfilled: friend ? held.backfilled : false });
     if (!friend && held.theySay) await this.host.forget(into.batch, other);
     if (window !== held.window) into.afterCommit(() => this.host.sweepSoon());
     into.afterCommit(() => this.host.helloArrived(other, friend));

@@ -95,12 +95,15 @@ const FriendRecordSchema = z.object({
   /** The other side's last `moment_hello`: do they count this user as a friend, and their window. */
   theySay: z.boolean(),
   window: Window,
+  /** When they sent that hello (their clock): of two devices' knowledge of them, the later hello wins. */
+  heardAt: Time.nullable(),
   /** What this user (any of its devices) last said to them. */
   iSaid: z.boolean().nullable(),
   /** Own posts were offered to them once friendship began. */
   backfilled: z.boolean(),
 });
 export type FriendRecord = Omit<z.output<typeof FriendRecordSchema>, 'v'>;
+export const MomentFriendSchema = FriendRecordSchema.omit({ v: true });
 
 const ListSchema = z.object({ id: Id, name: z.string().min(1).max(40), members: z.array(UserIdSchema).max(5_000), updatedAt: Time });
 const ListsRecordSchema = z.object({ v: z.literal(V), lists: z.array(ListSchema).max(50), updatedAt: Time });

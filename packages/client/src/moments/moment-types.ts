@@ -116,5 +116,7 @@ export interface MomentEvent {
 }
 
 export const MAX_MOMENT_LISTS = 50;
+/** Friendship records one device passes to a new device of its user (one self-group message, under the 1 MiB frame). */
+export const MAX_MOMENT_FRIENDS = 5_000;
 export const MAX_MOMENT_LIST_NAME_LENGTH = 40;
 export const MAX_MOMENT_LIST_MEMBERS = 5_000;

@@ -7,6 +7,8 @@ import type { GroupState } from '../core/group-state.js';
 import type { Outbox } from '../core/outbox.js';
 import type { Conversations } from '../conversations/conversations.js';
 import { ClientError } from '../errors.js';
+import { encodeSelfMessage } from '../self/self-messages.js';
+import type { MomentFriendsMessage } from '../self/self-messages.js';
 import { MediaRecords } from '../media/media-records.js';
 import type { Contacts } from '../people/contacts.js';
 import { StoreBatch } from '../store/records.js';
@@ -19,6 +21,7 @@ import { BY_PREFIX, MomentRecords, TIME_PREFIX } from './moment-records.js';
 import type { PostRecord } from './moment-records.js';
 import { MomentSender } from './moment-sender.js';
 import { commentView, noticeView, postView } from './moment-views.js';
+import { MAX_MOMENT_FRIENDS } from './moment-types.js';
 import type { MomentCommentView, MomentList, MomentNotice, MomentPage, MomentPerson, MomentPost, MomentPostInput } from './moment-types.js';
 
 /** A new friend gets at most this many of the posts that went to all friends. */
@@ -58,7 +61,7 @@ export class Moments implements MomentHost, ContentHandler {
   constructor(
     private readonly core: ClientCore,
     state: GroupState,
-    outbox: Outbox,
+    private readonly outbox: Outbox,
     conversations: Conversations,
     private readonly now: () => number,
   ) {
@@ -119,7 +122,7 @@ export class Moments implements MomentHost, ContentHandler {
   }
 
   private async sayHello(userId: UserId, username: string | null, friend: boolean): Promise<void> {
-    const held = (await this.records.friend(userId)) ?? { userId, username, theySay: false, window: 'all' as const, iSaid: null, backfilled: false };
+    const held = (await this.records.friend(userId)) ?? { userId, username, theySay: false, window: 'all' as const, heardAt: null, iSaid: null, backfilled: false };
     const batch = new StoreBatch();
     this.records.putFriend(batch, { ...held, iSaid: friend, backfilled: friend ? held.backfilled : false });
     if (!friend) await this.forget(batch, userId);
@@ -172,6 +175,34 @@ export class Moments implements MomentHost, ContentHandler {
       for (const c of await this.records.comments(postId, batch)) if (c.author === userId) this.records.deleteKey(batch, `moments/comment/${postId}/${String(c.sentAt).padStart(16, '0')}/${c.commentId}`);
       for (const l of await this.records.likes(postId, batch)) if (l.author === userId) this.records.deleteKey(batch, `moments/like/${postId}/${userId}`);
     }
+  }
+
+  /** A device just added to the self group missed the hellos: it gets this device's friendships, window and lists. */
+  async sendToOwnDevices(): Promise<void> {
+    const { self } = this.core.session();
+    const friends = await this.records.friends();
+    const settings = await this.records.settings();
+    if (friends.length > 0 || settings.updatedAt > 0) {
+      const message = { kind: 'moment_friends' as const, friends: friends.slice(0, MAX_MOMENT_FRIENDS), window: settings.window, windowUpdatedAt: settings.updatedAt };
+      await this.outbox.sendPlaintext(self.id, encodeSelfMessage(message), [], undefined, { readyTimeoutMs: 0 });
+    }
+    await this.listStore.sendToOwnDevices();
+  }
+
+  /** Friendships from another device of this user: taken where this device knows nothing of that person yet. */
+  async applyOwnFriends(m: MomentFriendsMessage): Promise<() => void> {
+    const batch = new StoreBatch();
+    for (const f of m.friends) {
+      const held = await this.records.friend(f.userId);
+      if (held === undefined) this.records.putFriend(batch, f);
+      // What they said, as the other device heard it later than this one did.
+      else if (f.heardAt !== null && (held.heardAt === null || f.heardAt > held.heardAt)) this.records.putFriend(batch, { ...held, theySay: f.theySay, window: f.window, heardAt: f.heardAt, backfilled: held.backfilled || f.backfilled });
+    }
+    const settings = await this.records.settings();
+    if (m.windowUpdatedAt > settings.updatedAt) this.records.putSettings(batch, { window: m.window, updatedAt: m.windowUpdatedAt });
+    if (batch.writes.length === 0) return () => undefined;
+    await this.core.repo.commit(batch);
+    return () => this.core.emit('moments', { kind: 'friends' });
   }
 
   /* ---------------- posting ---------------- */

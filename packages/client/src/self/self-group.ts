@@ -10,7 +10,7 @@ import { MAX_ACCOUNT_KEYS, newConversationRecord, StoreBatch } from '../store/re
 import type { ClientRepository, ConversationRecord } from '../store/records.js';
 import type { HttpApi } from '../transport/http-api.js';
 import { decodeSelfMessage, encodeSelfMessage } from './self-messages.js';
-import type { ConversationPrefsMessage, ProfileKeySelfMessage, ReadReceiptsMessage, MomentListsMessage } from './self-messages.js';
+import type { ConversationPrefsMessage, ProfileKeySelfMessage, ReadReceiptsMessage, MomentListsMessage, MomentFriendsMessage } from './self-messages.js';
 import type { HistoryArchiveMessage } from '../history/archive-message.js';
 import type { PeopleMessage } from '../people/people-entries.js';
 
@@ -63,8 +63,8 @@ export interface SelfGroupOps {
   applyHistory?(batch: StoreBatch, message: HistoryArchiveMessage): () => void;
   /** Another device of this user changed contacts, blocks or message requests (people/); like applyPrefs. */
   applyPeople?(message: PeopleMessage): Promise<() => void>;
-  /** Another device of this user changed the Moments lists (moments/moment-lists.ts); like applyPrefs. */
-  applyMomentLists?(message: MomentListsMessage): Promise<() => void>;
+  /** Another device of this user changed the Moments lists, or passed on its friendships (moments/); like applyPrefs. */
+  applyMoments?(message: MomentListsMessage | MomentFriendsMessage): Promise<() => void>;
   report(error: Error): void;
 }
 
@@ -267,7 +267,7 @@ export class SelfGroup {
     if (decoded.message.kind === 'read_receipts') return (await this.ops.applyReadReceipts?.(decoded.message)) ?? none;
     if (decoded.message.kind === 'profile_key') return (await this.ops.applyProfileKey?.(decoded.message)) ?? none;
     if (decoded.message.kind === 'history_archive') return this.ops.applyHistory?.(batch, decoded.message) ?? none;
-    if (decoded.message.kind === 'moment_lists') return (await this.ops.applyMomentLists?.(decoded.message)) ?? none;
+    if (decoded.message.kind === 'moment_lists' || decoded.message.kind === 'moment_friends') return (await this.ops.applyMoments?.(decoded.message)) ?? none;
     if (decoded.message.kind === 'contact' || decoded.message.kind === 'block' || decoded.message.kind === 'request' || decoded.message.kind === 'people') return (await this.ops.applyPeople?.(decoded.message)) ?? none;
     // Someone answered (or sent keys after adding devices): no need for this device to answer too.
     this.cancelReply();

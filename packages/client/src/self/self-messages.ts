@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { fromBase64Url, GroupIdSchema, toBase64Url } from '@parley/protocol';
 import type { GroupId, UserId } from '@parley/protocol';
-import { MomentListSchema } from '../moments/moment-records.js';
-import { MAX_MOMENT_LISTS } from '../moments/moment-types.js';
+import { MOMENT_WINDOWS } from '@parley/crypto';
+import type { MomentWindow } from '@parley/crypto';
+import { MomentFriendSchema, MomentListSchema } from '../moments/moment-records.js';
+import { MAX_MOMENT_FRIENDS, MAX_MOMENT_LISTS } from '../moments/moment-types.js';
 import { BlockEntrySchema, ContactEntrySchema, PeopleSnapshotSchema, RequestEntrySchema } from '../people/people-entries.js';
 import type { PeopleMessage } from '../people/people-entries.js';
 import { HistoryArchiveFields, historyArchiveFields } from '../history/archive-message.js';
@@ -30,6 +32,9 @@ import type { HistoryArchiveMessage } from '../history/archive-message.js';
  * - `moment_lists`: the user's Moments lists (names and members), with
  *   `updatedAt`; the newest snapshot wins (moments/moment-lists.ts). List
  *   names never leave the user's devices.
+ * - `moment_friends`: what this device knows of Moments friendships (who said
+ *   hello, their windows, what this user said) and this user's window, for a
+ *   device just added to the self group: it missed the hellos.
  * - `history_archive`: where the history archive for a newly linked device
  *   is and its key (history/archive-message.ts); only the device it names
  *   acts on it.
@@ -73,8 +78,24 @@ const SelfMessageSchema = z.discriminatedUnion('kind', [
   RequestEntrySchema.extend({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('request') }),
   PeopleSnapshotSchema.extend({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('people') }),
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('history_archive'), ...HistoryArchiveFields }),
+  z.object({
+    type: z.literal(SELF_MESSAGE_TYPE),
+    v: z.literal(1),
+    kind: z.literal('moment_friends'),
+    friends: z.array(MomentFriendSchema).max(MAX_MOMENT_FRIENDS),
+    window: z.enum(MOMENT_WINDOWS),
+    windowUpdatedAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  }),
   z.object({ type: z.literal(SELF_MESSAGE_TYPE), v: z.literal(1), kind: z.literal('moment_lists'), lists: z.array(MomentListSchema).max(MAX_MOMENT_LISTS), updatedAt: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }),
 ]);
+
+/** Moments friendships as one device knows them, for a newly added device of the same user. */
+export interface MomentFriendsMessage {
+  readonly kind: 'moment_friends';
+  readonly friends: ReadonlyArray<z.output<typeof MomentFriendSchema>>;
+  readonly window: MomentWindow;
+  readonly windowUpdatedAt: number;
+}
 
 /** This user's Moments lists, as synced between the user's devices. */
 export interface MomentListsMessage {
@@ -103,7 +124,7 @@ export interface ReadReceiptsMessage {
   readonly updatedAt: number;
 }
 
-export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' } | ConversationPrefsMessage | ReadReceiptsMessage | PeopleMessage | HistoryArchiveMessage | ProfileKeySelfMessage | MomentListsMessage;
+export type SelfMessage = { kind: 'account_keys'; keys: Uint8Array[] } | { kind: 'key_request' } | ConversationPrefsMessage | ReadReceiptsMessage | PeopleMessage | HistoryArchiveMessage | ProfileKeySelfMessage | MomentListsMessage | MomentFriendsMessage;
 
 /** This user's profile key, as synced between the user's devices. */
 export interface ProfileKeySelfMessage {
@@ -129,7 +150,9 @@ export function encodeSelfMessage(message: SelfMessage): Uint8Array {
               ? { ...head, ...historyArchiveFields(message) }
               : message.kind === 'moment_lists'
                 ? { ...head, lists: message.lists, updatedAt: message.updatedAt }
-                : head;
+                : message.kind === 'moment_friends'
+                  ? { ...head, friends: message.friends, window: message.window, windowUpdatedAt: message.windowUpdatedAt }
+                  : head;
   return new TextEncoder().encode(JSON.stringify(wire));
 }
 
@@ -166,6 +189,8 @@ export function decodeSelfMessage(plaintext: Uint8Array): { ok: true; message: S
       const { type: _type, v: _v, ...message } = m;
       return { ok: true, message };
     }
+    case 'moment_friends':
+      return { ok: true, message: { kind: 'moment_friends', friends: m.friends, window: m.window, windowUpdatedAt: m.windowUpdatedAt } };
     case 'moment_lists':
       return { ok: true, message: { kind: 'moment_lists', lists: m.lists, updatedAt: m.updatedAt } };
   }
