@@ -169,4 +169,32 @@ describe('client: moments on a device linked later', () => {
   });
 });
 
+describe('client: moments in the history transfer', () => {
+  it('a device linked with history gets own and friends posts with their comments and likes, and their photos', async () => {
+    await using net = await ClientNetwork.start();
+    const [a, b] = [await net.user(), await net.user()];
+    await befriend(a, b);
+    const own = await a.client.moments.post({ text: 'my own post', photos: [photo(7)] });
+    const theirs = await b.client.moments.post({ text: "B's post" });
+    await waitFor(async () => (await find(a.client, theirs.id))?.state === 'ready', 'A has B post');
+    await a.client.moments.comment(theirs.id, 'nice one');
+    await b.client.moments.like(own.id, true);
+    await waitFor(async () => (await find(a.client, own.id))?.likes.length === 1, 'A sees the like');
+
+    const laptop = await net.client();
+    const imported = new Promise<void>((resolve) => laptop.on('history', (e) => e.state === 'imported' && resolve()));
+    const pending = await laptop.linkDevice(a.name, a.password);
+    await a.client.approveLink(pending.uri, { history: 'all' });
+    await pending.approved;
+    await imported;
+    const mine = await waitFor(() => find(laptop, own.id), 'the laptop has the own post');
+    assert.equal(mine.text, 'my own post');
+    assert.deepEqual(mine.likes.map((l) => l.author.userId), [b.client.userId]);
+    assert.deepEqual(await laptop.moments.photo(own.id, 0), photo(7).bytes);
+    const other = await waitFor(() => find(laptop, theirs.id), "the laptop has B's post");
+    assert.deepEqual(other.comments.map((c) => c.text), ['nice one']);
+    assert.deepEqual(net.errors.map((e) => e.event.code), []);
+  });
+});
+
 const inside = (client: ParleyClient) => client as unknown as { f: Features; outbox: Outbox };

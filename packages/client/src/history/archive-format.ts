@@ -10,7 +10,9 @@ import { BlobDigestSchema, GroupIdSchema } from '@parley/protocol';
  *                a `head` line, then per conversation a `conv` line followed
  *                by its `msg` lines (stored message records, ascending seq)
  *                and its `media` lines (each followed by `chunks` `chunk`
- *                lines), then one `end` line with the counts.
+ *                lines), then `moment` lines (Moments posts, comments and
+ *                likes this device holds, moments/moment-archive.ts), then
+ *                one `end` line with the counts.
  *   compressed = gzip(plaintext) (CompressionStream), streamed.
  *   parts      = compressed cut into pieces of at most `partBytes`;
  *                part i = AES-256-GCM(key, nonce = 8 zero bytes ‖ u32be(i),
@@ -81,9 +83,15 @@ export const MediaLineSchema = z.object({
 
 export const ChunkLineSchema = z.object({ t: z.literal('chunk'), data: z.string().max(MAX_LINE_CHARS) });
 
-export const EndLineSchema = z.object({ t: z.literal('end'), conversations: Count, messages: Count, media: Count });
+/** One Moments record (a post, a comment, a like) as the sending device's store keeps it; validated with the Moments schemas. */
+export const MomentLineSchema = z.object({ t: z.literal('moment'), key: z.string().min(1).max(512), value: z.string().min(2).max(MAX_LINE_CHARS) });
+/** At most this many Moments records in one archive. */
+export const MAX_ARCHIVE_MOMENTS = 200_000;
 
-export const ArchiveLineSchema = z.discriminatedUnion('t', [HeadLineSchema, ConvLineSchema, MsgLineSchema, MediaLineSchema, ChunkLineSchema, EndLineSchema]);
+/** `moments`: absent in archives from devices before Moments (none). */
+export const EndLineSchema = z.object({ t: z.literal('end'), conversations: Count, messages: Count, media: Count, moments: Count.optional() });
+
+export const ArchiveLineSchema = z.discriminatedUnion('t', [HeadLineSchema, ConvLineSchema, MsgLineSchema, MediaLineSchema, ChunkLineSchema, MomentLineSchema, EndLineSchema]);
 export type ArchiveLine = z.output<typeof ArchiveLineSchema>;
 
 export interface ArchiveCounts {

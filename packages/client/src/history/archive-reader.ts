@@ -7,7 +7,9 @@ import type { MediaBlob } from '../media/media-records.js';
 import { messageWrite, toMessage } from '../store/message-records.js';
 import { StoreBatch } from '../store/records.js';
 import type { Store } from '../store/store.js';
-import { ArchiveLineSchema, concatBytes, decryptPart, importArchiveKey, MAX_ARCHIVE_CONVERSATIONS, MAX_ARCHIVE_MESSAGES, MAX_LINE_CHARS, MEDIA_CHUNK_BYTES } from './archive-format.js';
+import { ArchiveLineSchema, concatBytes, decryptPart, importArchiveKey, MAX_ARCHIVE_CONVERSATIONS, MAX_ARCHIVE_MESSAGES, MAX_ARCHIVE_MOMENTS, MAX_LINE_CHARS, MEDIA_CHUNK_BYTES } from './archive-format.js';
+import { readArchivedMoment } from '../moments/moment-archive.js';
+import type { ArchivedMoment } from '../moments/moment-archive.js';
 import type { ArchiveLine } from './archive-format.js';
 import type { HistoryArchiveMessage } from './archive-message.js';
 
@@ -47,6 +49,8 @@ export interface PlannedConversation {
 export interface ImportPlan {
   readonly conversations: PlannedConversation[];
   readonly messages: number;
+  /** Moments records, each validated with its schema and key (moments/moment-archive.ts). */
+  readonly moments: ArchivedMoment[];
 }
 
 export interface ReadDeps {
@@ -129,6 +133,7 @@ class ArchiveParser {
   private blobs = new Map<number, MediaBlob>();
   private media: OpenMedia | undefined;
   private messages = 0;
+  private readonly moments: ArchivedMoment[] = [];
   private mediaCount = 0;
   private started = false;
   private ended = false;
@@ -173,7 +178,7 @@ class ArchiveParser {
   }
 
   result(): ImportPlan {
-    return { conversations: this.conversations, messages: this.messages };
+    return { conversations: this.conversations, messages: this.messages, moments: this.moments };
   }
 
   private async line(text: string): Promise<void> {
@@ -204,8 +209,17 @@ class ArchiveParser {
         return this.openMedia(line);
       case 'chunk':
         return this.chunk(line.data);
+      case 'moment': {
+        if (this.moments.length >= MAX_ARCHIVE_MOMENTS) throw invalid('too many Moments records in the history archive');
+        const record = readArchivedMoment(line.key, line.value);
+        if (record === undefined) throw invalid('a Moments record of the history archive is not valid');
+        this.moments.push(record);
+        return;
+      }
       case 'end':
-        if (line.conversations !== this.conversations.length || line.messages !== this.messages || line.media !== this.mediaCount) throw invalid('the end of the history archive counts otherwise');
+        if (line.conversations !== this.conversations.length || line.messages !== this.messages || line.media !== this.mediaCount || (line.moments ?? 0) !== this.moments.length) {
+          throw invalid('the end of the history archive counts otherwise');
+        }
         this.ended = true;
         return;
     }

@@ -31,6 +31,8 @@ export interface ArchiveSource {
   readonly scope: 'month' | 'all';
   readonly now: number;
   readonly partBytes: number;
+  /** The Moments records to pass on (posts since `since`, with their comments and likes): moments/moment-archive.ts. */
+  readonly moments?: (since: number | null) => AsyncIterable<{ key: string; value: string }>;
   /** Uploads one encrypted part (a blob named by its SHA-256). */
   upload(digest: BlobDigest, bytes: Uint8Array): Promise<void>;
   isClosed(): boolean;
@@ -52,6 +54,7 @@ export async function writeArchive(src: ArchiveSource): Promise<WrittenArchive> 
   const since = src.scope === 'month' ? src.now - MONTH_MS : null;
   const media = new MediaRecords(src.store);
   const counts = { conversations: 0, messages: 0, media: 0 };
+  let moments = 0;
   try {
     await lines.put({ t: 'head', v: 1, createdAt: src.now, scope: src.scope, since });
     for (const conv of src.conversations) {
@@ -91,7 +94,14 @@ export async function writeArchive(src: ArchiveSource): Promise<WrittenArchive> 
         counts.media++;
       }
     }
-    await lines.put({ t: 'end', ...counts });
+    if (src.moments !== undefined) {
+      for await (const m of src.moments(since)) {
+        if (src.isClosed()) throw new ClientError('closed', 'the client closed while writing the history archive');
+        await lines.put({ t: 'moment', key: m.key, value: m.value });
+        moments++;
+      }
+    }
+    await lines.put({ t: 'end', ...counts, ...(moments === 0 ? {} : { moments }) });
     await lines.close();
   } catch (err) {
     await lines.abort(err);

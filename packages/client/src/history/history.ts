@@ -15,6 +15,7 @@ import { DEFAULT_PART_BYTES } from './archive-format.js';
 import { HistoryArchiveMessageSchema } from './archive-message.js';
 import type { HistoryArchiveMessage } from './archive-message.js';
 import { HistoryImportError, readArchive } from './archive-reader.js';
+import type { ArchivedMoment } from '../moments/moment-archive.js';
 import type { ImportPlan } from './archive-reader.js';
 import { writeArchive } from './archive-writer.js';
 import type { HistoryScope } from './archive-writer.js';
@@ -52,6 +53,9 @@ interface Waiting {
  * checked and validated whole, then stored in one batch, or not at all.
  */
 export class History {
+  /** Set by wireFeatures: Moments records in the archive (moments/moment-archive.ts). */
+  moments: { lines(since: number | null): AsyncIterable<{ key: string; value: string }>; importInto(batch: StoreBatch, items: readonly ArchivedMoment[]): Promise<() => void> } | undefined;
+
   /** Archives this device is importing or has handled this session (by id). */
   private readonly handled = new Set<string>();
   private readonly waiting = new Map<string, Waiting>();
@@ -114,6 +118,7 @@ export class History {
           await this.core.api.putBlob(digest, bytes);
         },
         isClosed: () => this.core.isClosed(),
+        ...(this.moments === undefined ? {} : { moments: this.moments.lines }),
       });
     // The server's blob limit is not published: a part it refuses as too large means smaller parts (a new key; the parts sent are collected unused).
     let partBytes = this.partBytes;
@@ -317,8 +322,11 @@ export class History {
         batch.putConversation(updated);
         touched.push(updated);
       }
+      // Moments (their own records; the new device fetches bodies and photos after).
+      const momentsDone = this.moments === undefined || plan.moments.length === 0 ? undefined : await this.moments.importInto(batch, plan.moments);
       batch.deleteAll([{ table: 'meta', key: PENDING_PREFIX + message.archiveId }]);
       await this.core.repo.commit(batch);
+      momentsDone?.();
       return stored;
     });
     for (const c of touched) this.core.emit('conversation', this.state.toConversation(c));

@@ -145,6 +145,27 @@ function parse<T extends { v: number }>(schema: z.ZodType<T>, key: string, text:
   return rest;
 }
 
+/** A post, comment or like record as another device of this user passed it on (history archive): its schema and its key must hold. */
+export function parseArchived(key: string, text: string): { kind: 'post'; record: PostRecord } | { kind: 'comment'; record: CommentRecord } | { kind: 'like'; record: LikeRecord } | undefined {
+  try {
+    if (key.startsWith(POST_PREFIX)) {
+      const record = parse(PostRecordSchema, key, text);
+      return postKey(record.postId) === key ? { kind: 'post', record } : undefined;
+    }
+    if (key.startsWith(COMMENT_PREFIX)) {
+      const record = parse(CommentRecordSchema, key, text);
+      return commentKey(record) === key ? { kind: 'comment', record } : undefined;
+    }
+    if (key.startsWith(LIKE_PREFIX)) {
+      const record = parse(LikeRecordSchema, key, text);
+      return likeKey(record.postId, record.author) === key ? { kind: 'like', record } : undefined;
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+
 function put(batch: StoreBatch, key: string, value: object): void {
   batch.putText('meta', key, JSON.stringify({ v: V, ...value }));
 }

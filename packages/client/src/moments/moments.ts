@@ -13,6 +13,8 @@ import { MediaRecords } from '../media/media-records.js';
 import type { Contacts } from '../people/contacts.js';
 import { StoreBatch } from '../store/records.js';
 import type { ContentHandler, IncomingContent, InboxBatch } from '../sync/content-handlers.js';
+import { importMoments, momentArchiveLines } from './moment-archive.js';
+import type { ArchivedMoment } from './moment-archive.js';
 import { MomentInbox } from './moment-inbox.js';
 import type { MomentHost } from './moment-inbox.js';
 import { checkWindow, postContent, preparePost } from './moment-input.js';
@@ -203,6 +205,21 @@ export class Moments implements MomentHost, ContentHandler {
     if (batch.writes.length === 0) return () => undefined;
     await this.core.repo.commit(batch);
     return () => this.core.emit('moments', { kind: 'friends' });
+  }
+
+  /** The history archive's Moments part, on the sending device (history/). */
+  archiveLines(since: number | null): AsyncIterable<{ key: string; value: string }> {
+    return momentArchiveLines(this.records, since);
+  }
+
+  /** Moments from a history archive (history/): added to `batch`; bodies and photos fetched once it is stored. */
+  async importInto(batch: StoreBatch, items: readonly ArchivedMoment[]): Promise<() => void> {
+    const me = this.me();
+    const added = await importMoments(this.records, batch, items, async (author) => author === me || (await this.isFriend(author)));
+    return () => {
+      if (added.length > 0) this.core.emit('moments', { kind: 'post' });
+      for (const postId of added) this.fetchBody(postId, true);
+    };
   }
 
   /* ---------------- posting ---------------- */
@@ -406,17 +423,23 @@ export class Moments implements MomentHost, ContentHandler {
   }
 
   /** Fetches and opens a post's body, then keeps its photos (in the background). */
-  fetchBody(postId: string): void {
+  fetchBody(postId: string, photosToo = false): void {
     if (this.fetching.has(postId)) return;
     this.fetching.add(postId);
-    void this.fetchNow(postId)
+    void this.fetchNow(postId, photosToo)
       .catch((err: unknown) => this.core.isClosed() || this.core.emitError('moment_invalid', err))
       .finally(() => this.fetching.delete(postId));
   }
 
-  private async fetchNow(postId: string): Promise<void> {
+  private async fetchNow(postId: string, photosToo: boolean): Promise<void> {
     const p = await this.records.post(postId);
-    if (p === undefined || p.state !== 'loading') return;
+    if (p === undefined) return;
+    // A post that came with its body (history archive): only its photos to keep.
+    if (p.state === 'ready' && photosToo) {
+      for (const [i] of (p.content?.photos ?? []).entries()) await this.photo(postId, i).catch(() => undefined);
+      return;
+    }
+    if (p.state !== 'loading') return;
     const key = fromBase64Url(p.body.key);
     const nonce = fromBase64Url(p.body.nonce);
     let next: PostRecord;
