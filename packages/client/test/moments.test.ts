@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { UserId } from '@parley/protocol';
+import type { BlobDigest, UserId } from '@parley/protocol';
 import { MAX_MOMENT_PHOTO_BYTES } from '../src/index.js';
 import type { MomentPost, ParleyClient } from '../src/index.js';
 import { encodeContent, newContentId } from '@parley/crypto';
@@ -143,6 +143,13 @@ describe('client: moments', () => {
     await waitFor(() => net.errorsOf(a.client).some((e) => e.code === 'moment_invalid'), 'A refused the forged delete');
     await waitFor(() => net.errorsOf(c.client).some((e) => e.code === 'moment_invalid'), 'C refused the forged delete');
     assert.ok((await find(a.client, post.id)) !== null && (await find(c.client, post.id)) !== null, 'the post stays');
+
+    // B claims the id of A's post for a post of its own (to pre-empt it where A's has not arrived): refused, the id is bound to A.
+    const cErrors = net.errorsOf(c.client).length;
+    const body = { digest: 'ab'.repeat(32) as BlobDigest, key: new Uint8Array(32), nonce: new Uint8Array(12), size: 10 };
+    await bMoments.sender.send({ type: 'moment_post', v: 1, id: newContentId(), sentAt: Date.now(), postId: newContentId(), salt: new Uint8Array(16), postedAt: Date.now(), body, window: 'all' }, [c.client.userId as UserId]);
+    await waitFor(() => net.errorsOf(c.client).length > cErrors, 'C refused a post id not bound to B');
+    assert.match(net.errorsOf(c.client).at(-1)?.error.message ?? '', /not bound/);
 
     // Moments content in a group of three is refused (only a pair's 1:1 group carries it).
     const group = await b.client.createConversation([a.name, c.name]);

@@ -134,6 +134,7 @@ export {
   MOMENT_WINDOWS,
   MomentBodySchema,
   MomentError,
+  momentPostId,
   momentWindowMs,
   openMomentComment,
   sealMomentComment,

@@ -22,6 +22,7 @@ import {
   momentWindowMs,
   openMomentComment,
   sealMomentComment,
+  momentPostId,
 } from './moments.js';
 import type { MomentBody, MomentBodyPhoto, MomentComment, MomentContent, MomentErrorCode } from './moments.js';
 
@@ -60,6 +61,7 @@ const momentContent: fc.Arbitrary<MomentContent> = fc.oneof(
       ...head,
       type: fc.constant('moment_post' as const),
       postId: idArb,
+      salt: fc.uint8Array({ minLength: 16, maxLength: 16 }),
       postedAt: timeArb,
       body: fc.record(
         { digest: digestArb, key: fc.uint8Array({ minLength: 32, maxLength: 32 }), nonce: fc.uint8Array({ minLength: 12, maxLength: 12 }), size: fc.integer({ min: 1, max: MAX_MOMENT_BODY_BYTES }) },
@@ -80,6 +82,7 @@ const postRef = (): MomentContent => ({
   ...base(),
   type: 'moment_post',
   postId: newContentId(),
+  salt: new Uint8Array(16).fill(3),
   postedAt: 1_700_000_000_000,
   body: { digest: toHex(new Uint8Array(32).fill(9)) as BlobDigest, key: new Uint8Array(32).fill(1), nonce: new Uint8Array(12).fill(2), size: 4_321 },
   window: '1m',
@@ -456,3 +459,15 @@ async function sealRawBytes(rawKey: Uint8Array, postId: string, plain: Uint8Arra
 function sealRaw(rawKey: Uint8Array, postId: string, doc: unknown): Promise<Uint8Array> {
   return sealRawBytes(rawKey, postId, enc(doc));
 }
+
+describe('moment post ids', () => {
+  it('are bound to their author: another author with the same salt gets another id; a salt of the wrong size is refused', async () => {
+    const salt = new Uint8Array(16).fill(5);
+    const a = await momentPostId('author-one', salt);
+    assert.match(a, /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(await momentPostId('author-one', salt), a);
+    assert.notEqual(await momentPostId('author-two', salt), a);
+    assert.notEqual(await momentPostId('author-one', new Uint8Array(16).fill(6)), a);
+    await rejectsWith(() => momentPostId('author-one', new Uint8Array(15)), 'invalid');
+  });
+});

@@ -59,6 +59,8 @@ export const MomentPostContentSchema = z.object({
   ...contentBase,
   type: z.literal('moment_post'),
   postId: ContentIdSchema,
+  /** The post id is momentPostId(author, salt): nobody can reuse another author's post id. */
+  salt: Base64UrlBytes(16, 16),
   /** When the author posted (a backfilled post keeps its time; `sentAt` is when this reference went). */
   postedAt: TimeSchema,
   body: BlobRefSchema.refine((b) => b.size >= 1 && b.size <= MAX_MOMENT_BODY_BYTES, 'moment body too large'),
@@ -95,6 +97,7 @@ export function momentWire(content: MomentContent, head: Record<string, unknown>
       return {
         ...head,
         postId: content.postId,
+        salt: toBase64Url(content.salt),
         postedAt: content.postedAt,
         body: { digest: content.body.digest, key: toBase64Url(content.body.key), nonce: toBase64Url(content.body.nonce), size: content.body.size },
         window: content.window,
@@ -108,6 +111,21 @@ export function momentWire(content: MomentContent, head: Record<string, unknown>
     case 'moment_hello':
       return { ...head, friend: content.friend, window: content.window };
   }
+}
+
+/**
+ * A post's id, bound to its author: the first 16 bytes of SHA-256("parley moment id v1" ‖ 0 ‖
+ * author user id ‖ 0 ‖ salt), base64url. A friend who saw someone else's post cannot claim its
+ * id for a post of their own (to pre-empt it on devices that have not received it yet).
+ */
+export async function momentPostId(author: string, salt: Uint8Array): Promise<string> {
+  if (salt.length !== 16) throw new MomentError('invalid', 'a post id salt is 16 bytes');
+  const label = new TextEncoder().encode(`parley moment id v1\0${author}\0`);
+  const input = new Uint8Array(label.length + salt.length);
+  input.set(label);
+  input.set(salt, label.length);
+  const hash = new Uint8Array(await crypto.subtle.digest('SHA-256', input));
+  return toBase64Url(hash.subarray(0, 16));
 }
 
 /* ---------------- the post body ---------------- */

@@ -1,4 +1,4 @@
-import { momentWindowMs, newContentId, openMomentComment } from '@parley/crypto';
+import { momentPostId, momentWindowMs, newContentId, openMomentComment } from '@parley/crypto';
 import type { MessageContent, MomentComment, MomentCommentContent, MomentPostContent } from '@parley/crypto';
 import { fromBase64Url, toBase64Url } from '@parley/protocol';
 import type { UserId } from '@parley/protocol';
@@ -12,6 +12,8 @@ import type { MomentEvent } from './moment-types.js';
 
 /** Comments held for a post that has not arrived (it travels in another pair's group): at most this many, this long. */
 export const MAX_HELD_COMMENTS = 1_000;
+/** ...and at most this many from one sender, so one friend cannot crowd out the others'. */
+export const MAX_HELD_PER_SENDER = 200;
 export const HELD_COMMENT_MS = 24 * 60 * 60 * 1000;
 
 /** What the inbox asks of the rest of the module (moments.ts). */
@@ -101,6 +103,7 @@ export class MomentInbox implements ContentHandler {
 
   private async post(ctx: Ctx, c: MomentPostContent): Promise<void> {
     const { into, me, other, sender } = ctx;
+    if ((await momentPostId(sender, c.salt)) !== c.postId) return ctx.refuse("a post id that is not bound to its sender");
     const held = await this.records.post(c.postId, into.batch);
     if (held !== undefined) {
       if (held.author !== sender) return ctx.refuse('a post id that belongs to another author');
@@ -114,11 +117,14 @@ export class MomentInbox implements ContentHandler {
       // Older than its author lets friends look back: not kept (a backfill never sends such posts; a modified client might).
       if (windowMs !== null && c.postedAt < this.now() - windowMs) return;
     }
+    // A time in the future would pin the post at the top of the timeline: it counts from now at most.
+    const postedAt = Math.min(c.postedAt, this.now());
     const record: PostRecord = {
       postId: c.postId,
+      salt: toBase64Url(c.salt),
       author: sender,
       authorName: ctx.name(sender),
-      postedAt: c.postedAt,
+      postedAt,
       window: c.window,
       body: { digest: c.body.digest, key: toBase64Url(c.body.key), nonce: toBase64Url(c.body.nonce), size: c.body.size },
       state: 'loading',
@@ -154,7 +160,7 @@ export class MomentInbox implements ContentHandler {
     const post = await this.records.post(c.postId, into.batch);
     if (post === undefined) {
       const all = await this.records.allHeld();
-      if (all.length >= MAX_HELD_COMMENTS) return ctx.refuse('too many comments wait for their posts');
+      if (all.length >= MAX_HELD_COMMENTS || all.filter((h) => h.from === sender).length >= MAX_HELD_PER_SENDER) return ctx.refuse('too many comments wait for their posts');
       this.records.putHeld(into.batch, { postId: c.postId, commentId: newContentId(), from: sender, fromName: ctx.name(sender), sealed: toBase64Url(c.sealed), receivedAt: this.now() });
       return;
     }

@@ -7,7 +7,7 @@ import {
   MAX_MOMENT_TEXT_LENGTH,
   MAX_MOMENT_THUMBNAIL_BYTES,
   MOMENT_WINDOWS,
-  newContentId,
+  momentPostId,
 } from '@parley/crypto';
 import type { MomentBodyPhoto, MomentWindow } from '@parley/crypto';
 import { toBase64Url } from '@parley/protocol';
@@ -81,8 +81,10 @@ function checkPhoto(p: MomentPhotoInput): void {
 export async function postContent(
   api: HttpApi,
   post: PreparedPost,
-): Promise<{ postId: string; body: PostRecord['body']; content: NonNullable<PostRecord['content']>; photos: Array<{ blob: { digest: BlobDigest; size: number; key: Uint8Array; nonce: Uint8Array }; bytes: Uint8Array; mimeType: string }> }> {
-  const postId = newContentId();
+  author: string,
+): Promise<{ postId: string; salt: string; body: PostRecord['body']; content: NonNullable<PostRecord['content']>; photos: Array<{ blob: { digest: BlobDigest; size: number; key: Uint8Array; nonce: Uint8Array }; bytes: Uint8Array; mimeType: string }> }> {
+  const salt = crypto.getRandomValues(new Uint8Array(16));
+  const postId = await momentPostId(author, salt);
   const photos: MomentBodyPhoto[] = [];
   const kept = [];
   for (const p of post.photos) {
@@ -103,5 +105,5 @@ export async function postContent(
   const content = { text: post.text, ...(post.location === undefined ? {} : { location: post.location }), photos };
   const body = await encryptMomentBody({ v: 1, postId, ...content });
   await api.putBlob(body.digest, body.ciphertext);
-  return { postId, body: { digest: body.digest, key: toBase64Url(body.key), nonce: toBase64Url(body.nonce), size: body.size }, content, photos: kept };
+  return { postId, salt: toBase64Url(salt), body: { digest: body.digest, key: toBase64Url(body.key), nonce: toBase64Url(body.nonce), size: body.size }, content, photos: kept };
 }

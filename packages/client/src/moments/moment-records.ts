@@ -56,6 +56,8 @@ const AudienceSchema = z.discriminatedUnion('kind', [
 const PostRecordSchema = z.object({
   v: z.literal(V),
   postId: Id,
+  /** The post id is momentPostId(author, salt) (@parley/crypto). */
+  salt: B64,
   author: UserIdSchema,
   authorName: z.string().nullable(),
   postedAt: Time,

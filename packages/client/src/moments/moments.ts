@@ -15,11 +15,11 @@ import { StoreBatch } from '../store/records.js';
 import type { ContentHandler, IncomingContent, InboxBatch } from '../sync/content-handlers.js';
 import { importMoments, momentArchiveLines } from './moment-archive.js';
 import type { ArchivedMoment } from './moment-archive.js';
-import { MomentInbox } from './moment-inbox.js';
+import { HELD_COMMENT_MS, MomentInbox } from './moment-inbox.js';
 import type { MomentHost } from './moment-inbox.js';
 import { checkWindow, postContent, preparePost } from './moment-input.js';
 import { MomentLists } from './moment-lists.js';
-import { BY_PREFIX, MomentRecords, TIME_PREFIX } from './moment-records.js';
+import { BY_PREFIX, MomentRecords, NOTICE_PREFIX, TIME_PREFIX } from './moment-records.js';
 import type { PostRecord } from './moment-records.js';
 import { MomentSender } from './moment-sender.js';
 import { commentView, noticeView, postView } from './moment-views.js';
@@ -32,6 +32,8 @@ const DEFAULT_PAGE = 20;
 const MAX_PAGE = 100;
 const BODY_ATTEMPTS = 5;
 const NOTICES_SHOWN = 100;
+/** Notices kept on the device (older ones go in the sweep). */
+const NOTICES_KEPT = 500;
 
 /**
  * client.moments: a friends-only feed the server cannot read (docs/moments.md).
@@ -229,10 +231,11 @@ export class Moments implements MomentHost, ContentHandler {
     const prepared = preparePost(input);
     const audience = prepared.audience;
     const to = await this.listStore.audienceOf(audience);
-    const uploaded = await postContent(this.core.api, prepared);
+    const uploaded = await postContent(this.core.api, prepared, account.userId);
     const { window } = await this.records.settings();
     const record: PostRecord = {
       postId: uploaded.postId,
+      salt: uploaded.salt,
       author: account.userId,
       authorName: account.username,
       postedAt: this.now(),
@@ -257,9 +260,10 @@ export class Moments implements MomentHost, ContentHandler {
   private async sendReference(p: PostRecord, to: readonly UserId[], window: MomentWindow): Promise<void> {
     const key = fromBase64Url(p.body.key);
     const nonce = fromBase64Url(p.body.nonce);
-    if (key === undefined || nonce === undefined) return;
+    const salt = fromBase64Url(p.salt);
+    if (key === undefined || nonce === undefined || salt === undefined) return;
     const blobs: BlobDigest[] = [p.body.digest as BlobDigest, ...(p.content?.photos ?? []).map((ph) => ph.digest as BlobDigest)];
-    await this.sender.send({ type: 'moment_post', v: 1, id: newContentId(), sentAt: this.now(), postId: p.postId, postedAt: p.postedAt, body: { digest: p.body.digest as BlobDigest, key, nonce, size: p.body.size }, window }, to, blobs);
+    await this.sender.send({ type: 'moment_post', v: 1, id: newContentId(), sentAt: this.now(), postId: p.postId, salt, postedAt: p.postedAt, body: { digest: p.body.digest as BlobDigest, key, nonce, size: p.body.size }, window }, to, blobs);
   }
 
   /** Deletes an own post here and on every device it went to. */
@@ -552,7 +556,9 @@ export class Moments implements MomentHost, ContentHandler {
         removed++;
       }
     }
-    for (const h of await this.records.allHeld()) if (h.receivedAt < this.now() - 24 * 60 * 60 * 1000) this.records.deleteKey(batch, `moments/held/${h.postId}/${h.commentId}`);
+    for (const h of await this.records.allHeld()) if (h.receivedAt < this.now() - HELD_COMMENT_MS) this.records.deleteKey(batch, `moments/held/${h.postId}/${h.commentId}`);
+    const notices = await this.records.rows(NOTICE_PREFIX);
+    for (const row of notices.slice(0, Math.max(0, notices.length - NOTICES_KEPT))) this.records.deleteKey(batch, row.key);
     if (batch.writes.length === 0) return;
     await this.core.repo.commit(batch);
     if (removed > 0) this.core.emit('moments', { kind: 'removed' });
