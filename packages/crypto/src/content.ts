@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Base64UrlBytes, BlobDigestSchema, toBase64Url } from '@parley/protocol';
+import { Base64UrlBytes, toBase64Url } from '@parley/protocol';
 import { BlobRefSchema, CONTENT_VERSION, ContentIdSchema, contentBase, MAX_ATTACHMENT_SIZE } from './content-base.js';
 import { MOMENT_CONTENT_TYPES, MomentCommentContentSchema, MomentCommentDeleteContentSchema, MomentDeleteContentSchema, MomentHelloContentSchema, MomentPostContentSchema, momentWire } from './moments.js';
 
