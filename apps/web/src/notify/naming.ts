@@ -1,6 +1,6 @@
 import type { ParleyClient, UserId } from '@parley/client';
-import { pickName } from '../lib/people';
-import type { NameOf } from './rules';
+import { pickName } from '../lib/people.js';
+import type { NameOf } from './rules.js';
 
 /**
  * Names for the senders of `userIds` as the app shows them (nickname >

@@ -1,7 +1,7 @@
-import type { OpenRouteMessage } from './sw/types';
+import type { OpenRouteMessage } from './sw/types.js';
 
-/** Routes a click on a notification may open: a conversation, or the app's start. */
-const ROUTE = /^#\/(c\/[A-Za-z0-9_-]{1,200})?$/;
+/** Routes a click on a notification may open: a conversation, Moments, or the app's start. */
+const ROUTE = /^#\/(c\/[A-Za-z0-9_-]{1,200}|moments)?$/;
 
 export function isOpenRoute(data: unknown): data is OpenRouteMessage {
   if (typeof data !== 'object' || data === null) return false;

@@ -106,11 +106,13 @@ export function routeFor(data: unknown): string {
  */
 const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
 
-function clip(s: string): string {
+/** One line of someone's text for a notification: direction controls dropped, trimmed, at most MAX_BODY characters. */
+export function clip(s: string): string {
   const t = s.replace(BIDI_CONTROLS, '').trim();
   return t.length > MAX_BODY ? `${t.slice(0, MAX_BODY - 1)}…` : t;
 }
 
-function oneLine(s: string): string {
+/** A name or title on one line, direction controls dropped. */
+export function oneLine(s: string): string {
   return s.replace(BIDI_CONTROLS, '').replace(/\s+/g, ' ').trim();
 }

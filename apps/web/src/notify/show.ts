@@ -1,4 +1,4 @@
-import { countOf, genericNotification, GENERIC_TAG, isReadBy, type NotificationSpec } from './rules';
+import { countOf, genericNotification, GENERIC_TAG, isReadBy, type NotificationSpec } from './rules.js';
 
 /** The part of a ServiceWorkerRegistration used to show notifications (the page's and the worker's). */
 export interface NotificationHost {

@@ -1,12 +1,12 @@
-import { routeFor } from '../rules';
+import { notificationRoute } from '../moments';
 import type { OpenRouteMessage, ServiceWorkerScope } from './types';
 
 /**
  * A notification was clicked: an open Parley window is told to show the
- * conversation and brought to front; with none, one is opened on it.
+ * conversation (or Moments) and brought to front; with none, one is opened on it.
  */
 export async function onNotificationClick(scope: ServiceWorkerScope, notification: Notification): Promise<void> {
-  const route = routeFor(notification.data);
+  const route = notificationRoute(notification.data);
   notification.close();
   const windows = await scope.clients.matchAll({ type: 'window', includeUncontrolled: true });
   const target = windows.find((w) => w.focused) ?? windows.find((w) => w.visibilityState === 'visible') ?? windows[0];

@@ -1,6 +1,7 @@
 import { createClient, IndexedDbStore, type GroupId, type Message, type ParleyClient } from '@parley/client';
 import { decide, type PendingNotification } from '../decide';
 import { withDeviceLockIfFree } from '../device-lock';
+import { closeSeenMoments, decideMoments } from '../moments';
 import { readStoredSettings } from '../settings';
 import { closeRead, showGeneric, showNotification, type NotificationHost } from '../show';
 import type { ServiceWorkerScope } from './types';
@@ -11,7 +12,7 @@ const DATABASE = 'parley';
 export const SYNC_TIMEOUT_MS = 20_000;
 /** With the app open but no tab visible: how long to give the page to show its own notification. */
 const PAGE_GRACE_MS = 3_000;
-/** The backlog is in once no message came for this long. */
+/** The backlog is in once no message (or Moments notice) came for this long. */
 const QUIET_MS = 400;
 
 /** `late`: messages came in after the decision (while closing): one generic notification covers them. */
@@ -63,14 +64,18 @@ export async function onPush(scope: ServiceWorkerScope): Promise<void> {
 
 /**
  * Opens the device's store, runs a client until the backlog is in (bounded),
- * collects the messages it stored and decides; closes client and store before
- * the lock is let go.
+ * collects the messages it stored and decides (Moments notices too: a like,
+ * comment or reply arrives as a message of the pair's hidden group and is
+ * decided from the notices stored since); closes client and store before the
+ * lock is let go.
  */
 async function runDevice(origin: string, showContent: boolean, shown: NotificationHost): Promise<Outcome> {
   const since = Date.now();
   let store: IndexedDbStore | undefined;
   let client: ParleyClient | undefined;
   const events: Message[] = [];
+  let notices = 0;
+  const stored = () => events.length + notices;
   let outcome: Outcome = { kind: 'failed' };
   let decidedOn = 0;
   try {
@@ -81,6 +86,9 @@ async function runDevice(origin: string, showContent: boolean, shown: Notificati
     client.on('message', (m) => {
       if (!m.outgoing) events.push(m);
     });
+    client.on('moments', (e) => {
+      if (e.kind === 'notices') notices++;
+    });
     client.on('error', (e) => {
       if (e.code === 'fatal') ended = true;
     });
@@ -89,13 +97,16 @@ async function runDevice(origin: string, showContent: boolean, shown: Notificati
     // What arrives just after the backlog (a message sent a moment after the one that woke us) is taken too:
     // the server does not push for it while this client is connected. Wait for a short quiet spell.
     let seen = -1;
-    while (seen !== events.length && Date.now() < deadline) {
-      seen = events.length;
+    while (seen !== stored() && Date.now() < deadline) {
+      seen = stored();
       await delay(QUIET_MS);
     }
-    decidedOn = events.length;
+    decidedOn = stored();
     const pending = await decide(client, events, showContent, since);
+    const moments = await decideMoments(client, showContent, since);
+    if (moments !== null) pending.push({ tag: moments.tag, spec: moments });
     await closeReadElsewhere(client, shown);
+    await closeSeenMoments(shown, client);
     outcome = (!synced || ended) && pending.length === 0 ? { kind: 'failed' } : { kind: 'decided', pending, late: false };
   } catch {
     outcome = { kind: 'failed' };
@@ -104,7 +115,7 @@ async function runDevice(origin: string, showContent: boolean, shown: Notificati
     await store?.close().catch(() => undefined);
   }
   // Stored while closing, after the decision: not dropped silently, not guessed at either.
-  if (outcome.kind === 'decided' && events.length > decidedOn) return { ...outcome, late: true };
+  if (outcome.kind === 'decided' && stored() > decidedOn) return { ...outcome, late: true };
   return outcome;
 }
 
