@@ -282,5 +282,43 @@ describe('Moments in Chromium: posts, likes, comments and who sees them', { time
     // Dave still has nothing.
     assert.equal(await timeline(dave).getByRole('article').count(), 0);
     await dave.page.getByText('No posts yet.').waitFor();
+
+    // Bob opens Alice's page from her name: her posts he may see, the close-friends one too.
+    await post(bob, CLOSE).getByRole('button', { name: names.alice, exact: true }).click();
+    const page = bob.page.getByRole('feed', { name: `Posts by ${names.alice}` });
+    await page.getByRole('article').filter({ hasText: CLOSE }).waitFor({ timeout: 30_000 });
+    await page.getByRole('article').filter({ hasText: LATER }).waitFor();
+    await bob.page.getByRole('button', { name: 'Back to timeline' }).click();
+    await timeline(bob).waitFor();
+  });
+
+  it('the timeline keeps only the posts near the viewport in the page and reads older ones as it scrolls', async () => {
+    const count = 45;
+    await openMoments(carol);
+    for (let i = 1; i <= count; i++) {
+      await carol.page.getByRole('button', { name: 'New post' }).click();
+      const dialog = carol.page.getByRole('dialog', { name: 'New post' });
+      await dialog.getByRole('textbox', { name: "What's on your mind" }).fill(`Carol's note number ${i}.`);
+      await dialog.getByRole('button', { name: 'Post', exact: true }).click();
+      await dialog.waitFor({ state: 'detached', timeout: 60_000 });
+    }
+    await post(alice, `Carol's note number ${count}.`).waitFor({ timeout: 60_000 });
+    // Only a few posts are rendered, not all 45 (plus Alice's own).
+    const rendered = await timeline(alice).getByRole('article').count();
+    assert.ok(rendered > 0 && rendered < 20, `${rendered} posts in the page`);
+    // Scrolled to the end, older pages are read until there are no more, and the oldest shows.
+    await alice.page.waitForFunction(
+      () => {
+        const el = document.querySelector('.moment-scroll');
+        if (el === null) return false;
+        el.scrollTop = el.scrollHeight;
+        return document.querySelector('.moment-end') !== null;
+      },
+      null,
+      { polling: 100, timeout: 60_000 },
+    );
+    await post(alice, 'Carol\'s note number 1.').waitFor({ timeout: 30_000 });
+    assert.ok((await timeline(alice).getByRole('article').count()) < 20, 'still only the posts near the viewport');
+    assert.equal(await post(alice, `Carol's note number ${count}.`).count(), 0, 'the newest is out of the page once scrolled away');
   });
 });

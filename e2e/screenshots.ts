@@ -4,6 +4,8 @@
  * Chromium, and saves the main screens at desktop and phone width, light and
  * dark, into docs/screenshots/. Stops everything it started.
  *
+ * `npm run screenshots -- --moments-only` saves only the Moments screens.
+ *
  * Text in Chinese, Arabic and emoji needs fonts: on Debian
  * `apt-get install -y fonts-noto-core fonts-noto-cjk fonts-noto-color-emoji`.
  */
@@ -102,6 +104,150 @@ async function shoot(page: Page, name: string): Promise<void> {
   console.log(`docs/screenshots/${name}.png`);
 }
 
+/** A landscape drawn in the page for a post's photo: sky, sun and hills in a hue (no real place). */
+async function scene(page: Page, hue: number, width = 1600, height = 1200): Promise<Buffer> {
+  const dataUrl = await page.evaluate(
+    ([h, w, ht]) => {
+      const c = document.createElement('canvas');
+      c.width = w;
+      c.height = ht;
+      const ctx = c.getContext('2d');
+      if (ctx === null) throw new Error('no canvas');
+      const sky = ctx.createLinearGradient(0, 0, 0, ht);
+      sky.addColorStop(0, `hsl(${h} 75% 78%)`);
+      sky.addColorStop(0.6, `hsl(${(h + 30) % 360} 70% 62%)`);
+      sky.addColorStop(1, `hsl(${(h + 200) % 360} 40% 30%)`);
+      ctx.fillStyle = sky;
+      ctx.fillRect(0, 0, w, ht);
+      ctx.fillStyle = `hsl(${(h + 20) % 360} 95% 88% / 0.9)`;
+      ctx.beginPath();
+      ctx.arc(w * 0.68, ht * 0.38, ht * 0.11, 0, Math.PI * 2);
+      ctx.fill();
+      for (const [y, l] of [
+        [0.62, 32],
+        [0.74, 22],
+        [0.86, 14],
+      ] as const) {
+        ctx.fillStyle = `hsl(${(h + 220) % 360} 35% ${l}%)`;
+        ctx.beginPath();
+        ctx.moveTo(0, ht);
+        for (let x = 0; x <= w; x += w / 8) ctx.lineTo(x, ht * y + Math.sin(x / (w / 5) + y * 9) * ht * 0.05);
+        ctx.lineTo(w, ht);
+        ctx.fill();
+      }
+      return c.toDataURL('image/jpeg', 0.9);
+    },
+    [hue, width, height] as const,
+  );
+  return Buffer.from(dataUrl.slice(dataUrl.indexOf(',') + 1), 'base64');
+}
+
+/** Moments → "New post": text, location, photos; posted to all friends. */
+async function postMoment(user: User, text: string, location: string | null, photos: Buffer[]): Promise<void> {
+  await user.page.getByRole('button', { name: 'New post' }).click();
+  const dialog = user.page.getByRole('dialog', { name: 'New post' });
+  await dialog.getByRole('textbox', { name: "What's on your mind" }).fill(text);
+  if (location !== null) await dialog.getByLabel('Location (optional)').fill(location);
+  if (photos.length > 0) {
+    await dialog.getByLabel('Choose photos').setInputFiles(photos.map((buffer, i) => ({ name: `photo-${i + 1}.jpg`, mimeType: 'image/jpeg', buffer })));
+    await dialog.getByRole('list', { name: 'Photos to post' }).getByRole('img').nth(photos.length - 1).waitFor({ timeout: 30_000 });
+  }
+  await dialog.getByRole('button', { name: 'Post', exact: true }).click();
+  await dialog.waitFor({ state: 'detached', timeout: 60_000 });
+}
+
+async function openMoments(user: User): Promise<void> {
+  await user.page.getByRole('navigation', { name: 'Moments' }).getByRole('button', { name: /^Moments/ }).click();
+  await user.page.getByRole('feed', { name: 'Timeline' }).waitFor({ state: 'attached', timeout: 30_000 });
+}
+
+function moment(user: User, text: string) {
+  return user.page.getByRole('feed', { name: 'Timeline' }).getByRole('article').filter({ hasText: text });
+}
+
+/**
+ * Moments: three friends post, like and comment; Inês's timeline at desktop
+ * and phone width, light and dark, and the "New post" composer.
+ */
+async function momentsScreens(browser: Browser, url: string): Promise<void> {
+  const ines = await register(browser, url, 'ines');
+  const tomas = await register(browser, url, 'tomas');
+  const aiko = await register(browser, url, 'aiko');
+  const people = { ines: 'Inês Ferreira', tomas: 'Tomás Rivera', aiko: 'Aiko Tanaka' };
+  await setProfile(ines, people.ines, 'Baking and long walks', 28);
+  await setProfile(tomas, people.tomas, 'Trails every Sunday', 160);
+  await setProfile(aiko, people.aiko, 'Photos of small things', 320);
+  // Friends are mutual contacts: a chat accepted on the other side makes both contacts.
+  for (const [a, b] of [
+    [ines, tomas],
+    [ines, aiko],
+    [tomas, aiko],
+  ] as const) {
+    await startChatWith(a, b.username);
+    await sendText(a, 'Hi!');
+    const requests = await openRequests(b);
+    await requests.getByRole('listitem').getByRole('button').first().click({ timeout: 60_000 });
+    await b.page.getByRole('group', { name: 'Answer the request' }).getByRole('button', { name: 'Accept' }).click();
+    await b.page.getByRole('textbox', { name: 'Message' }).waitFor({ timeout: 30_000 });
+  }
+  for (const u of [ines, tomas, aiko]) {
+    await openMoments(u);
+    await u.page.getByRole('button', { name: 'New post' }).click();
+    await u.page.getByRole('dialog', { name: 'New post' }).getByRole('radio', { name: 'All friends (2)' }).waitFor({ timeout: 90_000 });
+    await u.page.keyboard.press('Escape');
+  }
+
+  await postMoment(aiko, 'Cherry blossoms along the river this morning 🌸 Went before work and had the whole path to myself.', 'Kyoto', [
+    await scene(aiko.page, 330),
+    await scene(aiko.page, 350),
+    await scene(aiko.page, 10),
+    await scene(aiko.page, 300),
+  ]);
+  await postMoment(tomas, 'The new trail guide is out: https://example.org/trails — who is in for Sunday? Leaving at 7 from the usual spot.', 'Serra da Estrela', []);
+  await postMoment(ines, 'First attempt at pastéis de nata. The tops could be darker, but they are gone already 😄', 'Lisbon', [await scene(ines.page, 35, 1600, 1100)]);
+
+  const nata = 'First attempt at pastéis de nata';
+  await moment(tomas, nata).waitFor({ timeout: 60_000 });
+  await moment(tomas, nata).getByRole('button', { name: 'Like', exact: true }).click();
+  await moment(tomas, nata).getByRole('button', { name: 'Comment', exact: true }).click();
+  await moment(tomas, nata).getByRole('textbox', { name: 'Write a comment' }).fill('Save me one for Sunday!');
+  await moment(tomas, nata).getByRole('textbox', { name: 'Write a comment' }).press('Enter');
+  await moment(aiko, nata).waitFor({ timeout: 60_000 });
+  await moment(aiko, nata).getByRole('button', { name: 'Like', exact: true }).click();
+  await moment(ines, 'Save me one for Sunday!').waitFor({ timeout: 60_000 });
+  await moment(ines, nata).getByText('Save me one for Sunday!').click();
+  await moment(ines, nata).getByRole('textbox', { name: 'Write a comment' }).fill('Only if you bring the coffee ☕');
+  await moment(ines, nata).getByRole('textbox', { name: 'Write a comment' }).press('Enter');
+  const blossoms = 'Cherry blossoms along the river';
+  await moment(ines, blossoms).waitFor({ timeout: 60_000 });
+  await moment(ines, blossoms).getByRole('button', { name: 'Like', exact: true }).click();
+  await moment(ines, nata).getByText(new RegExp(`Liked by .*${people.aiko}`)).waitFor({ timeout: 60_000 });
+  await moment(ines, 'Only if you bring the coffee').waitFor({ timeout: 30_000 });
+  await moment(ines, 'The new trail guide').waitFor({ timeout: 60_000 });
+  for (const name of [people.tomas, people.aiko]) await ines.page.getByRole('feed', { name: 'Timeline' }).getByRole('button', { name, exact: true }).first().locator('.avatar img').waitFor({ timeout: 60_000 });
+  await ines.page.getByRole('feed', { name: 'Timeline' }).getByRole('list', { name: 'Photos' }).getByRole('img').nth(4).waitFor();
+
+  const page = ines.page;
+  for (const scheme of ['light', 'dark'] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.setViewportSize(DESKTOP);
+    await page.getByRole('feed', { name: 'Timeline' }).evaluate((el) => el.closest('.moment-scroll')?.scrollTo(0, 0));
+    await shoot(page, `moments-desktop-${scheme}`);
+    await page.getByRole('button', { name: 'New post' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New post' });
+    await dialog.getByRole('textbox', { name: "What's on your mind" }).fill('Sunday trail, anyone?');
+    await dialog.getByLabel('Choose photos').setInputFiles([{ name: 'trail.jpg', mimeType: 'image/jpeg', buffer: await scene(page, 120) }]);
+    await dialog.getByRole('list', { name: 'Photos to post' }).getByRole('img').waitFor({ timeout: 30_000 });
+    await shoot(page, `moments-new-post-desktop-${scheme}`);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await page.setViewportSize(PHONE);
+    await page.getByRole('feed', { name: 'Timeline' }).evaluate((el) => el.closest('.moment-scroll')?.scrollTo(0, 0));
+    await shoot(page, `moments-phone-${scheme}`);
+  }
+  await page.setViewportSize(DESKTOP);
+  for (const u of [ines, tomas, aiko]) await u.context.close();
+}
+
 async function main(): Promise<void> {
   // PARLEY_E2E_WEB_DIR: a build made elsewhere (e2e/helpers/server.ts serves it); otherwise apps/web/dist, rebuilt if stale.
   if (process.env['PARLEY_E2E_WEB_DIR'] === undefined) {
@@ -114,6 +260,8 @@ async function main(): Promise<void> {
   const browser = await launchBrowser({ fakeMedia: true });
   try {
     const url = server.url;
+    await momentsScreens(browser, url);
+    if (process.argv.includes('--moments-only')) return;
     const { page: signInPage, context: signInContext } = await openApp(browser, url);
     for (const scheme of ['light', 'dark'] as const) {
       await signInPage.emulateMedia({ colorScheme: scheme });

@@ -70,7 +70,7 @@ export function MomentsScreen(props: { client: ParleyClient; onBack: () => void 
         </button>
         {open?.kind !== 'new-post' && (
           <button type="button" className="button primary" onClick={() => setOpen({ kind: 'new-post' })}>
-            <Icon name="plus" size={18} /> New post
+            <Icon name="plus" size={18} /> <span className="moments-new-label">New post</span>
           </button>
         )}
       </header>

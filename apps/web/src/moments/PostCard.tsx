@@ -92,17 +92,19 @@ export const PostCard = memo(function PostCard(props: { client: ParleyClient; po
         </p>
       )}
       <div className="moment-bar">
-        {sentTo !== null && (
-          <span className="muted small moment-audience" title={post.sentTo !== null ? `Sent to ${post.sentTo} ${post.sentTo === 1 ? 'friend' : 'friends'}` : undefined}>
-            <Icon name="group" size={14} /> {sentTo}
+        {post.mine && (
+          <span className="moment-meta muted small">
+            {sentTo !== null && (
+              <span className="moment-audience" title={post.sentTo !== null ? `Sent to ${post.sentTo} ${post.sentTo === 1 ? 'friend' : 'friends'}` : undefined}>
+                <Icon name="group" size={14} /> {sentTo}
+              </span>
+            )}
+            <button type="button" className="link-button moment-delete" onClick={() => actions.onDelete(post)}>
+              Delete
+            </button>
           </span>
         )}
         <span className="grow" />
-        {post.mine && (
-          <button type="button" className="link-button small" onClick={() => actions.onDelete(post)}>
-            Delete
-          </button>
-        )}
         <button type="button" className="moment-action" aria-pressed={post.likedByMe} disabled={busy} onClick={() => run(() => client.moments.like(post.id, !post.likedByMe))}>
           <span aria-hidden="true">{post.likedByMe ? '♥' : '♡'}</span> Like
         </button>
