@@ -1,6 +1,6 @@
 import type { UserId } from '@parley/protocol';
 import type { StoreBatch } from '../store/records.js';
-import { COMMENT_PREFIX, LIKE_PREFIX, parseArchived, POST_PREFIX } from './moment-records.js';
+import { COMMENT_PREFIX, LIKE_PREFIX, parseArchived, POST_PREFIX, TIME_PREFIX } from './moment-records.js';
 import type { MomentRecords } from './moment-records.js';
 
 /**
@@ -19,11 +19,15 @@ export function readArchivedMoment(key: string, value: string): ArchivedMoment |
 
 /** The records to pass on: every post from `since` on (null: all), each followed by its comments and likes. */
 export async function* momentArchiveLines(records: MomentRecords, since: number | null): AsyncIterable<{ key: string; value: string }> {
-  for (const row of await records.rows(POST_PREFIX)) {
+  // By the time index (small rows), one post record at a time (each may hold nine thumbnails).
+  for (const index of await records.rows(TIME_PREFIX)) {
+    const postId = index.key.slice(index.key.lastIndexOf('/') + 1);
+    const value = await records.postText(postId);
+    if (value === undefined) continue;
+    const row = { key: POST_PREFIX + postId, value };
     const parsed = parseArchived(row.key, row.value);
     if (parsed?.kind !== 'post' || (since !== null && parsed.record.postedAt < since)) continue;
     yield row;
-    const postId = parsed.record.postId;
     for (const prefix of [`${COMMENT_PREFIX}${postId}/`, `${LIKE_PREFIX}${postId}/`]) for (const r of await records.rows(prefix)) yield r;
   }
 }

@@ -19,6 +19,7 @@ import { StoreError } from '../store/store.js';
  * - `moments/lists`, `moments/settings`, `moments/notice/<at>/<id>`, `moments/seen`.
  * - `moments/held/<postId>/<commentId>`: a comment that came before its post.
  * - `moments/out/<id>`: references, comments and deletes still to send.
+ * - `moments/loading/<postId>`: posts whose body is still to be fetched.
  *
  * Every record is validated when read (StoreError 'corrupt_record' otherwise).
  */
@@ -34,6 +35,8 @@ export const FRIEND_PREFIX = `${P}friend/`;
 export const NOTICE_PREFIX = `${P}notice/`;
 export const HELD_PREFIX = `${P}held/`;
 export const OUT_PREFIX = `${P}out/`;
+/** Posts whose body is still to fetch (a small index: post records carry thumbnails and are not scanned). */
+export const LOADING_PREFIX = `${P}loading/`;
 const LISTS_KEY = `${P}lists`;
 const SETTINGS_KEY = `${P}settings`;
 const SEEN_KEY = `${P}seen`;
@@ -218,6 +221,18 @@ export class MomentRecords {
     put(batch, postKey(p.postId), p);
     batch.putText('meta', timeIndexKey(p), p.author);
     batch.putText('meta', byIndexKey(p), '');
+    if (p.state === 'loading') batch.putText('meta', LOADING_PREFIX + p.postId, '');
+    else batch.deleteAll([{ table: 'meta', key: LOADING_PREFIX + p.postId }]);
+  }
+
+  /** A post record as stored (for the history archive). */
+  postText(postId: string): Promise<string | undefined> {
+    return this.repo.store.get('meta', postKey(postId));
+  }
+
+  /** Post ids whose body is still to fetch. */
+  async loading(): Promise<string[]> {
+    return (await this.rows(LOADING_PREFIX)).map((r) => r.key.slice(LOADING_PREFIX.length));
   }
 
   /** Post ids in timeline order, newest first, before the index key `before`. */
@@ -317,7 +332,7 @@ export class MomentRecords {
 
   /** Adds the removal of a post, its indexes, comments, likes and held comments to `batch`; returns its photo digests. */
   async deletePost(batch: StoreBatch, p: PostRecord): Promise<void> {
-    const keys = [postKey(p.postId), timeIndexKey(p), byIndexKey(p)];
+    const keys = [postKey(p.postId), timeIndexKey(p), byIndexKey(p), LOADING_PREFIX + p.postId];
     for (const prefix of [`${COMMENT_PREFIX}${p.postId}/`, `${LIKE_PREFIX}${p.postId}/`, `${HELD_PREFIX}${p.postId}/`]) for (const r of await this.rows(prefix, batch)) keys.push(r.key);
     batch.deleteAll(keys.map((key) => ({ table: 'meta' as const, key })));
   }

@@ -529,10 +529,7 @@ export class Moments implements MomentHost, ContentHandler {
     await this.sender.flush();
     await this.reconcile();
     await this.sweep();
-    for (const row of await this.records.rows('moments/post/')) {
-      const postId = row.key.slice('moments/post/'.length);
-      if (row.value.includes('"state":"loading"')) this.fetchBody(postId);
-    }
+    for (const postId of await this.records.loading()) this.fetchBody(postId);
   }
 
   sweepSoon(): void {
