@@ -161,6 +161,9 @@ describe('history archive', () => {
       ['no end', [head, conv1, msg]],
       ['a line after the end', [head, conv1, end(0), msg]],
       ['an end that counts otherwise', [head, conv1, msg, end(2)]],
+      ['a Moments record that fails its schema', [head, conv1, msg, { t: 'moment', key: `moments/post/${newContentId()}`, value: '{"v":1}' }, { ...end(1), moments: 1 }]],
+      ['a Moments record outside moments/', [head, conv1, msg, { t: 'moment', key: 'account', value: '{"v":1}' }, { ...end(1), moments: 1 }]],
+      ['Moments records the end does not count', [head, conv1, msg, end(1), { t: 'moment', key: `moments/post/${newContentId()}`, value: '{"v":1}' }]],
     ];
     for (const [what, lines] of bad) {
       const { message, blobs } = await crafted(lines);
