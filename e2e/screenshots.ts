@@ -228,6 +228,14 @@ async function momentsScreens(browser: Browser, url: string): Promise<void> {
   await ines.page.getByRole('feed', { name: 'Timeline' }).getByRole('list', { name: 'Photos' }).getByRole('img').nth(4).waitFor();
 
   const page = ines.page;
+  await page.getByRole('button', { name: 'Moments settings' }).click();
+  await page.getByRole('dialog', { name: 'Moments settings' }).getByRole('button', { name: 'New list' }).click();
+  const editor = page.getByRole('dialog', { name: 'New list' });
+  await editor.getByLabel('List name').fill('Close friends');
+  await editor.getByRole('checkbox', { name: people.aiko }).check();
+  await editor.getByRole('button', { name: 'Save list' }).click();
+  await page.getByRole('dialog', { name: 'Moments settings' }).getByRole('list', { name: 'Lists' }).getByText('Close friends').waitFor({ timeout: 30_000 });
+  await page.keyboard.press('Escape');
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
     await page.setViewportSize(DESKTOP);
@@ -240,9 +248,17 @@ async function momentsScreens(browser: Browser, url: string): Promise<void> {
     await dialog.getByRole('list', { name: 'Photos to post' }).getByRole('img').waitFor({ timeout: 30_000 });
     await shoot(page, `moments-new-post-desktop-${scheme}`);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('button', { name: 'Moments settings' }).click();
+    await page.getByRole('dialog', { name: 'Moments settings' }).getByRole('radio', { name: 'Last 6 months' }).waitFor();
+    await shoot(page, `moments-settings-desktop-${scheme}`);
+    await page.keyboard.press('Escape');
     await page.setViewportSize(PHONE);
     await page.getByRole('feed', { name: 'Timeline' }).evaluate((el) => el.closest('.moment-scroll')?.scrollTo(0, 0));
     await shoot(page, `moments-phone-${scheme}`);
+    await page.getByRole('button', { name: /^Notices/ }).click();
+    await page.getByRole('list', { name: 'Notices' }).waitFor({ timeout: 30_000 });
+    await shoot(page, `moments-notices-phone-${scheme}`);
+    await page.getByRole('button', { name: 'Back to timeline' }).click();
   }
   await page.setViewportSize(DESKTOP);
   for (const u of [ines, tomas, aiko]) await u.context.close();
