@@ -12,6 +12,7 @@ import { PhotoViewer } from './PhotoViewer';
 import { PostCard, type PostActions } from './PostCard';
 import { MomentsSettingsDialog } from './SettingsDialog';
 import './moments.css';
+import './moments-dialogs.css';
 
 type View = { kind: 'timeline' } | { kind: 'person'; person: MomentPerson } | { kind: 'notices' } | { kind: 'post'; postId: string };
 
