@@ -140,6 +140,19 @@ describe('Moments notifications decided on the device', { timeout: 420_000 }, ()
     await waitFor(() => (server.connectionCount <= 1 ? true : undefined), 'the server to see Alice go', 15_000);
   }
 
+  /** Waits until the worker ran a client for a push and let the device go again. */
+  async function waitForWorkerRun(): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    let seen = false;
+    while (Date.now() < deadline) {
+      const held = await inWorker(async () => ((await navigator.locks.query()).held ?? []).some((l) => l.name === 'parley-device'));
+      if (held) seen = true;
+      else if (seen) return;
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    assert.fail(seen ? 'the worker kept the device lock' : 'the worker never took the device lock');
+  }
+
   async function openMoments(page: Page): Promise<void> {
     await page.getByRole('navigation', { name: 'Moments' }).getByRole('button', { name: /^Moments/ }).click();
     await page.getByRole('heading', { level: 2, name: 'Moments' }).waitFor({ timeout: 10_000 });
@@ -279,5 +292,15 @@ describe('Moments notifications decided on the device', { timeout: 420_000 }, ()
     });
     await reopened.waitForFunction((route) => window.location.hash === route, MOMENTS_ROUTE, { timeout: 15_000 });
     await waitForNoMomentsNotification('the clicked notification is closed');
+  });
+
+  it('a friend’s new moment wakes the device and shows nothing (only likes, comments and replies notify)', async () => {
+    await closeAlice();
+    const run = waitForWorkerRun();
+    const pushes = push.payloads.length;
+    await bob.moments.post({ text: 'Bob’s own moment' });
+    await run;
+    assert.ok(push.payloads.length > pushes, 'the device was woken');
+    assert.deepEqual(await notifications(), []);
   });
 });
