@@ -164,6 +164,9 @@ describe('Moments in Chromium: posts, likes, comments and who sees them', { time
     await composer.getByLabel('Choose photos').setInputFiles(Array.from({ length: 10 }, (_, i) => ({ name: `p${i}.png`, mimeType: 'image/png', buffer: small })));
     await composer.getByRole('alert').filter({ hasText: 'at most 9 photos' }).waitFor();
     assert.equal(await composer.getByRole('list', { name: 'Photos to post' }).getByRole('img').count(), 0);
+    // So is a file that is no picture.
+    await composer.getByLabel('Choose photos').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('not a picture at all') });
+    await composer.getByRole('alert').filter({ hasText: 'notes.png' }).waitFor();
 
     await composer.getByRole('textbox', { name: "What's on your mind" }).fill(POST);
     await composer.getByLabel('Location (optional)').fill('Cabo da Roca');
@@ -220,6 +223,10 @@ describe('Moments in Chromium: posts, likes, comments and who sees them', { time
     await notices.getByText('liked your post').waitFor({ timeout: 30_000 });
     await notices.getByText(BOB_COMMENT).waitFor();
     await momentsNav.getByRole('button', { name: 'Moments', exact: true }).waitFor({ timeout: 30_000 });
+    // A notice opens its post.
+    await notices.getByRole('button').filter({ hasText: BOB_COMMENT }).click();
+    await alice.page.getByRole('heading', { level: 2, name: 'Post' }).waitFor();
+    await alice.page.getByRole('article').filter({ hasText: POST }).getByText(BOB_COMMENT).waitFor();
     await alice.page.getByRole('button', { name: 'Back to timeline' }).click();
 
     // Bob sees Alice's reply to him.
@@ -241,6 +248,11 @@ describe('Moments in Chromium: posts, likes, comments and who sees them', { time
     await dave.page.getByText('No posts yet.').waitFor({ timeout: 30_000 });
     assert.equal(await timeline(dave).getByRole('article').count(), 0);
 
+    // Bob deletes his comment: it goes from Alice's screen too.
+    await bobsPost.getByRole('button', { name: `Delete “${BOB_COMMENT}”` }).click();
+    await bobsPost.getByText(BOB_COMMENT).waitFor({ state: 'detached', timeout: 30_000 });
+    await alicesPost.getByText(BOB_COMMENT).waitFor({ state: 'detached', timeout: 60_000 });
+
     // Alice deletes the post (asked first): it goes from every screen.
     await alicesPost.getByRole('button', { name: 'Delete', exact: true }).click();
     await alice.page.getByRole('dialog', { name: 'Delete this post?' }).getByRole('button', { name: 'Delete post' }).click();
@@ -250,6 +262,14 @@ describe('Moments in Chromium: posts, likes, comments and who sees them', { time
   });
 
   it('a post to the list “Close friends” reaches Bob and not Carol', async () => {
+    // The visibility window is a setting kept by the SDK: chosen, it is what the dialog shows next time.
+    await alice.page.getByRole('button', { name: 'Moments settings' }).click();
+    const windowChoice = alice.page.getByRole('dialog', { name: 'Moments settings' }).getByRole('radiogroup', { name: 'Friends can see' });
+    await windowChoice.getByRole('radio', { name: 'Last month' }).check();
+    await alice.page.keyboard.press('Escape');
+    await alice.page.getByRole('button', { name: 'Moments settings' }).click();
+    await windowChoice.getByRole('radio', { name: 'Last month', checked: true }).waitFor();
+    await alice.page.keyboard.press('Escape');
     // Alice makes the list with only Bob in it.
     await alice.page.getByRole('button', { name: 'Moments settings' }).click();
     await alice.page.getByRole('dialog', { name: 'Moments settings' }).getByRole('button', { name: 'New list' }).click();
