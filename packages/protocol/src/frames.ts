@@ -48,6 +48,12 @@ export const SendFrameSchema = z.object({
    * so conversations need few separate acks.
    */
   ack: SeqSchema.optional(),
+  /**
+   * Nothing for the recipients to show (Moments traffic other than a like or comment for the
+   * post's author, docs/moments.md): stored and delivered as usual, but it wakes no offline
+   * device with a push. Absent: it may.
+   */
+  silent: z.literal(true).optional(),
 });
 
 /**

@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import { fromBase64Url, PUSH_WAKE_PAYLOAD, toBase64Url } from '@parley/protocol';
 import { defaultConfig, type PushConfig } from '../src/config.js';
 import { createAppContext } from '../src/context.js';
-import { newGroupId, TestNetwork, type TestAccount, type TestSocket } from './helpers/test-network.js';
+import { mlsMessage, newGroupId, TestNetwork, type TestAccount, type TestSocket } from './helpers/test-network.js';
 
 /**
  * A stand-in for a browser's push service (a third party that cannot run
@@ -209,6 +209,26 @@ describe('Web Push', () => {
       await net.ctx.push.settled();
       assert.equal(svc.received.length, 3, 'no wake-up for a socket that acknowledged everything');
       assert.ok(!net.logs.join('').includes(sub.endpoint) && !net.logs.join('').includes(sub.keys.auth), 'no endpoint or key in the logs');
+    } finally {
+      await svc.close();
+    }
+  });
+
+  it('a message sent silent (nothing to show: most Moments traffic) wakes no device; the next ordinary one does', async () => {
+    const svc = await LocalPushService.start();
+    try {
+      await using net = await TestNetwork.start({ config: pushConfig() });
+      const [alice, bob] = [await net.register(), await net.register()];
+      const a = await alice.connect();
+      const group = await directChat(alice, a, bob);
+      await net.ctx.push.settled();
+      assert.equal((await put(bob, svc.subscription())).status, 204);
+      const before = svc.received.length;
+      for (let i = 0; i < 5; i++) assert.equal((await a.request({ t: 'send', group, silent: true }, [mlsMessage(group, 1, 'application')])).t, 'ok');
+      await net.ctx.push.settled();
+      assert.equal(svc.received.length, before, 'no push for silent messages');
+      assert.equal((await a.send(group, 1)).t, 'ok');
+      await waitUntil(() => svc.received.length > before, 'the ordinary message wakes bob');
     } finally {
       await svc.close();
     }

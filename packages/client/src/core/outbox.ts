@@ -18,6 +18,8 @@ export interface SendPlaintextOptions {
   apply?: (into: InboxBatch, seq: number) => Promise<void>;
   /** Keeps the ciphertext with the state before the frame leaves, forgets it with the seq (messages/lost-replies.ts). */
   inFlight?: { keep(batch: StoreBatch, ciphertext: Uint8Array): void; settle(batch: StoreBatch): void };
+  /** Nothing for the recipients to show: the server wakes no offline device for it (protocol SendFrame `silent`). */
+  silent?: boolean;
 }
 
 const MAX_COMMIT_ATTEMPTS = 8;
@@ -176,7 +178,7 @@ export class Outbox {
         let ok;
         try {
           ok = await connection.request(
-            { t: 'send', group: groupId, ...(blobs.length > 0 ? { blobs: [...blobs] } : {}), ...(ack !== undefined ? { ack } : {}) },
+            { t: 'send', group: groupId, ...(blobs.length > 0 ? { blobs: [...blobs] } : {}), ...(ack !== undefined ? { ack } : {}), ...(options.silent === true ? { silent: true as const } : {}) },
             [ciphertext],
             options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs },
           );

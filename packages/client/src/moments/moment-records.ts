@@ -133,6 +133,8 @@ const OutSchema = z.object({
   to: z.array(UserIdSchema),
   /** Opens a quiet pair group where there is none (posts, comments, hello); a goodbye or a delete needs none. */
   open: z.boolean(),
+  /** The recipients whose offline devices this may wake (a like or comment for the post's author, a reply for the comment's); to the rest it is silent. */
+  wake: z.array(UserIdSchema),
   createdAt: Time,
 });
 export type OutRecord = Omit<z.output<typeof OutSchema>, 'v'>;

@@ -60,11 +60,11 @@ export class MomentSender {
   }
 
   /** Stores `content` to go to each of `to`, then sends it (resolves once every send was tried). */
-  async send(content: MessageContent, to: readonly UserId[], blobs: readonly BlobDigest[] = []): Promise<void> {
+  async send(content: MessageContent, to: readonly UserId[], blobs: readonly BlobDigest[] = [], wake: readonly UserId[] = []): Promise<void> {
     if (to.length === 0) return;
     // Only what starts or carries a friendship opens a pair group; a goodbye or a delete goes where one exists.
     const open = content.type === 'moment_post' || content.type === 'moment_comment' || (content.type === 'moment_hello' && content.friend);
-    const out: OutRecord = { id: newContentId(), plaintext: toBase64Url(encodeContent(content)), blobs: [...blobs], to: [...new Set(to)], open, createdAt: Date.now() };
+    const out: OutRecord = { id: newContentId(), plaintext: toBase64Url(encodeContent(content)), blobs: [...blobs], to: [...new Set(to)], open, wake: [...new Set(wake)], createdAt: Date.now() };
     const batch = new StoreBatch();
     this.records.putOut(batch, out);
     await this.core.repo.commit(batch);
@@ -93,7 +93,7 @@ export class MomentSender {
       let offline = false;
       const worker = async (): Promise<void> => {
         for (let userId = queue.shift(); userId !== undefined && !offline; userId = queue.shift()) {
-          const result = await this.sendOne(userId, plaintext, out.blobs, out.open);
+          const result = await this.sendOne(userId, plaintext, out.blobs, out.open, !out.wake.includes(userId));
           if (result === 'offline') offline = true;
           else left.delete(userId);
         }
@@ -108,7 +108,7 @@ export class MomentSender {
   }
 
   /** `offline`: try again after the next sync; `done`: sent, or no longer possible (no pair group, the friend is gone). */
-  private async sendOne(userId: UserId, plaintext: Uint8Array, blobs: readonly BlobDigest[], open: boolean): Promise<'done' | 'offline'> {
+  private async sendOne(userId: UserId, plaintext: Uint8Array, blobs: readonly BlobDigest[], open: boolean, silent: boolean): Promise<'done' | 'offline'> {
     try {
       let channel = await this.channel(userId);
       if (channel === undefined && !open) return 'done';
@@ -117,7 +117,8 @@ export class MomentSender {
         const user = await directory.lookupUserById(userId);
         channel = await this.ensureChannel(userId, user.username);
       }
-      await this.outbox.sendPlaintext(channel, plaintext, blobs, undefined, { readyTimeoutMs: 0 });
+      // Most Moments traffic has nothing to show: it wakes no closed app (a push that shows nothing costs the app its silent-push budget).
+      await this.outbox.sendPlaintext(channel, plaintext, blobs, undefined, { readyTimeoutMs: 0, ...(silent ? { silent: true } : {}) });
       return 'done';
     } catch (err) {
       if (err instanceof ClientError && (err.code === 'disconnected' || err.code === 'closed' || err.code === 'not_logged_in' || err.code === 'network')) return 'offline';

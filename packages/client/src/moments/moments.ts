@@ -298,7 +298,7 @@ export class Moments implements MomentHost, ContentHandler {
       return;
     }
     const comment: MomentComment = { v: 1, commentId: newContentId(), like: true, sentAt: this.now() };
-    await this.sendComment(p, comment, () => {
+    await this.sendComment(p, comment, [p.author], () => {
       const batch = new StoreBatch();
       this.records.putLike(batch, { postId, commentId: comment.commentId, author: me, authorName: this.core.session().account.username, sentAt: comment.sentAt, sentTo: [] });
       return batch;
@@ -314,7 +314,9 @@ export class Moments implements MomentHost, ContentHandler {
     if (replyTo !== undefined && !comments.some((c) => c.commentId === replyTo)) throw new ClientError('not_found', 'no such comment');
     const comment: MomentComment = { v: 1, commentId: newContentId(), like: false, text, sentAt: this.now(), ...(replyTo === undefined ? {} : { replyTo }) };
     const record = { postId, commentId: comment.commentId, author: account.userId, authorName: account.username, text, replyTo: replyTo ?? null, sentAt: comment.sentAt, sentTo: [] };
-    await this.sendComment(p, comment, () => {
+    // The post's author, and the author of the comment answered, are told (a notice, a push when their app is closed).
+    const target = replyTo === undefined ? undefined : comments.find((c) => c.commentId === replyTo)?.author;
+    await this.sendComment(p, comment, target === undefined ? [p.author] : [p.author, target], () => {
       const batch = new StoreBatch();
       this.records.putComment(batch, record);
       return batch;
@@ -343,13 +345,13 @@ export class Moments implements MomentHost, ContentHandler {
     return [...to];
   }
 
-  private async sendComment(p: PostRecord, comment: MomentComment, store: () => StoreBatch): Promise<void> {
+  private async sendComment(p: PostRecord, comment: MomentComment, wake: readonly UserId[], store: () => StoreBatch): Promise<void> {
     const key = fromBase64Url(p.body.key);
     if (key === undefined) throw new ClientError('internal', 'post key unreadable');
     const sealed = await sealMomentComment(key, p.postId, comment);
     await this.core.repo.commit(store());
     this.core.emit('moments', { kind: 'comments', postId: p.postId });
-    await this.sender.send({ type: 'moment_comment', v: 1, id: newContentId(), sentAt: this.now(), postId: p.postId, sealed }, await this.commentAudience(p));
+    await this.sender.send({ type: 'moment_comment', v: 1, id: newContentId(), sentAt: this.now(), postId: p.postId, sealed }, await this.commentAudience(p), [], wake);
   }
 
   private async readable(postId: string): Promise<PostRecord> {

@@ -172,8 +172,8 @@ export async function sendMessage(ctx: AppContext, sender: Sender, frame: SendFr
   if (r.recipients.length > 0) {
     const out = encodeFrame({ t: 'msg', group: frame.group, seq: r.seq, kind: f.contentType, epoch: f.epochNumber }, [payload]);
     await push(ctx, r.recipients, { type: 'deliver', group: frame.group, seq: r.seq, frame: out, storedAt: performance.now() });
-    // Devices not connected get a content-free wake-up (coalesced; sent after this returns, never blocking it).
-    ctx.push.notify(r.recipients);
+    // Devices not connected get a content-free wake-up (coalesced; sent after this returns, never blocking it), unless the sender says there is nothing to show.
+    if (frame.silent !== true) ctx.push.notify(r.recipients);
   }
   return { seq: r.seq, epoch: r.epoch };
 }
