@@ -340,5 +340,18 @@ describe('Moments in Chromium: posts, likes, comments and who sees them', { time
     await post(alice, 'Carol\'s note number 1.').waitFor({ timeout: 30_000 });
     assert.ok((await timeline(alice).getByRole('article').count()) < 20, 'still only the posts near the viewport');
     assert.equal(await post(alice, `Carol's note number ${count}.`).count(), 0, 'the newest is out of the page once scrolled away');
+
+    // A new post above what Alice reads does not move it.
+    const oldest = post(alice, "Carol's note number 1.");
+    const at = (await oldest.boundingBox())?.y;
+    const height = () => alice.page.locator('.moment-inner').evaluate((el) => el.getBoundingClientRect().height);
+    const tall = await height();
+    await carol.page.getByRole('button', { name: 'New post' }).click();
+    const dialog = carol.page.getByRole('dialog', { name: 'New post' });
+    await dialog.getByRole('textbox', { name: "What's on your mind" }).fill('One more from Carol');
+    await dialog.getByRole('button', { name: 'Post', exact: true }).click();
+    await alice.page.waitForFunction((h) => (document.querySelector('.moment-inner')?.getBoundingClientRect().height ?? 0) > h, tall, { timeout: 60_000 });
+    const now = (await oldest.boundingBox())?.y;
+    assert.ok(at !== undefined && now !== undefined && Math.abs(now - at) < 2, `the post Alice reads stayed where it was (${at} → ${now})`);
   });
 });

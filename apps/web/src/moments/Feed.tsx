@@ -4,6 +4,11 @@ import type { MomentList, MomentPost, ParleyClient } from '@parley/client';
 import { PostCard, type PostActions } from './PostCard';
 import type { Feed } from './hooks';
 
+const NO_POSTS: readonly MomentPost[] = [];
+
+/** Space between two posts, px. */
+const GAP = 12;
+
 /** A first guess at a post's height before it is measured: photos make it tall. */
 function estimate(post: MomentPost | undefined): number {
   if (post === undefined) return 64;
@@ -18,7 +23,7 @@ function estimate(post: MomentPost | undefined): number {
  */
 export function FeedView(props: { client: ParleyClient; feed: Feed; lists: readonly MomentList[] | null; actions: PostActions; header?: ReactNode; empty: ReactNode; label: string }) {
   const { feed } = props;
-  const posts = feed.posts ?? [];
+  const posts = feed.posts ?? NO_POSTS;
   const scrollRef = useRef<HTMLDivElement>(null);
   const innerRef = useRef<HTMLDivElement>(null);
   // Where the list starts inside the scroller (below the header), for the virtualiser's arithmetic.
@@ -40,10 +45,25 @@ export function FeedView(props: { client: ParleyClient; feed: Feed; lists: reado
     getItemKey: (i) => posts[i]?.id ?? i,
     overscan: 4,
     scrollMargin: margin,
-    gap: 12,
+    gap: GAP,
     useFlushSync: false,
   });
   const items = virtualizer.getVirtualItems();
+
+  // New posts put above what is being read (a friend posted) must not move it: the scroll position grows by their
+  // estimated height (the virtualiser corrects it by itself once they are measured, being above the viewport).
+  const before = useRef<{ ids: ReadonlySet<string>; order: readonly string[] }>({ ids: new Set(), order: [] });
+  useLayoutEffect(() => {
+    const el = scrollRef.current;
+    const prev = before.current;
+    before.current = { ids: new Set(posts.map((p) => p.id)), order: posts.map((p) => p.id) };
+    if (el === null || el.scrollTop <= margin || prev.order.length === 0) return;
+    // The first post that was already there and still is: everything new before it was inserted above.
+    const anchor = posts.findIndex((p) => prev.ids.has(p.id));
+    if (anchor <= 0) return;
+    const added = posts.slice(0, anchor).reduce((sum, p) => sum + estimate(p) + GAP, 0);
+    el.scrollTop += added;
+  }, [posts, margin]);
 
   // The end comes near: read the next page.
   const lastIndex = items[items.length - 1]?.index ?? -1;
