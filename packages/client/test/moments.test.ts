@@ -7,7 +7,9 @@ import type { MomentPost, ParleyClient } from '../src/index.js';
 import { encodeContent, newContentId } from '@parley/crypto';
 import type { Features } from '../src/features.js';
 import type { Outbox } from '../src/core/outbox.js';
+import { splitFrame } from '@parley/protocol';
 import { isClientError } from './helpers/errors.js';
+import { RecordingSockets } from './helpers/sockets.js';
 import { ClientNetwork, waitFor } from './helpers/network.js';
 
 type User = Awaited<ReturnType<ClientNetwork['user']>>;
@@ -201,6 +203,40 @@ describe('client: moments in the history transfer', () => {
     const other = await waitFor(() => find(laptop, theirs.id), "the laptop has B's post");
     assert.deepEqual(other.comments.map((c) => c.text), ['nice one']);
     assert.deepEqual(net.errors.map((e) => e.event.code), []);
+  });
+});
+
+describe('client: moments and push wake-ups', () => {
+  it('sends silent what has nothing to show (posts, hellos, comments to other friends); a comment wakes the post author, a reply the answered comment author', async () => {
+    await using net = await ClientNetwork.start();
+    const sockets = new RecordingSockets();
+    const a = await net.user();
+    const b = await net.user(undefined, { webSocket: sockets.factory });
+    const c = await net.user();
+    await befriend(a, b);
+    await befriend(b, c);
+    await befriend(a, c);
+    const post = await a.client.moments.post({ text: 'a post by A' });
+    await waitFor(async () => (await find(b.client, post.id))?.state === 'ready', 'B has it');
+    const ca = await waitFor(async () => ((await find(c.client, post.id))?.state === 'ready' ? c.client.moments.comment(post.id, 'C was here') : null), 'C comments');
+    await waitFor(async () => (await find(b.client, post.id))?.comments.length === 1, "B sees C's comment");
+    const pairOf = async (other: string): Promise<string | undefined> => inside(b.client).f.moments.sender.channel(other as UserId);
+    const [toA, toC] = [await pairOf(a.client.userId as string), await pairOf(c.client.userId as string)];
+    assert.ok(toA !== undefined && toC !== undefined);
+    const sends = () => sockets.sent.filter((f) => f.t === 'send').map((f) => splitFrame(f.bytes).header as { group: string; silent?: true });
+    const from = sends().length;
+    await b.client.moments.post({ text: 'a post by B' });
+    assert.ok(sends().slice(from).length >= 2 && sends().slice(from).every((f) => f.silent === true), "B's post references are all silent");
+    const mark = sends().length;
+    await b.client.moments.comment(post.id, 'B answers C', { replyTo: ca.id });
+    const comment = sends().slice(mark);
+    assert.equal(comment.find((f) => f.group === toA)?.silent, undefined, 'to the post author: may wake');
+    assert.equal(comment.find((f) => f.group === toC)?.silent, undefined, 'to the answered comment author: may wake');
+    const mark2 = sends().length;
+    await b.client.moments.like(post.id, true);
+    const like = sends().slice(mark2);
+    assert.equal(like.find((f) => f.group === toA)?.silent, undefined, 'a like wakes the post author');
+    assert.equal(like.find((f) => f.group === toC)?.silent, true, 'and nobody else');
   });
 });
 
