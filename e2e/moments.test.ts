@@ -263,21 +263,21 @@ describe('Moments in Chromium: posts, likes, comments and who sees them', { time
 
   it('a post to the list “Close friends” reaches Bob and not Carol', async () => {
     // The visibility window is a setting kept by the SDK: chosen, it is what the dialog shows next time.
-    await alice.page.getByRole('button', { name: 'Moments settings' }).click();
-    const windowChoice = alice.page.getByRole('dialog', { name: 'Moments settings' }).getByRole('radiogroup', { name: 'Friends can see' });
+    await alice.page.getByRole('button', { name: 'Visibility and lists' }).click();
+    const windowChoice = alice.page.getByRole('dialog', { name: 'Visibility and lists' }).getByRole('radiogroup', { name: 'Friends can see' });
     await windowChoice.getByRole('radio', { name: 'Last month' }).check();
     await alice.page.keyboard.press('Escape');
-    await alice.page.getByRole('button', { name: 'Moments settings' }).click();
+    await alice.page.getByRole('button', { name: 'Visibility and lists' }).click();
     await windowChoice.getByRole('radio', { name: 'Last month', checked: true }).waitFor();
     await alice.page.keyboard.press('Escape');
     // Alice makes the list with only Bob in it.
-    await alice.page.getByRole('button', { name: 'Moments settings' }).click();
-    await alice.page.getByRole('dialog', { name: 'Moments settings' }).getByRole('button', { name: 'New list' }).click();
+    await alice.page.getByRole('button', { name: 'Visibility and lists' }).click();
+    await alice.page.getByRole('dialog', { name: 'Visibility and lists' }).getByRole('button', { name: 'New list' }).click();
     const editor = alice.page.getByRole('dialog', { name: 'New list' });
     await editor.getByLabel('List name').fill('Close friends');
     await editor.getByRole('checkbox', { name: names.bob }).check();
     await editor.getByRole('button', { name: 'Save list' }).click();
-    const settings = alice.page.getByRole('dialog', { name: 'Moments settings' });
+    const settings = alice.page.getByRole('dialog', { name: 'Visibility and lists' });
     await settings.getByRole('list', { name: 'Lists' }).getByText('Close friends').waitFor({ timeout: 30_000 });
     await alice.page.keyboard.press('Escape');
     await settings.waitFor({ state: 'detached' });

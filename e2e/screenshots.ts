@@ -228,13 +228,13 @@ async function momentsScreens(browser: Browser, url: string): Promise<void> {
   await ines.page.getByRole('feed', { name: 'Timeline' }).getByRole('list', { name: 'Photos' }).getByRole('img').nth(4).waitFor();
 
   const page = ines.page;
-  await page.getByRole('button', { name: 'Moments settings' }).click();
-  await page.getByRole('dialog', { name: 'Moments settings' }).getByRole('button', { name: 'New list' }).click();
+  await page.getByRole('button', { name: 'Visibility and lists' }).click();
+  await page.getByRole('dialog', { name: 'Visibility and lists' }).getByRole('button', { name: 'New list' }).click();
   const editor = page.getByRole('dialog', { name: 'New list' });
   await editor.getByLabel('List name').fill('Close friends');
   await editor.getByRole('checkbox', { name: people.aiko }).check();
   await editor.getByRole('button', { name: 'Save list' }).click();
-  await page.getByRole('dialog', { name: 'Moments settings' }).getByRole('list', { name: 'Lists' }).getByText('Close friends').waitFor({ timeout: 30_000 });
+  await page.getByRole('dialog', { name: 'Visibility and lists' }).getByRole('list', { name: 'Lists' }).getByText('Close friends').waitFor({ timeout: 30_000 });
   await page.keyboard.press('Escape');
   for (const scheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme: scheme });
@@ -248,8 +248,8 @@ async function momentsScreens(browser: Browser, url: string): Promise<void> {
     await dialog.getByRole('list', { name: 'Photos to post' }).getByRole('img').waitFor({ timeout: 30_000 });
     await shoot(page, `moments-new-post-desktop-${scheme}`);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
-    await page.getByRole('button', { name: 'Moments settings' }).click();
-    await page.getByRole('dialog', { name: 'Moments settings' }).getByRole('radio', { name: 'Last 6 months' }).waitFor();
+    await page.getByRole('button', { name: 'Visibility and lists' }).click();
+    await page.getByRole('dialog', { name: 'Visibility and lists' }).getByRole('radio', { name: 'Last 6 months' }).waitFor();
     await shoot(page, `moments-settings-desktop-${scheme}`);
     await page.keyboard.press('Escape');
     await page.setViewportSize(PHONE);

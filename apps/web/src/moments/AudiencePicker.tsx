@@ -10,7 +10,7 @@ export function audienceFrom(kind: AudienceKind, lists: readonly string[]): Mome
 
 /**
  * "Who can see it": all friends, only the members of some lists, or every
- * friend except them. The lists are this user's own (Moments settings).
+ * friend except them. The lists are this user's own (Visibility and lists).
  */
 export function AudiencePicker(props: {
   kind: AudienceKind;
@@ -36,7 +36,7 @@ export function AudiencePicker(props: {
       ))}
       {kind !== 'friends' &&
         (available === null ? null : available.length === 0 ? (
-          <p className="muted small">No lists yet. Make one (“Close friends”, “Family”) in Moments settings.</p>
+          <p className="muted small">No lists yet. Make one (“Close friends”, “Family”) under “Visibility and lists” (the gear above).</p>
         ) : (
           <div className="moment-list-choice" role="group" aria-label={kind === 'lists' ? 'Only these lists' : 'All except these lists'}>
             {available.map((l) => (

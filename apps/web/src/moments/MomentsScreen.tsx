@@ -66,7 +66,7 @@ export function MomentsScreen(props: { client: ParleyClient; onBack: () => void 
             <PersonAvatar userId={me} username={client.username ?? null} size="sm" />
           </button>
         )}
-        <button type="button" className="icon-button" aria-label="Moments settings" title="Moments settings" onClick={() => setOpen({ kind: 'settings' })}>
+        <button type="button" className="icon-button" aria-label="Visibility and lists" title="Visibility and lists" onClick={() => setOpen({ kind: 'settings' })}>
           <Icon name="settings" />
         </button>
         {open?.kind !== 'new-post' && (

@@ -8,7 +8,7 @@ import { ListEditor } from './ListEditor';
 import { describeMomentError } from './text';
 
 /**
- * Moments settings: how far back friends may look (the visibility window,
+ * Visibility and lists: how far back friends may look (the visibility window,
  * enforced by what devices keep and send) and this user's lists of friends
  * for audiences (kept on their own devices only).
  */
@@ -55,7 +55,7 @@ export function MomentsSettingsDialog(props: { client: ParleyClient; onClose: ()
     );
   }
   return (
-    <Dialog title="Moments settings" onClose={props.onClose}>
+    <Dialog title="Visibility and lists" onClose={props.onClose}>
       <div className="stack">
         <WindowChoice client={client} />
         <section className="stack" aria-labelledby="moment-lists-title">
