@@ -310,6 +310,21 @@ describe('Moments in Chromium: posts, likes, comments and who sees them', { time
     await page.getByRole('article').filter({ hasText: LATER }).waitFor();
     await bob.page.getByRole('button', { name: 'Back to timeline' }).click();
     await timeline(bob).waitFor();
+
+    // Renamed, the list is named so on Alice's post; deleted, the post says so.
+    await alice.page.getByRole('button', { name: 'Visibility and lists' }).click();
+    await settings.getByRole('button', { name: 'Edit Close friends' }).click();
+    const edit = alice.page.getByRole('dialog', { name: 'Edit list' });
+    await edit.getByLabel('List name').fill('Inner circle');
+    assert.equal(await edit.getByRole('checkbox', { name: names.bob }).isChecked(), true);
+    assert.equal(await edit.getByRole('checkbox', { name: names.carol }).isChecked(), false);
+    await edit.getByRole('button', { name: 'Save list' }).click();
+    await settings.getByRole('list', { name: 'Lists' }).getByText('Inner circle').waitFor({ timeout: 30_000 });
+    await settings.getByRole('button', { name: 'Delete Inner circle' }).click();
+    await alice.page.getByRole('dialog', { name: 'Delete Inner circle?' }).getByRole('button', { name: 'Delete list' }).click();
+    await settings.getByText('No lists yet.').waitFor({ timeout: 30_000 });
+    await alice.page.keyboard.press('Escape');
+    await post(alice, CLOSE).getByText('a deleted list').waitFor({ timeout: 30_000 });
   });
 
   it('the timeline keeps only the posts near the viewport in the page and reads older ones as it scrolls', async () => {

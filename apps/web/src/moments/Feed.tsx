@@ -94,7 +94,7 @@ export function FeedView(props: { client: ParleyClient; feed: Feed; lists: reado
             if (post === undefined) return null;
             return (
               <div key={item.key} data-index={item.index} ref={virtualizer.measureElement} className="moment-row" style={{ transform: `translateY(${item.start - margin}px)` }}>
-                <PostCard client={props.client} post={post} lists={props.lists} actions={props.actions} />
+                <PostCard client={props.client} post={post} lists={props.lists} actions={props.actions} posInSet={item.index + 1} setSize={hasMore ? -1 : posts.length} />
               </div>
             );
           })}

@@ -18,7 +18,15 @@ export interface PostActions {
 }
 
 /** One post in a feed: author, time, text, location, photos, likes and comments, and what the viewer can do with it. */
-export const PostCard = memo(function PostCard(props: { client: ParleyClient; post: MomentPost; lists: readonly MomentList[] | null; actions: PostActions }) {
+export const PostCard = memo(function PostCard(props: {
+  client: ParleyClient;
+  post: MomentPost;
+  lists: readonly MomentList[] | null;
+  actions: PostActions;
+  /** Where the post is in its feed, from 1, and how many there are (-1: more may follow): `aria-posinset`, `aria-setsize`. Numbers, so the memo holds while scrolling. */
+  posInSet?: number;
+  setSize?: number;
+}) {
   const { post, client, actions } = props;
   const people = usePeople();
   const author = people.name(post.author.userId, post.author.username);
@@ -28,10 +36,11 @@ export const PostCard = memo(function PostCard(props: { client: ParleyClient; po
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const input = useRef<HTMLInputElement>(null);
+  const feed = props.posInSet === undefined ? {} : { 'aria-posinset': props.posInSet, 'aria-setsize': props.setSize ?? -1 };
 
   if (post.state !== 'ready') {
     return (
-      <article className="moment-post moment-placeholder" aria-label={`Post by ${author}`} aria-busy={post.state === 'loading'}>
+      <article className="moment-post moment-placeholder" aria-label={`Post by ${author}`} aria-busy={post.state === 'loading'} {...feed}>
         <PostHeader post={post} author={author} onOpenPerson={actions.onOpenPerson} />
         <p className="muted">{post.state === 'loading' ? 'Loading this post…' : 'This post could not be loaded.'}</p>
       </article>
@@ -76,7 +85,7 @@ export const PostCard = memo(function PostCard(props: { client: ParleyClient; po
   const replyName = replyTo === null ? null : people.name(replyTo.author.userId, replyTo.author.username);
   const sentTo = post.mine ? audienceLine(post.audience, props.lists) : null;
   return (
-    <article className="moment-post" aria-label={`Post by ${author}`}>
+    <article className="moment-post" aria-label={`Post by ${author}`} {...feed}>
       <PostHeader post={post} author={author} onOpenPerson={actions.onOpenPerson} />
       {post.text !== '' && (
         <p className="moment-text" dir="auto">
