@@ -8,6 +8,9 @@ import { MAX_MOMENT_LOCATION_LENGTH, MAX_MOMENT_PHOTOS, MAX_MOMENT_TEXT_LENGTH, 
 import { preparePhoto, type PreparedPhoto } from './photos';
 import { describeMomentError } from './text';
 
+/** Photos prepared at the same time. */
+const PREPARE_AT_ONCE = 2;
+
 /**
  * "New post": text, an optional location, up to 9 photos (scaled down and
  * given thumbnails on this device before anything is sent) and who can see
@@ -27,11 +30,13 @@ export function NewPostDialog(props: { client: ParleyClient; onClose: () => void
   const [error, setError] = useState<string | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
 
-  // The previews are blob URLs: revoked when the dialog goes away.
+  // The previews are blob URLs: revoked when the dialog goes away (and those that are ready only after it went).
   const photosRef = useRef(photos);
   photosRef.current = photos;
+  const open = useRef(true);
   useEffect(
     () => () => {
+      open.current = false;
       for (const p of photosRef.current) URL.revokeObjectURL(p.previewUrl);
     },
     [],
@@ -45,15 +50,25 @@ export function NewPostDialog(props: { client: ParleyClient; onClose: () => void
       return;
     }
     setPreparing((n) => n + files.length);
+    // A few at a time (decoding and encoding run off the main thread), added in the order chosen.
+    const queue = files.map((file) => ({ file, result: undefined as Promise<PreparedPhoto> | undefined }));
+    let started = 0;
+    const startNext = () => {
+      const item = queue[started++];
+      if (item !== undefined) item.result = preparePhoto(item.file);
+    };
+    for (let i = 0; i < PREPARE_AT_ONCE; i++) startNext();
     const problems: string[] = [];
-    for (const file of files) {
+    for (const item of queue) {
       try {
-        const p = await preparePhoto(file);
-        setPhotos((prev) => [...prev, p]);
+        const p = await (item.result ?? preparePhoto(item.file));
+        if (open.current) setPhotos((prev) => [...prev, p]);
+        else URL.revokeObjectURL(p.previewUrl);
       } catch (err) {
         problems.push(err instanceof Error ? err.message : 'That photo could not be read.');
       } finally {
         setPreparing((n) => n - 1);
+        startNext();
       }
     }
     if (problems.length > 0) setError(problems.join(' '));
