@@ -242,8 +242,11 @@ describe('Moments in Chromium: posts, likes, comments and who sees them', { time
     assert.equal(await carolsPost.getByText(/Liked by/).count(), 0, 'no likes shown to Carol');
     assert.equal(await carolsPost.getByRole('button', { name: 'Like', exact: true, pressed: false }).count(), 1);
 
-    // Dave, nobody's friend: his timeline stays empty.
+    // Dave, nobody's friend: his timeline stays empty. The tab is a route (#/moments): a reload (or a notification's click) opens it.
     await openMoments(dave);
+    assert.equal(new URL(dave.page.url()).hash, '#/moments');
+    await dave.page.reload();
+    await dave.page.getByRole('heading', { level: 2, name: 'Moments' }).waitFor({ timeout: 30_000 });
     await timeline(dave).waitFor({ state: 'attached' });
     await dave.page.getByText('No posts yet.').waitFor({ timeout: 30_000 });
     assert.equal(await timeline(dave).getByRole('article').count(), 0);

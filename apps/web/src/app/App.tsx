@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { Conversation, ParleyClient } from '@parley/client';
 import { SignInAgain } from '../account/SignInAgain';
 import { clearAttachmentCache } from '../components/Attachment';
@@ -13,6 +13,7 @@ import { ContactsDialog } from '../dialogs/ContactsDialog';
 import { HistoryNotice } from '../linking/HistoryNotice';
 import { MomentsNav } from '../moments/MomentsNav';
 import { MomentsScreen } from '../moments/MomentsScreen';
+import { useMomentsRoute } from '../moments/route';
 import { useFaviconBadge } from '../notify/favicon';
 import { AuthScreen } from '../screens/AuthScreen';
 import { ConversationList } from '../screens/ConversationList';
@@ -73,11 +74,9 @@ function Main(props: { client: ParleyClient }) {
   const { requests, refresh: refreshRequests } = useRequests(client);
   // The sidebar shows the chats, or the message requests (kept apart until accepted).
   const [sidebar, setSidebar] = useState<'chats' | 'requests'>('chats');
-  // Moments fills the pane while no conversation is open; opening one (from the list, a search, a notification) leaves it.
-  const [moments, setMoments] = useState(false);
-  useEffect(() => {
-    if (selectedId !== null) setMoments(false);
-  }, [selectedId]);
+  // Moments fills the pane while no conversation is open (#/moments); opening one (from the list, a search, a notification) leaves it.
+  const clearSelection = useCallback(() => select(null), [select]);
+  const [moments, openMoments, hideMoments] = useMomentsRoute(selectedId, clearSelection);
   const people = usePeople();
   const selected = list?.find((c) => c.id === selectedId) ?? null;
   const request = selected === null ? (requests?.find((c) => c.id === selectedId) ?? null) : null;
@@ -156,10 +155,7 @@ function Main(props: { client: ParleyClient }) {
           <MomentsNav
             client={client}
             current={showMoments}
-            onOpen={() => {
-              select(null);
-              setMoments(true);
-            }}
+            onOpen={openMoments}
           />
         </div>
         {sidebar === 'requests' ? (
@@ -203,7 +199,7 @@ function Main(props: { client: ParleyClient }) {
             onOpenContact={(username) => setOpen({ kind: 'contact', username })}
           />
         ) : showMoments ? (
-          <MomentsScreen client={client} onBack={() => setMoments(false)} />
+          <MomentsScreen client={client} onBack={hideMoments} />
         ) : (
           <div className="empty-pane">
             <img src="/icons/icon.svg" alt="" width={72} height={72} />
