@@ -45,14 +45,27 @@ export async function measurePost(o: PostRunOptions): Promise<Record<string, unk
   const poller = setInterval(() => probe.poll(), 100);
   const state: { target?: string } = {};
   const hasIt = new Map<ParleyClient, number>();
+  // Posts each device finished reading since t0 (by id): the post's id is known only once post() returns.
+  const arrived = new Map<ParleyClient, Map<string, number>>(devices.map((d) => [d, new Map()]));
   const t0 = performance.now();
   const check = async (d: ParleyClient) => {
     const target = state.target;
     if (target === undefined || hasIt.has(d)) return;
+    const at = arrived.get(d)?.get(target);
+    if (at !== undefined) {
+      hasIt.set(d, at);
+      return;
+    }
     const p = await d.moments.get(target);
     if (p?.state === 'ready' && !hasIt.has(d)) hasIt.set(d, performance.now() - t0);
   };
-  const offs = devices.map((d) => d.on('moments', () => void check(d)));
+  const onEvent = async (d: ParleyClient, postId: string | undefined) => {
+    if (postId === undefined || arrived.get(d)?.has(postId) === true) return;
+    const p = await d.moments.get(postId);
+    if (p?.state === 'ready' && arrived.get(d)?.has(postId) === false) arrived.get(d)?.set(postId, performance.now() - t0);
+    await check(d);
+  };
+  const offs = devices.map((d) => d.on('moments', (e) => void onEvent(d, e.kind === 'post' ? e.postId : undefined)));
   // Files each device keeps already (its own posts' photos, its other device's): the post's come on top.
   const keptBefore = o.withPhotos ? await Promise.all(devices.map(async (d) => (await d.mediaUsage()).files)) : [];
   try {
@@ -89,13 +102,15 @@ export async function measurePost(o: PostRunOptions): Promise<Record<string, unk
     if (o.withPhotos && r.photos > 0) {
       // Each device then downloads and keeps every photo: how far that got within the wait.
       let complete = 0;
+      let photosKept = 0;
       const all = await until(async () => {
         const kept = await Promise.all(devices.map(async (d, i) => (await d.mediaUsage()).files - (keptBefore[i] ?? 0)));
         complete = kept.filter((n) => n >= r.photos).length;
+        photosKept = kept.reduce((a, n) => a + Math.min(n, r.photos), 0);
         o.log(`${complete} of ${devices.length} devices keep every photo`);
         return complete === devices.length ? performance.now() - t0 : undefined;
       }, o.photoWaitMs, 5000);
-      const photos = { bench: 'moments-photos', devices: devices.length, devicesWithEveryPhoto: complete, allPhotosOnAllDevicesSeconds: all === undefined ? null : round(all / 1000, 1), afterSeconds: round((performance.now() - t0) / 1000, 1), photoBytesDownloaded: complete * r.photoBytes };
+      const photos = { bench: 'moments-photos', devices: devices.length, devicesWithEveryPhoto: complete, allPhotosOnAllDevicesSeconds: all === undefined ? null : round(all / 1000, 1), afterSeconds: round((performance.now() - t0) / 1000, 1), photosKept, photosToKeep: devices.length * r.photos, photoBytesKept: Math.round((photosKept * r.photoBytes) / r.photos) };
       console.log(JSON.stringify(photos));
       result['photosOnDevices'] = photos;
     }
