@@ -2,7 +2,7 @@ import { useEffect, useLayoutEffect, useRef, useState, type ReactNode } from 're
 import { useVirtualizer } from '@tanstack/react-virtual';
 import type { MomentList, MomentPost, ParleyClient } from '@parley/client';
 import { PostCard, type PostActions } from './PostCard';
-import type { Feed } from './hooks';
+import { PAGE_SIZE, type Feed } from './hooks';
 
 const NO_POSTS: readonly MomentPost[] = [];
 
@@ -104,7 +104,8 @@ export function FeedView(props: { client: ParleyClient; feed: Feed; lists: reado
             <span className="spinner" aria-label="Loading older posts" />
           </div>
         )}
-        {!hasMore && posts.length > 0 && <p className="muted small moment-end">No older posts.</p>}
+        {/* Said only after scrolling back through more than a page. */}
+        {!hasMore && posts.length > PAGE_SIZE && <p className="muted small moment-end">No older posts.</p>}
       </div>
     </div>
   );

@@ -42,23 +42,7 @@ export function PhotoViewer(props: { client: ParleyClient; post: MomentPost; ind
     if (next !== undefined) setIndex(next.index);
   };
   return (
-    <Dialog
-      title={title}
-      onClose={props.onClose}
-      wide
-      actions={
-        post.photos.length > 1 ? (
-          <>
-            <button type="button" className="button" disabled={position <= 0} onClick={() => go(-1)}>
-              Previous photo
-            </button>
-            <button type="button" className="button" disabled={position >= post.photos.length - 1} onClick={() => go(1)}>
-              Next photo
-            </button>
-          </>
-        ) : undefined
-      }
-    >
+    <Dialog title={title} onClose={props.onClose} wide>
       {url !== null ? (
         <img className="lightbox" src={url} alt={`${title} by ${props.author}`} />
       ) : error === null ? (
@@ -67,6 +51,16 @@ export function PhotoViewer(props: { client: ParleyClient; post: MomentPost; ind
         </div>
       ) : null}
       <FormError message={error} />
+      {post.photos.length > 1 && (
+        <div className="moment-viewer-nav">
+          <button type="button" className="button" disabled={position <= 0} onClick={() => go(-1)}>
+            Previous photo
+          </button>
+          <button type="button" className="button" disabled={position >= post.photos.length - 1} onClick={() => go(1)}>
+            Next photo
+          </button>
+        </div>
+      )}
     </Dialog>
   );
 }
