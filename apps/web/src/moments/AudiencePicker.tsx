@@ -34,6 +34,9 @@ export function AudiencePicker(props: {
           <input type="radio" name="moment-audience" value={c.value} checked={kind === c.value} disabled={props.disabled} onChange={() => props.onChange(c.value, props.lists)} /> {c.label}
         </label>
       ))}
+      {props.friendCount === 0 && (
+        <p className="muted small">No friends yet: friends are contacts who have you in their contacts too. They see your posts to all friends once they are.</p>
+      )}
       {kind !== 'friends' &&
         (available === null ? null : available.length === 0 ? (
           <p className="muted small">No lists yet. Make one (“Close friends”, “Family”) under “Visibility and lists” (the gear above).</p>
