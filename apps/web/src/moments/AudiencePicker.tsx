@@ -35,7 +35,7 @@ export function AudiencePicker(props: {
         </label>
       ))}
       {props.friendCount === 0 && (
-        <p className="muted small">No friends yet: friends are contacts who have you in their contacts too. They see your posts to all friends once they are.</p>
+        <p className="muted small">No friends yet: friends are contacts who have you in their contacts too. Once they are, they get your recent posts to all friends.</p>
       )}
       {kind !== 'friends' &&
         (available === null ? null : available.length === 0 ? (
