@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { MomentPerson, MomentPost, ParleyClient, UserId } from '@parley/client';
 import { usePeople } from '../app/people';
 import { PersonAvatar } from '../components/Avatar';
@@ -117,7 +117,7 @@ export function MomentsScreen(props: { client: ParleyClient; onBack: () => void 
   );
 }
 
-function Timeline(props: { client: ParleyClient; source: FeedSource; lists: ReturnType<typeof useLists>; actions: PostActions; label: string; header?: React.ReactNode }) {
+function Timeline(props: { client: ParleyClient; source: FeedSource; lists: ReturnType<typeof useLists>; actions: PostActions; label: string; header?: ReactNode }) {
   const feed = useFeed(props.client, props.source);
   return (
     <FeedView
