@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, CDPSession, Page, Worker } from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { createClient, MemoryStore, type MomentPost, type ParleyClient } from '@parley/client';
 import { PUSH_WAKE_PAYLOAD } from '@parley/protocol';
 import { createAppContext, defaultConfig, startServer, type AppContext, type ParleyServer } from '@parley/server';
@@ -21,14 +21,9 @@ import { MOMENTS_ROUTE, MOMENTS_TAG } from '../apps/web/src/notify/moments.js';
 import { GENERIC_BODY, GENERIC_TITLE } from '../apps/web/src/notify/rules.js';
 import { closeSettings, launchBrowser, openConversation, PASSWORD, register, type User } from './helpers/browser.js';
 import { LocalPushService, stubPushManager } from './helpers/push-service.js';
+import { serviceWorkerProbe } from './helpers/service-worker.js';
 import { WEB_DIST } from './helpers/server.js';
 
-interface Shown {
-  title: string;
-  body: string;
-  tag: string;
-  data: unknown;
-}
 
 const POST = 'First swim of the year at the harbour';
 const COMMENT = 'Brave! How cold was it?';
@@ -70,37 +65,7 @@ describe('Moments notifications decided on the device', { timeout: 420_000 }, ()
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  async function worker(): Promise<Worker> {
-    const found = context.serviceWorkers().find((w) => w.url().endsWith('/sw.js'));
-    return found ?? (await context.waitForEvent('serviceworker', { timeout: 30_000 }));
-  }
-
-  async function inWorker<T>(fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await (await worker()).evaluate(fn);
-      } catch (err) {
-        // The worker may be restarted by a push between finding it and evaluating in it.
-        if (attempt >= 3) throw err;
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    }
-  }
-
-  const notifications = () =>
-    inWorker(async () => (await (self as unknown as { registration: ServiceWorkerRegistration }).registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as unknown })));
-
-  async function waitForNotification(match: (n: Shown) => boolean, what: string, timeoutMs = 60_000): Promise<Shown> {
-    const deadline = Date.now() + timeoutMs;
-    let last: Shown[] = [];
-    while (Date.now() < deadline) {
-      last = await notifications();
-      const hit = last.find(match);
-      if (hit !== undefined) return hit;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.fail(`no notification ${what}; showing: ${JSON.stringify(last)}`);
-  }
+  const { inWorker, notifications, waitForNotification } = serviceWorkerProbe(() => context);
 
   async function waitForNoMomentsNotification(what: string): Promise<void> {
     const deadline = Date.now() + 20_000;

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Browser, BrowserContext, CDPSession, Page, Worker } from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { createClient, MemoryStore, type Conversation, type Message, type ParleyClient, type UserId } from '@parley/client';
 import { PUSH_WAKE_PAYLOAD, toBase64Url } from '@parley/protocol';
 import { createAppContext, defaultConfig, startServer, type AppContext, type ParleyServer } from '@parley/server';
@@ -22,14 +22,9 @@ import { badgeLabel } from '../apps/web/src/notify/favicon.js';
 import { countOf, GENERIC_BODY, GENERIC_TAG, isReadBy, notificationFor, routeFor, shouldNotify } from '../apps/web/src/notify/rules.js';
 import { acceptRequest, closeSettings, launchBrowser, PASSWORD, register, type User } from './helpers/browser.js';
 import { LocalPushService, stubPushManager } from './helpers/push-service.js';
+import { serviceWorkerProbe } from './helpers/service-worker.js';
 import { TestServer, WEB_DIST } from './helpers/server.js';
 
-interface Shown {
-  title: string;
-  body: string;
-  tag: string;
-  data: unknown;
-}
 
 describe('notifications decided on the device (service worker, Web Push)', { timeout: 300_000 }, () => {
   let server: ParleyServer;
@@ -80,37 +75,7 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
     for (const p of queued) await deliver(p);
   }
 
-  /** The service worker as it runs now (it may have been restarted by a push). */
-  async function worker(): Promise<Worker> {
-    const found = context.serviceWorkers().find((w) => w.url().endsWith('/sw.js'));
-    return found ?? (await context.waitForEvent('serviceworker', { timeout: 30_000 }));
-  }
-
-  async function inWorker<T>(fn: () => Promise<T>): Promise<T> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await (await worker()).evaluate(fn);
-      } catch (err) {
-        if (attempt >= 3) throw err;
-        await new Promise((r) => setTimeout(r, 300));
-      }
-    }
-  }
-
-  const notifications = () =>
-    inWorker(async () => (await (self as unknown as { registration: ServiceWorkerRegistration }).registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as unknown })));
-
-  async function waitForNotification(match: (n: Shown) => boolean, what: string, timeoutMs = 45_000): Promise<Shown> {
-    const deadline = Date.now() + timeoutMs;
-    let last: Shown[] = [];
-    while (Date.now() < deadline) {
-      last = await notifications();
-      const hit = last.find(match);
-      if (hit !== undefined) return hit;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    assert.fail(`no notification ${what}; showing: ${JSON.stringify(last)}`);
-  }
+  const { inWorker, notifications, waitForNotification } = serviceWorkerProbe(() => context);
 
   async function waitForNoNotifications(what: string): Promise<void> {
     const deadline = Date.now() + 15_000;

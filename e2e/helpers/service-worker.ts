@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import type { BrowserContext, Worker } from 'playwright-core';
+
+/** A notification the app's service worker shows. */
+export interface Shown {
+  title: string;
+  body: string;
+  tag: string;
+  data: unknown;
+}
+
+/**
+ * The app's service worker in a browser context, and the notifications it
+ * shows: read from inside the worker (its registration), with bounded waits.
+ * `context` is read at each call (tests open it in a `before` hook).
+ */
+export function serviceWorkerProbe(context: () => BrowserContext) {
+  /** The worker as it runs now (a push may have restarted it). */
+  async function worker(): Promise<Worker> {
+    const found = context()
+      .serviceWorkers()
+      .find((w) => w.url().endsWith('/sw.js'));
+    return found ?? (await context().waitForEvent('serviceworker', { timeout: 30_000 }));
+  }
+
+  async function inWorker<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await (await worker()).evaluate(fn);
+      } catch (err) {
+        // The worker may be restarted by a push between finding it and evaluating in it.
+        if (attempt >= 3) throw err;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    }
+  }
+
+  const notifications = (): Promise<Shown[]> =>
+    inWorker(async () => (await (self as unknown as { registration: ServiceWorkerRegistration }).registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data as unknown })));
+
+  async function waitForNotification(match: (n: Shown) => boolean, what: string, timeoutMs = 60_000): Promise<Shown> {
+    const deadline = Date.now() + timeoutMs;
+    let last: Shown[] = [];
+    while (Date.now() < deadline) {
+      last = await notifications();
+      const hit = last.find(match);
+      if (hit !== undefined) return hit;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail(`no notification ${what}; showing: ${JSON.stringify(last)}`);
+  }
+
+  return { worker, inWorker, notifications, waitForNotification };
+}
