@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { MOMENT_WINDOWS, MomentBodySchema } from '@parley/crypto';
 import { BlobDigestSchema, UserIdSchema } from '@parley/protocol';
 import type { UserId } from '@parley/protocol';
+import { parseRecord } from '../store/records.js';
 import type { ClientRepository, StoreBatch } from '../store/records.js';
 import type { StoreEntry } from '../store/store.js';
-import { StoreError } from '../store/store.js';
 
 /**
  * Where Moments live on the device: the `meta` table, under `moments/`.
@@ -140,15 +140,7 @@ const OutSchema = z.object({
 export type OutRecord = Omit<z.output<typeof OutSchema>, 'v'>;
 
 function parse<T extends { v: number }>(schema: z.ZodType<T>, key: string, text: string): Omit<T, 'v'> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new StoreError('corrupt_record', `meta/${key} is not JSON`, { cause: err });
-  }
-  const r = schema.safeParse(json);
-  if (!r.success) throw new StoreError('corrupt_record', `meta/${key} does not match its schema: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.code}`).join('; ')}`);
-  const { v: _v, ...rest } = r.data;
+  const { v: _v, ...rest } = parseRecord(schema, 'meta', key, text);
   return rest;
 }
 

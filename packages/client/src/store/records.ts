@@ -170,7 +170,8 @@ const VerificationSchema = z.object({
 export type VerificationRecord = Omit<z.output<typeof VerificationSchema>, 'v'>;
 const VERIFICATION_PREFIX = 'verification/';
 
-function parse<T>(schema: z.ZodType<T>, table: string, key: string, text: string): T {
+/** A stored JSON record checked against its schema; a StoreError 'corrupt_record' (naming only table, key and failed paths) otherwise. */
+export function parseRecord<T>(schema: z.ZodType<T>, table: string, key: string, text: string): T {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -321,19 +322,19 @@ export class ClientRepository {
 
   async account(): Promise<AccountRecord | undefined> {
     const text = await this.store.get('meta', ACCOUNT_KEY);
-    return text === undefined ? undefined : parse(AccountSchema, 'meta', ACCOUNT_KEY, text);
+    return text === undefined ? undefined : parseRecord(AccountSchema, 'meta', ACCOUNT_KEY, text);
   }
 
   /** The account keys this device holds, oldest first (empty when it holds none). */
   async accountKeys(): Promise<Uint8Array[]> {
     const text = await this.store.get('meta', ACCOUNT_KEYS_KEY);
-    return text === undefined ? [] : parse(AccountKeysSchema, 'meta', ACCOUNT_KEYS_KEY, text).keys;
+    return text === undefined ? [] : parseRecord(AccountKeysSchema, 'meta', ACCOUNT_KEYS_KEY, text).keys;
   }
 
   async keyPackage(ref: string): Promise<KeyPackageRecord | undefined> {
     const text = await this.store.get('key_packages', ref);
     if (text === undefined) return undefined;
-    const r = parse(KeyPackageSchema, 'key_packages', ref, text);
+    const r = parseRecord(KeyPackageSchema, 'key_packages', ref, text);
     if (r.ref !== ref) throw new StoreError('corrupt_record', `key_packages/${ref} is filed under the wrong key`);
     return r;
   }
@@ -345,7 +346,7 @@ export class ClientRepository {
   async group(groupId: GroupId): Promise<GroupStateRecord | undefined> {
     const text = await this.store.get('groups', groupId);
     if (text === undefined) return undefined;
-    const r = parse(GroupStateSchema, 'groups', groupId, text);
+    const r = parseRecord(GroupStateSchema, 'groups', groupId, text);
     if (r.groupId !== groupId) throw new StoreError('corrupt_record', `groups/${groupId} is filed under the wrong key`);
     return r;
   }
@@ -353,7 +354,7 @@ export class ClientRepository {
   async conversation(id: GroupId): Promise<ConversationRecord | undefined> {
     const text = await this.store.get('conversations', id);
     if (text === undefined) return undefined;
-    const r = parse(ConversationSchema, 'conversations', id, text);
+    const r = parseRecord(ConversationSchema, 'conversations', id, text);
     if (r.id !== id) throw new StoreError('corrupt_record', `conversations/${id} is filed under the wrong key`);
     return r;
   }
@@ -361,7 +362,7 @@ export class ClientRepository {
   async conversations(): Promise<ConversationRecord[]> {
     const rows = await this.store.list('conversations');
     return rows.map((row) => {
-      const r = parse(ConversationSchema, 'conversations', row.key, row.value);
+      const r = parseRecord(ConversationSchema, 'conversations', row.key, row.value);
       if (r.id !== row.key) throw new StoreError('corrupt_record', `conversations/${row.key} is filed under the wrong key`);
       return r;
     });
@@ -428,7 +429,7 @@ export class ClientRepository {
         continue; // corrupt: reported by the reads that need it
       }
       if (version !== 1) continue;
-      const c = parse(ConversationSchema, 'conversations', row.key, row.value);
+      const c = parseRecord(ConversationSchema, 'conversations', row.key, row.value);
       const prefix = `${c.id}/`;
       const [last] = await this.store.list('messages', { prefix, reverse: true, limit: 1 });
       const seq = last === undefined ? NaN : Number(last.key.slice(prefix.length));
@@ -442,7 +443,7 @@ export class ClientRepository {
     const key = VERIFICATION_PREFIX + userId;
     const text = await this.store.get('meta', key);
     if (text === undefined) return undefined;
-    const r = parse(VerificationSchema, 'meta', key, text);
+    const r = parseRecord(VerificationSchema, 'meta', key, text);
     if (r.userId !== userId) throw new StoreError('corrupt_record', `meta/${key} is filed under the wrong key`);
     return r;
   }
@@ -451,7 +452,7 @@ export class ClientRepository {
   async verifications(): Promise<VerificationRecord[]> {
     const rows = await this.store.list('meta', { prefix: VERIFICATION_PREFIX });
     return rows.map((row) => {
-      const r = parse(VerificationSchema, 'meta', row.key, row.value);
+      const r = parseRecord(VerificationSchema, 'meta', row.key, row.value);
       if (row.key !== VERIFICATION_PREFIX + r.userId) throw new StoreError('corrupt_record', `meta/${row.key} is filed under the wrong key`);
       return r;
     });
