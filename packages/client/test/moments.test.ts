@@ -170,6 +170,8 @@ describe('client: moments on a device linked later', () => {
     await befriend(a, b);
     const phone = await net.device(a);
     await waitFor(async () => (await phone.moments.friends()).length === 1, 'the phone knows B is a friend');
+    // (The phone reads what is sent in the pair's group once A's first device has added it there.)
+    await waitFor(() => inside(phone).f.moments.sender.channel(b.client.userId as UserId), 'the phone is in the pair group with B');
     const post = await b.client.moments.post({ text: 'hello to all my friends' });
     await waitFor(async () => (await find(phone, post.id))?.state === 'ready', "A's phone has B's post");
     await phone.moments.comment(post.id, 'from the phone');
