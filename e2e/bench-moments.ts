@@ -24,7 +24,7 @@
  *    database; the new blobs). The friends' devices acknowledge late
  *    (ackDelayMs) so that no row is deleted before it is counted. Every
  *    device then downloads and keeps the photos: how many got them all
- *    within two minutes (400 devices share this one process and its cores,
+ *    within 90 seconds (400 devices share this one process and its cores,
  *    so this is the simulation's limit, not a device's).
  *
  * Prints one JSON line per measurement. Everything runs on 127.0.0.1 and is
@@ -176,7 +176,7 @@ try {
   const probe = new StorageProbe(server.dataDir);
   for (let run = 1; run <= o.posts; run++) {
     const withPhotos = run === o.posts && o.photos > 0;
-    await measurePost({ page: poster, devices, probe, text: `Benchmark moment ${run} ${randomBytes(4).toString('hex')}`, withPhotos, waitMs: 3 * 60_000, photoWaitMs: 2 * 60_000, log });
+    await measurePost({ page: poster, devices, probe, text: `Benchmark moment ${run} ${randomBytes(4).toString('hex')}`, withPhotos, waitMs: 2 * 60_000, photoWaitMs: 90_000, log });
   }
   probe.close();
   await poster.evaluate(() => momentsBench.close());

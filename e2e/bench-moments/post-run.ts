@@ -66,6 +66,17 @@ export async function measurePost(o: PostRunOptions): Promise<Record<string, unk
     await check(d);
   };
   const offs = devices.map((d) => d.on('moments', (e) => void onEvent(d, e.kind === 'post' ? e.postId : undefined)));
+  // Error events meanwhile, by code and error name/code (never a message's content: the SDK's errors carry none).
+  const errors = new Map<string, number>();
+  for (const d of devices) {
+    offs.push(
+      d.on('error', (e) => {
+        const inner = e.error as Error & { code?: string };
+        const key = `${e.code}/${inner.name}${inner.code === undefined ? '' : `:${inner.code}`}`;
+        errors.set(key, (errors.get(key) ?? 0) + 1);
+      }),
+    );
+  }
   // Files each device keeps already (its own posts' photos, its other device's): the post's come on top.
   const keptBefore = o.withPhotos ? await Promise.all(devices.map(async (d) => (await d.mediaUsage()).files)) : [];
   try {
@@ -81,6 +92,11 @@ export async function measurePost(o: PostRunOptions): Promise<Record<string, unk
       return hasIt.size === devices.length;
     }, o.waitMs, 500);
     const s = probe.since();
+    const states = new Map<string, number>();
+    for (const d of devices) {
+      const st = (await d.moments.get(r.postId))?.state ?? 'missing';
+      states.set(st, (states.get(st) ?? 0) + 1);
+    }
     const times = [...hasIt.values()].sort((a, b) => a - b);
     const at = (q: number) => (times.length === 0 ? null : round((times[Math.min(times.length - 1, Math.floor(q * times.length))] ?? 0) / 1000));
     const result: Record<string, unknown> = {
@@ -93,6 +109,8 @@ export async function measurePost(o: PostRunOptions): Promise<Record<string, unk
       postSeconds: round(r.ms / 1000, 3),
       allReferencesStoredSeconds: stored === undefined ? null : round(stored / 1000),
       devicesWithPost: times.length,
+      postStates: Object.fromEntries(states),
+      errors: Object.fromEntries(errors),
       deviceHasPostSeconds: { p50: at(0.5), p90: at(0.9), last: at(1) },
       pageSent: { frames: r.frames, frameBytes: r.frameBytes, uploads: r.uploads, uploadBytes: r.uploadBytes },
       server: { ...s, bytesPerPost: s.messageBytes + s.welcomeBytes + s.blobBytes, messageBytesPerReference: round(s.messageBytes / Math.max(1, s.messages), 0) },
