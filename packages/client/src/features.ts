@@ -94,6 +94,7 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   // Moments: a friend is a contact who said hello; every contact change says hello or goodbye in the pair's group.
   const moments = new Moments(core, state, outbox, conversations, now);
   moments.contacts = people.contacts;
+  moments.autoDownloadMaxBytes = async () => (await media.settings()).autoDownloadMaxBytes;
   history.moments = { lines: (since) => moments.archiveLines(since), importInto: (batch, items) => moments.importInto(batch, items) };
   handlers.register(['moment_post', 'moment_delete', 'moment_comment', 'moment_comment_delete', 'moment_hello'], moments);
   on('contacts', () => {

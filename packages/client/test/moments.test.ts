@@ -180,6 +180,22 @@ describe('client: moments on a device linked later', () => {
   });
 });
 
+describe('client: moments photos on the device', () => {
+  it('keeps photos on arrival within the media setting; a larger one is fetched and kept when viewed', async () => {
+    await using net = await ClientNetwork.start();
+    const [a, b] = [await net.user(), await net.user()];
+    await befriend(a, b);
+    await b.client.setMediaSettings({ autoDownloadMaxBytes: 3_000 });
+    const big = { bytes: new Uint8Array(5_000).fill(4), mimeType: 'image/jpeg' as const, width: 40, height: 30 };
+    const post = await a.client.moments.post({ text: 'one small, one large', photos: [photo(3), big] });
+    await waitFor(async () => (await find(b.client, post.id))?.state === 'ready', 'B has the post');
+    await waitFor(async () => (await b.client.mediaUsage()).files === 1, 'B kept the small photo');
+    assert.equal((await b.client.mediaUsage()).bytes, photo(3).bytes.length, 'and not the large one');
+    assert.deepEqual(await b.client.moments.photo(post.id, 1), big.bytes);
+    assert.equal((await b.client.mediaUsage()).files, 2, 'viewed: kept');
+  });
+});
+
 describe('client: moments in the history transfer', () => {
   it('a device linked with history gets own and friends posts with their comments and likes, and their photos', async () => {
     await using net = await ClientNetwork.start();
@@ -227,7 +243,9 @@ describe('client: moments and push wake-ups', () => {
     assert.ok(toA !== undefined && toC !== undefined);
     const sends = () => sockets.sent.filter((f) => f.t === 'send').map((f) => splitFrame(f.bytes).header as { group: string; silent?: true });
     const from = sends().length;
-    await b.client.moments.post({ text: 'a post by B' });
+    const bPost = await b.client.moments.post({ text: 'a post by B' });
+    // post() returns once the references are queued; they go out in the background.
+    await waitFor(async () => (await find(a.client, bPost.id)) !== null && (await find(c.client, bPost.id)) !== null, "B's post reached A and C");
     assert.ok(sends().slice(from).length >= 2 && sends().slice(from).every((f) => f.silent === true), "B's post references are all silent");
     const mark = sends().length;
     await b.client.moments.comment(post.id, 'B answers C', { replyTo: ca.id });

@@ -61,14 +61,19 @@ export class MomentSender {
 
   /** Stores `content` to go to each of `to`, then sends it (resolves once every send was tried). */
   async send(content: MessageContent, to: readonly UserId[], blobs: readonly BlobDigest[] = [], wake: readonly UserId[] = []): Promise<void> {
-    if (to.length === 0) return;
+    if (await this.enqueue(content, to, blobs, wake)) await this.flush();
+  }
+
+  /** Stores `content` to go to each of `to` (sent by the next flush, after a restart too); false: nobody to send to. */
+  async enqueue(content: MessageContent, to: readonly UserId[], blobs: readonly BlobDigest[] = [], wake: readonly UserId[] = []): Promise<boolean> {
+    if (to.length === 0) return false;
     // Only what starts or carries a friendship opens a pair group; a goodbye or a delete goes where one exists.
     const open = content.type === 'moment_post' || content.type === 'moment_comment' || (content.type === 'moment_hello' && content.friend);
     const out: OutRecord = { id: newContentId(), plaintext: toBase64Url(encodeContent(content)), blobs: [...blobs], to: [...new Set(to)], open, wake: [...new Set(wake)], createdAt: Date.now() };
     const batch = new StoreBatch();
     this.records.putOut(batch, out);
     await this.core.repo.commit(batch);
-    await this.flush();
+    return true;
   }
 
   /** Sends whatever is still to go (after a sync, a restart). One flush at a time. */

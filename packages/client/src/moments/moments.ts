@@ -61,6 +61,8 @@ export class Moments implements MomentHost, ContentHandler {
   private reconciling: Promise<void> = Promise.resolve();
   /** Set by wireFeatures: client.contacts. */
   contacts: Pick<Contacts, 'has' | 'list'> | undefined;
+  /** Set by wireFeatures: the media settings (photos up to `autoDownloadMaxBytes` are kept on arrival, larger ones when viewed). */
+  autoDownloadMaxBytes: () => Promise<number> = () => Promise.resolve(0);
 
   constructor(
     private readonly core: ClientCore,
@@ -252,18 +254,24 @@ export class Moments implements MomentHost, ContentHandler {
     this.records.putPost(batch, record);
     for (const ph of uploaded.photos) await this.media.put(batch, ph.blob, ph.bytes, ph.mimeType);
     await this.core.repo.commit(batch);
-    this.core.emit('moments', { kind: 'post', postId: record.postId });
-    await this.sendReference(record, to, window);
+    // The references are queued (stored) before post() returns, and go out in the background: the app need not wait for N sends.
+    if (await this.queueReference(record, to, window)) {
+      this.sender.flush().catch((err: unknown) => this.core.isClosed() || this.core.emitError('moment_invalid', err));
+    }
     return this.view(record);
   }
 
   private async sendReference(p: PostRecord, to: readonly UserId[], window: MomentWindow): Promise<void> {
+    if (await this.queueReference(p, to, window)) await this.sender.flush();
+  }
+
+  private async queueReference(p: PostRecord, to: readonly UserId[], window: MomentWindow): Promise<boolean> {
     const key = fromBase64Url(p.body.key);
     const nonce = fromBase64Url(p.body.nonce);
     const salt = fromBase64Url(p.salt);
-    if (key === undefined || nonce === undefined || salt === undefined) return;
+    if (key === undefined || nonce === undefined || salt === undefined) return false;
     const blobs: BlobDigest[] = [p.body.digest as BlobDigest, ...(p.content?.photos ?? []).map((ph) => ph.digest as BlobDigest)];
-    await this.sender.send({ type: 'moment_post', v: 1, id: newContentId(), sentAt: this.now(), postId: p.postId, salt, postedAt: p.postedAt, body: { digest: p.body.digest as BlobDigest, key, nonce, size: p.body.size }, window }, to, blobs);
+    return this.sender.enqueue({ type: 'moment_post', v: 1, id: newContentId(), sentAt: this.now(), postId: p.postId, salt, postedAt: p.postedAt, body: { digest: p.body.digest as BlobDigest, key, nonce, size: p.body.size }, window }, to, blobs);
   }
 
   /** Deletes an own post here and on every device it went to. */
@@ -441,10 +449,7 @@ export class Moments implements MomentHost, ContentHandler {
     const p = await this.records.post(postId);
     if (p === undefined) return;
     // A post that came with its body (history archive): only its photos to keep.
-    if (p.state === 'ready' && photosToo) {
-      for (const [i] of (p.content?.photos ?? []).entries()) await this.photo(postId, i).catch(() => undefined);
-      return;
-    }
+    if (p.state === 'ready' && photosToo) return this.keepPhotos(p);
     if (p.state !== 'loading') return;
     const key = fromBase64Url(p.body.key);
     const nonce = fromBase64Url(p.body.nonce);
@@ -467,7 +472,13 @@ export class Moments implements MomentHost, ContentHandler {
       await this.core.repo.commit(batch);
     });
     this.core.emit('moments', { kind: 'post', postId });
-    if (next.state === 'ready') for (const [i] of (next.content?.photos ?? []).entries()) await this.photo(postId, i).catch(() => undefined);
+    if (next.state === 'ready') await this.keepPhotos(next);
+  }
+
+  /** Downloads and keeps a post's photos within the media setting (like chat media); the others are fetched when viewed. */
+  private async keepPhotos(p: PostRecord): Promise<void> {
+    const max = await this.autoDownloadMaxBytes();
+    for (const [i, ph] of (p.content?.photos ?? []).entries()) if (ph.size <= max) await this.photo(p.postId, i).catch(() => undefined);
   }
 
   /* ---------------- lists ---------------- */
