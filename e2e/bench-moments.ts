@@ -17,9 +17,10 @@
  *    default 9, JPEGs of noise made in the page, about 1 MB each, with a
  *    thumbnail) from the browser: client.moments.post in a page of the app's
  *    origin (bench-moments/page.ts, on the app's own database). Measured: how
- *    long post() takes (it returns once every reference is sent), until the
- *    server stores every reference, until every friend device has the post
- *    (body fetched and read), what the page sent, and what the server stores
+ *    long post() takes (uploads; it returns once the references are queued),
+ *    until the server stores every reference (sent in the background), until
+ *    every friend device has the post (body fetched and read), what the page
+ *    sent until then, and what the server stores
  *    for the post (message rows and Welcomes added, read from its SQLite
  *    database; the new blobs). The friends' devices acknowledge late
  *    (ackDelayMs) so that no row is deleted before it is counted. Every
