@@ -263,6 +263,9 @@ describe('Moments notifications decided on the device', { timeout: 420_000 }, ()
     // The frames' `silent` flags are checked in packages/client/test/moments.test.ts; here: what the closed app shows.
     await openMoments(alice.page);
     await alice.page.getByRole('button', { name: /^Notices/ }).click();
+    await alice.page.getByRole('heading', { level: 2, name: 'Notices' }).waitFor({ timeout: 10_000 });
+    // Seen (stored) before the app closes: then the next notice stands alone.
+    await alice.page.getByRole('button', { name: 'Notices', exact: true }).waitFor({ timeout: 15_000 });
     await waitForNoMomentsNotification('the earlier notices were seen');
     await closeAlice();
     await bob.moments.post({ text: 'Bob’s own moment' });

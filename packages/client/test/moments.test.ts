@@ -37,8 +37,12 @@ describe('client: moments', () => {
     // D added A, but A never added D: not friends.
     await d.client.contacts.add(a.name);
 
+    const events: string[] = [];
+    a.client.on('moments', (e) => events.push(`${e.kind}:${e.postId ?? ''}`));
     const post = await a.client.moments.post({ text: 'first light over the harbour https://example.org', location: 'Lisbon', photos: [photo(1), photo(2)] });
     assert.equal(post.sentTo, 2);
+    assert.ok(events.includes(`post:${post.id}`), "the author's app is told of the new post");
+    assert.equal((await a.client.moments.timeline()).posts[0]?.id, post.id);
     const atB = await waitFor(async () => ((await find(b.client, post.id))?.state === 'ready' ? find(b.client, post.id) : null), 'B has the post');
     assert.equal(atB.text, 'first light over the harbour https://example.org');
     assert.equal(atB.location, 'Lisbon');
@@ -171,7 +175,9 @@ describe('client: moments on a device linked later', () => {
     const phone = await net.device(a);
     await waitFor(async () => (await phone.moments.friends()).length === 1, 'the phone knows B is a friend');
     // (The phone reads what is sent in the pair's group once A's first device has added it there.)
-    await waitFor(() => inside(phone).f.moments.sender.channel(b.client.userId as UserId), 'the phone is in the pair group with B');
+    const bId = b.client.userId as UserId;
+    const pairsOf = async (client: ParleyClient) => (await inside(client).f.moments.sender.pairs(bId)).join();
+    await waitFor(async () => (await pairsOf(phone)) === (await pairsOf(a.client)) || undefined, 'the phone is in every pair group A has with B');
     const post = await b.client.moments.post({ text: 'hello to all my friends' });
     await waitFor(async () => (await find(phone, post.id))?.state === 'ready', "A's phone has B's post");
     await phone.moments.comment(post.id, 'from the phone');

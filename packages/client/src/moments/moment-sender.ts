@@ -40,12 +40,20 @@ export class MomentSender {
     private readonly records: MomentRecords,
   ) {}
 
-  /** The pair group with `other` to send in (the oldest, when there are several), if there is one. */
-  async channel(other: UserId): Promise<GroupId | undefined> {
+  /** Every pair group with `other` this device is in, by id. */
+  async pairs(other: UserId): Promise<GroupId[]> {
     const me = this.core.session().account.userId;
     const pairs = (await this.core.repo.conversations()).filter((c) => c.id !== this.core.hiddenGroup() && isPairWith(c, me, other, this.state.toConversation(c).kind ?? ''));
-    pairs.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
-    return pairs[0]?.id;
+    return pairs.map((c) => c.id).sort();
+  }
+
+  /**
+   * The pair group with `other` to send in, if there is one. When there are several (both
+   * opened one at once, or they chat in more than one 1:1), the lowest id: both sides, and all
+   * their devices, then send in the same group.
+   */
+  async channel(other: UserId): Promise<GroupId | undefined> {
+    return (await this.pairs(other))[0];
   }
 
   /** The pair group with `other`, created quiet when there is none. */

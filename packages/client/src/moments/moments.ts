@@ -254,6 +254,7 @@ export class Moments implements MomentHost, ContentHandler {
     this.records.putPost(batch, record);
     for (const ph of uploaded.photos) await this.media.put(batch, ph.blob, ph.bytes, ph.mimeType);
     await this.core.repo.commit(batch);
+    this.core.emit('moments', { kind: 'post', postId: record.postId });
     // The references are queued (stored) before post() returns, and go out in the background: the app need not wait for N sends.
     if (await this.queueReference(record, to, window)) {
       this.sender.flush().catch((err: unknown) => this.core.isClosed() || this.core.emitError('moment_invalid', err));
