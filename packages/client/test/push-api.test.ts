@@ -34,7 +34,8 @@ describe('client.push', () => {
       for (const bad of [
         { endpoint: 'not a url', keys: k },
         { endpoint: 'https://push.example/x', keys: { ...k, auth: 'short' } },
-        { endpoint: 'https://push.example/x', keys: { ...k, p256dh: toBase64Url(randomBytes(65)) } },
+        // 65 bytes that are no uncompressed point (those start with 0x04; random bytes would, one time in 256).
+        { endpoint: 'https://push.example/x', keys: { ...k, p256dh: toBase64Url(Uint8Array.of(0x05, ...randomBytes(64))) } },
         { endpoint: 'https://push.example/x' } as never,
         null as never,
       ]) {
