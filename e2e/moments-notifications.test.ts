@@ -19,9 +19,9 @@ import { PUSH_WAKE_PAYLOAD } from '@parley/protocol';
 import { createAppContext, defaultConfig, startServer, type AppContext, type ParleyServer } from '@parley/server';
 import { MOMENTS_ROUTE, MOMENTS_TAG } from '../apps/web/src/notify/moments.js';
 import { GENERIC_BODY, GENERIC_TITLE } from '../apps/web/src/notify/rules.js';
-import { closeSettings, launchBrowser, openConversation, PASSWORD, register, type User } from './helpers/browser.js';
-import { LocalPushService, stubPushManager } from './helpers/push-service.js';
-import { serviceWorkerProbe } from './helpers/service-worker.js';
+import { closeSettings, launchBrowser, openConversation, PASSWORD, type User } from './helpers/browser.js';
+import { LocalPushService } from './helpers/push-service.js';
+import { registerForPush, serviceWorkerProbe } from './helpers/service-worker.js';
 import { WEB_DIST } from './helpers/server.js';
 
 
@@ -129,26 +129,8 @@ describe('Moments notifications decided on the device', { timeout: 420_000 }, ()
   }
 
   it('Alice turns notifications on, befriends Bob and posts a moment', async () => {
-    alice = await register(browser, server.url, names.alice, {
-      beforeLoad: async (c) => {
-        await c.grantPermissions(['notifications'], { origin: server.url });
-        await c.addInitScript(stubPushManager(push.subscription));
-      },
-    });
+    ({ user: alice, registrationId, driver, cdp } = await registerForPush(browser, server.url, names.alice, push.subscription));
     context = alice.context;
-    await alice.page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
-    const onPage = await context.newCDPSession(alice.page);
-    const registered = new Promise<string>((resolve) =>
-      onPage.on('ServiceWorker.workerRegistrationUpdated', (e) => {
-        for (const r of e.registrations) if (!r.isDeleted && r.scopeURL.startsWith(server.url)) resolve(r.registrationId);
-      }),
-    );
-    await onPage.send('ServiceWorker.enable');
-    registrationId = await registered;
-    await onPage.detach();
-    driver = await context.newPage();
-    cdp = await context.newCDPSession(driver);
-    await cdp.send('ServiceWorker.enable');
 
     await alice.page.getByRole('button', { name: 'Settings', exact: true }).click();
     const settings = alice.page.getByRole('dialog', { name: 'Settings' });

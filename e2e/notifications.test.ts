@@ -21,8 +21,8 @@ import { createAppContext, defaultConfig, startServer, type AppContext, type Par
 import { badgeLabel } from '../apps/web/src/notify/favicon.js';
 import { countOf, GENERIC_BODY, GENERIC_TAG, isReadBy, notificationFor, routeFor, shouldNotify } from '../apps/web/src/notify/rules.js';
 import { acceptRequest, closeSettings, launchBrowser, PASSWORD, register, type User } from './helpers/browser.js';
-import { LocalPushService, stubPushManager } from './helpers/push-service.js';
-import { serviceWorkerProbe } from './helpers/service-worker.js';
+import { LocalPushService } from './helpers/push-service.js';
+import { registerForPush, serviceWorkerProbe } from './helpers/service-worker.js';
 import { TestServer, WEB_DIST } from './helpers/server.js';
 
 
@@ -133,28 +133,8 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
   }
 
   it('turns notifications on in Settings: permission, a push subscription for the server’s VAPID key, registered with the server', async () => {
-    alice = await register(browser, server.url, names.alice, {
-      beforeLoad: async (c) => {
-        await c.grantPermissions(['notifications'], { origin: server.url });
-        await c.addInitScript(stubPushManager(push.subscription));
-      },
-    });
+    ({ user: alice, registrationId, driver, cdp } = await registerForPush(browser, server.url, names.alice, push.subscription));
     context = alice.context;
-    await alice.page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
-    // The worker's registration id, as CDP names it (reported on the app's own page).
-    const onPage = await context.newCDPSession(alice.page);
-    const registered = new Promise<string>((resolve) =>
-      onPage.on('ServiceWorker.workerRegistrationUpdated', (e) => {
-        for (const r of e.registrations) if (!r.isDeleted && r.scopeURL.startsWith(server.url)) resolve(r.registrationId);
-      }),
-    );
-    await onPage.send('ServiceWorker.enable');
-    registrationId = await registered;
-    await onPage.detach();
-    // Pushes are delivered through a page of another origin that stays open while the app's page comes and goes.
-    driver = await context.newPage();
-    cdp = await context.newCDPSession(driver);
-    await cdp.send('ServiceWorker.enable');
 
     await alice.page.getByRole('button', { name: 'Settings' }).click();
     const settings = alice.page.getByRole('dialog', { name: 'Settings' });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import type { BrowserContext, Worker } from 'playwright-core';
+import type { Browser, BrowserContext, CDPSession, Page, Worker } from 'playwright-core';
+import { register, type User } from './browser.js';
+import { stubPushManager } from './push-service.js';
 
 /** A notification the app's service worker shows. */
 export interface Shown {
@@ -51,4 +53,39 @@ export function serviceWorkerProbe(context: () => BrowserContext) {
   }
 
   return { worker, inWorker, notifications, waitForNotification };
+}
+
+/**
+ * Registers a user in a browser context where notifications are allowed and
+ * the Push API answers with `subscription` (a local push service). Returns
+ * the user, the app's service-worker registration id (as CDP names it, read
+ * on the app's own page), and a page of another origin with a CDP session
+ * through which pushes are delivered while the app's pages come and go.
+ */
+export async function registerForPush(
+  browser: Browser,
+  url: string,
+  username: string,
+  subscription: Parameters<typeof stubPushManager>[0],
+): Promise<{ user: User; registrationId: string; driver: Page; cdp: CDPSession }> {
+  const user = await register(browser, url, username, {
+    beforeLoad: async (c) => {
+      await c.grantPermissions(['notifications'], { origin: url });
+      await c.addInitScript(stubPushManager(subscription));
+    },
+  });
+  await user.page.evaluate(() => navigator.serviceWorker.ready.then(() => undefined));
+  const onPage = await user.context.newCDPSession(user.page);
+  const registered = new Promise<string>((resolve) =>
+    onPage.on('ServiceWorker.workerRegistrationUpdated', (e) => {
+      for (const r of e.registrations) if (!r.isDeleted && r.scopeURL.startsWith(url)) resolve(r.registrationId);
+    }),
+  );
+  await onPage.send('ServiceWorker.enable');
+  const registrationId = await registered;
+  await onPage.detach();
+  const driver = await user.context.newPage();
+  const cdp = await user.context.newCDPSession(driver);
+  await cdp.send('ServiceWorker.enable');
+  return { user, registrationId, driver, cdp };
 }
