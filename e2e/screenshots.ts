@@ -165,10 +165,7 @@ function moment(user: User, text: string) {
   return user.page.getByRole('feed', { name: 'Timeline' }).getByRole('article').filter({ hasText: text });
 }
 
-/**
- * Moments: three friends post, like and comment; Inês's timeline at desktop
- * and phone width, light and dark, and the "New post" composer.
- */
+/** Moments: three friends post, like and comment; Inês's timeline (desktop and phone, light and dark), the composer, settings, notices. */
 async function momentsScreens(browser: Browser, url: string): Promise<void> {
   const ines = await register(browser, url, 'ines');
   const tomas = await register(browser, url, 'tomas');

@@ -165,13 +165,13 @@ export function sessionHooks(f: Features): SessionHooks {
     applyProfileKey: (m) => f.profiles.applyOwnKey(m),
     applyHistory: (batch, m) => f.history.received(batch, m),
     applyPeople: (m) => f.people.applySelf(m),
-    applyMoments: (m) => (m.kind === 'moment_lists' ? f.moments.listStore.applyOwn(m) : f.moments.applyOwnFriends(m)),
+    applyMoments: (m) => (m.kind === 'moment_lists' ? f.moments.listStore.applyOwn(m) : f.moments.listStore.applyOwnFriends(m)),
     // Devices this device just added to the self group get this user's preferences, contacts and blocks, and profile key.
     ownDevicesAdded: async () => {
       await f.prefs.sendAll();
       await f.people.sendAll();
       await f.profiles.sendOwnKey();
-      await f.moments.sendToOwnDevices();
+      await f.moments.listStore.sendToOwnDevices();
     },
   };
 }

@@ -5,19 +5,21 @@ import type { ClientCore } from '../core/context.js';
 import type { Outbox } from '../core/outbox.js';
 import { ClientError } from '../errors.js';
 import { encodeSelfMessage } from '../self/self-messages.js';
-import type { MomentListsMessage } from '../self/self-messages.js';
+import type { MomentFriendsMessage, MomentListsMessage } from '../self/self-messages.js';
 import { StoreBatch } from '../store/records.js';
 import type { MomentRecords } from './moment-records.js';
-import { MAX_MOMENT_LIST_MEMBERS, MAX_MOMENT_LIST_NAME_LENGTH, MAX_MOMENT_LISTS } from './moment-types.js';
+import { MAX_MOMENT_FRIENDS, MAX_MOMENT_LIST_MEMBERS, MAX_MOMENT_LIST_NAME_LENGTH, MAX_MOMENT_LISTS } from './moment-types.js';
 import type { MomentAudience, MomentList } from './moment-types.js';
 
 // eslint-disable-next-line no-control-regex
 const UNSAFE_NAME = /[\u0000-\u001f\u007f\u202a-\u202e\u2066-\u2069]/;
 
 /**
- * Lists of friends for audiences ("Close friends", "Family"). They never leave
- * this user's devices: the whole set travels in the self group as one
- * snapshot, and the newest snapshot wins on every device.
+ * Lists of friends for audiences ("Close friends", "Family"), and what else
+ * of Moments travels between this user's own devices. Lists never leave the
+ * user's devices: the whole set travels in the self group as one snapshot,
+ * and the newest snapshot wins on every device. A device added to the self
+ * group also gets the friendships it missed (`moment_friends`).
  */
 export class MomentLists {
   constructor(
@@ -62,11 +64,39 @@ export class MomentLists {
     this.records.putLists(batch, { lists: next.lists.map((l) => ({ ...l, members: [...l.members] })), updatedAt: next.updatedAt });
     await this.core.repo.commit(batch);
     this.core.emit('moments', { kind: 'lists' });
-    await this.sendToOwnDevices().catch((err: unknown) => this.core.isClosed() || this.core.emitError('moment_invalid', err));
+    await this.sendListsToOwnDevices().catch((err: unknown) => this.core.isClosed() || this.core.emitError('moment_invalid', err));
+  }
+
+  /** A device just added to the self group missed the hellos: it gets this device's friendships and window, and the lists. */
+  async sendToOwnDevices(): Promise<void> {
+    const { self } = this.core.session();
+    const friends = await this.records.friends();
+    const settings = await this.records.settings();
+    if (friends.length > 0 || settings.updatedAt > 0) {
+      const message = { kind: 'moment_friends' as const, friends: friends.slice(0, MAX_MOMENT_FRIENDS), window: settings.window, windowUpdatedAt: settings.updatedAt };
+      await this.outbox.sendPlaintext(self.id, encodeSelfMessage(message), [], undefined, { readyTimeoutMs: 0 });
+    }
+    await this.sendListsToOwnDevices();
+  }
+
+  /** Friendships from another device of this user: taken where this device knows nothing of that person yet, or heard them earlier. */
+  async applyOwnFriends(m: MomentFriendsMessage): Promise<() => void> {
+    const batch = new StoreBatch();
+    for (const f of m.friends) {
+      const held = await this.records.friend(f.userId);
+      if (held === undefined) this.records.putFriend(batch, f);
+      // What they said, as the other device heard it later than this one did.
+      else if (f.heardAt !== null && (held.heardAt === null || f.heardAt > held.heardAt)) this.records.putFriend(batch, { ...held, theySay: f.theySay, window: f.window, heardAt: f.heardAt, backfilled: held.backfilled || f.backfilled });
+    }
+    const settings = await this.records.settings();
+    if (m.windowUpdatedAt > settings.updatedAt) this.records.putSettings(batch, { window: m.window, updatedAt: m.windowUpdatedAt });
+    if (batch.writes.length === 0) return () => undefined;
+    await this.core.repo.commit(batch);
+    return () => this.core.emit('moments', { kind: 'friends' });
   }
 
   /** The lists to this user's other devices (self group), when there are any. */
-  async sendToOwnDevices(): Promise<void> {
+  async sendListsToOwnDevices(): Promise<void> {
     const { self } = this.core.session();
     const selfConv = await this.core.repo.conversation(self.id);
     if (selfConv?.status !== 'active') return;

@@ -1,4 +1,4 @@
-import { decryptAttachment, decryptMomentBody, momentWindowMs, newContentId, sealMomentComment } from '@parley/crypto';
+import { momentWindowMs, newContentId, sealMomentComment } from '@parley/crypto';
 import type { MomentComment, MomentWindow } from '@parley/crypto';
 import { fromBase64Url } from '@parley/protocol';
 import type { BlobDigest, UserId } from '@parley/protocol';
@@ -7,33 +7,27 @@ import type { GroupState } from '../core/group-state.js';
 import type { Outbox } from '../core/outbox.js';
 import type { Conversations } from '../conversations/conversations.js';
 import { ClientError } from '../errors.js';
-import { encodeSelfMessage } from '../self/self-messages.js';
-import type { MomentFriendsMessage } from '../self/self-messages.js';
-import { MediaRecords } from '../media/media-records.js';
 import type { Contacts } from '../people/contacts.js';
 import { StoreBatch } from '../store/records.js';
 import type { ContentHandler, IncomingContent, InboxBatch } from '../sync/content-handlers.js';
 import { importMoments, momentArchiveLines } from './moment-archive.js';
 import type { ArchivedMoment } from './moment-archive.js';
+import { MomentFetcher } from './moment-fetch.js';
+import { MomentNotices } from './moment-notices.js';
 import { HELD_COMMENT_MS, MomentInbox } from './moment-inbox.js';
 import type { MomentHost } from './moment-inbox.js';
 import { checkWindow, postContent, preparePost } from './moment-input.js';
 import { MomentLists } from './moment-lists.js';
-import { BY_PREFIX, MomentRecords, NOTICE_PREFIX, TIME_PREFIX } from './moment-records.js';
+import { BY_PREFIX, MomentRecords, TIME_PREFIX } from './moment-records.js';
 import type { PostRecord } from './moment-records.js';
 import { MomentSender } from './moment-sender.js';
-import { commentView, noticeView, postView } from './moment-views.js';
-import { MAX_MOMENT_FRIENDS } from './moment-types.js';
+import { commentView, postView } from './moment-views.js';
 import type { MomentCommentView, MomentList, MomentNotice, MomentPage, MomentPerson, MomentPost, MomentPostInput } from './moment-types.js';
 
 /** A new friend gets at most this many of the posts that went to all friends. */
 export const BACKFILL_POSTS = 50;
 const DEFAULT_PAGE = 20;
 const MAX_PAGE = 100;
-const BODY_ATTEMPTS = 5;
-const NOTICES_SHOWN = 100;
-/** Notices kept on the device (older ones go in the sweep). */
-const NOTICES_KEPT = 500;
 
 /**
  * client.moments: a friends-only feed the server cannot read (docs/moments.md).
@@ -56,8 +50,8 @@ export class Moments implements MomentHost, ContentHandler {
   readonly sender: MomentSender;
   readonly listStore: MomentLists;
   private readonly inbox: MomentInbox;
-  private readonly media: MediaRecords;
-  private readonly fetching = new Set<string>();
+  private readonly fetcher: MomentFetcher;
+  private readonly noticeStore: MomentNotices;
   private reconciling: Promise<void> = Promise.resolve();
   /** Set by wireFeatures: client.contacts. */
   contacts: Pick<Contacts, 'has' | 'list'> | undefined;
@@ -67,7 +61,7 @@ export class Moments implements MomentHost, ContentHandler {
   constructor(
     private readonly core: ClientCore,
     state: GroupState,
-    private readonly outbox: Outbox,
+    outbox: Outbox,
     conversations: Conversations,
     private readonly now: () => number,
   ) {
@@ -75,7 +69,8 @@ export class Moments implements MomentHost, ContentHandler {
     this.sender = new MomentSender(core, state, outbox, conversations, this.records);
     this.listStore = new MomentLists(core, outbox, this.records, now, () => this.friendIds());
     this.inbox = new MomentInbox(core, this.records, this, now);
-    this.media = new MediaRecords(core.repo.store);
+    this.noticeStore = new MomentNotices(core, this.records);
+    this.fetcher = new MomentFetcher(core, this.records, () => this.autoDownloadMaxBytes());
   }
 
   private me(): UserId {
@@ -183,34 +178,6 @@ export class Moments implements MomentHost, ContentHandler {
     }
   }
 
-  /** A device just added to the self group missed the hellos: it gets this device's friendships, window and lists. */
-  async sendToOwnDevices(): Promise<void> {
-    const { self } = this.core.session();
-    const friends = await this.records.friends();
-    const settings = await this.records.settings();
-    if (friends.length > 0 || settings.updatedAt > 0) {
-      const message = { kind: 'moment_friends' as const, friends: friends.slice(0, MAX_MOMENT_FRIENDS), window: settings.window, windowUpdatedAt: settings.updatedAt };
-      await this.outbox.sendPlaintext(self.id, encodeSelfMessage(message), [], undefined, { readyTimeoutMs: 0 });
-    }
-    await this.listStore.sendToOwnDevices();
-  }
-
-  /** Friendships from another device of this user: taken where this device knows nothing of that person yet. */
-  async applyOwnFriends(m: MomentFriendsMessage): Promise<() => void> {
-    const batch = new StoreBatch();
-    for (const f of m.friends) {
-      const held = await this.records.friend(f.userId);
-      if (held === undefined) this.records.putFriend(batch, f);
-      // What they said, as the other device heard it later than this one did.
-      else if (f.heardAt !== null && (held.heardAt === null || f.heardAt > held.heardAt)) this.records.putFriend(batch, { ...held, theySay: f.theySay, window: f.window, heardAt: f.heardAt, backfilled: held.backfilled || f.backfilled });
-    }
-    const settings = await this.records.settings();
-    if (m.windowUpdatedAt > settings.updatedAt) this.records.putSettings(batch, { window: m.window, updatedAt: m.windowUpdatedAt });
-    if (batch.writes.length === 0) return () => undefined;
-    await this.core.repo.commit(batch);
-    return () => this.core.emit('moments', { kind: 'friends' });
-  }
-
   /** The history archive's Moments part, on the sending device (history/). */
   archiveLines(since: number | null): AsyncIterable<{ key: string; value: string }> {
     return momentArchiveLines(this.records, since);
@@ -252,7 +219,7 @@ export class Moments implements MomentHost, ContentHandler {
     };
     const batch = new StoreBatch();
     this.records.putPost(batch, record);
-    for (const ph of uploaded.photos) await this.media.put(batch, ph.blob, ph.bytes, ph.mimeType);
+    await this.fetcher.keep(batch, uploaded.photos);
     await this.core.repo.commit(batch);
     this.core.emit('moments', { kind: 'post', postId: record.postId });
     // The references are queued (stored) before post() returns, and go out in the background: the app need not wait for N sends.
@@ -416,70 +383,16 @@ export class Moments implements MomentHost, ContentHandler {
 
   /** A photo's bytes: from the device, else downloaded, checked and kept. */
   async photo(postId: string, index: number): Promise<Uint8Array> {
-    const p = await this.readable(postId);
-    const ph = p.content?.photos[index];
-    if (ph === undefined) throw new ClientError('not_found', 'no such photo');
-    const key = fromBase64Url(ph.key);
-    const nonce = fromBase64Url(ph.nonce);
-    if (key === undefined || nonce === undefined) throw new ClientError('internal', 'photo key unreadable');
-    const blob = { digest: ph.digest as BlobDigest, size: ph.size, key, nonce };
-    const kept = await this.media.read(blob);
-    if (typeof kept === 'object') return kept.bytes;
-    const bytes = await decryptAttachment(await this.core.api.getBlob(blob.digest), blob);
-    if (bytes.length !== ph.size) throw new ClientError('bad_response', 'photo size differs from the post');
-    const batch = new StoreBatch();
-    await this.media.put(batch, blob, bytes, ph.mimeType);
-    await this.core.repo.commit(batch);
-    return bytes;
+    return this.fetcher.photo(await this.readable(postId), index);
   }
 
-  async dropPhotos(batch: StoreBatch, p: PostRecord): Promise<void> {
-    for (const ph of p.content?.photos ?? []) await this.media.drop(batch, ph.digest as BlobDigest);
+  dropPhotos(batch: StoreBatch, p: PostRecord): Promise<void> {
+    return this.fetcher.dropPhotos(batch, p);
   }
 
   /** Fetches and opens a post's body, then keeps its photos (in the background). */
   fetchBody(postId: string, photosToo = false): void {
-    if (this.fetching.has(postId)) return;
-    this.fetching.add(postId);
-    void this.fetchNow(postId, photosToo)
-      .catch((err: unknown) => this.core.isClosed() || this.core.emitError('moment_invalid', err))
-      .finally(() => this.fetching.delete(postId));
-  }
-
-  private async fetchNow(postId: string, photosToo: boolean): Promise<void> {
-    const p = await this.records.post(postId);
-    if (p === undefined) return;
-    // A post that came with its body (history archive): only its photos to keep.
-    if (p.state === 'ready' && photosToo) return this.keepPhotos(p);
-    if (p.state !== 'loading') return;
-    const key = fromBase64Url(p.body.key);
-    const nonce = fromBase64Url(p.body.nonce);
-    let next: PostRecord;
-    try {
-      if (key === undefined || nonce === undefined) throw new ClientError('bad_request', 'post key unreadable');
-      const body = await decryptMomentBody(await this.core.api.getBlob(p.body.digest as BlobDigest), { digest: p.body.digest as BlobDigest, key, nonce }, postId);
-      next = { ...p, state: 'ready', content: { text: body.text, ...(body.location === undefined ? {} : { location: body.location }), photos: body.photos } };
-    } catch (err) {
-      const offline = err instanceof ClientError && (err.code === 'network' || err.code === 'disconnected');
-      const attempts = p.attempts + (offline ? 0 : 1);
-      next = { ...p, attempts, state: attempts >= BODY_ATTEMPTS ? 'failed' : 'loading' };
-      if (!offline) this.core.emitError('moment_invalid', err);
-    }
-    await this.core.locks.run(`moments/post/${postId}`, async () => {
-      const now = await this.records.post(postId);
-      if (now === undefined) return;
-      const batch = new StoreBatch();
-      this.records.putPost(batch, next);
-      await this.core.repo.commit(batch);
-    });
-    this.core.emit('moments', { kind: 'post', postId });
-    if (next.state === 'ready') await this.keepPhotos(next);
-  }
-
-  /** Downloads and keeps a post's photos within the media setting (like chat media); the others are fetched when viewed. */
-  private async keepPhotos(p: PostRecord): Promise<void> {
-    const max = await this.autoDownloadMaxBytes();
-    for (const [i, ph] of (p.content?.photos ?? []).entries()) if (ph.size <= max) await this.photo(p.postId, i).catch(() => undefined);
+    this.fetcher.fetchBody(postId, photosToo);
   }
 
   /* ---------------- lists ---------------- */
@@ -516,24 +429,17 @@ export class Moments implements MomentHost, ContentHandler {
     await this.sender.send({ type: 'moment_hello', v: 1, id: newContentId(), sentAt: this.now(), friend: true, window }, await this.friendIds());
   }
 
-  async notices(): Promise<MomentNotice[]> {
-    this.core.session();
-    const seenAt = await this.records.seenAt();
-    return (await this.records.notices(NOTICES_SHOWN)).map((n) => noticeView(n, seenAt));
+  /** Likes and comments on this user's posts, replies to this user's comments (moment-notices.ts). */
+  notices(): Promise<MomentNotice[]> {
+    return this.noticeStore.list();
   }
 
-  async unseenCount(): Promise<number> {
-    return (await this.notices()).filter((n) => !n.seen).length;
+  unseenCount(): Promise<number> {
+    return this.noticeStore.unseenCount();
   }
 
-  async markSeen(): Promise<void> {
-    this.core.session();
-    const [latest] = await this.records.notices(1);
-    if (latest === undefined || latest.at <= (await this.records.seenAt())) return;
-    const batch = new StoreBatch();
-    this.records.putSeen(batch, latest.at);
-    await this.core.repo.commit(batch);
-    this.core.emit('moments', { kind: 'notices' });
+  markSeen(): Promise<void> {
+    return this.noticeStore.markSeen();
   }
 
   /* ---------------- upkeep ---------------- */
@@ -568,8 +474,7 @@ export class Moments implements MomentHost, ContentHandler {
       }
     }
     for (const h of await this.records.allHeld()) if (h.receivedAt < this.now() - HELD_COMMENT_MS) this.records.deleteKey(batch, `moments/held/${h.postId}/${h.commentId}`);
-    const notices = await this.records.rows(NOTICE_PREFIX);
-    for (const row of notices.slice(0, Math.max(0, notices.length - NOTICES_KEPT))) this.records.deleteKey(batch, row.key);
+    await this.noticeStore.prune(batch);
     if (batch.writes.length === 0) return;
     await this.core.repo.commit(batch);
     if (removed > 0) this.core.emit('moments', { kind: 'removed' });
