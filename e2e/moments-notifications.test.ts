@@ -65,7 +65,7 @@ describe('Moments notifications decided on the device', { timeout: 420_000 }, ()
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const { inWorker, notifications, waitForNotification } = serviceWorkerProbe(() => context);
+  const { inWorker, notifications, waitForNotification, waitForDeviceFree, waitForWorkerRun, openAppPage } = serviceWorkerProbe(() => context);
 
   async function waitForNoMomentsNotification(what: string): Promise<void> {
     const deadline = Date.now() + 20_000;
@@ -88,9 +88,7 @@ describe('Moments notifications decided on the device', { timeout: 420_000 }, ()
   }
 
   async function openAlice(): Promise<Page> {
-    const page = await context.newPage();
-    await page.goto(server.url);
-    await page.getByRole('button', { name: 'New chat' }).waitFor({ state: 'visible', timeout: 30_000 });
+    const page = await openAppPage(server.url);
     alice = { ...alice, page };
     return page;
   }
@@ -98,24 +96,8 @@ describe('Moments notifications decided on the device', { timeout: 420_000 }, ()
   /** Every page of the app closed: the worker decides. Waits until the device is free and the server saw Alice go. */
   async function closeAlice(): Promise<void> {
     await alice.page.close();
-    await inWorker(async () => {
-      const end = Date.now() + 10_000;
-      while (Date.now() < end && ((await navigator.locks.query()).held ?? []).some((l) => l.name === 'parley-device')) await new Promise((r) => setTimeout(r, 50));
-    });
+    await waitForDeviceFree();
     await waitFor(() => (server.connectionCount <= 1 ? true : undefined), 'the server to see Alice go', 15_000);
-  }
-
-  /** Waits until the worker ran a client for a push and let the device go again. */
-  async function waitForWorkerRun(): Promise<void> {
-    const deadline = Date.now() + 60_000;
-    let seen = false;
-    while (Date.now() < deadline) {
-      const held = await inWorker(async () => ((await navigator.locks.query()).held ?? []).some((l) => l.name === 'parley-device'));
-      if (held) seen = true;
-      else if (seen) return;
-      await new Promise((r) => setTimeout(r, 30));
-    }
-    assert.fail(seen ? 'the worker kept the device lock' : 'the worker never took the device lock');
   }
 
   async function openMoments(page: Page): Promise<void> {

@@ -75,7 +75,7 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
     for (const p of queued) await deliver(p);
   }
 
-  const { inWorker, notifications, waitForNotification } = serviceWorkerProbe(() => context);
+  const { inWorker, notifications, waitForNotification, waitForDeviceFree, waitForWorkerRun, openAppPage } = serviceWorkerProbe(() => context);
 
   async function waitForNoNotifications(what: string): Promise<void> {
     const deadline = Date.now() + 15_000;
@@ -88,19 +88,6 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
       for (const n of await (self as unknown as { registration: ServiceWorkerRegistration }).registration.getNotifications()) n.close();
     });
 
-  /** Waits until the worker ran a client for a push and let the device go again. */
-  async function waitForWorkerRun(): Promise<void> {
-    const deadline = Date.now() + 45_000;
-    let seen = false;
-    while (Date.now() < deadline) {
-      const held = await inWorker(async () => ((await navigator.locks.query()).held ?? []).some((l) => l.name === 'parley-device'));
-      if (held) seen = true;
-      else if (seen) return;
-      await new Promise((r) => setTimeout(r, 30));
-    }
-    assert.fail(seen ? 'the worker kept the device lock' : 'the worker never took the device lock');
-  }
-
   async function waitFor(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!condition()) {
@@ -110,9 +97,7 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
   }
 
   async function openAlice(): Promise<Page> {
-    const page = await context.newPage();
-    await page.goto(server.url);
-    await page.getByRole('button', { name: 'New chat' }).waitFor({ state: 'visible', timeout: 30_000 });
+    const page = await openAppPage(server.url);
     alice = { ...alice, page };
     return page;
   }
@@ -120,10 +105,7 @@ describe('notifications decided on the device (service worker, Web Push)', { tim
   async function closeAlice(): Promise<void> {
     await alice.page.close();
     // The page's client let the device go (the lock goes with the document).
-    await inWorker(async () => {
-      const end = Date.now() + 10_000;
-      while (Date.now() < end && ((await navigator.locks.query()).held ?? []).some((l) => l.name === 'parley-device')) await new Promise((r) => setTimeout(r, 50));
-    });
+    await waitForDeviceFree();
     await aliceOffline();
   }
 

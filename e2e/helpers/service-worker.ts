@@ -52,7 +52,35 @@ export function serviceWorkerProbe(context: () => BrowserContext) {
     assert.fail(`no notification ${what}; showing: ${JSON.stringify(last)}`);
   }
 
-  return { worker, inWorker, notifications, waitForNotification };
+  const deviceHeld = (): Promise<boolean> => inWorker(async () => ((await navigator.locks.query()).held ?? []).some((l) => l.name === 'parley-device'));
+
+  /** Waits (bounded) until no client holds the device (its pages closed, the lock goes with the document). */
+  async function waitForDeviceFree(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && (await deviceHeld())) await new Promise((r) => setTimeout(r, 50));
+  }
+
+  /** Waits until the worker ran a client for a push and let the device go again. */
+  async function waitForWorkerRun(timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let seen = false;
+    while (Date.now() < deadline) {
+      if (await deviceHeld()) seen = true;
+      else if (seen) return;
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    assert.fail(seen ? 'the worker kept the device lock' : 'the worker never took the device lock');
+  }
+
+  /** A new page of the app in the context, once it shows the signed-in screen. */
+  async function openAppPage(url: string): Promise<Page> {
+    const page = await context().newPage();
+    await page.goto(url);
+    await page.getByRole('button', { name: 'New chat' }).waitFor({ state: 'visible', timeout: 30_000 });
+    return page;
+  }
+
+  return { worker, inWorker, notifications, waitForNotification, waitForDeviceFree, waitForWorkerRun, openAppPage };
 }
 
 /**
