@@ -97,9 +97,9 @@ export function wireFeatures(core: ClientCore, state: GroupState, outbox: Outbox
   moments.autoDownloadMaxBytes = async () => (await media.settings()).autoDownloadMaxBytes;
   history.moments = { lines: (since) => moments.archiveLines(since), importInto: (batch, items) => moments.importInto(batch, items) };
   handlers.register(['moment_post', 'moment_delete', 'moment_comment', 'moment_comment_delete', 'moment_hello'], moments);
-  on('contacts', () => {
-    moments.reconcile().catch((err: unknown) => core.isClosed() || core.emitError('moment_invalid', err));
-  });
+  people.contactsChanged = (origin) => {
+    moments.reconcile(origin === 'local').catch((err: unknown) => core.isClosed() || core.emitError('moment_invalid', err));
+  };
   handlers.registerOwnCopy(lostReplies);
   // A conversation whose state broke (the inbox marked it rejoining): ask the members to re-add this device.
   handlers.registerBroken((conversationId) => healing.broken(conversationId));

@@ -172,6 +172,8 @@ describe('client: moments on a device linked later', () => {
     await using net = await ClientNetwork.start();
     const [a, b] = [await net.user(), await net.user()];
     await befriend(a, b);
+    const aId = a.client.userId as UserId;
+    const pairsAtB = (await inside(b.client).f.moments.sender.pairs(aId)).join();
     const phone = await net.device(a);
     await waitFor(async () => (await phone.moments.friends()).length === 1, 'the phone knows B is a friend');
     // (The phone reads what is sent in the pair's group once A's first device has added it there.)
@@ -182,6 +184,7 @@ describe('client: moments on a device linked later', () => {
     await waitFor(async () => (await find(phone, post.id))?.state === 'ready', "A's phone has B's post");
     await phone.moments.comment(post.id, 'from the phone');
     await waitFor(async () => (await find(b.client, post.id))?.comments.length === 1, 'B sees the comment from the phone');
+    assert.equal((await inside(b.client).f.moments.sender.pairs(aId)).join(), pairsAtB, 'the phone opened no pair group of its own with B');
     assert.deepEqual(net.errors.map((e) => e.event.code), []);
   });
 });

@@ -68,15 +68,15 @@ export class MomentSender {
   }
 
   /** Stores `content` to go to each of `to`, then sends it (resolves once every send was tried). */
-  async send(content: MessageContent, to: readonly UserId[], blobs: readonly BlobDigest[] = [], wake: readonly UserId[] = []): Promise<void> {
-    if (await this.enqueue(content, to, blobs, wake)) await this.flush();
+  async send(content: MessageContent, to: readonly UserId[], blobs: readonly BlobDigest[] = [], wake: readonly UserId[] = [], mayOpen = true): Promise<void> {
+    if (await this.enqueue(content, to, blobs, wake, mayOpen)) await this.flush();
   }
 
   /** Stores `content` to go to each of `to` (sent by the next flush, after a restart too); false: nobody to send to. */
-  async enqueue(content: MessageContent, to: readonly UserId[], blobs: readonly BlobDigest[] = [], wake: readonly UserId[] = []): Promise<boolean> {
+  async enqueue(content: MessageContent, to: readonly UserId[], blobs: readonly BlobDigest[] = [], wake: readonly UserId[] = [], mayOpen = true): Promise<boolean> {
     if (to.length === 0) return false;
     // Only what starts or carries a friendship opens a pair group; a goodbye or a delete goes where one exists.
-    const open = content.type === 'moment_post' || content.type === 'moment_comment' || (content.type === 'moment_hello' && content.friend);
+    const open = mayOpen && (content.type === 'moment_post' || content.type === 'moment_comment' || (content.type === 'moment_hello' && content.friend));
     const out: OutRecord = { id: newContentId(), plaintext: toBase64Url(encodeContent(content)), blobs: [...blobs], to: [...new Set(to)], open, wake: [...new Set(wake)], createdAt: Date.now() };
     const batch = new StoreBatch();
     this.records.putOut(batch, out);

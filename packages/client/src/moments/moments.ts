@@ -104,8 +104,14 @@ export class Moments implements MomentHost, ContentHandler {
   }
 
   /** Says hello (or goodbye) to each contact whose last word from this user differs from the contact list (after a change, after each sync). */
-  reconcile(): Promise<void> {
-    return this.serial(() => this.reconcileNow());
+  /**
+   * `open`: the contact list changed on this device, so this device speaks for its user and opens
+   * a pair where there is none. A change that came from another own device (or a sync) opens none:
+   * that device opened it, and a device still being added to its user's groups must not open a
+   * second pair with every friend.
+   */
+  reconcile(open: boolean): Promise<void> {
+    return this.serial(() => this.reconcileNow(open));
   }
 
   /** Friendship changes one at a time (contact changes and hellos arrive in bursts). */
@@ -115,14 +121,14 @@ export class Moments implements MomentHost, ContentHandler {
     return next;
   }
 
-  private async reconcileNow(): Promise<void> {
+  private async reconcileNow(open: boolean): Promise<void> {
     const contacts = (await this.contacts?.list()) ?? [];
     const ids = new Set(contacts.map((c) => c.userId));
-    for (const c of contacts) if ((await this.records.friend(c.userId))?.iSaid !== true) await this.sayHello(c.userId, c.username, true);
+    for (const c of contacts) if ((await this.records.friend(c.userId))?.iSaid !== true) await this.sayHello(c.userId, c.username, true, open);
     for (const f of await this.records.friends()) if (f.iSaid === true && !ids.has(f.userId)) await this.sayHello(f.userId, f.username, false);
   }
 
-  private async sayHello(userId: UserId, username: string | null, friend: boolean): Promise<void> {
+  private async sayHello(userId: UserId, username: string | null, friend: boolean, open = true): Promise<void> {
     const held = (await this.records.friend(userId)) ?? { userId, username, theySay: false, window: 'all' as const, heardAt: null, iSaid: null, backfilled: false };
     const batch = new StoreBatch();
     this.records.putFriend(batch, { ...held, iSaid: friend, backfilled: friend ? held.backfilled : false });
@@ -130,7 +136,7 @@ export class Moments implements MomentHost, ContentHandler {
     await this.core.repo.commit(batch);
     this.core.emit('moments', { kind: 'friends' });
     const { window } = await this.records.settings();
-    await this.sender.send({ type: 'moment_hello', v: 1, id: newContentId(), sentAt: this.now(), friend, window }, [userId]);
+    await this.sender.send({ type: 'moment_hello', v: 1, id: newContentId(), sentAt: this.now(), friend, window }, [userId], [], [], open);
     if (friend && held.theySay) await this.backfill(userId);
   }
 
@@ -447,7 +453,7 @@ export class Moments implements MomentHost, ContentHandler {
   /** After each sync: pending sends, bodies still to fetch, hellos owed, posts past their author's window, stale held comments. */
   async onSynced(): Promise<void> {
     await this.sender.flush();
-    await this.reconcile();
+    await this.reconcile(false);
     await this.sweep();
     for (const postId of await this.records.loading()) this.fetchBody(postId);
   }

@@ -36,6 +36,8 @@ export class People {
   readonly contacts: Contacts;
   readonly blocks: Blocks;
   readonly requests: Requests;
+  /** Set by wireFeatures: the contact list changed here (`local`) or on another own device (`remote`) (moments/). */
+  contactsChanged: ((origin: 'local' | 'remote') => void) | undefined;
   /** Set by wireFeatures once a profiles module exists. */
   profiles: ProfileHooks | undefined;
 
@@ -114,6 +116,7 @@ export class People {
     if (applied.contacts.length > 0) {
       const list = (await this.sync.records.contacts()).filter((e) => !e.removed).map(toContact);
       this.core.emit('contacts', list);
+      this.contactsChanged?.(origin);
       // A contact's chat is not a request: adding the inviter (here, or on a device that took the Welcome later) accepts theirs.
       const added = new Set(applied.contacts.filter(({ entry, before }) => !entry.removed && (before === undefined || before.removed) && !this.blocks.isBlocked(entry.userId)).map(({ entry }) => entry.userId));
       if (added.size > 0) {
